@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs everything modelfn needs on a fresh Debian 12 machine (x86_64 or arm64), idempotently.
+# Quiet when everything is already in place. Usage: scripts/setup.sh [--bench]
+#   - Debian packages: compiler, CMake, Ninja, GoogleTest, OpenSSL, wrk, clang-format.
+#   - ONNX Runtime 1.29.0 (Microsoft's release build, as the npm registry carries it), unpacked into
+#     third_party/onnxruntime in the layout of Microsoft's release tarball (include/, lib/), with
+#     every file checked against pinned sha256 sums.
+#   - A Python virtualenv (.venv) with the pinned test peers (scripts/requirements-test.txt) and,
+#     with --bench, the benchmark peers (scripts/requirements-bench.txt).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+want_bench=0
+for a in "$@"; do
+  case "$a" in
+    --bench) want_bench=1 ;;
+    *) echo "usage: scripts/setup.sh [--bench]" >&2; exit 2 ;;
+  esac
+done
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+# --- Debian packages -------------------------------------------------------------------------
+debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev curl wrk clang-format python3-venv)
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- ONNX Runtime ----------------------------------------------------------------------------
+ort_version=1.29.0
+ort_dir="$root/third_party/onnxruntime"
+ort_stamp="$ort_dir/.modelfn-ort-$ort_version"
+arch=$(uname -m)
+if [ ! -f "$ort_stamp" ]; then
+  case "$arch" in
+    x86_64) ;;
+    *) log "ONNX Runtime headers are only packaged for linux-x64 here; pass -DONNXRUNTIME_ROOT=<dir> of Microsoft's release tarball for $arch"; exit 1 ;;
+  esac
+  command -v npm >/dev/null || { log "npm is needed to fetch ONNX Runtime"; exit 1; }
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+  log "fetching ONNX Runtime $ort_version (npm com.github.asus4.onnxruntime@0.4.9)"
+  (cd "$tmp" && npm pack --silent com.github.asus4.onnxruntime@0.4.9 >/dev/null)
+  tgz="$tmp/com.github.asus4.onnxruntime-0.4.9.tgz"
+  echo "e59788788818fdde1b2e522e766a21ba0f7d8391de55737abf81e32cc801785d  $tgz" | sha256sum -c --quiet -
+  hdr='package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers'
+  tar -xzf "$tgz" -C "$tmp" package/Plugins/Linux/x64/libonnxruntime.so "$hdr"
+  (cd "$tmp" && sha256sum -c --quiet) <<SUMS
+5715f06d8992ca8eeeddcce43df3a7d38f97d537052126f558e912cb312460ca  package/Plugins/Linux/x64/libonnxruntime.so
+acc0cf4b3f28d39339c76770d76164bb7a0637dc89f5fde764b4017b632f6743  $hdr/onnxruntime_c_api.h
+9c63ed5bf0427ddf1c10a99aca0beeec77318ce77d2ea6f7ae76d7d933660f67  $hdr/onnxruntime_cxx_api.h
+c508dbb7d8203003a2584b8712118cb88e5b4ef1e1c7876a9974156fb7489301  $hdr/onnxruntime_cxx_inline.h
+88b242845d25981633a0bbd1c148e273cf8bfb016ea3f57c4af41a06530f72b0  $hdr/onnxruntime_float16.h
+5ce3b054e798eced8d14f5b86e98692fd33470463f96194ce0700a2d53dd8721  $hdr/onnxruntime_error_code.h
+e6c986c9e98583f8113b2c6bc3864814883b806d501cf24da4d239c45753e235  $hdr/onnxruntime_ep_c_api.h
+febf1052ee15e56ce136c41d028938d04b3e217bd4820dcafcb9bcd0f4f2c5ea  $hdr/onnxruntime_session_options_config_keys.h
+973037c14b0f1af0854ae25cd676776f79dbcfd2a6791f6ee17a5374c2a62550  $hdr/onnxruntime_run_options_config_keys.h
+SUMS
+  rm -rf "$ort_dir"; mkdir -p "$ort_dir/include" "$ort_dir/lib"
+  cp "$tmp/$hdr"/*.h "$ort_dir/include/"
+  cp "$tmp/package/Plugins/Linux/x64/libonnxruntime.so" "$ort_dir/lib/libonnxruntime.so.$ort_version"
+  ln -s "libonnxruntime.so.$ort_version" "$ort_dir/lib/libonnxruntime.so.1"
+  ln -s "libonnxruntime.so.1" "$ort_dir/lib/libonnxruntime.so"
+  echo "$ort_version" >"$ort_stamp"
+fi
+
+# --- Python peers for tests (and benchmarks) --------------------------------------------------
+venv="$root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  log "creating $venv"
+  python3 -m venv "$venv"
+fi
+pip_sync() {
+  local req="$1" stamp="$venv/.$(basename "$1").sha256"
+  local sum; sum=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+    log "installing Python packages from $(basename "$req")"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    echo "$sum" >"$stamp"
+  fi
+}
+pip_sync "$root/scripts/requirements-test.txt"
+[ "$want_bench" = 1 ] && pip_sync "$root/scripts/requirements-bench.txt"
+exit 0

@@ -26,7 +26,7 @@ std::string Status::ToString() const {
 
 Status Status::WithContext(const std::string& prefix) const {
   if (ok()) return *this;
-  return Status(code_, prefix + ": " + message_);
+  return Status(code_, prefix + ": " + message_, reason_);
 }
 
 }  // namespace modelfn

@@ -30,11 +30,16 @@ class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // `reason` is a stable machine-readable word for the caller's API (e.g. "dtype_mismatch"), as
+  // google.rpc.ErrorInfo's reason: the HTTP faces map it to a problem+json code.
+  Status(StatusCode code, std::string message, std::string reason)
+      : code_(code), message_(std::move(message)), reason_(std::move(reason)) {}
 
   static Status Ok() { return Status(); }
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  const std::string& reason() const { return reason_; }
   // "CODE: message", for logs and CLI output.
   std::string ToString() const;
 
@@ -44,6 +49,7 @@ class [[nodiscard]] Status {
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string reason_;
 };
 
 inline Status InvalidArgumentError(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }

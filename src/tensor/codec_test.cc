@@ -1,0 +1,147 @@
+#include "tensor/codec.h"
+
+#include <gtest/gtest.h>
+
+namespace modelfn {
+namespace {
+
+Json P(const char* s) { return std::move(Json::Parse(s).value()); }
+
+Tensor Decode(const char* json, DType t, Status* st, int64_t cap = 1000) {
+  Tensor out;
+  out.dtype = t;
+  *st = DecodeNestedJson(P(json), cap, &out);
+  return out;
+}
+
+TEST(CodecTest, NestedFloatsInferShape) {
+  Status st;
+  Tensor t = Decode("[[1, 2.5, -3], [4, 5, 6e-1]]", DType::kFp32, &st);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(t.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_FLOAT_EQ(t.As<float>()[1], 2.5f);
+  EXPECT_FLOAT_EQ(t.As<float>()[5], 0.6f);
+}
+
+TEST(CodecTest, ScalarAndEmpty) {
+  Status st;
+  Tensor t = Decode("7", DType::kInt64, &st);
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE(t.shape.empty());
+  EXPECT_EQ(t.As<int64_t>()[0], 7);
+  t = Decode("[[]]", DType::kFp32, &st);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(t.shape, (std::vector<int64_t>{1, 0}));
+}
+
+TEST(CodecTest, RaggedIsShapeMismatch) {
+  Status st;
+  Decode("[[1,2],[3]]", DType::kFp32, &st);
+  EXPECT_EQ(st.reason(), "shape_mismatch");
+  Decode("[[1,2],3]", DType::kFp32, &st);
+  EXPECT_EQ(st.reason(), "shape_mismatch");
+  Decode("[1,[2]]", DType::kFp32, &st);
+  EXPECT_EQ(st.reason(), "shape_mismatch");
+}
+
+TEST(CodecTest, WrongValuesAreDtypeMismatch) {
+  Status st;
+  Decode("[1, \"a\"]", DType::kFp32, &st);
+  EXPECT_EQ(st.reason(), "dtype_mismatch");
+  EXPECT_NE(st.message().find("element 1"), std::string::npos) << st.message();
+  Decode("[1.5]", DType::kInt32, &st);
+  EXPECT_EQ(st.reason(), "dtype_mismatch");
+  Decode("[300]", DType::kUint8, &st);
+  EXPECT_EQ(st.reason(), "dtype_mismatch");
+  Decode("[-1]", DType::kUint64, &st);
+  EXPECT_EQ(st.reason(), "dtype_mismatch");
+  Decode("[1e39]", DType::kFp32, &st);
+  EXPECT_EQ(st.reason(), "dtype_mismatch");
+  Decode("[70000]", DType::kFp16, &st);
+  EXPECT_EQ(st.reason(), "dtype_mismatch");
+  Decode("[null]", DType::kFp64, &st);
+  EXPECT_EQ(st.reason(), "dtype_mismatch");
+  Decode("[2]", DType::kBool, &st);
+  EXPECT_EQ(st.reason(), "dtype_mismatch");
+  Decode("[1]", DType::kBytes, &st);
+  EXPECT_EQ(st.reason(), "dtype_mismatch");
+}
+
+TEST(CodecTest, IntegersAcceptExactFloats) {
+  Status st;
+  Tensor t = Decode("[3.0, -2, 9223372036854775807]", DType::kInt64, &st);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(t.As<int64_t>()[0], 3);
+  EXPECT_EQ(t.As<int64_t>()[2], INT64_MAX);
+  t = Decode("[18446744073709551615]", DType::kUint64, &st);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(t.As<uint64_t>()[0], UINT64_MAX);
+}
+
+TEST(CodecTest, ElementCapIsEnforcedBeforeAllocation) {
+  Status st;
+  Decode("[1,2,3,4,5]", DType::kFp32, &st, 4);
+  EXPECT_EQ(st.reason(), "too_many_elements");
+  Tensor t;
+  t.dtype = DType::kFp32;
+  t.shape = {1000000000, 1000000000};
+  EXPECT_EQ(DecodeJsonData(P("[1]"), 1 << 20, &t).reason(), "too_many_elements");
+  EXPECT_EQ(DecodeBinaryData("", 1 << 20, &t).reason(), "too_many_elements");
+}
+
+TEST(CodecTest, V2DataFlatOrNestedMustMatchShape) {
+  Tensor t;
+  t.dtype = DType::kInt32;
+  t.shape = {2, 2};
+  ASSERT_TRUE(DecodeJsonData(P("[1,2,3,4]"), 100, &t).ok());
+  EXPECT_EQ(t.As<int32_t>()[3], 4);
+  ASSERT_TRUE(DecodeJsonData(P("[[1,2],[3,4]]"), 100, &t).ok());
+  EXPECT_EQ(t.As<int32_t>()[2], 3);
+  EXPECT_EQ(DecodeJsonData(P("[1,2,3]"), 100, &t).reason(), "shape_mismatch");
+  EXPECT_EQ(DecodeJsonData(P("[1,2,3,4,5]"), 100, &t).reason(), "shape_mismatch");
+}
+
+TEST(CodecTest, BinaryRoundTripAllKinds) {
+  Tensor t;
+  t.dtype = DType::kBytes;
+  t.shape = {3};
+  t.strings = {"a", "", "hello"};
+  std::string buf;
+  EXPECT_EQ(AppendBinaryData(t, &buf), 4u * 3 + 6);
+  Tensor back;
+  back.dtype = DType::kBytes;
+  back.shape = {3};
+  ASSERT_TRUE(DecodeBinaryData(buf, 100, &back).ok());
+  EXPECT_EQ(back.strings, t.strings);
+  EXPECT_EQ(DecodeBinaryData(std::string_view(buf).substr(0, buf.size() - 1), 100, &back).reason(),
+            "shape_mismatch");
+  EXPECT_EQ(DecodeBinaryData(buf + "x", 100, &back).reason(), "shape_mismatch");
+
+  Tensor f;
+  f.dtype = DType::kFp16;
+  f.shape = {2};
+  EXPECT_EQ(DecodeBinaryData("abc", 100, &f).reason(), "shape_mismatch");
+  ASSERT_TRUE(DecodeBinaryData(std::string_view("\x00\x3c\x00\xc0", 4), 100, &f).ok());
+  std::string out;
+  JsonWriter w(&out);
+  WriteFlatJson(f, &w);
+  EXPECT_EQ(out, "[1,-2]");
+}
+
+TEST(CodecTest, WritesNestedByShape) {
+  Status st;
+  Tensor t = Decode("[[true,false],[false,true]]", DType::kBool, &st);
+  ASSERT_TRUE(st.ok());
+  std::string out;
+  JsonWriter w(&out);
+  WriteNestedJson(t, &w);
+  EXPECT_EQ(out, "[[true,false],[false,true]]");
+  t = Decode("[[1,2,3]]", DType::kUint16, &st);
+  out.clear();
+  JsonWriter w2(&out);
+  WriteNestedJson(t, &w2);
+  EXPECT_EQ(out, "[[1,2,3]]");
+}
+
+}  // namespace
+}  // namespace modelfn

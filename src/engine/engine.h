@@ -1,0 +1,47 @@
+// The inference engine seam: a loaded model with a fixed IO schema that turns input tensors into
+// output tensors. The engine knows nothing of HTTP or of where the model came from.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "tensor/tensor.h"
+
+namespace modelfn {
+
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::kFp32;
+  std::vector<int64_t> shape;           // -1 for a dynamic dimension
+  std::vector<std::string> dim_params;  // symbolic names ("batch"), "" where none; same rank
+};
+
+struct ModelSchema {
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+
+  // Index of the input / output with that name, or -1.
+  int InputIndex(std::string_view name) const;
+  int OutputIndex(std::string_view name) const;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // The model's inputs and outputs. Stable for the engine's lifetime.
+  virtual const ModelSchema& schema() const = 0;
+
+  // Runs the model once. `inputs` holds one tensor per schema input, in schema order, each already
+  // of the schema's dtype and a compatible shape (the caller validates). `outputs` lists indices
+  // into schema().outputs; the result holds those tensors in that order, named.
+  // Errors: kInternal with reason "model_error" when the model fails on these inputs; the engine
+  // stays usable. Thread-safe: concurrent calls are allowed.
+  virtual StatusOr<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs,
+                                            const std::vector<size_t>& outputs) = 0;
+};
+
+}  // namespace modelfn

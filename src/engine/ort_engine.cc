@@ -1,0 +1,213 @@
+#include "engine/ort_engine.h"
+
+#include <onnxruntime_cxx_api.h>
+
+#include <chrono>
+#include <mutex>
+#include <sys/stat.h>
+
+namespace modelfn {
+namespace {
+
+std::optional<DType> FromOnnx(ONNXTensorElementDataType t) {
+  switch (t) {
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return DType::kBool;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return DType::kUint8;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return DType::kUint16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return DType::kUint32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return DType::kUint64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return DType::kInt8;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return DType::kInt16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return DType::kInt32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return DType::kInt64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return DType::kFp16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return DType::kFp32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return DType::kFp64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return DType::kBytes;
+    default: return std::nullopt;
+  }
+}
+
+ONNXTensorElementDataType ToOnnx(DType t) {
+  switch (t) {
+    case DType::kBool: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
+    case DType::kUint8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+    case DType::kUint16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
+    case DType::kUint32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32;
+    case DType::kUint64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64;
+    case DType::kInt8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+    case DType::kInt16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16;
+    case DType::kInt32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
+    case DType::kInt64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+    case DType::kFp16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16;
+    case DType::kFp32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    case DType::kFp64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE;
+    case DType::kBytes: return ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING;
+  }
+  return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+}
+
+double g_env_ms = 0;
+
+Ort::Env& SharedEnv() {
+  static Ort::Env* env = [] {
+    auto t0 = std::chrono::steady_clock::now();
+    auto* e = new Ort::Env(ORT_LOGGING_LEVEL_WARNING, "modelfn");
+    g_env_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return e;  // never destroyed: ORT's own statics may outlive ours at exit
+  }();
+  return *env;
+}
+
+// Reads the spec of one input or output. Returns false for non-tensor or unsupported kinds.
+bool ReadSpec(const Ort::TypeInfo& info, std::string name, TensorSpec* spec, std::string* why) {
+  if (info.GetONNXType() != ONNX_TYPE_TENSOR) {
+    *why = "is not a tensor (ONNX type " + std::to_string(info.GetONNXType()) + ")";
+    return false;
+  }
+  auto t = info.GetTensorTypeAndShapeInfo();
+  auto dt = FromOnnx(t.GetElementType());
+  if (!dt) {
+    *why = "has unsupported element type " + std::to_string(t.GetElementType());
+    return false;
+  }
+  spec->name = std::move(name);
+  spec->dtype = *dt;
+  spec->shape = t.GetShape();
+  spec->dim_params.clear();
+  for (const char* s : t.GetSymbolicDimensions()) spec->dim_params.emplace_back(s ? s : "");
+  spec->dim_params.resize(spec->shape.size());
+  for (int64_t& d : spec->shape) {
+    if (d < 0) d = -1;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct OrtEngine::Impl {
+  Ort::Session session{nullptr};
+  std::vector<std::string> input_names;
+  std::vector<const char*> input_cnames;
+  std::vector<std::string> output_names;  // of schema outputs
+  Ort::MemoryInfo cpu = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+};
+
+OrtEngine::OrtEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OrtEngine::~OrtEngine() = default;
+
+double OrtEngine::EnvCreateMillis() { return g_env_ms; }
+
+StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::Load(const std::string& model_path,
+                                                     const OrtEngineOptions& options) {
+  struct stat st;
+  if (stat(model_path.c_str(), &st) != 0) return NotFoundError("no model file at " + model_path);
+  auto impl = std::make_unique<Impl>();
+  ModelSchema schema;
+  try {
+    Ort::Env& env = SharedEnv();
+    Ort::SessionOptions so;
+    so.SetIntraOpNumThreads(options.intra_op_threads);
+    so.SetInterOpNumThreads(options.inter_op_threads);
+    so.SetExecutionMode(ORT_SEQUENTIAL);
+    so.AddConfigEntry("session.intra_op.allow_spinning", "0");
+    so.AddConfigEntry("session.inter_op.allow_spinning", "0");
+    GraphOptimizationLevel level = ORT_ENABLE_ALL;
+    switch (options.graph_optimization_level) {
+      case 0: level = ORT_DISABLE_ALL; break;
+      case 1: level = ORT_ENABLE_BASIC; break;
+      case 2: level = ORT_ENABLE_EXTENDED; break;
+      default: level = ORT_ENABLE_ALL; break;
+    }
+    so.SetGraphOptimizationLevel(level);
+    impl->session = Ort::Session(env, model_path.c_str(), so);
+
+    Ort::AllocatorWithDefaultOptions alloc;
+    for (size_t i = 0; i < impl->session.GetInputCount(); ++i) {
+      std::string name = impl->session.GetInputNameAllocated(i, alloc).get();
+      TensorSpec spec;
+      std::string why;
+      if (!ReadSpec(impl->session.GetInputTypeInfo(i), name, &spec, &why)) {
+        return UnimplementedError("model input '" + name + "' " + why);
+      }
+      impl->input_names.push_back(name);
+      schema.inputs.push_back(std::move(spec));
+    }
+    for (size_t i = 0; i < impl->session.GetOutputCount(); ++i) {
+      std::string name = impl->session.GetOutputNameAllocated(i, alloc).get();
+      TensorSpec spec;
+      std::string why;
+      if (!ReadSpec(impl->session.GetOutputTypeInfo(i), name, &spec, &why)) continue;
+      impl->output_names.push_back(name);
+      schema.outputs.push_back(std::move(spec));
+    }
+  } catch (const Ort::Exception& e) {
+    return Status(StatusCode::kInvalidArgument,
+                  "ONNX Runtime cannot load " + model_path + ": " + e.what(), "invalid_model");
+  }
+  if (schema.outputs.empty()) {
+    return UnimplementedError("model has no tensor outputs that modelfn can return");
+  }
+  for (const auto& n : impl->input_names) impl->input_cnames.push_back(n.c_str());
+  auto engine = std::unique_ptr<OrtEngine>(new OrtEngine(std::move(impl)));
+  engine->schema_ = std::move(schema);
+  return engine;
+}
+
+StatusOr<std::vector<Tensor>> OrtEngine::Run(const std::vector<const Tensor*>& inputs,
+                                             const std::vector<size_t>& outputs) {
+  if (inputs.size() != schema_.inputs.size()) {
+    return InvalidArgumentError("expected " + std::to_string(schema_.inputs.size()) + " inputs");
+  }
+  static uint64_t empty_buffer[1];
+  try {
+    std::vector<Ort::Value> values;
+    values.reserve(inputs.size());
+    for (const Tensor* t : inputs) {
+      if (t->dtype == DType::kBytes) {
+        Ort::AllocatorWithDefaultOptions alloc;
+        Ort::Value v = Ort::Value::CreateTensor(alloc, t->shape.data(), t->shape.size(),
+                                                ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING);
+        std::vector<const char*> ptrs;
+        ptrs.reserve(t->strings.size());
+        for (const auto& s : t->strings) ptrs.push_back(s.c_str());
+        if (!ptrs.empty()) v.FillStringTensor(ptrs.data(), ptrs.size());
+        values.push_back(std::move(v));
+        continue;
+      }
+      void* data = t->data.empty() ? static_cast<void*>(empty_buffer)
+                                   : const_cast<uint8_t*>(t->data.data());  // ORT only reads it
+      values.push_back(Ort::Value::CreateTensor(impl_->cpu, data, t->data.size(), t->shape.data(),
+                                                t->shape.size(), ToOnnx(t->dtype)));
+    }
+    std::vector<const char*> out_names;
+    out_names.reserve(outputs.size());
+    for (size_t idx : outputs) out_names.push_back(impl_->output_names[idx].c_str());
+    std::vector<Ort::Value> results =
+        impl_->session.Run(Ort::RunOptions{nullptr}, impl_->input_cnames.data(), values.data(),
+                           values.size(), out_names.data(), out_names.size());
+    std::vector<Tensor> out(outputs.size());
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      Ort::Value& r = results[k];
+      Tensor& t = out[k];
+      const TensorSpec& spec = schema_.outputs[outputs[k]];
+      t.name = spec.name;
+      t.dtype = spec.dtype;
+      auto info = r.GetTensorTypeAndShapeInfo();
+      t.shape = info.GetShape();
+      size_t n = info.GetElementCount();
+      if (t.dtype == DType::kBytes) {
+        t.strings.resize(n);
+        for (size_t i = 0; i < n; ++i) t.strings[i] = r.GetStringTensorElement(i);
+      } else {
+        const uint8_t* p = static_cast<const uint8_t*>(r.GetTensorRawData());
+        t.data.assign(p, p + n * DTypeSize(t.dtype));
+      }
+    }
+    return out;
+  } catch (const Ort::Exception& e) {
+    return Status(StatusCode::kInternal, std::string("model failed: ") + e.what(), "model_error");
+  }
+}
+
+}  // namespace modelfn

@@ -1,0 +1,47 @@
+// Engine backed by ONNX Runtime (C++ API). One Ort::Env per process, one session per engine.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+
+namespace modelfn {
+
+// Thread settings are chosen for serverless instances, where the CPU quota is small (often one or
+// two vCPUs) and billed: by default ONNX Runtime runs each request on the calling thread
+// (intra_op = inter_op = 1, sequential execution, no spinning). Requests run in parallel across the
+// server's worker threads, which are sized from the cgroup quota. A process with no ORT pool
+// threads can also be forked safely (template instances). Large compute-bound models that gain
+// from intra-op parallelism can raise intra_op_threads (env MODELFN_ORT_INTRA_OP_THREADS).
+struct OrtEngineOptions {
+  int intra_op_threads = 1;
+  int inter_op_threads = 1;
+  // 0 disable, 1 basic, 2 extended, 99 all (ONNX Runtime's GraphOptimizationLevel).
+  int graph_optimization_level = 99;
+};
+
+class OrtEngine final : public Engine {
+ public:
+  // Loads the model file and reads its IO schema. Errors: NotFound (no file), InvalidArgument
+  // (not a valid ONNX model, reason "invalid_model"), Unimplemented (an input of a type modelfn
+  // cannot feed). Outputs of unsupported kinds (sequences, maps) are left out of schema().outputs.
+  static StatusOr<std::unique_ptr<OrtEngine>> Load(const std::string& model_path,
+                                                   const OrtEngineOptions& options);
+  ~OrtEngine() override;
+
+  const ModelSchema& schema() const override { return schema_; }
+  StatusOr<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs,
+                                    const std::vector<size_t>& outputs) override;
+
+  // Milliseconds the process spent creating the shared Ort::Env (0 if an earlier engine did).
+  static double EnvCreateMillis();
+
+ private:
+  struct Impl;
+  explicit OrtEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  ModelSchema schema_;
+};
+
+}  // namespace modelfn

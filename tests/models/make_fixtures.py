@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Writes the small ONNX models the tests use (committed; rerun to regenerate). Needs `onnx`.
+
+  dtypes/  one Identity per Open Inference Protocol datatype: input "<t>" -> output "<t>_out",
+           each of shape [N] (BYTES is an ONNX string tensor).
+  add2/    two named inputs a, b FP32 [N, 3] -> sum FP32 [N, 3] and count INT64 [N] (row sums
+           of (a > b)), for named and multi-input requests.
+  fails/   x FP32 [N, D] -> Reshape to [-1, 4]: fails at run time when N*D is not a multiple of 4.
+"""
+import os
+
+import onnx
+from onnx import TensorProto, helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TYPES = {
+    "bool": TensorProto.BOOL, "uint8": TensorProto.UINT8, "uint16": TensorProto.UINT16,
+    "uint32": TensorProto.UINT32, "uint64": TensorProto.UINT64, "int8": TensorProto.INT8,
+    "int16": TensorProto.INT16, "int32": TensorProto.INT32, "int64": TensorProto.INT64,
+    "fp16": TensorProto.FLOAT16, "fp32": TensorProto.FLOAT, "fp64": TensorProto.DOUBLE,
+    "bytes": TensorProto.STRING,
+}
+
+
+def save(name, graph):
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              producer_name="modelfn-fixtures")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    os.makedirs(os.path.join(HERE, name), exist_ok=True)
+    onnx.save(model, os.path.join(HERE, name, "model.onnx"))
+
+
+def main():
+    inputs, outputs, nodes = [], [], []
+    for name, t in TYPES.items():
+        inputs.append(helper.make_tensor_value_info(name, t, ["N"]))
+        outputs.append(helper.make_tensor_value_info(name + "_out", t, ["N"]))
+        nodes.append(helper.make_node("Identity", [name], [name + "_out"]))
+    save("dtypes", helper.make_graph(nodes, "dtypes", inputs, outputs))
+
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 3])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", 3])
+    s = helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["N", 3])
+    c = helper.make_tensor_value_info("count", TensorProto.INT64, ["N"])
+    nodes = [
+        helper.make_node("Add", ["a", "b"], ["sum"]),
+        helper.make_node("Greater", ["a", "b"], ["gt"]),
+        helper.make_node("Cast", ["gt"], ["gt64"], to=TensorProto.INT64),
+        helper.make_node("ReduceSum", ["gt64", "axes"], ["count"], keepdims=0),
+    ]
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    save("add2", helper.make_graph(nodes, "add2", [a, b], [s, c], initializer=[axes]))
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", "D"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["M", 4])
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 4])
+    save("fails", helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "fails",
+                                    [x], [y], initializer=[shape]))
+
+
+if __name__ == "__main__":
+    main()

@@ -8,25 +8,10 @@
 #include <vector>
 
 #include "common/status.h"
+#include "tensor/schema.h"
 #include "tensor/tensor.h"
 
 namespace modelfn {
-
-struct TensorSpec {
-  std::string name;
-  DType dtype = DType::kFp32;
-  std::vector<int64_t> shape;           // -1 for a dynamic dimension
-  std::vector<std::string> dim_params;  // symbolic names ("batch"), "" where none; same rank
-};
-
-struct ModelSchema {
-  std::vector<TensorSpec> inputs;
-  std::vector<TensorSpec> outputs;
-
-  // Index of the input / output with that name, or -1.
-  int InputIndex(std::string_view name) const;
-  int OutputIndex(std::string_view name) const;
-};
 
 class Engine {
  public:

@@ -1,4 +1,4 @@
-#include "engine/engine.h"
+#include "tensor/schema.h"
 
 namespace modelfn {
 

@@ -1,0 +1,247 @@
+#include "manifest/manifest.h"
+
+#include "common/json.h"
+#include "common/sha256.h"
+
+namespace modelfn {
+namespace {
+
+Status Bad(const std::string& why) {
+  return Status(StatusCode::kInvalidArgument, "manifest.json: " + why, "invalid_manifest");
+}
+
+bool AllOf(std::string_view s, std::string_view extra) {
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || extra.find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status ParseSpecs(const Json* arr, const char* field, std::vector<TensorSpec>* out) {
+  if (arr == nullptr || !arr->is_array()) return Bad(std::string("'") + field + "' must be an array");
+  for (const Json& e : arr->AsArray()) {
+    const Json* name = e.Find("name");
+    const Json* dt = e.Find("datatype");
+    const Json* shape = e.Find("shape");
+    if (!name || !name->is_string() || name->AsString().empty()) {
+      return Bad(std::string(field) + ": every entry needs a 'name'");
+    }
+    TensorSpec spec;
+    spec.name = name->AsString();
+    if (!dt || !dt->is_string() || !DTypeFromName(dt->AsString())) {
+      return Bad(std::string(field) + " '" + spec.name + "': unknown 'datatype'");
+    }
+    spec.dtype = *DTypeFromName(dt->AsString());
+    if (!shape || !shape->is_array()) return Bad(std::string(field) + " '" + spec.name + "': 'shape' must be an array");
+    for (const Json& d : shape->AsArray()) {
+      if (d.is_string()) {
+        spec.shape.push_back(-1);
+        spec.dim_params.push_back(d.AsString());
+      } else if (d.is_integral() && d.fits_int64() && d.AsInt64() >= -1) {
+        spec.shape.push_back(d.AsInt64());
+        spec.dim_params.emplace_back();
+      } else {
+        return Bad(std::string(field) + " '" + spec.name + "': a dimension must be an integer >= -1 or a name");
+      }
+    }
+    out->push_back(std::move(spec));
+  }
+  return Status::Ok();
+}
+
+void WriteSpecs(JsonWriter& w, const std::vector<TensorSpec>& specs) {
+  w.BeginArray();
+  for (const TensorSpec& s : specs) {
+    w.BeginObject().Key("name").String(s.name).Key("datatype").String(DTypeName(s.dtype));
+    w.Key("shape").BeginArray();
+    for (size_t i = 0; i < s.shape.size(); ++i) {
+      if (i < s.dim_params.size() && !s.dim_params[i].empty()) {
+        w.String(s.dim_params[i]);
+      } else {
+        w.Int(s.shape[i]);
+      }
+    }
+    w.EndArray().EndObject();
+  }
+  w.EndArray();
+}
+
+}  // namespace
+
+Status ValidateModelName(std::string_view name) {
+  if (name.empty() || name.size() > 63 || name[0] == '.' || name[0] == '-' || name[0] == '_' ||
+      !AllOf(name, "._-")) {
+    return Status(StatusCode::kInvalidArgument,
+                  "invalid model name '" + std::string(name) +
+                      "': use 1-63 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit",
+                  "invalid_request");
+  }
+  return Status::Ok();
+}
+
+Status ValidateVersion(std::string_view version) {
+  bool ok = !version.empty() && version.size() <= 63 && version != "." && version != "..";
+  for (char c : version) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == '+' || c == '-');
+  }
+  if (!ok) {
+    return Status(StatusCode::kInvalidArgument,
+                  "invalid version '" + std::string(version) +
+                      "': use 1-63 characters of A-Z, a-z, 0-9, '.', '_', '+', '-'",
+                  "invalid_request");
+  }
+  return Status::Ok();
+}
+
+StatusOr<Manifest> ParseManifest(std::string_view json) {
+  auto doc = Json::Parse(json);
+  if (!doc.ok()) return Bad(doc.status().message());
+  if (!doc->is_object()) return Bad("not a JSON object");
+  Manifest m;
+  const Json* sv = doc->Find("schema_version");
+  if (sv && (!sv->is_integral() || sv->AsInt64() != 1)) return Bad("unsupported schema_version");
+  const Json* name = doc->Find("name");
+  const Json* version = doc->Find("version");
+  if (!name || !name->is_string()) return Bad("'name' must be a string");
+  if (!version || !version->is_string()) return Bad("'version' must be a string");
+  m.name = name->AsString();
+  m.version = version->AsString();
+  if (Status s = ValidateModelName(m.name); !s.ok()) return Bad(s.message());
+  if (Status s = ValidateVersion(m.version); !s.ok()) return Bad(s.message());
+  if (const Json* fw = doc->Find("framework")) {
+    if (!fw->is_string()) return Bad("'framework' must be a string");
+    m.framework = fw->AsString();
+  }
+  if (m.framework != "onnx") return Bad("framework '" + m.framework + "' is not supported (onnx)");
+  const Json* files = doc->Find("files");
+  if (!files || !files->is_array() || files->AsArray().empty()) {
+    return Bad("'files' must be a non-empty array");
+  }
+  for (const Json& f : files->AsArray()) {
+    const Json* path = f.Find("path");
+    const Json* sha = f.Find("sha256");
+    const Json* size = f.Find("size");
+    if (!path || !path->is_string()) return Bad("every file needs a 'path'");
+    ManifestFile mf;
+    mf.path = path->AsString();
+    if (mf.path.empty() || mf.path[0] == '/' || mf.path.find("..") != std::string::npos) {
+      return Bad("file path '" + mf.path + "' must be relative and stay inside the version");
+    }
+    if (!sha || !sha->is_string() || sha->AsString().size() != 64 || !AllOf(sha->AsString(), "")) {
+      return Bad("file '" + mf.path + "': 'sha256' must be 64 lowercase hex digits");
+    }
+    mf.sha256 = sha->AsString();
+    if (!size || !size->is_integral() || size->is_negative_integral()) {
+      return Bad("file '" + mf.path + "': 'size' must be a non-negative integer");
+    }
+    mf.size = size->AsUint64();
+    m.files.push_back(std::move(mf));
+  }
+  RETURN_IF_ERROR(ParseSpecs(doc->Find("inputs"), "inputs", &m.schema.inputs));
+  RETURN_IF_ERROR(ParseSpecs(doc->Find("outputs"), "outputs", &m.schema.outputs));
+  if (const Json* c = doc->Find("created_at"); c && c->is_string()) m.created_at = c->AsString();
+  return m;
+}
+
+std::string SerializeManifest(const Manifest& m) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("schema_version").Int(m.schema_version);
+  w.Key("name").String(m.name);
+  w.Key("version").String(m.version);
+  w.Key("framework").String(m.framework);
+  w.Key("files").BeginArray();
+  for (const ManifestFile& f : m.files) {
+    w.BeginObject().Key("path").String(f.path).Key("sha256").String(f.sha256);
+    w.Key("size").Uint(f.size).EndObject();
+  }
+  w.EndArray();
+  w.Key("inputs");
+  WriteSpecs(w, m.schema.inputs);
+  w.Key("outputs");
+  WriteSpecs(w, m.schema.outputs);
+  w.Key("created_at").String(m.created_at);
+  w.EndObject();
+  // One top-level field per line keeps diffs of committed manifests readable.
+  std::string pretty;
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < out.size(); ++i) {
+    char c = out[i];
+    pretty.push_back(c);
+    if (in_string) {
+      if (c == '\\') pretty.push_back(out[++i]);
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') ++depth;
+    else if (c == '}' || c == ']') --depth;
+    else if (c == ',' && depth == 1) pretty += "\n ";
+    if (i == 0) pretty += "\n ";
+  }
+  pretty.insert(pretty.size() - 1, "\n");
+  pretty.push_back('\n');
+  return pretty;
+}
+
+StatusOr<Manifest> BuildManifest(const std::string& dir, std::string name, std::string version,
+                                 const std::vector<std::string>& files, ModelSchema schema,
+                                 const Clock& clock) {
+  RETURN_IF_ERROR(ValidateModelName(name));
+  RETURN_IF_ERROR(ValidateVersion(version));
+  Manifest m;
+  m.name = std::move(name);
+  m.version = std::move(version);
+  for (const std::string& f : files) {
+    ASSIGN_OR_RETURN(FileDigest d, Sha256File(dir + "/" + f));
+    m.files.push_back({f, d.sha256, d.size});
+  }
+  m.schema = std::move(schema);
+  m.created_at = FormatRfc3339(clock.WallNanos());
+  return m;
+}
+
+Status VerifyFiles(const Manifest& m, const std::string& dir) {
+  for (const ManifestFile& f : m.files) {
+    auto d = Sha256File(dir + "/" + f.path);
+    if (!d.ok()) return d.status();
+    if (d->size != f.size || d->sha256 != f.sha256) {
+      return Status(StatusCode::kDataLoss,
+                    f.path + " does not match manifest.json (expected sha256 " + f.sha256 + ", " +
+                        std::to_string(f.size) + " bytes; found sha256 " + d->sha256 + ", " +
+                        std::to_string(d->size) + " bytes): refusing to load a modified or truncated file",
+                    "checksum_mismatch");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckSchemaMatches(const Manifest& m, const ModelSchema& model) {
+  auto check = [](const std::vector<TensorSpec>& want, const std::vector<TensorSpec>& have,
+                  const char* what) -> Status {
+    if (want.size() != have.size()) {
+      return Status(StatusCode::kFailedPrecondition,
+                    std::string("manifest.json lists ") + std::to_string(want.size()) + " " + what +
+                        " but the model has " + std::to_string(have.size()),
+                    "manifest_mismatch");
+    }
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (want[i].name != have[i].name || want[i].dtype != have[i].dtype) {
+        return Status(StatusCode::kFailedPrecondition,
+                      std::string("manifest.json ") + what + " '" + want[i].name + "' (" +
+                          DTypeName(want[i].dtype) + ") does not match the model's '" +
+                          have[i].name + "' (" + DTypeName(have[i].dtype) + ")",
+                      "manifest_mismatch");
+      }
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(check(m.schema.inputs, model.inputs, "inputs"));
+  return check(m.schema.outputs, model.outputs, "outputs");
+}
+
+}  // namespace modelfn

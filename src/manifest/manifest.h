@@ -1,0 +1,65 @@
+// manifest.json: what a model version is (name, version, files with sha256 and size, IO schema).
+//
+//   {"schema_version": 1, "name": "digits", "version": "1.0.0", "framework": "onnx",
+//    "files": [{"path": "model.onnx", "sha256": "<hex>", "size": 21031}],
+//    "inputs":  [{"name": "pixels", "datatype": "FP32", "shape": ["N", 64]}],
+//    "outputs": [{"name": "label", "datatype": "INT64", "shape": ["N"]}, ...],
+//    "created_at": "2026-11-28T16:04:00.000Z"}
+//
+// A shape dimension is an integer (fixed), a string (symbolic, kept from the model) or -1
+// (dynamic without a name).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "tensor/schema.h"
+
+namespace modelfn {
+
+struct ManifestFile {
+  std::string path;  // relative to the version folder, no "..", no leading "/"
+  std::string sha256;
+  uint64_t size = 0;
+};
+
+struct Manifest {
+  int schema_version = 1;
+  std::string name;
+  std::string version;
+  std::string framework = "onnx";
+  std::vector<ManifestFile> files;  // files[0] is the model file
+  ModelSchema schema;
+  std::string created_at;
+
+  const ManifestFile* model_file() const { return files.empty() ? nullptr : &files[0]; }
+};
+
+// Model names: 1-63 characters of [a-z0-9._-], starting with a letter or digit (they become URL
+// path segments and store prefixes). Versions: 1-63 characters of [A-Za-z0-9._+-].
+Status ValidateModelName(std::string_view name);
+Status ValidateVersion(std::string_view version);
+
+// Parses and validates manifest.json. InvalidArgument (reason "invalid_manifest") with the field at
+// fault.
+StatusOr<Manifest> ParseManifest(std::string_view json);
+std::string SerializeManifest(const Manifest& m);  // pretty enough to read, stable field order
+
+// Builds a manifest for the files in `dir` (model file first), hashing each, with the given schema.
+StatusOr<Manifest> BuildManifest(const std::string& dir, std::string name, std::string version,
+                                 const std::vector<std::string>& files, ModelSchema schema,
+                                 const Clock& clock);
+
+// Re-hashes every listed file under `dir`. DataLoss (reason "checksum_mismatch") naming the file
+// on a size or sha256 mismatch; NotFound when a file is missing.
+Status VerifyFiles(const Manifest& m, const std::string& dir);
+
+// Checks that the manifest's IO schema names the model's inputs and outputs with the same dtypes.
+// FailedPrecondition (reason "manifest_mismatch") otherwise.
+Status CheckSchemaMatches(const Manifest& m, const ModelSchema& model);
+
+}  // namespace modelfn

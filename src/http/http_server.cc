@@ -1,0 +1,415 @@
+#include "http/http_server.h"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <unordered_map>
+
+namespace modelfn {
+namespace {
+
+int64_t NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+struct Conn {
+  int fd = -1;
+  std::string in;
+  std::string out;
+  size_t out_off = 0;
+  HttpRequest req;
+  RequestParser parser;
+  int64_t last_active_ms = 0;
+  int64_t request_started_ms = 0;  // first byte of the request in progress, 0 when none
+  bool close_after_write = false;
+  bool want_write = false;
+  // After the last response: our side is shut down and we read and drop what the client still
+  // sends until it closes (or a short deadline), so an unread request body does not turn the close
+  // into a reset that destroys the response before the client reads it.
+  bool lingering = false;
+  int64_t linger_deadline_ms = 0;
+
+  explicit Conn(ParserLimits limits) : parser(limits) {}
+};
+
+// "Date: ..." value, cached per second per thread.
+const std::string& HttpDate() {
+  thread_local time_t cached_sec = 0;
+  thread_local std::string cached;
+  time_t now = time(nullptr);
+  if (now != cached_sec) {
+    cached_sec = now;
+    tm t;
+    gmtime_r(&now, &t);
+    char buf[64];
+    strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &t);
+    cached = buf;
+  }
+  return cached;
+}
+
+void AppendResponse(const HttpResponse& r, bool keep_alive, std::string* out) {
+  out->reserve(out->size() + r.body.size() + 256);
+  out->append("HTTP/1.1 ");
+  out->append(std::to_string(r.status));
+  out->push_back(' ');
+  out->append(ReasonPhrase(r.status));
+  out->append("\r\nServer: modelfn\r\nDate: ");
+  out->append(HttpDate());
+  if (!r.body.empty() || r.status >= 200) {
+    out->append("\r\nContent-Type: ");
+    out->append(r.content_type);
+  }
+  out->append("\r\nContent-Length: ");
+  out->append(std::to_string(r.body.size()));
+  for (const auto& [k, v] : r.headers) {
+    out->append("\r\n");
+    out->append(k);
+    out->append(": ");
+    out->append(v);
+  }
+  out->append(keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+  out->append(r.body);
+}
+
+}  // namespace
+
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Status";
+  }
+}
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options,
+                                                         HttpHandler handler) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string port_str = std::to_string(options.port);
+  int rc = getaddrinfo(options.host.empty() ? nullptr : options.host.c_str(), port_str.c_str(),
+                       &hints, &res);
+  if (rc != 0) return UnavailableError("cannot resolve " + options.host + ": " + gai_strerror(rc));
+  int fd = -1;
+  std::string err;
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0) break;
+    err = strerror(errno);
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) {
+    return UnavailableError("cannot listen on " + options.host + ":" + port_str + ": " + err);
+  }
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  int port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                                      : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (options.workers < 1) options.workers = 1;
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(options), std::move(handler), fd, port));
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, int listen_fd, int port)
+    : options_(std::move(options)), handler_(std::move(handler)), listen_fd_(listen_fd), port_(port) {
+  for (int i = 0; i < options_.workers; ++i) wake_fds_.push_back(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+}
+
+HttpServer::~HttpServer() {
+  for (int fd : wake_fds_) close(fd);
+  if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+void HttpServer::Shutdown() {
+  draining_.store(true);
+  for (int fd : wake_fds_) {
+    uint64_t one = 1;
+    ssize_t ignored = write(fd, &one, sizeof one);
+    (void)ignored;
+  }
+}
+
+void HttpServer::Run() {
+  std::vector<std::thread> threads;
+  for (int i = 1; i < options_.workers; ++i) threads.emplace_back([this, i] { Loop(i); });
+  Loop(0);
+  for (auto& t : threads) t.join();
+}
+
+void HttpServer::Loop(int index) {
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.ptr = nullptr;  // listen socket
+  epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd_, &ev);
+  int wake_fd = wake_fds_[static_cast<size_t>(index)];
+  epoll_event wev{};
+  wev.events = EPOLLIN;
+  wev.data.ptr = &wake_fd;
+  epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd, &wev);
+
+  std::unordered_map<int, std::unique_ptr<Conn>> conns;
+  bool listening = true;
+  int64_t drain_deadline = 0;
+  int64_t last_sweep = NowMs();
+
+  auto close_conn = [&](Conn* c) {
+    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, nullptr);
+    close(c->fd);
+    connections_.fetch_sub(1);
+    conns.erase(c->fd);
+  };
+
+  // Writes what is buffered. Returns false when the connection was closed.
+  auto flush = [&](Conn* c) -> bool {
+    while (c->out_off < c->out.size()) {
+      ssize_t n = send(c->fd, c->out.data() + c->out_off, c->out.size() - c->out_off, MSG_NOSIGNAL);
+      if (n > 0) {
+        c->out_off += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!c->want_write) {
+          epoll_event e{};
+          e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
+          e.data.ptr = c;
+          epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+          c->want_write = true;
+        }
+        return true;
+      }
+      close_conn(c);
+      return false;
+    }
+    c->out.clear();
+    c->out_off = 0;
+    if (c->want_write) {
+      epoll_event e{};
+      e.events = EPOLLIN | EPOLLRDHUP;
+      e.data.ptr = c;
+      epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+      c->want_write = false;
+    }
+    if (c->close_after_write && !c->lingering) {
+      shutdown(c->fd, SHUT_WR);
+      c->lingering = true;
+      c->linger_deadline_ms = NowMs() + 2000;
+      c->in.clear();
+    }
+    return true;
+  };
+
+  auto reply_error = [&](Conn* c, const Problem& p) {
+    HttpResponse r;
+    r.status = p.status;
+    r.content_type = std::string(kProblemContentType);
+    r.body = p.ToJson();
+    AppendResponse(r, false, &c->out);
+    c->close_after_write = true;
+    c->in.clear();
+  };
+
+  // Parses and serves every complete request in c->in. Returns false if c was closed.
+  auto process = [&](Conn* c) -> bool {
+    while (!c->close_after_write && !c->in.empty()) {
+      if (c->request_started_ms == 0) c->request_started_ms = NowMs();
+      size_t consumed = 0;
+      Problem problem;
+      auto r = c->parser.Parse(c->in, &c->req, &consumed, &problem);
+      if (r == RequestParser::Result::kError) {
+        reply_error(c, problem);
+        break;
+      }
+      if (r == RequestParser::Result::kNeedMore) {
+        if (c->parser.WantsContinue()) {
+          c->out.append("HTTP/1.1 100 Continue\r\n\r\n");
+          c->parser.MarkContinueSent();
+        }
+        break;
+      }
+      HttpResponse resp;
+      handler_(c->req, &resp);
+      bool keep = c->req.keep_alive && !draining_.load(std::memory_order_relaxed);
+      AppendResponse(resp, keep, &c->out);
+      if (!keep) c->close_after_write = true;
+      c->in.erase(0, consumed);
+      c->parser.Reset();
+      c->req = HttpRequest();
+      c->request_started_ms = 0;
+      if (c->out.size() > (1 << 20)) break;  // let the client read before serving more
+    }
+    return flush(c);
+  };
+
+  epoll_event events[128];
+  while (true) {
+    if (draining_.load() && listening) {
+      epoll_ctl(ep, EPOLL_CTL_DEL, listen_fd_, nullptr);
+      listening = false;
+      drain_deadline = NowMs() + options_.drain_timeout_ms;
+      // Idle connections close now; those with a request in progress finish it first.
+      std::vector<Conn*> idle;
+      for (auto& [fd, c] : conns) {
+        if (!c->lingering && !c->parser.InProgress(c->in) && c->out_off >= c->out.size()) {
+          idle.push_back(c.get());
+        }
+      }
+      for (Conn* c : idle) close_conn(c);
+    }
+    if (!listening && (conns.empty() || NowMs() >= drain_deadline)) break;
+
+    int n = epoll_wait(ep, events, 128, 250);
+    for (int i = 0; i < n; ++i) {
+      void* tag = events[i].data.ptr;
+      if (tag == nullptr) {  // accept as many as are queued
+        while (listening) {
+          int cfd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (cfd < 0) break;
+          if (connections_.load() >= options_.max_connections) {
+            close(cfd);
+            continue;
+          }
+          int one = 1;
+          setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          auto c = std::make_unique<Conn>(options_.limits);
+          c->fd = cfd;
+          c->last_active_ms = NowMs();
+          epoll_event e{};
+          e.events = EPOLLIN | EPOLLRDHUP;
+          e.data.ptr = c.get();
+          epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &e);
+          connections_.fetch_add(1);
+          conns.emplace(cfd, std::move(c));
+        }
+        continue;
+      }
+      if (tag == &wake_fd) {
+        uint64_t v;
+        ssize_t ignored = read(wake_fd, &v, sizeof v);
+        (void)ignored;
+        continue;
+      }
+      Conn* c = static_cast<Conn*>(tag);
+      if (events[i].events & EPOLLOUT) {
+        if (!flush(c)) continue;
+      }
+      if (c->lingering && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        char sink[65536];
+        ssize_t r;
+        while ((r = recv(c->fd, sink, sizeof sink, 0)) > 0) {
+        }
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+          close_conn(c);
+        }
+        continue;
+      }
+      if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        bool closed = false;
+        bool peer_done = false;
+        char buf[65536];
+        while (true) {
+          ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+          if (r > 0) {
+            c->in.append(buf, static_cast<size_t>(r));
+            if (c->in.size() > options_.limits.max_body_bytes + options_.limits.max_header_bytes + 65536) {
+              break;  // parse what we have; the parser reports the limit
+            }
+            continue;
+          }
+          if (r == 0) {
+            peer_done = true;
+            break;
+          }
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+          close_conn(c);
+          closed = true;
+          break;
+        }
+        if (closed) continue;
+        c->last_active_ms = NowMs();
+        if (!process(c)) continue;
+        if (peer_done) {
+          // The client will send nothing more: finish writing what we have, then close.
+          if (c->out_off >= c->out.size() || c->lingering) {
+            close_conn(c);
+          } else {
+            c->close_after_write = true;
+          }
+        }
+      }
+    }
+
+    int64_t now = NowMs();
+    if (now - last_sweep >= 1000 || !listening) {
+      last_sweep = now;
+      std::vector<Conn*> expired;
+      std::vector<Conn*> slow;
+      for (auto& [fd, c] : conns) {
+        if (c->lingering) {
+          if (now >= c->linger_deadline_ms) expired.push_back(c.get());
+          continue;
+        }
+        bool in_progress = c->parser.InProgress(c->in);
+        if (in_progress && c->request_started_ms && now - c->request_started_ms > options_.read_timeout_ms) {
+          slow.push_back(c.get());
+        } else if (!in_progress && c->out_off >= c->out.size() &&
+                   now - c->last_active_ms > options_.idle_timeout_ms) {
+          expired.push_back(c.get());
+        }
+      }
+      for (Conn* c : expired) close_conn(c);
+      for (Conn* c : slow) {
+        reply_error(c, MakeProblem("request_timeout", "request was not received within " +
+                                                          std::to_string(options_.read_timeout_ms) + " ms"));
+        flush(c);
+      }
+    }
+  }
+  for (auto& [fd, c] : conns) {
+    close(fd);
+    connections_.fetch_sub(1);
+  }
+  close(ep);
+}
+
+}  // namespace modelfn

@@ -1,0 +1,76 @@
+// A small HTTP/1.1 server for function instances: keep-alive, pipelining, Expect: 100-continue,
+// chunked request bodies, size limits, idle and read timeouts, graceful drain.
+//
+// Threading: `workers` event-loop threads share one listening socket (EPOLLEXCLUSIVE); each owns
+// the connections it accepts and runs the handler inline for them. The handler is synchronous and
+// must be thread-safe. For inference on 1-2 vCPU instances this avoids any cross-thread hand-off;
+// a long handler delays only the connections of its own loop.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "http/request_parser.h"
+
+namespace modelfn {
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  std::string body;
+};
+
+using HttpHandler = std::function<void(const HttpRequest&, HttpResponse*)>;
+
+struct HttpServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 8080;  // 0 picks a free port; see HttpServer::port()
+  int workers = 1;
+  ParserLimits limits;
+  int idle_timeout_ms = 75'000;    // keep-alive connection with no request in progress
+  int read_timeout_ms = 30'000;    // a request whose bytes stop arriving -> 408
+  int drain_timeout_ms = 10'000;   // after Shutdown(), in-flight requests get this long
+  size_t max_connections = 10'000;
+};
+
+const char* ReasonPhrase(int status);
+
+class HttpServer {
+ public:
+  // Binds and listens (so port() is known at once); does not serve until Run().
+  // Errors: Unavailable when the address cannot be bound.
+  static StatusOr<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,
+                                                      HttpHandler handler);
+  ~HttpServer();
+
+  int port() const { return port_; }
+
+  // Serves until Shutdown(); then stops accepting, lets requests already in progress finish
+  // (their responses carry "Connection: close"), closes idle connections and returns when all are
+  // done or the drain timeout passes.
+  void Run();
+
+  // Starts the drain. Thread-safe; may be called from any thread, any number of times.
+  void Shutdown();
+
+ private:
+  HttpServer(HttpServerOptions options, HttpHandler handler, int listen_fd, int port);
+  void Loop(int index);
+
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  int listen_fd_;
+  int port_;
+  std::vector<int> wake_fds_;  // one eventfd per loop
+  std::atomic<bool> draining_{false};
+  std::atomic<size_t> connections_{0};
+};
+
+}  // namespace modelfn

@@ -1,0 +1,172 @@
+#include "http/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace modelfn {
+namespace {
+
+class TestServer {
+ public:
+  explicit TestServer(HttpServerOptions opts = HttpServerOptions()) {
+    opts.host = "127.0.0.1";
+    opts.port = 0;
+    opts.workers = 2;
+    auto s = HttpServer::Create(opts, [](const HttpRequest& req, HttpResponse* resp) {
+      resp->content_type = "text/plain";
+      resp->body = req.method + " " + req.path + " " + req.body;
+    });
+    EXPECT_TRUE(s.ok());
+    server_ = std::move(s).value();
+    thread_ = std::thread([this] { server_->Run(); });
+  }
+  ~TestServer() {
+    server_->Shutdown();
+    thread_.join();
+  }
+  int port() const { return server_->port(); }
+  HttpServer& server() { return *server_; }
+
+ private:
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+};
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+void Send(int fd, const std::string& s) {
+  ASSERT_EQ(send(fd, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size()));
+}
+
+// Reads until `count` complete responses (by Content-Length) or EOF.
+std::string ReadResponses(int fd, int count) {
+  std::string buf;
+  int done = 0;
+  size_t pos = 0;
+  char tmp[4096];
+  while (done < count) {
+    size_t he = buf.find("\r\n\r\n", pos);
+    if (he != std::string::npos) {
+      size_t cl = buf.find("Content-Length: ", pos);
+      size_t len = cl != std::string::npos && cl < he ? std::stoul(buf.substr(cl + 16)) : 0;
+      if (buf.size() >= he + 4 + len) {
+        pos = he + 4 + len;
+        ++done;
+        continue;
+      }
+    }
+    ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+    if (n <= 0) break;
+    buf.append(tmp, static_cast<size_t>(n));
+  }
+  return buf;
+}
+
+bool PeerClosed(int fd) {
+  char c;
+  return recv(fd, &c, 1, 0) == 0;
+}
+
+int CountOf(const std::string& s, const std::string& needle) {
+  int n = 0;
+  for (size_t p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
+  return n;
+}
+
+TEST(HttpServerTest, KeepAliveAndPipelining) {
+  TestServer s;
+  int fd = Connect(s.port());
+  Send(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string r1 = ReadResponses(fd, 1);
+  EXPECT_NE(r1.find("HTTP/1.1 200 OK"), std::string::npos);
+  EXPECT_NE(r1.find("Connection: keep-alive"), std::string::npos);
+  EXPECT_NE(r1.find("GET /a "), std::string::npos);
+  Send(fd, "POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiGET /c HTTP/1.1\r\n\r\n");
+  std::string r2 = ReadResponses(fd, 2);
+  EXPECT_EQ(CountOf(r2, "HTTP/1.1 200 OK"), 2);
+  EXPECT_LT(r2.find("POST /b hi"), r2.find("GET /c "));
+  close(fd);
+}
+
+TEST(HttpServerTest, ExpectContinueThenBody) {
+  TestServer s;
+  int fd = Connect(s.port());
+  Send(fd, "POST /e HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+  char buf[64] = {};
+  ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  Send(fd, "abc");
+  EXPECT_NE(ReadResponses(fd, 1).find("POST /e abc"), std::string::npos);
+  close(fd);
+}
+
+TEST(HttpServerTest, OversizedBodyGets413AndACleanClose) {
+  HttpServerOptions o;
+  o.limits.max_body_bytes = 1000;
+  TestServer s(o);
+  int fd = Connect(s.port());
+  std::string body(5000, 'x');
+  Send(fd, "POST /big HTTP/1.1\r\nContent-Length: 5000\r\n\r\n" + body);
+  std::string r = ReadResponses(fd, 1);
+  EXPECT_NE(r.find("HTTP/1.1 413"), std::string::npos) << r;
+  EXPECT_NE(r.find("application/problem+json"), std::string::npos);
+  EXPECT_NE(r.find("\"code\":\"payload_too_large\""), std::string::npos);
+  EXPECT_NE(r.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(PeerClosed(fd));
+  close(fd);
+}
+
+TEST(HttpServerTest, MalformedRequestGets400) {
+  TestServer s;
+  int fd = Connect(s.port());
+  Send(fd, "GARBAGE\r\n\r\n");
+  std::string r = ReadResponses(fd, 1);
+  EXPECT_NE(r.find("HTTP/1.1 400"), std::string::npos) << r;
+  EXPECT_TRUE(PeerClosed(fd));
+  close(fd);
+}
+
+TEST(HttpServerTest, ShutdownFinishesRequestInFlightAndClosesIdle) {
+  auto server = HttpServer::Create(
+      [] { HttpServerOptions o; o.host = "127.0.0.1"; o.port = 0; o.workers = 1; return o; }(),
+      [](const HttpRequest& req, HttpResponse* resp) { resp->body = req.body; });
+  ASSERT_TRUE(server.ok());
+  std::thread t([&] { (*server)->Run(); });
+  int idle = Connect((*server)->port());
+  Send(idle, "GET / HTTP/1.1\r\n\r\n");
+  ReadResponses(idle, 1);
+  int busy = Connect((*server)->port());
+  Send(busy, "POST / HTTP/1.1\r\nContent-Length: 6\r\n\r\nhal");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  (*server)->Shutdown();
+  EXPECT_TRUE(PeerClosed(idle));
+  Send(busy, "f!!");
+  std::string r = ReadResponses(busy, 1);
+  EXPECT_NE(r.find("HTTP/1.1 200 OK"), std::string::npos) << r;
+  EXPECT_NE(r.find("Connection: close"), std::string::npos);
+  EXPECT_NE(r.find("half!!"), std::string::npos);
+  t.join();  // Run() returns once the drained connection is done
+  close(idle);
+  close(busy);
+}
+
+}  // namespace
+}  // namespace modelfn

@@ -1,0 +1,97 @@
+#include "http/problem.h"
+
+#include "common/json.h"
+
+namespace modelfn {
+namespace {
+
+struct CodeInfo {
+  const char* code;
+  int status;
+  const char* title;
+};
+
+// Codes keep their meaning forever; add new ones at the end.
+constexpr CodeInfo kCodes[] = {
+    {"invalid_json", 400, "Request body is not valid JSON"},
+    {"invalid_request", 400, "Request is malformed"},
+    {"unknown_input", 400, "Unknown input name"},
+    {"missing_input", 400, "Missing model input"},
+    {"dtype_mismatch", 400, "Value does not fit the input's datatype"},
+    {"shape_mismatch", 400, "Tensor shape does not match the model"},
+    {"payload_too_large", 413, "Request body too large"},
+    {"too_many_elements", 413, "Too many tensor elements"},
+    {"unsupported_media_type", 415, "Unsupported content type"},
+    {"not_found", 404, "Not found"},
+    {"method_not_allowed", 405, "Method not allowed"},
+    {"model_not_ready", 503, "Model is not ready"},
+    {"unauthorized", 401, "Authentication required"},
+    {"forbidden", 403, "Forbidden"},
+    {"rate_limited", 429, "Rate limit exceeded"},
+    {"quota_exceeded", 429, "Quota exceeded"},
+    {"timeout", 504, "Timed out"},
+    {"instance_crashed", 502, "Function instance crashed"},
+    {"overloaded", 503, "Overloaded"},
+    {"model_error", 500, "Model failed at run time"},
+    {"internal", 500, "Internal error"},
+    {"unknown_output", 400, "Unknown output name"},
+    {"header_too_large", 431, "Request header fields too large"},
+    {"request_timeout", 408, "Request not received in time"},
+    {"not_implemented", 501, "Not implemented"},
+};
+
+const CodeInfo* Find(std::string_view code) {
+  for (const auto& c : kCodes) {
+    if (code == c.code) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int StatusForCode(std::string_view code) {
+  const CodeInfo* c = Find(code);
+  return c ? c->status : 500;
+}
+
+const char* TitleForCode(std::string_view code) {
+  const CodeInfo* c = Find(code);
+  return c ? c->title : "Internal error";
+}
+
+Problem MakeProblem(std::string_view code, std::string detail) {
+  const CodeInfo* c = Find(code);
+  if (c == nullptr) c = Find("internal");
+  return Problem{c->status, c->code, c->title, std::move(detail)};
+}
+
+Problem ProblemFromStatus(const Status& s) {
+  if (!s.reason().empty() && Find(s.reason())) return MakeProblem(s.reason(), s.message());
+  const char* code = "internal";
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument: code = "invalid_request"; break;
+    case StatusCode::kNotFound: code = "not_found"; break;
+    case StatusCode::kResourceExhausted: code = "overloaded"; break;
+    case StatusCode::kUnavailable: code = "overloaded"; break;
+    case StatusCode::kFailedPrecondition: code = "model_not_ready"; break;
+    case StatusCode::kDeadlineExceeded: code = "timeout"; break;
+    case StatusCode::kUnimplemented: code = "not_implemented"; break;
+    default: code = "internal"; break;
+  }
+  return MakeProblem(code, s.message());
+}
+
+std::string Problem::ToJson() const {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("type").String("urn:modelfn:problem:" + code);
+  w.Key("title").String(title);
+  w.Key("status").Int(status);
+  w.Key("detail").String(detail);
+  w.Key("code").String(code);
+  w.EndObject();
+  return out;
+}
+
+}  // namespace modelfn

@@ -1,0 +1,112 @@
+#include "http/request_parser.h"
+
+#include <gtest/gtest.h>
+
+namespace modelfn {
+namespace {
+
+using R = RequestParser::Result;
+
+struct Parsed {
+  R result;
+  HttpRequest req;
+  size_t consumed = 0;
+  Problem problem;
+};
+
+Parsed ParseAll(std::string_view text, ParserLimits limits = ParserLimits()) {
+  RequestParser p(limits);
+  Parsed out;
+  out.result = p.Parse(text, &out.req, &out.consumed, &out.problem);
+  return out;
+}
+
+TEST(RequestParserTest, SimpleGetWithQuery) {
+  auto p = ParseAll("GET /v1/health?x=1 HTTP/1.1\r\nHost: a\r\nX-Request-Id:  abc \r\n\r\n");
+  ASSERT_EQ(p.result, R::kComplete);
+  EXPECT_EQ(p.req.method, "GET");
+  EXPECT_EQ(p.req.path, "/v1/health");
+  EXPECT_EQ(p.req.query, "x=1");
+  EXPECT_EQ(*p.req.Header("x-request-id"), "abc");
+  EXPECT_TRUE(p.req.keep_alive);
+  EXPECT_TRUE(p.req.body.empty());
+}
+
+TEST(RequestParserTest, BodyArrivesInPieces) {
+  std::string full = "POST /v1/infer HTTP/1.1\r\nContent-Length: 11\r\n\r\n{\"inputs\":1}";
+  RequestParser p{ParserLimits()};
+  HttpRequest req;
+  size_t consumed = 0;
+  Problem problem;
+  for (size_t n = 1; n < full.size() - 1; ++n) {
+    ASSERT_EQ(p.Parse(std::string_view(full).substr(0, n), &req, &consumed, &problem), R::kNeedMore) << n;
+  }
+  ASSERT_EQ(p.Parse(full, &req, &consumed, &problem), R::kComplete);
+  EXPECT_EQ(req.body, "{\"inputs\":1");
+  EXPECT_EQ(consumed, full.size() - 1);  // the last byte belongs to the next request
+}
+
+TEST(RequestParserTest, ChunkedBody) {
+  std::string text =
+      "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nT: v\r\n\r\nNEXT";
+  auto p = ParseAll(text);
+  ASSERT_EQ(p.result, R::kComplete);
+  EXPECT_EQ(p.req.body, "Wikipedia");
+  EXPECT_EQ(text.substr(p.consumed), "NEXT");
+}
+
+TEST(RequestParserTest, LimitsAndMalformedInput) {
+  ParserLimits small;
+  small.max_body_bytes = 10;
+  small.max_header_bytes = 100;
+  EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", small).problem.status, 413);
+  EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n", small).problem.code,
+            "payload_too_large");
+  EXPECT_EQ(ParseAll("GET / HTTP/1.1\r\nA: " + std::string(200, 'x'), small).problem.status, 431);
+  const char* bad[] = {
+      "GET\r\n\r\n",
+      "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+      "GET / HTTP/1.1\r\n: x\r\n\r\n",
+      "GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+      "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+      "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "GET / HTTP/1.1\r\n folded\r\n\r\n",
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+  };
+  for (const char* t : bad) {
+    auto p = ParseAll(t);
+    EXPECT_EQ(p.result, R::kError) << t;
+    EXPECT_EQ(p.problem.status, 400) << t;
+  }
+  EXPECT_EQ(ParseAll("GET / HTTP/2.0\r\n\r\n").problem.status, 505);
+  EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n").problem.status, 501);
+}
+
+TEST(RequestParserTest, ConnectionSemantics) {
+  EXPECT_FALSE(ParseAll("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").req.keep_alive);
+  EXPECT_FALSE(ParseAll("GET / HTTP/1.0\r\n\r\n").req.keep_alive);
+  EXPECT_TRUE(ParseAll("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").req.keep_alive);
+}
+
+TEST(RequestParserTest, ExpectContinueOnlyWhileBodyMissing) {
+  RequestParser p{ParserLimits()};
+  HttpRequest req;
+  size_t consumed;
+  Problem problem;
+  std::string head = "POST / HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+  EXPECT_EQ(p.Parse(head, &req, &consumed, &problem), R::kNeedMore);
+  EXPECT_TRUE(p.WantsContinue());
+  p.MarkContinueSent();
+  EXPECT_FALSE(p.WantsContinue());
+  EXPECT_EQ(p.Parse(head + "abc", &req, &consumed, &problem), R::kComplete);
+}
+
+TEST(RequestParserTest, AbsoluteFormTargetAndLeadingCrlf) {
+  auto p = ParseAll("\r\nGET http://h:1/v2/health/live?q HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(p.result, R::kComplete);
+  EXPECT_EQ(p.req.path, "/v2/health/live");
+  EXPECT_EQ(p.req.query, "q");
+}
+
+}  // namespace
+}  // namespace modelfn

@@ -1,0 +1,229 @@
+// modelfn-fn: the function runtime. Loads one model once (init phase), then serves it over HTTP
+// on $PORT (Cloud Run, Cloud Functions gen2, Knative, local).
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/cpu_quota.h"
+#include "common/log.h"
+#include "engine/ort_engine.h"
+#include "function/function_core.h"
+#include "function/model_loader.h"
+#include "http/http_server.h"
+
+namespace modelfn {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: modelfn-fn --model DIR [--port N] [--host ADDR] [--workers N]\n"
+    "\n"
+    "Serves the ONNX model in DIR (model.onnx + manifest.json) as a function.\n"
+    "\n"
+    "  --model DIR     model folder (env MODELFN_MODEL)\n"
+    "  --port N        listen port (env PORT, default 8080; 0 picks a free port)\n"
+    "  --host ADDR     listen address (env MODELFN_HOST, default 0.0.0.0)\n"
+    "  --workers N     event-loop threads (env MODELFN_WORKERS, default: the cgroup CPU quota)\n"
+    "\n"
+    "Environment: MODELFN_MAX_BODY_BYTES (default 6291456), MODELFN_MAX_ELEMENTS (default 16777216),\n"
+    "MODELFN_ORT_INTRA_OP_THREADS (default 1), MODELFN_ORT_OPT_LEVEL (0|1|2|99, default 99),\n"
+    "MODELFN_LOG_REQUESTS (1|0, default 1).\n"
+    "Routes: POST /v1/infer, POST /v1/batch, GET /v1/health, GET /v1/models, GET /metrics,\n"
+    "and the Open Inference Protocol under /v2.\n";
+
+struct Args {
+  std::string model;
+  std::string host = "0.0.0.0";
+  int port = 8080;
+  int workers = 0;
+};
+
+bool ParseInt(const char* s, long lo, long hi, long* out) {
+  if (s == nullptr || *s == '\0') return false;
+  char* end = nullptr;
+  long v = strtol(s, &end, 10);
+  if (*end != '\0' || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+long EnvInt(const char* name, long def, long lo, long hi) {
+  const char* v = getenv(name);
+  long out = def;
+  if (v != nullptr && !ParseInt(v, lo, hi, &out)) {
+    fprintf(stderr, "modelfn-fn: ignoring %s=%s (expected an integer in [%ld, %ld])\n", name, v, lo, hi);
+    return def;
+  }
+  return out;
+}
+
+// Returns 0 to continue, or the process exit code.
+int ParseArgs(int argc, char** argv, Args* args) {
+  if (const char* m = getenv("MODELFN_MODEL")) args->model = m;
+  if (const char* h = getenv("MODELFN_HOST")) args->host = h;
+  long v;
+  if (const char* p = getenv("PORT")) {
+    if (!ParseInt(p, 0, 65535, &v)) {
+      fprintf(stderr, "modelfn-fn: PORT=%s is not a port number\n", p);
+      return 2;
+    }
+    args->port = static_cast<int>(v);
+  }
+  args->workers = static_cast<int>(EnvInt("MODELFN_WORKERS", 0, 0, 1024));
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    if (a == "-h" || a == "--help") {
+      fputs(kUsage, stdout);
+      return -1;
+    } else if (a == "--model") {
+      const char* m = value();
+      if (!m) break;
+      args->model = m;
+    } else if (a == "--host") {
+      const char* h = value();
+      if (!h) break;
+      args->host = h;
+    } else if (a == "--port") {
+      if (!ParseInt(value(), 0, 65535, &v)) {
+        fprintf(stderr, "modelfn-fn: --port needs a number in [0, 65535]\n%s", kUsage);
+        return 2;
+      }
+      args->port = static_cast<int>(v);
+    } else if (a == "--workers") {
+      if (!ParseInt(value(), 1, 1024, &v)) {
+        fprintf(stderr, "modelfn-fn: --workers needs a number in [1, 1024]\n%s", kUsage);
+        return 2;
+      }
+      args->workers = static_cast<int>(v);
+    } else {
+      fprintf(stderr, "modelfn-fn: unknown argument '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (args->model.empty()) {
+    fprintf(stderr, "modelfn-fn: no model: pass --model DIR or set MODELFN_MODEL\n%s", kUsage);
+    return 2;
+  }
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  const Clock& clock = RealClock::Get();
+  int64_t t_start = clock.MonotonicNanos();
+  Args args;
+  int rc = ParseArgs(argc, argv, &args);
+  if (rc != 0) return rc < 0 ? 0 : rc;
+
+  // Signals go to one waiting thread, never to the event loops.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  bool log_requests = EnvInt("MODELFN_LOG_REQUESTS", 1, 0, 1) == 1;
+  EventLog log(STDOUT_FILENO, &clock);
+  EventLog request_log(log_requests ? STDOUT_FILENO : -1, &clock);
+
+  OrtEngineOptions ort;
+  ort.intra_op_threads = static_cast<int>(EnvInt("MODELFN_ORT_INTRA_OP_THREADS", 1, 1, 256));
+  ort.graph_optimization_level = static_cast<int>(EnvInt("MODELFN_ORT_OPT_LEVEL", 99, 0, 99));
+  EngineFactory factory = [&](const std::string& path) -> StatusOr<std::unique_ptr<Engine>> {
+    ASSIGN_OR_RETURN(auto e, OrtEngine::Load(path, ort));
+    return std::unique_ptr<Engine>(std::move(e));
+  };
+  auto loaded = LoadModelDir(args.model, factory, clock);
+  if (!loaded.ok()) {
+    EventLog::Line line = log.Begin("init_error", "error");
+    line.w().Key("model").String(args.model);
+    line.w().Key("error").String(loaded.status().ToString());
+    if (!loaded.status().reason().empty()) line.w().Key("code").String(loaded.status().reason());
+    log.Emit(line);
+    fprintf(stderr, "modelfn-fn: cannot load model from %s: %s\n", args.model.c_str(),
+            loaded.status().message().c_str());
+    return 1;
+  }
+  if (!loaded->warmup.ok()) log.Message("warn", "warm-up run failed: " + loaded->warmup.message());
+
+  CpuQuota quota = ReadCpuQuota();
+  int workers = args.workers > 0 ? args.workers : quota.EffectiveCpus();
+  HttpServerOptions opts;
+  opts.host = args.host;
+  opts.port = args.port;
+  opts.workers = workers;
+  opts.limits.max_body_bytes = static_cast<size_t>(EnvInt("MODELFN_MAX_BODY_BYTES", 6 << 20, 1, 1L << 32));
+  InferenceLimits limits;
+  limits.max_elements = EnvInt("MODELFN_MAX_ELEMENTS", limits.max_elements, 1, 1L << 40);
+
+  FunctionIdentity id{loaded->manifest.name, loaded->manifest.version};
+  InitTimings timings = loaded->timings;
+  timings.ort_env_ms = OrtEngine::EnvCreateMillis();
+  FunctionCore core(std::move(loaded->engine), id, limits, &clock, &request_log);
+
+  auto server = HttpServer::Create(opts, [&core](const HttpRequest& req, HttpResponse* resp) {
+    Invocation inv;
+    inv.method = req.method;
+    inv.path = req.path;
+    inv.query = req.query;
+    inv.body = req.body;
+    inv.content_type = req.Header("content-type");
+    inv.request_id = req.Header("x-request-id");
+    inv.inference_header_length = req.Header("inference-header-content-length");
+    Outcome o = core.Handle(inv);
+    resp->status = o.status;
+    resp->content_type = std::move(o.content_type);
+    resp->headers = std::move(o.headers);
+    resp->body = std::move(o.body);
+  });
+  if (!server.ok()) {
+    fprintf(stderr, "modelfn-fn: %s\n", server.status().message().c_str());
+    return 1;
+  }
+  timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
+  core.SetReady(timings);
+  {
+    EventLog::Line line = log.Begin("init");
+    JsonWriter& w = line.w();
+    w.Key("model").String(id.model_name);
+    w.Key("version").String(id.model_version);
+    w.Key("runtime_init_ms").Double(timings.runtime_init_ms);
+    w.Key("model_fetch_ms").Double(timings.model_fetch_ms);
+    w.Key("model_verify_ms").Double(timings.model_verify_ms);
+    w.Key("model_load_ms").Double(timings.model_load_ms);
+    w.Key("ort_env_ms").Double(timings.ort_env_ms);
+    w.Key("warmup_ms").Double(timings.warmup_ms);
+    w.Key("cold_start").Bool(true);
+    w.Key("port").Int((*server)->port());
+    w.Key("workers").Int(workers);
+    w.Key("cpu_quota").Double(quota.quota_cpus);
+    w.Key("ort_intra_op_threads").Int(ort.intra_op_threads);
+    log.Emit(line);
+  }
+
+  HttpServer* srv = server->get();
+  std::thread signals([srv, &sigs, &log] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log.Message("info", sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining");
+    srv->Shutdown();
+  });
+  signals.detach();
+  srv->Run();
+  EventLog::Line line = log.Begin("shutdown");
+  line.w().Key("requests").Uint(core.stats().Total());
+  log.Emit(line);
+  return 0;
+}
+
+}  // namespace
+}  // namespace modelfn
+
+int main(int argc, char** argv) { return modelfn::Main(argc, argv); }

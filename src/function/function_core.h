@@ -1,0 +1,96 @@
+// The handler core of a function instance: routes an Invocation to the seed API, the Open
+// Inference Protocol, health and metrics, and returns an Outcome. It knows nothing of the
+// transport (HTTP server, Lambda loop, Azure custom handler): each face only translates.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "engine/engine.h"
+#include "function/inference.h"
+#include "function/stats.h"
+
+namespace modelfn {
+
+struct Invocation {
+  std::string_view method;
+  std::string_view path;
+  std::string_view query;
+  std::string_view body;
+  const std::string* content_type = nullptr;     // absent when null
+  const std::string* request_id = nullptr;       // X-Request-Id; generated when null
+  const std::string* inference_header_length = nullptr;  // Inference-Header-Content-Length
+};
+
+struct Outcome {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+// What the init phase measured; reported in the init log line, /v1/health and /metrics.
+struct InitTimings {
+  double runtime_init_ms = 0;  // process start (main) to ready
+  double model_fetch_ms = 0;   // bringing the model files local (0 for a local folder)
+  double model_verify_ms = 0;  // sha256 of every file against manifest.json
+  double model_load_ms = 0;    // engine creation (ONNX Runtime environment and session)
+  double ort_env_ms = 0;       // of which: the ONNX Runtime environment
+  double warmup_ms = 0;        // one run on zero inputs
+};
+
+struct FunctionIdentity {
+  std::string model_name;
+  std::string model_version;
+};
+
+class FunctionCore {
+ public:
+  // `clock` and `log` must outlive the core.
+  FunctionCore(std::unique_ptr<Engine> engine, FunctionIdentity id, InferenceLimits limits,
+               const Clock* clock, const EventLog* log);
+
+  // Handles one invocation. Thread-safe. Never throws; every failure becomes an error Outcome.
+  Outcome Handle(const Invocation& inv);
+
+  // Marks the end of the init phase (timings for health/metrics) and flips readiness.
+  void SetReady(const InitTimings& timings);
+  bool ready() const { return ready_.load(); }
+  Engine& engine() { return *engine_; }
+  const RouteStats& stats() const { return stats_; }
+
+ private:
+  enum Route : size_t { kInfer, kBatch, kV2Infer, kHealth, kModels, kV2Meta, kMetrics, kOther, kRouteCount };
+
+  Outcome Dispatch(const Invocation& inv, Route* route, std::string* error_code);
+  Outcome Infer(const Invocation& inv, std::string* error_code);
+  Outcome Batch(const Invocation& inv, std::string* error_code);
+  Outcome V2(const Invocation& inv, Route* route, std::string* error_code);
+  Outcome V2Infer(const Invocation& inv, std::string* error_code);
+  Outcome Health();
+  Outcome Models();
+  Outcome Metrics();
+  std::string NextRequestId();
+
+  std::unique_ptr<Engine> engine_;
+  FunctionIdentity id_;
+  InferenceLimits limits_;
+  const Clock* clock_;
+  const EventLog* log_;
+  RouteStats stats_;
+  InitTimings timings_;
+  int64_t start_nanos_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> cold_{true};
+  std::atomic<uint64_t> next_id_{0};
+  std::string id_prefix_;
+};
+
+}  // namespace modelfn

@@ -1,0 +1,203 @@
+#include "function/function_core.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/fake_engine.h"
+#include "engine/ort_engine.h"
+
+namespace modelfn {
+namespace {
+
+std::string Src(const std::string& rel) { return std::string(MODELFN_SOURCE_DIR) + "/" + rel; }
+
+class CoreTest : public testing::Test {
+ protected:
+  void Use(const std::string& model, const std::string& name) {
+    auto e = OrtEngine::Load(Src(model), OrtEngineOptions());
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    core_ = std::make_unique<FunctionCore>(std::move(e).value(), FunctionIdentity{name, "1"},
+                                           InferenceLimits(), &clock_, &log_);
+    core_->SetReady(InitTimings());
+  }
+  Outcome Call(std::string_view method, std::string_view path, std::string_view body = "",
+               const std::string* ct = nullptr, const std::string* ihcl = nullptr) {
+    Invocation inv;
+    inv.method = method;
+    inv.path = path;
+    inv.body = body;
+    inv.content_type = ct;
+    inv.inference_header_length = ihcl;
+    return core_->Handle(inv);
+  }
+  static std::string Code(const Outcome& o) {
+    auto j = Json::Parse(o.body);
+    if (!j.ok() || !j->Find("code")) return "";
+    return j->Find("code")->AsString();
+  }
+
+  FakeClock clock_;
+  EventLog log_{-1, &clock_};
+  std::unique_ptr<FunctionCore> core_;
+};
+
+TEST_F(CoreTest, NamedInputsAndOutputSelection) {
+  Use("tests/models/add2/model.onnx", "add2");
+  Outcome o = Call("POST", "/v1/infer", R"({"inputs":{"a":[[1,2,3]],"b":[[3,2,1]]}})");
+  ASSERT_EQ(o.status, 200) << o.body;
+  EXPECT_EQ(o.body, R"({"model":"add2","version":"1","outputs":{"sum":[[4,4,4]],"count":[1]}})");
+  o = Call("POST", "/v1/infer", R"({"inputs":{"a":[[1,2,3]],"b":[[3,2,1]]},"outputs":["count"]})");
+  EXPECT_EQ(o.body, R"({"model":"add2","version":"1","outputs":{"count":[1]}})");
+}
+
+TEST_F(CoreTest, BadInputsGetTypedProblems) {
+  Use("tests/models/add2/model.onnx", "add2");
+  std::string form = "application/x-www-form-urlencoded";
+  struct Case {
+    const char* body;
+    int status;
+    const char* code;
+  } cases[] = {
+      {"", 400, "invalid_request"},
+      {"{\"inputs\":", 400, "invalid_json"},
+      {"[1]", 400, "invalid_request"},
+      {R"({"inputs":[[1,2,3]]})", 400, "invalid_request"},  // two-input model needs names
+      {R"({"inputs":{"a":[[1,2,3]]}})", 400, "missing_input"},
+      {R"({"inputs":{"a":[[1,2,3]],"b":[[1,2,3]],"c":[1]}})", 400, "unknown_input"},
+      {R"({"inputs":{"a":[[1,2,"x"]],"b":[[1,2,3]]}})", 400, "dtype_mismatch"},
+      {R"({"inputs":{"a":[[1,2]],"b":[[1,2]]}})", 400, "shape_mismatch"},
+      {R"({"inputs":{"a":[1,2,3],"b":[[1,2,3]]}})", 400, "shape_mismatch"},
+      {R"({"inputs":{"a":[[1,2,3],[1,2]],"b":[[1,2,3]]}})", 400, "shape_mismatch"},
+      {R"({"inputs":{"a":[[1,2,3]],"b":[[1,2,3]]},"outputs":["nope"]})", 400, "unknown_output"},
+      {R"({"model":"other","inputs":{"a":[[1,2,3]],"b":[[1,2,3]]}})", 404, "not_found"},
+  };
+  for (const Case& c : cases) {
+    Outcome o = Call("POST", "/v1/infer", c.body);
+    EXPECT_EQ(o.status, c.status) << c.body << " -> " << o.body;
+    EXPECT_EQ(o.content_type, "application/problem+json") << c.body;
+    EXPECT_EQ(Code(o), c.code) << c.body << " -> " << o.body;
+  }
+  EXPECT_EQ(Code(Call("POST", "/v1/infer", "{}", &form)), "unsupported_media_type");
+  EXPECT_EQ(Call("GET", "/v1/infer").status, 405);
+  EXPECT_EQ(Call("GET", "/nope").status, 404);
+  // Still serving afterwards.
+  EXPECT_EQ(Call("POST", "/v1/infer", R"({"inputs":{"a":[[1,2,3]],"b":[[3,2,1]]}})").status, 200);
+}
+
+TEST_F(CoreTest, ModelFailureIs500AndServingContinues) {
+  Use("tests/models/fails/model.onnx", "fails");
+  Outcome o = Call("POST", "/v1/infer", R"({"inputs":[[1,2,3]]})");
+  EXPECT_EQ(o.status, 500);
+  EXPECT_EQ(Code(o), "model_error");
+  o = Call("POST", "/v1/infer", R"({"inputs":[[1,2,3,4]]})");
+  EXPECT_EQ(o.status, 200) << o.body;
+}
+
+TEST_F(CoreTest, BatchRunsCompatibleItemsTogetherAndIsolatesBadOnes) {
+  Use("tests/models/add2/model.onnx", "add2");
+  Outcome o = Call("POST", "/v1/batch", R"({"items":[
+      {"inputs":{"a":[[1,1,1]],"b":[[0,0,0]]}},
+      {"inputs":{"a":[[1,2]],"b":[[0,0]]}},
+      {"inputs":{"a":[[2,2,2],[3,3,3]],"b":[[5,0,5],[0,0,0]]}},
+      {"inputs":{"a":[[1,2,3]]}}]})");
+  ASSERT_EQ(o.status, 200) << o.body;
+  auto j = Json::Parse(o.body);
+  ASSERT_TRUE(j.ok());
+  const auto& r = j->Find("results")->AsArray();
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].Find("outputs")->Find("count")->Dump(), "[3]");
+  EXPECT_EQ(r[1].Find("error")->Find("code")->AsString(), "shape_mismatch");
+  EXPECT_EQ(r[2].Find("outputs")->Find("sum")->Dump(), "[[7,2,7],[3,3,3]]");
+  EXPECT_EQ(r[2].Find("outputs")->Find("count")->Dump(), "[1,3]");
+  EXPECT_EQ(r[3].Find("error")->Find("code")->AsString(), "missing_input");
+  bool one_call = false;
+  for (const auto& [k, v] : o.headers) one_call |= k == "X-Batch-Engine-Calls" && v == "1";
+  EXPECT_TRUE(one_call);
+}
+
+TEST_F(CoreTest, BatchFallsBackPerItemWhenTheBatchedRunFails) {
+  Use("tests/models/fails/model.onnx", "fails");
+  // Rows of 2 values: a batch of 3 rows (6 values) fails, but each 2-row item alone works.
+  Outcome o = Call("POST", "/v1/batch", R"({"items":[{"inputs":[[1,2],[3,4]]},{"inputs":[[1,2]]},{"inputs":[[5,6],[7,8]]}]})");
+  auto j = Json::Parse(o.body);
+  const auto& r = j->Find("results")->AsArray();
+  EXPECT_TRUE(r[0].Find("outputs") != nullptr) << o.body;
+  EXPECT_EQ(r[1].Find("error")->Find("code")->AsString(), "model_error");
+  EXPECT_TRUE(r[2].Find("outputs") != nullptr);
+}
+
+TEST_F(CoreTest, V2MetadataAndInferWithBinaryData) {
+  Use("tests/models/add2/model.onnx", "add2");
+  EXPECT_EQ(Call("GET", "/v2/health/ready").status, 200);
+  Outcome meta = Call("GET", "/v2/models/add2");
+  EXPECT_EQ(meta.body, R"({"name":"add2","versions":["1"],"platform":"onnxruntime_onnx","inputs":[{"name":"a","datatype":"FP32","shape":[-1,3]},{"name":"b","datatype":"FP32","shape":[-1,3]}],"outputs":[{"name":"sum","datatype":"FP32","shape":[-1,3]},{"name":"count","datatype":"INT64","shape":[-1]}]})");
+  EXPECT_EQ(Call("GET", "/v2/models/other").status, 404);
+  EXPECT_EQ(Call("GET", "/v2/models/add2/versions/2/ready").status, 404);
+  EXPECT_EQ(Call("GET", "/v2/models/add2/versions/1/ready").status, 200);
+
+  std::string header = R"({"id":"r1","inputs":[{"name":"a","shape":[1,3],"datatype":"FP32","parameters":{"binary_data_size":12}},{"name":"b","shape":[1,3],"datatype":"FP32","data":[1,1,1]}],"outputs":[{"name":"count","parameters":{"binary_data":true}},{"name":"sum"}]})";
+  float a[3] = {2, 0, 2};
+  std::string body = header + std::string(reinterpret_cast<char*>(a), 12);
+  std::string len = std::to_string(header.size());
+  std::string octet = "application/octet-stream";
+  Outcome o = Call("POST", "/v2/models/add2/versions/1/infer", body, &octet, &len);
+  ASSERT_EQ(o.status, 200) << o.body;
+  std::string hlen;
+  for (const auto& [k, v] : o.headers) {
+    if (k == "Inference-Header-Content-Length") hlen = v;
+  }
+  ASSERT_FALSE(hlen.empty());
+  std::string json = o.body.substr(0, std::stoul(hlen));
+  EXPECT_EQ(json, R"({"model_name":"add2","model_version":"1","id":"r1","outputs":[{"name":"count","datatype":"INT64","shape":[1],"parameters":{"binary_data_size":8}},{"name":"sum","datatype":"FP32","shape":[1,3],"data":[3,1,3]}]})");
+  int64_t count;
+  ASSERT_EQ(o.body.size() - json.size(), 8u);
+  memcpy(&count, o.body.data() + json.size(), 8);
+  EXPECT_EQ(count, 2);
+}
+
+TEST_F(CoreTest, V2ErrorsUseTheProtocolShape) {
+  Use("tests/models/add2/model.onnx", "add2");
+  Outcome o = Call("POST", "/v2/models/add2/infer", R"({"inputs":[{"name":"a","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]})");
+  EXPECT_EQ(o.status, 400);
+  EXPECT_EQ(o.content_type, "application/json");
+  auto j = Json::Parse(o.body);
+  EXPECT_TRUE(j->Find("error")->is_string());
+  EXPECT_EQ(j->Find("code")->AsString(), "dtype_mismatch");
+  o = Call("POST", "/v2/models/add2/infer", R"({"inputs":[{"name":"a","shape":[1,3],"datatype":"FP32","data":[1,2]},{"name":"b","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]})");
+  EXPECT_EQ(Code(o), "shape_mismatch");
+  std::string bad_len = "99999";
+  o = Call("POST", "/v2/models/add2/infer", "{}", nullptr, &bad_len);
+  EXPECT_EQ(Code(o), "invalid_request");
+}
+
+TEST_F(CoreTest, NotReadyAnswers503) {
+  ModelSchema s;
+  s.inputs.push_back({"x", DType::kFp32, {-1}, {""}});
+  s.outputs.push_back({"y", DType::kFp32, {-1}, {""}});
+  auto fake = std::make_unique<FakeEngine>(s, [](const std::vector<const Tensor*>& in, const std::vector<size_t>&) {
+    Tensor t = *in[0];
+    t.name = "y";
+    return StatusOr<std::vector<Tensor>>(std::vector<Tensor>{std::move(t)});
+  });
+  FakeEngine* raw = fake.get();
+  core_ = std::make_unique<FunctionCore>(std::move(fake), FunctionIdentity{"m", "1"}, InferenceLimits(), &clock_, &log_);
+  EXPECT_EQ(Code(Call("POST", "/v1/infer", R"({"inputs":[1]})")), "model_not_ready");
+  EXPECT_EQ(Call("GET", "/v2/health/ready").status, 503);
+  EXPECT_EQ(Call("GET", "/v2/health/live").status, 200);
+  core_->SetReady(InitTimings());
+  EXPECT_EQ(Call("POST", "/v1/infer", R"({"inputs":[1,2]})").body, R"({"model":"m","version":"1","outputs":{"y":[1,2]}})");
+  EXPECT_EQ(raw->runs(), 1);
+}
+
+TEST_F(CoreTest, ElementCapIs413) {
+  auto e = OrtEngine::Load(Src("tests/models/add2/model.onnx"), OrtEngineOptions());
+  InferenceLimits limits;
+  limits.max_elements = 5;
+  core_ = std::make_unique<FunctionCore>(std::move(e).value(), FunctionIdentity{"add2", "1"}, limits, &clock_, &log_);
+  core_->SetReady(InitTimings());
+  Outcome o = Call("POST", "/v1/infer", R"({"inputs":{"a":[[1,2,3]],"b":[[1,2,3]]}})");
+  EXPECT_EQ(o.status, 413);
+  EXPECT_EQ(Code(o), "too_many_elements");
+}
+
+}  // namespace
+}  // namespace modelfn

@@ -1,0 +1,434 @@
+#include "function/inference.h"
+
+#include <map>
+
+#include "http/problem.h"
+#include "tensor/codec.h"
+
+namespace modelfn {
+namespace {
+
+Status Invalid(std::string reason, std::string msg) {
+  return Status(StatusCode::kInvalidArgument, std::move(msg), std::move(reason));
+}
+
+std::string InputNames(const ModelSchema& schema) {
+  std::string s;
+  for (const auto& in : schema.inputs) s += (s.empty() ? "'" : ", '") + in.name + "'";
+  return s;
+}
+
+Status SelectOutputs(const Json* outputs, const ModelSchema& schema, PreparedInputs* p) {
+  if (outputs == nullptr || outputs->is_null()) {
+    for (size_t i = 0; i < schema.outputs.size(); ++i) p->outputs.push_back(i);
+    return Status::Ok();
+  }
+  if (!outputs->is_array()) return Invalid("invalid_request", "'outputs' must be an array of output names");
+  for (const Json& o : outputs->AsArray()) {
+    if (!o.is_string()) return Invalid("invalid_request", "'outputs' must be an array of output names");
+    int idx = schema.OutputIndex(o.AsString());
+    if (idx < 0) return Invalid("unknown_output", "the model has no output '" + o.AsString() + "'");
+    p->outputs.push_back(static_cast<size_t>(idx));
+  }
+  if (p->outputs.empty()) return Invalid("invalid_request", "'outputs' must name at least one output");
+  return Status::Ok();
+}
+
+Status DecodeSeedInput(const Json& value, const TensorSpec& spec, int64_t* budget, Tensor* t) {
+  t->name = spec.name;
+  t->dtype = spec.dtype;
+  Status s = DecodeNestedJson(value, *budget, t);
+  if (!s.ok()) return s.WithContext("input '" + spec.name + "'");
+  *budget -= t->NumElements();
+  s = CheckShape(spec, *t);
+  return s;
+}
+
+}  // namespace
+
+std::string SpecShapeString(const TensorSpec& spec) {
+  std::string s = "[";
+  for (size_t i = 0; i < spec.shape.size(); ++i) {
+    if (i) s += ",";
+    if (spec.shape[i] >= 0) {
+      s += std::to_string(spec.shape[i]);
+    } else if (i < spec.dim_params.size() && !spec.dim_params[i].empty()) {
+      s += spec.dim_params[i];
+    } else {
+      s += "?";
+    }
+  }
+  return s + "]";
+}
+
+Status CheckShape(const TensorSpec& spec, const Tensor& t) {
+  bool ok = spec.shape.size() == t.shape.size();
+  for (size_t i = 0; ok && i < spec.shape.size(); ++i) {
+    ok = spec.shape[i] < 0 || spec.shape[i] == t.shape[i];
+  }
+  if (ok) return Status::Ok();
+  std::string hint;
+  if (t.shape.size() + 1 == spec.shape.size()) hint = "; wrap a single example in a list to make a batch of one";
+  return Invalid("shape_mismatch", "input '" + spec.name + "' expects shape " +
+                                       SpecShapeString(spec) + ", got " + ShapeToString(t.shape) + hint);
+}
+
+StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema& schema,
+                                            int64_t* budget) {
+  if (!body.is_object()) return Invalid("invalid_request", "the request body must be a JSON object");
+  const Json* inputs = body.Find("inputs");
+  if (inputs == nullptr) return Invalid("invalid_request", "the request body has no 'inputs'");
+  PreparedInputs p;
+  p.inputs.resize(schema.inputs.size());
+  if (inputs->is_object()) {
+    std::vector<bool> seen(schema.inputs.size(), false);
+    for (const auto& [name, value] : inputs->AsObject()) {
+      int idx = schema.InputIndex(name);
+      if (idx < 0) {
+        return Invalid("unknown_input", "the model has no input '" + name + "'; its inputs are " +
+                                            InputNames(schema));
+      }
+      RETURN_IF_ERROR(DecodeSeedInput(value, schema.inputs[static_cast<size_t>(idx)], budget,
+                                      &p.inputs[static_cast<size_t>(idx)]));
+      seen[static_cast<size_t>(idx)] = true;
+    }
+    for (size_t i = 0; i < seen.size(); ++i) {
+      if (!seen[i]) return Invalid("missing_input", "input '" + schema.inputs[i].name + "' is missing");
+    }
+  } else if (inputs->is_array()) {
+    if (schema.inputs.size() != 1) {
+      return Invalid("invalid_request", "the model has " + std::to_string(schema.inputs.size()) +
+                                            " inputs (" + InputNames(schema) +
+                                            "): send \"inputs\" as an object keyed by input name");
+    }
+    RETURN_IF_ERROR(DecodeSeedInput(*inputs, schema.inputs[0], budget, &p.inputs[0]));
+  } else {
+    return Invalid("invalid_request", "'inputs' must be an array (one-input model) or an object of named inputs");
+  }
+  RETURN_IF_ERROR(SelectOutputs(body.Find("outputs"), schema, &p));
+  return p;
+}
+
+void WriteSeedOutputs(const std::vector<Tensor>& outputs, JsonWriter* w) {
+  w->Key("outputs").BeginObject();
+  for (const Tensor& t : outputs) {
+    w->Key(t.name);
+    WriteNestedJson(t, w);
+  }
+  w->EndObject();
+}
+
+StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view binary,
+                                          const ModelSchema& schema, int64_t max_elements) {
+  if (!header.is_object()) return Invalid("invalid_request", "the request must be a JSON object");
+  const Json* inputs = header.Find("inputs");
+  if (inputs == nullptr || !inputs->is_array()) {
+    return Invalid("invalid_request", "the request needs an 'inputs' array");
+  }
+  PreparedInputs p;
+  p.inputs.resize(schema.inputs.size());
+  std::vector<bool> seen(schema.inputs.size(), false);
+  size_t binary_pos = 0;
+  int64_t budget = max_elements;
+  for (const Json& in : inputs->AsArray()) {
+    const Json* name = in.Find("name");
+    const Json* shape = in.Find("shape");
+    const Json* datatype = in.Find("datatype");
+    if (!name || !name->is_string()) return Invalid("invalid_request", "every input needs a 'name' string");
+    const std::string& n = name->AsString();
+    int idx = schema.InputIndex(n);
+    if (idx < 0) {
+      return Invalid("unknown_input", "the model has no input '" + n + "'; its inputs are " + InputNames(schema));
+    }
+    const TensorSpec& spec = schema.inputs[static_cast<size_t>(idx)];
+    if (seen[static_cast<size_t>(idx)]) return Invalid("invalid_request", "input '" + n + "' is given twice");
+    seen[static_cast<size_t>(idx)] = true;
+    if (!datatype || !datatype->is_string()) return Invalid("invalid_request", "input '" + n + "' needs a 'datatype'");
+    auto dt = DTypeFromName(datatype->AsString());
+    if (!dt) return Invalid("dtype_mismatch", "input '" + n + "': unknown datatype '" + datatype->AsString() + "'");
+    if (*dt != spec.dtype) {
+      return Invalid("dtype_mismatch", "input '" + n + "' has datatype " + DTypeName(spec.dtype) + ", not " +
+                                           datatype->AsString());
+    }
+    if (!shape || !shape->is_array()) return Invalid("invalid_request", "input '" + n + "' needs a 'shape' array");
+    Tensor& t = p.inputs[static_cast<size_t>(idx)];
+    t.name = n;
+    t.dtype = *dt;
+    for (const Json& d : shape->AsArray()) {
+      if (!d.is_integral() || d.is_negative_integral() || !d.fits_int64()) {
+        return Invalid("shape_mismatch", "input '" + n + "': shape dimensions must be non-negative integers");
+      }
+      t.shape.push_back(d.AsInt64());
+    }
+    RETURN_IF_ERROR(CheckShape(spec, t));
+    const Json* params = in.Find("parameters");
+    const Json* bsize = params ? params->Find("binary_data_size") : nullptr;
+    const Json* data = in.Find("data");
+    Status s;
+    if (bsize != nullptr) {
+      if (!bsize->is_integral() || bsize->is_negative_integral()) {
+        return Invalid("invalid_request", "input '" + n + "': binary_data_size must be a non-negative integer");
+      }
+      uint64_t size = bsize->AsUint64();
+      if (size > binary.size() - binary_pos) {
+        return Invalid("invalid_request", "input '" + n + "': binary_data_size " + std::to_string(size) +
+                                              " runs past the end of the binary data");
+      }
+      s = DecodeBinaryData(binary.substr(binary_pos, size), budget, &t);
+      binary_pos += size;
+    } else if (data != nullptr) {
+      s = DecodeJsonData(*data, budget, &t);
+    } else {
+      return Invalid("invalid_request", "input '" + n + "' has neither 'data' nor binary data");
+    }
+    if (!s.ok()) return s.WithContext("input '" + n + "'");
+    budget -= t.NumElements();
+  }
+  if (binary_pos != binary.size()) {
+    return Invalid("invalid_request", std::to_string(binary.size() - binary_pos) +
+                                          " bytes of binary data are not claimed by any input");
+  }
+  for (size_t i = 0; i < seen.size(); ++i) {
+    if (!seen[i]) return Invalid("missing_input", "input '" + schema.inputs[i].name + "' is missing");
+  }
+  bool all_binary = false;
+  if (const Json* params = header.Find("parameters")) {
+    if (const Json* b = params->Find("binary_data_output"); b && b->is_bool()) all_binary = b->AsBool();
+  }
+  const Json* outputs = header.Find("outputs");
+  if (outputs == nullptr || outputs->is_null()) {
+    for (size_t i = 0; i < schema.outputs.size(); ++i) {
+      p.outputs.push_back(i);
+      p.binary_outputs.push_back(all_binary);
+    }
+    return p;
+  }
+  if (!outputs->is_array()) return Invalid("invalid_request", "'outputs' must be an array");
+  for (const Json& o : outputs->AsArray()) {
+    const Json* name = o.Find("name");
+    if (!name || !name->is_string()) return Invalid("invalid_request", "every requested output needs a 'name'");
+    int idx = schema.OutputIndex(name->AsString());
+    if (idx < 0) return Invalid("unknown_output", "the model has no output '" + name->AsString() + "'");
+    bool bin = all_binary;
+    if (const Json* params = o.Find("parameters")) {
+      if (const Json* b = params->Find("binary_data"); b && b->is_bool()) bin = b->AsBool();
+      if (params->Find("classification") != nullptr) {
+        return Status(StatusCode::kUnimplemented, "the classification extension is not supported",
+                      "invalid_request");
+      }
+    }
+    p.outputs.push_back(static_cast<size_t>(idx));
+    p.binary_outputs.push_back(bin);
+  }
+  return p;
+}
+
+std::optional<size_t> WriteV2Response(std::string_view model_name, std::string_view version,
+                                      const Json* request_id, const std::vector<Tensor>& outputs,
+                                      const std::vector<bool>& binary, std::string* out) {
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("model_name").String(model_name);
+  w.Key("model_version").String(version);
+  if (request_id != nullptr && request_id->is_string()) w.Key("id").String(request_id->AsString());
+  w.Key("outputs").BeginArray();
+  bool any_binary = false;
+  std::vector<size_t> sizes(outputs.size(), 0);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& t = outputs[i];
+    w.BeginObject();
+    w.Key("name").String(t.name);
+    w.Key("datatype").String(DTypeName(t.dtype));
+    w.Key("shape").BeginArray();
+    for (int64_t d : t.shape) w.Int(d);
+    w.EndArray();
+    if (i < binary.size() && binary[i]) {
+      any_binary = true;
+      size_t size = t.dtype == DType::kBytes ? 0 : t.data.size();
+      if (t.dtype == DType::kBytes) {
+        for (const auto& s : t.strings) size += 4 + s.size();
+      }
+      w.Key("parameters").BeginObject().Key("binary_data_size").Uint(size).EndObject();
+    } else {
+      w.Key("data");
+      WriteFlatJson(t, &w);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  if (!any_binary) return std::nullopt;
+  size_t header_len = out->size();
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (i < binary.size() && binary[i]) AppendBinaryData(outputs[i], out);
+  }
+  return header_len;
+}
+
+// ----------------------------------------------------------------------------------------------
+namespace {
+
+struct BatchItem {
+  std::optional<PreparedInputs> prepared;
+  Status error;
+  int64_t rows = -1;  // shared first dimension of every input, -1 when not batchable
+  std::vector<Tensor> outputs;
+  bool done = false;
+};
+
+Tensor Concat(const std::vector<const Tensor*>& parts) {
+  Tensor t;
+  t.name = parts[0]->name;
+  t.dtype = parts[0]->dtype;
+  t.shape = parts[0]->shape;
+  t.shape[0] = 0;
+  for (const Tensor* p : parts) {
+    t.shape[0] += p->shape[0];
+    t.data.insert(t.data.end(), p->data.begin(), p->data.end());
+    t.strings.insert(t.strings.end(), p->strings.begin(), p->strings.end());
+  }
+  return t;
+}
+
+// Splits `t` along its first dimension into pieces of `rows` each (sum == t.shape[0]).
+std::vector<Tensor> Split(const Tensor& t, const std::vector<int64_t>& rows) {
+  std::vector<Tensor> out;
+  int64_t total = t.shape[0];
+  size_t row_bytes = total > 0 ? t.data.size() / static_cast<size_t>(total) : 0;
+  size_t row_strings = total > 0 ? t.strings.size() / static_cast<size_t>(total) : 0;
+  size_t b = 0, s = 0;
+  for (int64_t r : rows) {
+    Tensor piece;
+    piece.name = t.name;
+    piece.dtype = t.dtype;
+    piece.shape = t.shape;
+    piece.shape[0] = r;
+    size_t nb = row_bytes * static_cast<size_t>(r), ns = row_strings * static_cast<size_t>(r);
+    piece.data.assign(t.data.begin() + static_cast<ptrdiff_t>(b), t.data.begin() + static_cast<ptrdiff_t>(b + nb));
+    piece.strings.assign(t.strings.begin() + static_cast<ptrdiff_t>(s), t.strings.begin() + static_cast<ptrdiff_t>(s + ns));
+    b += nb;
+    s += ns;
+    out.push_back(std::move(piece));
+  }
+  return out;
+}
+
+std::string GroupKey(const PreparedInputs& p) {
+  std::string key;
+  for (size_t o : p.outputs) key += std::to_string(o) + ",";
+  key += "|";
+  for (const Tensor& t : p.inputs) {
+    for (size_t i = 1; i < t.shape.size(); ++i) key += std::to_string(t.shape[i]) + ",";
+    key += "|";
+  }
+  return key;
+}
+
+void RunOne(Engine& engine, BatchItem* item, int* calls) {
+  std::vector<const Tensor*> ptrs;
+  for (const Tensor& t : item->prepared->inputs) ptrs.push_back(&t);
+  ++*calls;
+  auto r = engine.Run(ptrs, item->prepared->outputs);
+  if (r.ok()) {
+    item->outputs = std::move(r).value();
+  } else {
+    item->error = r.status();
+  }
+  item->done = true;
+}
+
+}  // namespace
+
+BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLimits& limits,
+                    std::string_view model_name, JsonWriter* w) {
+  const ModelSchema& schema = engine.schema();
+  BatchStats stats;
+  std::vector<BatchItem> batch(items.size());
+  int64_t budget = limits.max_elements;
+  bool batchable_model = !schema.inputs.empty();
+  for (const auto& spec : schema.inputs) {
+    batchable_model = batchable_model && !spec.shape.empty() && spec.shape[0] < 0;
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    BatchItem& it = batch[i];
+    const Json& body = items[i];
+    if (const Json* m = body.is_object() ? body.Find("model") : nullptr;
+        m && (!m->is_string() || m->AsString() != model_name)) {
+      it.error = Status(StatusCode::kNotFound, "this function serves model '" + std::string(model_name) + "'", "not_found");
+      it.done = true;
+      continue;
+    }
+    auto p = PrepareSeedRequest(body, schema, &budget);
+    if (!p.ok()) {
+      it.error = p.status();
+      it.done = true;
+      if (p.status().reason() == "too_many_elements") budget = 0;
+      continue;
+    }
+    it.prepared = std::move(p).value();
+    if (batchable_model) {
+      int64_t rows = it.prepared->inputs[0].shape[0];
+      bool same = true;
+      for (const Tensor& t : it.prepared->inputs) same = same && t.shape[0] == rows;
+      it.rows = same && rows > 0 ? rows : -1;
+    }
+  }
+  // Group compatible items (same trailing dims and outputs), preserving first appearance.
+  std::map<std::string, std::vector<size_t>> groups;
+  std::vector<std::string> order;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].done || batch[i].rows < 0) continue;
+    std::string key = GroupKey(*batch[i].prepared);
+    if (groups.find(key) == groups.end()) order.push_back(key);
+    groups[key].push_back(i);
+  }
+  for (const std::string& key : order) {
+    const std::vector<size_t>& members = groups[key];
+    if (members.size() < 2) continue;
+    const PreparedInputs& first = *batch[members[0]].prepared;
+    std::vector<Tensor> merged;
+    std::vector<int64_t> rows;
+    for (size_t m : members) rows.push_back(batch[m].rows);
+    for (size_t k = 0; k < first.inputs.size(); ++k) {
+      std::vector<const Tensor*> parts;
+      for (size_t m : members) parts.push_back(&batch[m].prepared->inputs[k]);
+      merged.push_back(Concat(parts));
+    }
+    std::vector<const Tensor*> ptrs;
+    for (const Tensor& t : merged) ptrs.push_back(&t);
+    ++stats.engine_calls;
+    auto r = engine.Run(ptrs, first.outputs);
+    if (!r.ok()) continue;  // fall back to one call per item, so only the bad ones fail
+    int64_t total = 0;
+    for (int64_t x : rows) total += x;
+    bool splittable = true;
+    for (const Tensor& o : *r) splittable = splittable && !o.shape.empty() && o.shape[0] == total;
+    if (!splittable) continue;
+    std::vector<std::vector<Tensor>> per_output;
+    for (const Tensor& o : *r) per_output.push_back(Split(o, rows));
+    for (size_t j = 0; j < members.size(); ++j) {
+      BatchItem& it = batch[members[j]];
+      for (auto& pieces : per_output) it.outputs.push_back(std::move(pieces[j]));
+      it.done = true;
+    }
+  }
+  for (BatchItem& it : batch) {
+    if (!it.done) RunOne(engine, &it, &stats.engine_calls);
+  }
+  w->Key("results").BeginArray();
+  for (BatchItem& it : batch) {
+    ++stats.items;
+    w->BeginObject();
+    if (it.error.ok()) {
+      WriteSeedOutputs(it.outputs, w);
+    } else {
+      ++stats.failed;
+      w->Key("error").Raw(ProblemFromStatus(it.error).ToJson());
+    }
+    w->EndObject();
+  }
+  w->EndArray();
+  return stats;
+}
+
+}  // namespace modelfn

@@ -1,0 +1,69 @@
+// Turning request bodies into validated model inputs and model outputs into response bodies, for
+// the seed API (/v1/infer, /v1/batch) and the Open Inference Protocol (/v2/.../infer). Pure
+// functions over a schema and an engine: no transport, no logging.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/json.h"
+#include "common/status.h"
+#include "engine/engine.h"
+#include "tensor/schema.h"
+#include "tensor/tensor.h"
+
+namespace modelfn {
+
+struct InferenceLimits {
+  int64_t max_elements = 16 * 1024 * 1024;  // per request, summed over inputs (and batch items)
+  size_t max_batch_items = 4096;
+};
+
+// Inputs ready for Engine::Run, plus which outputs to return.
+struct PreparedInputs {
+  std::vector<Tensor> inputs;  // schema order
+  std::vector<size_t> outputs;  // indices into schema.outputs
+  std::vector<bool> binary_outputs;  // V2 only: same length as outputs
+};
+
+// Checks a decoded tensor against its spec: same rank, fixed dims equal. shape_mismatch otherwise.
+Status CheckShape(const TensorSpec& spec, const Tensor& t);
+
+// "[N,64]" with symbolic names, for messages.
+std::string SpecShapeString(const TensorSpec& spec);
+
+// Seed API body: {"inputs": <nested array>} for a one-input model, or {"inputs": {"name": ...}};
+// optional "outputs": ["name", ...] and "model": "<name>" (checked by the caller).
+// `budget` is decremented by the elements decoded (shared across batch items).
+StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema& schema,
+                                            int64_t* budget);
+
+// Writes {"outputs": {"name": <nested>}...} members (without the enclosing braces' other fields).
+void WriteSeedOutputs(const std::vector<Tensor>& outputs, JsonWriter* w);
+
+// Open Inference Protocol request. `header` is the JSON part; `binary` the bytes after it (binary
+// tensor data extension), consumed by inputs with parameters.binary_data_size in order.
+StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view binary,
+                                          const ModelSchema& schema, int64_t max_elements);
+
+// Open Inference Protocol response. Appends the JSON header to *out, then binary data for outputs
+// marked binary; returns the JSON header length when any output went binary (for the
+// Inference-Header-Content-Length header), else nullopt.
+std::optional<size_t> WriteV2Response(std::string_view model_name, std::string_view version,
+                                      const Json* request_id, const std::vector<Tensor>& outputs,
+                                      const std::vector<bool>& binary, std::string* out);
+
+// Runs a batch of seed-API items: items with compatible shapes run as one engine call (rows
+// concatenated along the first dimension and split afterwards); an invalid item gets its own error.
+// Writes {"results": [...]} members into the open object of *w.
+struct BatchStats {
+  int items = 0;
+  int failed = 0;
+  int engine_calls = 0;
+};
+BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLimits& limits,
+                    std::string_view model_name, JsonWriter* w);
+
+}  // namespace modelfn

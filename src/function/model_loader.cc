@@ -1,0 +1,58 @@
+#include "function/model_loader.h"
+
+#include "common/files.h"
+
+namespace modelfn {
+
+Status Warmup(Engine& engine) {
+  const ModelSchema& s = engine.schema();
+  std::vector<Tensor> inputs(s.inputs.size());
+  std::vector<const Tensor*> ptrs;
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    Tensor& t = inputs[i];
+    t.name = s.inputs[i].name;
+    t.dtype = s.inputs[i].dtype;
+    for (int64_t d : s.inputs[i].shape) t.shape.push_back(d < 0 ? 1 : d);
+    int64_t n = t.NumElements();
+    if (n > (64 << 20)) return ResourceExhaustedError("input too large to warm up");
+    if (t.dtype == DType::kBytes) {
+      t.strings.assign(static_cast<size_t>(n), "");
+    } else {
+      t.data.assign(static_cast<size_t>(n) * DTypeSize(t.dtype), 0);
+    }
+    ptrs.push_back(&t);
+  }
+  std::vector<size_t> outs;
+  for (size_t i = 0; i < s.outputs.size(); ++i) outs.push_back(i);
+  auto r = engine.Run(ptrs, outs);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& make_engine,
+                                   const Clock& clock) {
+  auto ms_since = [&](int64_t t0) { return static_cast<double>(clock.MonotonicNanos() - t0) / 1e6; };
+  LoadedModel out;
+  auto text = ReadFile(dir + "/manifest.json");
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) {
+      return NotFoundError("no manifest.json in " + dir + " (write one with: modelfn manifest " + dir +
+                           "/model.onnx --name NAME --version VERSION)");
+    }
+    return text.status();
+  }
+  ASSIGN_OR_RETURN(out.manifest, ParseManifest(*text));
+  int64_t t0 = clock.MonotonicNanos();
+  RETURN_IF_ERROR(VerifyFiles(out.manifest, dir));
+  out.timings.model_verify_ms = ms_since(t0);
+  t0 = clock.MonotonicNanos();
+  ASSIGN_OR_RETURN(out.engine, make_engine(dir + "/" + out.manifest.model_file()->path));
+  out.timings.model_load_ms = ms_since(t0);
+  RETURN_IF_ERROR(CheckSchemaMatches(out.manifest, out.engine->schema()));
+  t0 = clock.MonotonicNanos();
+  Status warm = Warmup(*out.engine);
+  out.timings.warmup_ms = ms_since(t0);
+  out.warmup = warm;
+  return out;
+}
+
+}  // namespace modelfn

@@ -61,7 +61,7 @@ const std::string& HttpDate() {
   return cached;
 }
 
-void AppendResponse(const HttpResponse& r, bool keep_alive, std::string* out) {
+void AppendResponse(const HttpResponse& r, bool keep_alive, bool head, std::string* out) {
   out->reserve(out->size() + r.body.size() + 256);
   out->append("HTTP/1.1 ");
   out->append(std::to_string(r.status));
@@ -82,7 +82,7 @@ void AppendResponse(const HttpResponse& r, bool keep_alive, std::string* out) {
     out->append(v);
   }
   out->append(keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
-  out->append(r.body);
+  if (!head) out->append(r.body);  // HEAD: same headers, no content
 }
 
 }  // namespace
@@ -243,7 +243,7 @@ void HttpServer::Loop(int index) {
     r.status = p.status;
     r.content_type = std::string(kProblemContentType);
     r.body = p.ToJson();
-    AppendResponse(r, false, &c->out);
+    AppendResponse(r, false, false, &c->out);
     c->close_after_write = true;
     c->in.clear();
   };
@@ -269,7 +269,7 @@ void HttpServer::Loop(int index) {
       HttpResponse resp;
       handler_(c->req, &resp);
       bool keep = c->req.keep_alive && !draining_.load(std::memory_order_relaxed);
-      AppendResponse(resp, keep, &c->out);
+      AppendResponse(resp, keep, c->req.method == "HEAD", &c->out);
       if (!keep) c->close_after_write = true;
       c->in.erase(0, consumed);
       c->parser.Reset();

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The main job on the bundled example: builds modelfn, starts modelfn-fn on the digits model,
+# sends the sample requests and prints the answers and the cold-start timings, then stops it.
+# Usage: scripts/run_example.sh [MODEL_DIR]   (default: examples/digits)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/setup.sh
+scripts/build.sh
+model="${1:-examples/digits}"
+log=$(mktemp)
+fn_pid=""
+cleanup() { [ -n "$fn_pid" ] && kill "$fn_pid" 2>/dev/null; rm -f "$log"; }
+trap cleanup EXIT
+
+build/modelfn-fn --model "$model" --port 0 --host 127.0.0.1 >"$log" 2>&1 &
+fn_pid=$!
+for _ in $(seq 200); do
+  grep -q '"event":"init' "$log" && break
+  sleep 0.05
+done
+if ! grep -q '"event":"init"' "$log"; then
+  cat "$log" >&2
+  exit 1
+fi
+port=$(sed -n 's/.*"event":"init".*"port":\([0-9]*\).*/\1/p' "$log" | head -1)
+url="http://127.0.0.1:$port"
+echo "modelfn-fn serves $model on $url"
+echo
+echo "== init (cold start) =="
+grep '"event":"init"' "$log"
+req="$model/requests"
+show() {
+  echo
+  echo "== $1 =="
+  shift
+  printf "$ curl"; printf " %q" "$@" | sed "s|$root/||g"; echo
+  curl -sS "$@"
+  echo
+}
+show "POST /v1/infer (seed body, one-input model)" -X POST "$url/v1/infer" -H 'Content-Type: application/json' -d "@$req/infer.json"
+show "POST /v1/infer (named inputs)" -X POST "$url/v1/infer" -H 'Content-Type: application/json' -d "@$req/infer_named.json"
+show "POST /v1/batch (the last item is invalid on purpose)" -X POST "$url/v1/batch" -H 'Content-Type: application/json' -d "@$req/batch.json"
+show "POST /v2/models/{model}/infer (Open Inference Protocol)" -X POST "$url/v2/models/$(sed -n 's/.*"name":"\([^"]*\)".*/\1/p' "$model/manifest.json" | head -1)/infer" -H 'Content-Type: application/json' -d "@$req/v2_infer.json"
+show "POST /v1/infer with a wrong shape (typed error)" -X POST "$url/v1/infer" -H 'Content-Type: application/json' -d '{"inputs": [[1, 2, 3]]}'
+show "GET /v1/health" "$url/v1/health"
+echo
+echo "== expected labels (ONNX Runtime in Python, at export time) =="
+grep -A12 '"label"' "$model/expected.json" | tr -d ' \n' | sed 's/\],.*/]/'
+echo
+echo
+echo "== request log lines (cold_start only on the first) =="
+grep '"event":"request"' "$log" | head -3
+kill -TERM "$fn_pid"
+wait "$fn_pid" || true
+fn_pid=""
+echo
+echo "== shutdown =="
+tail -1 "$log"

@@ -98,10 +98,34 @@ OrtEngine::~OrtEngine() = default;
 
 double OrtEngine::EnvCreateMillis() { return g_env_ms; }
 
+void OrtEngine::InitEnvironment() {
+  try {
+    SharedEnv();
+  } catch (const Ort::Exception&) {
+    // Reported by the Load that needs it.
+  }
+}
+
 StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::Load(const std::string& model_path,
                                                      const OrtEngineOptions& options) {
   struct stat st;
   if (stat(model_path.c_str(), &st) != 0) return NotFoundError("no model file at " + model_path);
+  return LoadImpl(model_path, std::string_view(), model_path, options);
+}
+
+StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::LoadFromBytes(std::string_view model_bytes,
+                                                              const std::string& label,
+                                                              const OrtEngineOptions& options) {
+  if (model_bytes.empty()) {
+    return Status(StatusCode::kInvalidArgument, "model " + label + " is empty", "invalid_model");
+  }
+  return LoadImpl(std::string(), model_bytes, label, options);
+}
+
+StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::LoadImpl(const std::string& model_path,
+                                                         std::string_view model_bytes,
+                                                         const std::string& label,
+                                                         const OrtEngineOptions& options) {
   auto impl = std::make_unique<Impl>();
   ModelSchema schema;
   try {
@@ -120,7 +144,9 @@ StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::Load(const std::string& model_pa
       default: level = ORT_ENABLE_ALL; break;
     }
     so.SetGraphOptimizationLevel(level);
-    impl->session = Ort::Session(env, model_path.c_str(), so);
+    impl->session = model_path.empty()
+                        ? Ort::Session(env, model_bytes.data(), model_bytes.size(), so)
+                        : Ort::Session(env, model_path.c_str(), so);
 
     Ort::AllocatorWithDefaultOptions alloc;
     for (size_t i = 0; i < impl->session.GetInputCount(); ++i) {
@@ -143,7 +169,7 @@ StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::Load(const std::string& model_pa
     }
   } catch (const Ort::Exception& e) {
     return Status(StatusCode::kInvalidArgument,
-                  "ONNX Runtime cannot load " + model_path + ": " + e.what(), "invalid_model");
+                  "ONNX Runtime cannot load " + label + ": " + e.what(), "invalid_model");
   }
   if (schema.outputs.empty()) {
     return UnimplementedError("model has no tensor outputs that modelfn can return");

@@ -136,11 +136,15 @@ int Main(int argc, char** argv) {
   OrtEngineOptions ort;
   ort.intra_op_threads = static_cast<int>(EnvInt("MODELFN_ORT_INTRA_OP_THREADS", 1, 1, 256));
   ort.graph_optimization_level = static_cast<int>(EnvInt("MODELFN_ORT_OPT_LEVEL", 99, 0, 99));
-  EngineFactory factory = [&](const std::string& path) -> StatusOr<std::unique_ptr<Engine>> {
-    ASSIGN_OR_RETURN(auto e, OrtEngine::Load(path, ort));
+  EngineFactory factory = [&](const std::string& path, std::string_view bytes) -> StatusOr<std::unique_ptr<Engine>> {
+    ASSIGN_OR_RETURN(auto e, OrtEngine::LoadFromBytes(bytes, path, ort));
     return std::unique_ptr<Engine>(std::move(e));
   };
+  // ONNX Runtime's environment takes most of the cold start; build it while the model is read
+  // and verified.
+  std::thread env_thread(OrtEngine::InitEnvironment);
   auto loaded = LoadModelDir(args.model, factory, clock);
+  env_thread.join();
   if (!loaded.ok()) {
     EventLog::Line line = log.Begin("init_error", "error");
     line.w().Key("model").String(args.model);

@@ -1,6 +1,7 @@
 #include "function/model_loader.h"
 
 #include "common/files.h"
+#include "common/sha256.h"
 
 namespace modelfn {
 
@@ -42,10 +43,22 @@ StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& 
   }
   ASSIGN_OR_RETURN(out.manifest, ParseManifest(*text));
   int64_t t0 = clock.MonotonicNanos();
-  RETURN_IF_ERROR(VerifyFiles(out.manifest, dir));
+  const ManifestFile& model_file = *out.manifest.model_file();
+  std::string model_path = dir + "/" + model_file.path;
+  ASSIGN_OR_RETURN(std::string bytes, ReadFile(model_path));
+  if (bytes.size() != model_file.size || Sha256Hex(bytes) != model_file.sha256) {
+    return Status(StatusCode::kDataLoss,
+                  model_file.path + " does not match manifest.json (expected sha256 " + model_file.sha256 +
+                      ", " + std::to_string(model_file.size) + " bytes; found " + std::to_string(bytes.size()) +
+                      " bytes with another digest): refusing to load a modified or truncated file",
+                  "checksum_mismatch");
+  }
+  Manifest others = out.manifest;  // the remaining files (tokenizers, ...) are checked on disk
+  others.files.erase(others.files.begin());
+  RETURN_IF_ERROR(VerifyFiles(others, dir));
   out.timings.model_verify_ms = ms_since(t0);
   t0 = clock.MonotonicNanos();
-  ASSIGN_OR_RETURN(out.engine, make_engine(dir + "/" + out.manifest.model_file()->path));
+  ASSIGN_OR_RETURN(out.engine, make_engine(model_path, bytes));
   out.timings.model_load_ms = ms_since(t0);
   RETURN_IF_ERROR(CheckSchemaMatches(out.manifest, out.engine->schema()));
   t0 = clock.MonotonicNanos();

@@ -1,5 +1,7 @@
-// The init phase of a function for a model folder: read manifest.json, verify every file's
-// sha256, create the engine, check the manifest describes the model, warm it up.
+// The init phase of a function for a model folder: read manifest.json, read the model file once
+// and verify its sha256 (and every other listed file's), create the engine from exactly the bytes
+// that were verified (no window in which the file could change between check and use), check the
+// manifest describes the model, warm it up.
 #pragma once
 
 #include <functional>
@@ -14,7 +16,9 @@
 
 namespace modelfn {
 
-using EngineFactory = std::function<StatusOr<std::unique_ptr<Engine>>(const std::string& model_path)>;
+// Makes the engine from the model file's verified bytes (`path` names it in messages only).
+using EngineFactory = std::function<StatusOr<std::unique_ptr<Engine>>(const std::string& path,
+                                                                     std::string_view bytes)>;
 
 struct LoadedModel {
   std::unique_ptr<Engine> engine;

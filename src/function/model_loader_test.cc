@@ -14,8 +14,8 @@ namespace {
 std::string Src(const std::string& rel) { return std::string(MODELFN_SOURCE_DIR) + "/" + rel; }
 
 EngineFactory Ort() {
-  return [](const std::string& p) -> StatusOr<std::unique_ptr<Engine>> {
-    ASSIGN_OR_RETURN(auto e, OrtEngine::Load(p, OrtEngineOptions()));
+  return [](const std::string& p, std::string_view bytes) -> StatusOr<std::unique_ptr<Engine>> {
+    ASSIGN_OR_RETURN(auto e, OrtEngine::LoadFromBytes(bytes, p, OrtEngineOptions()));
     return std::unique_ptr<Engine>(std::move(e));
   };
 }
@@ -43,7 +43,7 @@ TEST(ModelLoaderTest, TamperedModelIsNeverLoaded) {
   bytes[bytes.size() / 2] ^= 1;
   ASSERT_TRUE(WriteFileAtomic(dir + "/model.onnx", bytes).ok());
   bool engine_made = false;
-  auto m = LoadModelDir(dir, [&](const std::string&) -> StatusOr<std::unique_ptr<Engine>> {
+  auto m = LoadModelDir(dir, [&](const std::string&, std::string_view) -> StatusOr<std::unique_ptr<Engine>> {
     engine_made = true;
     return InternalError("unreachable");
   }, RealClock::Get());

@@ -2,7 +2,8 @@
 // same session settings modelfn-fn uses (intra/inter-op threads 1, sequential, no spinning).
 // Prints one JSON object: per-Run latency percentiles on one thread and throughput on N threads.
 //
-// usage: ort_run_loop MODEL.onnx INPUT_NAME ROW_WIDTH [seconds] [threads]   (seconds 0: load, run once, exit)
+// usage: ort_run_loop MODEL.onnx INPUT_NAME ROW_WIDTH [seconds] [threads]   (seconds 0: load, run
+// once, exit)
 #include <onnxruntime_cxx_api.h>
 
 #include <algorithm>
@@ -50,7 +51,8 @@ int main(int argc, char** argv) {
   auto run_once = [&](std::vector<float>& row) {
     int64_t shape[2] = {1, width};
     Ort::Value in = Ort::Value::CreateTensor<float>(mem, row.data(), row.size(), shape, 2);
-    auto r = session.Run(Ort::RunOptions{nullptr}, &input_name, &in, 1, out_names.data(), out_names.size());
+    auto r = session.Run(Ort::RunOptions{nullptr}, &input_name, &in, 1, out_names.data(),
+                         out_names.size());
     return r.size();
   };
 
@@ -69,7 +71,9 @@ int main(int argc, char** argv) {
     lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
   }
   std::sort(lat.begin(), lat.end());
-  auto pct = [&](double q) { return lat[static_cast<size_t>(q * static_cast<double>(lat.size() - 1))]; };
+  auto pct = [&](double q) {
+    return lat[static_cast<size_t>(q * static_cast<double>(lat.size() - 1))];
+  };
 
   std::atomic<bool> stop{false};
   std::atomic<long> count{0};
@@ -89,10 +93,11 @@ int main(int argc, char** argv) {
   stop = true;
   for (auto& t : pool) t.join();
 
-  printf("{\"env_ms\": %.3f, \"session_ms\": %.3f, \"runs\": %zu, \"p50_us\": %.3f, \"p99_us\": %.3f, "
-         "\"threads\": %d, \"throughput_rps\": %.1f}\n",
-         std::chrono::duration<double, std::milli>(t1 - t0).count(),
-         std::chrono::duration<double, std::milli>(t2 - t1).count(), lat.size(), pct(0.5), pct(0.99),
-         threads, static_cast<double>(count.load()) / seconds);
+  printf(
+      "{\"env_ms\": %.3f, \"session_ms\": %.3f, \"runs\": %zu, \"p50_us\": %.3f, \"p99_us\": %.3f, "
+      "\"threads\": %d, \"throughput_rps\": %.1f}\n",
+      std::chrono::duration<double, std::milli>(t1 - t0).count(),
+      std::chrono::duration<double, std::milli>(t2 - t1).count(), lat.size(), pct(0.5), pct(0.99),
+      threads, static_cast<double>(count.load()) / seconds);
   return 0;
 }

@@ -9,6 +9,11 @@ scripts/setup.sh
 scripts/build.sh
 build="${MODELFN_BUILD_DIR:-$root/build}"
 
+echo "== format (clang-format)"
+files=$(git ls-files 'src/*.cc' 'src/*.h' 'bench/*.cc' 2>/dev/null || find src bench -name '*.cc' -o -name '*.h')
+clang-format --dry-run --Werror $files
+echo "formatted: $(echo "$files" | wc -w) files"
+
 echo "== unit tests (ctest)"
 (cd "$build" && ctest --output-on-failure --timeout 120 -j2) | tail -n 4
 

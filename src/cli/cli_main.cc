@@ -23,7 +23,8 @@ constexpr const char* kUsage =
     "Exit codes: 0 success, 1 failure, 2 usage error.\n";
 
 constexpr const char* kManifestUsage =
-    "usage: modelfn manifest MODEL.onnx --name N --version V [--file EXTRA]... [--out PATH] [--json]\n"
+    "usage: modelfn manifest MODEL.onnx --name N --version V [--file EXTRA]... [--out PATH] "
+    "[--json]\n"
     "\n"
     "  --name N       model name (a-z, 0-9, '.', '_', '-')\n"
     "  --version V    version (A-Z, a-z, 0-9, '.', '_', '+', '-')\n"
@@ -95,8 +96,8 @@ int Manifest(int argc, char** argv) {
     if (json) {
       fputs(text.c_str(), stdout);
     } else {
-      fprintf(stdout, "wrote %s (%s@%s, sha256 %s)\n", out.c_str(), m->name.c_str(), m->version.c_str(),
-              m->files[0].sha256.c_str());
+      fprintf(stdout, "wrote %s (%s@%s, sha256 %s)\n", out.c_str(), m->name.c_str(),
+              m->version.c_str(), m->files[0].sha256.c_str());
     }
     return 0;
   }

@@ -27,7 +27,8 @@ class RealClock final : public Clock {
 // A clock that moves only when told to. Thread-safe.
 class FakeClock final : public Clock {
  public:
-  explicit FakeClock(int64_t start_nanos = 1'000'000'000) : mono_(start_nanos), wall_(start_nanos) {}
+  explicit FakeClock(int64_t start_nanos = 1'000'000'000)
+      : mono_(start_nanos), wall_(start_nanos) {}
   int64_t MonotonicNanos() const override { return mono_.load(); }
   int64_t WallNanos() const override { return wall_.load(); }
   void Advance(int64_t nanos) {

@@ -14,8 +14,8 @@ struct CpuQuota {
   int EffectiveCpus() const;
 };
 
-// Reads the quota from a filesystem rooted at `root` ("" for the real "/"), so tests can point it at
-// a fake tree. Missing files mean "no quota".
+// Reads the quota from a filesystem rooted at `root` ("" for the real "/"), so tests can point it
+// at a fake tree. Missing files mean "no quota".
 CpuQuota ReadCpuQuota(const std::string& root = "");
 
 }  // namespace modelfn

@@ -1,7 +1,6 @@
 #include "common/cpu_quota.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include "common/files.h"

@@ -1,8 +1,7 @@
 #include "common/files.h"
 
-#include <gtest/gtest.h>
-
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 namespace modelfn {

@@ -69,7 +69,9 @@ Json Json::Clone() const {
   j.b_ = b_;
   j.u_ = u_;
   switch (type_) {
-    case Type::kString: j.heavy_ = std::make_unique<Heavy>(Heavy{AsString()}); break;
+    case Type::kString:
+      j.heavy_ = std::make_unique<Heavy>(Heavy{AsString()});
+      break;
     case Type::kArray: {
       j.heavy_ = std::make_unique<Heavy>(Heavy{Array()});
       for (const Json& e : AsArray()) j.Push(e.Clone());
@@ -80,16 +82,20 @@ Json Json::Clone() const {
       for (const auto& [k, v] : AsObject()) j.Set(k, v.Clone());
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return j;
 }
 
 double Json::AsDouble() const {
   switch (num_) {
-    case NumKind::kInt: return static_cast<double>(i_);
-    case NumKind::kUint: return static_cast<double>(u_);
-    case NumKind::kDouble: return d_;
+    case NumKind::kInt:
+      return static_cast<double>(i_);
+    case NumKind::kUint:
+      return static_cast<double>(u_);
+    case NumKind::kDouble:
+      return d_;
   }
   return 0;
 }
@@ -125,12 +131,18 @@ std::string Json::Dump() const {
 
 const char* Json::TypeName(Type t) {
   switch (t) {
-    case Type::kNull: return "null";
-    case Type::kBool: return "boolean";
-    case Type::kNumber: return "number";
-    case Type::kString: return "string";
-    case Type::kArray: return "array";
-    case Type::kObject: return "object";
+    case Type::kNull:
+      return "null";
+    case Type::kBool:
+      return "boolean";
+    case Type::kNumber:
+      return "number";
+    case Type::kString:
+      return "string";
+    case Type::kArray:
+      return "array";
+    case Type::kObject:
+      return "object";
   }
   return "?";
 }
@@ -138,8 +150,11 @@ const char* Json::TypeName(Type t) {
 // ---------------------------------------------------------------------------------------------
 class JsonParser {
  public:
-  JsonParser(std::string_view text, int max_depth) : p_(text.data()), begin_(text.data()),
-      end_(text.data() + text.size()), max_depth_(max_depth) {}
+  JsonParser(std::string_view text, int max_depth)
+      : p_(text.data()),
+        begin_(text.data()),
+        end_(text.data() + text.size()),
+        max_depth_(max_depth) {}
 
   StatusOr<Json> ParseDocument() {
     Json v;
@@ -179,18 +194,27 @@ class JsonParser {
   bool ParseValue(Json* out, int depth) {
     if (p_ >= end_) return Fail("unexpected end of input");
     switch (*p_) {
-      case '{': return ParseObject(out, depth + 1);
-      case '[': return ParseArray(out, depth + 1);
+      case '{':
+        return ParseObject(out, depth + 1);
+      case '[':
+        return ParseArray(out, depth + 1);
       case '"': {
         std::string s;
         if (!ParseString(&s)) return false;
         *out = Json::String(std::move(s));
         return true;
       }
-      case 't': *out = Json::Bool(true); return Literal("true", 4);
-      case 'f': *out = Json::Bool(false); return Literal("false", 5);
-      case 'n': *out = Json(); return Literal("null", 4);
-      default: return ParseNumber(out);
+      case 't':
+        *out = Json::Bool(true);
+        return Literal("true", 4);
+      case 'f':
+        *out = Json::Bool(false);
+        return Literal("false", 5);
+      case 'n':
+        *out = Json();
+        return Literal("null", 4);
+      default:
+        return ParseNumber(out);
     }
   }
 
@@ -307,7 +331,8 @@ class JsonParser {
     ++p_;  // opening quote
     while (true) {
       const char* run = p_;
-      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20)
+        ++p_;
       s->append(run, static_cast<size_t>(p_ - run));
       if (p_ >= end_) return Fail("unterminated string");
       char c = *p_;
@@ -320,14 +345,30 @@ class JsonParser {
       if (p_ >= end_) return Fail("unterminated string");
       char e = *p_++;
       switch (e) {
-        case '"': s->push_back('"'); break;
-        case '\\': s->push_back('\\'); break;
-        case '/': s->push_back('/'); break;
-        case 'b': s->push_back('\b'); break;
-        case 'f': s->push_back('\f'); break;
-        case 'n': s->push_back('\n'); break;
-        case 'r': s->push_back('\r'); break;
-        case 't': s->push_back('\t'); break;
+        case '"':
+          s->push_back('"');
+          break;
+        case '\\':
+          s->push_back('\\');
+          break;
+        case '/':
+          s->push_back('/');
+          break;
+        case 'b':
+          s->push_back('\b');
+          break;
+        case 'f':
+          s->push_back('\f');
+          break;
+        case 'n':
+          s->push_back('\n');
+          break;
+        case 'r':
+          s->push_back('\r');
+          break;
+        case 't':
+          s->push_back('\t');
+          break;
         case 'u': {
           uint32_t cp;
           if (!Hex4(&cp)) return false;
@@ -344,7 +385,9 @@ class JsonParser {
           AppendUtf8(s, cp);
           break;
         }
-        default: --p_; return Fail("invalid escape in string");
+        default:
+          --p_;
+          return Fail("invalid escape in string");
       }
     }
   }
@@ -426,13 +469,27 @@ void AppendJsonString(std::string* out, std::string_view s) {
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default:
         out->append("\\u00");
         out->push_back(kHex[c >> 4]);
@@ -540,13 +597,16 @@ JsonWriter& JsonWriter::Raw(std::string_view json) {
 }
 JsonWriter& JsonWriter::Value(const Json& v) {
   switch (v.type()) {
-    case Json::Type::kNull: return Null();
-    case Json::Type::kBool: return Bool(v.AsBool());
+    case Json::Type::kNull:
+      return Null();
+    case Json::Type::kBool:
+      return Bool(v.AsBool());
     case Json::Type::kNumber:
       if (!v.is_integral()) return Double(v.AsDouble());
       if (v.fits_int64()) return Int(v.AsInt64());
       return Uint(v.AsUint64());
-    case Json::Type::kString: return String(v.AsString());
+    case Json::Type::kString:
+      return String(v.AsString());
     case Json::Type::kArray:
       BeginArray();
       for (const Json& e : v.AsArray()) Value(e);

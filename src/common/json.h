@@ -1,5 +1,6 @@
 // A small JSON DOM, parser and writer, built for request bodies: bounded nesting depth, precise
-// error offsets, integers kept exact (int64/uint64), shortest round-trip float output, no exceptions.
+// error offsets, integers kept exact (int64/uint64), shortest round-trip float output, no
+// exceptions.
 #pragma once
 
 #include <cstdint>

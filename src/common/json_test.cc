@@ -9,7 +9,8 @@ namespace modelfn {
 namespace {
 
 TEST(JsonTest, ParsesNestedDocument) {
-  auto j = Json::Parse(R"( {"a": [1, -2, 3.5, true, null, "x\ny"], "b": {"c": "\u00e9\ud83d\ude00"}} )");
+  auto j =
+      Json::Parse(R"( {"a": [1, -2, 3.5, true, null, "x\ny"], "b": {"c": "\u00e9\ud83d\ude00"}} )");
   ASSERT_TRUE(j.ok()) << j.status().ToString();
   const Json* a = j->Find("a");
   ASSERT_NE(a, nullptr);
@@ -39,8 +40,9 @@ TEST(JsonTest, IntegersStayExact) {
 }
 
 TEST(JsonTest, RejectsMalformedInputWithOffset) {
-  const char* bad[] = {"", "{", "[1,]", "[1 2]", "{\"a\" 1}", "{a:1}", "nul", "01", "1.", "-",
-                       "\"abc", "\"\\x\"", "[1]x", "\"\x01\"", "\"\\ud800\"", "{\"a\":}", "1e"};
+  const char* bad[] = {"",     "{",        "[1,]",        "[1 2]",    "{\"a\" 1}", "{a:1}",
+                       "nul",  "01",       "1.",          "-",        "\"abc",     "\"\\x\"",
+                       "[1]x", "\"\x01\"", "\"\\ud800\"", "{\"a\":}", "1e"};
   for (const char* text : bad) {
     auto j = Json::Parse(text);
     EXPECT_FALSE(j.ok()) << "accepted: " << text;
@@ -75,7 +77,9 @@ TEST(JsonTest, WriterRoundTrips) {
   w.BeginObject().Key("f").Float(0.1f).Key("d").Double(0.1).Key("n").Double(NAN);
   w.Key("s").String("q\"\\\x01").Key("a").BeginArray().Int(-3).Uint(18446744073709551615ull);
   w.Bool(false).Null().EndArray().EndObject();
-  EXPECT_EQ(out, R"({"f":0.1,"d":0.1,"n":null,"s":"q\"\\\u0001","a":[-3,18446744073709551615,false,null]})");
+  EXPECT_EQ(
+      out,
+      R"({"f":0.1,"d":0.1,"n":null,"s":"q\"\\\u0001","a":[-3,18446744073709551615,false,null]})");
   auto back = Json::Parse(out);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->Dump(), out);

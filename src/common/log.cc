@@ -1,7 +1,8 @@
 #include "common/log.h"
 
-#include <cerrno>
 #include <unistd.h>
+
+#include <cerrno>
 
 namespace modelfn {
 

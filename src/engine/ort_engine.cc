@@ -1,48 +1,75 @@
 #include "engine/ort_engine.h"
 
 #include <onnxruntime_cxx_api.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <mutex>
-#include <sys/stat.h>
 
 namespace modelfn {
 namespace {
 
 std::optional<DType> FromOnnx(ONNXTensorElementDataType t) {
   switch (t) {
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return DType::kBool;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return DType::kUint8;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return DType::kUint16;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return DType::kUint32;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return DType::kUint64;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return DType::kInt8;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return DType::kInt16;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return DType::kInt32;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return DType::kInt64;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return DType::kFp16;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return DType::kFp32;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return DType::kFp64;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return DType::kBytes;
-    default: return std::nullopt;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL:
+      return DType::kBool;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8:
+      return DType::kUint8;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16:
+      return DType::kUint16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32:
+      return DType::kUint32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64:
+      return DType::kUint64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8:
+      return DType::kInt8;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16:
+      return DType::kInt16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32:
+      return DType::kInt32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64:
+      return DType::kInt64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16:
+      return DType::kFp16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT:
+      return DType::kFp32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE:
+      return DType::kFp64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING:
+      return DType::kBytes;
+    default:
+      return std::nullopt;
   }
 }
 
 ONNXTensorElementDataType ToOnnx(DType t) {
   switch (t) {
-    case DType::kBool: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
-    case DType::kUint8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
-    case DType::kUint16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
-    case DType::kUint32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32;
-    case DType::kUint64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64;
-    case DType::kInt8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
-    case DType::kInt16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16;
-    case DType::kInt32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
-    case DType::kInt64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
-    case DType::kFp16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16;
-    case DType::kFp32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-    case DType::kFp64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE;
-    case DType::kBytes: return ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING;
+    case DType::kBool:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
+    case DType::kUint8:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+    case DType::kUint16:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
+    case DType::kUint32:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32;
+    case DType::kUint64:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64;
+    case DType::kInt8:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+    case DType::kInt16:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16;
+    case DType::kInt32:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
+    case DType::kInt64:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+    case DType::kFp16:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16;
+    case DType::kFp32:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    case DType::kFp64:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE;
+    case DType::kBytes:
+      return ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING;
   }
   return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
 }
@@ -53,7 +80,8 @@ Ort::Env& SharedEnv() {
   static Ort::Env* env = [] {
     auto t0 = std::chrono::steady_clock::now();
     auto* e = new Ort::Env(ORT_LOGGING_LEVEL_WARNING, "modelfn");
-    g_env_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    g_env_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return e;  // never destroyed: ORT's own statics may outlive ours at exit
   }();
   return *env;
@@ -138,10 +166,18 @@ StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::LoadImpl(const std::string& mode
     so.AddConfigEntry("session.inter_op.allow_spinning", "0");
     GraphOptimizationLevel level = ORT_ENABLE_ALL;
     switch (options.graph_optimization_level) {
-      case 0: level = ORT_DISABLE_ALL; break;
-      case 1: level = ORT_ENABLE_BASIC; break;
-      case 2: level = ORT_ENABLE_EXTENDED; break;
-      default: level = ORT_ENABLE_ALL; break;
+      case 0:
+        level = ORT_DISABLE_ALL;
+        break;
+      case 1:
+        level = ORT_ENABLE_BASIC;
+        break;
+      case 2:
+        level = ORT_ENABLE_EXTENDED;
+        break;
+      default:
+        level = ORT_ENABLE_ALL;
+        break;
     }
     so.SetGraphOptimizationLevel(level);
     impl->session = model_path.empty()

@@ -39,7 +39,8 @@ TEST(OrtEngineTest, RunsAllDtypesThroughIdentity) {
       ins[i].strings = {"x", "hello"};
     } else {
       ins[i].data.resize(2 * DTypeSize(ins[i].dtype));
-      for (size_t b = 0; b < ins[i].data.size(); ++b) ins[i].data[b] = static_cast<uint8_t>(b % 2 + 1 - (ins[i].dtype == DType::kBool));
+      for (size_t b = 0; b < ins[i].data.size(); ++b)
+        ins[i].data[b] = static_cast<uint8_t>(b % 2 + 1 - (ins[i].dtype == DType::kBool));
     }
     ptrs.push_back(&ins[i]);
     outs.push_back(static_cast<size_t>(s.OutputIndex(s.inputs[i].name + "_out")));

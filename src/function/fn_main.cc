@@ -31,7 +31,8 @@ constexpr const char* kUsage =
     "  --host ADDR     listen address (env MODELFN_HOST, default 0.0.0.0)\n"
     "  --workers N     event-loop threads (env MODELFN_WORKERS, default: the cgroup CPU quota)\n"
     "\n"
-    "Environment: MODELFN_MAX_BODY_BYTES (default 6291456), MODELFN_MAX_ELEMENTS (default 16777216),\n"
+    "Environment: MODELFN_MAX_BODY_BYTES (default 6291456), MODELFN_MAX_ELEMENTS (default "
+    "16777216),\n"
     "MODELFN_ORT_INTRA_OP_THREADS (default 1), MODELFN_ORT_OPT_LEVEL (0|1|2|99, default 99),\n"
     "MODELFN_LOG_REQUESTS (1|0, default 1).\n"
     "Routes: POST /v1/infer, POST /v1/batch, GET /v1/health, GET /v1/models, GET /metrics,\n"
@@ -57,7 +58,8 @@ long EnvInt(const char* name, long def, long lo, long hi) {
   const char* v = getenv(name);
   long out = def;
   if (v != nullptr && !ParseInt(v, lo, hi, &out)) {
-    fprintf(stderr, "modelfn-fn: ignoring %s=%s (expected an integer in [%ld, %ld])\n", name, v, lo, hi);
+    fprintf(stderr, "modelfn-fn: ignoring %s=%s (expected an integer in [%ld, %ld])\n", name, v, lo,
+            hi);
     return def;
   }
   return out;
@@ -136,7 +138,8 @@ int Main(int argc, char** argv) {
   OrtEngineOptions ort;
   ort.intra_op_threads = static_cast<int>(EnvInt("MODELFN_ORT_INTRA_OP_THREADS", 1, 1, 256));
   ort.graph_optimization_level = static_cast<int>(EnvInt("MODELFN_ORT_OPT_LEVEL", 99, 0, 99));
-  EngineFactory factory = [&](const std::string& path, std::string_view bytes) -> StatusOr<std::unique_ptr<Engine>> {
+  EngineFactory factory = [&](const std::string& path,
+                              std::string_view bytes) -> StatusOr<std::unique_ptr<Engine>> {
     ASSIGN_OR_RETURN(auto e, OrtEngine::LoadFromBytes(bytes, path, ort));
     return std::unique_ptr<Engine>(std::move(e));
   };
@@ -163,7 +166,8 @@ int Main(int argc, char** argv) {
   opts.host = args.host;
   opts.port = args.port;
   opts.workers = workers;
-  opts.limits.max_body_bytes = static_cast<size_t>(EnvInt("MODELFN_MAX_BODY_BYTES", 6 << 20, 1, 1L << 32));
+  opts.limits.max_body_bytes =
+      static_cast<size_t>(EnvInt("MODELFN_MAX_BODY_BYTES", 6 << 20, 1, 1L << 32));
   InferenceLimits limits;
   limits.max_elements = EnvInt("MODELFN_MAX_ELEMENTS", limits.max_elements, 1, 1L << 40);
 

@@ -15,8 +15,9 @@ namespace {
 
 constexpr std::string_view kServerVersion = "0.1.0";
 // Indexed by FunctionCore::Route.
-constexpr const char* kRouteLabels[] = {"/v1/infer", "/v1/batch", "/v2/models/{model}/infer",
-                                        "/v1/health", "/v1/models", "/v2", "/metrics", "other"};
+constexpr const char* kRouteLabels[] = {"/v1/infer",  "/v1/batch",  "/v2/models/{model}/infer",
+                                        "/v1/health", "/v1/models", "/v2",
+                                        "/metrics",   "other"};
 
 Outcome ProblemOutcome(const Problem& p) {
   Outcome o;
@@ -61,8 +62,8 @@ bool IsJsonMediaType(const std::string* ct) {
 
 Problem UnsupportedType(const std::string* ct, const char* want) {
   return MakeProblem("unsupported_media_type",
-                     "Content-Type '" + (ct ? *ct : std::string()) + "' is not supported; send " + want +
-                         " (with curl: -H 'Content-Type: application/json')");
+                     "Content-Type '" + (ct ? *ct : std::string()) + "' is not supported; send " +
+                         want + " (with curl: -H 'Content-Type: application/json')");
 }
 
 void WriteSpecs(JsonWriter& w, const std::vector<TensorSpec>& specs, bool symbolic) {
@@ -118,9 +119,9 @@ Outcome FunctionCore::Handle(const Invocation& inv) {
   Route route = kOther;
   std::string error_code;
   Outcome out = Dispatch(inv, &route, &error_code);
-  std::string request_id = inv.request_id && !inv.request_id->empty() && inv.request_id->size() <= 200
-                               ? *inv.request_id
-                               : NextRequestId();
+  std::string request_id =
+      inv.request_id && !inv.request_id->empty() && inv.request_id->size() <= 200 ? *inv.request_id
+                                                                                  : NextRequestId();
   out.headers.emplace_back("X-Request-Id", request_id);
   int64_t micros = (clock_->MonotonicNanos() - t0) / 1000;
   stats_.Record(route, out.status, micros);
@@ -185,7 +186,8 @@ Outcome FunctionCore::Infer(const Invocation& inv, std::string* error_code) {
     *error_code = p.code;
     return ProblemOutcome(p);
   };
-  if (!IsJsonMediaType(inv.content_type)) return fail(UnsupportedType(inv.content_type, "application/json"));
+  if (!IsJsonMediaType(inv.content_type))
+    return fail(UnsupportedType(inv.content_type, "application/json"));
   if (!ready()) return fail(MakeProblem("model_not_ready", "the model is still loading"));
   if (inv.body.empty()) return fail(MakeProblem("invalid_request", "the request body is empty"));
   auto body = Json::Parse(inv.body);
@@ -218,7 +220,8 @@ Outcome FunctionCore::Batch(const Invocation& inv, std::string* error_code) {
     *error_code = p.code;
     return ProblemOutcome(p);
   };
-  if (!IsJsonMediaType(inv.content_type)) return fail(UnsupportedType(inv.content_type, "application/json"));
+  if (!IsJsonMediaType(inv.content_type))
+    return fail(UnsupportedType(inv.content_type, "application/json"));
   if (!ready()) return fail(MakeProblem("model_not_ready", "the model is still loading"));
   if (inv.body.empty()) return fail(MakeProblem("invalid_request", "the request body is empty"));
   auto body = Json::Parse(inv.body);
@@ -228,8 +231,9 @@ Outcome FunctionCore::Batch(const Invocation& inv, std::string* error_code) {
     return fail(MakeProblem("invalid_request", "the request body needs an 'items' array"));
   }
   if (items->AsArray().size() > limits_.max_batch_items) {
-    return fail(MakeProblem("too_many_elements", "a batch holds at most " +
-                                                     std::to_string(limits_.max_batch_items) + " items"));
+    return fail(
+        MakeProblem("too_many_elements",
+                    "a batch holds at most " + std::to_string(limits_.max_batch_items) + " items"));
   }
   Outcome o;
   JsonWriter w(&o.body);
@@ -292,8 +296,8 @@ Outcome FunctionCore::V2(const Invocation& inv, Route* route, std::string* error
     return fail(MakeProblem("not_found", "no route for " + std::string(inv.path)));
   }
   if (model != id_.model_name) {
-    return fail(MakeProblem("not_found", "unknown model '" + std::string(model) + "'; this function serves '" +
-                                             id_.model_name + "'"));
+    return fail(MakeProblem("not_found", "unknown model '" + std::string(model) +
+                                             "'; this function serves '" + id_.model_name + "'"));
   }
   if (!version.empty() && version != id_.model_version) {
     return fail(MakeProblem("not_found", "model '" + id_.model_name + "' has no version '" +
@@ -344,10 +348,13 @@ Outcome FunctionCore::V2Infer(const Invocation& inv, std::string* error_code) {
     binary = inv.body.substr(n);
     if (inv.content_type && !IsJsonMediaType(inv.content_type) &&
         LowerMediaType(*inv.content_type) != "application/octet-stream") {
-      return fail(UnsupportedType(inv.content_type, "application/octet-stream or application/json"));
+      return fail(
+          UnsupportedType(inv.content_type, "application/octet-stream or application/json"));
     }
   } else if (!IsJsonMediaType(inv.content_type)) {
-    return fail(UnsupportedType(inv.content_type, "application/json (or binary data with Inference-Header-Content-Length)"));
+    return fail(
+        UnsupportedType(inv.content_type,
+                        "application/json (or binary data with Inference-Header-Content-Length)"));
   }
   if (header.empty()) return fail(MakeProblem("invalid_request", "the request body is empty"));
   auto doc = Json::Parse(header);
@@ -419,9 +426,11 @@ Outcome FunctionCore::Metrics() {
            "modelfn_model_info{model=\"%s\",version=\"%s\"} 1\n"
            "# HELP modelfn_ready Whether the model is loaded and serving.\n"
            "# TYPE modelfn_ready gauge\nmodelfn_ready %d\n"
-           "# HELP modelfn_cold_starts_total Cold starts of this process (1 once the first request is served).\n"
+           "# HELP modelfn_cold_starts_total Cold starts of this process (1 once the first request "
+           "is served).\n"
            "# TYPE modelfn_cold_starts_total counter\nmodelfn_cold_starts_total %d\n",
-           id_.model_name.c_str(), id_.model_version.c_str(), ready() ? 1 : 0, cold_.load() ? 0 : 1);
+           id_.model_name.c_str(), id_.model_version.c_str(), ready() ? 1 : 0,
+           cold_.load() ? 0 : 1);
   out.append(buf);
   snprintf(buf, sizeof buf,
            "# HELP modelfn_init_phase_seconds Duration of each init phase of this process.\n"
@@ -433,8 +442,8 @@ Outcome FunctionCore::Metrics() {
            "modelfn_init_phase_seconds{phase=\"warmup\"} %.6f\n"
            "# HELP modelfn_uptime_seconds Seconds since the function started.\n"
            "# TYPE modelfn_uptime_seconds gauge\nmodelfn_uptime_seconds %.3f\n",
-           timings_.runtime_init_ms / 1e3, timings_.model_fetch_ms / 1e3, timings_.model_verify_ms / 1e3,
-           timings_.model_load_ms / 1e3, timings_.warmup_ms / 1e3,
+           timings_.runtime_init_ms / 1e3, timings_.model_fetch_ms / 1e3,
+           timings_.model_verify_ms / 1e3, timings_.model_load_ms / 1e3, timings_.warmup_ms / 1e3,
            static_cast<double>(clock_->MonotonicNanos() - start_nanos_) / 1e9);
   out.append(buf);
   return o;

@@ -24,8 +24,8 @@ struct Invocation {
   std::string_view path;
   std::string_view query;
   std::string_view body;
-  const std::string* content_type = nullptr;     // absent when null
-  const std::string* request_id = nullptr;       // X-Request-Id; generated when null
+  const std::string* content_type = nullptr;             // absent when null
+  const std::string* request_id = nullptr;               // X-Request-Id; generated when null
   const std::string* inference_header_length = nullptr;  // Inference-Header-Content-Length
 };
 
@@ -67,7 +67,17 @@ class FunctionCore {
   const RouteStats& stats() const { return stats_; }
 
  private:
-  enum Route : size_t { kInfer, kBatch, kV2Infer, kHealth, kModels, kV2Meta, kMetrics, kOther, kRouteCount };
+  enum Route : size_t {
+    kInfer,
+    kBatch,
+    kV2Infer,
+    kHealth,
+    kModels,
+    kV2Meta,
+    kMetrics,
+    kOther,
+    kRouteCount
+  };
 
   Outcome Dispatch(const Invocation& inv, Route* route, std::string* error_code);
   Outcome Infer(const Invocation& inv, std::string* error_code);

@@ -117,7 +117,9 @@ TEST_F(CoreTest, BatchRunsCompatibleItemsTogetherAndIsolatesBadOnes) {
 TEST_F(CoreTest, BatchFallsBackPerItemWhenTheBatchedRunFails) {
   Use("tests/models/fails/model.onnx", "fails");
   // Rows of 2 values: a batch of 3 rows (6 values) fails, but each 2-row item alone works.
-  Outcome o = Call("POST", "/v1/batch", R"({"items":[{"inputs":[[1,2],[3,4]]},{"inputs":[[1,2]]},{"inputs":[[5,6],[7,8]]}]})");
+  Outcome o =
+      Call("POST", "/v1/batch",
+           R"({"items":[{"inputs":[[1,2],[3,4]]},{"inputs":[[1,2]]},{"inputs":[[5,6],[7,8]]}]})");
   auto j = Json::Parse(o.body);
   const auto& r = j->Find("results")->AsArray();
   EXPECT_TRUE(r[0].Find("outputs") != nullptr) << o.body;
@@ -129,12 +131,15 @@ TEST_F(CoreTest, V2MetadataAndInferWithBinaryData) {
   Use("tests/models/add2/model.onnx", "add2");
   EXPECT_EQ(Call("GET", "/v2/health/ready").status, 200);
   Outcome meta = Call("GET", "/v2/models/add2");
-  EXPECT_EQ(meta.body, R"({"name":"add2","versions":["1"],"platform":"onnxruntime_onnx","inputs":[{"name":"a","datatype":"FP32","shape":[-1,3]},{"name":"b","datatype":"FP32","shape":[-1,3]}],"outputs":[{"name":"sum","datatype":"FP32","shape":[-1,3]},{"name":"count","datatype":"INT64","shape":[-1]}]})");
+  EXPECT_EQ(
+      meta.body,
+      R"({"name":"add2","versions":["1"],"platform":"onnxruntime_onnx","inputs":[{"name":"a","datatype":"FP32","shape":[-1,3]},{"name":"b","datatype":"FP32","shape":[-1,3]}],"outputs":[{"name":"sum","datatype":"FP32","shape":[-1,3]},{"name":"count","datatype":"INT64","shape":[-1]}]})");
   EXPECT_EQ(Call("GET", "/v2/models/other").status, 404);
   EXPECT_EQ(Call("GET", "/v2/models/add2/versions/2/ready").status, 404);
   EXPECT_EQ(Call("GET", "/v2/models/add2/versions/1/ready").status, 200);
 
-  std::string header = R"({"id":"r1","inputs":[{"name":"a","shape":[1,3],"datatype":"FP32","parameters":{"binary_data_size":12}},{"name":"b","shape":[1,3],"datatype":"FP32","data":[1,1,1]}],"outputs":[{"name":"count","parameters":{"binary_data":true}},{"name":"sum"}]})";
+  std::string header =
+      R"({"id":"r1","inputs":[{"name":"a","shape":[1,3],"datatype":"FP32","parameters":{"binary_data_size":12}},{"name":"b","shape":[1,3],"datatype":"FP32","data":[1,1,1]}],"outputs":[{"name":"count","parameters":{"binary_data":true}},{"name":"sum"}]})";
   float a[3] = {2, 0, 2};
   std::string body = header + std::string(reinterpret_cast<char*>(a), 12);
   std::string len = std::to_string(header.size());
@@ -147,7 +152,9 @@ TEST_F(CoreTest, V2MetadataAndInferWithBinaryData) {
   }
   ASSERT_FALSE(hlen.empty());
   std::string json = o.body.substr(0, std::stoul(hlen));
-  EXPECT_EQ(json, R"({"model_name":"add2","model_version":"1","id":"r1","outputs":[{"name":"count","datatype":"INT64","shape":[1],"parameters":{"binary_data_size":8}},{"name":"sum","datatype":"FP32","shape":[1,3],"data":[3,1,3]}]})");
+  EXPECT_EQ(
+      json,
+      R"({"model_name":"add2","model_version":"1","id":"r1","outputs":[{"name":"count","datatype":"INT64","shape":[1],"parameters":{"binary_data_size":8}},{"name":"sum","datatype":"FP32","shape":[1,3],"data":[3,1,3]}]})");
   int64_t count;
   ASSERT_EQ(o.body.size() - json.size(), 8u);
   memcpy(&count, o.body.data() + json.size(), 8);
@@ -156,13 +163,16 @@ TEST_F(CoreTest, V2MetadataAndInferWithBinaryData) {
 
 TEST_F(CoreTest, V2ErrorsUseTheProtocolShape) {
   Use("tests/models/add2/model.onnx", "add2");
-  Outcome o = Call("POST", "/v2/models/add2/infer", R"({"inputs":[{"name":"a","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]})");
+  Outcome o = Call("POST", "/v2/models/add2/infer",
+                   R"({"inputs":[{"name":"a","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]})");
   EXPECT_EQ(o.status, 400);
   EXPECT_EQ(o.content_type, "application/json");
   auto j = Json::Parse(o.body);
   EXPECT_TRUE(j->Find("error")->is_string());
   EXPECT_EQ(j->Find("code")->AsString(), "dtype_mismatch");
-  o = Call("POST", "/v2/models/add2/infer", R"({"inputs":[{"name":"a","shape":[1,3],"datatype":"FP32","data":[1,2]},{"name":"b","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]})");
+  o = Call(
+      "POST", "/v2/models/add2/infer",
+      R"({"inputs":[{"name":"a","shape":[1,3],"datatype":"FP32","data":[1,2]},{"name":"b","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]})");
   EXPECT_EQ(Code(o), "shape_mismatch");
   std::string bad_len = "99999";
   o = Call("POST", "/v2/models/add2/infer", "{}", nullptr, &bad_len);
@@ -173,18 +183,21 @@ TEST_F(CoreTest, NotReadyAnswers503) {
   ModelSchema s;
   s.inputs.push_back({"x", DType::kFp32, {-1}, {""}});
   s.outputs.push_back({"y", DType::kFp32, {-1}, {""}});
-  auto fake = std::make_unique<FakeEngine>(s, [](const std::vector<const Tensor*>& in, const std::vector<size_t>&) {
-    Tensor t = *in[0];
-    t.name = "y";
-    return StatusOr<std::vector<Tensor>>(std::vector<Tensor>{std::move(t)});
-  });
+  auto fake = std::make_unique<FakeEngine>(
+      s, [](const std::vector<const Tensor*>& in, const std::vector<size_t>&) {
+        Tensor t = *in[0];
+        t.name = "y";
+        return StatusOr<std::vector<Tensor>>(std::vector<Tensor>{std::move(t)});
+      });
   FakeEngine* raw = fake.get();
-  core_ = std::make_unique<FunctionCore>(std::move(fake), FunctionIdentity{"m", "1"}, InferenceLimits(), &clock_, &log_);
+  core_ = std::make_unique<FunctionCore>(std::move(fake), FunctionIdentity{"m", "1"},
+                                         InferenceLimits(), &clock_, &log_);
   EXPECT_EQ(Code(Call("POST", "/v1/infer", R"({"inputs":[1]})")), "model_not_ready");
   EXPECT_EQ(Call("GET", "/v2/health/ready").status, 503);
   EXPECT_EQ(Call("GET", "/v2/health/live").status, 200);
   core_->SetReady(InitTimings());
-  EXPECT_EQ(Call("POST", "/v1/infer", R"({"inputs":[1,2]})").body, R"({"model":"m","version":"1","outputs":{"y":[1,2]}})");
+  EXPECT_EQ(Call("POST", "/v1/infer", R"({"inputs":[1,2]})").body,
+            R"({"model":"m","version":"1","outputs":{"y":[1,2]}})");
   EXPECT_EQ(raw->runs(), 1);
 }
 
@@ -192,7 +205,8 @@ TEST_F(CoreTest, ElementCapIs413) {
   auto e = OrtEngine::Load(Src("tests/models/add2/model.onnx"), OrtEngineOptions());
   InferenceLimits limits;
   limits.max_elements = 5;
-  core_ = std::make_unique<FunctionCore>(std::move(e).value(), FunctionIdentity{"add2", "1"}, limits, &clock_, &log_);
+  core_ = std::make_unique<FunctionCore>(std::move(e).value(), FunctionIdentity{"add2", "1"},
+                                         limits, &clock_, &log_);
   core_->SetReady(InitTimings());
   Outcome o = Call("POST", "/v1/infer", R"({"inputs":{"a":[[1,2,3]],"b":[[1,2,3]]}})");
   EXPECT_EQ(o.status, 413);

@@ -23,14 +23,17 @@ Status SelectOutputs(const Json* outputs, const ModelSchema& schema, PreparedInp
     for (size_t i = 0; i < schema.outputs.size(); ++i) p->outputs.push_back(i);
     return Status::Ok();
   }
-  if (!outputs->is_array()) return Invalid("invalid_request", "'outputs' must be an array of output names");
+  if (!outputs->is_array())
+    return Invalid("invalid_request", "'outputs' must be an array of output names");
   for (const Json& o : outputs->AsArray()) {
-    if (!o.is_string()) return Invalid("invalid_request", "'outputs' must be an array of output names");
+    if (!o.is_string())
+      return Invalid("invalid_request", "'outputs' must be an array of output names");
     int idx = schema.OutputIndex(o.AsString());
     if (idx < 0) return Invalid("unknown_output", "the model has no output '" + o.AsString() + "'");
     p->outputs.push_back(static_cast<size_t>(idx));
   }
-  if (p->outputs.empty()) return Invalid("invalid_request", "'outputs' must name at least one output");
+  if (p->outputs.empty())
+    return Invalid("invalid_request", "'outputs' must name at least one output");
   return Status::Ok();
 }
 
@@ -68,14 +71,17 @@ Status CheckShape(const TensorSpec& spec, const Tensor& t) {
   }
   if (ok) return Status::Ok();
   std::string hint;
-  if (t.shape.size() + 1 == spec.shape.size()) hint = "; wrap a single example in a list to make a batch of one";
+  if (t.shape.size() + 1 == spec.shape.size())
+    hint = "; wrap a single example in a list to make a batch of one";
   return Invalid("shape_mismatch", "input '" + spec.name + "' expects shape " +
-                                       SpecShapeString(spec) + ", got " + ShapeToString(t.shape) + hint);
+                                       SpecShapeString(spec) + ", got " + ShapeToString(t.shape) +
+                                       hint);
 }
 
 StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema& schema,
                                             int64_t* budget) {
-  if (!body.is_object()) return Invalid("invalid_request", "the request body must be a JSON object");
+  if (!body.is_object())
+    return Invalid("invalid_request", "the request body must be a JSON object");
   const Json* inputs = body.Find("inputs");
   if (inputs == nullptr) return Invalid("invalid_request", "the request body has no 'inputs'");
   PreparedInputs p;
@@ -93,7 +99,8 @@ StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema&
       seen[static_cast<size_t>(idx)] = true;
     }
     for (size_t i = 0; i < seen.size(); ++i) {
-      if (!seen[i]) return Invalid("missing_input", "input '" + schema.inputs[i].name + "' is missing");
+      if (!seen[i])
+        return Invalid("missing_input", "input '" + schema.inputs[i].name + "' is missing");
     }
   } else if (inputs->is_array()) {
     if (schema.inputs.size() != 1) {
@@ -103,7 +110,8 @@ StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema&
     }
     RETURN_IF_ERROR(DecodeSeedInput(*inputs, schema.inputs[0], budget, &p.inputs[0]));
   } else {
-    return Invalid("invalid_request", "'inputs' must be an array (one-input model) or an object of named inputs");
+    return Invalid("invalid_request",
+                   "'inputs' must be an array (one-input model) or an object of named inputs");
   }
   RETURN_IF_ERROR(SelectOutputs(body.Find("outputs"), schema, &p));
   return p;
@@ -134,29 +142,37 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
     const Json* name = in.Find("name");
     const Json* shape = in.Find("shape");
     const Json* datatype = in.Find("datatype");
-    if (!name || !name->is_string()) return Invalid("invalid_request", "every input needs a 'name' string");
+    if (!name || !name->is_string())
+      return Invalid("invalid_request", "every input needs a 'name' string");
     const std::string& n = name->AsString();
     int idx = schema.InputIndex(n);
     if (idx < 0) {
-      return Invalid("unknown_input", "the model has no input '" + n + "'; its inputs are " + InputNames(schema));
+      return Invalid("unknown_input",
+                     "the model has no input '" + n + "'; its inputs are " + InputNames(schema));
     }
     const TensorSpec& spec = schema.inputs[static_cast<size_t>(idx)];
-    if (seen[static_cast<size_t>(idx)]) return Invalid("invalid_request", "input '" + n + "' is given twice");
+    if (seen[static_cast<size_t>(idx)])
+      return Invalid("invalid_request", "input '" + n + "' is given twice");
     seen[static_cast<size_t>(idx)] = true;
-    if (!datatype || !datatype->is_string()) return Invalid("invalid_request", "input '" + n + "' needs a 'datatype'");
+    if (!datatype || !datatype->is_string())
+      return Invalid("invalid_request", "input '" + n + "' needs a 'datatype'");
     auto dt = DTypeFromName(datatype->AsString());
-    if (!dt) return Invalid("dtype_mismatch", "input '" + n + "': unknown datatype '" + datatype->AsString() + "'");
+    if (!dt)
+      return Invalid("dtype_mismatch",
+                     "input '" + n + "': unknown datatype '" + datatype->AsString() + "'");
     if (*dt != spec.dtype) {
-      return Invalid("dtype_mismatch", "input '" + n + "' has datatype " + DTypeName(spec.dtype) + ", not " +
-                                           datatype->AsString());
+      return Invalid("dtype_mismatch", "input '" + n + "' has datatype " + DTypeName(spec.dtype) +
+                                           ", not " + datatype->AsString());
     }
-    if (!shape || !shape->is_array()) return Invalid("invalid_request", "input '" + n + "' needs a 'shape' array");
+    if (!shape || !shape->is_array())
+      return Invalid("invalid_request", "input '" + n + "' needs a 'shape' array");
     Tensor& t = p.inputs[static_cast<size_t>(idx)];
     t.name = n;
     t.dtype = *dt;
     for (const Json& d : shape->AsArray()) {
       if (!d.is_integral() || d.is_negative_integral() || !d.fits_int64()) {
-        return Invalid("shape_mismatch", "input '" + n + "': shape dimensions must be non-negative integers");
+        return Invalid("shape_mismatch",
+                       "input '" + n + "': shape dimensions must be non-negative integers");
       }
       t.shape.push_back(d.AsInt64());
     }
@@ -167,11 +183,13 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
     Status s;
     if (bsize != nullptr) {
       if (!bsize->is_integral() || bsize->is_negative_integral()) {
-        return Invalid("invalid_request", "input '" + n + "': binary_data_size must be a non-negative integer");
+        return Invalid("invalid_request",
+                       "input '" + n + "': binary_data_size must be a non-negative integer");
       }
       uint64_t size = bsize->AsUint64();
       if (size > binary.size() - binary_pos) {
-        return Invalid("invalid_request", "input '" + n + "': binary_data_size " + std::to_string(size) +
+        return Invalid("invalid_request", "input '" + n + "': binary_data_size " +
+                                              std::to_string(size) +
                                               " runs past the end of the binary data");
       }
       s = DecodeBinaryData(binary.substr(binary_pos, size), budget, &t);
@@ -189,11 +207,13 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
                                           " bytes of binary data are not claimed by any input");
   }
   for (size_t i = 0; i < seen.size(); ++i) {
-    if (!seen[i]) return Invalid("missing_input", "input '" + schema.inputs[i].name + "' is missing");
+    if (!seen[i])
+      return Invalid("missing_input", "input '" + schema.inputs[i].name + "' is missing");
   }
   bool all_binary = false;
   if (const Json* params = header.Find("parameters")) {
-    if (const Json* b = params->Find("binary_data_output"); b && b->is_bool()) all_binary = b->AsBool();
+    if (const Json* b = params->Find("binary_data_output"); b && b->is_bool())
+      all_binary = b->AsBool();
   }
   const Json* outputs = header.Find("outputs");
   if (outputs == nullptr || outputs->is_null()) {
@@ -206,9 +226,11 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
   if (!outputs->is_array()) return Invalid("invalid_request", "'outputs' must be an array");
   for (const Json& o : outputs->AsArray()) {
     const Json* name = o.Find("name");
-    if (!name || !name->is_string()) return Invalid("invalid_request", "every requested output needs a 'name'");
+    if (!name || !name->is_string())
+      return Invalid("invalid_request", "every requested output needs a 'name'");
     int idx = schema.OutputIndex(name->AsString());
-    if (idx < 0) return Invalid("unknown_output", "the model has no output '" + name->AsString() + "'");
+    if (idx < 0)
+      return Invalid("unknown_output", "the model has no output '" + name->AsString() + "'");
     bool bin = all_binary;
     if (const Json* params = o.Find("parameters")) {
       if (const Json* b = params->Find("binary_data"); b && b->is_bool()) bin = b->AsBool();
@@ -304,8 +326,10 @@ std::vector<Tensor> Split(const Tensor& t, const std::vector<int64_t>& rows) {
     piece.shape = t.shape;
     piece.shape[0] = r;
     size_t nb = row_bytes * static_cast<size_t>(r), ns = row_strings * static_cast<size_t>(r);
-    piece.data.assign(t.data.begin() + static_cast<ptrdiff_t>(b), t.data.begin() + static_cast<ptrdiff_t>(b + nb));
-    piece.strings.assign(t.strings.begin() + static_cast<ptrdiff_t>(s), t.strings.begin() + static_cast<ptrdiff_t>(s + ns));
+    piece.data.assign(t.data.begin() + static_cast<ptrdiff_t>(b),
+                      t.data.begin() + static_cast<ptrdiff_t>(b + nb));
+    piece.strings.assign(t.strings.begin() + static_cast<ptrdiff_t>(s),
+                         t.strings.begin() + static_cast<ptrdiff_t>(s + ns));
     b += nb;
     s += ns;
     out.push_back(std::move(piece));
@@ -354,7 +378,9 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
     const Json& body = items[i];
     if (const Json* m = body.is_object() ? body.Find("model") : nullptr;
         m && (!m->is_string() || m->AsString() != model_name)) {
-      it.error = Status(StatusCode::kNotFound, "this function serves model '" + std::string(model_name) + "'", "not_found");
+      it.error =
+          Status(StatusCode::kNotFound,
+                 "this function serves model '" + std::string(model_name) + "'", "not_found");
       it.done = true;
       continue;
     }

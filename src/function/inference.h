@@ -23,8 +23,8 @@ struct InferenceLimits {
 
 // Inputs ready for Engine::Run, plus which outputs to return.
 struct PreparedInputs {
-  std::vector<Tensor> inputs;  // schema order
-  std::vector<size_t> outputs;  // indices into schema.outputs
+  std::vector<Tensor> inputs;        // schema order
+  std::vector<size_t> outputs;       // indices into schema.outputs
   std::vector<bool> binary_outputs;  // V2 only: same length as outputs
 };
 

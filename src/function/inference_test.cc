@@ -23,14 +23,16 @@ TEST(InferenceTest, CheckShapeAcceptsDynamicDims) {
   EXPECT_EQ(s.reason(), "shape_mismatch");
   EXPECT_NE(s.message().find("[N,64]"), std::string::npos) << s.message();
   t.shape = {64};
-  EXPECT_NE(CheckShape(Spec({-1, 64}), t).message().find("wrap a single example"), std::string::npos);
+  EXPECT_NE(CheckShape(Spec({-1, 64}), t).message().find("wrap a single example"),
+            std::string::npos);
 }
 
 TEST(InferenceTest, V2BinaryDataMustBeFullyClaimed) {
   ModelSchema schema;
   schema.inputs.push_back({"x", DType::kInt32, {-1}, {""}});
   schema.outputs.push_back({"y", DType::kInt32, {-1}, {""}});
-  auto header = Json::Parse(R"({"inputs":[{"name":"x","shape":[2],"datatype":"INT32","parameters":{"binary_data_size":8}}]})");
+  auto header = Json::Parse(
+      R"({"inputs":[{"name":"x","shape":[2],"datatype":"INT32","parameters":{"binary_data_size":8}}]})");
   ASSERT_TRUE(header.ok());
   std::string bin(8, '\0');
   auto p = PrepareV2Request(*header, bin, schema, 100);
@@ -44,7 +46,8 @@ TEST(InferenceTest, V2ResponseAllBinaryViaRequestParameter) {
   ModelSchema schema;
   schema.inputs.push_back({"x", DType::kFp32, {-1}, {""}});
   schema.outputs.push_back({"y", DType::kFp32, {-1}, {""}});
-  auto header = Json::Parse(R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}],"parameters":{"binary_data_output":true}})");
+  auto header = Json::Parse(
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}],"parameters":{"binary_data_output":true}})");
   auto p = PrepareV2Request(*header, "", schema, 100);
   ASSERT_TRUE(p.ok());
   ASSERT_EQ(p->binary_outputs.size(), 1u);

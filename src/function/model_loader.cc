@@ -31,13 +31,15 @@ Status Warmup(Engine& engine) {
 
 StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& make_engine,
                                    const Clock& clock) {
-  auto ms_since = [&](int64_t t0) { return static_cast<double>(clock.MonotonicNanos() - t0) / 1e6; };
+  auto ms_since = [&](int64_t t0) {
+    return static_cast<double>(clock.MonotonicNanos() - t0) / 1e6;
+  };
   LoadedModel out;
   auto text = ReadFile(dir + "/manifest.json");
   if (!text.ok()) {
     if (text.status().code() == StatusCode::kNotFound) {
-      return NotFoundError("no manifest.json in " + dir + " (write one with: modelfn manifest " + dir +
-                           "/model.onnx --name NAME --version VERSION)");
+      return NotFoundError("no manifest.json in " + dir + " (write one with: modelfn manifest " +
+                           dir + "/model.onnx --name NAME --version VERSION)");
     }
     return text.status();
   }
@@ -48,8 +50,9 @@ StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& 
   ASSIGN_OR_RETURN(std::string bytes, ReadFile(model_path));
   if (bytes.size() != model_file.size || Sha256Hex(bytes) != model_file.sha256) {
     return Status(StatusCode::kDataLoss,
-                  model_file.path + " does not match manifest.json (expected sha256 " + model_file.sha256 +
-                      ", " + std::to_string(model_file.size) + " bytes; found " + std::to_string(bytes.size()) +
+                  model_file.path + " does not match manifest.json (expected sha256 " +
+                      model_file.sha256 + ", " + std::to_string(model_file.size) +
+                      " bytes; found " + std::to_string(bytes.size()) +
                       " bytes with another digest): refusing to load a modified or truncated file",
                   "checksum_mismatch");
   }

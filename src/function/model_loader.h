@@ -18,7 +18,7 @@ namespace modelfn {
 
 // Makes the engine from the model file's verified bytes (`path` names it in messages only).
 using EngineFactory = std::function<StatusOr<std::unique_ptr<Engine>>(const std::string& path,
-                                                                     std::string_view bytes)>;
+                                                                      std::string_view bytes)>;
 
 struct LoadedModel {
   std::unique_ptr<Engine> engine;

@@ -1,7 +1,6 @@
 #include "function/model_loader.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,10 +42,13 @@ TEST(ModelLoaderTest, TamperedModelIsNeverLoaded) {
   bytes[bytes.size() / 2] ^= 1;
   ASSERT_TRUE(WriteFileAtomic(dir + "/model.onnx", bytes).ok());
   bool engine_made = false;
-  auto m = LoadModelDir(dir, [&](const std::string&, std::string_view) -> StatusOr<std::unique_ptr<Engine>> {
-    engine_made = true;
-    return InternalError("unreachable");
-  }, RealClock::Get());
+  auto m = LoadModelDir(
+      dir,
+      [&](const std::string&, std::string_view) -> StatusOr<std::unique_ptr<Engine>> {
+        engine_made = true;
+        return InternalError("unreachable");
+      },
+      RealClock::Get());
   EXPECT_EQ(m.status().reason(), "checksum_mismatch");
   EXPECT_FALSE(engine_made);
 }
@@ -68,7 +70,9 @@ TEST(ModelLoaderTest, MissingManifestSaysHowToWriteOne) {
 
 TEST(ModelLoaderTest, ManifestOfAnotherModelIsRefused) {
   std::string dir = CopyExample("mismatch");
-  ASSERT_TRUE(WriteFileAtomic(dir + "/model.onnx", ReadFile(Src("tests/models/add2/model.onnx")).value()).ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(dir + "/model.onnx", ReadFile(Src("tests/models/add2/model.onnx")).value())
+          .ok());
   std::string manifest = ReadFile(Src("tests/models/add2/manifest.json")).value();
   // Keep add2's file hashes but claim digits' schema.
   auto parsed = ParseManifest(manifest);

@@ -59,7 +59,8 @@ void RouteStats::Record(size_t route, int status, int64_t micros) {
 
 uint64_t RouteStats::Count(size_t route, int status) const {
   if (status < 100 || status > 599) return 0;
-  return routes_[route]->by_status[static_cast<size_t>(status - 100)].load(std::memory_order_relaxed);
+  return routes_[route]->by_status[static_cast<size_t>(status - 100)].load(
+      std::memory_order_relaxed);
 }
 
 uint64_t RouteStats::Total() const {
@@ -86,7 +87,8 @@ void RouteStats::AppendPrometheus(std::string* out) const {
   for (const auto& r : routes_) {
     if (r->latency.count() == 0) continue;
     for (double q : {0.5, 0.95, 0.99}) {
-      snprintf(buf, sizeof buf, "modelfn_request_duration_seconds{route=\"%s\",quantile=\"%g\"} %.9g\n",
+      snprintf(buf, sizeof buf,
+               "modelfn_request_duration_seconds{route=\"%s\",quantile=\"%g\"} %.9g\n",
                r->label.c_str(), q, r->latency.QuantileMicros(q) / 1e6);
       out->append(buf);
     }

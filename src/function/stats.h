@@ -19,7 +19,9 @@ class LatencyHistogram {
 
   void Record(int64_t micros);
   uint64_t count() const { return count_.load(std::memory_order_relaxed); }
-  double sum_seconds() const { return static_cast<double>(sum_us_.load(std::memory_order_relaxed)) / 1e6; }
+  double sum_seconds() const {
+    return static_cast<double>(sum_us_.load(std::memory_order_relaxed)) / 1e6;
+  }
   // Value in microseconds at quantile q in [0, 1]; 0 when empty. Safe to call while recording.
   double QuantileMicros(double q) const;
 

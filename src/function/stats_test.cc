@@ -35,9 +35,13 @@ TEST(RouteStatsTest, PrometheusText) {
   s.Record(0, 400, 50);
   std::string out;
   s.AppendPrometheus(&out);
-  EXPECT_NE(out.find("modelfn_requests_total{route=\"/v1/infer\",code=\"200\"} 2\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("modelfn_requests_total{route=\"/v1/infer\",code=\"400\"} 1\n"), std::string::npos);
-  EXPECT_NE(out.find("modelfn_request_duration_seconds_count{route=\"/v1/infer\"} 3\n"), std::string::npos);
+  EXPECT_NE(out.find("modelfn_requests_total{route=\"/v1/infer\",code=\"200\"} 2\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("modelfn_requests_total{route=\"/v1/infer\",code=\"400\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(out.find("modelfn_request_duration_seconds_count{route=\"/v1/infer\"} 3\n"),
+            std::string::npos);
   EXPECT_NE(out.find("quantile=\"0.99\""), std::string::npos);
   EXPECT_EQ(out.find("/v1/health"), std::string::npos);  // no samples, no series
   EXPECT_EQ(s.Count(0, 200), 2u);

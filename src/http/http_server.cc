@@ -1,9 +1,6 @@
 #include "http/http_server.h"
 
 #include <arpa/inet.h>
-#include <cerrno>
-#include <cstring>
-#include <ctime>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -13,7 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <ctime>
 #include <unordered_map>
 
 namespace modelfn {
@@ -89,26 +89,46 @@ void AppendResponse(const HttpResponse& r, bool keep_alive, bool head, std::stri
 
 const char* ReasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Status";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Status";
   }
 }
 
@@ -145,12 +165,17 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions optio
   int port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                                       : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   if (options.workers < 1) options.workers = 1;
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(options), std::move(handler), fd, port));
+  return std::unique_ptr<HttpServer>(
+      new HttpServer(std::move(options), std::move(handler), fd, port));
 }
 
 HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, int listen_fd, int port)
-    : options_(std::move(options)), handler_(std::move(handler)), listen_fd_(listen_fd), port_(port) {
-  for (int i = 0; i < options_.workers; ++i) wake_fds_.push_back(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      listen_fd_(listen_fd),
+      port_(port) {
+  for (int i = 0; i < options_.workers; ++i)
+    wake_fds_.push_back(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 }
 
 HttpServer::~HttpServer() {
@@ -350,7 +375,8 @@ void HttpServer::Loop(int index) {
           ssize_t r = recv(c->fd, buf, sizeof buf, 0);
           if (r > 0) {
             c->in.append(buf, static_cast<size_t>(r));
-            if (c->in.size() > options_.limits.max_body_bytes + options_.limits.max_header_bytes + 65536) {
+            if (c->in.size() >
+                options_.limits.max_body_bytes + options_.limits.max_header_bytes + 65536) {
               break;  // parse what we have; the parser reports the limit
             }
             continue;
@@ -390,7 +416,8 @@ void HttpServer::Loop(int index) {
           continue;
         }
         bool in_progress = c->parser.InProgress(c->in);
-        if (in_progress && c->request_started_ms && now - c->request_started_ms > options_.read_timeout_ms) {
+        if (in_progress && c->request_started_ms &&
+            now - c->request_started_ms > options_.read_timeout_ms) {
           slow.push_back(c.get());
         } else if (!in_progress && c->out_off >= c->out.size() &&
                    now - c->last_active_ms > options_.idle_timeout_ms) {
@@ -400,7 +427,8 @@ void HttpServer::Loop(int index) {
       for (Conn* c : expired) close_conn(c);
       for (Conn* c : slow) {
         reply_error(c, MakeProblem("request_timeout", "request was not received within " +
-                                                          std::to_string(options_.read_timeout_ms) + " ms"));
+                                                          std::to_string(options_.read_timeout_ms) +
+                                                          " ms"));
         flush(c);
       }
     }

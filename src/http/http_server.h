@@ -34,9 +34,9 @@ struct HttpServerOptions {
   int port = 8080;  // 0 picks a free port; see HttpServer::port()
   int workers = 1;
   ParserLimits limits;
-  int idle_timeout_ms = 75'000;    // keep-alive connection with no request in progress
-  int read_timeout_ms = 30'000;    // a request whose bytes stop arriving -> 408
-  int drain_timeout_ms = 10'000;   // after Shutdown(), in-flight requests get this long
+  int idle_timeout_ms = 75'000;   // keep-alive connection with no request in progress
+  int read_timeout_ms = 30'000;   // a request whose bytes stop arriving -> 408
+  int drain_timeout_ms = 10'000;  // after Shutdown(), in-flight requests get this long
   size_t max_connections = 10'000;
 };
 

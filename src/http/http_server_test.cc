@@ -1,8 +1,7 @@
 #include "http/http_server.h"
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -146,7 +145,13 @@ TEST(HttpServerTest, MalformedRequestGets400) {
 
 TEST(HttpServerTest, ShutdownFinishesRequestInFlightAndClosesIdle) {
   auto server = HttpServer::Create(
-      [] { HttpServerOptions o; o.host = "127.0.0.1"; o.port = 0; o.workers = 1; return o; }(),
+      [] {
+        HttpServerOptions o;
+        o.host = "127.0.0.1";
+        o.port = 0;
+        o.workers = 1;
+        return o;
+      }(),
       [](const HttpRequest& req, HttpResponse* resp) { resp->body = req.body; });
   ASSERT_TRUE(server.ok());
   std::thread t([&] { (*server)->Run(); });

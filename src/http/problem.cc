@@ -69,14 +69,30 @@ Problem ProblemFromStatus(const Status& s) {
   if (!s.reason().empty() && Find(s.reason())) return MakeProblem(s.reason(), s.message());
   const char* code = "internal";
   switch (s.code()) {
-    case StatusCode::kInvalidArgument: code = "invalid_request"; break;
-    case StatusCode::kNotFound: code = "not_found"; break;
-    case StatusCode::kResourceExhausted: code = "overloaded"; break;
-    case StatusCode::kUnavailable: code = "overloaded"; break;
-    case StatusCode::kFailedPrecondition: code = "model_not_ready"; break;
-    case StatusCode::kDeadlineExceeded: code = "timeout"; break;
-    case StatusCode::kUnimplemented: code = "not_implemented"; break;
-    default: code = "internal"; break;
+    case StatusCode::kInvalidArgument:
+      code = "invalid_request";
+      break;
+    case StatusCode::kNotFound:
+      code = "not_found";
+      break;
+    case StatusCode::kResourceExhausted:
+      code = "overloaded";
+      break;
+    case StatusCode::kUnavailable:
+      code = "overloaded";
+      break;
+    case StatusCode::kFailedPrecondition:
+      code = "model_not_ready";
+      break;
+    case StatusCode::kDeadlineExceeded:
+      code = "timeout";
+      break;
+    case StatusCode::kUnimplemented:
+      code = "not_implemented";
+      break;
+    default:
+      code = "internal";
+      break;
   }
   return MakeProblem(code, s.message());
 }

@@ -152,18 +152,18 @@ RequestParser::Result RequestParser::ParseHeader(std::string_view head, HttpRequ
     req->keep_alive = req->minor_version == 1;
   }
   if (!chunked_ && content_length_ > limits_.max_body_bytes) {
-    *problem = MakeProblem("payload_too_large",
-                           "request body of " + std::to_string(content_length_) +
-                               " bytes exceeds the limit of " +
-                               std::to_string(limits_.max_body_bytes));
+    *problem =
+        MakeProblem("payload_too_large", "request body of " + std::to_string(content_length_) +
+                                             " bytes exceeds the limit of " +
+                                             std::to_string(limits_.max_body_bytes));
     return Result::kError;
   }
   if (!have_cl && !have_te) expect_continue_ = false;  // no body to wait for
   return Result::kNeedMore;
 }
 
-RequestParser::Result RequestParser::Parse(std::string_view buf, HttpRequest* req,
-                                           size_t* consumed, Problem* problem) {
+RequestParser::Result RequestParser::Parse(std::string_view buf, HttpRequest* req, size_t* consumed,
+                                           Problem* problem) {
   if (!header_done_) {
     // Ignore empty lines before a request line (RFC 9112 section 2.2).
     size_t start = 0;
@@ -173,17 +173,17 @@ RequestParser::Result RequestParser::Parse(std::string_view buf, HttpRequest* re
     if (end == std::string_view::npos) {
       scanned_ = buf.size();
       if (buf.size() > limits_.max_header_bytes) {
-        *problem = MakeProblem("header_too_large", "request header exceeds " +
-                                                       std::to_string(limits_.max_header_bytes) +
-                                                       " bytes");
+        *problem = MakeProblem(
+            "header_too_large",
+            "request header exceeds " + std::to_string(limits_.max_header_bytes) + " bytes");
         return Result::kError;
       }
       return Result::kNeedMore;
     }
     if (end - start > limits_.max_header_bytes) {
-      *problem = MakeProblem("header_too_large", "request header exceeds " +
-                                                     std::to_string(limits_.max_header_bytes) +
-                                                     " bytes");
+      *problem =
+          MakeProblem("header_too_large", "request header exceeds " +
+                                              std::to_string(limits_.max_header_bytes) + " bytes");
       return Result::kError;
     }
     Result r = ParseHeader(buf.substr(start, end - start), req, problem);
@@ -233,9 +233,9 @@ RequestParser::Result RequestParser::ParseChunked(std::string_view buf, HttpRequ
       continue;
     }
     if (size > limits_.max_body_bytes || req->body.size() + size > limits_.max_body_bytes) {
-      *problem = MakeProblem("payload_too_large", "request body exceeds the limit of " +
-                                                      std::to_string(limits_.max_body_bytes) +
-                                                      " bytes");
+      *problem =
+          MakeProblem("payload_too_large", "request body exceeds the limit of " +
+                                               std::to_string(limits_.max_body_bytes) + " bytes");
       return Result::kError;
     }
     size_t data = eol + 2;

@@ -58,14 +58,14 @@ class RequestParser {
   Result ParseChunked(std::string_view buf, HttpRequest* req, size_t* consumed, Problem* problem);
 
   ParserLimits limits_;
-  size_t scanned_ = 0;       // bytes of buf already searched for the header end
+  size_t scanned_ = 0;  // bytes of buf already searched for the header end
   bool header_done_ = false;
   size_t body_start_ = 0;
   bool chunked_ = false;
   uint64_t content_length_ = 0;
   bool expect_continue_ = false;
   bool continue_sent_ = false;
-  size_t chunk_pos_ = 0;     // next chunk-size line (chunked)
+  size_t chunk_pos_ = 0;  // next chunk-size line (chunked)
   bool in_trailer_ = false;
 };
 

@@ -39,7 +39,8 @@ TEST(RequestParserTest, BodyArrivesInPieces) {
   size_t consumed = 0;
   Problem problem;
   for (size_t n = 1; n < full.size() - 1; ++n) {
-    ASSERT_EQ(p.Parse(std::string_view(full).substr(0, n), &req, &consumed, &problem), R::kNeedMore) << n;
+    ASSERT_EQ(p.Parse(std::string_view(full).substr(0, n), &req, &consumed, &problem), R::kNeedMore)
+        << n;
   }
   ASSERT_EQ(p.Parse(full, &req, &consumed, &problem), R::kComplete);
   EXPECT_EQ(req.body, "{\"inputs\":1");
@@ -48,7 +49,8 @@ TEST(RequestParserTest, BodyArrivesInPieces) {
 
 TEST(RequestParserTest, ChunkedBody) {
   std::string text =
-      "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nT: v\r\n\r\nNEXT";
+      "POST /x HTTP/1.1\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nT: v\r\n\r\nNEXT";
   auto p = ParseAll(text);
   ASSERT_EQ(p.result, R::kComplete);
   EXPECT_EQ(p.req.body, "Wikipedia");
@@ -60,8 +62,9 @@ TEST(RequestParserTest, LimitsAndMalformedInput) {
   small.max_body_bytes = 10;
   small.max_header_bytes = 100;
   EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", small).problem.status, 413);
-  EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n", small).problem.code,
-            "payload_too_large");
+  EXPECT_EQ(
+      ParseAll("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n", small).problem.code,
+      "payload_too_large");
   EXPECT_EQ(ParseAll("GET / HTTP/1.1\r\nA: " + std::string(200, 'x'), small).problem.status, 431);
   const char* bad[] = {
       "GET\r\n\r\n",

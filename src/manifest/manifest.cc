@@ -12,14 +12,16 @@ Status Bad(const std::string& why) {
 
 bool AllOf(std::string_view s, std::string_view extra) {
   for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || extra.find(c) != std::string_view::npos;
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || extra.find(c) != std::string_view::npos;
     if (!ok) return false;
   }
   return true;
 }
 
 Status ParseSpecs(const Json* arr, const char* field, std::vector<TensorSpec>* out) {
-  if (arr == nullptr || !arr->is_array()) return Bad(std::string("'") + field + "' must be an array");
+  if (arr == nullptr || !arr->is_array())
+    return Bad(std::string("'") + field + "' must be an array");
   for (const Json& e : arr->AsArray()) {
     const Json* name = e.Find("name");
     const Json* dt = e.Find("datatype");
@@ -33,7 +35,8 @@ Status ParseSpecs(const Json* arr, const char* field, std::vector<TensorSpec>* o
       return Bad(std::string(field) + " '" + spec.name + "': unknown 'datatype'");
     }
     spec.dtype = *DTypeFromName(dt->AsString());
-    if (!shape || !shape->is_array()) return Bad(std::string(field) + " '" + spec.name + "': 'shape' must be an array");
+    if (!shape || !shape->is_array())
+      return Bad(std::string(field) + " '" + spec.name + "': 'shape' must be an array");
     for (const Json& d : shape->AsArray()) {
       if (d.is_string()) {
         spec.shape.push_back(-1);
@@ -42,7 +45,8 @@ Status ParseSpecs(const Json* arr, const char* field, std::vector<TensorSpec>* o
         spec.shape.push_back(d.AsInt64());
         spec.dim_params.emplace_back();
       } else {
-        return Bad(std::string(field) + " '" + spec.name + "': a dimension must be an integer >= -1 or a name");
+        return Bad(std::string(field) + " '" + spec.name +
+                   "': a dimension must be an integer >= -1 or a name");
       }
     }
     out->push_back(std::move(spec));
@@ -72,10 +76,11 @@ void WriteSpecs(JsonWriter& w, const std::vector<TensorSpec>& specs) {
 Status ValidateModelName(std::string_view name) {
   if (name.empty() || name.size() > 63 || name[0] == '.' || name[0] == '-' || name[0] == '_' ||
       !AllOf(name, "._-")) {
-    return Status(StatusCode::kInvalidArgument,
-                  "invalid model name '" + std::string(name) +
-                      "': use 1-63 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit",
-                  "invalid_request");
+    return Status(
+        StatusCode::kInvalidArgument,
+        "invalid model name '" + std::string(name) +
+            "': use 1-63 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit",
+        "invalid_request");
   }
   return Status::Ok();
 }
@@ -173,14 +178,20 @@ std::string SerializeManifest(const Manifest& m) {
     char c = out[i];
     pretty.push_back(c);
     if (in_string) {
-      if (c == '\\') pretty.push_back(out[++i]);
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        pretty.push_back(out[++i]);
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') ++depth;
-    else if (c == '}' || c == ']') --depth;
-    else if (c == ',' && depth == 1) pretty += "\n ";
+    if (c == '"')
+      in_string = true;
+    else if (c == '{' || c == '[')
+      ++depth;
+    else if (c == '}' || c == ']')
+      --depth;
+    else if (c == ',' && depth == 1)
+      pretty += "\n ";
     if (i == 0) pretty += "\n ";
   }
   pretty.insert(pretty.size() - 1, "\n");
@@ -213,7 +224,8 @@ Status VerifyFiles(const Manifest& m, const std::string& dir) {
       return Status(StatusCode::kDataLoss,
                     f.path + " does not match manifest.json (expected sha256 " + f.sha256 + ", " +
                         std::to_string(f.size) + " bytes; found sha256 " + d->sha256 + ", " +
-                        std::to_string(d->size) + " bytes): refusing to load a modified or truncated file",
+                        std::to_string(d->size) +
+                        " bytes): refusing to load a modified or truncated file",
                     "checksum_mismatch");
     }
   }

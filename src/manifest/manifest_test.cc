@@ -1,7 +1,6 @@
 #include "manifest/manifest.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 

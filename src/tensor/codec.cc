@@ -8,10 +8,10 @@ namespace modelfn {
 namespace {
 
 Status DTypeError(DType t, size_t index, const std::string& why) {
-  return Status(StatusCode::kInvalidArgument,
-                std::string("element ") + std::to_string(index) + ": " + why + " for " +
-                    DTypeName(t),
-                "dtype_mismatch");
+  return Status(
+      StatusCode::kInvalidArgument,
+      std::string("element ") + std::to_string(index) + ": " + why + " for " + DTypeName(t),
+      "dtype_mismatch");
 }
 
 Status ShapeError(const std::string& why) {
@@ -97,23 +97,32 @@ Status PutElement(const Json& e, size_t i, Tensor* out) {
         dst[i] = static_cast<uint8_t>(e.AsInt64());
         return Status::Ok();
       }
-      return DTypeError(out->dtype, i, std::string("expected true or false, got ") +
-                                           Json::TypeName(e.type()));
-    case DType::kUint8: return PutInt<uint8_t>(e, out->dtype, i, dst);
-    case DType::kUint16: return PutInt<uint16_t>(e, out->dtype, i, dst);
-    case DType::kUint32: return PutInt<uint32_t>(e, out->dtype, i, dst);
-    case DType::kUint64: return PutInt<uint64_t>(e, out->dtype, i, dst);
-    case DType::kInt8: return PutInt<int8_t>(e, out->dtype, i, dst);
-    case DType::kInt16: return PutInt<int16_t>(e, out->dtype, i, dst);
-    case DType::kInt32: return PutInt<int32_t>(e, out->dtype, i, dst);
-    case DType::kInt64: return PutInt<int64_t>(e, out->dtype, i, dst);
+      return DTypeError(out->dtype, i,
+                        std::string("expected true or false, got ") + Json::TypeName(e.type()));
+    case DType::kUint8:
+      return PutInt<uint8_t>(e, out->dtype, i, dst);
+    case DType::kUint16:
+      return PutInt<uint16_t>(e, out->dtype, i, dst);
+    case DType::kUint32:
+      return PutInt<uint32_t>(e, out->dtype, i, dst);
+    case DType::kUint64:
+      return PutInt<uint64_t>(e, out->dtype, i, dst);
+    case DType::kInt8:
+      return PutInt<int8_t>(e, out->dtype, i, dst);
+    case DType::kInt16:
+      return PutInt<int16_t>(e, out->dtype, i, dst);
+    case DType::kInt32:
+      return PutInt<int32_t>(e, out->dtype, i, dst);
+    case DType::kInt64:
+      return PutInt<int64_t>(e, out->dtype, i, dst);
     case DType::kFp16:
     case DType::kFp32:
-    case DType::kFp64: return PutFloating(e, out->dtype, i, dst);
+    case DType::kFp64:
+      return PutFloating(e, out->dtype, i, dst);
     case DType::kBytes:
       if (!e.is_string()) {
-        return DTypeError(out->dtype, i, std::string("expected a string, got ") +
-                                             Json::TypeName(e.type()));
+        return DTypeError(out->dtype, i,
+                          std::string("expected a string, got ") + Json::TypeName(e.type()));
       }
       out->strings[i] = e.AsString();
       return Status::Ok();
@@ -200,8 +209,8 @@ Status DecodeJsonData(const Json& data, int64_t max_elements, Tensor* out) {
   CountLeaves(data, n, &leaves);
   if (leaves != n) {
     return ShapeError("data has " + std::string(leaves > n ? "more than " : "") +
-                      std::to_string(leaves) + " elements but shape " +
-                      ShapeToString(out->shape) + " holds " + std::to_string(n));
+                      std::to_string(leaves) + " elements but shape " + ShapeToString(out->shape) +
+                      " holds " + std::to_string(n));
   }
   Allocate(n, out);
   size_t next = 0;
@@ -249,19 +258,72 @@ namespace {
 void WriteElement(const Tensor& t, size_t i, JsonWriter* w) {
   const uint8_t* p = t.data.data();
   switch (t.dtype) {
-    case DType::kBool: w->Bool(p[i] != 0); return;
-    case DType::kUint8: w->Uint(p[i]); return;
-    case DType::kUint16: { uint16_t v; std::memcpy(&v, p + 2 * i, 2); w->Uint(v); return; }
-    case DType::kUint32: { uint32_t v; std::memcpy(&v, p + 4 * i, 4); w->Uint(v); return; }
-    case DType::kUint64: { uint64_t v; std::memcpy(&v, p + 8 * i, 8); w->Uint(v); return; }
-    case DType::kInt8: w->Int(static_cast<int8_t>(p[i])); return;
-    case DType::kInt16: { int16_t v; std::memcpy(&v, p + 2 * i, 2); w->Int(v); return; }
-    case DType::kInt32: { int32_t v; std::memcpy(&v, p + 4 * i, 4); w->Int(v); return; }
-    case DType::kInt64: { int64_t v; std::memcpy(&v, p + 8 * i, 8); w->Int(v); return; }
-    case DType::kFp16: { uint16_t v; std::memcpy(&v, p + 2 * i, 2); w->Float(HalfToFloat(v)); return; }
-    case DType::kFp32: { float v; std::memcpy(&v, p + 4 * i, 4); w->Float(v); return; }
-    case DType::kFp64: { double v; std::memcpy(&v, p + 8 * i, 8); w->Double(v); return; }
-    case DType::kBytes: w->String(t.strings[i]); return;
+    case DType::kBool:
+      w->Bool(p[i] != 0);
+      return;
+    case DType::kUint8:
+      w->Uint(p[i]);
+      return;
+    case DType::kUint16: {
+      uint16_t v;
+      std::memcpy(&v, p + 2 * i, 2);
+      w->Uint(v);
+      return;
+    }
+    case DType::kUint32: {
+      uint32_t v;
+      std::memcpy(&v, p + 4 * i, 4);
+      w->Uint(v);
+      return;
+    }
+    case DType::kUint64: {
+      uint64_t v;
+      std::memcpy(&v, p + 8 * i, 8);
+      w->Uint(v);
+      return;
+    }
+    case DType::kInt8:
+      w->Int(static_cast<int8_t>(p[i]));
+      return;
+    case DType::kInt16: {
+      int16_t v;
+      std::memcpy(&v, p + 2 * i, 2);
+      w->Int(v);
+      return;
+    }
+    case DType::kInt32: {
+      int32_t v;
+      std::memcpy(&v, p + 4 * i, 4);
+      w->Int(v);
+      return;
+    }
+    case DType::kInt64: {
+      int64_t v;
+      std::memcpy(&v, p + 8 * i, 8);
+      w->Int(v);
+      return;
+    }
+    case DType::kFp16: {
+      uint16_t v;
+      std::memcpy(&v, p + 2 * i, 2);
+      w->Float(HalfToFloat(v));
+      return;
+    }
+    case DType::kFp32: {
+      float v;
+      std::memcpy(&v, p + 4 * i, 4);
+      w->Float(v);
+      return;
+    }
+    case DType::kFp64: {
+      double v;
+      std::memcpy(&v, p + 8 * i, 8);
+      w->Double(v);
+      return;
+    }
+    case DType::kBytes:
+      w->String(t.strings[i]);
+      return;
   }
 }
 

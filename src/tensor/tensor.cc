@@ -91,7 +91,8 @@ StatusOr<int64_t> CheckedElementCount(const std::vector<int64_t>& shape, int64_t
   for (int64_t d : shape) {
     if (d < 0) {
       return Status(StatusCode::kInvalidArgument,
-                    "shape " + ShapeToString(shape) + " has a negative dimension", "shape_mismatch");
+                    "shape " + ShapeToString(shape) + " has a negative dimension",
+                    "shape_mismatch");
     }
     if (d != 0 && n > max_elements / d) {
       return Status(StatusCode::kResourceExhausted,

@@ -13,8 +13,19 @@
 namespace modelfn {
 
 enum class DType : uint8_t {
-  kBool, kUint8, kUint16, kUint32, kUint64, kInt8, kInt16, kInt32, kInt64,
-  kFp16, kFp32, kFp64, kBytes,
+  kBool,
+  kUint8,
+  kUint16,
+  kUint32,
+  kUint64,
+  kInt8,
+  kInt16,
+  kInt32,
+  kInt64,
+  kFp16,
+  kFp32,
+  kFp64,
+  kBytes,
 };
 
 // "FP32", "INT64", ... as the Open Inference Protocol spells them.
@@ -36,9 +47,13 @@ struct Tensor {
 
   int64_t NumElements() const;
   template <typename T>
-  const T* As() const { return reinterpret_cast<const T*>(data.data()); }
+  const T* As() const {
+    return reinterpret_cast<const T*>(data.data());
+  }
   template <typename T>
-  T* MutableAs() { return reinterpret_cast<T*>(data.data()); }
+  T* MutableAs() {
+    return reinterpret_cast<T*>(data.data());
+  }
 };
 
 // Product of dims. InvalidArgument (reason shape_mismatch) for a negative dim, ResourceExhausted

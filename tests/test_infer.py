@@ -152,3 +152,24 @@ def test_cold_start_flag_only_on_first_request(start_function):
     assert len({l["request_id"] for l in logged}) == 3
     r = fn.post("/v1/infer", body, headers={"X-Request-Id": "abc-123"})
     assert r.headers["X-Request-Id"] == "abc-123"
+
+
+def test_many_concurrent_connections(digits):
+    body = json.dumps(load_request("digits", "infer_named.json")).encode()
+    req = (b"POST /v1/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    socks = [socket.create_connection(("127.0.0.1", digits.port), timeout=20) for _ in range(400)]
+    try:
+        for s in socks:  # every connection is open before any request is sent
+            s.sendall(req)
+        for s in socks:
+            data = b""
+            while b'"label":[2]' not in data:
+                chunk = s.recv(65536)
+                assert chunk, "connection closed before the answer"
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200 OK")
+    finally:
+        for s in socks:
+            s.close()
+    assert digits.healthy()

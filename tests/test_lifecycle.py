@@ -131,3 +131,51 @@ def test_sigterm_finishes_requests_in_flight(start_function):
     assert outcomes and all(o == 200 or o == "refused" for o in outcomes), set(outcomes)
     assert outcomes.count(200) > 0
     assert fn.wait_for(lambda l: l.get("event") == "shutdown", 5) is not None
+
+
+def make_cpu_cgroup(name, quota_us, period_us=100000):
+    """A cgroup v1 cpu group (or v2 cpu.max) with the given quota; None if this machine has none
+    we may create."""
+    v1 = "/sys/fs/cgroup/cpu"
+    v2 = "/sys/fs/cgroup"
+    try:
+        if os.path.exists(os.path.join(v1, "cpu.cfs_period_us")):
+            path = os.path.join(v1, name)
+            os.makedirs(path, exist_ok=True)
+            with open(os.path.join(path, "cpu.cfs_period_us"), "w") as f:
+                f.write(str(period_us))
+            with open(os.path.join(path, "cpu.cfs_quota_us"), "w") as f:
+                f.write(str(quota_us))
+            return path
+        if os.path.exists(os.path.join(v2, "cgroup.controllers")):
+            path = os.path.join(v2, name)
+            os.makedirs(path, exist_ok=True)
+            with open(os.path.join(path, "cpu.max"), "w") as f:
+                f.write(f"{quota_us} {period_us}")
+            return path
+    except OSError:
+        return None
+    return None
+
+
+@pytest.mark.parametrize("quota_us,workers", [(50000, 1), (100000, 1), (150000, 2)])
+def test_workers_follow_the_cgroup_cpu_quota(quota_us, workers):
+    path = make_cpu_cgroup(f"modelfn-test-{os.getpid()}-{quota_us}", quota_us)
+    if path is None:
+        pytest.skip("this machine lets the tests create no cpu cgroup")
+
+    def enter():
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+    proc = subprocess.Popen([str(FN), "--model", str(EXAMPLES / "digits"), "--port", "0", "--host", "127.0.0.1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=enter)
+    try:
+        init = json.loads(proc.stdout.readline())
+        assert init["event"] == "init"
+        assert init["cpu_quota"] == pytest.approx(quota_us / 100000)
+        assert init["workers"] == min(workers, os.cpu_count())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        os.rmdir(path)

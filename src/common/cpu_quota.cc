@@ -14,31 +14,37 @@ bool ReadFirstLine(const std::string& path, std::string* line) {
   return f && std::getline(f, *line);
 }
 
-// The cgroup v2 path of this process ("0::/some/path"), relative to the unified mount.
-std::string OwnCgroupV2Path(const std::string& root) {
+// This process's path in a cgroup hierarchy, from /proc/self/cgroup: for v2 the "0::" line, for v1
+// the line whose controller list holds "cpu" ("1:cpu:/x" or "4:cpu,cpuacct:/x"). "" if none.
+std::string OwnCgroupPath(const std::string& root, bool v2) {
   std::ifstream f(root + "/proc/self/cgroup");
   std::string line;
   while (std::getline(f, line)) {
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
+    size_t c1 = line.find(':');
+    size_t c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
+    if (c2 == std::string::npos) continue;
+    std::string controllers = line.substr(c1 + 1, c2 - c1 - 1);
+    std::string path = line.substr(c2 + 1);
+    if (v2 && line.rfind("0::", 0) == 0) return path;
+    if (!v2) {
+      std::istringstream list(controllers);
+      std::string c;
+      while (std::getline(list, c, ',')) {
+        if (c == "cpu") return path;
+      }
+    }
   }
   return "";
 }
 
-double QuotaV2(const std::string& root) {
-  // Walk from our own cgroup up to the root: the tightest limit wins.
-  std::string rel = OwnCgroupV2Path(root);
+// Walks from `rel` up to the hierarchy's root; `read(dir)` returns a quota in CPUs (0 for none).
+// The tightest limit wins, as the kernel enforces every ancestor's.
+template <typename ReadFn>
+double TightestUpwards(std::string rel, ReadFn read) {
   double best = 0;
   while (true) {
-    std::string line;
-    if (ReadFirstLine(root + "/sys/fs/cgroup" + rel + "/cpu.max", &line)) {
-      std::istringstream in(line);
-      std::string quota;
-      double period = 0;
-      if (in >> quota >> period && quota != "max" && period > 0) {
-        double q = std::stod(quota) / period;
-        if (q > 0 && (best == 0 || q < best)) best = q;
-      }
-    }
+    double q = read(rel);
+    if (q > 0 && (best == 0 || q < best)) best = q;
     if (rel.empty() || rel == "/") break;
     size_t slash = rel.rfind('/');
     rel = slash == 0 || slash == std::string::npos ? "" : rel.substr(0, slash);
@@ -46,18 +52,37 @@ double QuotaV2(const std::string& root) {
   return best;
 }
 
+double QuotaV2(const std::string& root) {
+  return TightestUpwards(OwnCgroupPath(root, true), [&](const std::string& rel) {
+    std::string line;
+    if (!ReadFirstLine(root + "/sys/fs/cgroup" + rel + "/cpu.max", &line)) return 0.0;
+    std::istringstream in(line);
+    std::string quota;
+    double period = 0;
+    if (!(in >> quota >> period) || quota == "max" || period <= 0) return 0.0;
+    return std::stod(quota) / period;
+  });
+}
+
 double QuotaV1(const std::string& root) {
-  std::string q, p;
-  if (!ReadFirstLine(root + "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", &q) ||
-      !ReadFirstLine(root + "/sys/fs/cgroup/cpu/cpu.cfs_period_us", &p)) {
-    return 0;
+  std::string mount;
+  for (const char* m : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"}) {
+    std::string probe;
+    if (ReadFirstLine(root + m + "/cpu.cfs_period_us", &probe)) {
+      mount = root + m;
+      break;
+    }
   }
-  try {
+  if (mount.empty()) return 0;
+  return TightestUpwards(OwnCgroupPath(root, false), [&](const std::string& rel) {
+    std::string q, p;
+    if (!ReadFirstLine(mount + rel + "/cpu.cfs_quota_us", &q) ||
+        !ReadFirstLine(mount + rel + "/cpu.cfs_period_us", &p)) {
+      return 0.0;
+    }
     double quota = std::stod(q), period = std::stod(p);
-    return quota > 0 && period > 0 ? quota / period : 0;
-  } catch (...) {
-    return 0;
-  }
+    return quota > 0 && period > 0 ? quota / period : 0.0;
+  });
 }
 
 }  // namespace
@@ -78,7 +103,13 @@ CpuQuota ReadCpuQuota(const std::string& root) {
   } catch (...) {
     out.quota_cpus = 0;
   }
-  if (out.quota_cpus == 0) out.quota_cpus = QuotaV1(root);
+  if (out.quota_cpus == 0) {
+    try {
+      out.quota_cpus = QuotaV1(root);
+    } catch (...) {
+      out.quota_cpus = 0;
+    }
+  }
   if (root.empty()) {
     cpu_set_t set;
     CPU_ZERO(&set);

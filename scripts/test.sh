@@ -13,7 +13,7 @@ build="${MODELFN_BUILD_DIR:-$root/build}"
 asan="$root/build-asan"
 
 echo "== format (clang-format)"
-files=$(git ls-files 'src/*.cc' 'src/*.h' 'bench/*.cc' 2>/dev/null || find src bench -name '*.cc' -o -name '*.h')
+files=$(git ls-files 'src/*.cc' 'src/*.h' 'bench/*.cc' 'fuzz/*.cc')
 clang-format --dry-run --Werror $files
 echo "formatted: $(echo "$files" | wc -w) files"
 

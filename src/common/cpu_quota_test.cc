@@ -39,7 +39,8 @@ TEST(CpuQuotaTest, V2TightestAncestorWins) {
 TEST(CpuQuotaTest, V1OwnCgroupAndAncestors) {
   std::string root = MakeTree("cg1b");
   mkdir((root + "/sys/fs/cgroup/cpu/job").c_str(), 0755);
-  ASSERT_TRUE(WriteFileAtomic(root + "/proc/self/cgroup", "4:memory:/x\n3:cpu,cpuacct:/job\n").ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(root + "/proc/self/cgroup", "4:memory:/x\n3:cpu,cpuacct:/job\n").ok());
   ASSERT_TRUE(WriteFileAtomic(root + "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "-1\n").ok());
   ASSERT_TRUE(WriteFileAtomic(root + "/sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000\n").ok());
   ASSERT_TRUE(WriteFileAtomic(root + "/sys/fs/cgroup/cpu/job/cpu.cfs_quota_us", "250000\n").ok());

@@ -418,7 +418,8 @@ class JsonParser {
       if (p_ >= end_ || !(*p_ >= '0' && *p_ <= '9')) return Fail("digit expected in exponent");
       while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
     }
-    if (integral) {
+    if (integral &&
+        !(p_ - start == 2 && start[0] == '-' && start[1] == '0')) {  // "-0" stays a double
       int64_t i;
       auto r = std::from_chars(start, p_, i);
       if (r.ec == std::errc() && r.ptr == p_) {

@@ -85,6 +85,15 @@ TEST(JsonTest, WriterRoundTrips) {
   EXPECT_EQ(back->Dump(), out);
 }
 
+TEST(JsonTest, NegativeZeroKeepsItsSign) {  // found by fuzz/json_fuzz
+  auto j = Json::Parse("[-0, -0E-0, 0]");
+  ASSERT_TRUE(j.ok());
+  EXPECT_FALSE(j->AsArray()[0].is_integral());
+  EXPECT_TRUE(std::signbit(j->AsArray()[0].AsDouble()));
+  EXPECT_EQ(j->Dump(), "[-0,-0,0]");
+  EXPECT_EQ(Json::Parse(j->Dump())->Dump(), "[-0,-0,0]");
+}
+
 TEST(JsonTest, DuplicateKeysLastWins) {
   auto j = Json::Parse(R"({"a":1,"a":2})");
   ASSERT_TRUE(j.ok());

@@ -172,7 +172,9 @@ RequestParser::Result RequestParser::Parse(std::string_view buf, HttpRequest* re
     size_t end = buf.find("\r\n\r\n", from);
     if (end == std::string_view::npos) {
       scanned_ = buf.size();
-      if (buf.size() > limits_.max_header_bytes) {
+      // Up to 3 bytes of a terminator may already be here: judge the header without them, so the
+      // verdict does not depend on how the bytes were split into reads.
+      if (buf.size() - start > limits_.max_header_bytes + 3) {
         *problem = MakeProblem(
             "header_too_large",
             "request header exceeds " + std::to_string(limits_.max_header_bytes) + " bytes");
@@ -202,14 +204,14 @@ RequestParser::Result RequestParser::Parse(std::string_view buf, HttpRequest* re
 RequestParser::Result RequestParser::ParseChunked(std::string_view buf, HttpRequest* req,
                                                   size_t* consumed, Problem* problem) {
   while (true) {
+    constexpr size_t kMaxLine = 4096;  // chunk-size and trailer lines
     size_t eol = buf.find("\r\n", chunk_pos_);
-    if (eol == std::string_view::npos) {
-      if (buf.size() - chunk_pos_ > 4096) {
-        *problem = MakeProblem("invalid_request", "malformed chunked body");
-        return Result::kError;
-      }
-      return Result::kNeedMore;
+    if ((eol == std::string_view::npos && buf.size() - chunk_pos_ > kMaxLine + 1) ||
+        (eol != std::string_view::npos && eol - chunk_pos_ > kMaxLine)) {
+      *problem = MakeProblem("invalid_request", "chunk-size or trailer line too long");
+      return Result::kError;
     }
+    if (eol == std::string_view::npos) return Result::kNeedMore;
     if (in_trailer_) {
       if (eol == chunk_pos_) {  // empty line ends the trailer section
         *consumed = eol + 2;

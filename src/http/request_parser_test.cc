@@ -85,6 +85,27 @@ TEST(RequestParserTest, LimitsAndMalformedInput) {
   EXPECT_EQ(ParseAll("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n").problem.status, 501);
 }
 
+// Found by fuzz/http_parser_fuzz: the verdict on a header at the size limit must not depend on how
+// its bytes were split into reads.
+TEST(RequestParserTest, HeaderAtTheLimitSameWholeOrBytewise) {
+  ParserLimits limits;
+  limits.max_header_bytes = 64;
+  std::string head = "GET / HTTP/1.1\r\nX: " + std::string(64 - 21, 'a');
+  ASSERT_EQ(head.size(), 64u);
+  std::string full = head + "\r\n\r\n";
+  EXPECT_EQ(ParseAll(full, limits).result, R::kComplete);
+  RequestParser p(limits);
+  HttpRequest req;
+  size_t consumed = 0;
+  Problem problem;
+  R r = R::kNeedMore;
+  for (size_t n = 1; n <= full.size() && r == R::kNeedMore; ++n) {
+    r = p.Parse(std::string_view(full).substr(0, n), &req, &consumed, &problem);
+  }
+  EXPECT_EQ(r, R::kComplete) << problem.detail;
+  EXPECT_EQ(ParseAll(head + "a\r\n\r\n", limits).problem.status, 431);
+}
+
 TEST(RequestParserTest, ConnectionSemantics) {
   EXPECT_FALSE(ParseAll("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").req.keep_alive);
   EXPECT_FALSE(ParseAll("GET / HTTP/1.0\r\n\r\n").req.keep_alive);

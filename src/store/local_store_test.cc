@@ -1,0 +1,107 @@
+#include "store/local_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "common/files.h"
+#include "store/memory_store.h"
+
+namespace modelfn {
+namespace {
+
+std::string Fresh(const std::string& name) {
+  std::string dir = testing::TempDir() + "/" + name + "-" + std::to_string(getpid());
+  return dir;
+}
+
+// The same contract checks run against the local backend and the in-memory fake.
+void ExerciseContract(ObjectStore& s) {
+  EXPECT_EQ(s.Get("a/b.txt").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.Head("a/b.txt").status().code(), StatusCode::kNotFound);
+  auto put = s.Put("a/b.txt", "hello", PutOptions());
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(s.Get("a/b.txt").value(), "hello");
+  EXPECT_EQ(s.Head("a/b.txt")->size, 5u);
+  EXPECT_EQ(s.Head("a/b.txt")->etag, put->etag);
+
+  PutOptions if_absent;
+  if_absent.condition = PutOptions::Condition::kIfAbsent;
+  EXPECT_EQ(s.Put("a/b.txt", "x", if_absent).status().reason(), "precondition_failed");
+  EXPECT_EQ(s.Get("a/b.txt").value(), "hello");
+  EXPECT_TRUE(s.Put("a/c.txt", "x", if_absent).ok());
+
+  PutOptions if_match;
+  if_match.condition = PutOptions::Condition::kIfMatch;
+  if_match.if_match = put->etag;
+  auto swapped = s.Put("a/b.txt", "world", if_match);
+  ASSERT_TRUE(swapped.ok()) << swapped.status().ToString();
+  EXPECT_NE(swapped->etag, put->etag);
+  EXPECT_EQ(s.Put("a/b.txt", "stale", if_match).status().reason(), "precondition_failed");
+  EXPECT_EQ(s.Get("a/b.txt").value(), "world");
+
+  ASSERT_TRUE(s.Put("z/other", "1", PutOptions()).ok());
+  auto listed = s.List("a/");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].key, "a/b.txt");
+  EXPECT_EQ((*listed)[1].key, "a/c.txt");
+  EXPECT_EQ(s.List("")->size(), 3u);
+
+  std::string file = testing::TempDir() + "/contract-" + std::to_string(getpid());
+  ASSERT_TRUE(s.GetToFile("a/b.txt", file, nullptr).ok());
+  EXPECT_EQ(ReadFile(file).value(), "world");
+  ASSERT_TRUE(s.PutFile("f/copy", file, PutOptions()).ok());
+  EXPECT_EQ(s.Get("f/copy").value(), "world");
+
+  EXPECT_TRUE(s.Delete("a/c.txt").ok());
+  EXPECT_TRUE(s.Delete("a/c.txt").ok());
+  EXPECT_EQ(s.List("a/")->size(), 1u);
+}
+
+TEST(LocalStoreTest, Contract) {
+  LocalStore s(Fresh("local-contract"));
+  ExerciseContract(s);
+}
+
+TEST(MemoryStoreTest, Contract) {
+  MemoryStore s;
+  ExerciseContract(s);
+}
+
+TEST(LocalStoreTest, ConcurrentConditionalSwapsHaveOneWinner) {
+  LocalStore s(Fresh("local-race"));
+  auto first = s.Put("p/current.json", "v0", PutOptions());
+  ASSERT_TRUE(first.ok());
+  std::atomic<int> wins{0}, conflicts{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      PutOptions o;
+      o.condition = PutOptions::Condition::kIfMatch;
+      o.if_match = first->etag;
+      auto r = s.Put("p/current.json", "v" + std::to_string(i + 1), o);
+      if (r.ok()) {
+        ++wins;
+      } else if (r.status().reason() == "precondition_failed") {
+        ++conflicts;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), 15);
+  EXPECT_EQ(s.List("p/")->size(), 1u);  // no temp or lock files visible
+}
+
+TEST(LocalStoreTest, RejectsEscapingKeys) {
+  LocalStore s(Fresh("local-keys"));
+  for (const char* k : {"../x", "/abs", "a/../../b", ".modelfn-locks/x", ""}) {
+    EXPECT_EQ(s.Put(k, "x", PutOptions()).status().code(), StatusCode::kInvalidArgument) << k;
+  }
+}
+
+}  // namespace
+}  // namespace modelfn

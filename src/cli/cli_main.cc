@@ -1,13 +1,26 @@
-// modelfn: the command-line tool. Subcommands grow with the platform; today: manifest.
+// modelfn: the command-line tool. Model versions (manifest, push, promote, rollback, list, show,
+// verify) and least-privilege policies for a model store.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "common/clock.h"
 #include "common/files.h"
+#include "common/json.h"
+#include "common/sha256.h"
 #include "engine/ort_engine.h"
 #include "manifest/manifest.h"
+#include "store/open_store.h"
+#include "store/registry.h"
+#include "store/store_uri.h"
 
 namespace modelfn {
 namespace {
@@ -15,110 +28,427 @@ namespace {
 constexpr const char* kUsage =
     "usage: modelfn <command> [options]\n"
     "\n"
-    "commands:\n"
-    "  manifest MODEL.onnx --name N --version V [--file EXTRA]... [--out PATH] [--json]\n"
-    "      Reads the model's inputs and outputs with ONNX Runtime, hashes the model (and extra\n"
-    "      files in the same folder, e.g. tokenizer.json) and writes manifest.json beside it.\n"
+    "Model versions (store: --store URI or MODELFN_STORE; default ./models):\n"
+    "  manifest MODEL.onnx --name N --version V   write manifest.json beside the model\n"
+    "  push PATH --name N --version V            upload a model folder (or .onnx file) as a "
+    "version\n"
+    "  promote N V                               point N's current.json at version V\n"
+    "  rollback N                                point it back at the previous version\n"
+    "  list [N]                                  models, or the versions of N\n"
+    "  show N[@V]                                a version's manifest and the pointer\n"
+    "  verify N[@V]                              download and re-hash every file\n"
+    "  policy N --provider aws|gcp|azure         least-privilege read-only policy for N\n"
     "\n"
+    "Every command takes --help; data commands take --json. Store URIs: a path, file:///path,\n"
+    "s3://bucket/prefix, gs://bucket/prefix, az://container/prefix.\n"
     "Exit codes: 0 success, 1 failure, 2 usage error.\n";
 
+int Usage(const char* text, const std::string& error = "") {
+  if (!error.empty()) fprintf(stderr, "modelfn: %s\n", error.c_str());
+  fputs(text, stderr);
+  return 2;
+}
+
+int Fail(const Status& s) {
+  fprintf(stderr, "modelfn: %s\n", s.message().c_str());
+  return 1;
+}
+
+void PrintJson(const std::string& json) { printf("%s\n", json.c_str()); }
+
+// Progress on stderr when it is a terminal: "[#####     ] 48% 12.0/25.0 MB".
+ProgressFn TerminalProgress(const std::string& label) {
+  if (!isatty(STDERR_FILENO)) return nullptr;
+  return [label, last = -1](uint64_t done, uint64_t total) mutable {
+    if (total == 0) return;
+    int pct = static_cast<int>(done * 100 / total);
+    if (pct == last) return;
+    last = pct;
+    char bar[21];
+    for (int i = 0; i < 20; ++i) bar[i] = i < pct / 5 ? '#' : ' ';
+    bar[20] = '\0';
+    fprintf(stderr, "\r%s [%s] %3d%% %.1f/%.1f MB", label.c_str(), bar, pct, done / 1e6,
+            total / 1e6);
+    if (done >= total) fputc('\n', stderr);
+    fflush(stderr);
+  };
+}
+
+struct StoreHandle {
+  StoreUri uri;
+  std::unique_ptr<ObjectStore> store;
+  std::unique_ptr<ModelRegistry> registry;
+};
+
+StatusOr<StoreHandle> OpenFromArgs(const Args& args) {
+  std::string uri = args.Get("store");
+  if (uri.empty()) {
+    const char* env = getenv("MODELFN_STORE");
+    uri = env && *env ? env : "./models";
+  }
+  StoreHandle h;
+  ASSIGN_OR_RETURN(h.uri, ParseStoreUri(uri));
+  ASSIGN_OR_RETURN(h.store, OpenStore(h.uri, &RealClock::Get()));
+  h.registry = std::make_unique<ModelRegistry>(h.store.get(), &RealClock::Get());
+  return h;
+}
+
+StatusOr<Manifest> ManifestFor(const std::string& model_path, const std::string& dir,
+                               const std::vector<std::string>& files, const std::string& name,
+                               const std::string& version) {
+  auto engine = OrtEngine::Load(model_path, OrtEngineOptions());
+  if (!engine.ok()) return engine.status();
+  return BuildManifest(dir, name, version, files, (*engine)->schema(), RealClock::Get());
+}
+
+// ---------------------------------------------------------------------------------------------
 constexpr const char* kManifestUsage =
     "usage: modelfn manifest MODEL.onnx --name N --version V [--file EXTRA]... [--out PATH] "
     "[--json]\n"
     "\n"
-    "  --name N       model name (a-z, 0-9, '.', '_', '-')\n"
-    "  --version V    version (A-Z, a-z, 0-9, '.', '_', '+', '-')\n"
-    "  --file EXTRA   another file of the version, relative to the model's folder (repeatable)\n"
-    "  --out PATH     where to write (default: manifest.json beside the model; '-' for stdout)\n"
-    "  --json         print the manifest on stdout as well\n";
+    "Reads the model's inputs and outputs with ONNX Runtime, hashes the model (and extra files in\n"
+    "the same folder, e.g. tokenizer.json) and writes manifest.json beside it.\n"
+    "  --out PATH   where to write (default: manifest.json beside the model; '-' for stdout)\n"
+    "  --json       print the manifest on stdout as well\n";
 
-int Manifest(int argc, char** argv) {
-  std::string model, name, version, out;
-  std::vector<std::string> extra;
-  bool json = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](std::string* dst) {
-      if (i + 1 >= argc) return false;
-      *dst = argv[++i];
-      return true;
-    };
-    std::string v;
-    if (a == "-h" || a == "--help") {
-      fputs(kManifestUsage, stdout);
-      return 0;
-    } else if (a == "--name") {
-      if (!value(&name)) goto usage;
-    } else if (a == "--version") {
-      if (!value(&version)) goto usage;
-    } else if (a == "--out") {
-      if (!value(&out)) goto usage;
-    } else if (a == "--file") {
-      if (!value(&v)) goto usage;
-      extra.push_back(v);
-    } else if (a == "--json") {
-      json = true;
-    } else if (!a.empty() && a[0] != '-' && model.empty()) {
-      model = a;
-    } else {
-      fprintf(stderr, "modelfn manifest: unexpected argument '%s'\n", a.c_str());
-      goto usage;
-    }
+int CmdManifest(int argc, char** argv) {
+  Args a(argc, argv, {"name", "version", "file", "out"}, {"json", "help"});
+  if (a.Has("help")) return fputs(kManifestUsage, stdout), 0;
+  if (!a.ok() || a.positional().size() != 1 || !a.Has("name") || !a.Has("version")) {
+    return Usage(kManifestUsage, a.ok() ? "" : a.error());
   }
-  if (model.empty() || name.empty() || version.empty()) goto usage;
-  {
-    size_t slash = model.rfind('/');
-    std::string dir = slash == std::string::npos ? "." : model.substr(0, slash);
-    std::string file = slash == std::string::npos ? model : model.substr(slash + 1);
-    auto engine = OrtEngine::Load(model, OrtEngineOptions());
-    if (!engine.ok()) {
-      fprintf(stderr, "modelfn manifest: %s\n", engine.status().message().c_str());
-      return 1;
+  std::string model = a.positional()[0];
+  size_t slash = model.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : model.substr(0, slash);
+  std::vector<std::string> files = {slash == std::string::npos ? model : model.substr(slash + 1)};
+  for (const auto& f : a.GetAll("file")) files.push_back(f);
+  auto m = ManifestFor(model, dir, files, a.Get("name"), a.Get("version"));
+  if (!m.ok()) return Fail(m.status());
+  std::string text = SerializeManifest(*m);
+  std::string out = a.Get("out", dir + "/manifest.json");
+  if (out == "-") return fputs(text.c_str(), stdout), 0;
+  if (Status s = WriteFileAtomic(out, text); !s.ok()) return Fail(s);
+  if (a.Has("json")) {
+    fputs(text.c_str(), stdout);
+  } else {
+    printf("wrote %s (%s@%s, sha256 %s)\n", out.c_str(), m->name.c_str(), m->version.c_str(),
+           m->files[0].sha256.c_str());
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+constexpr const char* kPushUsage =
+    "usage: modelfn push PATH --name N --version V [--store URI] [--json]\n"
+    "\n"
+    "PATH is a folder holding model.onnx (every other regular file in it, e.g. tokenizer.json, is\n"
+    "pushed too; an existing manifest.json is ignored and rewritten) or a single .onnx file.\n"
+    "Uploads the files first and manifest.json last: an interrupted push leaves no visible "
+    "version.\n"
+    "Pushing the same content again is a no-op; other content under an existing version is "
+    "refused.\n";
+
+int CmdPush(int argc, char** argv) {
+  Args a(argc, argv, {"name", "version", "store"}, {"json", "help"});
+  if (a.Has("help")) return fputs(kPushUsage, stdout), 0;
+  if (!a.ok() || a.positional().size() != 1 || !a.Has("name") || !a.Has("version")) {
+    return Usage(kPushUsage, a.ok() ? "" : a.error());
+  }
+  std::string path = a.positional()[0];
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return Fail(NotFoundError("no such file or folder: " + path));
+  std::string dir;
+  std::vector<std::string> files;
+  if (S_ISDIR(st.st_mode)) {
+    dir = path;
+    files.push_back("model.onnx");
+    if (stat((dir + "/model.onnx").c_str(), &st) != 0)
+      return Fail(NotFoundError("no model.onnx in " + dir));
+    std::vector<std::string> extra;
+    DIR* d = opendir(dir.c_str());
+    while (dirent* e = d ? readdir(d) : nullptr) {
+      std::string n = e->d_name;
+      struct stat fst;
+      if (n[0] == '.' || n == "model.onnx" || n == "manifest.json") continue;
+      if (stat((dir + "/" + n).c_str(), &fst) == 0 && S_ISREG(fst.st_mode)) extra.push_back(n);
     }
-    std::vector<std::string> files = {file};
+    if (d) closedir(d);
+    std::sort(extra.begin(), extra.end());
     files.insert(files.end(), extra.begin(), extra.end());
-    auto m = BuildManifest(dir, name, version, files, (*engine)->schema(), RealClock::Get());
-    if (!m.ok()) {
-      fprintf(stderr, "modelfn manifest: %s\n", m.status().message().c_str());
-      return 1;
+  } else {
+    size_t slash = path.rfind('/');
+    dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    files.push_back(slash == std::string::npos ? path : path.substr(slash + 1));
+  }
+  auto m = ManifestFor(dir + "/" + files[0], dir, files, a.Get("name"), a.Get("version"));
+  if (!m.ok()) return Fail(m.status());
+  auto h = OpenFromArgs(a);
+  if (!h.ok()) return Fail(h.status());
+  std::string json = SerializeManifest(*m);
+  auto r = h->registry->Push(dir, *m, json, TerminalProgress("push " + m->name + "@" + m->version));
+  if (!r.ok()) return Fail(r.status());
+  if (a.Has("json")) {
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject().Key("name").String(m->name).Key("version").String(m->version);
+    w.Key("store").String(h->uri.ToString()).Key("created").Bool(r->created);
+    w.Key("bytes_uploaded").Uint(r->bytes).Key("files").Int(static_cast<int64_t>(files.size()));
+    w.Key("manifest_sha256").String(Sha256Hex(json)).EndObject();
+    PrintJson(out);
+  } else if (r->created) {
+    printf("pushed %s@%s to %s (%zu files, %llu bytes)\n", m->name.c_str(), m->version.c_str(),
+           h->uri.ToString().c_str(), files.size(), static_cast<unsigned long long>(r->bytes));
+  } else {
+    printf("%s@%s is already in %s with the same content\n", m->name.c_str(), m->version.c_str(),
+           h->uri.ToString().c_str());
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+std::string PointerJson(const std::string& name, const Pointer& p) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("name").String(name).Key("version").String(p.current.version);
+  w.Key("sha256").String(p.current.sha256).Key("updated_at").String(p.updated_at);
+  w.Key("history").BeginArray();
+  for (const auto& e : p.history) w.String(e.version);
+  w.EndArray().EndObject();
+  return out;
+}
+
+constexpr const char* kPromoteUsage =
+    "usage: modelfn promote N V [--store URI] [--json]\n"
+    "       modelfn rollback N [--store URI] [--json]\n"
+    "\n"
+    "Swaps N's current.json with a conditional write: if another promote changed it meanwhile,\n"
+    "nothing is changed and the command fails (exit 1); run it again.\n";
+
+int CmdPromote(int argc, char** argv, bool rollback) {
+  Args a(argc, argv, {"store"}, {"json", "help"});
+  if (a.Has("help")) return fputs(kPromoteUsage, stdout), 0;
+  if (!a.ok() || a.positional().size() != (rollback ? 1u : 2u))
+    return Usage(kPromoteUsage, a.ok() ? "" : a.error());
+  auto h = OpenFromArgs(a);
+  if (!h.ok()) return Fail(h.status());
+  const std::string& name = a.positional()[0];
+  auto p = rollback ? h->registry->Rollback(name) : h->registry->Promote(name, a.positional()[1]);
+  if (!p.ok()) return Fail(p.status());
+  if (a.Has("json")) {
+    PrintJson(PointerJson(name, *p));
+  } else {
+    printf("%s: current is now %s%s\n", name.c_str(), p->current.version.c_str(),
+           p->history.empty() ? "" : (" (previous: " + p->history[0].version + ")").c_str());
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+constexpr const char* kListUsage = "usage: modelfn list [N] [--store URI] [--json]\n";
+
+int CmdList(int argc, char** argv) {
+  Args a(argc, argv, {"store"}, {"json", "help"});
+  if (a.Has("help")) return fputs(kListUsage, stdout), 0;
+  if (!a.ok() || a.positional().size() > 1) return Usage(kListUsage, a.ok() ? "" : a.error());
+  auto h = OpenFromArgs(a);
+  if (!h.ok()) return Fail(h.status());
+  std::vector<std::string> names;
+  if (a.positional().empty()) {
+    auto models = h->registry->Models();
+    if (!models.ok()) return Fail(models.status());
+    names = *models;
+  } else {
+    names.push_back(a.positional()[0]);
+  }
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("store").String(h->uri.ToString()).Key("models").BeginArray();
+  for (const std::string& name : names) {
+    auto versions = h->registry->Versions(name);
+    if (!versions.ok()) return Fail(versions.status());
+    auto pointer = h->registry->ReadPointer(name);
+    std::string current = pointer.ok() ? pointer->current.version : "";
+    if (!a.Has("json")) {
+      if (a.positional().empty()) {
+        printf("%-24s current %-12s %zu version(s)\n", name.c_str(),
+               current.empty() ? "-" : current.c_str(), versions->size());
+      } else {
+        for (const auto& v : *versions) printf("%s %s\n", v == current ? "*" : " ", v.c_str());
+      }
     }
-    std::string text = SerializeManifest(*m);
-    if (out == "-") {
-      fputs(text.c_str(), stdout);
-      return 0;
-    }
-    if (out.empty()) out = dir + "/manifest.json";
-    Status s = WriteFileAtomic(out, text);
-    if (!s.ok()) {
-      fprintf(stderr, "modelfn manifest: %s\n", s.message().c_str());
-      return 1;
-    }
-    if (json) {
-      fputs(text.c_str(), stdout);
+    w.BeginObject().Key("name").String(name);
+    if (current.empty()) {
+      w.Key("current").Null();
     } else {
-      fprintf(stdout, "wrote %s (%s@%s, sha256 %s)\n", out.c_str(), m->name.c_str(),
-              m->version.c_str(), m->files[0].sha256.c_str());
+      w.Key("current").String(current);
+    }
+    w.Key("versions").BeginArray();
+    for (const auto& v : *versions) w.String(v);
+    w.EndArray().EndObject();
+  }
+  w.EndArray().EndObject();
+  if (a.Has("json")) PrintJson(out);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+constexpr const char* kShowUsage =
+    "usage: modelfn show N[@V] [--store URI] [--json]\n"
+    "       modelfn verify N[@V] [--store URI] [--json]\n";
+
+int CmdShow(int argc, char** argv, bool verify) {
+  Args a(argc, argv, {"store"}, {"json", "help"});
+  if (a.Has("help")) return fputs(kShowUsage, stdout), 0;
+  if (!a.ok() || a.positional().size() != 1) return Usage(kShowUsage, a.ok() ? "" : a.error());
+  auto h = OpenFromArgs(a);
+  if (!h.ok()) return Fail(h.status());
+  auto [name, version] = SplitModelRef(a.positional()[0]);
+  auto r = h->registry->Resolve(name, version);
+  if (!r.ok()) return Fail(r.status());
+  if (!verify) {
+    auto pointer = h->registry->ReadPointer(name);
+    if (a.Has("json")) {
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject().Key("name").String(name).Key("version").String(r->version);
+      w.Key("current").Bool(pointer.ok() && pointer->current.version == r->version);
+      w.Key("manifest_sha256").String(r->manifest_sha256);
+      auto doc = Json::Parse(r->manifest_bytes);
+      w.Key("manifest").Value(*doc);
+      w.EndObject();
+      PrintJson(out);
+    } else {
+      printf("%s@%s%s in %s\nmanifest sha256 %s\n%s", name.c_str(), r->version.c_str(),
+             pointer.ok() && pointer->current.version == r->version ? " (current)" : "",
+             h->uri.ToString().c_str(), r->manifest_sha256.c_str(), r->manifest_bytes.c_str());
     }
     return 0;
   }
-usage:
-  fputs(kManifestUsage, stderr);
-  return 2;
+  char tmpl[] = "/tmp/modelfn-verify-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return Fail(UnavailableError("cannot create a scratch folder"));
+  auto checks = h->registry->Verify(*r, tmpl);
+  rmdir(tmpl);
+  if (!checks.ok()) return Fail(checks.status());
+  bool all_ok = true;
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject()
+      .Key("name")
+      .String(name)
+      .Key("version")
+      .String(r->version)
+      .Key("files")
+      .BeginArray();
+  for (const auto& c : *checks) {
+    all_ok = all_ok && c.ok;
+    w.BeginObject().Key("path").String(c.path).Key("ok").Bool(c.ok);
+    if (!c.ok) w.Key("detail").String(c.detail);
+    w.EndObject();
+    if (!a.Has("json"))
+      printf("%s %s%s%s\n", c.ok ? "ok  " : "FAIL", c.path.c_str(), c.ok ? "" : ": ",
+             c.detail.c_str());
+  }
+  w.EndArray().Key("ok").Bool(all_ok).EndObject();
+  if (a.Has("json"))
+    PrintJson(out);
+  else
+    printf("%s@%s: %s\n", name.c_str(), r->version.c_str(), all_ok ? "verified" : "CORRUPT");
+  return all_ok ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+constexpr const char* kPolicyUsage =
+    "usage: modelfn policy N --provider aws|gcp|azure [--store URI]\n"
+    "\n"
+    "Prints the least-privilege read-only policy a function needs for model N: read the objects\n"
+    "under the model's prefix and list that prefix, nothing else.\n";
+
+int CmdPolicy(int argc, char** argv) {
+  Args a(argc, argv, {"store", "provider"}, {"help", "json"});
+  if (a.Has("help")) return fputs(kPolicyUsage, stdout), 0;
+  if (!a.ok() || a.positional().size() != 1 || !a.Has("provider"))
+    return Usage(kPolicyUsage, a.ok() ? "" : a.error());
+  const std::string name = a.positional()[0];
+  if (Status s = ValidateModelName(name); !s.ok()) return Fail(s);
+  std::string uri = a.Get("store");
+  if (uri.empty() && getenv("MODELFN_STORE")) uri = getenv("MODELFN_STORE");
+  auto parsed = ParseStoreUri(uri.empty() ? "./models" : uri);
+  if (!parsed.ok()) return Fail(parsed.status());
+  std::string provider = a.Get("provider");
+  std::string prefix = (parsed->prefix.empty() ? "" : parsed->prefix + "/") + name + "/";
+  std::string out;
+  JsonWriter w(&out);
+  if (provider == "aws") {
+    if (parsed->kind != StoreUri::Kind::kS3)
+      return Fail(InvalidArgumentError("--provider aws needs an s3:// store"));
+    w.BeginObject().Key("Version").String("2012-10-17").Key("Statement").BeginArray();
+    w.BeginObject().Key("Sid").String("ReadModelObjects").Key("Effect").String("Allow");
+    w.Key("Action").BeginArray().String("s3:GetObject").EndArray();
+    w.Key("Resource")
+        .BeginArray()
+        .String("arn:aws:s3:::" + parsed->bucket + "/" + prefix + "*")
+        .EndArray()
+        .EndObject();
+    w.BeginObject().Key("Sid").String("ListModelPrefix").Key("Effect").String("Allow");
+    w.Key("Action").BeginArray().String("s3:ListBucket").EndArray();
+    w.Key("Resource").BeginArray().String("arn:aws:s3:::" + parsed->bucket).EndArray();
+    w.Key("Condition").BeginObject().Key("StringLike").BeginObject().Key("s3:prefix").BeginArray();
+    w.String(prefix + "*").EndArray().EndObject().EndObject().EndObject();
+    w.EndArray().EndObject();
+  } else if (provider == "gcp") {
+    if (parsed->kind != StoreUri::Kind::kGcs)
+      return Fail(InvalidArgumentError("--provider gcp needs a gs:// store"));
+    w.BeginObject().Key("bindings").BeginArray().BeginObject();
+    w.Key("role").String("roles/storage.objectViewer");
+    w.Key("members").BeginArray().String("serviceAccount:FUNCTION_SERVICE_ACCOUNT").EndArray();
+    w.Key("condition").BeginObject().Key("title").String("modelfn-read-" + name);
+    w.Key("description").String("read-only access to model " + name);
+    w.Key("expression")
+        .String("resource.name.startsWith(\"projects/_/buckets/" + parsed->bucket + "/objects/" +
+                prefix + "\")");
+    w.EndObject().EndObject().EndArray().EndObject();
+  } else if (provider == "azure") {
+    if (parsed->kind != StoreUri::Kind::kAzure)
+      return Fail(InvalidArgumentError("--provider azure needs an az:// store"));
+    std::string account = parsed->account.empty() ? "STORAGE_ACCOUNT" : parsed->account;
+    w.BeginObject().Key("roleDefinitionName").String("Storage Blob Data Reader");
+    w.Key("principalId").String("FUNCTION_PRINCIPAL_ID");
+    w.Key("scope").String(
+        "/subscriptions/SUBSCRIPTION_ID/resourceGroups/RESOURCE_GROUP/providers/"
+        "Microsoft.Storage/storageAccounts/" +
+        account + "/blobServices/default/containers/" + parsed->bucket);
+    w.Key("conditionVersion").String("2.0");
+    w.Key("condition")
+        .String(
+            "((!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/"
+            "read'})) OR "
+            "(@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] "
+            "StringStartsWith '" +
+            prefix + "'))");
+    w.EndObject();
+  } else {
+    return Usage(kPolicyUsage, "unknown provider '" + provider + "'");
+  }
+  PrintJson(out);
+  return 0;
 }
 
 int Main(int argc, char** argv) {
-  if (argc < 2) {
-    fputs(kUsage, stderr);
-    return 2;
-  }
+  if (argc < 2) return Usage(kUsage);
   std::string cmd = argv[1];
-  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
-    fputs(kUsage, stdout);
-    return 0;
-  }
-  if (cmd == "manifest") return Manifest(argc - 2, argv + 2);
-  fprintf(stderr, "modelfn: unknown command '%s'\n%s", cmd.c_str(), kUsage);
-  return 2;
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") return fputs(kUsage, stdout), 0;
+  int n = argc - 2;
+  char** rest = argv + 2;
+  if (cmd == "manifest") return CmdManifest(n, rest);
+  if (cmd == "push") return CmdPush(n, rest);
+  if (cmd == "promote") return CmdPromote(n, rest, false);
+  if (cmd == "rollback") return CmdPromote(n, rest, true);
+  if (cmd == "list") return CmdList(n, rest);
+  if (cmd == "show") return CmdShow(n, rest, false);
+  if (cmd == "verify") return CmdShow(n, rest, true);
+  if (cmd == "policy") return CmdPolicy(n, rest);
+  return Usage(kUsage, "unknown command '" + cmd + "'");
 }
 
 }  // namespace

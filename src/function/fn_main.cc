@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -16,17 +17,22 @@
 #include "engine/ort_engine.h"
 #include "function/function_core.h"
 #include "function/model_loader.h"
+#include "function/model_source.h"
 #include "http/http_server.h"
+#include "store/open_store.h"
+#include "store/store_uri.h"
 
 namespace modelfn {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: modelfn-fn --model DIR [--port N] [--host ADDR] [--workers N]\n"
+    "usage: modelfn-fn --model DIR|STORE-URI/NAME[@VERSION] [--port N] [--host ADDR] [--workers "
+    "N]\n"
     "\n"
-    "Serves the ONNX model in DIR (model.onnx + manifest.json) as a function.\n"
+    "Serves the ONNX model in DIR (model.onnx + manifest.json), or model NAME from a store\n"
+    "(file:///path, s3://bucket/prefix, gs://..., az://...) at VERSION or at its current.json.\n"
     "\n"
-    "  --model DIR     model folder (env MODELFN_MODEL)\n"
+    "  --model M       model folder or store URI (env MODELFN_MODEL)\n"
     "  --port N        listen port (env PORT, default 8080; 0 picks a free port)\n"
     "  --host ADDR     listen address (env MODELFN_HOST, default 0.0.0.0)\n"
     "  --workers N     event-loop threads (env MODELFN_WORKERS, default: the cgroup CPU quota)\n"
@@ -34,7 +40,8 @@ constexpr const char* kUsage =
     "Environment: MODELFN_MAX_BODY_BYTES (default 6291456), MODELFN_MAX_ELEMENTS (default "
     "16777216),\n"
     "MODELFN_ORT_INTRA_OP_THREADS (default 1), MODELFN_ORT_OPT_LEVEL (0|1|2|99, default 99),\n"
-    "MODELFN_LOG_REQUESTS (1|0, default 1).\n"
+    "MODELFN_LOG_REQUESTS (1|0, default 1), MODELFN_CACHE_DIR (default $TMPDIR/modelfn-cache),\n"
+    "MODELFN_CACHE_MAX_BYTES (default 2147483648).\n"
     "Routes: POST /v1/infer, POST /v1/batch, GET /v1/health, GET /v1/models, GET /metrics,\n"
     "and the Open Inference Protocol under /v2.\n";
 
@@ -116,6 +123,27 @@ int ParseArgs(int argc, char** argv, Args* args) {
   return 0;
 }
 
+int InitFailure(const EventLog& log, const std::string& model, const Status& status) {
+  EventLog::Line line = log.Begin("init_error", "error");
+  line.w().Key("model").String(model);
+  line.w().Key("error").String(status.ToString());
+  if (!status.reason().empty()) line.w().Key("code").String(status.reason());
+  log.Emit(line);
+  fprintf(stderr, "modelfn-fn: cannot load model from %s: %s\n", model.c_str(),
+          status.message().c_str());
+  return 1;
+}
+
+StatusOr<FetchedModel> FetchFromStore(const std::string& uri, const Clock& clock) {
+  ASSIGN_OR_RETURN(ModelSourceUri source, ParseModelSource(uri));
+  ASSIGN_OR_RETURN(auto store, OpenStore(source.store, &clock));
+  CacheOptions cache_options;
+  cache_options.max_bytes =
+      static_cast<uint64_t>(EnvInt("MODELFN_CACHE_MAX_BYTES", 2L << 30, 1, 1L << 50));
+  ModelCache cache(cache_options, &clock);
+  return FetchModel(*store, source.store.ToString(), cache, source.name, source.version, clock);
+}
+
 int Main(int argc, char** argv) {
   const Clock& clock = RealClock::Get();
   int64_t t_start = clock.MonotonicNanos();
@@ -146,18 +174,22 @@ int Main(int argc, char** argv) {
   // ONNX Runtime's environment takes most of the cold start; build it while the model is read
   // and verified.
   std::thread env_thread(OrtEngine::InitEnvironment);
-  auto loaded = LoadModelDir(args.model, factory, clock);
-  env_thread.join();
-  if (!loaded.ok()) {
-    EventLog::Line line = log.Begin("init_error", "error");
-    line.w().Key("model").String(args.model);
-    line.w().Key("error").String(loaded.status().ToString());
-    if (!loaded.status().reason().empty()) line.w().Key("code").String(loaded.status().reason());
-    log.Emit(line);
-    fprintf(stderr, "modelfn-fn: cannot load model from %s: %s\n", args.model.c_str(),
-            loaded.status().message().c_str());
-    return 1;
+  // A store URI ("s3://bucket/models/digits@1.0.0") is fetched into the host cache first.
+  std::string model_dir = args.model;
+  std::optional<FetchedModel> fetched;
+  if (HasStoreScheme(args.model)) {
+    auto f = FetchFromStore(args.model, clock);
+    if (!f.ok()) {
+      env_thread.join();
+      return InitFailure(log, args.model, f.status());
+    }
+    fetched = std::move(f).value();
+    model_dir = fetched->dir;
+    if (!fetched->warning.empty()) log.Message("warn", fetched->warning);
   }
+  auto loaded = LoadModelDir(model_dir, factory, clock);
+  env_thread.join();
+  if (!loaded.ok()) return InitFailure(log, args.model, loaded.status());
   if (!loaded->warmup.ok()) log.Message("warn", "warm-up run failed: " + loaded->warmup.message());
 
   CpuQuota quota = ReadCpuQuota();
@@ -173,6 +205,7 @@ int Main(int argc, char** argv) {
 
   FunctionIdentity id{loaded->manifest.name, loaded->manifest.version};
   InitTimings timings = loaded->timings;
+  if (fetched) timings.model_fetch_ms = fetched->fetch_ms;
   timings.ort_env_ms = OrtEngine::EnvCreateMillis();
   FunctionCore core(std::move(loaded->engine), id, limits, &clock, &request_log);
 
@@ -209,6 +242,11 @@ int Main(int argc, char** argv) {
     w.Key("ort_env_ms").Double(timings.ort_env_ms);
     w.Key("warmup_ms").Double(timings.warmup_ms);
     w.Key("cold_start").Bool(true);
+    if (fetched) {
+      w.Key("source").String(args.model);
+      w.Key("cache").String(fetched->cache);
+      w.Key("bytes_downloaded").Uint(fetched->bytes_downloaded);
+    }
     w.Key("port").Int((*server)->port());
     w.Key("workers").Int(workers);
     w.Key("cpu_quota").Double(quota.quota_cpus);

@@ -1,0 +1,52 @@
+#include "cli/args.h"
+
+namespace modelfn {
+
+Args::Args(int argc, char** argv, std::set<std::string> value_flags,
+           std::set<std::string> bool_flags) {
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() > 2 && a.rfind("--", 0) == 0) {
+      std::string name = a.substr(2), value;
+      bool inline_value = false;
+      if (size_t eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+        inline_value = true;
+      }
+      if (bool_flags.count(name)) {
+        values_.emplace(name, "1");
+      } else if (value_flags.count(name)) {
+        if (!inline_value) {
+          if (i + 1 >= argc) {
+            error_ = "--" + name + " needs a value";
+            return;
+          }
+          value = argv[++i];
+        }
+        values_.emplace(name, value);
+      } else {
+        error_ = "unknown option --" + name;
+        return;
+      }
+    } else if (a == "-h") {
+      values_.emplace("help", "1");
+    } else {
+      positional_.push_back(a);
+    }
+  }
+}
+
+std::string Args::Get(const std::string& flag, const std::string& def) const {
+  auto it = values_.find(flag);
+  return it == values_.end() ? def : it->second;
+}
+
+std::vector<std::string> Args::GetAll(const std::string& flag) const {
+  std::vector<std::string> out;
+  auto [lo, hi] = values_.equal_range(flag);
+  for (auto it = lo; it != hi; ++it) out.push_back(it->second);
+  return out;
+}
+
+}  // namespace modelfn

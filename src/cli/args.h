@@ -1,0 +1,30 @@
+// A small command-line flag parser for the modelfn subcommands: "--flag value", "--flag=value",
+// boolean "--flag", and positional arguments, with usage errors reported as text.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace modelfn {
+
+class Args {
+ public:
+  // `value_flags` take a value; `bool_flags` do not. Anything else starting with "--" is an error.
+  Args(int argc, char** argv, std::set<std::string> value_flags, std::set<std::string> bool_flags);
+
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  bool Has(const std::string& flag) const { return values_.count(flag) > 0; }
+  std::string Get(const std::string& flag, const std::string& def = "") const;
+  std::vector<std::string> GetAll(const std::string& flag) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  std::multimap<std::string, std::string> values_;
+  std::vector<std::string> positional_;
+  std::string error_;
+};
+
+}  // namespace modelfn

@@ -1,6 +1,7 @@
 #include "store/open_store.h"
 
 #include "store/local_store.h"
+#include "store/s3_store.h"
 
 namespace modelfn {
 
@@ -8,6 +9,11 @@ StatusOr<std::unique_ptr<ObjectStore>> OpenStore(const StoreUri& uri, const Cloc
   switch (uri.kind) {
     case StoreUri::Kind::kLocal:
       return std::unique_ptr<ObjectStore>(new LocalStore(uri.path));
+    case StoreUri::Kind::kS3: {
+      ASSIGN_OR_RETURN(auto s3,
+                       S3Store::FromEnvironment(uri.bucket, uri.prefix, ProcessEnv(), clock));
+      return std::unique_ptr<ObjectStore>(std::move(s3));
+    }
     default:
       return Status(StatusCode::kUnimplemented, "no backend for " + uri.ToString() + " yet",
                     "invalid_request");

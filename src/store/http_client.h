@@ -1,0 +1,54 @@
+// The HTTP seam of the cloud store backends: one request, one response. CurlHttpClient is the
+// real one (libcurl: TLS with the system's CA store, redirects off, connect timeout, stall
+// detection); tests of signing and parsing can substitute a fake.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "store/object_store.h"
+
+namespace modelfn {
+
+struct HttpCall {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string_view body;  // sent when body_file is empty
+  std::string body_file;  // else this file's [body_offset, body_offset + body_length)
+  uint64_t body_offset = 0;
+  uint64_t body_length = 0;
+  std::string response_file;  // when set, a 2xx response body streams here instead of memory
+  ProgressFn progress;
+  int connect_timeout_ms = 5000;
+  int stall_timeout_s = 30;  // abort when under 1 KiB/s for this long
+};
+
+struct HttpReply {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+  std::string body;         // empty when streamed to response_file (unless not 2xx)
+  uint64_t body_bytes = 0;  // bytes received for the body
+
+  const std::string* Header(std::string_view lowercase_name) const;
+};
+
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  // Errors: Unavailable when the server cannot be reached or the connection breaks,
+  // DeadlineExceeded on a stall. Any HTTP status is a successful reply.
+  virtual StatusOr<HttpReply> Send(const HttpCall& call) = 0;
+};
+
+std::unique_ptr<HttpClient> MakeCurlHttpClient();
+
+// RFC 3986 percent-encoding of everything but unreserved characters (and '/' when keep_slash).
+std::string UriEncode(std::string_view s, bool keep_slash);
+
+}  // namespace modelfn

@@ -1,0 +1,341 @@
+#include "store/s3_store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "common/sha256.h"
+
+namespace modelfn {
+namespace {
+
+std::string DecodeEntities(std::string s) {
+  static const std::pair<const char*, const char*> kEntities[] = {
+      {"&lt;", "<"},   {"&gt;", ">"},  {"&quot;", "\""}, {"&apos;", "'"},
+      {"&#34;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}};
+  for (const auto& [from, to] : kEntities) {
+    for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + 1))
+      s.replace(p, strlen(from), to);
+  }
+  return s;
+}
+
+bool Transient(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+}
+
+}  // namespace
+
+std::optional<std::string> XmlTag(std::string_view xml, std::string_view tag, size_t* from) {
+  std::string open = "<" + std::string(tag) + ">";
+  std::string close = "</" + std::string(tag) + ">";
+  size_t start = xml.find(open, from ? *from : 0);
+  if (start == std::string_view::npos) return std::nullopt;
+  size_t end = xml.find(close, start + open.size());
+  if (end == std::string_view::npos) return std::nullopt;
+  if (from) *from = end + close.size();
+  return DecodeEntities(std::string(xml.substr(start + open.size(), end - start - open.size())));
+}
+
+S3Store::S3Store(S3Config config, AwsCredentials credentials, std::unique_ptr<HttpClient> http,
+                 const Clock* clock)
+    : config_(std::move(config)),
+      credentials_(std::move(credentials)),
+      http_(std::move(http)),
+      clock_(clock) {
+  if (!config_.endpoint.empty()) {
+    std::string ep = config_.endpoint;
+    while (!ep.empty() && ep.back() == '/') ep.pop_back();
+    size_t scheme = ep.find("://");
+    std::string host = scheme == std::string::npos ? ep : ep.substr(scheme + 3);
+    std::string proto = scheme == std::string::npos ? "https" : ep.substr(0, scheme);
+    if (config_.path_style) {
+      host_ = host;
+    } else {
+      host_ = config_.bucket + "." + host;
+    }
+    scheme_host_ = proto + "://" + host_;
+  } else if (config_.path_style || config_.bucket.find('.') != std::string::npos) {
+    config_.path_style = true;
+    host_ = "s3." + config_.region + ".amazonaws.com";
+    scheme_host_ = "https://" + host_;
+  } else {
+    host_ = config_.bucket + ".s3." + config_.region + ".amazonaws.com";
+    scheme_host_ = "https://" + host_;
+  }
+}
+
+StatusOr<std::unique_ptr<S3Store>> S3Store::FromEnvironment(const std::string& bucket,
+                                                            const std::string& prefix,
+                                                            const EnvFn& env, const Clock* clock) {
+  S3Config c;
+  c.bucket = bucket;
+  c.prefix = prefix;
+  c.region = ResolveAwsRegion(env);
+  for (const char* name : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}) {
+    if (auto v = env(name); v && !v->empty()) {
+      c.endpoint = *v;
+      c.path_style = true;
+      break;
+    }
+  }
+  if (auto ps = env("MODELFN_S3_PATH_STYLE"); ps && *ps == "1") c.path_style = true;
+  auto http = MakeCurlHttpClient();
+  ASSIGN_OR_RETURN(AwsCredentials creds, ResolveAwsCredentials(env, *http, *clock));
+  return std::make_unique<S3Store>(std::move(c), std::move(creds), std::move(http), clock);
+}
+
+std::string S3Store::Describe() const {
+  return "s3://" + config_.bucket + (config_.prefix.empty() ? "" : "/" + config_.prefix);
+}
+
+std::string S3Store::FullKey(const std::string& key) const {
+  return config_.prefix.empty() ? key : config_.prefix + "/" + key;
+}
+
+Status S3Store::ErrorFor(const Request& r, const HttpReply& reply) const {
+  std::string code = XmlTag(reply.body, "Code").value_or("");
+  std::string message = XmlTag(reply.body, "Message").value_or("");
+  std::string what = r.method + " " + (r.bucket_level ? Describe() : Describe() + "/" + r.key) +
+                     ": HTTP " + std::to_string(reply.status) + (code.empty() ? "" : " " + code) +
+                     (message.empty() ? "" : " (" + message + ")");
+  if (reply.status == 404) return NotFoundError(what);
+  if (reply.status == 412 || (reply.status == 409 && code == "ConditionalRequestConflict")) {
+    return PreconditionFailed(what);
+  }
+  if (reply.status == 403 || reply.status == 401) {
+    if (code == "RequestTimeTooSkewed") {
+      return StoreAuthError(what +
+                            ": this machine's clock is off by more than S3 allows; fix the clock");
+    }
+    return StoreAuthError(what + ": check the credentials and their permissions");
+  }
+  if (reply.status >= 500 || reply.status == 429) return UnavailableError(what);
+  return InvalidArgumentError(what);
+}
+
+StatusOr<HttpReply> S3Store::Call(const Request& r) {
+  std::string path = "/";
+  if (config_.path_style) path += UriEncode(config_.bucket, false) + (r.bucket_level ? "" : "/");
+  if (!r.bucket_level) path += UriEncode(FullKey(r.key), true);
+  if (config_.path_style && r.bucket_level && path.back() != '/') path += "/";
+  SigV4Input in;
+  in.method = r.method;
+  in.host = host_;
+  in.canonical_path = path;
+  in.query = r.query;
+  in.headers = r.headers;
+  in.payload_sha256 = r.body_file.empty() ? Sha256Hex(r.body) : "UNSIGNED-PAYLOAD";
+  std::string query = CanonicalQuery(r.query);
+  HttpCall call;
+  call.method = r.method;
+  call.url = scheme_host_ + path + (query.empty() ? "" : "?" + query);
+  call.body = r.body;
+  call.body_file = r.body_file;
+  call.body_offset = r.body_offset;
+  call.body_length = r.body_length;
+  call.response_file = r.response_file;
+  call.progress = r.progress;
+  int attempts = r.retry ? 4 : 1;
+  Status last;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    if (attempt > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 << (2 * (attempt - 1))));
+    call.headers = SignV4(in, credentials_, config_.region, "s3", clock_->WallNanos());
+    auto reply = http_->Send(call);
+    if (!reply.ok()) {
+      last = reply.status();
+      if (Transient(last)) continue;
+      return last;
+    }
+    if (reply->status >= 200 && reply->status < 300) return reply;
+    last = ErrorFor(r, *reply);
+    if (last.code() != StatusCode::kUnavailable) return last;
+  }
+  return last;
+}
+
+StatusOr<std::string> S3Store::Get(const std::string& key) {
+  Request r;
+  r.key = key;
+  ASSIGN_OR_RETURN(HttpReply reply, Call(r));
+  return std::move(reply.body);
+}
+
+StatusOr<ObjectInfo> S3Store::GetToFile(const std::string& key, const std::string& path,
+                                        const ProgressFn& progress) {
+  Request r;
+  r.key = key;
+  r.response_file = path;
+  r.progress = progress;
+  ASSIGN_OR_RETURN(HttpReply reply, Call(r));
+  ObjectInfo info{key, reply.body_bytes, reply.Header("etag") ? *reply.Header("etag") : ""};
+  if (const std::string* len = reply.Header("content-length")) {
+    if (strtoull(len->c_str(), nullptr, 10) != reply.body_bytes) {
+      return DataLossError("GET " + Describe() + "/" + key + " ended after " +
+                           std::to_string(reply.body_bytes) + " of " + *len + " bytes");
+    }
+  }
+  return info;
+}
+
+StatusOr<ObjectInfo> S3Store::Head(const std::string& key) {
+  Request r;
+  r.method = "HEAD";
+  r.key = key;
+  ASSIGN_OR_RETURN(HttpReply reply, Call(r));
+  ObjectInfo info{key, 0, reply.Header("etag") ? *reply.Header("etag") : ""};
+  if (const std::string* len = reply.Header("content-length"))
+    info.size = strtoull(len->c_str(), nullptr, 10);
+  return info;
+}
+
+namespace {
+void AddConditions(const PutOptions& o, std::vector<std::pair<std::string, std::string>>* h) {
+  if (o.condition == PutOptions::Condition::kIfAbsent) h->emplace_back("If-None-Match", "*");
+  if (o.condition == PutOptions::Condition::kIfMatch) h->emplace_back("If-Match", o.if_match);
+}
+}  // namespace
+
+StatusOr<ObjectInfo> S3Store::Put(const std::string& key, std::string_view data,
+                                  const PutOptions& options) {
+  Request r;
+  r.method = "PUT";
+  r.key = key;
+  r.body = data;
+  r.headers.emplace_back("Content-Type", options.content_type);
+  AddConditions(options, &r.headers);
+  r.retry = options.condition == PutOptions::Condition::kNone;
+  r.progress = options.progress;
+  ASSIGN_OR_RETURN(HttpReply reply, Call(r));
+  return ObjectInfo{key, data.size(), reply.Header("etag") ? *reply.Header("etag") : ""};
+}
+
+StatusOr<ObjectInfo> S3Store::PutFile(const std::string& key, const std::string& path,
+                                      const PutOptions& options) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return NotFoundError("no such file: " + path);
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size > config_.multipart_threshold) return PutMultipart(key, path, size, options);
+  Request r;
+  r.method = "PUT";
+  r.key = key;
+  r.body_file = path;
+  r.body_length = size;
+  r.headers.emplace_back("Content-Type", options.content_type);
+  r.headers.emplace_back("Content-Length", std::to_string(size));
+  AddConditions(options, &r.headers);
+  r.retry = options.condition == PutOptions::Condition::kNone;
+  r.progress = options.progress;
+  ASSIGN_OR_RETURN(HttpReply reply, Call(r));
+  return ObjectInfo{key, size, reply.Header("etag") ? *reply.Header("etag") : ""};
+}
+
+StatusOr<ObjectInfo> S3Store::PutMultipart(const std::string& key, const std::string& path,
+                                           uint64_t size, const PutOptions& options) {
+  Request create;
+  create.method = "POST";
+  create.key = key;
+  create.query = {{"uploads", ""}};
+  create.headers.emplace_back("Content-Type", options.content_type);
+  ASSIGN_OR_RETURN(HttpReply created, Call(create));
+  auto upload_id = XmlTag(created.body, "UploadId");
+  if (!upload_id)
+    return UnavailableError("CreateMultipartUpload for " + key + " returned no UploadId");
+  auto abort = [&](Status s) {
+    Request del;
+    del.method = "DELETE";
+    del.key = key;
+    del.query = {{"uploadId", *upload_id}};
+    (void)Call(del);
+    return s;
+  };
+  std::string complete = "<CompleteMultipartUpload>";
+  uint64_t done = 0;
+  for (int part = 1; done < size; ++part) {
+    uint64_t len = std::min(config_.part_size, size - done);
+    Request up;
+    up.method = "PUT";
+    up.key = key;
+    up.query = {{"partNumber", std::to_string(part)}, {"uploadId", *upload_id}};
+    up.body_file = path;
+    up.body_offset = done;
+    up.body_length = len;
+    up.headers.emplace_back("Content-Length", std::to_string(len));
+    uint64_t base = done;
+    if (options.progress)
+      up.progress = [&](uint64_t d, uint64_t) { options.progress(base + d, size); };
+    auto reply = Call(up);
+    if (!reply.ok()) return abort(reply.status().WithContext("part " + std::to_string(part)));
+    const std::string* etag = reply->Header("etag");
+    if (etag == nullptr) return abort(UnavailableError("UploadPart returned no ETag"));
+    complete += "<Part><PartNumber>" + std::to_string(part) + "</PartNumber><ETag>" + *etag +
+                "</ETag></Part>";
+    done += len;
+  }
+  complete += "</CompleteMultipartUpload>";
+  Request fin;
+  fin.method = "POST";
+  fin.key = key;
+  fin.query = {{"uploadId", *upload_id}};
+  fin.body = complete;
+  fin.headers.emplace_back("Content-Type", "application/xml");
+  AddConditions(options, &fin.headers);
+  fin.retry = false;
+  auto reply = Call(fin);
+  if (!reply.ok()) return abort(reply.status());
+  // S3 can answer 200 with an error document for CompleteMultipartUpload.
+  if (auto code = XmlTag(reply->body, "Code")) {
+    Status s = *code == "PreconditionFailed"
+                   ? PreconditionFailed(key + ": " + *code)
+                   : UnavailableError("CompleteMultipartUpload: " + *code);
+    return abort(s);
+  }
+  return ObjectInfo{key, size, XmlTag(reply->body, "ETag").value_or("")};
+}
+
+StatusOr<std::vector<ObjectInfo>> S3Store::List(const std::string& prefix) {
+  std::vector<ObjectInfo> out;
+  std::string token;
+  std::string full_prefix = FullKey(prefix);
+  if (config_.prefix.empty()) full_prefix = prefix;
+  size_t strip = config_.prefix.empty() ? 0 : config_.prefix.size() + 1;
+  while (true) {
+    Request r;
+    r.bucket_level = true;
+    r.query = {{"list-type", "2"}, {"prefix", full_prefix}};
+    if (!token.empty()) r.query.emplace_back("continuation-token", token);
+    ASSIGN_OR_RETURN(HttpReply reply, Call(r));
+    size_t pos = 0;
+    while (auto contents = XmlTag(reply.body, "Contents", &pos)) {
+      auto key = XmlTag(*contents, "Key");
+      if (!key || key->size() < strip) continue;
+      ObjectInfo info;
+      info.key = key->substr(strip);
+      info.size = strtoull(XmlTag(*contents, "Size").value_or("0").c_str(), nullptr, 10);
+      info.etag = XmlTag(*contents, "ETag").value_or("");
+      out.push_back(std::move(info));
+    }
+    if (XmlTag(reply.body, "IsTruncated").value_or("false") != "true") break;
+    token = XmlTag(reply.body, "NextContinuationToken").value_or("");
+    if (token.empty()) break;
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  return out;
+}
+
+Status S3Store::Delete(const std::string& key) {
+  Request r;
+  r.method = "DELETE";
+  r.key = key;
+  auto reply = Call(r);
+  if (!reply.ok() && reply.status().code() != StatusCode::kNotFound) return reply.status();
+  return Status::Ok();
+}
+
+}  // namespace modelfn

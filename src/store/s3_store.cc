@@ -209,7 +209,6 @@ StatusOr<ObjectInfo> S3Store::Put(const std::string& key, std::string_view data,
   r.body = data;
   r.headers.emplace_back("Content-Type", options.content_type);
   AddConditions(options, &r.headers);
-  r.retry = options.condition == PutOptions::Condition::kNone;
   r.progress = options.progress;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
   return ObjectInfo{key, data.size(), reply.Header("etag") ? *reply.Header("etag") : ""};
@@ -229,7 +228,6 @@ StatusOr<ObjectInfo> S3Store::PutFile(const std::string& key, const std::string&
   r.headers.emplace_back("Content-Type", options.content_type);
   r.headers.emplace_back("Content-Length", std::to_string(size));
   AddConditions(options, &r.headers);
-  r.retry = options.condition == PutOptions::Condition::kNone;
   r.progress = options.progress;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
   return ObjectInfo{key, size, reply.Header("etag") ? *reply.Header("etag") : ""};
@@ -285,7 +283,6 @@ StatusOr<ObjectInfo> S3Store::PutMultipart(const std::string& key, const std::st
   fin.body = complete;
   fin.headers.emplace_back("Content-Type", "application/xml");
   AddConditions(options, &fin.headers);
-  fin.retry = false;
   auto reply = Call(fin);
   if (!reply.ok()) return abort(reply.status());
   // S3 can answer 200 with an error document for CompleteMultipartUpload.

@@ -6,7 +6,9 @@
 //   - Files over 64 MiB upload in 16 MiB multipart parts (aborted on failure).
 //   - 403s become reason "store_auth" with S3's error code (InvalidAccessKeyId,
 //     SignatureDoesNotMatch, AccessDenied, RequestTimeTooSkewed); messages never hold secrets.
-//   - Reads, lists, deletes and unconditional writes are retried on 5xx and broken connections.
+//   - Calls are retried on 5xx and broken connections (4 attempts). A conditional write whose
+//     first attempt landed but whose answer was lost then reports a conflict: safe, since the
+//     registry re-checks content on conflicts.
 #pragma once
 
 #include <memory>

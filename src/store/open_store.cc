@@ -1,5 +1,7 @@
 #include "store/open_store.h"
 
+#include "store/azure_store.h"
+#include "store/gcs_store.h"
 #include "store/local_store.h"
 #include "store/s3_store.h"
 
@@ -13,6 +15,16 @@ StatusOr<std::unique_ptr<ObjectStore>> OpenStore(const StoreUri& uri, const Cloc
       ASSIGN_OR_RETURN(auto s3,
                        S3Store::FromEnvironment(uri.bucket, uri.prefix, ProcessEnv(), clock));
       return std::unique_ptr<ObjectStore>(std::move(s3));
+    }
+    case StoreUri::Kind::kAzure: {
+      ASSIGN_OR_RETURN(auto az, AzureStore::FromEnvironment(uri.account, uri.bucket, uri.prefix,
+                                                            ProcessEnv(), clock));
+      return std::unique_ptr<ObjectStore>(std::move(az));
+    }
+    case StoreUri::Kind::kGcs: {
+      ASSIGN_OR_RETURN(auto gcs,
+                       GcsStore::FromEnvironment(uri.bucket, uri.prefix, ProcessEnv(), clock));
+      return std::unique_ptr<ObjectStore>(std::move(gcs));
     }
     default:
       return Status(StatusCode::kUnimplemented, "no backend for " + uri.ToString() + " yet",

@@ -69,6 +69,21 @@ SUMS
   echo "$ort_version" >"$ort_stamp"
 fi
 
+# --- Storage servers for the store tests: Azurite (npm) and fake-gcs-server (Go) ---------------
+tools="$root/third_party/tools"
+if [ ! -x "$tools/node_modules/.bin/azurite-blob" ]; then
+  log "installing azurite@3.35.0 (npm)"
+  mkdir -p "$tools"
+  (cd "$tools" && npm install --silent --no-audit --no-fund azurite@3.35.0 >/dev/null)
+fi
+if [ ! -x "$tools/bin/fake-gcs-server" ]; then
+  command -v go >/dev/null || { log "go is needed to build fake-gcs-server"; exit 1; }
+  log "installing fake-gcs-server v1.56.1 (Go module proxy)"
+  mkdir -p "$tools/bin"
+  GOBIN="$tools/bin" GOFLAGS=-mod=mod go install github.com/fsouza/fake-gcs-server@v1.56.1 >/dev/null 2>&1 ||
+    { log "go install github.com/fsouza/fake-gcs-server@v1.56.1 failed"; exit 1; }
+fi
+
 # --- Python peers for tests (and benchmarks) --------------------------------------------------
 venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then

@@ -154,3 +154,85 @@ def write_big_onnx(path, n_floats):
              field(12, value_info("y")))
     model = vint(1, 8) + field(7, graph) + field(8, field(1, b"") + vint(2, 17))
     pathlib.Path(path).write_bytes(model)
+
+
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+               "K1SZFPTOtr/KBHBeksoGMGw==")
+
+
+class Azurite:
+    """Azurite's blob service (npm azurite@3.35.0, installed by scripts/setup.sh)."""
+
+    def __init__(self):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-azurite-"))
+        (self.port,) = free_ports(1)
+        exe = TOOLS / "node_modules" / ".bin" / "azurite-blob"
+        self.log = open(self.dir / "log", "ab")
+        self.proc = subprocess.Popen([str(exe), "--blobHost", "127.0.0.1", "--blobPort", str(self.port),
+                                      "--location", str(self.dir / "data"), "--skipApiVersionCheck"],
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_port(self.port, 60, self.proc)
+
+    def connection_string(self, key=AZURITE_KEY):
+        return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={key};"
+                f"BlobEndpoint=http://127.0.0.1:{self.port}/{AZURITE_ACCOUNT};")
+
+    def env(self):
+        return {"AZURE_STORAGE_CONNECTION_STRING": self.connection_string()}
+
+    def client(self):
+        from azure.storage.blob import BlobServiceClient
+        return BlobServiceClient.from_connection_string(self.connection_string())
+
+    def bucket(self, name):
+        try:
+            self.client().create_container(name)
+        except Exception as e:  # already there
+            if "ContainerAlreadyExists" not in str(e):
+                raise
+        return name
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class FakeGcs:
+    """fake-gcs-server (Go module, installed by scripts/setup.sh), in memory."""
+
+    def __init__(self):
+        (self.port,) = free_ports(1)
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-fakegcs-"))
+        self.log = open(self.dir / "log", "ab")
+        self.proc = subprocess.Popen([str(TOOLS / "bin" / "fake-gcs-server"), "-scheme", "http", "-host", "127.0.0.1",
+                                      "-port", str(self.port), "-backend", "memory",
+                                      "-public-host", f"127.0.0.1:{self.port}"],
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_port(self.port, 60, self.proc)
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self):
+        return {"STORAGE_EMULATOR_HOST": self.endpoint}
+
+    def client(self):
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+        return storage.Client(project="test", credentials=AnonymousCredentials(),
+                              client_options={"api_endpoint": self.endpoint})
+
+    def bucket(self, name):
+        import requests
+        requests.post(f"{self.endpoint}/storage/v1/b", json={"name": name}, timeout=10)
+        return name
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

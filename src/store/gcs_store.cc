@@ -86,8 +86,11 @@ StatusOr<std::unique_ptr<GcsStore>> GcsStore::FromEnvironment(const std::string&
   std::string endpoint = "https://storage.googleapis.com";
   if (auto emu = env("STORAGE_EMULATOR_HOST"); emu && !emu->empty()) {
     endpoint = emu->find("://") == std::string::npos ? "http://" + *emu : *emu;
-  } else if (auto key_file = env("GOOGLE_APPLICATION_CREDENTIALS");
-             key_file && !key_file->empty()) {
+    return std::make_unique<GcsStore>(endpoint, bucket, prefix, std::move(auth),
+                                      MakeCurlHttpClient(), clock);
+  }
+  if (auto ep = env("MODELFN_GCS_ENDPOINT"); ep && !ep->empty()) endpoint = *ep;
+  if (auto key_file = env("GOOGLE_APPLICATION_CREDENTIALS"); key_file && !key_file->empty()) {
     ASSIGN_OR_RETURN(std::string text, ReadFile(*key_file));
     auto doc = Json::Parse(text);
     const Json* email = doc.ok() ? doc->Find("client_email") : nullptr;
@@ -99,8 +102,9 @@ StatusOr<std::unique_ptr<GcsStore>> GcsStore::FromEnvironment(const std::string&
     auth.kind = GcsAuth::Kind::kServiceAccount;
     auth.client_email = email->AsString();
     auth.private_key_pem = pk->AsString();
-    if (const Json* uri = doc->Find("token_uri"); uri && uri->is_string())
+    if (const Json* uri = doc->Find("token_uri"); uri && uri->is_string()) {
       auth.token_uri = uri->AsString();
+    }
   } else {
     auth.kind = GcsAuth::Kind::kMetadata;
     if (auto host = env("GCE_METADATA_HOST"); host && !host->empty()) auth.metadata_host = *host;

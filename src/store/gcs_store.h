@@ -1,5 +1,6 @@
 // ObjectStore on Google Cloud Storage through its JSON API.
 //   - STORAGE_EMULATOR_HOST (fake-gcs-server and other emulators): that endpoint, no auth.
+//     MODELFN_GCS_ENDPOINT: another endpoint (private access), with auth.
 //   - Else OAuth2 access tokens from a service-account key file (GOOGLE_APPLICATION_CREDENTIALS:
 //     an RS256-signed JWT exchanged at the key's token_uri), or from the metadata server
 //     (GCE_METADATA_HOST, default metadata.google.internal) as on Cloud Run and Cloud Functions.

@@ -10,12 +10,10 @@ docs/benchmarks.md.
 Run through scripts/bench.sh (installs the peers, builds, then runs this).
 """
 import argparse
-import datetime
 import http.client
 import json
 import os
 import pathlib
-import platform
 import re
 import socket
 import statistics
@@ -26,6 +24,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = pathlib.Path(os.environ.get("MODELFN_BUILD_DIR", ROOT / "build"))
 PY = sys.executable
+sys.path.insert(0, str(ROOT / "bench"))
+from report import machine, today, write_section  # noqa: E402
 
 
 def free_port():
@@ -114,25 +114,13 @@ def handler_p50_us(port):
     return float(m.group(1)) * 1e6
 
 
-def machine():
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}"
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(ROOT / "examples" / "digits"))
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--cold-runs", type=int, default=15)
     ap.add_argument("--python-cold-runs", type=int, default=5)
-    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    ap.add_argument("--out", default=None, help="markdown file to update (default docs/benchmarks.md)")
     args = ap.parse_args()
     model_dir = pathlib.Path(args.model)
     manifest = json.loads((model_dir / "manifest.json").read_text())
@@ -194,18 +182,14 @@ def main():
           f"end to end through HTTP at c=1 {overhead_e2e:.1f} us")
     print(f"modelfn c=64 throughput / raw Run loop on 2 threads: {m[64]['rps'] / raw['throughput_rps']:.3f}")
 
-    date = datetime.date.today().isoformat()
     lines = [
-        "# Benchmarks",
+        f"## Function runtime vs ONNX Runtime and the Python approach ({today()})",
         "",
-        "Numbers from `scripts/bench.sh` (bench/run.py): every row below comes from one invocation, so",
-        "baseline and contenders shared the machine and its noise. Ratios matter more than absolutes.",
-        "",
-        f"## Function runtime vs ONNX Runtime and the Python approach ({date})",
+        "`scripts/bench.sh` (bench/run.py).",
         "",
         f"- Machine: {machine()}. wrk (1 thread) runs on the same 2 cores as the server.",
-        f"- Model: `{manifest['name']}` ({model_dir.relative_to(ROOT) if model_dir.is_relative_to(ROOT) else model_dir}),"
-        f" one row of {width} FP32 per request, JSON body `{{\"inputs\": [[...]]}}` ({len(body)} bytes).",
+        f"- Model: `{manifest['name']}`, one row of {width} FP32 per request, JSON body"
+        f" `{{\"inputs\": [[...]]}}` ({len(body)} bytes).",
         "- modelfn-fn: default settings (workers = CPU quota = 2, ONNX Runtime intra-op threads 1,"
         " request log lines on, stdout to /dev/null). Python: FastAPI + uvicorn, one worker,"
         " onnxruntime with intra-op threads 1.",
@@ -237,20 +221,8 @@ def main():
         f" socket errors {sum(p[c]['socket_errors'] for c in p)}.",
         f"- modelfn at c=64 reaches {m[64]['rps'] / raw['throughput_rps']:.1%} of the raw Run loop's rate on two"
         " threads, while sharing the two cores with wrk.",
-        "",
     ]
-    out = pathlib.Path(args.out)
-    old = out.read_text() if out.exists() else ""
-    marker = "## Function runtime vs ONNX Runtime and the Python approach"
-    keep = old.split(marker)[0].split("# Benchmarks", 1)[-1] if marker in old else ""
-    history = ""
-    if marker in old:
-        # Keep earlier runs below the newest one, under a history heading.
-        prev = old[old.index(marker):]
-        prev = prev.replace(marker, "### Earlier run:", 1)
-        history = "\n## History\n\n" + prev if "## History" not in prev else "\n" + prev
-    del keep
-    out.write_text("\n".join(lines) + history)
+    out = write_section("function", "\n".join(lines), args.out)
     print(f"wrote {out}")
 
 

@@ -5,4 +5,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh --bench
 scripts/build.sh
+# scripts/bench.sh            the function benchmark (bench/run.py)
+# scripts/bench.sh --store    the model store benchmark (bench/store_bench.py)
+if [ "${1:-}" = "--store" ]; then
+  shift
+  exec .venv/bin/python bench/store_bench.py "$@"
+fi
 exec .venv/bin/python bench/run.py "$@"

@@ -190,7 +190,11 @@ int Main(int argc, char** argv) {
   auto loaded = LoadModelDir(model_dir, factory, clock);
   env_thread.join();
   if (!loaded.ok()) return InitFailure(log, args.model, loaded.status());
-  if (!loaded->warmup.ok()) log.Message("warn", "warm-up run failed: " + loaded->warmup.message());
+  if (loaded->warmup.reason() == "warmup_skipped") {
+    log.Message("info", "warm-up skipped: " + loaded->warmup.message());
+  } else if (!loaded->warmup.ok()) {
+    log.Message("warn", "warm-up run failed: " + loaded->warmup.message());
+  }
 
   CpuQuota quota = ReadCpuQuota();
   int workers = args.workers > 0 ? args.workers : quota.EffectiveCpus();

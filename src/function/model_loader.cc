@@ -15,7 +15,11 @@ Status Warmup(Engine& engine) {
     t.dtype = s.inputs[i].dtype;
     for (int64_t d : s.inputs[i].shape) t.shape.push_back(d < 0 ? 1 : d);
     int64_t n = t.NumElements();
-    if (n > (64 << 20)) return ResourceExhaustedError("input too large to warm up");
+    // Large inputs: a zero run costs more (allocating and copying) than it saves the first request.
+    if (n > (1 << 20)) {
+      return Status(StatusCode::kResourceExhausted,
+                    "input '" + t.name + "' has " + std::to_string(n) + " elements", "warmup_skipped");
+    }
     if (t.dtype == DType::kBytes) {
       t.strings.assign(static_cast<size_t>(n), "");
     } else {

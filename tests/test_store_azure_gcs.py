@@ -239,3 +239,62 @@ def test_gcs_service_account_token_flow(fakegcs, tmp_path):
                        text=True, timeout=60,
                        env={**os.environ, **env, "ASAN_OPTIONS": "verify_asan_link_order=0"})
     assert r.returncode == 1 and "clock" in r.stderr
+
+
+def test_azure_sas_token(azurite):
+    from datetime import datetime, timedelta, timezone
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+    from servers import AZURITE_ACCOUNT, AZURITE_KEY
+
+    bucket = azurite.bucket("sas")
+    sas = generate_container_sas(AZURITE_ACCOUNT, bucket, account_key=AZURITE_KEY,
+                                 permission=ContainerSasPermissions(read=True, write=True, list=True, create=True),
+                                 expiry=datetime.now(timezone.utc) + timedelta(hours=1))
+    conn = f"BlobEndpoint=http://127.0.0.1:{azurite.port}/{AZURITE_ACCOUNT};SharedAccessSignature={sas}"
+    env = {"AZURE_STORAGE_CONNECTION_STRING": conn}
+    cli("push", str(EXAMPLES / "digits"), "--name", "digits", "--version", "1", "--store", f"az://{bucket}/m", env=env)
+    cli("promote", "digits", "1", "--store", f"az://{bucket}/m", env=env)
+    assert cli("verify", "digits", "--store", f"az://{bucket}/m", env=env).returncode == 0
+    read_only = generate_container_sas(AZURITE_ACCOUNT, bucket, account_key=AZURITE_KEY,
+                                       permission=ContainerSasPermissions(read=True, list=True),
+                                       expiry=datetime.now(timezone.utc) + timedelta(hours=1))
+    ro = {"AZURE_STORAGE_CONNECTION_STRING":
+          f"BlobEndpoint=http://127.0.0.1:{azurite.port}/{AZURITE_ACCOUNT};SharedAccessSignature={read_only}"}
+    assert cli("verify", "digits", "--store", f"az://{bucket}/m", env=ro).returncode == 0  # reads are enough
+    r = cli("promote", "digits", "1", "--store", f"az://{bucket}/m", env=ro, check=False)
+    assert r.returncode == 1 and "HTTP 403" in r.stderr
+    assert "sig=" not in r.stderr and read_only not in r.stderr  # the SAS never shows
+
+
+def test_gcs_metadata_server_token(fakegcs):
+    """Without a key file the token comes from the metadata server, as on Cloud Run."""
+    calls = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            calls.append((self.path, self.headers.get("Metadata-Flavor")))
+            ok = self.headers.get("Metadata-Flavor") == "Google"
+            self.send_response(200 if ok else 403)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps({"access_token": "meta-tok", "expires_in": 3599,
+                                         "token_type": "Bearer"}).encode())
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        bucket = fakegcs.bucket("meta")
+        env = {"GCE_METADATA_HOST": f"127.0.0.1:{server.server_port}", "MODELFN_GCS_ENDPOINT": fakegcs.endpoint,
+               "STORAGE_EMULATOR_HOST": "", "GOOGLE_APPLICATION_CREDENTIALS": ""}
+        cli("push", str(EXAMPLES / "digits"), "--name", "digits", "--version", "1", "--store", f"gs://{bucket}/m",
+            env=env)
+        assert calls and calls[0] == ("/computeMetadata/v1/instance/service-accounts/default/token", "Google")
+        assert len(calls) == 1  # cached for the whole push
+    finally:
+        server.shutdown()
+    r = cli("list", "--store", f"gs://{bucket}/m", check=False, env={**env, "GCE_METADATA_HOST": "127.0.0.1:9"})
+    assert r.returncode == 1 and "metadata server" in r.stderr

@@ -18,7 +18,8 @@ Status Warmup(Engine& engine) {
     // Large inputs: a zero run costs more (allocating and copying) than it saves the first request.
     if (n > (1 << 20)) {
       return Status(StatusCode::kResourceExhausted,
-                    "input '" + t.name + "' has " + std::to_string(n) + " elements", "warmup_skipped");
+                    "input '" + t.name + "' has " + std::to_string(n) + " elements",
+                    "warmup_skipped");
     }
     if (t.dtype == DType::kBytes) {
       t.strings.assign(static_cast<size_t>(n), "");

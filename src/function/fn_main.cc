@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "engine/ort_engine.h"
 #include "function/function_core.h"
+#include "function/lambda_runtime.h"
 #include "function/model_loader.h"
 #include "function/model_source.h"
 #include "http/http_server.h"
@@ -117,13 +118,25 @@ int ParseArgs(int argc, char** argv, Args* args) {
     }
   }
   if (args->model.empty()) {
-    fprintf(stderr, "modelfn-fn: no model: pass --model DIR or set MODELFN_MODEL\n%s", kUsage);
-    return 2;
+    // As a Lambda function the model ships in the deployment package by default.
+    const char* task_root = getenv("LAMBDA_TASK_ROOT");
+    if (getenv("AWS_LAMBDA_RUNTIME_API") && task_root && *task_root) {
+      args->model = std::string(task_root) + "/model";
+    } else {
+      fprintf(stderr, "modelfn-fn: no model: pass --model DIR or set MODELFN_MODEL\n%s", kUsage);
+      return 2;
+    }
   }
   return 0;
 }
 
 int InitFailure(const EventLog& log, const std::string& model, const Status& status) {
+  if (const char* api = getenv("AWS_LAMBDA_RUNTIME_API"); api && *api) {
+    // Lambda: the init error goes to the Runtime API, which ends the environment.
+    auto http = MakeCurlHttpClient();
+    (void)LambdaRuntime(api, http.get(), nullptr, "", &RealClock::Get(), &log)
+        .ReportInitError(status);
+  }
   EventLog::Line line = log.Begin("init_error", "error");
   line.w().Key("model").String(model);
   line.w().Key("error").String(status.ToString());
@@ -131,6 +144,53 @@ int InitFailure(const EventLog& log, const std::string& model, const Status& sta
   log.Emit(line);
   fprintf(stderr, "modelfn-fn: cannot load model from %s: %s\n", model.c_str(),
           status.message().c_str());
+  return 1;
+}
+
+// The Lambda face: the same init phase, then the Runtime API loop instead of a listener.
+int RunLambda(const std::string& api, LoadedModel loaded,
+              const std::optional<FetchedModel>& fetched, const EventLog& log,
+              const EventLog& request_log, const Clock& clock, int64_t t_start,
+              const std::string& source) {
+  InferenceLimits limits;
+  limits.max_elements = EnvInt("MODELFN_MAX_ELEMENTS", limits.max_elements, 1, 1L << 40);
+  FunctionIdentity id{loaded.manifest.name, loaded.manifest.version};
+  InitTimings timings = loaded.timings;
+  if (fetched) timings.model_fetch_ms = fetched->fetch_ms;
+  timings.ort_env_ms = OrtEngine::EnvCreateMillis();
+  FunctionCore core(std::move(loaded.engine), id, limits, &clock, &request_log);
+  timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
+  core.SetReady(timings);
+  {
+    EventLog::Line line = log.Begin("init");
+    JsonWriter& w = line.w();
+    w.Key("model").String(id.model_name);
+    w.Key("version").String(id.model_version);
+    w.Key("mode").String("lambda");
+    w.Key("runtime_init_ms").Double(timings.runtime_init_ms);
+    w.Key("model_fetch_ms").Double(timings.model_fetch_ms);
+    w.Key("model_verify_ms").Double(timings.model_verify_ms);
+    w.Key("model_load_ms").Double(timings.model_load_ms);
+    w.Key("ort_env_ms").Double(timings.ort_env_ms);
+    w.Key("warmup_ms").Double(timings.warmup_ms);
+    w.Key("cold_start").Bool(true);
+    if (fetched) {
+      w.Key("source").String(source);
+      w.Key("cache").String(fetched->cache);
+      w.Key("bytes_downloaded").Uint(fetched->bytes_downloaded);
+    }
+    log.Emit(line);
+  }
+  // No drain to do between invocations: SIGTERM ends the process, as Lambda expects.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);
+  auto http = MakeCurlHttpClient();
+  LambdaRuntime runtime(api, http.get(), &core, id.model_name, &clock, &log);
+  Status s = runtime.Run();
+  log.Message("error", "runtime API loop ended: " + s.message());
   return 1;
 }
 
@@ -196,6 +256,10 @@ int Main(int argc, char** argv) {
     log.Message("warn", "warm-up run failed: " + loaded->warmup.message());
   }
 
+  if (const char* api = getenv("AWS_LAMBDA_RUNTIME_API"); api && *api) {
+    return RunLambda(api, std::move(loaded).value(), fetched, log, request_log, clock, t_start,
+                     args.model);
+  }
   CpuQuota quota = ReadCpuQuota();
   int workers = args.workers > 0 ? args.workers : quota.EffectiveCpus();
   HttpServerOptions opts;

@@ -38,6 +38,7 @@ constexpr CodeInfo kCodes[] = {
     {"header_too_large", 431, "Request header fields too large"},
     {"request_timeout", 408, "Request not received in time"},
     {"not_implemented", 501, "Not implemented"},
+    {"response_too_large", 500, "Response exceeds the platform's size limit"},
 };
 
 const CodeInfo* Find(std::string_view code) {

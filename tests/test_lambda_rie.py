@@ -1,0 +1,156 @@
+"""modelfn-fn as a Lambda custom runtime under AWS's own Runtime Interface Emulator: direct
+invokes, API Gateway HTTP API (2.0) and REST (1.0) events, Function URL events, typed errors,
+init errors, the 6 MB response limit, and the trace id."""
+import base64
+import json
+import shutil
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from conftest import EXAMPLES, FN, MODELS
+from servers import LambdaRie
+
+
+def http_v2(method, path, body=b"", headers=None, b64=False, query=""):
+    return {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+            "headers": {"content-type": "application/json", **(headers or {})},
+            "requestContext": {"accountId": "123456789012", "apiId": "api", "domainName": "x.lambda-url.us-east-1.on.aws",
+                               "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                                        "sourceIp": "203.0.113.1", "userAgent": "test"},
+                               "requestId": "req", "routeKey": "$default", "stage": "$default",
+                               "time": "28/Nov/2026:17:00:00 +0000", "timeEpoch": 1795885200000},
+            "body": base64.b64encode(body).decode() if b64 else body.decode(), "isBase64Encoded": b64}
+
+
+def rest_v1(method, path, body=b"", b64=False):
+    return {"resource": "/{proxy+}", "path": path, "httpMethod": method,
+            "headers": {"Content-Type": "application/json"}, "multiValueHeaders": {"Content-Type": ["application/json"]},
+            "queryStringParameters": None, "multiValueQueryStringParameters": None,
+            "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
+            "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": "/prod" + path,
+                               "stage": "prod", "requestId": "r", "identity": {"sourceIp": "203.0.113.1"}},
+            "body": base64.b64encode(body).decode() if b64 else body.decode(), "isBase64Encoded": b64}
+
+
+@pytest.fixture(scope="module")
+def digits_rie():
+    rie = LambdaRie([str(FN), "--model", str(EXAMPLES / "digits")])
+    yield rie
+    rie.stop()
+
+
+def reference(x):
+    sess = ort.InferenceSession(str(EXAMPLES / "digits" / "model.onnx"))
+    return sess.run(["label", "probabilities"], {"pixels": np.array(x, np.float32)})
+
+
+def test_direct_invoke_matches_onnxruntime(digits_rie):
+    body = json.loads((EXAMPLES / "digits" / "requests" / "infer.json").read_text())
+    r = digits_rie.invoke(body)
+    assert r.status_code == 200, r.text
+    out = r.json()["outputs"]
+    label, proba = reference(body["inputs"])
+    assert out["label"] == label.tolist()
+    np.testing.assert_allclose(out["probabilities"], proba, rtol=1e-6, atol=1e-7)
+    batch = digits_rie.invoke(json.loads((EXAMPLES / "digits" / "requests" / "batch.json").read_text())).json()
+    assert [("outputs" in x) for x in batch["results"]] == [True, True, True, False]
+
+
+def test_direct_invoke_errors_are_function_errors_with_the_code(digits_rie):
+    r = digits_rie.invoke({"inputs": [[1, 2]]})
+    err = r.json()
+    assert err["errorType"] == "shape_mismatch" and "expects shape [N,64]" in err["errorMessage"]
+    assert digits_rie.invoke(b"{not json").json()["errorType"] == "invalid_json"
+    assert digits_rie.invoke({"inputs": [[0.0] * 64]}).status_code == 200  # still serving
+
+
+@pytest.mark.parametrize("kind", ["http-v2", "function-url", "rest-v1"])
+def test_api_events(digits_rie, kind):
+    body = (EXAMPLES / "digits" / "requests" / "infer_named.json").read_bytes()
+    event = rest_v1("POST", "/v1/infer", body, b64=True) if kind == "rest-v1" else http_v2("POST", "/v1/infer", body)
+    r = digits_rie.invoke(event)
+    resp = r.json()
+    assert resp["statusCode"] == 200 and resp["isBase64Encoded"] is False
+    assert resp["headers"]["Content-Type"] == "application/json"
+    assert json.loads(resp["body"])["outputs"]["label"] == [2]
+    if kind == "rest-v1":
+        assert "multiValueHeaders" in resp
+    bad = digits_rie.invoke(http_v2("POST", "/v1/infer", b'{"inputs": [[1]]}')).json()
+    assert bad["statusCode"] == 400 and bad["headers"]["Content-Type"] == "application/problem+json"
+    assert json.loads(bad["body"])["code"] == "shape_mismatch"
+    health = digits_rie.invoke(http_v2("GET", "/v1/health")).json()
+    assert health["statusCode"] == 200 and json.loads(health["body"])["ready"] is True
+    missing = digits_rie.invoke(http_v2("GET", "/nope")).json()
+    assert missing["statusCode"] == 404
+
+
+def test_v2_binary_through_api_gateway(digits_rie):
+    x = np.array(json.loads((EXAMPLES / "digits" / "requests" / "infer.json").read_text())["inputs"], np.float32)
+    header = json.dumps({"inputs": [{"name": "pixels", "shape": list(x.shape), "datatype": "FP32",
+                                     "parameters": {"binary_data_size": x.nbytes}}],
+                         "outputs": [{"name": "label", "parameters": {"binary_data": True}}]}).encode()
+    event = http_v2("POST", "/v2/models/digits/infer", header + x.tobytes(), b64=True,
+                    headers={"inference-header-content-length": str(len(header)),
+                             "content-type": "application/octet-stream"})
+    resp = digits_rie.invoke(event).json()
+    assert resp["statusCode"] == 200 and resp["isBase64Encoded"] is True
+    raw = base64.b64decode(resp["body"])
+    n = int(resp["headers"]["Inference-Header-Content-Length"])
+    meta = json.loads(raw[:n])
+    assert meta["outputs"][0]["parameters"]["binary_data_size"] == 8 * len(x)
+    assert np.frombuffer(raw[n:], np.int64).tolist() == reference(x)[0].tolist()
+
+
+def test_trace_id_and_cold_start_in_logs(digits_rie):
+    digits_rie.invoke({"inputs": [[0.0] * 64]})
+    out = digits_rie.output()
+    lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    init = [l for l in lines if l.get("event") == "init"]
+    assert len(init) == 1 and init[0]["mode"] == "lambda" and init[0]["cold_start"] is True
+    requests_logged = [l for l in lines if l.get("event") == "request"]
+    assert requests_logged[0]["cold_start"] is True and all(not l["cold_start"] for l in requests_logged[1:])
+    # The Lambda request id becomes the log's request id.
+    assert all(len(l["request_id"]) == 36 for l in requests_logged)
+
+
+def test_init_error_is_reported_to_the_runtime_api(tmp_path):
+    d = tmp_path / "digits"
+    shutil.copytree(EXAMPLES / "digits", d)
+    data = bytearray((d / "model.onnx").read_bytes())
+    data[500] ^= 1
+    (d / "model.onnx").write_bytes(bytes(data))
+    rie = LambdaRie([str(FN), "--model", str(d)])
+    try:
+        r = rie.invoke({"inputs": [[0.0] * 64]})
+        err = r.json()
+        assert err["errorType"] == "Runtime.checksum_mismatch", err
+        assert "does not match manifest.json" in err["errorMessage"]
+        assert "INIT REPORT" in rie.output() or "init" in rie.output().lower()
+    finally:
+        rie.stop()
+
+
+def test_response_over_6mb_is_a_clear_error():
+    rie = LambdaRie([str(FN), "--model", str(MODELS / "dtypes")])
+    try:
+        n = 2_000_000  # BOOL in as 1 byte each (binary), out as JSON true/false: > 6 MB
+        bools = np.ones(n, np.bool_)
+        inputs = [{"name": "bool", "shape": [n], "datatype": "BOOL", "parameters": {"binary_data_size": n}}]
+        for name, dt in [("uint8", "UINT8"), ("uint16", "UINT16"), ("uint32", "UINT32"), ("uint64", "UINT64"),
+                         ("int8", "INT8"), ("int16", "INT16"), ("int32", "INT32"), ("int64", "INT64"),
+                         ("fp16", "FP16"), ("fp32", "FP32"), ("fp64", "FP64")]:
+            inputs.append({"name": name, "shape": [1], "datatype": dt, "data": [1]})
+        inputs.append({"name": "bytes", "shape": [1], "datatype": "BYTES", "data": ["x"]})
+        header = json.dumps({"inputs": inputs}).encode()
+        event = http_v2("POST", "/v2/models/dtypes/infer", header + bools.tobytes(), b64=True,
+                        headers={"inference-header-content-length": str(len(header))})
+        resp = rie.invoke(event, timeout=120).json()
+        assert resp["statusCode"] == 500
+        problem = json.loads(resp["body"])
+        assert problem["code"] == "response_too_large" and "6 MB" in problem["detail"]
+        ok = rie.invoke(http_v2("GET", "/v2/health/ready")).json()
+        assert ok["statusCode"] == 200
+    finally:
+        rie.stop()

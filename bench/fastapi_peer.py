@@ -4,7 +4,10 @@ that loads the ONNX model with onnxruntime at import and answers the same /v1/in
     python fastapi_peer.py MODEL_DIR PORT
 """
 import json
+import os
 import sys
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # same ONNX Runtime settings as modelfn-fn
 
 import numpy as np
 import onnxruntime as ort

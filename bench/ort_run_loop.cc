@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   int threads = argc > 5 ? atoi(argv[5]) : 2;
   using Clock = std::chrono::steady_clock;
 
+  // The same process settings as modelfn-fn (OrtEngine::PrepareProcess): no ONNX Runtime telemetry.
+  if (getenv("MODELFN_ORT_TELEMETRY") == nullptr) setenv("ORT_DISABLE_TELEMETRY", "1", 0);
   auto t0 = Clock::now();
   Ort::Env env(ORT_LOGGING_LEVEL_WARNING, "bench");
   auto t1 = Clock::now();

@@ -20,7 +20,7 @@ done
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
-debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev curl wrk clang-format python3-venv faketime)
+debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev zlib1g-dev curl wrk clang-format python3-venv faketime)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -87,7 +87,7 @@ fi
 if [ ! -x "$tools/bin/aws-lambda-rie" ]; then
   log "installing aws-lambda-rie (Go module proxy)"
   mkdir -p "$tools/bin"
-  GOBIN="$tools/bin" GOFLAGS=-mod=mod go install \
+  GOBIN="$tools/bin" CGO_ENABLED=0 GOFLAGS=-mod=mod go install \
     github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d >/dev/null 2>&1 ||
     { log "go install of aws-lambda-rie failed"; exit 1; }
 fi

@@ -8,6 +8,8 @@ import threading
 import time
 
 import pytest
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # no ONNX Runtime telemetry from the reference checks
 import requests
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -122,7 +122,7 @@ class SeaweedS3:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def write_big_onnx(path, n_floats):
+def write_big_onnx(path, n_floats, incompressible=False):
     """Writes a valid ONNX model y = x + w with w a float initializer of n_floats (4 bytes each),
     encoding the protobuf by hand so no ML package is needed."""
     def varint(v):
@@ -146,9 +146,12 @@ def write_big_onnx(path, n_floats):
         tensor_type = field(1, vint(1, 1) + shape)         # elem_type FLOAT
         return field(1, name.encode()) + field(2, tensor_type)
 
-    rng = random.Random(7)
-    raw = bytes(rng.getrandbits(8) for _ in range(64)) * (n_floats * 4 // 64 + 1)
-    raw = raw[: n_floats * 4]
+    if incompressible:
+        raw = os.urandom(n_floats * 4)
+    else:
+        rng = random.Random(7)
+        raw = bytes(rng.getrandbits(8) for _ in range(64)) * (n_floats * 4 // 64 + 1)
+        raw = raw[: n_floats * 4]
     init = vint(1, n_floats) + vint(2, 1) + field(8, b"w") + field(9, raw)
     node = field(1, b"x") + field(1, b"w") + field(2, b"y") + field(4, b"Add")
     graph = (field(1, node) + field(2, b"big") + field(5, init) + field(11, value_info("x")) +

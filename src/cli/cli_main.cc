@@ -18,6 +18,7 @@
 #include "common/sha256.h"
 #include "engine/ort_engine.h"
 #include "manifest/manifest.h"
+#include "package/lambda_zip.h"
 #include "store/open_store.h"
 #include "store/registry.h"
 #include "store/store_uri.h"
@@ -38,6 +39,9 @@ constexpr const char* kUsage =
     "  show N[@V]                                a version's manifest and the pointer\n"
     "  verify N[@V]                              download and re-hash every file\n"
     "  policy N --provider aws|gcp|azure         least-privilege read-only policy for N\n"
+    "\n"
+    "Deployment:\n"
+    "  package --target aws-lambda-zip --model DIR   self-contained Lambda zip (function.zip)\n"
     "\n"
     "Every command takes --help; data commands take --json. Store URIs: a path, file:///path,\n"
     "s3://bucket/prefix, gs://bucket/prefix, az://container/prefix.\n"
@@ -434,7 +438,67 @@ int CmdPolicy(int argc, char** argv) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+constexpr const char* kPackageUsage =
+    "usage: modelfn package --target aws-lambda-zip --model DIR [--out function.zip] [--arch "
+    "x86_64]\n"
+    "                       [--runtime PATH] [--bootstrap PATH] [--json]\n"
+    "\n"
+    "Writes a self-contained Lambda package: a static bootstrap, modelfn-fn, every shared library\n"
+    "it loads (the dynamic loader and libc included) and the model folder (verified against its\n"
+    "manifest). Runs on provided.al2023 whatever glibc this machine has. Fails above Lambda's "
+    "size\n"
+    "limits (50 MiB zipped, 250 MiB unzipped). --runtime and --bootstrap default to the binaries\n"
+    "installed beside this modelfn.\n";
+
+std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string self(buf, static_cast<size_t>(n));
+  return self.substr(0, self.rfind('/'));
+}
+
+int CmdPackage(int argc, char** argv) {
+  Args a(argc, argv, {"target", "model", "out", "arch", "runtime", "bootstrap"}, {"json", "help"});
+  if (a.Has("help")) return fputs(kPackageUsage, stdout), 0;
+  if (!a.ok() || !a.positional().empty() || a.Get("target") != "aws-lambda-zip" ||
+      !a.Has("model")) {
+    return Usage(kPackageUsage, a.ok()
+                                    ? (a.Has("target") && a.Get("target") != "aws-lambda-zip"
+                                           ? "target '" + a.Get("target") + "' is not available yet"
+                                           : "")
+                                    : a.error());
+  }
+  LambdaZipOptions o;
+  o.model_dir = a.Get("model");
+  o.out = a.Get("out", "function.zip");
+  o.arch = a.Get("arch", "x86_64");
+  o.runtime_binary = a.Get("runtime", SelfDir() + "/modelfn-fn");
+  o.bootstrap_binary = a.Get("bootstrap", SelfDir() + "/modelfn-bootstrap");
+  auto r = BuildLambdaZip(o);
+  if (!r.ok()) return Fail(r.status());
+  if (a.Has("json")) {
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject().Key("out").String(o.out).Key("zipped_bytes").Uint(r->zipped_bytes);
+    w.Key("unzipped_bytes").Uint(r->unzipped_bytes).Key("zip_limit").Uint(kLambdaZipLimit);
+    w.Key("unzipped_limit").Uint(kLambdaUnzippedLimit).Key("files").BeginArray();
+    for (const auto& [name, size] : r->entries)
+      w.BeginObject().Key("name").String(name).Key("bytes").Uint(size).EndObject();
+    w.EndArray().EndObject();
+    PrintJson(out);
+  } else {
+    printf(
+        "wrote %s: %.1f MB zipped (limit %.0f MB), %.1f MB unzipped (limit %.0f MB), %zu files\n",
+        o.out.c_str(), r->zipped_bytes / 1048576.0, kLambdaZipLimit / 1048576.0,
+        r->unzipped_bytes / 1048576.0, kLambdaUnzippedLimit / 1048576.0, r->entries.size());
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
+  OrtEngine::PrepareProcess();
   if (argc < 2) return Usage(kUsage);
   std::string cmd = argv[1];
   if (cmd == "-h" || cmd == "--help" || cmd == "help") return fputs(kUsage, stdout), 0;
@@ -448,6 +512,7 @@ int Main(int argc, char** argv) {
   if (cmd == "show") return CmdShow(n, rest, false);
   if (cmd == "verify") return CmdShow(n, rest, true);
   if (cmd == "policy") return CmdPolicy(n, rest);
+  if (cmd == "package") return CmdPackage(n, rest);
   return Usage(kUsage, "unknown command '" + cmd + "'");
 }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 
 namespace modelfn {
@@ -78,8 +79,10 @@ double g_env_ms = 0;
 
 Ort::Env& SharedEnv() {
   static Ort::Env* env = [] {
+    OrtEngine::PrepareProcess();
     auto t0 = std::chrono::steady_clock::now();
     auto* e = new Ort::Env(ORT_LOGGING_LEVEL_WARNING, "modelfn");
+    if (getenv("MODELFN_ORT_TELEMETRY") == nullptr) e->DisableTelemetryEvents();
     g_env_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return e;  // never destroyed: ORT's own statics may outlive ours at exit
@@ -125,6 +128,11 @@ OrtEngine::OrtEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 OrtEngine::~OrtEngine() = default;
 
 double OrtEngine::EnvCreateMillis() { return g_env_ms; }
+
+void OrtEngine::PrepareProcess() {
+  const char* want = getenv("MODELFN_ORT_TELEMETRY");
+  if (want == nullptr || std::string(want) != "1") setenv("ORT_DISABLE_TELEMETRY", "1", 0);
+}
 
 void OrtEngine::InitEnvironment() {
   try {

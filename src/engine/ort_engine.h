@@ -40,6 +40,13 @@ class OrtEngine final : public Engine {
   // start: ~10-50 ms of CPU inside ONNX Runtime). Thread-safe; call it from a helper thread at the
   // very start of the init phase so it overlaps with reading and verifying the model.
   static void InitEnvironment();
+
+  // Process settings for ONNX Runtime, to call first in main() while the process has one thread:
+  // turns off ONNX Runtime's own telemetry (which since 1.29 also runs on Linux: it persists a
+  // device id under ~/.cache and would upload over HTTPS), unless MODELFN_ORT_TELEMETRY=1 or the
+  // user set ORT_DISABLE_TELEMETRY. Functions should not phone home; it also saves ~2 ms of Env
+  // creation on every cold start.
+  static void PrepareProcess();
   ~OrtEngine() override;
 
   const ModelSchema& schema() const override { return schema_; }

@@ -207,6 +207,7 @@ StatusOr<FetchedModel> FetchFromStore(const std::string& uri, const Clock& clock
 int Main(int argc, char** argv) {
   const Clock& clock = RealClock::Get();
   int64_t t_start = clock.MonotonicNanos();
+  OrtEngine::PrepareProcess();
   Args args;
   int rc = ParseArgs(argc, argv, &args);
   if (rc != 0) return rc < 0 ? 0 : rc;

@@ -1,0 +1,141 @@
+#include "package/lambda_zip.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/files.h"
+#include "manifest/manifest.h"
+#include "package/zip_writer.h"
+
+namespace modelfn {
+namespace {
+
+std::string Basename(const std::string& p) { return p.substr(p.rfind('/') + 1); }
+
+// Runs a command, returning its standard output.
+StatusOr<std::string> Capture(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return UnavailableError("cannot run: " + cmd);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int rc = pclose(p);
+  if (rc != 0) return UnavailableError("'" + cmd + "' failed (" + std::to_string(rc) + "): " + out);
+  return out;
+}
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::pair<std::string, std::string>>> SharedLibraries(
+    const std::string& binary) {
+  ASSIGN_OR_RETURN(std::string out, Capture("ldd " + Quote(binary) + " 2>&1"));
+  std::vector<std::pair<std::string, std::string>> libs;
+  size_t pos = 0;
+  while (pos < out.size()) {
+    size_t eol = out.find('\n', pos);
+    std::string line = out.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+    pos = eol == std::string::npos ? out.size() : eol + 1;
+    if (line.find("not a dynamic executable") != std::string::npos) {
+      return InvalidArgumentError(binary + " is not dynamically linked");
+    }
+    if (line.find("not found") != std::string::npos) {
+      return NotFoundError("a library of " + binary + " is missing: " + line);
+    }
+    size_t arrow = line.find(" => ");
+    std::string name, path;
+    if (arrow != std::string::npos) {
+      name = line.substr(0, arrow);
+      path = line.substr(arrow + 4);
+    } else {
+      path = line;  // the loader: "\t/lib64/ld-linux-x86-64.so.2 (0x...)"
+    }
+    auto trim = [](std::string s) {
+      size_t b = s.find_first_not_of(" \t");
+      return b == std::string::npos ? std::string() : s.substr(b);
+    };
+    name = trim(name);
+    path = trim(path);
+    path = path.substr(0, path.find(" ("));
+    if (path.empty() || path[0] != '/') continue;  // linux-vdso.so.1 has no file
+    if (name.empty()) name = Basename(path);
+    char real[4096];
+    if (realpath(path.c_str(), real) == nullptr) return NotFoundError("cannot resolve " + path);
+    libs.emplace_back(name, real);
+  }
+  return libs;
+}
+
+StatusOr<LambdaZipReport> BuildLambdaZip(const LambdaZipOptions& o) {
+  if (o.arch != "x86_64") {
+    return Status(StatusCode::kUnimplemented,
+                  "packaging for " + o.arch + " needs modelfn built on " + o.arch +
+                      " (this build is x86_64); run the same command there",
+                  "invalid_request");
+  }
+  Manifest manifest;
+  if (!o.model_dir.empty()) {
+    ASSIGN_OR_RETURN(std::string text, ReadFile(o.model_dir + "/manifest.json"));
+    ASSIGN_OR_RETURN(manifest, ParseManifest(text));
+    RETURN_IF_ERROR(VerifyFiles(manifest, o.model_dir));
+  }
+  ASSIGN_OR_RETURN(auto libs, SharedLibraries(o.runtime_binary));
+  std::string stripped = o.out + ".modelfn-fn.tmp";
+  std::string runtime = o.runtime_binary;
+  if (Capture("command -v strip >/dev/null && strip --strip-debug -o " + Quote(stripped) + " " +
+              Quote(o.runtime_binary))
+          .ok()) {
+    runtime = stripped;
+  }
+  ZipWriter zip(o.out);
+  RETURN_IF_ERROR(zip.status());
+  LambdaZipReport report;
+  auto add_file = [&](const std::string& name, const std::string& path, uint32_t mode) -> Status {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return NotFoundError("no such file: " + path);
+    report.entries.emplace_back(name, static_cast<uint64_t>(st.st_size));
+    return zip.AddFile(name, path, mode);
+  };
+  Status s = add_file("bootstrap", o.bootstrap_binary, 0755);
+  if (s.ok()) s = add_file("bin/modelfn-fn", runtime, 0755);
+  for (const auto& [name, path] : libs) {
+    if (!s.ok()) break;
+    s = add_file("lib/" + name, path, 0755);
+  }
+  if (s.ok() && !o.model_dir.empty()) {
+    s = add_file("model/manifest.json", o.model_dir + "/manifest.json", 0644);
+    for (const ManifestFile& f : manifest.files) {
+      if (!s.ok()) break;
+      s = add_file("model/" + f.path, o.model_dir + "/" + f.path, 0644);
+    }
+  }
+  unlink(stripped.c_str());
+  if (!s.ok()) {
+    unlink(o.out.c_str());
+    return s;
+  }
+  report.unzipped_bytes = zip.uncompressed_bytes();
+  ASSIGN_OR_RETURN(report.zipped_bytes, zip.Finish());
+  if (report.zipped_bytes > kLambdaZipLimit || report.unzipped_bytes > kLambdaUnzippedLimit) {
+    unlink(o.out.c_str());
+    return Status(
+        StatusCode::kFailedPrecondition,
+        "the package is " + std::to_string(report.zipped_bytes) + " bytes zipped and " +
+            std::to_string(report.unzipped_bytes) +
+            " bytes unzipped; Lambda allows 52428800 zipped (direct upload) and 262144000 "
+            "unzipped: keep the model in a store (--model s3://...) instead of the package",
+        "package_too_large");
+  }
+  return report;
+}
+
+}  // namespace modelfn

@@ -19,6 +19,7 @@
 #include "engine/ort_engine.h"
 #include "manifest/manifest.h"
 #include "package/lambda_zip.h"
+#include "package/sam_template.h"
 #include "store/open_store.h"
 #include "store/registry.h"
 #include "store/store_uri.h"
@@ -42,6 +43,7 @@ constexpr const char* kUsage =
     "\n"
     "Deployment:\n"
     "  package --target aws-lambda-zip --model DIR   self-contained Lambda zip (function.zip)\n"
+    "  deploy --target aws --model M [--dry-run]     package + AWS SAM template (then sam deploy)\n"
     "\n"
     "Every command takes --help; data commands take --json. Store URIs: a path, file:///path,\n"
     "s3://bucket/prefix, gs://bucket/prefix, az://container/prefix.\n"
@@ -497,6 +499,107 @@ int CmdPackage(int argc, char** argv) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+constexpr const char* kDeployUsage =
+    "usage: modelfn deploy --target aws --model DIR|s3://BUCKET/PREFIX/NAME[@V] [--dry-run] [--out "
+    "DIR]\n"
+    "       [--name FUNCTION] [--arch x86_64|arm64] [--memory MB] [--timeout S] [--ephemeral MB]\n"
+    "       [--reserved N] [--provisioned N] [--api http|url|none] [--auth none|iam|jwt]\n"
+    "       [--jwt-issuer URL --jwt-audience AUD] [--log-retention-days D] [--json]\n"
+    "\n"
+    "Writes OUT/function.zip (the model inside for a folder; fetched from S3 at init for an s3://\n"
+    "model) and OUT/template.yaml, an AWS SAM template with a least-privilege role. Without\n"
+    "--dry-run it then runs your AWS SAM CLI: sam deploy --template-file OUT/template.yaml\n"
+    "--stack-name FUNCTION --resolve-s3 --capabilities CAPABILITY_IAM. OUT defaults to "
+    "./modelfn-aws.\n";
+
+int CmdDeploy(int argc, char** argv) {
+  Args a(argc, argv,
+         {"target", "model", "out", "name", "arch", "memory", "timeout", "ephemeral", "reserved",
+          "provisioned", "api", "auth", "jwt-issuer", "jwt-audience", "log-retention-days",
+          "runtime", "bootstrap"},
+         {"dry-run", "json", "help"});
+  if (a.Has("help")) return fputs(kDeployUsage, stdout), 0;
+  if (!a.ok() || !a.positional().empty() || !a.Has("model"))
+    return Usage(kDeployUsage, a.ok() ? "" : a.error());
+  if (a.Get("target") != "aws") {
+    return Usage(kDeployUsage, "target '" + a.Get("target") + "' is not available yet (aws is)");
+  }
+  auto num = [&](const char* flag, int def, int* out) -> bool {
+    std::string v = a.Get(flag);
+    if (v.empty()) return *out = def, true;
+    char* end = nullptr;
+    long x = strtol(v.c_str(), &end, 10);
+    if (*end != '\0') return false;
+    *out = static_cast<int>(x);
+    return true;
+  };
+  SamOptions o;
+  std::string model = a.Get("model");
+  bool remote = HasStoreScheme(model);
+  if (!num("memory", 1024, &o.memory_mb) || !num("timeout", 30, &o.timeout_s) ||
+      !num("ephemeral", 1024, &o.ephemeral_mb) || !num("reserved", 0, &o.reserved) ||
+      !num("provisioned", 0, &o.provisioned) ||
+      !num("log-retention-days", 14, &o.log_retention_days)) {
+    return Usage(kDeployUsage, "numeric options take whole numbers");
+  }
+  o.arch = a.Get("arch", "x86_64");
+  o.api = a.Get("api", "http");
+  o.auth = a.Get("auth", "none");
+  o.jwt_issuer = a.Get("jwt-issuer");
+  o.jwt_audience = a.Get("jwt-audience");
+  if (remote) {
+    auto src = ParseModelSource(model);
+    if (!src.ok()) return Fail(src.status());
+    o.model_name = src->name;
+    o.model_uri = model;
+  } else {
+    auto text = ReadFile(model + "/manifest.json");
+    if (!text.ok()) return Fail(text.status());
+    auto m = ParseManifest(*text);
+    if (!m.ok()) return Fail(m.status());
+    o.model_name = m->name + "@" + m->version;
+  }
+  o.function_name = a.Get("name", "modelfn-" + o.model_name.substr(0, o.model_name.find('@')));
+  auto rendered = RenderSamTemplate(o);
+  if (!rendered.ok()) return Fail(rendered.status());
+  std::string out = a.Get("out", "modelfn-aws");
+  mkdir(out.c_str(), 0755);
+  LambdaZipOptions z;
+  z.model_dir = remote ? "" : model;
+  z.out = out + "/function.zip";
+  z.arch = o.arch;
+  z.runtime_binary = a.Get("runtime", SelfDir() + "/modelfn-fn");
+  z.bootstrap_binary = a.Get("bootstrap", SelfDir() + "/modelfn-bootstrap");
+  auto zip = BuildLambdaZip(z);
+  if (!zip.ok()) return Fail(zip.status());
+  if (Status s = WriteFileAtomic(out + "/template.yaml", *rendered); !s.ok()) return Fail(s);
+  if (a.Has("json")) {
+    std::string j;
+    JsonWriter w(&j);
+    w.BeginObject().Key("template").String(out + "/template.yaml").Key("package").String(z.out);
+    w.Key("zipped_bytes")
+        .Uint(zip->zipped_bytes)
+        .Key("function")
+        .String(o.function_name)
+        .EndObject();
+    PrintJson(j);
+  } else {
+    printf("wrote %s/template.yaml and %s (%.1f MB)\n", out.c_str(), z.out.c_str(),
+           zip->zipped_bytes / 1048576.0);
+  }
+  if (a.Has("dry-run")) return 0;
+  if (system("command -v sam >/dev/null 2>&1") != 0) {
+    return Fail(FailedPreconditionError(
+        "the AWS SAM CLI (sam) is not installed: install it, or use --dry-run and "
+        "deploy " +
+        out + "/template.yaml yourself"));
+  }
+  std::string cmd = "cd '" + out + "' && sam deploy --template-file template.yaml --stack-name '" +
+                    o.function_name + "' --resolve-s3 --capabilities CAPABILITY_IAM";
+  return system(cmd.c_str()) == 0 ? 0 : 1;
+}
+
 int Main(int argc, char** argv) {
   OrtEngine::PrepareProcess();
   if (argc < 2) return Usage(kUsage);
@@ -513,6 +616,7 @@ int Main(int argc, char** argv) {
   if (cmd == "verify") return CmdShow(n, rest, true);
   if (cmd == "policy") return CmdPolicy(n, rest);
   if (cmd == "package") return CmdPackage(n, rest);
+  if (cmd == "deploy") return CmdDeploy(n, rest);
   return Usage(kUsage, "unknown command '" + cmd + "'");
 }
 

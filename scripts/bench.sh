@@ -7,6 +7,11 @@ scripts/setup.sh --bench
 scripts/build.sh
 # scripts/bench.sh            the function benchmark (bench/run.py)
 # scripts/bench.sh --store    the model store benchmark (bench/store_bench.py)
+# scripts/bench.sh --lambda   the Lambda benchmark (bench/lambda_bench.py)
+if [ "${1:-}" = "--lambda" ]; then
+  shift
+  exec .venv/bin/python bench/lambda_bench.py "$@"
+fi
 if [ "${1:-}" = "--store" ]; then
   shift
   exec .venv/bin/python bench/store_bench.py "$@"

@@ -1,5 +1,7 @@
 #include "package/lambda_zip.h"
 
+#include <dlfcn.h>
+#include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +37,20 @@ std::string Quote(const std::string& s) {
 }
 
 }  // namespace
+
+StatusOr<std::string> LibraryPath(const std::string& soname) {
+  void* h = dlopen(soname.c_str(), RTLD_LAZY | RTLD_LOCAL);
+  if (h == nullptr) return NotFoundError("cannot find " + soname + " to bundle: " + dlerror());
+  struct link_map* map = nullptr;
+  std::string path;
+  if (dlinfo(h, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr)
+    path = map->l_name;
+  dlclose(h);
+  char real[4096];
+  if (path.empty() || realpath(path.c_str(), real) == nullptr)
+    return NotFoundError("cannot resolve " + soname);
+  return std::string(real);
+}
 
 StatusOr<std::vector<std::pair<std::string, std::string>>> SharedLibraries(
     const std::string& binary) {
@@ -89,6 +105,18 @@ StatusOr<LambdaZipReport> BuildLambdaZip(const LambdaZipOptions& o) {
     RETURN_IF_ERROR(VerifyFiles(manifest, o.model_dir));
   }
   ASSIGN_OR_RETURN(auto libs, SharedLibraries(o.runtime_binary));
+  // Libraries the runtime loads with dlopen, and theirs: libcurl (store backends, Lambda API).
+  for (const char* soname : {"libcurl.so.4"}) {
+    ASSIGN_OR_RETURN(std::string path, LibraryPath(soname));
+    std::vector<std::pair<std::string, std::string>> more = {{soname, path}};
+    ASSIGN_OR_RETURN(auto deps, SharedLibraries(path));
+    more.insert(more.end(), deps.begin(), deps.end());
+    for (auto& lib : more) {
+      bool have = false;
+      for (const auto& l : libs) have = have || l.first == lib.first;
+      if (!have) libs.push_back(std::move(lib));
+    }
+  }
   std::string stripped = o.out + ".modelfn-fn.tmp";
   std::string runtime = o.runtime_binary;
   if (Capture("command -v strip >/dev/null && strip --strip-debug -o " + Quote(stripped) + " " +

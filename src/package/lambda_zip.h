@@ -4,7 +4,8 @@
 //                          bin/modelfn-fn, so the bundled glibc and libraries are used on
 //                          provided.al2023 whatever the build machine's glibc is
 //   bin/modelfn-fn         the function runtime (debug info stripped)
-//   lib/                   every shared library it loads (from ldd), the dynamic loader and libc
+//   lib/                   every shared library it loads (from ldd), the dynamic loader and libc,
+//                          and those it opens at run time (libcurl and its dependencies)
 //   model/                 manifest.json and the files it lists, verified before packaging
 //
 // Sizes are checked against Lambda's limits (50 MiB zipped for direct upload, 250 MiB unzipped).
@@ -40,6 +41,9 @@ struct LambdaZipReport {
 // read from ldd(1). Unavailable when ldd cannot run; InvalidArgument for a static binary.
 StatusOr<std::vector<std::pair<std::string, std::string>>> SharedLibraries(
     const std::string& binary);
+
+// Where the dynamic linker finds `soname` on this machine (resolved to the real file).
+StatusOr<std::string> LibraryPath(const std::string& soname);
 
 // Builds the package. FailedPrecondition (reason "package_too_large") above the limits (the
 // archive is removed); DataLoss when the model folder does not match its manifest.

@@ -1,4 +1,5 @@
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,53 @@
 
 namespace modelfn {
 namespace {
+
+// libcurl is loaded on first use (dlopen), not linked: a function serving a local model (or the
+// Lambda face with the model in its package) never maps libcurl and the ~30 libraries it pulls in
+// (TLS, Kerberos, LDAP, ...), which cost ~4 ms of every cold start. The package bundles them.
+struct CurlApi {
+  CURLcode (*global_init)(long);
+  CURL* (*easy_init)();
+  void (*easy_cleanup)(CURL*);
+  void (*easy_reset)(CURL*);
+  CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
+  CURLcode (*easy_perform)(CURL*);
+  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
+  const char* (*easy_strerror)(CURLcode);
+  struct curl_slist* (*slist_append)(struct curl_slist*, const char*);
+  void (*slist_free_all)(struct curl_slist*);
+  std::string error;  // why loading failed, empty when loaded
+};
+
+const CurlApi& Curl() {
+  static CurlApi api = [] {
+    CurlApi a{};
+    void* h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (h == nullptr) {
+      const char* e = dlerror();
+      a.error = std::string("cannot load libcurl.so.4: ") + (e ? e : "unknown error");
+      return a;
+    }
+    auto sym = [&](const char* name) {
+      void* p = dlsym(h, name);
+      if (p == nullptr && a.error.empty()) a.error = std::string("libcurl.so.4 lacks ") + name;
+      return p;
+    };
+    a.global_init = reinterpret_cast<decltype(a.global_init)>(sym("curl_global_init"));
+    a.easy_init = reinterpret_cast<decltype(a.easy_init)>(sym("curl_easy_init"));
+    a.easy_cleanup = reinterpret_cast<decltype(a.easy_cleanup)>(sym("curl_easy_cleanup"));
+    a.easy_reset = reinterpret_cast<decltype(a.easy_reset)>(sym("curl_easy_reset"));
+    a.easy_setopt = reinterpret_cast<decltype(a.easy_setopt)>(sym("curl_easy_setopt"));
+    a.easy_perform = reinterpret_cast<decltype(a.easy_perform)>(sym("curl_easy_perform"));
+    a.easy_getinfo = reinterpret_cast<decltype(a.easy_getinfo)>(sym("curl_easy_getinfo"));
+    a.easy_strerror = reinterpret_cast<decltype(a.easy_strerror)>(sym("curl_easy_strerror"));
+    a.slist_append = reinterpret_cast<decltype(a.slist_append)>(sym("curl_slist_append"));
+    a.slist_free_all = reinterpret_cast<decltype(a.slist_free_all)>(sym("curl_slist_free_all"));
+    if (a.error.empty()) a.global_init(CURL_GLOBAL_DEFAULT);
+    return a;
+  }();
+  return api;
+}
 
 struct Transfer {
   const HttpCall* call = nullptr;
@@ -86,21 +134,21 @@ size_t OnRead(char* p, size_t size, size_t n, void* ud) {
 class CurlHttpClient final : public HttpClient {
  public:
   CurlHttpClient() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    handle_ = curl_easy_init();
+    if (Curl().error.empty()) handle_ = Curl().easy_init();
   }
   ~CurlHttpClient() override {
-    if (handle_ != nullptr) curl_easy_cleanup(handle_);
+    if (handle_ != nullptr) Curl().easy_cleanup(handle_);
   }
 
   // One easy handle, reset between calls, keeps its connections alive: the Lambda loop's
   // next/response pairs and a store's successive requests reuse one TCP (and TLS) connection.
   StatusOr<HttpReply> Send(const HttpCall& call) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (handle_ == nullptr) return InternalError("curl_easy_init failed");
+    if (handle_ == nullptr) {
+      return UnavailableError(Curl().error.empty() ? "curl_easy_init failed" : Curl().error);
+    }
     CURL* h = handle_;
-    curl_easy_reset(h);
+    Curl().easy_reset(h);
     HttpReply reply;
     Transfer t;
     t.call = &call;
@@ -109,12 +157,12 @@ class CurlHttpClient final : public HttpClient {
     bool has_body = !call.body.empty() || !call.body_file.empty() || call.method == "PUT" ||
                     call.method == "POST";
     for (const auto& [k, v] : call.headers)
-      headers = curl_slist_append(headers, (k + ": " + v).c_str());
-    headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+      headers = Curl().slist_append(headers, (k + ": " + v).c_str());
+    headers = Curl().slist_append(headers, "Expect:");  // no 100-continue round trip
     if (!call.response_file.empty()) {
       t.out = fopen(call.response_file.c_str(), "wb");
       if (t.out == nullptr) {
-        curl_slist_free_all(headers);
+        Curl().slist_free_all(headers);
         return UnavailableError("cannot create " + call.response_file);
       }
     }
@@ -123,7 +171,7 @@ class CurlHttpClient final : public HttpClient {
       if (t.in == nullptr || fseeko(t.in, static_cast<off_t>(call.body_offset), SEEK_SET) != 0) {
         if (t.in) fclose(t.in);
         if (t.out) fclose(t.out);
-        curl_slist_free_all(headers);
+        Curl().slist_free_all(headers);
         return NotFoundError("cannot read " + call.body_file);
       }
       t.in_left = call.body_length;
@@ -132,33 +180,33 @@ class CurlHttpClient final : public HttpClient {
       t.mem_body = call.body;
       t.total_up = call.body.size();
     }
-    curl_easy_setopt(h, CURLOPT_URL, call.url.c_str());
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call.method.c_str());
-    if (call.method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    Curl().easy_setopt(h, CURLOPT_URL, call.url.c_str());
+    Curl().easy_setopt(h, CURLOPT_CUSTOMREQUEST, call.method.c_str());
+    if (call.method == "HEAD") Curl().easy_setopt(h, CURLOPT_NOBODY, 1L);
     if (has_body && call.method != "GET" && call.method != "HEAD" && call.method != "DELETE") {
-      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
-      curl_easy_setopt(h, CURLOPT_READDATA, &t);
-      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(t.total_up));
+      Curl().easy_setopt(h, CURLOPT_UPLOAD, 1L);
+      Curl().easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
+      Curl().easy_setopt(h, CURLOPT_READDATA, &t);
+      Curl().easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(t.total_up));
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(call.connect_timeout_ms));
+    Curl().easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    Curl().easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+    Curl().easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    Curl().easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
+    Curl().easy_setopt(h, CURLOPT_WRITEDATA, &t);
+    Curl().easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(call.connect_timeout_ms));
     if (call.stall_timeout_s > 0) {
-      curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-      curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(call.stall_timeout_s));
+      Curl().easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+      Curl().easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(call.stall_timeout_s));
     }
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode rc = curl_easy_perform(h);
+    Curl().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    Curl().easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    Curl().easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode rc = Curl().easy_perform(h);
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    Curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     reply.status = static_cast<int>(status);
-    curl_slist_free_all(headers);
+    Curl().slist_free_all(headers);
     if (t.in) fclose(t.in);
     if (t.out) {
       if (fflush(t.out) != 0 || fsync(fileno(t.out)) != 0)
@@ -172,7 +220,7 @@ class CurlHttpClient final : public HttpClient {
                     call.method + " " + where + ": transfer stalled or timed out");
     }
     if (rc != CURLE_OK) {
-      return UnavailableError(call.method + " " + where + ": " + curl_easy_strerror(rc));
+      return UnavailableError(call.method + " " + where + ": " + Curl().easy_strerror(rc));
     }
     if (!call.response_file.empty() && (reply.status < 200 || reply.status >= 300)) {
       // An error body went to the file: bring it back for the caller's message.

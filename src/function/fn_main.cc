@@ -133,7 +133,7 @@ int ParseArgs(int argc, char** argv, Args* args) {
 int InitFailure(const EventLog& log, const std::string& model, const Status& status) {
   if (const char* api = getenv("AWS_LAMBDA_RUNTIME_API"); api && *api) {
     // Lambda: the init error goes to the Runtime API, which ends the environment.
-    auto http = MakeCurlHttpClient();
+    auto http = MakePlainHttpClient();
     (void)LambdaRuntime(api, http.get(), nullptr, "", &RealClock::Get(), &log)
         .ReportInitError(status);
   }
@@ -187,7 +187,7 @@ int RunLambda(const std::string& api, LoadedModel loaded,
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);
-  auto http = MakeCurlHttpClient();
+  auto http = MakePlainHttpClient();  // the Runtime API is plain HTTP on loopback: no libcurl
   LambdaRuntime runtime(api, http.get(), &core, id.model_name, &clock, &log);
   Status s = runtime.Run();
   log.Message("error", "runtime API loop ended: " + s.message());

@@ -47,6 +47,9 @@ class HttpClient {
 };
 
 std::unique_ptr<HttpClient> MakeCurlHttpClient();
+// Plain HTTP/1.1 without TLS and in memory only, for loopback control APIs such as the Lambda
+// Runtime API: no libcurl to load.
+std::unique_ptr<HttpClient> MakePlainHttpClient();
 
 // RFC 3986 percent-encoding of everything but unreserved characters (and '/' when keep_slash).
 std::string UriEncode(std::string_view s, bool keep_slash);

@@ -31,7 +31,10 @@ def start_fn(uri, env):
     t0 = time.perf_counter()
     p = subprocess.Popen([str(BUILD / "modelfn-fn"), "--model", uri, "--port", "0", "--host", "127.0.0.1"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
-    line = json.loads(p.stdout.readline())
+    while True:
+        line = json.loads(p.stdout.readline())
+        if line.get("event") in ("init", "init_error"):
+            break
     wall = (time.perf_counter() - t0) * 1000
     p.terminate()
     p.wait(30)

@@ -112,7 +112,7 @@ def main():
             "",
             "`scripts/bench.sh --store` (bench/store_bench.py).",
             "",
-            f"- Machine: {machine()}. SeaweedFS {server.endpoint.split(':')[0]} S3 gateway on loopback,"
+            f"- Machine: {machine()}. SeaweedFS's S3 gateway on loopback,"
             f" in the same run.",
             f"- Model: {mb:.1f} MB ONNX (one initializer), pushed with `modelfn push`, served as `{uri}`;"
             f" {args.runs} runs each, medians.",

@@ -1,7 +1,5 @@
 #include "function/events.h"
 
-#include <openssl/evp.h>
-
 #include "common/json.h"
 
 namespace modelfn {
@@ -22,7 +20,9 @@ Status ReadBody(const Json& event, DecodedEvent* out) {
   if (!body->is_string()) return Bad("the event's body is not a string");
   const Json* b64 = event.Find("isBase64Encoded");
   if (b64 && b64->is_bool() && b64->AsBool()) {
-    ASSIGN_OR_RETURN(out->body, Base64Decode(body->AsString()));
+    auto decoded = Base64Decode(body->AsString());
+    if (!decoded.ok()) return Bad("the event's body is not valid base64");
+    out->body = std::move(decoded).value();
   } else {
     out->body = body->AsString();
   }
@@ -37,32 +37,6 @@ void ReadHeaders(const Json* headers, DecodedEvent* out) {
 }
 
 }  // namespace
-
-std::string Base64Encode(std::string_view bin) {
-  std::string out(4 * ((bin.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bin.data()),
-                          static_cast<int>(bin.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-StatusOr<std::string> Base64Decode(std::string_view text) {
-  std::string clean;
-  for (char c : text) {
-    if (c != '\n' && c != '\r' && c != ' ') clean.push_back(c);
-  }
-  if (clean.size() % 4 != 0) return Bad("the body is not valid base64");
-  std::string out(clean.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(clean.data()),
-                          static_cast<int>(clean.size()));
-  if (n < 0) return Bad("the body is not valid base64");
-  size_t pad = 0;
-  for (size_t i = clean.size(); i > 0 && clean[i - 1] == '='; --i) ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 Invocation DecodedEvent::ToInvocation() const {
   Invocation inv;

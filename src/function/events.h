@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/base64.h"
 #include "common/status.h"
 #include "function/function_core.h"
 
@@ -35,8 +36,5 @@ StatusOr<DecodedEvent> DecodeEvent(std::string_view payload, const std::string& 
 
 // The Lambda response payload for an API Gateway / Function URL event.
 std::string EncodeHttpResponse(const DecodedEvent& event, const Outcome& outcome);
-
-std::string Base64Encode(std::string_view bin);
-StatusOr<std::string> Base64Decode(std::string_view text);
 
 }  // namespace modelfn

@@ -147,6 +147,28 @@ int InitFailure(const EventLog& log, const std::string& model, const Status& sta
   return 1;
 }
 
+// Begins the init log line with what both faces report; the caller adds its own fields and emits.
+EventLog::Line InitLine(const EventLog& log, const FunctionIdentity& id, const InitTimings& timings,
+                        const std::optional<FetchedModel>& fetched, const std::string& source) {
+  EventLog::Line line = log.Begin("init");
+  JsonWriter& w = line.w();
+  w.Key("model").String(id.model_name);
+  w.Key("version").String(id.model_version);
+  w.Key("runtime_init_ms").Double(timings.runtime_init_ms);
+  w.Key("model_fetch_ms").Double(timings.model_fetch_ms);
+  w.Key("model_verify_ms").Double(timings.model_verify_ms);
+  w.Key("model_load_ms").Double(timings.model_load_ms);
+  w.Key("ort_env_ms").Double(timings.ort_env_ms);
+  w.Key("warmup_ms").Double(timings.warmup_ms);
+  w.Key("cold_start").Bool(true);
+  if (fetched) {
+    w.Key("source").String(source);
+    w.Key("cache").String(fetched->cache);
+    w.Key("bytes_downloaded").Uint(fetched->bytes_downloaded);
+  }
+  return line;
+}
+
 // The Lambda face: the same init phase, then the Runtime API loop instead of a listener.
 int RunLambda(const std::string& api, LoadedModel loaded,
               const std::optional<FetchedModel>& fetched, const EventLog& log,
@@ -162,23 +184,8 @@ int RunLambda(const std::string& api, LoadedModel loaded,
   timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
   core.SetReady(timings);
   {
-    EventLog::Line line = log.Begin("init");
-    JsonWriter& w = line.w();
-    w.Key("model").String(id.model_name);
-    w.Key("version").String(id.model_version);
-    w.Key("mode").String("lambda");
-    w.Key("runtime_init_ms").Double(timings.runtime_init_ms);
-    w.Key("model_fetch_ms").Double(timings.model_fetch_ms);
-    w.Key("model_verify_ms").Double(timings.model_verify_ms);
-    w.Key("model_load_ms").Double(timings.model_load_ms);
-    w.Key("ort_env_ms").Double(timings.ort_env_ms);
-    w.Key("warmup_ms").Double(timings.warmup_ms);
-    w.Key("cold_start").Bool(true);
-    if (fetched) {
-      w.Key("source").String(source);
-      w.Key("cache").String(fetched->cache);
-      w.Key("bytes_downloaded").Uint(fetched->bytes_downloaded);
-    }
+    EventLog::Line line = InitLine(log, id, timings, fetched, source);
+    line.w().Key("mode").String("lambda");
     log.Emit(line);
   }
   // No drain to do between invocations: SIGTERM ends the process, as Lambda expects.
@@ -300,22 +307,9 @@ int Main(int argc, char** argv) {
   timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
   core.SetReady(timings);
   {
-    EventLog::Line line = log.Begin("init");
+    EventLog::Line line = InitLine(log, id, timings, fetched, args.model);
     JsonWriter& w = line.w();
-    w.Key("model").String(id.model_name);
-    w.Key("version").String(id.model_version);
-    w.Key("runtime_init_ms").Double(timings.runtime_init_ms);
-    w.Key("model_fetch_ms").Double(timings.model_fetch_ms);
-    w.Key("model_verify_ms").Double(timings.model_verify_ms);
-    w.Key("model_load_ms").Double(timings.model_load_ms);
-    w.Key("ort_env_ms").Double(timings.ort_env_ms);
-    w.Key("warmup_ms").Double(timings.warmup_ms);
-    w.Key("cold_start").Bool(true);
-    if (fetched) {
-      w.Key("source").String(args.model);
-      w.Key("cache").String(fetched->cache);
-      w.Key("bytes_downloaded").Uint(fetched->bytes_downloaded);
-    }
+    w.Key("mode").String("http");
     w.Key("port").Int((*server)->port());
     w.Key("workers").Int(workers);
     w.Key("cpu_quota").Double(quota.quota_cpus);

@@ -11,31 +11,11 @@
 #include <map>
 #include <thread>
 
+#include "common/base64.h"
 #include "store/s3_store.h"  // XmlTag
 
 namespace modelfn {
 namespace {
-
-std::string Base64(const std::string& bin) {
-  std::string out(4 * ((bin.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bin.data()),
-                          static_cast<int>(bin.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::string Unbase64(const std::string& text) {
-  std::string out(3 * text.size() / 4 + 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) return "";
-  size_t pad = 0;
-  for (size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 std::string HttpDateOf(int64_t wall_nanos) {
   time_t secs = static_cast<time_t>(wall_nanos / 1'000'000'000);
@@ -68,13 +48,14 @@ bool Transient(const Status& s) {
 
 std::string AzureStore::SharedKeySignature(const std::string& key_base64,
                                            const std::string& string_to_sign) {
-  std::string key = Unbase64(key_base64);
+  auto decoded = Base64Decode(key_base64);
+  std::string key = decoded.ok() ? std::move(decoded).value() : std::string();
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(string_to_sign.data()), string_to_sign.size(), out,
        &len);
-  return Base64(std::string(reinterpret_cast<char*>(out), len));
+  return Base64Encode(std::string_view(reinterpret_cast<char*>(out), len));
 }
 
 AzureStore::AzureStore(AzureConfig config, std::unique_ptr<HttpClient> http, const Clock* clock)
@@ -315,7 +296,7 @@ StatusOr<ObjectInfo> AzureStore::PutFile(const std::string& key, const std::stri
   for (int i = 0; done < size; ++i) {
     char id[32];
     snprintf(id, sizeof id, "block-%08d", i);
-    std::string block_id = Base64(id);
+    std::string block_id = Base64Encode(id);
     uint64_t len = std::min(config_.block_size, size - done);
     Request r;
     r.method = "PUT";

@@ -8,25 +8,12 @@
 #include <chrono>
 #include <thread>
 
+#include "common/base64.h"
 #include "common/files.h"
 #include "common/json.h"
 
 namespace modelfn {
 namespace {
-
-std::string Base64Url(const std::string& bin) {
-  std::string out(4 * ((bin.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bin.data()),
-                          static_cast<int>(bin.size()));
-  out.resize(static_cast<size_t>(n));
-  for (char& c : out) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
 
 bool Transient(const Status& s) {
   return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
@@ -42,7 +29,7 @@ StatusOr<std::string> MakeServiceAccountJwt(const GcsAuth& auth, int64_t wall_na
   w.BeginObject().Key("iss").String(auth.client_email);
   w.Key("scope").String("https://www.googleapis.com/auth/devstorage.read_write");
   w.Key("aud").String(auth.token_uri).Key("iat").Int(now).Key("exp").Int(now + 3600).EndObject();
-  std::string input = Base64Url(header) + "." + Base64Url(claims);
+  std::string input = Base64UrlEncode(header) + "." + Base64UrlEncode(claims);
   BIO* bio =
       BIO_new_mem_buf(auth.private_key_pem.data(), static_cast<int>(auth.private_key_pem.size()));
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
@@ -64,7 +51,7 @@ StatusOr<std::string> MakeServiceAccountJwt(const GcsAuth& auth, int64_t wall_na
   EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(key);
   if (!ok) return StoreAuthError("signing the service-account JWT failed");
-  return input + "." + Base64Url(sig);
+  return input + "." + Base64UrlEncode(sig);
 }
 
 GcsStore::GcsStore(std::string endpoint, std::string bucket, std::string prefix, GcsAuth auth,

@@ -5,11 +5,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <map>
-#include <thread>
 
 #include "common/base64.h"
 #include "store/s3_store.h"  // XmlTag
@@ -38,10 +36,6 @@ std::map<std::string, std::string> ParseConnectionString(const std::string& cs) 
     pos = semi + 1;
   }
   return out;
-}
-
-bool Transient(const Status& s) {
-  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
 }
 
 }  // namespace
@@ -163,10 +157,7 @@ StatusOr<HttpReply> AzureStore::Call(const Request& r) {
   call.url = config_.endpoint.substr(0, config_.endpoint.size() - base_path_.size()) + path +
              (full_query.empty() ? "" : "?" + full_query);
   uint64_t length = r.body_file.empty() ? r.body.size() : r.body_length;
-  Status last;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    if (attempt > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50 << (2 * (attempt - 1))));
+  return RetryTransient(4, [&]() -> StatusOr<HttpReply> {
     std::vector<std::pair<std::string, std::string>> headers = r.headers;
     headers.emplace_back("x-ms-date", HttpDateOf(clock_->WallNanos()));
     headers.emplace_back("x-ms-version", "2021-08-06");
@@ -206,17 +197,10 @@ StatusOr<HttpReply> AzureStore::Call(const Request& r) {
                                                 SharedKeySignature(config_.key_base64, to_sign));
     }
     call.headers = std::move(headers);
-    auto reply = http_->Send(call);
-    if (!reply.ok()) {
-      last = reply.status();
-      if (Transient(last)) continue;
-      return last;
-    }
-    if (reply->status >= 200 && reply->status < 300) return reply;
-    last = ErrorFor(r, *reply);
-    if (last.code() != StatusCode::kUnavailable) return last;
-  }
-  return last;
+    ASSIGN_OR_RETURN(HttpReply reply, http_->Send(call));
+    if (reply.status >= 200 && reply.status < 300) return reply;
+    return ErrorFor(r, reply);
+  });
 }
 
 StatusOr<std::string> AzureStore::Get(const std::string& key) {
@@ -253,13 +237,6 @@ StatusOr<ObjectInfo> AzureStore::Head(const std::string& key) {
   return info;
 }
 
-namespace {
-void AddConditions(const PutOptions& o, std::vector<std::pair<std::string, std::string>>* h) {
-  if (o.condition == PutOptions::Condition::kIfAbsent) h->emplace_back("If-None-Match", "*");
-  if (o.condition == PutOptions::Condition::kIfMatch) h->emplace_back("If-Match", o.if_match);
-}
-}  // namespace
-
 StatusOr<ObjectInfo> AzureStore::Put(const std::string& key, std::string_view data,
                                      const PutOptions& options) {
   Request r;
@@ -268,7 +245,7 @@ StatusOr<ObjectInfo> AzureStore::Put(const std::string& key, std::string_view da
   r.body = data;
   r.progress = options.progress;
   r.headers = {{"x-ms-blob-type", "BlockBlob"}, {"Content-Type", options.content_type}};
-  AddConditions(options, &r.headers);
+  AddConditionalHeaders(options, &r.headers);
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
   return ObjectInfo{key, data.size(), reply.Header("etag") ? *reply.Header("etag") : ""};
 }
@@ -286,7 +263,7 @@ StatusOr<ObjectInfo> AzureStore::PutFile(const std::string& key, const std::stri
     r.body_length = size;
     r.progress = options.progress;
     r.headers = {{"x-ms-blob-type", "BlockBlob"}, {"Content-Type", options.content_type}};
-    AddConditions(options, &r.headers);
+    AddConditionalHeaders(options, &r.headers);
     ASSIGN_OR_RETURN(HttpReply reply, Call(r));
     return ObjectInfo{key, size, reply.Header("etag") ? *reply.Header("etag") : ""};
   }
@@ -321,7 +298,7 @@ StatusOr<ObjectInfo> AzureStore::PutFile(const std::string& key, const std::stri
   commit.body = list;
   commit.headers = {{"Content-Type", "application/xml"},
                     {"x-ms-blob-content-type", options.content_type}};
-  AddConditions(options, &commit.headers);
+  AddConditionalHeaders(options, &commit.headers);
   ASSIGN_OR_RETURN(HttpReply reply, Call(commit));
   return ObjectInfo{key, size, reply.Header("etag") ? *reply.Header("etag") : ""};
 }

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "store/http_client.h"
 
@@ -262,6 +264,25 @@ std::string UriEncode(std::string_view s, bool keep_slash) {
     }
   }
   return out;
+}
+
+StatusOr<HttpReply> RetryTransient(int tries, const std::function<StatusOr<HttpReply>()>& attempt) {
+  Status last = UnavailableError("no attempt made");
+  for (int i = 0; i < tries; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 << (2 * (i - 1))));
+    auto reply = attempt();
+    if (reply.ok()) return reply;
+    last = reply.status();
+    if (last.code() != StatusCode::kUnavailable && last.code() != StatusCode::kDeadlineExceeded)
+      break;
+  }
+  return last;
+}
+
+void AddConditionalHeaders(const PutOptions& o,
+                           std::vector<std::pair<std::string, std::string>>* h) {
+  if (o.condition == PutOptions::Condition::kIfAbsent) h->emplace_back("If-None-Match", "*");
+  if (o.condition == PutOptions::Condition::kIfMatch) h->emplace_back("If-Match", o.if_match);
 }
 
 std::unique_ptr<HttpClient> MakeCurlHttpClient() { return std::make_unique<CurlHttpClient>(); }

@@ -5,21 +5,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <chrono>
-#include <thread>
 
 #include "common/base64.h"
 #include "common/files.h"
 #include "common/json.h"
 
 namespace modelfn {
-namespace {
-
-bool Transient(const Status& s) {
-  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 StatusOr<std::string> MakeServiceAccountJwt(const GcsAuth& auth, int64_t wall_nanos) {
   int64_t now = wall_nanos / 1'000'000'000;
@@ -165,24 +157,16 @@ StatusOr<std::string> GcsStore::Token() {
 }
 
 StatusOr<HttpReply> GcsStore::Call(HttpCall call, const std::string& what) {
-  Status last;
   std::vector<std::pair<std::string, std::string>> base = call.headers;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    if (attempt > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50 << (2 * (attempt - 1))));
+  return RetryTransient(4, [&]() -> StatusOr<HttpReply> {
     ASSIGN_OR_RETURN(std::string token, Token());
     call.headers = base;
     if (!token.empty()) call.headers.emplace_back("Authorization", "Bearer " + token);
-    auto reply = http_->Send(call);
-    if (!reply.ok()) {
-      last = reply.status();
-      if (Transient(last)) continue;
-      return last;
-    }
-    int s = reply->status;
+    ASSIGN_OR_RETURN(HttpReply reply, http_->Send(call));
+    int s = reply.status;
     if (s >= 200 && s < 300) return reply;
     std::string msg;
-    if (auto doc = Json::Parse(reply->body); doc.ok()) {
+    if (auto doc = Json::Parse(reply.body); doc.ok()) {
       if (const Json* e = doc->Find("error");
           e && e->Find("message") && e->Find("message")->is_string()) {
         msg = e->Find("message")->AsString();
@@ -193,10 +177,9 @@ StatusOr<HttpReply> GcsStore::Call(HttpCall call, const std::string& what) {
     if (s == 412) return PreconditionFailed(text);
     if (s == 401 || s == 403)
       return StoreAuthError(text + ": check the credentials and their permissions");
-    last = s >= 500 || s == 429 ? UnavailableError(text) : InvalidArgumentError(text);
-    if (last.code() != StatusCode::kUnavailable) return last;
-  }
-  return last;
+    if (s >= 500 || s == 429) return UnavailableError(text);
+    return InvalidArgumentError(text);
+  });
 }
 
 StatusOr<std::string> GcsStore::Get(const std::string& key) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,6 +51,15 @@ std::unique_ptr<HttpClient> MakeCurlHttpClient();
 // Plain HTTP/1.1 without TLS and in memory only, for loopback control APIs such as the Lambda
 // Runtime API: no libcurl to load.
 std::unique_ptr<HttpClient> MakePlainHttpClient();
+
+// Calls `attempt` until it succeeds or fails with a non-transient error, at most `tries` times,
+// sleeping 50 ms, 200 ms, 800 ms, ... between tries. Transient: Unavailable, DeadlineExceeded
+// (a broken connection, a stall, a 5xx or 429 mapped to Unavailable by the backend).
+StatusOr<HttpReply> RetryTransient(int tries, const std::function<StatusOr<HttpReply>()>& attempt);
+
+// If-None-Match: * / If-Match: ETag for a conditional write (S3 and Azure spell them alike).
+void AddConditionalHeaders(const PutOptions& options,
+                           std::vector<std::pair<std::string, std::string>>* headers);
 
 // RFC 3986 percent-encoding of everything but unreserved characters (and '/' when keep_slash).
 std::string UriEncode(std::string_view s, bool keep_slash);

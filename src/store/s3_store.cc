@@ -4,9 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
-#include <thread>
 
 #include "common/sha256.h"
 
@@ -22,10 +20,6 @@ std::string DecodeEntities(std::string s) {
       s.replace(p, strlen(from), to);
   }
   return s;
-}
-
-bool Transient(const Status& s) {
-  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
 }
 
 }  // namespace
@@ -141,22 +135,12 @@ StatusOr<HttpReply> S3Store::Call(const Request& r) {
   call.response_file = r.response_file;
   call.progress = r.progress;
   int attempts = r.retry ? 4 : 1;
-  Status last;
-  for (int attempt = 0; attempt < attempts; ++attempt) {
-    if (attempt > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50 << (2 * (attempt - 1))));
+  return RetryTransient(attempts, [&]() -> StatusOr<HttpReply> {
     call.headers = SignV4(in, credentials_, config_.region, "s3", clock_->WallNanos());
-    auto reply = http_->Send(call);
-    if (!reply.ok()) {
-      last = reply.status();
-      if (Transient(last)) continue;
-      return last;
-    }
-    if (reply->status >= 200 && reply->status < 300) return reply;
-    last = ErrorFor(r, *reply);
-    if (last.code() != StatusCode::kUnavailable) return last;
-  }
-  return last;
+    ASSIGN_OR_RETURN(HttpReply reply, http_->Send(call));
+    if (reply.status >= 200 && reply.status < 300) return reply;
+    return ErrorFor(r, reply);
+  });
 }
 
 StatusOr<std::string> S3Store::Get(const std::string& key) {
@@ -194,13 +178,6 @@ StatusOr<ObjectInfo> S3Store::Head(const std::string& key) {
   return info;
 }
 
-namespace {
-void AddConditions(const PutOptions& o, std::vector<std::pair<std::string, std::string>>* h) {
-  if (o.condition == PutOptions::Condition::kIfAbsent) h->emplace_back("If-None-Match", "*");
-  if (o.condition == PutOptions::Condition::kIfMatch) h->emplace_back("If-Match", o.if_match);
-}
-}  // namespace
-
 StatusOr<ObjectInfo> S3Store::Put(const std::string& key, std::string_view data,
                                   const PutOptions& options) {
   Request r;
@@ -208,7 +185,7 @@ StatusOr<ObjectInfo> S3Store::Put(const std::string& key, std::string_view data,
   r.key = key;
   r.body = data;
   r.headers.emplace_back("Content-Type", options.content_type);
-  AddConditions(options, &r.headers);
+  AddConditionalHeaders(options, &r.headers);
   r.progress = options.progress;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
   return ObjectInfo{key, data.size(), reply.Header("etag") ? *reply.Header("etag") : ""};
@@ -227,7 +204,7 @@ StatusOr<ObjectInfo> S3Store::PutFile(const std::string& key, const std::string&
   r.body_length = size;
   r.headers.emplace_back("Content-Type", options.content_type);
   r.headers.emplace_back("Content-Length", std::to_string(size));
-  AddConditions(options, &r.headers);
+  AddConditionalHeaders(options, &r.headers);
   r.progress = options.progress;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
   return ObjectInfo{key, size, reply.Header("etag") ? *reply.Header("etag") : ""};
@@ -282,7 +259,7 @@ StatusOr<ObjectInfo> S3Store::PutMultipart(const std::string& key, const std::st
   fin.query = {{"uploadId", *upload_id}};
   fin.body = complete;
   fin.headers.emplace_back("Content-Type", "application/xml");
-  AddConditions(options, &fin.headers);
+  AddConditionalHeaders(options, &fin.headers);
   auto reply = Call(fin);
   if (!reply.ok()) return abort(reply.status());
   // S3 can answer 200 with an error document for CompleteMultipartUpload.

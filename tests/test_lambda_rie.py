@@ -3,6 +3,7 @@ invokes, API Gateway HTTP API (2.0) and REST (1.0) events, Function URL events, 
 init errors, the 6 MB response limit, and the trace id."""
 import base64
 import json
+import os
 import shutil
 
 import numpy as np
@@ -154,3 +155,72 @@ def test_response_over_6mb_is_a_clear_error():
         assert ok["statusCode"] == 200
     finally:
         rie.stop()
+
+
+def s3_record(bucket, key, etag, size):
+    from urllib.parse import quote_plus
+    return {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2026-11-28T17:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "EXAMPLE"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {"x-amz-request-id": "R", "x-amz-id-2": "I"},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "modelfn",
+                   "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"},
+                              "arn": f"arn:aws:s3:::{bucket}"},
+                   "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag,
+                              "sequencer": "0A1B2C3D4E5F678901"}}}
+
+
+def test_s3_trigger_and_sqs_batches_end_to_end(tmp_path):
+    import io
+    from servers import SeaweedS3
+    s3 = SeaweedS3()
+    rie = None
+    try:
+        bucket = s3.bucket("trigger")
+        c = s3.client()
+        rows = json.loads((EXAMPLES / "digits" / "requests" / "infer.json").read_text())["inputs"]
+        npy = io.BytesIO()
+        np.save(npy, np.array(rows[3:5], np.float32))
+        objects = {"incoming/a.jsonl": "\n".join(json.dumps(r) for r in rows[:3]).encode(),
+                   "incoming/sub dir/b c.npy": npy.getvalue(),
+                   "incoming/bad.json": json.dumps([[1.0, 2.0]]).encode()}
+        records = []
+        for key, data in objects.items():
+            c.put_object(Bucket=bucket, Key=key, Body=data)
+            etag = c.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+            records.append(s3_record(bucket, key, etag, len(data)))
+        env = {**os.environ, **s3.env(), "MODELFN_SQS_OUTPUT": f"s3://{bucket}/sqs-results"}
+        rie = LambdaRie([str(FN), "--model", str(EXAMPLES / "digits")], env=env)
+        first = rie.invoke({"Records": records}).json()
+        assert first["processed"] == 2 and first["duplicates"] == 0, first
+        assert [f["input"] for f in first["failed"]] == ["incoming/bad.json"]
+        label, _ = reference(rows[:5])
+        out_a = json.loads(c.get_object(Bucket=bucket, Key=first["written"][0])["Body"].read())
+        assert out_a["outputs"]["label"] == label[:3].tolist()
+        out_b = json.loads(c.get_object(Bucket=bucket, Key=first["written"][1])["Body"].read())
+        assert out_b["outputs"]["label"] == label[3:5].tolist()
+        assert first["written"][1].startswith("results/sub dir/b c.npy.")
+        failure = json.loads(c.get_object(Bucket=bucket, Key=first["failed"][0]["failure"])["Body"].read())
+        assert failure["error"]["code"] == "shape_mismatch" and failure["input"] == "incoming/bad.json"
+
+        listed = lambda p: sorted(o["Key"] for o in c.list_objects_v2(Bucket=bucket, Prefix=p).get("Contents", []))
+        before = listed("results/")
+        again = rie.invoke({"Records": records}).json()  # the same event delivered twice
+        assert again["processed"] == 0 and again["duplicates"] == 2
+        assert listed("results/") == before
+
+        good = json.dumps({"inputs": [rows[0]]})
+        sqs = {"Records": [
+            {"messageId": "m-good", "receiptHandle": "h1", "body": good, "attributes": {}, "messageAttributes": {},
+             "md5OfBody": "x", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q", "awsRegion": "us-east-1"},
+            {"messageId": "m-bad", "receiptHandle": "h2", "body": "{\"inputs\": [[1]]}", "attributes": {},
+             "messageAttributes": {}, "md5OfBody": "y", "eventSource": "aws:sqs",
+             "eventSourceARN": "arn:aws:sqs:us-east-1:1:q", "awsRegion": "us-east-1"}]}
+        resp = rie.invoke(sqs).json()
+        assert resp == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
+        stored = json.loads(c.get_object(Bucket=bucket, Key="sqs-results/m-good.json")["Body"].read())
+        assert stored["outputs"]["label"] == label[:1].tolist()
+    finally:
+        if rie:
+            rie.stop()
+        s3.stop()

@@ -21,6 +21,7 @@
 #include "function/model_source.h"
 #include "http/http_server.h"
 #include "store/open_store.h"
+#include "store/s3_store.h"
 #include "store/store_uri.h"
 
 namespace modelfn {
@@ -196,6 +197,12 @@ int RunLambda(const std::string& api, LoadedModel loaded,
   pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);
   auto http = MakePlainHttpClient();  // the Runtime API is plain HTTP on loopback: no libcurl
   LambdaRuntime runtime(api, http.get(), &core, id.model_name, &clock, &log);
+  runtime.EnableRecordEvents(
+      ObjectEventConfig::FromEnv(ProcessEnv()),
+      [&clock](const std::string& bucket) -> StatusOr<std::unique_ptr<ObjectStore>> {
+        ASSIGN_OR_RETURN(auto s3, S3Store::FromEnvironment(bucket, "", ProcessEnv(), &clock));
+        return std::unique_ptr<ObjectStore>(std::move(s3));
+      });
   Status s = runtime.Run();
   log.Message("error", "runtime API loop ended: " + s.message());
   return 1;

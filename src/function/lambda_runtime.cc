@@ -44,6 +44,14 @@ Status LambdaRuntime::ReportInitError(const Status& error) {
 LambdaRuntime::Result LambdaRuntime::Invoke(std::string_view payload, const std::string& request_id,
                                             int64_t deadline_ms) {
   Result r;
+  if (opener_ && payload.find("\"Records\"") != std::string_view::npos) {
+    auto doc = Json::Parse(payload);
+    std::string source;
+    if (doc.ok() && IsRecordsEvent(*doc, &source)) {
+      r.body = HandleRecordsEvent(*doc, source, *core_, records_config_, opener_);
+      return r;
+    }
+  }
   auto event = DecodeEvent(payload, model_name_);
   if (!event.ok()) {
     Problem p = ProblemFromStatus(event.status());

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "function/function_core.h"
+#include "function/object_events.h"
 #include "store/http_client.h"
 
 namespace modelfn {
@@ -23,6 +24,12 @@ class LambdaRuntime {
   // `api` is AWS_LAMBDA_RUNTIME_API ("127.0.0.1:9001"). Pointers must outlive the runtime.
   LambdaRuntime(std::string api, HttpClient* http, FunctionCore* core,
                 const std::string& model_name, const Clock* clock, const EventLog* log);
+
+  // Enables S3 and SQS record events (object_events.h), with the buckets opened by `opener`.
+  void EnableRecordEvents(ObjectEventConfig config, BucketOpener opener) {
+    records_config_ = std::move(config);
+    opener_ = std::move(opener);
+  }
 
   // POST /runtime/init/error. Lambda then ends the environment.
   Status ReportInitError(const Status& error);
@@ -46,6 +53,8 @@ class LambdaRuntime {
   std::string model_name_;
   const Clock* clock_;
   const EventLog* log_;
+  ObjectEventConfig records_config_;
+  BucketOpener opener_;
 };
 
 }  // namespace modelfn

@@ -1,0 +1,98 @@
+#include "function/object_events.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/ort_engine.h"
+#include "store/memory_store.h"
+
+namespace modelfn {
+namespace {
+
+TEST(ObjectEventsTest, KeysAreUrlDecoded) {
+  EXPECT_EQ(DecodeS3Key("incoming/my+file%3D1.json"), "incoming/my file=1.json");
+  EXPECT_EQ(DecodeS3Key("a%2"), "a%2");
+}
+
+TEST(ObjectEventsTest, InputFormats) {
+  EXPECT_EQ(InputObjectToBody("x.jsonl", "[1,2]\n\n[3,4]\n").value(),
+            R"({"inputs":[[1,2],[3,4]]})");
+  EXPECT_EQ(InputObjectToBody("x.json", "[[1,2]]").value(), R"({"inputs":[[1,2]]})");
+  EXPECT_EQ(InputObjectToBody("x.json", R"({"inputs":[[1]]})").value(), R"({"inputs":[[1]]})");
+  // A 2x2 float32 .npy written by numpy.save.
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
+  header.resize(118 - 10, ' ');
+  header += '\n';
+  std::string npy = std::string("\x93NUMPY\x01\x00", 8);
+  npy.push_back(static_cast<char>(header.size()));
+  npy.push_back(0);
+  npy += header;
+  float v[4] = {1, 2.5f, -3, 4};
+  npy.append(reinterpret_cast<char*>(v), 16);
+  EXPECT_EQ(InputObjectToBody("x.npy", npy).value(), R"({"inputs":[[1,2.5],[-3,4]]})");
+  EXPECT_FALSE(InputObjectToBody("x.npy", npy.substr(0, npy.size() - 1)).ok());
+  EXPECT_FALSE(InputObjectToBody("x.csv", "1,2").ok());
+  EXPECT_FALSE(InputObjectToBody("x.jsonl", "[1,\n").ok());
+}
+
+TEST(ObjectEventsTest, S3EventWritesOnceAndRecordsFailures) {
+  auto e = OrtEngine::Load(std::string(MODELFN_SOURCE_DIR) + "/tests/models/fails/model.onnx",
+                           OrtEngineOptions());
+  ASSERT_TRUE(e.ok());
+  FakeClock clock;
+  EventLog log(-1, &clock);
+  FunctionCore core(std::move(e).value(), FunctionIdentity{"fails", "1"}, InferenceLimits(), &clock,
+                    &log);
+  core.SetReady(InitTimings());
+  MemoryStore bucket;
+  ASSERT_TRUE(bucket.Put("incoming/good.jsonl", "[1,2,3,4]\n", PutOptions()).ok());
+  ASSERT_TRUE(
+      bucket.Put("incoming/bad.json", "[[1,2,3]]", PutOptions()).ok());  // model fails on 3 values
+  BucketOpener opener = [&](const std::string&) -> StatusOr<std::unique_ptr<ObjectStore>> {
+    struct Borrowed : ObjectStore {
+      explicit Borrowed(ObjectStore* s) : s_(s) {}
+      StatusOr<std::string> Get(const std::string& k) override { return s_->Get(k); }
+      StatusOr<ObjectInfo> GetToFile(const std::string& k, const std::string& p,
+                                     const ProgressFn& f) override {
+        return s_->GetToFile(k, p, f);
+      }
+      StatusOr<ObjectInfo> Head(const std::string& k) override { return s_->Head(k); }
+      StatusOr<ObjectInfo> Put(const std::string& k, std::string_view d,
+                               const PutOptions& o) override {
+        return s_->Put(k, d, o);
+      }
+      StatusOr<ObjectInfo> PutFile(const std::string& k, const std::string& p,
+                                   const PutOptions& o) override {
+        return s_->PutFile(k, p, o);
+      }
+      StatusOr<std::vector<ObjectInfo>> List(const std::string& p) override { return s_->List(p); }
+      Status Delete(const std::string& k) override { return s_->Delete(k); }
+      std::string Describe() const override { return s_->Describe(); }
+      ObjectStore* s_;
+    };
+    return std::unique_ptr<ObjectStore>(new Borrowed(&bucket));
+  };
+  auto event = Json::Parse(R"({"Records":[
+    {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"incoming/good.jsonl","eTag":"e1"}}},
+    {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"incoming/bad.json","eTag":"e2"}}},
+    {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"results/x","eTag":"e3"}}}]})");
+  ASSERT_TRUE(event.ok());
+  std::string source;
+  ASSERT_TRUE(IsRecordsEvent(*event, &source));
+  auto first = Json::Parse(HandleRecordsEvent(*event, source, core, ObjectEventConfig(), opener));
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->Find("processed")->AsInt64(), 1);
+  EXPECT_EQ(first->Find("skipped")->AsInt64(), 1);
+  ASSERT_EQ(first->Find("failed")->AsArray().size(), 1u);
+  EXPECT_EQ(first->Find("failed")->AsArray()[0].Find("failure")->AsString(),
+            "failed/bad.json.e2.error.json");
+  auto failure = Json::Parse(bucket.Get("failed/bad.json.e2.error.json").value());
+  EXPECT_EQ(failure->Find("error")->Find("code")->AsString(), "model_error");
+  EXPECT_NE(bucket.Get("results/good.jsonl.e1.json").value().find("\"y\":[[1,2,3,4]]"),
+            std::string::npos);
+  auto again = Json::Parse(HandleRecordsEvent(*event, source, core, ObjectEventConfig(), opener));
+  EXPECT_EQ(again->Find("processed")->AsInt64(), 0);
+  EXPECT_EQ(again->Find("duplicates")->AsInt64(), 1);
+}
+
+}  // namespace
+}  // namespace modelfn

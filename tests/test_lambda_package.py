@@ -128,3 +128,48 @@ def test_tampered_model_is_not_packaged(tmp_path):
     (d / "model.onnx").write_bytes((d / "model.onnx").read_bytes()[:-10])
     p = package(d, tmp_path / "f.zip", check=False)
     assert p.returncode == 1 and "does not match manifest.json" in p.stderr
+
+
+def test_image_is_a_valid_oci_image_that_runs(tmp_path):
+    out = tmp_path / "img"
+    p = subprocess.run([str(CLI), "package", "--target", "aws-lambda-image", "--model", str(EXAMPLES / "digits"),
+                        "--out", str(out), "--json"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert report["image_bytes"] < 50 * 1024 * 1024
+    context = out / "context"
+    assert "FROM public.ecr.aws/lambda/provided:al2023" in (context / "Dockerfile").read_text()
+    assert "FROM scratch" in (context / "Dockerfile.scratch").read_text()
+    assert (context / "bootstrap").stat().st_mode & 0o111
+    # Third-party OCI tools read it: skopeo inspects the archive, umoci unpacks the layout.
+    inspect = json.loads(subprocess.run(["skopeo", "inspect", f"oci-archive:{report['image']}"], capture_output=True,
+                                        text=True, timeout=120, check=True).stdout)
+    assert inspect["Digest"] == report["manifest_digest"] and inspect["Architecture"] == "amd64"
+    bundle = tmp_path / "bundle"
+    subprocess.run(["umoci", "unpack", "--image", f"{out / 'oci'}:latest", str(bundle)], capture_output=True,
+                   text=True, timeout=120, check=True)
+    rootfs = bundle / "rootfs"
+    assert (rootfs / "var" / "task" / "bootstrap").stat().st_mode & 0o111
+    # The unpacked image's filesystem, and nothing else, runs the function under the emulator.
+    for d in ("tmp", "proc", "dev"):
+        (rootfs / d).mkdir(exist_ok=True)
+    (rootfs / "dev" / "null").touch()
+    (rootfs / "dev" / "urandom").touch()
+    shutil.copy(TOOLS / "bin" / "aws-lambda-rie", rootfs / "aws-lambda-rie")
+    port, api = free_ports(2)
+    script = (f"mount -t proc proc {rootfs}/proc && mount --bind /dev/null {rootfs}/dev/null && "
+              f"mount --bind /dev/urandom {rootfs}/dev/urandom && exec chroot {rootfs} /aws-lambda-rie "
+              f"--runtime-interface-emulator-address 127.0.0.1:{port} --runtime-api-address 127.0.0.1:{api} "
+              "/var/task/bootstrap")
+    proc = subprocess.Popen(["unshare", "--mount", "--fork", "sh", "-c", script],
+                            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LAMBDA_TASK_ROOT": "/var/task"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_port(port, 30, proc)
+        body = json.loads((EXAMPLES / "digits" / "requests" / "infer_named.json").read_text())
+        r = requests.post(f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations", data=json.dumps(body),
+                          timeout=60)
+        assert r.json()["outputs"]["label"] == [2]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

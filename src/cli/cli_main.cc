@@ -19,6 +19,7 @@
 #include "engine/ort_engine.h"
 #include "manifest/manifest.h"
 #include "package/lambda_zip.h"
+#include "package/oci_image.h"
 #include "package/sam_template.h"
 #include "store/open_store.h"
 #include "store/registry.h"
@@ -451,7 +452,10 @@ constexpr const char* kPackageUsage =
     "manifest). Runs on provided.al2023 whatever glibc this machine has. Fails above Lambda's "
     "size\n"
     "limits (50 MiB zipped, 250 MiB unzipped). --runtime and --bootstrap default to the binaries\n"
-    "installed beside this modelfn.\n";
+    "installed beside this modelfn.\n"
+    "aws-lambda-image writes OUT/context (Dockerfile on provided:al2023 and Dockerfile.scratch) "
+    "and\n"
+    "OUT/image.tar, the scratch image as an OCI image layout, built without a container engine.\n";
 
 std::string SelfDir() {
   char buf[4096];
@@ -464,20 +468,49 @@ std::string SelfDir() {
 int CmdPackage(int argc, char** argv) {
   Args a(argc, argv, {"target", "model", "out", "arch", "runtime", "bootstrap"}, {"json", "help"});
   if (a.Has("help")) return fputs(kPackageUsage, stdout), 0;
-  if (!a.ok() || !a.positional().empty() || a.Get("target") != "aws-lambda-zip" ||
-      !a.Has("model")) {
-    return Usage(kPackageUsage, a.ok()
-                                    ? (a.Has("target") && a.Get("target") != "aws-lambda-zip"
-                                           ? "target '" + a.Get("target") + "' is not available yet"
-                                           : "")
-                                    : a.error());
+  std::string target = a.Get("target");
+  if (!a.ok() || !a.positional().empty() ||
+      (target != "aws-lambda-zip" && target != "aws-lambda-image") || !a.Has("model")) {
+    return Usage(kPackageUsage,
+                 a.ok() ? (a.Has("target") ? "target '" + target + "' is not available yet" : "")
+                        : a.error());
   }
   LambdaZipOptions o;
   o.model_dir = a.Get("model");
-  o.out = a.Get("out", "function.zip");
+  o.out = a.Get("out", target == "aws-lambda-zip" ? "function.zip" : "modelfn-image");
   o.arch = a.Get("arch", "x86_64");
   o.runtime_binary = a.Get("runtime", SelfDir() + "/modelfn-fn");
   o.bootstrap_binary = a.Get("bootstrap", SelfDir() + "/modelfn-bootstrap");
+  if (target == "aws-lambda-image") {
+    std::string staged = o.out + "/package";
+    LambdaZipOptions so = o;
+    so.out = o.out + "/.stage";
+    mkdir(o.out.c_str(), 0755);
+    if (Status s = StageLambdaPackage(so, staged); !s.ok()) return Fail(s);
+    auto img = BuildLambdaImage(staged, o.out, o.arch == "x86_64" ? "amd64" : "arm64");
+    std::string cleanup = "rm -rf '" + staged + "'";
+    if (system(cleanup.c_str()) != 0)
+      fprintf(stderr, "modelfn: could not remove %s\n", staged.c_str());
+    if (!img.ok()) return Fail(img.status());
+    if (a.Has("json")) {
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject().Key("image").String(img->image_tar).Key("context").String(o.out + "/context");
+      w.Key("image_bytes")
+          .Uint(img->image_bytes)
+          .Key("uncompressed_bytes")
+          .Uint(img->uncompressed_bytes);
+      w.Key("manifest_digest").String(img->manifest_digest).EndObject();
+      PrintJson(out);
+    } else {
+      printf(
+          "wrote %s (OCI image layout, %.1f MB compressed, %.1f MB uncompressed) and the build "
+          "context %s/context\n",
+          img->image_tar.c_str(), img->image_bytes / 1048576.0, img->uncompressed_bytes / 1048576.0,
+          o.out.c_str());
+    }
+    return 0;
+  }
   auto r = BuildLambdaZip(o);
   if (!r.ok()) return Fail(r.status());
   if (a.Has("json")) {

@@ -91,7 +91,8 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> SharedLibraries(
   return libs;
 }
 
-StatusOr<LambdaZipReport> BuildLambdaZip(const LambdaZipOptions& o) {
+StatusOr<std::vector<PackageEntry>> PlanLambdaPackage(const LambdaZipOptions& o,
+                                                      std::string* scratch) {
   if (o.arch != "x86_64") {
     return Status(StatusCode::kUnimplemented,
                   "packaging for " + o.arch + " needs modelfn built on " + o.arch +
@@ -105,7 +106,7 @@ StatusOr<LambdaZipReport> BuildLambdaZip(const LambdaZipOptions& o) {
     RETURN_IF_ERROR(VerifyFiles(manifest, o.model_dir));
   }
   ASSIGN_OR_RETURN(auto libs, SharedLibraries(o.runtime_binary));
-  // Libraries the runtime loads with dlopen, and theirs: libcurl (store backends, Lambda API).
+  // Libraries the runtime loads with dlopen, and theirs: libcurl (store backends).
   for (const char* soname : {"libcurl.so.4"}) {
     ASSIGN_OR_RETURN(std::string path, LibraryPath(soname));
     std::vector<std::pair<std::string, std::string>> more = {{soname, path}};
@@ -117,36 +118,46 @@ StatusOr<LambdaZipReport> BuildLambdaZip(const LambdaZipOptions& o) {
       if (!have) libs.push_back(std::move(lib));
     }
   }
-  std::string stripped = o.out + ".modelfn-fn.tmp";
   std::string runtime = o.runtime_binary;
-  if (Capture("command -v strip >/dev/null && strip --strip-debug -o " + Quote(stripped) + " " +
+  *scratch = o.out + ".modelfn-fn.tmp";
+  if (Capture("command -v strip >/dev/null && strip --strip-debug -o " + Quote(*scratch) + " " +
               Quote(o.runtime_binary))
           .ok()) {
-    runtime = stripped;
+    runtime = *scratch;
+  }
+  std::vector<PackageEntry> plan = {{"bootstrap", o.bootstrap_binary, 0755},
+                                    {"bin/modelfn-fn", runtime, 0755}};
+  for (const auto& [name, path] : libs) plan.push_back({"lib/" + name, path, 0755});
+  if (!o.model_dir.empty()) {
+    plan.push_back({"model/manifest.json", o.model_dir + "/manifest.json", 0644});
+    for (const ManifestFile& f : manifest.files)
+      plan.push_back({"model/" + f.path, o.model_dir + "/" + f.path, 0644});
+  }
+  return plan;
+}
+
+StatusOr<LambdaZipReport> BuildLambdaZip(const LambdaZipOptions& o) {
+  std::string scratch;
+  auto plan = PlanLambdaPackage(o, &scratch);
+  if (!plan.ok()) {
+    if (!scratch.empty()) unlink(scratch.c_str());
+    return plan.status();
   }
   ZipWriter zip(o.out);
   RETURN_IF_ERROR(zip.status());
   LambdaZipReport report;
-  auto add_file = [&](const std::string& name, const std::string& path, uint32_t mode) -> Status {
+  Status s;
+  for (const PackageEntry& e : *plan) {
     struct stat st;
-    if (stat(path.c_str(), &st) != 0) return NotFoundError("no such file: " + path);
-    report.entries.emplace_back(name, static_cast<uint64_t>(st.st_size));
-    return zip.AddFile(name, path, mode);
-  };
-  Status s = add_file("bootstrap", o.bootstrap_binary, 0755);
-  if (s.ok()) s = add_file("bin/modelfn-fn", runtime, 0755);
-  for (const auto& [name, path] : libs) {
-    if (!s.ok()) break;
-    s = add_file("lib/" + name, path, 0755);
-  }
-  if (s.ok() && !o.model_dir.empty()) {
-    s = add_file("model/manifest.json", o.model_dir + "/manifest.json", 0644);
-    for (const ManifestFile& f : manifest.files) {
-      if (!s.ok()) break;
-      s = add_file("model/" + f.path, o.model_dir + "/" + f.path, 0644);
+    if (stat(e.path.c_str(), &st) != 0) {
+      s = NotFoundError("no such file: " + e.path);
+      break;
     }
+    report.entries.emplace_back(e.name, static_cast<uint64_t>(st.st_size));
+    s = zip.AddFile(e.name, e.path, e.mode);
+    if (!s.ok()) break;
   }
-  unlink(stripped.c_str());
+  unlink(scratch.c_str());
   if (!s.ok()) {
     unlink(o.out.c_str());
     return s;
@@ -164,6 +175,34 @@ StatusOr<LambdaZipReport> BuildLambdaZip(const LambdaZipOptions& o) {
         "package_too_large");
   }
   return report;
+}
+
+Status StageLambdaPackage(const LambdaZipOptions& o, const std::string& dir) {
+  std::string scratch;
+  auto plan = PlanLambdaPackage(o, &scratch);
+  if (!plan.ok()) {
+    if (!scratch.empty()) unlink(scratch.c_str());
+    return plan.status();
+  }
+  Status s;
+  for (const PackageEntry& e : *plan) {
+    std::string dest = dir + "/" + e.name;
+    std::string parent = dest.substr(0, dest.rfind('/'));
+    std::string mk = "mkdir -p " + Quote(parent);
+    if (system(mk.c_str()) != 0) {
+      s = UnavailableError("cannot create " + parent);
+      break;
+    }
+    auto data = ReadFile(e.path);
+    if (!data.ok()) {
+      s = data.status();
+      break;
+    }
+    s = WriteFileAtomic(dest, *data);
+    if (!s.ok() || chmod(dest.c_str(), e.mode) != 0) break;
+  }
+  unlink(scratch.c_str());
+  return s;
 }
 
 }  // namespace modelfn

@@ -45,6 +45,19 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> SharedLibraries(
 // Where the dynamic linker finds `soname` on this machine (resolved to the real file).
 StatusOr<std::string> LibraryPath(const std::string& soname);
 
+struct PackageEntry {
+  std::string name;  // path inside the package
+  std::string path;  // source file
+  uint32_t mode;
+};
+// What goes into the package, checked (model verified, libraries resolved). `scratch` names a
+// temp file (the stripped runtime) the caller removes.
+StatusOr<std::vector<PackageEntry>> PlanLambdaPackage(const LambdaZipOptions& options,
+                                                      std::string* scratch);
+
+// Copies the package's files into `dir` (for image builds).
+Status StageLambdaPackage(const LambdaZipOptions& options, const std::string& dir);
+
 // Builds the package. FailedPrecondition (reason "package_too_large") above the limits (the
 // archive is removed); DataLoss when the model folder does not match its manifest.
 StatusOr<LambdaZipReport> BuildLambdaZip(const LambdaZipOptions& options);

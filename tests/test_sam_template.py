@@ -74,3 +74,27 @@ def test_inconsistent_options_are_refused(tmp_path):
                         str(tmp_path)], capture_output=True, text=True, timeout=300,
                        env={"PATH": "/usr/bin:/bin"})
     assert p.returncode == 1 and "SAM CLI" in p.stderr  # without --dry-run and without sam installed
+
+
+def test_s3_trigger_template(tmp_path):
+    p = deploy(tmp_path, "--model", "s3://models-bucket/prod/digits", "--trigger-bucket", "modelfn-inputs-test",
+               "--input-prefix", "in/", "--output-prefix", "out/", "--failure-prefix", "err/", "--api", "none")
+    assert p.returncode == 0, p.stderr
+    path = json.loads(p.stdout)["template"]
+    lint = subprocess.run([str(CFN_LINT), path], capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    t = load(path)
+    event = t["Resources"]["ModelFunction"]["Properties"]["Events"]["ObjectCreated"]
+    assert event["Type"] == "S3" and event["Properties"]["Events"] == "s3:ObjectCreated:*"
+    assert event["Properties"]["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "in/"}]
+    env = t["Resources"]["ModelFunction"]["Properties"]["Environment"]["Variables"]
+    assert (env["MODELFN_S3_INPUT_PREFIX"], env["MODELFN_S3_OUTPUT_PREFIX"], env["MODELFN_S3_FAILURE_PREFIX"]) == \
+        ("in/", "out/", "err/")
+    statements = {s["Sid"]: s for s in
+                  t["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]}
+    assert statements["WriteTriggerResults"]["Resource"] == ["arn:aws:s3:::modelfn-inputs-test/out/*",
+                                                              "arn:aws:s3:::modelfn-inputs-test/err/*"]
+    assert "arn:aws:s3:::modelfn-inputs-test/in/*" in statements["ReadTriggerInputs"]["Resource"]
+    looping = deploy(tmp_path / "x", "--model", "s3://b/m/digits", "--trigger-bucket", "b2", "--output-prefix",
+                     "incoming/out/")
+    assert looping.returncode == 1 and "loop" in looping.stderr

@@ -539,6 +539,8 @@ constexpr const char* kDeployUsage =
     "       [--name FUNCTION] [--arch x86_64|arm64] [--memory MB] [--timeout S] [--ephemeral MB]\n"
     "       [--reserved N] [--provisioned N] [--api http|url|none] [--auth none|iam|jwt]\n"
     "       [--jwt-issuer URL --jwt-audience AUD] [--log-retention-days D] [--json]\n"
+    "       [--trigger-bucket NAME [--input-prefix incoming/] [--output-prefix results/]\n"
+    "        [--failure-prefix failed/]]\n"
     "\n"
     "Writes OUT/function.zip (the model inside for a folder; fetched from S3 at init for an s3://\n"
     "model) and OUT/template.yaml, an AWS SAM template with a least-privilege role. Without\n"
@@ -547,10 +549,13 @@ constexpr const char* kDeployUsage =
     "./modelfn-aws.\n";
 
 int CmdDeploy(int argc, char** argv) {
-  Args a(argc, argv,
-         {"target", "model", "out", "name", "arch", "memory", "timeout", "ephemeral", "reserved",
-          "provisioned", "api", "auth", "jwt-issuer", "jwt-audience", "log-retention-days",
-          "runtime", "bootstrap"},
+  Args a(argc, argv, {"target",       "model",         "out",
+                      "name",         "arch",          "memory",
+                      "timeout",      "ephemeral",     "reserved",
+                      "provisioned",  "api",           "auth",
+                      "jwt-issuer",   "jwt-audience",  "log-retention-days",
+                      "runtime",      "bootstrap",     "trigger-bucket",
+                      "input-prefix", "output-prefix", "failure-prefix"},
          {"dry-run", "json", "help"});
   if (a.Has("help")) return fputs(kDeployUsage, stdout), 0;
   if (!a.ok() || !a.positional().empty() || !a.Has("model"))
@@ -581,6 +586,10 @@ int CmdDeploy(int argc, char** argv) {
   o.auth = a.Get("auth", "none");
   o.jwt_issuer = a.Get("jwt-issuer");
   o.jwt_audience = a.Get("jwt-audience");
+  o.trigger_bucket = a.Get("trigger-bucket");
+  o.input_prefix = a.Get("input-prefix", o.input_prefix);
+  o.output_prefix = a.Get("output-prefix", o.output_prefix);
+  o.failure_prefix = a.Get("failure-prefix", o.failure_prefix);
   if (remote) {
     auto src = ParseModelSource(model);
     if (!src.ok()) return Fail(src.status());

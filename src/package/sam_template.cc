@@ -43,6 +43,17 @@ StatusOr<std::string> RenderSamTemplate(const SamOptions& o) {
   if (o.provisioned < 0 || o.reserved < 0 || (o.reserved > 0 && o.provisioned > o.reserved)) {
     return Bad("provisioned concurrency must be <= reserved concurrency");
   }
+  if (!o.trigger_bucket.empty()) {
+    for (const std::string* p : {&o.input_prefix, &o.output_prefix, &o.failure_prefix}) {
+      if (p->empty() || p->back() != '/') return Bad("trigger prefixes must end with '/'");
+    }
+    if (o.output_prefix.rfind(o.input_prefix, 0) == 0 ||
+        o.failure_prefix.rfind(o.input_prefix, 0) == 0) {
+      return Bad(
+          "the output and failure prefixes must not be inside the input prefix (the trigger would "
+          "loop)");
+    }
+  }
   std::string bucket, prefix;
   if (!o.model_uri.empty()) {
     ASSIGN_OR_RETURN(ModelSourceUri src, ParseModelSource(o.model_uri));
@@ -101,6 +112,30 @@ StatusOr<std::string> RenderSamTemplate(const SamOptions& o) {
     y += "                  StringLike:\n";
     y += "                    s3:prefix: " + Quoted(prefix + "*") + "\n";
   }
+  if (!o.trigger_bucket.empty()) {
+    const std::string arn = "arn:aws:s3:::" + o.trigger_bucket + "/";
+    y += "              - Sid: ReadTriggerInputs\n";
+    y += "                Effect: Allow\n";
+    y += "                Action: s3:GetObject\n";
+    y += "                Resource:\n";
+    y += "                  - " + Quoted(arn + o.input_prefix + "*") + "\n";
+    y += "                  - " + Quoted(arn + o.output_prefix + "*") + "\n";
+    y += "              - Sid: WriteTriggerResults\n";
+    y += "                Effect: Allow\n";
+    y += "                Action: s3:PutObject\n";
+    y += "                Resource:\n";
+    y += "                  - " + Quoted(arn + o.output_prefix + "*") + "\n";
+    y += "                  - " + Quoted(arn + o.failure_prefix + "*") + "\n";
+    y += "  TriggerBucket:\n";
+    y += "    Type: AWS::S3::Bucket\n";
+    y += "    Properties:\n";
+    y += "      BucketName: " + Quoted(o.trigger_bucket) + "\n";
+    y += "      PublicAccessBlockConfiguration:\n";
+    y += "        BlockPublicAcls: true\n        BlockPublicPolicy: true\n";
+    y += "        IgnorePublicAcls: true\n        RestrictPublicBuckets: true\n";
+    y += "      BucketEncryption:\n        ServerSideEncryptionConfiguration:\n";
+    y += "          - ServerSideEncryptionByDefault:\n              SSEAlgorithm: AES256\n";
+  }
   y += "  ModelFunction:\n";
   y += "    Type: AWS::Serverless::Function\n";
   y += "    Properties:\n";
@@ -132,8 +167,18 @@ StatusOr<std::string> RenderSamTemplate(const SamOptions& o) {
     y += "      FunctionUrlConfig:\n        AuthType: " +
          std::string(o.auth == "iam" ? "AWS_IAM" : "NONE") + "\n";
   }
+  if (o.api == "http" || !o.trigger_bucket.empty()) y += "      Events:\n";
+  if (!o.trigger_bucket.empty()) {
+    y += "        ObjectCreated:\n";
+    y += "          Type: S3\n";
+    y += "          Properties:\n";
+    y += "            Bucket: !Ref TriggerBucket\n";
+    y += "            Events: s3:ObjectCreated:*\n";
+    y += "            Filter:\n              S3Key:\n                Rules:\n";
+    y += "                  - Name: prefix\n                    Value: " + Quoted(o.input_prefix) +
+         "\n";
+  }
   if (o.api == "http") {
-    y += "      Events:\n";
     y += "        Api:\n";
     y += "          Type: HttpApi\n";
     y += "          Properties:\n";

@@ -30,6 +30,12 @@ struct SamOptions {
   std::string jwt_issuer;
   std::string jwt_audience;
   int log_retention_days = 14;
+  // S3 trigger (object_events.h): a new bucket whose object-created events under input_prefix
+  // invoke the function; results and failures go to the other prefixes of the same bucket.
+  std::string trigger_bucket;  // empty: no trigger
+  std::string input_prefix = "incoming/";
+  std::string output_prefix = "results/";
+  std::string failure_prefix = "failed/";
 };
 
 // The template as YAML. InvalidArgument for inconsistent options (jwt without issuer, ...).

@@ -156,6 +156,11 @@ StatusOr<std::string> RenderSamTemplate(const SamOptions& o) {
   y += "          MODELFN_CACHE_MAX_BYTES: " +
        Quoted(std::to_string((static_cast<int64_t>(o.ephemeral_mb) - 64) << 20)) + "\n";
   if (!o.model_uri.empty()) y += "          MODELFN_MODEL: " + Quoted(o.model_uri) + "\n";
+  if (!o.trigger_bucket.empty()) {
+    y += "          MODELFN_S3_INPUT_PREFIX: " + Quoted(o.input_prefix) + "\n";
+    y += "          MODELFN_S3_OUTPUT_PREFIX: " + Quoted(o.output_prefix) + "\n";
+    y += "          MODELFN_S3_FAILURE_PREFIX: " + Quoted(o.failure_prefix) + "\n";
+  }
   if (o.reserved > 0)
     y += "      ReservedConcurrentExecutions: " + std::to_string(o.reserved) + "\n";
   if (o.provisioned > 0) {

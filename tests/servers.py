@@ -276,3 +276,40 @@ class LambdaRie:
             self.proc.wait()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def write_slow_onnx(path, n=1030, depth=400):
+    """A valid ONNX model whose run takes seconds (input over the warm-up limit of 1M elements, so init
+    stays quick): x [n, n] -> `depth` chained MatMuls with one
+    n x n weight -> y. Hand-encoded protobuf, like write_big_onnx."""
+    def varint(v):
+        out = bytearray()
+        while True:
+            b = v & 0x7F
+            v >>= 7
+            out.append(b | (0x80 if v else 0))
+            if not v:
+                return bytes(out)
+
+    def field(num, payload):
+        return varint(num << 3 | 2) + varint(len(payload)) + payload
+
+    def vint(num, v):
+        return varint(num << 3) + varint(v)
+
+    def value_info(name):
+        shape = field(2, field(1, vint(1, n)) + field(1, vint(1, n)))
+        return field(1, name.encode()) + field(2, field(1, vint(1, 1) + shape))
+
+    import struct
+    weight = struct.pack("<f", 1.0 / n) * (n * n)
+    init = vint(1, n) + vint(1, n) + vint(2, 1) + field(8, b"w") + field(9, weight)
+    nodes = b""
+    prev = "x"
+    for i in range(depth):
+        out = "y" if i == depth - 1 else f"h{i}"
+        nodes += field(1, field(1, prev.encode()) + field(1, b"w") + field(2, out.encode()) + field(4, b"MatMul"))
+        prev = out
+    graph = nodes + field(2, b"slow") + field(5, init) + field(11, value_info("x")) + field(12, value_info("y"))
+    model = vint(1, 8) + field(7, graph) + field(8, field(1, b"") + vint(2, 17))
+    pathlib.Path(path).write_bytes(model)

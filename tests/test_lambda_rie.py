@@ -5,12 +5,14 @@ import base64
 import json
 import os
 import shutil
+import subprocess
+import time
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
-from conftest import EXAMPLES, FN, MODELS
+from conftest import CLI, EXAMPLES, FN, MODELS
 from servers import LambdaRie
 
 
@@ -224,3 +226,30 @@ def test_s3_trigger_and_sqs_batches_end_to_end(tmp_path):
         if rie:
             rie.stop()
         s3.stop()
+
+
+def test_run_is_stopped_before_the_deadline(tmp_path):
+    from servers import write_slow_onnx
+    d = tmp_path / "slow"
+    d.mkdir()
+    write_slow_onnx(d / "model.onnx")
+    m = subprocess.run([str(CLI), "manifest", str(d / "model.onnx"), "--name", "slow", "--version", "1"],
+                       capture_output=True, text=True, timeout=120)
+    assert m.returncode == 0, m.stderr
+    rie = LambdaRie([str(FN), "--model", str(d)], env={**os.environ, "AWS_LAMBDA_FUNCTION_TIMEOUT": "2"})
+    try:
+        x = np.full((1030, 1030), 0.5, np.float32)
+        header = json.dumps({"inputs": [{"name": "x", "shape": [1030, 1030], "datatype": "FP32",
+                                         "parameters": {"binary_data_size": x.nbytes}}]}).encode()
+        event = http_v2("POST", "/v2/models/slow/infer", header + x.tobytes(), b64=True,
+                        headers={"inference-header-content-length": str(len(header))})
+        t0 = time.monotonic()
+        resp = rie.invoke(event, timeout=60).json()
+        elapsed = time.monotonic() - t0
+        assert resp.get("statusCode") == 504, resp
+        assert json.loads(resp["body"])["code"] == "timeout"
+        assert elapsed < 10  # answered by the function, not left to run on
+        ok = rie.invoke(http_v2("GET", "/v2/health/ready")).json()
+        assert ok["statusCode"] == 200  # the same sandbox keeps serving
+    finally:
+        rie.stop()

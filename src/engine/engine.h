@@ -13,6 +13,12 @@
 
 namespace modelfn {
 
+// Per-call limits of Engine::Run.
+struct RunLimits {
+  // Monotonic nanoseconds (RealClock) after which the run is abandoned; 0: none.
+  int64_t deadline_mono_ns = 0;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -23,10 +29,12 @@ class Engine {
   // Runs the model once. `inputs` holds one tensor per schema input, in schema order, each already
   // of the schema's dtype and a compatible shape (the caller validates). `outputs` lists indices
   // into schema().outputs; the result holds those tensors in that order, named.
-  // Errors: kInternal with reason "model_error" when the model fails on these inputs; the engine
-  // stays usable. Thread-safe: concurrent calls are allowed.
+  // Errors: kInternal with reason "model_error" when the model fails on these inputs;
+  // kDeadlineExceeded with reason "timeout" when limits.deadline_mono_ns passed during the run (it
+  // is stopped). The engine stays usable. Thread-safe: concurrent calls are allowed.
   virtual StatusOr<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs,
-                                            const std::vector<size_t>& outputs) = 0;
+                                            const std::vector<size_t>& outputs,
+                                            const RunLimits& limits = RunLimits()) = 0;
 };
 
 }  // namespace modelfn

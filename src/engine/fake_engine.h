@@ -15,7 +15,8 @@ class FakeEngine final : public Engine {
   FakeEngine(ModelSchema schema, RunFn fn) : schema_(std::move(schema)), fn_(std::move(fn)) {}
   const ModelSchema& schema() const override { return schema_; }
   StatusOr<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs,
-                                    const std::vector<size_t>& outputs) override {
+                                    const std::vector<size_t>& outputs,
+                                    const RunLimits& limits = RunLimits()) override {
     ++runs_;
     return fn_(inputs, outputs);
   }

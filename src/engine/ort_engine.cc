@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 
 namespace modelfn {
 namespace {
@@ -225,7 +227,8 @@ StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::LoadImpl(const std::string& mode
 }
 
 StatusOr<std::vector<Tensor>> OrtEngine::Run(const std::vector<const Tensor*>& inputs,
-                                             const std::vector<size_t>& outputs) {
+                                             const std::vector<size_t>& outputs,
+                                             const RunLimits& limits) {
   if (inputs.size() != schema_.inputs.size()) {
     return InvalidArgumentError("expected " + std::to_string(schema_.inputs.size()) + " inputs");
   }
@@ -253,9 +256,47 @@ StatusOr<std::vector<Tensor>> OrtEngine::Run(const std::vector<const Tensor*>& i
     std::vector<const char*> out_names;
     out_names.reserve(outputs.size());
     for (size_t idx : outputs) out_names.push_back(impl_->output_names[idx].c_str());
-    std::vector<Ort::Value> results =
-        impl_->session.Run(Ort::RunOptions{nullptr}, impl_->input_cnames.data(), values.data(),
-                           values.size(), out_names.data(), out_names.size());
+    // A deadline arms a watchdog that sets the run's terminate flag; ONNX Runtime stops between
+    // kernels and throws.
+    Ort::RunOptions run_options;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    bool fired = false;
+    std::thread watchdog;
+    if (limits.deadline_mono_ns > 0) {
+      watchdog = std::thread([&] {
+        std::unique_lock<std::mutex> lock(mu);
+        auto deadline = std::chrono::steady_clock::time_point(
+            std::chrono::nanoseconds(limits.deadline_mono_ns));
+        if (!cv.wait_until(lock, deadline, [&] { return done; })) {
+          fired = true;
+          run_options.SetTerminate();
+        }
+      });
+    }
+    auto finish = [&] {
+      if (!watchdog.joinable()) return;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        done = true;
+      }
+      cv.notify_all();
+      watchdog.join();
+    };
+    std::vector<Ort::Value> results;
+    try {
+      results = impl_->session.Run(run_options, impl_->input_cnames.data(), values.data(),
+                                   values.size(), out_names.data(), out_names.size());
+    } catch (...) {
+      finish();
+      if (fired) {
+        return Status(StatusCode::kDeadlineExceeded,
+                      "the model run was stopped at the invocation's deadline", "timeout");
+      }
+      throw;
+    }
+    finish();
     std::vector<Tensor> out(outputs.size());
     for (size_t k = 0; k < outputs.size(); ++k) {
       Ort::Value& r = results[k];

@@ -51,7 +51,8 @@ class OrtEngine final : public Engine {
 
   const ModelSchema& schema() const override { return schema_; }
   StatusOr<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs,
-                                    const std::vector<size_t>& outputs) override;
+                                    const std::vector<size_t>& outputs,
+                                    const RunLimits& limits = RunLimits()) override;
 
   // Milliseconds the process spent creating the shared Ort::Env (0 if an earlier engine did).
   static double EnvCreateMillis();

@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <iterator>
@@ -144,6 +145,13 @@ Outcome FunctionCore::Handle(const Invocation& inv) {
 }
 
 Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string* error_code) {
+  RunLimits limits;
+  if (inv.deadline_wall_ms > 0) {
+    // Stop the model in time to still send the answer.
+    constexpr int64_t kMarginMs = 50;
+    int64_t left_ms = inv.deadline_wall_ms - clock_->WallNanos() / 1'000'000 - kMarginMs;
+    limits.deadline_mono_ns = clock_->MonotonicNanos() + std::max<int64_t>(left_ms, 1) * 1'000'000;
+  }
   std::string_view path = inv.path;
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
   auto fail = [&](Outcome o, std::string_view code) {
@@ -154,12 +162,12 @@ Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string*
   if (path == "/v1/infer") {
     *route = kInfer;
     if (inv.method != "POST") return fail(MethodNotAllowed("POST", false), "method_not_allowed");
-    return Infer(inv, error_code);
+    return Infer(inv, limits, error_code);
   }
   if (path == "/v1/batch") {
     *route = kBatch;
     if (inv.method != "POST") return fail(MethodNotAllowed("POST", false), "method_not_allowed");
-    return Batch(inv, error_code);
+    return Batch(inv, limits, error_code);
   }
   if (path == "/v1/health") {
     *route = kHealth;
@@ -176,12 +184,13 @@ Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string*
     if (!get) return fail(MethodNotAllowed("GET", false), "method_not_allowed");
     return Metrics();
   }
-  if (path == "/v2" || path.rfind("/v2/", 0) == 0) return V2(inv, route, error_code);
+  if (path == "/v2" || path.rfind("/v2/", 0) == 0) return V2(inv, limits, route, error_code);
   return fail(ProblemOutcome(MakeProblem("not_found", "no route for " + std::string(inv.path))),
               "not_found");
 }
 
-Outcome FunctionCore::Infer(const Invocation& inv, std::string* error_code) {
+Outcome FunctionCore::Infer(const Invocation& inv, const RunLimits& limits,
+                            std::string* error_code) {
   auto fail = [&](const Problem& p) {
     *error_code = p.code;
     return ProblemOutcome(p);
@@ -202,7 +211,7 @@ Outcome FunctionCore::Infer(const Invocation& inv, std::string* error_code) {
   if (!prepared.ok()) return fail(ProblemFromStatus(prepared.status()));
   std::vector<const Tensor*> ptrs;
   for (const Tensor& t : prepared->inputs) ptrs.push_back(&t);
-  auto result = engine_->Run(ptrs, prepared->outputs);
+  auto result = engine_->Run(ptrs, prepared->outputs, limits);
   if (!result.ok()) return fail(ProblemFromStatus(result.status()));
   Outcome o;
   o.body.reserve(256);
@@ -215,7 +224,8 @@ Outcome FunctionCore::Infer(const Invocation& inv, std::string* error_code) {
   return o;
 }
 
-Outcome FunctionCore::Batch(const Invocation& inv, std::string* error_code) {
+Outcome FunctionCore::Batch(const Invocation& inv, const RunLimits& limits,
+                            std::string* error_code) {
   auto fail = [&](const Problem& p) {
     *error_code = p.code;
     return ProblemOutcome(p);
@@ -240,7 +250,7 @@ Outcome FunctionCore::Batch(const Invocation& inv, std::string* error_code) {
   w.BeginObject();
   w.Key("model").String(id_.model_name);
   w.Key("version").String(id_.model_version);
-  BatchStats s = RunBatch(items->AsArray(), *engine_, limits_, id_.model_name, &w);
+  BatchStats s = RunBatch(items->AsArray(), *engine_, limits_, limits, id_.model_name, &w);
   w.EndObject();
   o.headers.emplace_back("X-Batch-Items", std::to_string(s.items));
   o.headers.emplace_back("X-Batch-Failed", std::to_string(s.failed));
@@ -248,7 +258,8 @@ Outcome FunctionCore::Batch(const Invocation& inv, std::string* error_code) {
   return o;
 }
 
-Outcome FunctionCore::V2(const Invocation& inv, Route* route, std::string* error_code) {
+Outcome FunctionCore::V2(const Invocation& inv, const RunLimits& limits, Route* route,
+                         std::string* error_code) {
   *route = kV2Meta;
   auto fail = [&](const Problem& p) {
     *error_code = p.code;
@@ -307,7 +318,7 @@ Outcome FunctionCore::V2(const Invocation& inv, Route* route, std::string* error
   if (action == "infer") {
     *route = kV2Infer;
     if (inv.method != "POST") return fail(MakeProblem("method_not_allowed", "use POST"));
-    return V2Infer(inv, error_code);
+    return V2Infer(inv, limits, error_code);
   }
   if (!get) return fail(MakeProblem("method_not_allowed", "use GET"));
   if (action == "ready") {
@@ -328,7 +339,8 @@ Outcome FunctionCore::V2(const Invocation& inv, Route* route, std::string* error
   return o;
 }
 
-Outcome FunctionCore::V2Infer(const Invocation& inv, std::string* error_code) {
+Outcome FunctionCore::V2Infer(const Invocation& inv, const RunLimits& limits,
+                              std::string* error_code) {
   auto fail = [&](const Problem& p) {
     *error_code = p.code;
     return V2ErrorOutcome(p);
@@ -363,7 +375,7 @@ Outcome FunctionCore::V2Infer(const Invocation& inv, std::string* error_code) {
   if (!prepared.ok()) return fail(ProblemFromStatus(prepared.status()));
   std::vector<const Tensor*> ptrs;
   for (const Tensor& t : prepared->inputs) ptrs.push_back(&t);
-  auto result = engine_->Run(ptrs, prepared->outputs);
+  auto result = engine_->Run(ptrs, prepared->outputs, limits);
   if (!result.ok()) return fail(ProblemFromStatus(result.status()));
   Outcome o;
   auto header_len = WriteV2Response(id_.model_name, id_.model_version, doc->Find("id"), *result,

@@ -27,6 +27,7 @@ struct Invocation {
   const std::string* content_type = nullptr;             // absent when null
   const std::string* request_id = nullptr;               // X-Request-Id; generated when null
   const std::string* inference_header_length = nullptr;  // Inference-Header-Content-Length
+  int64_t deadline_wall_ms = 0;  // Unix ms by which the answer is due (Lambda); 0: none
 };
 
 struct Outcome {
@@ -80,10 +81,10 @@ class FunctionCore {
   };
 
   Outcome Dispatch(const Invocation& inv, Route* route, std::string* error_code);
-  Outcome Infer(const Invocation& inv, std::string* error_code);
-  Outcome Batch(const Invocation& inv, std::string* error_code);
-  Outcome V2(const Invocation& inv, Route* route, std::string* error_code);
-  Outcome V2Infer(const Invocation& inv, std::string* error_code);
+  Outcome Infer(const Invocation& inv, const RunLimits& limits, std::string* error_code);
+  Outcome Batch(const Invocation& inv, const RunLimits& limits, std::string* error_code);
+  Outcome V2(const Invocation& inv, const RunLimits& limits, Route* route, std::string* error_code);
+  Outcome V2Infer(const Invocation& inv, const RunLimits& limits, std::string* error_code);
   Outcome Health();
   Outcome Models();
   Outcome Metrics();

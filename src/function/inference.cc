@@ -348,11 +348,11 @@ std::string GroupKey(const PreparedInputs& p) {
   return key;
 }
 
-void RunOne(Engine& engine, BatchItem* item, int* calls) {
+void RunOne(Engine& engine, const RunLimits& run_limits, BatchItem* item, int* calls) {
   std::vector<const Tensor*> ptrs;
   for (const Tensor& t : item->prepared->inputs) ptrs.push_back(&t);
   ++*calls;
-  auto r = engine.Run(ptrs, item->prepared->outputs);
+  auto r = engine.Run(ptrs, item->prepared->outputs, run_limits);
   if (r.ok()) {
     item->outputs = std::move(r).value();
   } else {
@@ -364,7 +364,7 @@ void RunOne(Engine& engine, BatchItem* item, int* calls) {
 }  // namespace
 
 BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLimits& limits,
-                    std::string_view model_name, JsonWriter* w) {
+                    const RunLimits& run_limits, std::string_view model_name, JsonWriter* w) {
   const ModelSchema& schema = engine.schema();
   BatchStats stats;
   std::vector<BatchItem> batch(items.size());
@@ -423,7 +423,7 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
     std::vector<const Tensor*> ptrs;
     for (const Tensor& t : merged) ptrs.push_back(&t);
     ++stats.engine_calls;
-    auto r = engine.Run(ptrs, first.outputs);
+    auto r = engine.Run(ptrs, first.outputs, run_limits);
     if (!r.ok()) continue;  // fall back to one call per item, so only the bad ones fail
     int64_t total = 0;
     for (int64_t x : rows) total += x;
@@ -439,7 +439,7 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
     }
   }
   for (BatchItem& it : batch) {
-    if (!it.done) RunOne(engine, &it, &stats.engine_calls);
+    if (!it.done) RunOne(engine, run_limits, &it, &stats.engine_calls);
   }
   w->Key("results").BeginArray();
   for (BatchItem& it : batch) {

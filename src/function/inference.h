@@ -64,6 +64,6 @@ struct BatchStats {
   int engine_calls = 0;
 };
 BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLimits& limits,
-                    std::string_view model_name, JsonWriter* w);
+                    const RunLimits& run_limits, std::string_view model_name, JsonWriter* w);
 
 }  // namespace modelfn

@@ -71,6 +71,7 @@ LambdaRuntime::Result LambdaRuntime::Invoke(std::string_view payload, const std:
     Invocation inv = event->ToInvocation();
     std::string rid = request_id;
     if (inv.request_id == nullptr) inv.request_id = &rid;
+    inv.deadline_wall_ms = deadline_ms;
     outcome = core_->Handle(inv);
   }
   if (event->kind == EventKind::kDirect) {

@@ -243,3 +243,18 @@ def test_policy_is_least_privilege(s3):
     az = json.loads(cli("policy", "digits", "--provider", "azure", "--store", "az://c/p").stdout)
     assert az["roleDefinitionName"] == "Storage Blob Data Reader" and "'p/digits/'" in az["condition"]
     assert cli("policy", "digits", "--provider", "aws", "--store", "gs://b/p", check=False).returncode == 1
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    big = tmp_path / "big"
+    big.mkdir()
+    write_big_onnx(big / "model.onnx", 8 * 1024 * 1024)  # 32 MiB
+    store = tmp_path / "store"
+    cmd = f"{CLI} push {big} --name big --version 1 --store {store}"
+    # script(1) gives the command a pseudo-terminal, as a person at a shell would have.
+    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, timeout=300)
+    out = p.stdout.decode(errors="replace")
+    assert p.returncode == 0, out
+    assert "[####################] 100%" in out and "\r" in out, out[-500:]
+    piped = cli("push", str(big), "--name", "big", "--version", "2", "--store", str(store))
+    assert "%" not in piped.stderr  # no bar when stderr is not a terminal

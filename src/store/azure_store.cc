@@ -217,12 +217,6 @@ StatusOr<ObjectInfo> AzureStore::GetToFile(const std::string& key, const std::st
   r.response_file = path;
   r.progress = progress;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
-  if (const std::string* len = reply.Header("content-length")) {
-    if (strtoull(len->c_str(), nullptr, 10) != reply.body_bytes) {
-      return DataLossError("GET " + Describe() + "/" + key + " ended after " +
-                           std::to_string(reply.body_bytes) + " of " + *len + " bytes");
-    }
-  }
   return ObjectInfo{key, reply.body_bytes, reply.Header("etag") ? *reply.Header("etag") : ""};
 }
 

@@ -224,6 +224,13 @@ class CurlHttpClient final : public HttpClient {
     if (rc != CURLE_OK) {
       return UnavailableError(call.method + " " + where + ": " + Curl().easy_strerror(rc));
     }
+    if (reply.status >= 200 && reply.status < 300 && call.method != "HEAD") {
+      const std::string* len = reply.Header("content-length");
+      if (len != nullptr && strtoull(len->c_str(), nullptr, 10) != reply.body_bytes) {
+        return DataLossError(call.method + " " + where + " ended after " +
+                             std::to_string(reply.body_bytes) + " of " + *len + " bytes");
+      }
+    }
     if (!call.response_file.empty() && (reply.status < 200 || reply.status >= 300)) {
       // An error body went to the file: bring it back for the caller's message.
       FILE* f = fopen(call.response_file.c_str(), "rb");

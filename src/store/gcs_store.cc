@@ -196,12 +196,6 @@ StatusOr<ObjectInfo> GcsStore::GetToFile(const std::string& key, const std::stri
   call.response_file = path;
   call.progress = progress;
   ASSIGN_OR_RETURN(HttpReply reply, Call(call, "GET " + Describe() + "/" + key));
-  if (const std::string* len = reply.Header("content-length")) {
-    if (strtoull(len->c_str(), nullptr, 10) != reply.body_bytes) {
-      return DataLossError("GET " + Describe() + "/" + key + " ended after " +
-                           std::to_string(reply.body_bytes) + " of " + *len + " bytes");
-    }
-  }
   std::string gen = reply.Header("x-goog-generation") ? *reply.Header("x-goog-generation") : "";
   return ObjectInfo{key, reply.body_bytes, gen};
 }

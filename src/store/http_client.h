@@ -43,7 +43,8 @@ class HttpClient {
  public:
   virtual ~HttpClient() = default;
   // Errors: Unavailable when the server cannot be reached or the connection breaks,
-  // DeadlineExceeded on a stall. Any HTTP status is a successful reply.
+  // DeadlineExceeded on a stall, DataLoss when a 2xx body ends before its Content-Length. Any HTTP
+  // status is a successful reply.
   virtual StatusOr<HttpReply> Send(const HttpCall& call) = 0;
 };
 

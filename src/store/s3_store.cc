@@ -158,12 +158,6 @@ StatusOr<ObjectInfo> S3Store::GetToFile(const std::string& key, const std::strin
   r.progress = progress;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
   ObjectInfo info{key, reply.body_bytes, reply.Header("etag") ? *reply.Header("etag") : ""};
-  if (const std::string* len = reply.Header("content-length")) {
-    if (strtoull(len->c_str(), nullptr, 10) != reply.body_bytes) {
-      return DataLossError("GET " + Describe() + "/" + key + " ended after " +
-                           std::to_string(reply.body_bytes) + " of " + *len + " bytes");
-    }
-  }
   return info;
 }
 

@@ -147,10 +147,12 @@ Outcome FunctionCore::Handle(const Invocation& inv) {
 Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string* error_code) {
   RunLimits limits;
   if (inv.deadline_wall_ms > 0) {
-    // Stop the model in time to still send the answer.
-    constexpr int64_t kMarginMs = 50;
-    int64_t left_ms = inv.deadline_wall_ms - clock_->WallNanos() / 1'000'000 - kMarginMs;
-    limits.deadline_mono_ns = clock_->MonotonicNanos() + std::max<int64_t>(left_ms, 1) * 1'000'000;
+    // Stop the model in time to still send the answer: the kernel running at the deadline must
+    // finish first, so keep 5 % of the time left, at least 50 ms and at most 500 ms.
+    int64_t left_ms = inv.deadline_wall_ms - clock_->WallNanos() / 1'000'000;
+    int64_t margin_ms = std::clamp<int64_t>(left_ms / 20, 50, 500);
+    limits.deadline_mono_ns =
+        clock_->MonotonicNanos() + std::max<int64_t>(left_ms - margin_ms, 1) * 1'000'000;
   }
   std::string_view path = inv.path;
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);

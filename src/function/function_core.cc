@@ -191,18 +191,32 @@ Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string*
               "not_found");
 }
 
+// The checks every seed-API POST shares: JSON content type, model ready, a non-empty body that
+// parses. nullopt with *problem set otherwise.
+std::optional<Json> FunctionCore::JsonRequestBody(const Invocation& inv, Problem* problem) const {
+  if (!IsJsonMediaType(inv.content_type)) {
+    *problem = UnsupportedType(inv.content_type, "application/json");
+  } else if (!ready()) {
+    *problem = MakeProblem("model_not_ready", "the model is still loading");
+  } else if (inv.body.empty()) {
+    *problem = MakeProblem("invalid_request", "the request body is empty");
+  } else {
+    auto body = Json::Parse(inv.body);
+    if (body.ok()) return std::move(body).value();
+    *problem = MakeProblem("invalid_json", body.status().message());
+  }
+  return std::nullopt;
+}
+
 Outcome FunctionCore::Infer(const Invocation& inv, const RunLimits& limits,
                             std::string* error_code) {
   auto fail = [&](const Problem& p) {
     *error_code = p.code;
     return ProblemOutcome(p);
   };
-  if (!IsJsonMediaType(inv.content_type))
-    return fail(UnsupportedType(inv.content_type, "application/json"));
-  if (!ready()) return fail(MakeProblem("model_not_ready", "the model is still loading"));
-  if (inv.body.empty()) return fail(MakeProblem("invalid_request", "the request body is empty"));
-  auto body = Json::Parse(inv.body);
-  if (!body.ok()) return fail(MakeProblem("invalid_json", body.status().message()));
+  Problem problem;
+  std::optional<Json> body = JsonRequestBody(inv, &problem);
+  if (!body) return fail(problem);
   if (const Json* m = body->is_object() ? body->Find("model") : nullptr) {
     if (!m->is_string() || m->AsString() != id_.model_name) {
       return fail(MakeProblem("not_found", "this function serves model '" + id_.model_name + "'"));
@@ -232,12 +246,9 @@ Outcome FunctionCore::Batch(const Invocation& inv, const RunLimits& limits,
     *error_code = p.code;
     return ProblemOutcome(p);
   };
-  if (!IsJsonMediaType(inv.content_type))
-    return fail(UnsupportedType(inv.content_type, "application/json"));
-  if (!ready()) return fail(MakeProblem("model_not_ready", "the model is still loading"));
-  if (inv.body.empty()) return fail(MakeProblem("invalid_request", "the request body is empty"));
-  auto body = Json::Parse(inv.body);
-  if (!body.ok()) return fail(MakeProblem("invalid_json", body.status().message()));
+  Problem problem;
+  std::optional<Json> body = JsonRequestBody(inv, &problem);
+  if (!body) return fail(problem);
   const Json* items = body->is_object() ? body->Find("items") : nullptr;
   if (items == nullptr || !items->is_array()) {
     return fail(MakeProblem("invalid_request", "the request body needs an 'items' array"));

@@ -16,6 +16,7 @@
 #include "engine/engine.h"
 #include "function/inference.h"
 #include "function/stats.h"
+#include "http/problem.h"
 
 namespace modelfn {
 
@@ -81,6 +82,7 @@ class FunctionCore {
   };
 
   Outcome Dispatch(const Invocation& inv, Route* route, std::string* error_code);
+  std::optional<Json> JsonRequestBody(const Invocation& inv, Problem* problem) const;
   Outcome Infer(const Invocation& inv, const RunLimits& limits, std::string* error_code);
   Outcome Batch(const Invocation& inv, const RunLimits& limits, std::string* error_code);
   Outcome V2(const Invocation& inv, const RunLimits& limits, Route* route, std::string* error_code);

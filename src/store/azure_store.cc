@@ -217,7 +217,7 @@ StatusOr<ObjectInfo> AzureStore::GetToFile(const std::string& key, const std::st
   r.response_file = path;
   r.progress = progress;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
-  return ObjectInfo{key, reply.body_bytes, reply.Header("etag") ? *reply.Header("etag") : ""};
+  return ObjectInfo{key, reply.body_bytes, reply.HeaderOr("etag")};
 }
 
 StatusOr<ObjectInfo> AzureStore::Head(const std::string& key) {
@@ -225,7 +225,7 @@ StatusOr<ObjectInfo> AzureStore::Head(const std::string& key) {
   r.method = "HEAD";
   r.key = key;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
-  ObjectInfo info{key, 0, reply.Header("etag") ? *reply.Header("etag") : ""};
+  ObjectInfo info{key, 0, reply.HeaderOr("etag")};
   if (const std::string* len = reply.Header("content-length"))
     info.size = strtoull(len->c_str(), nullptr, 10);
   return info;
@@ -241,7 +241,7 @@ StatusOr<ObjectInfo> AzureStore::Put(const std::string& key, std::string_view da
   r.headers = {{"x-ms-blob-type", "BlockBlob"}, {"Content-Type", options.content_type}};
   AddConditionalHeaders(options, &r.headers);
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
-  return ObjectInfo{key, data.size(), reply.Header("etag") ? *reply.Header("etag") : ""};
+  return ObjectInfo{key, data.size(), reply.HeaderOr("etag")};
 }
 
 StatusOr<ObjectInfo> AzureStore::PutFile(const std::string& key, const std::string& path,
@@ -259,7 +259,7 @@ StatusOr<ObjectInfo> AzureStore::PutFile(const std::string& key, const std::stri
     r.headers = {{"x-ms-blob-type", "BlockBlob"}, {"Content-Type", options.content_type}};
     AddConditionalHeaders(options, &r.headers);
     ASSIGN_OR_RETURN(HttpReply reply, Call(r));
-    return ObjectInfo{key, size, reply.Header("etag") ? *reply.Header("etag") : ""};
+    return ObjectInfo{key, size, reply.HeaderOr("etag")};
   }
   // Blocks are staged (invisible) until the block list is committed; uncommitted blocks expire.
   std::string list = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
@@ -294,7 +294,7 @@ StatusOr<ObjectInfo> AzureStore::PutFile(const std::string& key, const std::stri
                     {"x-ms-blob-content-type", options.content_type}};
   AddConditionalHeaders(options, &commit.headers);
   ASSIGN_OR_RETURN(HttpReply reply, Call(commit));
-  return ObjectInfo{key, size, reply.Header("etag") ? *reply.Header("etag") : ""};
+  return ObjectInfo{key, size, reply.HeaderOr("etag")};
 }
 
 StatusOr<std::vector<ObjectInfo>> AzureStore::List(const std::string& prefix) {

@@ -258,6 +258,11 @@ const std::string* HttpReply::Header(std::string_view name) const {
   return nullptr;
 }
 
+std::string HttpReply::HeaderOr(std::string_view name) const {
+  const std::string* v = Header(name);
+  return v ? *v : std::string();
+}
+
 std::string UriEncode(std::string_view s, bool keep_slash) {
   static const char kHex[] = "0123456789ABCDEF";
   std::string out;

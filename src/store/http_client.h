@@ -37,6 +37,8 @@ struct HttpReply {
   uint64_t body_bytes = 0;  // bytes received for the body
 
   const std::string* Header(std::string_view lowercase_name) const;
+  // The header's value, or "" when absent.
+  std::string HeaderOr(std::string_view lowercase_name) const;
 };
 
 class HttpClient {

@@ -157,7 +157,7 @@ StatusOr<ObjectInfo> S3Store::GetToFile(const std::string& key, const std::strin
   r.response_file = path;
   r.progress = progress;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
-  ObjectInfo info{key, reply.body_bytes, reply.Header("etag") ? *reply.Header("etag") : ""};
+  ObjectInfo info{key, reply.body_bytes, reply.HeaderOr("etag")};
   return info;
 }
 
@@ -166,7 +166,7 @@ StatusOr<ObjectInfo> S3Store::Head(const std::string& key) {
   r.method = "HEAD";
   r.key = key;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
-  ObjectInfo info{key, 0, reply.Header("etag") ? *reply.Header("etag") : ""};
+  ObjectInfo info{key, 0, reply.HeaderOr("etag")};
   if (const std::string* len = reply.Header("content-length"))
     info.size = strtoull(len->c_str(), nullptr, 10);
   return info;
@@ -182,7 +182,7 @@ StatusOr<ObjectInfo> S3Store::Put(const std::string& key, std::string_view data,
   AddConditionalHeaders(options, &r.headers);
   r.progress = options.progress;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
-  return ObjectInfo{key, data.size(), reply.Header("etag") ? *reply.Header("etag") : ""};
+  return ObjectInfo{key, data.size(), reply.HeaderOr("etag")};
 }
 
 StatusOr<ObjectInfo> S3Store::PutFile(const std::string& key, const std::string& path,
@@ -201,7 +201,7 @@ StatusOr<ObjectInfo> S3Store::PutFile(const std::string& key, const std::string&
   AddConditionalHeaders(options, &r.headers);
   r.progress = options.progress;
   ASSIGN_OR_RETURN(HttpReply reply, Call(r));
-  return ObjectInfo{key, size, reply.Header("etag") ? *reply.Header("etag") : ""};
+  return ObjectInfo{key, size, reply.HeaderOr("etag")};
 }
 
 StatusOr<ObjectInfo> S3Store::PutMultipart(const std::string& key, const std::string& path,

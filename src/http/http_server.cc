@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <mutex>
 #include <unordered_map>
 
 namespace modelfn {
@@ -27,6 +28,13 @@ int64_t NowMs() {
 
 struct Conn {
   int fd = -1;
+  uint64_t await_token = 0;  // names the held request; unique per loop, so a stale answer misses
+  // An asynchronous handler holds this connection's current request: parse nothing more until its
+  // response arrives (pipelined requests stay buffered, so answers keep their order).
+  bool awaiting = false;
+  bool awaiting_keep_alive = false;
+  bool awaiting_head = false;
+  bool peer_closed = false;  // the client sent FIN while we were awaiting
   std::string in;
   std::string out;
   size_t out_off = 0;
@@ -87,6 +95,31 @@ void AppendResponse(const HttpResponse& r, bool keep_alive, bool head, std::stri
 
 }  // namespace
 
+struct HttpResponder::Shared {
+  struct Mailbox {
+    std::vector<std::pair<uint64_t, HttpResponse>> done;
+  };
+  std::mutex mu;
+  bool closed = false;
+  std::vector<Mailbox> mailboxes;  // one per loop
+  std::vector<int> wake_fds;       // one eventfd per loop
+
+  void Wake(size_t loop) {
+    uint64_t one = 1;
+    ssize_t ignored = write(wake_fds[loop], &one, sizeof one);
+    (void)ignored;
+  }
+};
+
+void HttpResponder::operator()(HttpResponse response) const {
+  if (!shared_) return;
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  if (shared_->closed) return;
+  auto loop = static_cast<size_t>(loop_);
+  shared_->mailboxes[loop].done.emplace_back(conn_id_, std::move(response));
+  shared_->Wake(loop);
+}
+
 const char* ReasonPhrase(int status) {
   switch (status) {
     case 100:
@@ -132,8 +165,9 @@ const char* ReasonPhrase(int status) {
   }
 }
 
-StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options,
-                                                         HttpHandler handler) {
+namespace {
+
+StatusOr<std::pair<int, int>> Listen(const HttpServerOptions& options) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -164,32 +198,54 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions optio
   getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   int port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                                       : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  if (options.workers < 1) options.workers = 1;
-  return std::unique_ptr<HttpServer>(
-      new HttpServer(std::move(options), std::move(handler), fd, port));
+  return std::make_pair(fd, port);
 }
 
-HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, int listen_fd, int port)
+}  // namespace
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options,
+                                                         HttpHandler handler) {
+  if (options.workers < 1) options.workers = 1;
+  ASSIGN_OR_RETURN(auto fd_port, Listen(options));
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(options), std::move(handler), nullptr,
+                                                    fd_port.first, fd_port.second));
+}
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::CreateAsync(HttpServerOptions options,
+                                                              AsyncHttpHandler handler) {
+  if (options.workers < 1) options.workers = 1;
+  ASSIGN_OR_RETURN(auto fd_port, Listen(options));
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(options), nullptr, std::move(handler),
+                                                    fd_port.first, fd_port.second));
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler,
+                       AsyncHttpHandler async_handler, int listen_fd, int port)
     : options_(std::move(options)),
       handler_(std::move(handler)),
+      async_handler_(std::move(async_handler)),
+      shared_(std::make_shared<HttpResponder::Shared>()),
       listen_fd_(listen_fd),
       port_(port) {
+  shared_->mailboxes.resize(static_cast<size_t>(options_.workers));
   for (int i = 0; i < options_.workers; ++i)
-    wake_fds_.push_back(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    shared_->wake_fds.push_back(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 }
 
 HttpServer::~HttpServer() {
-  for (int fd : wake_fds_) close(fd);
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->closed = true;
+    for (int fd : shared_->wake_fds) close(fd);
+  }
   if (listen_fd_ >= 0) close(listen_fd_);
 }
 
 void HttpServer::Shutdown() {
   draining_.store(true);
-  for (int fd : wake_fds_) {
-    uint64_t one = 1;
-    ssize_t ignored = write(fd, &one, sizeof one);
-    (void)ignored;
-  }
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  if (shared_->closed) return;
+  for (size_t i = 0; i < shared_->wake_fds.size(); ++i) shared_->Wake(i);
 }
 
 void HttpServer::Run() {
@@ -205,13 +261,15 @@ void HttpServer::Loop(int index) {
   ev.events = EPOLLIN | EPOLLEXCLUSIVE;
   ev.data.ptr = nullptr;  // listen socket
   epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd_, &ev);
-  int wake_fd = wake_fds_[static_cast<size_t>(index)];
+  int wake_fd = shared_->wake_fds[static_cast<size_t>(index)];
   epoll_event wev{};
   wev.events = EPOLLIN;
   wev.data.ptr = &wake_fd;
   epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd, &wev);
 
   std::unordered_map<int, std::unique_ptr<Conn>> conns;
+  std::unordered_map<uint64_t, Conn*> awaiting;  // connections holding a request, by token
+  uint64_t next_token = 1;
   bool listening = true;
   int64_t drain_deadline = 0;
   int64_t last_sweep = NowMs();
@@ -220,6 +278,7 @@ void HttpServer::Loop(int index) {
     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, nullptr);
     close(c->fd);
     connections_.fetch_sub(1);
+    if (c->awaiting) awaiting.erase(c->await_token);
     conns.erase(c->fd);
   };
 
@@ -254,7 +313,7 @@ void HttpServer::Loop(int index) {
       epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
       c->want_write = false;
     }
-    if (c->close_after_write && !c->lingering) {
+    if (c->close_after_write && !c->lingering && !c->awaiting) {
       shutdown(c->fd, SHUT_WR);
       c->lingering = true;
       c->linger_deadline_ms = NowMs() + 2000;
@@ -275,7 +334,7 @@ void HttpServer::Loop(int index) {
 
   // Parses and serves every complete request in c->in. Returns false if c was closed.
   auto process = [&](Conn* c) -> bool {
-    while (!c->close_after_write && !c->in.empty()) {
+    while (!c->close_after_write && !c->awaiting && !c->in.empty()) {
       if (c->request_started_ms == 0) c->request_started_ms = NowMs();
       size_t consumed = 0;
       Problem problem;
@@ -289,6 +348,20 @@ void HttpServer::Loop(int index) {
           c->out.append("HTTP/1.1 100 Continue\r\n\r\n");
           c->parser.MarkContinueSent();
         }
+        break;
+      }
+      if (async_handler_) {
+        c->awaiting = true;
+        c->awaiting_keep_alive = c->req.keep_alive;
+        c->awaiting_head = c->req.method == "HEAD";
+        HttpRequest req = std::move(c->req);
+        c->in.erase(0, consumed);
+        c->parser.Reset();
+        c->req = HttpRequest();
+        c->request_started_ms = 0;
+        c->await_token = next_token++;
+        awaiting[c->await_token] = c;
+        async_handler_(std::move(req), HttpResponder(shared_, index, c->await_token));
         break;
       }
       HttpResponse resp;
@@ -305,6 +378,38 @@ void HttpServer::Loop(int index) {
     return flush(c);
   };
 
+  // Writes the answers of asynchronous handlers that arrived for this loop.
+  std::vector<std::pair<uint64_t, HttpResponse>> arrived;
+  auto deliver = [&] {
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      arrived.swap(shared_->mailboxes[static_cast<size_t>(index)].done);
+    }
+    for (auto& [token, resp] : arrived) {
+      auto it = awaiting.find(token);
+      if (it == awaiting.end()) continue;  // the client went away, or a second answer
+      Conn* c = it->second;
+      awaiting.erase(it);
+      c->awaiting = false;
+      c->last_active_ms = NowMs();
+      bool keep =
+          c->awaiting_keep_alive && !c->peer_closed && !draining_.load(std::memory_order_relaxed);
+      AppendResponse(resp, keep, c->awaiting_head, &c->out);
+      if (!keep) c->close_after_write = true;
+      if (c->peer_closed) {
+        int fd = c->fd;
+        flush(c);
+        auto still = conns.find(fd);
+        if (still != conns.end() && still->second.get() == c && c->out_off >= c->out.size()) {
+          close_conn(c);
+        }
+        continue;
+      }
+      process(c);  // pipelined requests that waited behind this one
+    }
+    arrived.clear();
+  };
+
   epoll_event events[128];
   while (true) {
     if (draining_.load() && listening) {
@@ -314,7 +419,8 @@ void HttpServer::Loop(int index) {
       // Idle connections close now; those with a request in progress finish it first.
       std::vector<Conn*> idle;
       for (auto& [fd, c] : conns) {
-        if (!c->lingering && !c->parser.InProgress(c->in) && c->out_off >= c->out.size()) {
+        if (!c->lingering && !c->awaiting && !c->parser.InProgress(c->in) &&
+            c->out_off >= c->out.size()) {
           idle.push_back(c.get());
         }
       }
@@ -351,6 +457,7 @@ void HttpServer::Loop(int index) {
         uint64_t v;
         ssize_t ignored = read(wake_fd, &v, sizeof v);
         (void)ignored;
+        deliver();
         continue;
       }
       Conn* c = static_cast<Conn*>(tag);
@@ -394,7 +501,14 @@ void HttpServer::Loop(int index) {
         if (closed) continue;
         c->last_active_ms = NowMs();
         if (!process(c)) continue;
-        if (peer_done) {
+        if (peer_done && c->awaiting) {
+          // Answer first; stop watching the socket, whose EOF would otherwise wake us forever.
+          c->peer_closed = true;
+          epoll_event e{};
+          e.events = 0;
+          e.data.ptr = c;
+          epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+        } else if (peer_done) {
           // The client will send nothing more: finish writing what we have, then close.
           if (c->out_off >= c->out.size() || c->lingering) {
             close_conn(c);
@@ -415,6 +529,7 @@ void HttpServer::Loop(int index) {
           if (now >= c->linger_deadline_ms) expired.push_back(c.get());
           continue;
         }
+        if (c->awaiting) continue;  // the handler owns the timing of its answer
         bool in_progress = c->parser.InProgress(c->in);
         if (in_progress && c->request_started_ms &&
             now - c->request_started_ms > options_.read_timeout_ms) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +30,29 @@ struct HttpResponse {
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse*)>;
 
+// Completes one request of an asynchronous handler. Call it once, from any thread (later calls
+// are ignored); the connection's event loop writes the response. If the client has gone away, or
+// the server was destroyed, the response is dropped. Copyable; cheap.
+class HttpResponder {
+ public:
+  struct Shared;  // the server's mailboxes; outlives the server while responders hold it
+  HttpResponder() = default;
+  HttpResponder(std::shared_ptr<Shared> shared, int loop, uint64_t conn_id)
+      : shared_(std::move(shared)), loop_(loop), conn_id_(conn_id) {}
+
+  void operator()(HttpResponse response) const;
+  explicit operator bool() const { return shared_ != nullptr; }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  int loop_ = 0;
+  uint64_t conn_id_ = 0;
+};
+
+// Takes the request and answers later through `respond`; must not block. Requests after it on the
+// same connection (pipelining) wait for its response, so answers stay in order.
+using AsyncHttpHandler = std::function<void(HttpRequest request, HttpResponder respond)>;
+
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
   int port = 8080;  // 0 picks a free port; see HttpServer::port()
@@ -48,6 +72,9 @@ class HttpServer {
   // Errors: Unavailable when the address cannot be bound.
   static StatusOr<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,
                                                       HttpHandler handler);
+  // The same with an asynchronous handler (a gateway that holds requests while instances start).
+  static StatusOr<std::unique_ptr<HttpServer>> CreateAsync(HttpServerOptions options,
+                                                           AsyncHttpHandler handler);
   ~HttpServer();
 
   int port() const { return port_; }
@@ -61,14 +88,16 @@ class HttpServer {
   void Shutdown();
 
  private:
-  HttpServer(HttpServerOptions options, HttpHandler handler, int listen_fd, int port);
+  HttpServer(HttpServerOptions options, HttpHandler handler, AsyncHttpHandler async_handler,
+             int listen_fd, int port);
   void Loop(int index);
 
   HttpServerOptions options_;
   HttpHandler handler_;
+  AsyncHttpHandler async_handler_;
+  std::shared_ptr<HttpResponder::Shared> shared_;
   int listen_fd_;
   int port_;
-  std::vector<int> wake_fds_;  // one eventfd per loop
   std::atomic<bool> draining_{false};
   std::atomic<size_t> connections_{0};
 };

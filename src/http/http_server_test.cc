@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 namespace modelfn {
@@ -171,6 +173,115 @@ TEST(HttpServerTest, ShutdownFinishesRequestInFlightAndClosesIdle) {
   t.join();  // Run() returns once the drained connection is done
   close(idle);
   close(busy);
+}
+
+// An asynchronous handler that answers from another thread, in reverse order of arrival.
+class DeferredServer {
+ public:
+  DeferredServer() {
+    HttpServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.workers = 2;
+    auto s = HttpServer::CreateAsync(o, [this](HttpRequest req, HttpResponder respond) {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_.emplace_back(std::move(req), std::move(respond));
+      cv_.notify_all();
+    });
+    EXPECT_TRUE(s.ok());
+    server_ = std::move(s).value();
+    thread_ = std::thread([this] { server_->Run(); });
+  }
+  ~DeferredServer() {
+    server_->Shutdown();
+    thread_.join();
+  }
+  int port() const { return server_->port(); }
+  // Waits until `n` requests are held, then answers them all, last first.
+  void AnswerWhenHeld(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(5), [&] { return held_.size() >= n; });
+    for (auto it = held_.rbegin(); it != held_.rend(); ++it) {
+      HttpResponse r;
+      r.content_type = "text/plain";
+      r.body = "answer:" + it->first.path;
+      it->second(r);
+      it->second(r);  // a second call is ignored
+    }
+    held_.clear();
+  }
+
+ private:
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::pair<HttpRequest, HttpResponder>> held_;
+};
+
+TEST(HttpServerTest, AsyncHandlerAnswersFromAnotherThread) {
+  DeferredServer server;
+  int a = Connect(server.port());
+  int b = Connect(server.port());
+  Send(a, "GET /a HTTP/1.1\r\n\r\n");
+  Send(b, "GET /b HTTP/1.1\r\n\r\n");
+  std::thread answer([&] { server.AnswerWhenHeld(2); });
+  std::string ra = ReadResponses(a, 1);
+  std::string rb = ReadResponses(b, 1);
+  answer.join();
+  EXPECT_NE(ra.find("answer:/a"), std::string::npos) << ra;
+  EXPECT_NE(rb.find("answer:/b"), std::string::npos) << rb;
+  close(a);
+  close(b);
+}
+
+TEST(HttpServerTest, AsyncHandlerKeepsPipelinedAnswersInOrder) {
+  DeferredServer server;
+  int fd = Connect(server.port());
+  Send(fd, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n");
+  // The second request is parsed only after the first is answered: one held at a time.
+  std::thread answer([&] {
+    server.AnswerWhenHeld(1);
+    server.AnswerWhenHeld(1);
+  });
+  std::string r = ReadResponses(fd, 2);
+  answer.join();
+  size_t one = r.find("answer:/1");
+  size_t two = r.find("answer:/2");
+  ASSERT_NE(one, std::string::npos) << r;
+  ASSERT_NE(two, std::string::npos) << r;
+  EXPECT_LT(one, two);
+  close(fd);
+}
+
+TEST(HttpServerTest, AsyncAnswerAfterClientHalfCloseIsStillWritten) {
+  DeferredServer server;
+  int fd = Connect(server.port());
+  Send(fd, "GET /late HTTP/1.1\r\n\r\n");
+  shutdown(fd, SHUT_WR);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  server.AnswerWhenHeld(1);
+  std::string r = ReadResponses(fd, 1);
+  EXPECT_NE(r.find("answer:/late"), std::string::npos) << r;
+  EXPECT_NE(r.find("Connection: close"), std::string::npos) << r;
+  close(fd);
+}
+
+TEST(HttpServerTest, AsyncAnswerForAClosedClientIsDropped) {
+  DeferredServer server;
+  int fd = Connect(server.port());
+  Send(fd, "GET /gone HTTP/1.1\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  server.AnswerWhenHeld(1);  // must not crash or write to a reused descriptor
+  int again = Connect(server.port());
+  Send(again, "GET /next HTTP/1.1\r\n\r\n");
+  std::thread answer([&] { server.AnswerWhenHeld(1); });
+  std::string r = ReadResponses(again, 1);
+  answer.join();
+  EXPECT_NE(r.find("answer:/next"), std::string::npos) << r;
+  close(again);
 }
 
 }  // namespace

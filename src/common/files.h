@@ -15,4 +15,10 @@ StatusOr<std::string> ReadFile(const std::string& path);
 // the directory. Readers see the old content or the new, never a partial file.
 Status WriteFileAtomic(const std::string& path, std::string_view data);
 
+// Lexically normalised absolute or relative path: no "//", "/./" or "x/.."; symlinks untouched.
+std::string NormalizePath(const std::string& path);
+
+// The process's working directory ("/" if it cannot be read).
+std::string CurrentDir();
+
 }  // namespace modelfn

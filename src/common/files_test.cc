@@ -28,3 +28,17 @@ TEST(FilesTest, MissingFileIsNotFound) {
 
 }  // namespace
 }  // namespace modelfn
+
+namespace modelfn {
+namespace {
+
+TEST(FilesTest, NormalizePathIsLexical) {
+  EXPECT_EQ(NormalizePath("/a//b/./c/../d/"), "/a/b/d");
+  EXPECT_EQ(NormalizePath("/../x"), "/x");
+  EXPECT_EQ(NormalizePath("a/../../b"), "../b");
+  EXPECT_EQ(NormalizePath("./"), ".");
+  EXPECT_EQ(NormalizePath("/"), "/");
+}
+
+}  // namespace
+}  // namespace modelfn

@@ -11,6 +11,7 @@ struct Json::Heavy {
   std::variant<std::string, Array, Object> v;
 };
 
+Json::Json() = default;
 Json::~Json() = default;
 Json::Json(Json&&) noexcept = default;
 Json& Json::operator=(Json&&) noexcept = default;

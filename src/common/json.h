@@ -25,7 +25,7 @@ class Json {
     int max_depth = 64;  // deeper nesting is rejected (no unbounded recursion on hostile input)
   };
 
-  Json() = default;  // null
+  Json();  // null (out of line: the payload type is complete only in json.cc)
   static Json Bool(bool b);
   static Json Int(int64_t v);
   static Json Uint(uint64_t v);

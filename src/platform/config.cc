@@ -1,0 +1,346 @@
+#include "platform/config.h"
+
+#include <cmath>
+
+#include "common/files.h"
+#include "platform/yaml.h"
+#include "store/store_uri.h"
+
+namespace modelfn {
+namespace {
+
+Status FieldError(const std::string& path, const std::string& what) {
+  return InvalidArgumentError(path + ": " + what);
+}
+
+// Reads optional members of one YAML object, refusing unknown keys.
+class Fields {
+ public:
+  Fields(const Json* obj, std::string path) : obj_(obj), path_(std::move(path)) {}
+
+  Status CheckObject() const {
+    if (obj_ != nullptr && !obj_->is_object() && !obj_->is_null()) {
+      return FieldError(path_, "expected a mapping");
+    }
+    return Status::Ok();
+  }
+  // Unknown keys are mistakes (a misspelt max_instances must not silently mean the default).
+  Status CheckKnown(std::initializer_list<const char*> known) const {
+    if (obj_ == nullptr || !obj_->is_object()) return Status::Ok();
+    for (const auto& [k, v] : obj_->AsObject()) {
+      bool ok = false;
+      for (const char* n : known) ok = ok || k == n;
+      if (!ok) return FieldError(path_ + "." + k, "unknown setting");
+    }
+    return Status::Ok();
+  }
+  const Json* Get(const char* key) const {
+    return obj_ != nullptr && obj_->is_object() ? obj_->Find(key) : nullptr;
+  }
+  std::string Path(const char* key) const { return path_ + "." + key; }
+
+  Status String(const char* key, std::string* out) const {
+    const Json* v = Get(key);
+    if (v == nullptr || v->is_null()) return Status::Ok();
+    if (v->is_string()) {
+      *out = v->AsString();
+    } else if (v->is_number() || v->is_bool()) {
+      *out = v->Dump();
+    } else {
+      return FieldError(Path(key), "expected a string");
+    }
+    return Status::Ok();
+  }
+  Status Number(const char* key, double lo, double hi, double* out) const {
+    const Json* v = Get(key);
+    if (v == nullptr || v->is_null()) return Status::Ok();
+    if (!v->is_number() || !std::isfinite(v->AsDouble()) || v->AsDouble() < lo ||
+        v->AsDouble() > hi) {
+      return FieldError(Path(key), "expected a number in [" + Json::Double(lo).Dump() + ", " +
+                                       Json::Double(hi).Dump() + "]");
+    }
+    *out = v->AsDouble();
+    return Status::Ok();
+  }
+  Status Int(const char* key, int64_t lo, int64_t hi, int64_t* out) const {
+    const Json* v = Get(key);
+    if (v == nullptr || v->is_null()) return Status::Ok();
+    if (!v->is_integral() || !v->fits_int64() || v->AsInt64() < lo || v->AsInt64() > hi) {
+      return FieldError(Path(key), "expected an integer in [" + std::to_string(lo) + ", " +
+                                       std::to_string(hi) + "]");
+    }
+    *out = v->AsInt64();
+    return Status::Ok();
+  }
+  Status Int(const char* key, int lo, int hi, int* out) const {
+    int64_t v = *out;
+    RETURN_IF_ERROR(Int(key, int64_t{lo}, int64_t{hi}, &v));
+    *out = static_cast<int>(v);
+    return Status::Ok();
+  }
+  Status Bool(const char* key, bool* out) const {
+    const Json* v = Get(key);
+    if (v == nullptr || v->is_null()) return Status::Ok();
+    if (!v->is_bool()) return FieldError(Path(key), "expected true or false");
+    *out = v->AsBool();
+    return Status::Ok();
+  }
+  Status StringList(const char* key, std::vector<std::string>* out) const {
+    const Json* v = Get(key);
+    if (v == nullptr || v->is_null()) return Status::Ok();
+    if (v->is_string()) {
+      out->push_back(v->AsString());
+      return Status::Ok();
+    }
+    if (!v->is_array()) return FieldError(Path(key), "expected a list of strings");
+    for (const Json& e : v->AsArray()) {
+      if (!e.is_string()) return FieldError(Path(key), "expected a list of strings");
+      out->push_back(e.AsString());
+    }
+    return Status::Ok();
+  }
+
+ private:
+  const Json* obj_;
+  std::string path_;
+};
+
+bool ValidName(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return s[0] != '.';
+}
+
+// "name" or "name@version".
+Status SplitModelRef(const std::string& ref, const std::string& path, std::string* name,
+                     std::string* version) {
+  size_t at = ref.find('@');
+  *name = ref.substr(0, at);
+  *version = at == std::string::npos ? "" : ref.substr(at + 1);
+  if (!ValidName(*name) || (at != std::string::npos && !ValidName(*version))) {
+    return FieldError(path, "expected NAME or NAME@VERSION, got '" + ref + "'");
+  }
+  return Status::Ok();
+}
+
+StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v) {
+  std::string path = "functions." + name;
+  if (!ValidName(name)) return FieldError(path, "a function name is [A-Za-z0-9._-]{1,64}");
+  Fields f(&v, path);
+  RETURN_IF_ERROR(f.CheckObject());
+  RETURN_IF_ERROR(
+      f.CheckKnown({"model", "mode", "concurrency", "min_instances", "max_instances", "idle_ttl_s",
+                    "timeout_s", "memory_mb", "max_queue", "queue_timeout_s", "traffic",
+                    "sticky_traffic", "response_cache", "env"}));
+  FunctionConfig fn;
+  fn.name = name;
+  std::string model = name;
+  RETURN_IF_ERROR(f.String("model", &model));
+  RETURN_IF_ERROR(SplitModelRef(model, f.Path("model"), &fn.model, &fn.version));
+  std::string mode = "lambda";
+  RETURN_IF_ERROR(f.String("mode", &mode));
+  if (mode == "lambda") {
+    fn.mode = InstanceMode::kLambda;
+  } else if (mode == "http") {
+    fn.mode = InstanceMode::kHttp;
+  } else {
+    return FieldError(f.Path("mode"), "expected lambda or http, got '" + mode + "'");
+  }
+  RETURN_IF_ERROR(f.Int("concurrency", 1, 1000, &fn.concurrency));
+  if (fn.mode == InstanceMode::kLambda && fn.concurrency != 1) {
+    return FieldError(f.Path("concurrency"), "lambda mode serves one request per instance");
+  }
+  RETURN_IF_ERROR(f.Int("min_instances", 0, 1000, &fn.min_instances));
+  RETURN_IF_ERROR(f.Int("max_instances", 1, 1000, &fn.max_instances));
+  if (fn.min_instances > fn.max_instances) {
+    return FieldError(f.Path("min_instances"), "is above max_instances");
+  }
+  RETURN_IF_ERROR(f.Number("idle_ttl_s", 0, 86400, &fn.idle_ttl_s));
+  RETURN_IF_ERROR(f.Number("timeout_s", 0.001, 900, &fn.timeout_s));
+  RETURN_IF_ERROR(f.Int("memory_mb", 32, 1 << 20, &fn.memory_mb));
+  RETURN_IF_ERROR(f.Int("max_queue", 0, 1 << 20, &fn.max_queue));
+  RETURN_IF_ERROR(f.Number("queue_timeout_s", 0, 900, &fn.queue_timeout_s));
+  RETURN_IF_ERROR(f.Bool("sticky_traffic", &fn.sticky_traffic));
+  RETURN_IF_ERROR(f.Bool("response_cache", &fn.response_cache));
+  if (const Json* t = f.Get("traffic"); t != nullptr && !t->is_null()) {
+    if (!t->is_object() || t->AsObject().empty()) {
+      return FieldError(f.Path("traffic"), "expected {NAME@VERSION: weight, ...}");
+    }
+    int total = 0;
+    for (const auto& [ref, w] : t->AsObject()) {
+      std::string tp = f.Path("traffic") + "." + ref;
+      std::string m, ver;
+      RETURN_IF_ERROR(SplitModelRef(ref, tp, &m, &ver));
+      if (m != fn.model || ver.empty()) {
+        return FieldError(tp, "expected " + fn.model + "@VERSION (the function's model, pinned)");
+      }
+      if (!w.is_integral() || !w.fits_int64() || w.AsInt64() < 0 || w.AsInt64() > 1000000) {
+        return FieldError(tp, "expected a weight in [0, 1000000]");
+      }
+      fn.traffic.push_back(TrafficSplit{ver, static_cast<int>(w.AsInt64())});
+      total += static_cast<int>(w.AsInt64());
+    }
+    if (total == 0) return FieldError(f.Path("traffic"), "all weights are 0");
+  }
+  if (const Json* e = f.Get("env"); e != nullptr && !e->is_null()) {
+    if (!e->is_object()) return FieldError(f.Path("env"), "expected a mapping");
+    for (const auto& [k, val] : e->AsObject()) {
+      if (!val.is_string() && !val.is_number() && !val.is_bool()) {
+        return FieldError(f.Path("env") + "." + k, "expected a scalar");
+      }
+      fn.env[k] = val.is_string() ? val.AsString() : val.Dump();
+    }
+  }
+  return fn;
+}
+
+Status ParseListen(const std::string& listen, GatewayConfig* g) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return FieldError("gateway.listen", "expected HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  char* end = nullptr;
+  long port = strtol(listen.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535 || colon + 1 == listen.size()) {
+    return FieldError("gateway.listen", "expected HOST:PORT with a port in [0, 65535]");
+  }
+  g->host = host;
+  g->port = static_cast<int>(port);
+  return Status::Ok();
+}
+
+StatusOr<GatewayConfig> ParseGateway(const Json* v, const std::string& base_dir) {
+  GatewayConfig g;
+  Fields f(v, "gateway");
+  RETURN_IF_ERROR(f.CheckObject());
+  RETURN_IF_ERROR(
+      f.CheckKnown({"listen", "auth", "cors", "limits", "allow_unauthenticated", "workers"}));
+  std::string listen;
+  RETURN_IF_ERROR(f.String("listen", &listen));
+  if (!listen.empty()) RETURN_IF_ERROR(ParseListen(listen, &g));
+  RETURN_IF_ERROR(f.Bool("allow_unauthenticated", &g.allow_unauthenticated));
+  RETURN_IF_ERROR(f.Int("workers", 0, 256, &g.workers));
+  Fields auth(f.Get("auth"), "gateway.auth");
+  RETURN_IF_ERROR(auth.CheckObject());
+  RETURN_IF_ERROR(auth.CheckKnown({"api_keys", "jwt"}));
+  RETURN_IF_ERROR(auth.Bool("api_keys", &g.api_keys));
+  if (const Json* j = auth.Get("jwt"); j != nullptr && !j->is_null()) {
+    Fields jf(j, "gateway.auth.jwt");
+    RETURN_IF_ERROR(jf.CheckObject());
+    RETURN_IF_ERROR(jf.CheckKnown({"jwks", "issuer", "audience", "leeway_s"}));
+    RETURN_IF_ERROR(jf.String("jwks", &g.jwt.jwks));
+    RETURN_IF_ERROR(jf.String("issuer", &g.jwt.issuer));
+    RETURN_IF_ERROR(jf.StringList("audience", &g.jwt.audience));
+    RETURN_IF_ERROR(jf.Number("leeway_s", 0, 600, &g.jwt.leeway_s));
+    if (g.jwt.jwks.empty()) return FieldError("gateway.auth.jwt.jwks", "is required");
+    if (g.jwt.jwks.rfind("http://", 0) != 0 && g.jwt.jwks.rfind("https://", 0) != 0 &&
+        g.jwt.jwks[0] != '/') {
+      g.jwt.jwks = base_dir + "/" + g.jwt.jwks;
+    }
+    g.jwt_enabled = true;
+  }
+  Fields cors(f.Get("cors"), "gateway.cors");
+  RETURN_IF_ERROR(cors.CheckObject());
+  RETURN_IF_ERROR(cors.CheckKnown({"origins"}));
+  RETURN_IF_ERROR(cors.StringList("origins", &g.cors_origins));
+  Fields limits(f.Get("limits"), "gateway.limits");
+  RETURN_IF_ERROR(limits.CheckObject());
+  RETURN_IF_ERROR(limits.CheckKnown({"max_body_bytes"}));
+  int64_t max_body = static_cast<int64_t>(g.max_body_bytes);
+  RETURN_IF_ERROR(limits.Int("max_body_bytes", int64_t{1}, int64_t{1} << 32, &max_body));
+  g.max_body_bytes = static_cast<size_t>(max_body);
+  if (!IsLoopbackHost(g.host) && !g.api_keys && !g.jwt_enabled && !g.allow_unauthenticated) {
+    return FieldError("gateway.listen",
+                      "refusing to listen on " + g.host +
+                          " with no auth: enable gateway.auth (api_keys or jwt), or set "
+                          "gateway.allow_unauthenticated: true");
+  }
+  return g;
+}
+
+}  // namespace
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
+const FunctionConfig* PlatformConfig::Find(std::string_view name) const {
+  for (const auto& f : functions) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+const PlanConfig* PlatformConfig::FindPlan(std::string_view name) const {
+  for (const auto& p : plans) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string& base_dir) {
+  if (!doc.is_object()) return InvalidArgumentError("the configuration must be a mapping");
+  Fields top(&doc, "config");
+  RETURN_IF_ERROR(top.CheckKnown({"store", "state_dir", "functions", "gateway", "plans"}));
+  PlatformConfig c;
+  c.base_dir = base_dir;
+  std::string store = "./models";
+  RETURN_IF_ERROR(top.String("store", &store));
+  if (!HasStoreScheme(store)) {
+    std::string abs = store[0] == '/' ? store : base_dir + "/" + store;
+    store = "file://" + NormalizePath(abs);
+  }
+  c.store = store;
+  std::string state = ".modelfn";
+  RETURN_IF_ERROR(top.String("state_dir", &state));
+  c.state_dir = NormalizePath(state[0] == '/' ? state : base_dir + "/" + state);
+  const Json* fns = doc.Find("functions");
+  if (fns == nullptr || !fns->is_object() || fns->AsObject().empty()) {
+    return FieldError("functions", "expected at least one function");
+  }
+  for (const auto& [name, v] : fns->AsObject()) {
+    ASSIGN_OR_RETURN(FunctionConfig fn, ParseFunction(name, v));
+    c.functions.push_back(std::move(fn));
+  }
+  ASSIGN_OR_RETURN(c.gateway, ParseGateway(doc.Find("gateway"), base_dir));
+  if (const Json* plans = doc.Find("plans"); plans != nullptr && !plans->is_null()) {
+    if (!plans->is_object()) return FieldError("plans", "expected a mapping of plan names");
+    for (const auto& [name, v] : plans->AsObject()) {
+      Fields p(&v, "plans." + name);
+      RETURN_IF_ERROR(p.CheckObject());
+      RETURN_IF_ERROR(p.CheckKnown({"rate_per_s", "burst", "daily_quota", "monthly_quota"}));
+      PlanConfig plan;
+      plan.name = name;
+      RETURN_IF_ERROR(p.Number("rate_per_s", 0, 1e9, &plan.rate_per_s));
+      plan.burst = plan.rate_per_s;
+      RETURN_IF_ERROR(p.Number("burst", 0, 1e9, &plan.burst));
+      RETURN_IF_ERROR(p.Int("daily_quota", int64_t{0}, int64_t{1} << 50, &plan.daily_quota));
+      RETURN_IF_ERROR(p.Int("monthly_quota", int64_t{0}, int64_t{1} << 50, &plan.monthly_quota));
+      if (plan.rate_per_s > 0 && plan.burst < 1) {
+        return FieldError("plans." + name + ".burst", "must be at least 1 when rate_per_s is set");
+      }
+      c.plans.push_back(plan);
+    }
+  }
+  return c;
+}
+
+StatusOr<PlatformConfig> LoadPlatformConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  auto doc = ParseYaml(text);
+  if (!doc.ok()) return InvalidArgumentError(path + ": " + doc.status().message());
+  std::string abs = NormalizePath(path[0] == '/' ? path : CurrentDir() + "/" + path);
+  std::string base = abs.substr(0, abs.rfind('/'));
+  if (base.empty()) base = "/";
+  auto c = ParsePlatformConfig(*doc, base);
+  if (!c.ok()) return InvalidArgumentError(path + ": " + c.status().message());
+  return c;
+}
+
+}  // namespace modelfn

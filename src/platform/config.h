@@ -1,0 +1,89 @@
+// modelfn.yaml: the functions `modelfn up` serves and the gateway in front of them. Loaded once at
+// start; every value is checked here so that a typo fails the start with the field's path instead
+// of misbehaving later.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "common/status.h"
+
+namespace modelfn {
+
+enum class InstanceMode { kLambda, kHttp };
+
+struct TrafficSplit {
+  std::string version;  // pinned model version
+  int weight = 0;       // share of requests, relative to the other entries
+};
+
+struct FunctionConfig {
+  std::string name;     // the key under functions:; routes use it
+  std::string model;    // model name in the store
+  std::string version;  // pinned version; empty: follow the store's current.json pointer
+  InstanceMode mode = InstanceMode::kLambda;
+  int concurrency = 1;  // requests at once per instance (always 1 in lambda mode)
+  int min_instances = 0;
+  int max_instances = 8;
+  double idle_ttl_s = 60;
+  double timeout_s = 30;
+  int memory_mb = 512;
+  int max_queue = 64;                 // requests held while every instance is busy; more get 429
+  double queue_timeout_s = 10;        // a held request not dispatched by then gets 503
+  std::vector<TrafficSplit> traffic;  // canary: empty means one pool
+  bool sticky_traffic = false;        // split by the X-Request-Id hash instead of at random
+  bool response_cache = false;        // identical requests answered from memory (deterministic)
+  std::map<std::string, std::string> env;
+};
+
+struct JwtConfig {
+  std::string jwks;  // file path or http:// URL
+  std::string issuer;
+  std::vector<std::string> audience;
+  double leeway_s = 30;
+};
+
+struct GatewayConfig {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  bool api_keys = false;
+  bool jwt_enabled = false;
+  JwtConfig jwt;
+  std::vector<std::string> cors_origins;  // "*" allows any
+  size_t max_body_bytes = 6 * 1024 * 1024;
+  // Listening on a non-loopback address with no auth needs this, spelled out.
+  bool allow_unauthenticated = false;
+  int workers = 0;  // 0: one per CPU
+};
+
+struct PlanConfig {
+  std::string name;
+  double rate_per_s = 0;  // 0: unlimited
+  double burst = 0;
+  int64_t daily_quota = 0;  // 0: none
+  int64_t monthly_quota = 0;
+};
+
+struct PlatformConfig {
+  std::string base_dir;   // the config file's folder: relative paths start here
+  std::string store;      // store URI (file:///abs/path, s3://...)
+  std::string state_dir;  // keys database, instance logs, status file
+  std::vector<FunctionConfig> functions;
+  GatewayConfig gateway;
+  std::vector<PlanConfig> plans;
+
+  const FunctionConfig* Find(std::string_view name) const;
+  const PlanConfig* FindPlan(std::string_view name) const;
+};
+
+// Errors: InvalidArgument naming the field ("functions.digits.max_instances: ...").
+StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string& base_dir);
+// Reads YAML (or JSON) from `path`. Errors: NotFound, InvalidArgument.
+StatusOr<PlatformConfig> LoadPlatformConfig(const std::string& path);
+
+bool IsLoopbackHost(const std::string& host);
+
+}  // namespace modelfn

@@ -1,0 +1,106 @@
+#include "platform/config.h"
+
+#include <gtest/gtest.h>
+
+#include "platform/yaml.h"
+
+namespace modelfn {
+namespace {
+
+StatusOr<PlatformConfig> Parse(std::string_view yaml) {
+  auto doc = ParseYaml(yaml);
+  EXPECT_TRUE(doc.ok()) << doc.status().ToString();
+  return ParsePlatformConfig(*doc, "/srv/app");
+}
+
+std::string Error(std::string_view yaml) {
+  auto c = Parse(yaml);
+  return c.ok() ? "ok" : c.status().message();
+}
+
+TEST(ConfigTest, DefaultsAndRelativePaths) {
+  auto c = Parse("functions:\n  digits: {}\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->store, "file:///srv/app/models");
+  EXPECT_EQ(c->state_dir, "/srv/app/.modelfn");
+  ASSERT_EQ(c->functions.size(), 1u);
+  const FunctionConfig& f = c->functions[0];
+  EXPECT_EQ(f.model, "digits");
+  EXPECT_EQ(f.version, "");
+  EXPECT_EQ(f.mode, InstanceMode::kLambda);
+  EXPECT_EQ(f.max_instances, 8);
+  EXPECT_EQ(c->gateway.host, "127.0.0.1");
+  EXPECT_EQ(c->gateway.port, 8080);
+}
+
+TEST(ConfigTest, FullFunctionAndGateway) {
+  auto c = Parse(R"(store: s3://bucket/models
+functions:
+  digits:
+    model: digits@1.2.0
+    mode: http
+    concurrency: 4
+    min_instances: 1
+    max_instances: 3
+    idle_ttl_s: 0.5
+    timeout_s: 2
+    traffic: {digits@1.2.0: 90, digits@1.3.0: 10}
+    env: {MODELFN_LOG_REQUESTS: 0}
+gateway:
+  listen: 0.0.0.0:9000
+  auth: {api_keys: true, jwt: {jwks: keys/jwks.json, issuer: iss, audience: [a, b]}}
+  cors: {origins: ["*"]}
+plans:
+  free: {rate_per_s: 5, daily_quota: 1000}
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->store, "s3://bucket/models");
+  const FunctionConfig& f = c->functions[0];
+  EXPECT_EQ(f.version, "1.2.0");
+  EXPECT_EQ(f.mode, InstanceMode::kHttp);
+  EXPECT_EQ(f.concurrency, 4);
+  EXPECT_DOUBLE_EQ(f.idle_ttl_s, 0.5);
+  ASSERT_EQ(f.traffic.size(), 2u);
+  EXPECT_EQ(f.traffic[1].version, "1.3.0");
+  EXPECT_EQ(f.traffic[1].weight, 10);
+  EXPECT_EQ(f.env.at("MODELFN_LOG_REQUESTS"), "0");
+  EXPECT_EQ(c->gateway.host, "0.0.0.0");
+  EXPECT_EQ(c->gateway.port, 9000);
+  EXPECT_EQ(c->gateway.jwt.jwks, "/srv/app/keys/jwks.json");
+  EXPECT_EQ(c->gateway.jwt.audience.size(), 2u);
+  ASSERT_NE(c->FindPlan("free"), nullptr);
+  EXPECT_DOUBLE_EQ(c->FindPlan("free")->burst, 5);
+}
+
+TEST(ConfigTest, MistakesNameTheField) {
+  EXPECT_EQ(Error("functions: {}"), "functions: expected at least one function");
+  EXPECT_EQ(Error("functions:\n  d: {max_instanses: 3}"),
+            "functions.d.max_instanses: unknown setting");
+  EXPECT_EQ(Error("functions:\n  d: {min_instances: 4, max_instances: 2}"),
+            "functions.d.min_instances: is above max_instances");
+  EXPECT_EQ(Error("functions:\n  d: {mode: lambda, concurrency: 2}"),
+            "functions.d.concurrency: lambda mode serves one request per instance");
+  EXPECT_EQ(Error("functions:\n  d: {mode: fast}"),
+            "functions.d.mode: expected lambda or http, got 'fast'");
+  EXPECT_EQ(Error("functions:\n  d: {traffic: {other@1: 5}}"),
+            "functions.d.traffic.other@1: expected d@VERSION (the function's model, pinned)");
+  EXPECT_EQ(Error("functions:\n  d: {timeout_s: -1}"),
+            "functions.d.timeout_s: expected a number in [0.001, 900]");
+  EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {listen: 'nope'}"),
+            "gateway.listen: expected HOST:PORT");
+}
+
+TEST(ConfigTest, RefusesAnOpenNonLoopbackListener) {
+  EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {listen: '0.0.0.0:8080'}"),
+            "gateway.listen: refusing to listen on 0.0.0.0 with no auth: enable gateway.auth "
+            "(api_keys or jwt), or set gateway.allow_unauthenticated: true");
+  EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {listen: '0.0.0.0:8080', "
+                  "allow_unauthenticated: true}"),
+            "ok");
+  EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {listen: '0.0.0.0:8080', auth: {api_keys: "
+                  "true}}"),
+            "ok");
+}
+
+}  // namespace
+}  // namespace modelfn

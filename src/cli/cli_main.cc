@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "cli/up_cmd.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/json.h"
@@ -45,6 +46,11 @@ constexpr const char* kUsage =
     "Deployment:\n"
     "  package --target aws-lambda-zip --model DIR   self-contained Lambda zip (function.zip)\n"
     "  deploy --target aws --model M [--dry-run]     package + AWS SAM template (then sam deploy)\n"
+    "\n"
+    "Local platform (modelfn.yaml):\n"
+    "  up [-f modelfn.yaml]                          gateway + instances on demand, scale to zero\n"
+    "  status [--json]                               functions, instances, latency, cold starts\n"
+    "  keys create|list|revoke                       API keys for the gateway\n"
     "\n"
     "Every command takes --help; data commands take --json. Store URIs: a path, file:///path,\n"
     "s3://bucket/prefix, gs://bucket/prefix, az://container/prefix.\n"
@@ -659,6 +665,9 @@ int Main(int argc, char** argv) {
   if (cmd == "policy") return CmdPolicy(n, rest);
   if (cmd == "package") return CmdPackage(n, rest);
   if (cmd == "deploy") return CmdDeploy(n, rest);
+  if (cmd == "up") return CmdUp(n, rest);
+  if (cmd == "status") return CmdStatus(n, rest);
+  if (cmd == "keys") return CmdKeys(n, rest);
   return Usage(kUsage, "unknown command '" + cmd + "'");
 }
 

@@ -323,6 +323,16 @@ int Main(int argc, char** argv) {
     w.Key("ort_intra_op_threads").Int(ort.intra_op_threads);
     log.Emit(line);
   }
+  // A supervisor (modelfn up) learns the port and that init is done from one line on this fd.
+  if (const char* fd_s = getenv("MODELFN_READY_FD")) {
+    long fd = -1;
+    if (ParseInt(fd_s, 0, 1 << 20, &fd)) {
+      std::string ready = std::to_string((*server)->port()) + "\n";
+      ssize_t ignored = write(static_cast<int>(fd), ready.data(), ready.size());
+      (void)ignored;
+      close(static_cast<int>(fd));
+    }
+  }
 
   HttpServer* srv = server->get();
   std::thread signals([srv, &sigs, &log] {

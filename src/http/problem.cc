@@ -39,6 +39,11 @@ constexpr CodeInfo kCodes[] = {
     {"request_timeout", 408, "Request not received in time"},
     {"not_implemented", 501, "Not implemented"},
     {"response_too_large", 500, "Response exceeds the platform's size limit"},
+    {"throttled", 429, "All instances busy and the queue is full"},
+    {"init_failed", 502, "Function instance failed to initialise"},
+    {"function_error", 502, "Function returned an error"},
+    {"out_of_memory", 502, "Function instance exceeded its memory limit"},
+    {"shutting_down", 503, "Platform is shutting down"},
 };
 
 const CodeInfo* Find(std::string_view code) {

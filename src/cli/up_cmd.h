@@ -1,0 +1,10 @@
+// `modelfn up`, `modelfn status` and `modelfn keys`: the local platform's commands.
+#pragma once
+
+namespace modelfn {
+
+int CmdUp(int argc, char** argv);
+int CmdStatus(int argc, char** argv);
+int CmdKeys(int argc, char** argv);
+
+}  // namespace modelfn

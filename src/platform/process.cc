@@ -1,0 +1,285 @@
+#include "platform/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "common/files.h"
+
+extern char** environ;
+
+namespace modelfn {
+namespace {
+
+bool WriteSmallFile(const std::string& path, const std::string& value) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = write(fd, value.data(), value.size());
+  close(fd);
+  return n == static_cast<ssize_t>(value.size());
+}
+
+std::string ReadSmall(const std::string& path) {
+  auto s = ReadFile(path);
+  return s.ok() ? *s : "";
+}
+
+// "key N" in a flat-keyed file such as memory.events.
+int64_t KeyedValue(const std::string& text, const std::string& key) {
+  std::istringstream in(text);
+  std::string k;
+  int64_t v;
+  while (in >> k >> v) {
+    if (k == key) return v;
+  }
+  return 0;
+}
+
+// This process's cgroup path for a v1 controller, or for v2 ("" controller list).
+std::string OwnCgroup(const std::string& controller) {
+  std::string text = ReadSmall("/proc/self/cgroup");
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t a = line.find(':');
+    size_t b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string ctrls = line.substr(a + 1, b - a - 1);
+    std::string path = line.substr(b + 1);
+    if (controller.empty()
+            ? ctrls.empty()
+            : ("," + ctrls + ",").find("," + controller + ",") != std::string::npos) {
+      return path;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+const char* MemoryLimitName(MemoryLimitKind k) {
+  switch (k) {
+    case MemoryLimitKind::kCgroupV2:
+      return "cgroup2";
+    case MemoryLimitKind::kCgroupV1:
+      return "cgroup1";
+    case MemoryLimitKind::kRlimit:
+      return "rlimit_as";
+    case MemoryLimitKind::kNone:
+      return "none";
+  }
+  return "none";
+}
+
+MemoryLimiter MemoryLimiter::Detect(const std::string& group_name,
+                                    const std::string& env_override) {
+  MemoryLimiter m;
+  if (env_override == "none") return m;
+  if (env_override != "rlimit") {
+    // cgroup v2: a child group of ours with the memory controller enabled for its children.
+    std::string ctrls = ReadSmall("/sys/fs/cgroup/cgroup.controllers");
+    if (ctrls.find("memory") != std::string::npos) {
+      std::string own = OwnCgroup("");
+      std::string dir = NormalizePath("/sys/fs/cgroup/" + own + "/" + group_name);
+      if (mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) {
+        if (WriteSmallFile(dir + "/cgroup.subtree_control", "+memory")) {
+          m.kind_ = MemoryLimitKind::kCgroupV2;
+          m.root_ = dir;
+          return m;
+        }
+        rmdir(dir.c_str());
+      }
+    }
+    // cgroup v1 memory controller.
+    std::string own = OwnCgroup("memory");
+    struct stat st;
+    if (!own.empty() && stat("/sys/fs/cgroup/memory", &st) == 0) {
+      std::string dir = NormalizePath("/sys/fs/cgroup/memory/" + own + "/" + group_name);
+      if (mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) {
+        m.kind_ = MemoryLimitKind::kCgroupV1;
+        m.root_ = dir;
+        return m;
+      }
+    }
+  }
+  m.kind_ = MemoryLimitKind::kRlimit;
+  return m;
+}
+
+StatusOr<std::string> MemoryLimiter::CreateGroup(const std::string& instance,
+                                                 int64_t limit_bytes) const {
+  if (kind_ != MemoryLimitKind::kCgroupV2 && kind_ != MemoryLimitKind::kCgroupV1)
+    return std::string();
+  std::string dir = root_ + "/" + instance;
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return UnavailableError("cannot create cgroup " + dir + ": " + strerror(errno));
+  }
+  std::string v = std::to_string(limit_bytes);
+  bool ok;
+  if (kind_ == MemoryLimitKind::kCgroupV2) {
+    ok = WriteSmallFile(dir + "/memory.max", v);
+    WriteSmallFile(dir + "/memory.swap.max", "0");
+  } else {
+    ok = WriteSmallFile(dir + "/memory.limit_in_bytes", v);
+    WriteSmallFile(dir + "/memory.memsw.limit_in_bytes", v);  // no swapping past the limit
+  }
+  if (!ok) {
+    rmdir(dir.c_str());
+    return UnavailableError("cannot set the memory limit of " + dir);
+  }
+  return dir;
+}
+
+bool MemoryLimiter::OomKilled(const std::string& group_dir) const {
+  if (group_dir.empty()) return false;
+  if (kind_ == MemoryLimitKind::kCgroupV2) {
+    return KeyedValue(ReadSmall(group_dir + "/memory.events"), "oom_kill") > 0;
+  }
+  if (kind_ == MemoryLimitKind::kCgroupV1) {
+    std::string oc = ReadSmall(group_dir + "/memory.oom_control");
+    if (KeyedValue(oc, "oom_kill") > 0) return true;
+    return atoll(ReadSmall(group_dir + "/memory.failcnt").c_str()) > 0 &&
+           KeyedValue(oc, "under_oom") > 0;
+  }
+  return false;
+}
+
+int64_t MemoryLimiter::PeakBytes(const std::string& group_dir) const {
+  if (group_dir.empty()) return 0;
+  if (kind_ == MemoryLimitKind::kCgroupV2)
+    return atoll(ReadSmall(group_dir + "/memory.peak").c_str());
+  if (kind_ == MemoryLimitKind::kCgroupV1) {
+    return atoll(ReadSmall(group_dir + "/memory.max_usage_in_bytes").c_str());
+  }
+  return 0;
+}
+
+void MemoryLimiter::RemoveGroup(const std::string& group_dir) const {
+  if (!group_dir.empty()) rmdir(group_dir.c_str());
+}
+
+void MemoryLimiter::RemoveRoot() const {
+  if (!root_.empty()) rmdir(root_.c_str());
+}
+
+StatusOr<Launched> LaunchProcess(const LaunchSpec& spec) {
+  // Everything the child needs is built before fork: after fork only async-signal-safe calls.
+  std::vector<std::string> argv_s;
+  argv_s.push_back(spec.binary);
+  for (const auto& a : spec.args) argv_s.push_back(a);
+  std::vector<std::string> env_s;
+  for (const auto& [k, v] : spec.env) env_s.push_back(k + "=" + v);
+  if (spec.ready_pipe) env_s.push_back("MODELFN_READY_FD=3");
+  std::vector<char*> argv, envp;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  for (auto& s : env_s) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string procs = spec.group_dir.empty() ? "" : spec.group_dir + "/cgroup.procs";
+
+  int log_fd = open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) {
+    return UnavailableError("cannot open " + spec.log_path + ": " + strerror(errno));
+  }
+  int pipefd[2] = {-1, -1};
+  if (spec.ready_pipe && pipe2(pipefd, O_CLOEXEC) != 0) {
+    close(log_fd);
+    return UnavailableError(std::string("pipe: ") + strerror(errno));
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(log_fd);
+    if (pipefd[0] >= 0) close(pipefd[0]), close(pipefd[1]);
+    return UnavailableError(std::string("fork: ") + strerror(e));
+  }
+  if (pid == 0) {
+    // Child. Own process group, so a kill reaches anything it spawns.
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    if (!procs.empty()) {
+      int fd = open(procs.c_str(), O_WRONLY);
+      if (fd < 0 || write(fd, "0", 1) != 1) _exit(126);
+      close(fd);
+    }
+    if (spec.rlimit_as_bytes > 0) {
+      rlimit rl{static_cast<rlim_t>(spec.rlimit_as_bytes),
+                static_cast<rlim_t>(spec.rlimit_as_bytes)};
+      setrlimit(RLIMIT_AS, &rl);
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    if (pipefd[1] >= 0) dup2(pipefd[1], 3);
+    // Nothing else of the platform's (sockets, pipes) reaches the instance.
+    for (int fd = spec.ready_pipe ? 4 : 3; fd < 1024; ++fd) close(fd);
+    execve(argv[0], argv.data(), envp.data());
+    const char msg[] = "modelfn up: cannot exec the function binary\n";
+    ssize_t ignored = write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    _exit(127);
+  }
+  close(log_fd);
+  Launched l;
+  l.pid = pid;
+  if (pipefd[1] >= 0) close(pipefd[1]);
+  l.ready_fd = pipefd[0];
+  return l;
+}
+
+StatusOr<std::string> ReadReadyLine(int fd, int timeout_ms) {
+  std::string line;
+  char buf[64];
+  while (line.find('\n') == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, timeout_ms);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) return Status(StatusCode::kDeadlineExceeded, "the instance did not become ready");
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return NotFoundError("the instance exited before it was ready");
+    line.append(buf, static_cast<size_t>(n));
+  }
+  return line.substr(0, line.find('\n'));
+}
+
+std::map<std::string, std::string> PassThroughEnv() {
+  std::map<std::string, std::string> out;
+  static const char* kExact[] = {"PATH",
+                                 "HOME",
+                                 "TMPDIR",
+                                 "LANG",
+                                 "TZ",
+                                 "LD_LIBRARY_PATH",
+                                 "STORAGE_EMULATOR_HOST",
+                                 "ASAN_OPTIONS",
+                                 "LSAN_OPTIONS",
+                                 "UBSAN_OPTIONS"};
+  static const char* kPrefixes[] = {"AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "MODELFN_", "GCS_"};
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    std::string k = kv.substr(0, eq);
+    bool keep = false;
+    for (const char* x : kExact) keep = keep || k == x;
+    for (const char* p : kPrefixes) keep = keep || k.rfind(p, 0) == 0;
+    if (keep && k != "MODELFN_READY_FD") out[k] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
+}  // namespace modelfn

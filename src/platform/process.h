@@ -1,0 +1,72 @@
+// Child processes for instances: fork + exec with an explicit environment, output appended to a
+// log file, an optional readiness pipe, and a memory limit. The memory limit uses, in order of
+// preference, a cgroup v2 memory controller, a cgroup v1 memory controller (both where this
+// process may create child groups), or RLIMIT_AS (address space, which over-counts: the honest
+// fallback when no cgroup is writable).
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace modelfn {
+
+enum class MemoryLimitKind { kCgroupV2, kCgroupV1, kRlimit, kNone };
+const char* MemoryLimitName(MemoryLimitKind k);
+
+// Where instance memory groups go. Detect() finds a writable memory controller once per platform.
+class MemoryLimiter {
+ public:
+  // `group_name` names the platform's group (e.g. "modelfn-up-1234"). MODELFN_MEMORY_LIMIT=rlimit
+  // or =none in `env_override` forces a kind (tests of the fallback).
+  static MemoryLimiter Detect(const std::string& group_name, const std::string& env_override);
+  MemoryLimitKind kind() const { return kind_; }
+  const std::string& root() const { return root_; }  // the platform's group folder (cgroups)
+
+  // Creates the instance's group with its limit; returns its folder ("" for rlimit/none).
+  StatusOr<std::string> CreateGroup(const std::string& instance, int64_t limit_bytes) const;
+  // True when the kernel's OOM killer has killed a process of this group.
+  bool OomKilled(const std::string& group_dir) const;
+  // Peak memory of the group in bytes (0 when unknown).
+  int64_t PeakBytes(const std::string& group_dir) const;
+  void RemoveGroup(const std::string& group_dir) const;
+  void RemoveRoot() const;
+
+ private:
+  MemoryLimitKind kind_ = MemoryLimitKind::kNone;
+  std::string root_;
+};
+
+struct LaunchSpec {
+  std::string binary;
+  std::vector<std::string> args;           // argv[1..]
+  std::map<std::string, std::string> env;  // the whole environment of the child
+  std::string log_path;                    // stdout and stderr are appended here
+  std::string group_dir;                   // cgroup folder to join before exec ("" = none)
+  int64_t rlimit_as_bytes = 0;             // > 0: RLIMIT_AS of the child
+  bool ready_pipe = false;                 // child gets MODELFN_READY_FD=3
+};
+
+struct Launched {
+  pid_t pid = -1;
+  int ready_fd = -1;  // read end of the readiness pipe, or -1
+};
+
+// Errors: Unavailable when the log cannot be opened or fork fails. An exec failure shows up as the
+// child exiting with status 127 (and a line in its log).
+StatusOr<Launched> LaunchProcess(const LaunchSpec& spec);
+
+// Reads the readiness line ("PORT\n") within timeout_ms. NotFound when the pipe closed first
+// (the child died or failed init), DeadlineExceeded on timeout.
+StatusOr<std::string> ReadReadyLine(int fd, int timeout_ms);
+
+// The environment passed through from this process to instances: PATH, HOME, TMPDIR, LANG, TZ,
+// LD_LIBRARY_PATH, and the cloud credential and endpoint variables (AWS_*, AZURE_*, AZURITE_*,
+// GOOGLE_*, STORAGE_EMULATOR_HOST, MODELFN_*).
+std::map<std::string, std::string> PassThroughEnv();
+
+}  // namespace modelfn

@@ -6,6 +6,8 @@ Args::Args(int argc, char** argv, std::set<std::string> value_flags,
            std::set<std::string> bool_flags) {
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
+    // A one-letter short option ("-f FILE") is the long option of that letter.
+    if (a.size() == 2 && a[0] == '-' && a[1] != '-' && a[1] != 'h') a = "--" + a.substr(1);
     if (a.size() > 2 && a.rfind("--", 0) == 0) {
       std::string name = a.substr(2), value;
       bool inline_value = false;

@@ -775,7 +775,9 @@ void Platform::Handle(HttpRequest req, HttpResponder respond) {
           r.content_type = reply.content_type.empty() ? "application/json" : reply.content_type;
         }
         r.status = reply.status;
-        r.headers = reply.headers;
+        for (auto& [k, v] : reply.headers) {
+          if (strcasecmp(k.c_str(), "x-request-id") != 0) r.headers.emplace_back(k, v);
+        }
         for (const auto& h : plan_headers) r.headers.push_back(h);
         r.headers.emplace_back("X-Request-Id", request_id);
         if (!reply.version.empty()) r.headers.emplace_back("X-Modelfn-Version", reply.version);

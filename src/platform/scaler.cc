@@ -8,14 +8,13 @@ ScaleDecision DecideScale(const ScalingParams& params, const std::vector<Instanc
                           size_t queued, int64_t now_ns) {
   ScaleDecision d;
   int conc = std::max(1, params.concurrency);
-  int live = 0, current = 0, old = 0, current_ready = 0;
+  int live = 0, current = 0, old = 0;
   int64_t demand = static_cast<int64_t>(queued);
   for (const auto& i : instances) {
     if (i.stopping) continue;
     ++live;
     if (i.current) {
       ++current;
-      if (i.ready) ++current_ready;
       demand += i.active;
     } else {
       ++old;
@@ -31,14 +30,12 @@ ScaleDecision DecideScale(const ScalingParams& params, const std::vector<Instanc
   int floor = std::max(params.min_instances, needed);
   std::vector<const InstanceView*> idle;
   for (const auto& i : instances) {
-    if (i.stopping || i.active > 0 || !i.ready) continue;
+    if (i.stopping || i.active > 0) continue;
     if (!i.current) {
-      if (current_ready > 0 || now_ns - i.idle_since_ns >= params.idle_ttl_ns) {
-        d.stop.push_back(i.id);
-      }
+      d.stop.push_back(i.id);  // drained: it takes no new requests
       continue;
     }
-    if (now_ns - i.idle_since_ns >= params.idle_ttl_ns) idle.push_back(&i);
+    if (i.ready && now_ns - i.idle_since_ns >= params.idle_ttl_ns) idle.push_back(&i);
   }
   std::sort(idle.begin(), idle.end(), [](const InstanceView* a, const InstanceView* b) {
     return a->idle_since_ns < b->idle_since_ns;
@@ -63,7 +60,7 @@ std::optional<uint64_t> PickInstance(const ScalingParams& params,
     return a.idle_since_ns > b->idle_since_ns;
   };
   for (const auto& i : instances) {
-    if (!i.ready || i.stopping || i.active >= conc) continue;
+    if (!i.ready || i.stopping || !i.current || i.active >= conc) continue;
     if (better(i, best)) best = &i;
   }
   if (best == nullptr) return std::nullopt;

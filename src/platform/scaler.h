@@ -7,11 +7,12 @@
 //     (generation) appears, at least as many current instances as old ones still live.
 //   - Start target - current live instances, never above max_instances in total (old included).
 //   - Stop an idle current instance once idle_ttl has passed, oldest idle first, while more than
-//     max(min_instances, needed) remain. Stop an idle old-generation instance as soon as a current
-//     one is ready (or its idle_ttl passes).
+//     max(min_instances, needed) remain.
+//   - Old-generation instances drain: they finish what they serve, take nothing new, and stop as
+//     soon as they are idle (which also makes room under max_instances for current ones). A
+//     request meanwhile waits in the queue for a current instance, as during a cold start.
 //   - Dispatch to the ready current instance with the fewest requests in flight, the most recently
-//     used on ties (so the others go idle and scale in); old-generation instances only when no
-//     current one has a free slot.
+//     used on ties (so the others go idle and scale in).
 #pragma once
 
 #include <cstdint>

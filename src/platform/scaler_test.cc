@@ -77,20 +77,24 @@ TEST(ScalerTest, QueuedDemandKeepsIdleInstancesAlive) {
 
 TEST(ScalerTest, NewGenerationReplacesOldInstancesThenRetiresThem) {
   std::vector<InstanceView> v = {Ready(1, 1, 0, false), Ready(2, 0, 0, false)};
-  // No current instance yet: start as many as the old ones, keep the old serving.
+  // No current instance yet: start as many as the old ones; the idle old one drains at once,
+  // the busy one finishes first.
   auto d = DecideScale(Params(0, 8), v, 0, kSec);
   EXPECT_EQ(d.start, 2);
-  EXPECT_TRUE(d.stop.empty());
-  // One current ready: idle old instances go at once, busy ones finish first.
-  v.push_back(Ready(3, 0, kSec));
-  d = DecideScale(Params(0, 8), v, 0, 2 * kSec);
   EXPECT_EQ(d.stop, (std::vector<uint64_t>{2}));
-  // max_instances counts old ones too.
-  EXPECT_EQ(DecideScale(Params(0, 2), {Ready(1, 1, 0, false), Ready(2, 1, 0, false)}, 0, 0).start,
-            0);
+  // At max_instances (old ones count) nothing starts until old ones have stopped.
+  v = {Ready(1, 1, 0, false), Ready(2, 1, 0, false)};
+  d = DecideScale(Params(0, 2), v, 1, 0);
+  EXPECT_EQ(d.start, 0);
+  EXPECT_TRUE(d.stop.empty());
+  v[0].active = 0;
+  d = DecideScale(Params(0, 2), v, 1, 0);
+  EXPECT_EQ(d.stop, (std::vector<uint64_t>{1}));
+  v[0].stopping = true;
+  EXPECT_EQ(DecideScale(Params(0, 2), v, 1, 0).start, 1);
 }
 
-TEST(ScalerTest, PickPrefersCurrentThenLeastLoadedThenMostRecentlyUsed) {
+TEST(ScalerTest, PickSkipsDrainingThenPrefersLeastLoadedThenMostRecentlyUsed) {
   auto p = Params(0, 8, 2);
   EXPECT_EQ(PickInstance(p, {}), std::nullopt);
   EXPECT_EQ(PickInstance(p, {Starting(1)}), std::nullopt);
@@ -98,7 +102,7 @@ TEST(ScalerTest, PickPrefersCurrentThenLeastLoadedThenMostRecentlyUsed) {
   EXPECT_EQ(PickInstance(p, {Ready(1, 1), Ready(2, 0)}), 2u);
   EXPECT_EQ(PickInstance(p, {Ready(1, 0, 5), Ready(2, 0, 9)}), 2u);
   EXPECT_EQ(PickInstance(p, {Ready(1, 0, 5, false), Ready(2, 1, 0)}), 2u);
-  EXPECT_EQ(PickInstance(p, {Ready(1, 0, 5, false), Ready(2, 2, 0)}), 1u);
+  EXPECT_EQ(PickInstance(p, {Ready(1, 0, 5, false), Ready(2, 2, 0)}), std::nullopt);  // draining
   InstanceView stopping = Ready(3, 0);
   stopping.stopping = true;
   EXPECT_EQ(PickInstance(p, {stopping}), std::nullopt);

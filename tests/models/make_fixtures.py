@@ -6,6 +6,8 @@
   add2/    two named inputs a, b FP32 [N, 3] -> sum FP32 [N, 3] and count INT64 [N] (row sums
            of (a > b)), for named and multi-input requests.
   fails/   x FP32 [N, D] -> Reshape to [-1, 4]: fails at run time when N*D is not a multiple of 4.
+  work/    x FP32 [N, 4], loops INT64 [1], alloc INT64 [2] -> y (= x), spin, filled: the request
+           picks how long it runs and how much memory it takes.
 """
 import os
 
@@ -57,6 +59,42 @@ def main():
     shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 4])
     save("fails", helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "fails",
                                     [x], [y], initializer=[shape]))
+
+    # work: a function whose cost the request chooses, for the platform's timeout, scaling and
+    # memory tests. `loops` [1] runs that many 256x256 MatMuls in an ONNX Loop; `alloc` [2] fills
+    # a zero FP32 tensor of that shape (ConstantOfShape), so a request can exceed a memory limit.
+    # x FP32 [N, 4] comes back as y; spin and filled are sums that keep both paths live.
+    n = 256
+    w = helper.make_tensor("w", TensorProto.FLOAT, [n, n], [1.0 / n] * (n * n))
+    acc0 = helper.make_tensor("acc0", TensorProto.FLOAT, [n, n], [1.0] * (n * n))
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("MatMul", ["acc_in", "w"], ["acc_out"])],
+        "spin_body",
+        [helper.make_tensor_value_info("iter", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [n, n])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [n, n])])
+    true = helper.make_tensor("true", TensorProto.BOOL, [], [True])
+    zero_axis = helper.make_tensor("zero_axis", TensorProto.INT64, [1], [0])
+    nodes = [
+        helper.make_node("Identity", ["x"], ["y"]),
+        helper.make_node("Squeeze", ["loops", "zero_axis"], ["trip"]),
+        helper.make_node("Loop", ["trip", "true", "acc0"], ["acc"], body=body),
+        helper.make_node("ReduceSum", ["acc"], ["spin"], keepdims=0),
+        helper.make_node("ConstantOfShape", ["alloc"], ["big"]),
+        helper.make_node("ReduceSum", ["big"], ["filled"], keepdims=0),
+    ]
+    save("work", helper.make_graph(
+        nodes, "work",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
+         helper.make_tensor_value_info("loops", TensorProto.INT64, [1]),
+         helper.make_tensor_value_info("alloc", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4]),
+         helper.make_tensor_value_info("spin", TensorProto.FLOAT, []),
+         helper.make_tensor_value_info("filled", TensorProto.FLOAT, [])],
+        initializer=[w, acc0, true, zero_axis]))
 
 
 if __name__ == "__main__":

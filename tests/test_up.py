@@ -1,0 +1,352 @@
+"""`modelfn up` black-box: real modelfn-fn instances behind the gateway, on loopback."""
+import concurrent.futures
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import EXAMPLES, MODELS
+from up_harness import Up, cli, config, fn_config, push, work_body, WORK_MODEL
+
+SLOW = 6000  # loops of the work model: several hundred ms on one core
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("up-store")
+    s = root / "models"
+    push(s, WORK_MODEL, "work", "1.0.0")
+    push(s, WORK_MODEL, "work", "2.0.0", promote=False)
+    push(s, EXAMPLES / "digits", "digits", "1.0.0")
+    push(s, MODELS / "add2", "add2", "1.0.0")
+    return s
+
+
+@pytest.fixture
+def up(tmp_path):
+    started = []
+
+    def start(text, env=None, expect_failure=False):
+        d = tmp_path / f"p{len(started)}"
+        d.mkdir()
+        u = Up(d, text, env, expect_failure)
+        started.append(u)
+        return u
+
+    yield start
+    for u in started:
+        u.stop()
+
+
+def burst(u, n, body, path="/v1/models/work/infer", headers=None):
+    """n requests released together; returns the responses in order."""
+    barrier = threading.Barrier(n)
+
+    def one(_):
+        barrier.wait()
+        return u.post(path, body, headers=headers or {})
+
+    with concurrent.futures.ThreadPoolExecutor(n) as ex:
+        return list(ex.map(one, range(n)))
+
+
+def test_zero_to_n_to_zero_with_exact_instance_counts(up, store):
+    u = up(config(store, [fn_config(max_instances=3, idle_ttl_s=1)]))
+    assert u.instances("work") == []
+    peak = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            peak.append(len(u.instances("work")))
+            time.sleep(0.02)
+
+    w = threading.Thread(target=watch)
+    w.start()
+    rs = burst(u, 6, work_body(loops=SLOW))
+    stop.set()
+    w.join()
+    assert [r.status_code for r in rs] == [200] * 6, [r.text for r in rs]
+    # Six held requests, max 3: exactly three instances, never more.
+    assert max(peak) == 3, peak
+    f = u.function("work")
+    assert f["instances"] == 3
+    c = f["versions"][0]["counters"]
+    assert c["cold_starts"] == 3 and c["requests"] == 6 and c["throttled"] == 0
+    cold = [r.headers["X-Modelfn-Cold-Start"] for r in rs]
+    assert cold.count("true") == c["cold_start_requests"] >= 3
+    # Idle for idle_ttl_s: back to zero.
+    u.wait_until(lambda: u.instances("work") == [], timeout=15)
+    r = u.post("/v1/models/work/infer", work_body())
+    assert r.status_code == 200 and r.headers["X-Modelfn-Cold-Start"] == "true"
+
+
+def test_min_instances_are_ready_before_traffic_and_not_cold(up, store):
+    u = up(config(store, [fn_config(min_instances=2, max_instances=4, idle_ttl_s=0.2)]))
+    u.wait_until(lambda: [i for i in u.instances("work") if i["state"] == "idle"][1:], timeout=20)
+    v = u.function("work")["versions"][0]
+    assert v["counters"]["prewarmed_starts"] == 2
+    assert all(i["prewarmed"] for i in v["instance_list"])
+    r = u.post("/v1/models/work/infer", work_body())
+    assert r.status_code == 200 and r.headers["X-Modelfn-Cold-Start"] == "false"
+    # Far past idle_ttl_s, min_instances stay.
+    time.sleep(1.0)
+    assert len(u.instances("work")) == 2
+    assert u.function("work")["versions"][0]["counters"]["cold_start_requests"] == 0
+
+
+def test_burst_from_zero_drops_nothing(up, store):
+    u = up(config(store, [fn_config(max_instances=4, max_queue=64, idle_ttl_s=30)]))
+    rs = burst(u, 32, work_body(loops=200))
+    assert [r.status_code for r in rs] == [200] * 32
+    assert all(r.json()["outputs"]["y"] == [[1, 2, 3, 4]] for r in rs)
+    assert 1 <= u.function("work")["instances"] <= 4
+
+
+def test_queue_full_is_429_and_a_long_wait_is_503(up, store):
+    u = up(config(store, [fn_config(max_instances=1, max_queue=1, queue_timeout_s=0.3,
+                                    idle_ttl_s=30, timeout_s=30)]))
+    u.post("/v1/models/work/infer", work_body())  # the instance is up and idle
+    with concurrent.futures.ThreadPoolExecutor(3) as ex:
+        busy = ex.submit(u.post, "/v1/models/work/infer", work_body(loops=SLOW * 3))
+        u.wait_until(lambda: u.instances("work")[0]["state"] == "busy")
+        queued = ex.submit(u.post, "/v1/models/work/infer", work_body())
+        u.wait_until(lambda: u.function("work")["versions"][0]["queued"] == 1 or queued.done())
+        full = u.post("/v1/models/work/infer", work_body())
+        assert full.status_code == 429, full.text
+        assert full.headers["Content-Type"] == "application/problem+json"
+        assert full.json()["code"] == "throttled" and int(full.headers["Retry-After"]) >= 1
+        waited = queued.result()
+        assert waited.status_code == 503 and waited.json()["code"] == "overloaded", waited.text
+        assert "Retry-After" in waited.headers
+        assert busy.result().status_code == 200
+    c = u.function("work")["versions"][0]["counters"]
+    assert c["throttled"] == 1 and c["queue_timeouts"] == 1
+
+
+@pytest.mark.parametrize("mode", ["http", "lambda"])
+def test_timeout_answers_504_and_the_next_request_is_served(up, store, mode):
+    u = up(config(store, [fn_config(mode=mode, timeout_s=0.5, idle_ttl_s=30)]))
+    first = u.post("/v1/models/work/infer", work_body())
+    assert first.status_code == 200
+    r = u.post("/v1/models/work/infer", work_body(loops=SLOW * 10))
+    assert r.status_code == 504, r.text
+    assert r.json()["code"] == "timeout"
+    nxt = u.post("/v1/models/work/infer", work_body())
+    assert nxt.status_code == 200
+    if mode == "http":
+        # The platform killed the instance that overran and started another.
+        assert nxt.headers["X-Modelfn-Instance"] != first.headers["X-Modelfn-Instance"]
+        assert u.function("work")["versions"][0]["counters"]["timeouts"] == 1
+
+
+@pytest.mark.parametrize("mode", ["http", "lambda"])
+def test_kill_9_mid_request_is_502_and_a_fresh_instance_serves_next(up, store, mode):
+    u = up(config(store, [fn_config(mode=mode, timeout_s=60, idle_ttl_s=30)]))
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        fut = ex.submit(u.post, "/v1/models/work/infer", work_body(loops=SLOW * 20))
+        inst = u.wait_until(lambda: [i for i in u.instances("work") if i["state"] == "busy"])[0]
+        os.kill(inst["pid"], signal.SIGKILL)
+        r = fut.result(timeout=30)
+    assert r.status_code == 502, r.text
+    assert r.json()["code"] == "instance_crashed"
+    nxt = u.post("/v1/models/work/infer", work_body())
+    assert nxt.status_code == 200
+    assert nxt.headers["X-Modelfn-Instance"] != inst["name"]
+    assert u.function("work")["versions"][0]["counters"]["crashes"] == 1
+
+
+def test_memory_breach_is_a_typed_error_and_the_platform_keeps_serving(up, store):
+    u = up(config(store, [fn_config(mode="http", memory_mb=200, idle_ttl_s=30)]))
+    limit = u.status()["memory_limit"]
+    r = u.post("/v1/models/work/infer", work_body(alloc=(16000, 16000)))  # 1 GB of FP32
+    if limit in ("cgroup1", "cgroup2"):
+        assert r.status_code == 502, r.text
+        assert r.json()["code"] == "out_of_memory"
+        assert u.function("work")["versions"][0]["counters"]["out_of_memory"] == 1
+    else:  # RLIMIT_AS: the allocation fails inside ONNX Runtime
+        assert r.status_code == 500 and r.json()["code"] == "model_error", r.text
+    assert u.post("/v1/models/work/infer", work_body()).status_code == 200
+
+
+def test_memory_limit_falls_back_to_rlimit(up, store):
+    u = up(config(store, [fn_config(mode="http", memory_mb=300, idle_ttl_s=30)]),
+           env={"MODELFN_MEMORY_LIMIT": "rlimit"})
+    assert u.status()["memory_limit"] == "rlimit_as"
+    r = u.post("/v1/models/work/infer", work_body(alloc=(16000, 16000)))
+    assert r.status_code in (500, 502), r.text
+    assert r.json()["code"] in ("model_error", "instance_crashed")
+    assert u.post("/v1/models/work/infer", work_body()).status_code == 200
+
+
+def test_http_mode_packs_concurrency_per_instance(up, store):
+    u = up(config(store, [fn_config(mode="http", concurrency=3, max_instances=2,
+                                    idle_ttl_s=30)]))
+    rs = burst(u, 6, work_body(loops=SLOW))
+    assert [r.status_code for r in rs] == [200] * 6
+    assert u.function("work")["instances"] == 2  # 6 at once, 3 per instance
+    assert len({r.headers["X-Modelfn-Instance"] for r in rs}) == 2
+
+
+def test_init_failure_is_502_init_failed(up, store, tmp_path):
+    # A store whose model file no longer matches its manifest: every init fails verification.
+    bad = tmp_path / "bad-store"
+    push(bad, WORK_MODEL, "work", "1.0.0")
+    model = bad / "work" / "versions" / "1.0.0" / "model.onnx"
+    model.write_bytes(model.read_bytes()[:-10] + b"0123456789")
+    u = up(config(bad, [fn_config(idle_ttl_s=30)]),
+           env={"MODELFN_CACHE_DIR": str(tmp_path / "cache")})
+    r = u.post("/v1/models/work/infer", work_body())
+    assert r.status_code == 502, r.text
+    body = r.json()
+    assert body["code"] == "init_failed"
+    assert "sha256" in body["detail"] or "checksum" in body["detail"], body
+    assert u.function("work")["versions"][0]["counters"]["init_failures"] >= 1
+
+
+def test_two_models_routed_by_path_parameter_and_body(up, store):
+    u = up(config(store, [fn_config("digits"), fn_config("add2")]))
+    add = {"inputs": {"a": [[1, 2, 3]], "b": [[0, 5, 1]]}}
+    digits = json.loads((EXAMPLES / "digits" / "requests" / "infer.json").read_text())
+    r = u.post("/v1/models/add2/infer", add)
+    assert r.status_code == 200 and r.json()["outputs"]["sum"] == [[1, 7, 4]]
+    r = u.post("/v1/infer?model=add2", add)
+    assert r.status_code == 200 and r.json()["model"] == "add2"
+    r = u.post("/v1/infer", dict(digits, model="digits"))
+    assert r.status_code == 200 and r.json()["model"] == "digits"
+    r = u.post("/v2/models/add2/infer", {"inputs": [
+        {"name": "a", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]},
+        {"name": "b", "datatype": "FP32", "shape": [1, 3], "data": [1, 1, 1]}]})
+    assert r.status_code == 200, r.text
+    r = u.post("/v1/infer", add)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_request"
+    r = u.post("/v1/infer?model=nope", add)
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    r = u.post("/v2/models/nope/infer", {"inputs": []})
+    assert r.status_code == 404 and set(r.json()) == {"error", "code"}
+    assert u.get("/v1/models/add2/infer").status_code == 405
+
+
+def test_request_ids_are_echoed_or_generated(up, store):
+    u = up(config(store, [fn_config()]))
+    r = u.post("/v1/models/work/infer", work_body(), headers={"X-Request-Id": "abc-123"})
+    assert r.headers["X-Request-Id"] == "abc-123"
+    r = u.post("/v1/models/work/infer", work_body())
+    assert len(r.headers["X-Request-Id"]) == 32
+    line = u.wait_for(lambda l: l.get("event") == "access" and l["request_id"] == "abc-123")
+    assert line["function"] == "work" and line["status"] == 200
+
+
+def test_canary_split_within_statistical_bounds_and_sticky(up, store):
+    u = up(config(store, [fn_config(traffic={"work@1.0.0": 80, "work@2.0.0": 20},
+                                    max_instances=2)]))
+    n = 400
+    s = requests.Session()
+    versions = [u.post("/v1/models/work/infer", work_body(), session=s).headers["X-Modelfn-Version"]
+                for _ in range(n)]
+    share = versions.count("2.0.0") / n
+    # Binomial(400, 0.2): sd = 0.02; five sd either side.
+    assert 0.10 <= share <= 0.30, share
+    assert set(versions) == {"1.0.0", "2.0.0"}
+    u2 = up(config(store, [fn_config(traffic={"work@1.0.0": 50, "work@2.0.0": 50},
+                                     sticky_traffic=True)]))
+    for rid in ("user-1", "user-2", "user-3"):
+        seen = {u2.post("/v1/models/work/infer", work_body(),
+                        headers={"X-Request-Id": rid}).headers["X-Modelfn-Version"]
+                for _ in range(10)}
+        assert len(seen) == 1, (rid, seen)
+    r = u2.post("/v2/models/work/versions/2.0.0/infer", {"inputs": [
+        {"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]},
+        {"name": "loops", "datatype": "INT64", "shape": [1], "data": [0]},
+        {"name": "alloc", "datatype": "INT64", "shape": [2], "data": [1, 1]}]})
+    assert r.status_code == 200 and r.json()["model_version"] == "2.0.0", r.text
+
+
+def test_promotion_under_load_fails_no_request(up, store, tmp_path):
+    s = tmp_path / "promo-store"
+    push(s, WORK_MODEL, "work", "1.0.0")
+    push(s, WORK_MODEL, "work", "2.0.0", promote=False)
+    u = up(config(s, [fn_config(max_instances=4, idle_ttl_s=30)]))
+    results = []
+    stop = threading.Event()
+
+    def client():
+        sess = requests.Session()
+        while not stop.is_set():
+            r = u.post("/v1/models/work/infer", work_body(loops=50), session=sess)
+            results.append((r.status_code, r.headers.get("X-Modelfn-Version")))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    u.wait_until(lambda: len(results) > 50)
+    cli("promote", "work", "2.0.0", "--store", s)
+    u.wait_until(lambda: any(v == "2.0.0" for _, v in results[-20:]), timeout=30)
+    u.wait_until(lambda: len(results) > 0 and all(v == "2.0.0" for _, v in results[-20:]),
+                 timeout=30)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert all(code == 200 for code, _ in results), [r for r in results if r[0] != 200][:5]
+    assert {v for _, v in results} == {"1.0.0", "2.0.0"}
+    # The old instances retired.
+    u.wait_until(lambda: all(i["version"] == "2.0.0" for i in u.instances("work")), timeout=15)
+
+
+def test_cors_preflight_allowed_and_refused(up, store):
+    u = up(config(store, [fn_config()],
+                  gateway="  cors: {origins: [https://app.example.com]}\n"))
+    pre = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST",
+           "Access-Control-Request-Headers": "content-type"}
+    r = requests.options(u.url + "/v1/models/work/infer", headers=pre, timeout=10)
+    assert r.status_code == 204
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "POST" in r.headers["Access-Control-Allow-Methods"]
+    r = requests.options(u.url + "/v1/models/work/infer",
+                         headers=dict(pre, Origin="https://evil.example"), timeout=10)
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    assert "Access-Control-Allow-Origin" not in r.headers
+    r = u.post("/v1/models/work/infer", work_body(), headers={"Origin": "https://app.example.com"})
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    r = u.post("/v1/models/work/infer", work_body(), headers={"Origin": "https://evil.example"})
+    assert r.status_code == 200 and "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_body_limit_is_413(up, store):
+    u = up(config(store, [fn_config()], gateway="  limits: {max_body_bytes: 1000}\n"))
+    r = u.post("/v1/models/work/infer", work_body(rows=100))
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+
+
+def test_refuses_an_open_non_loopback_listener(up, store):
+    u = up(config(store, [fn_config()]).replace("127.0.0.1:0", "0.0.0.0:0"),
+           expect_failure=True)
+    assert u.proc.returncode == 1
+    assert b"refusing to listen on 0.0.0.0 with no auth" in u.stderr
+
+
+def test_missing_model_fails_the_start_clearly(up, store):
+    u = up(config(store, [fn_config("ghost")]), expect_failure=True)
+    assert u.proc.returncode == 1
+    assert b"function ghost: model ghost has no current version" in u.stderr
+
+
+def test_status_cli_and_metrics(up, store):
+    u = up(config(store, [fn_config(min_instances=1)]))
+    u.wait_until(lambda: u.instances("work") and u.instances("work")[0]["state"] == "idle")
+    u.post("/v1/models/work/infer", work_body())
+    r = cli("status", "-f", u.config, "--json")
+    st = json.loads(r.stdout)
+    assert st["functions"][0]["name"] == "work" and st["functions"][0]["requests"] == 1
+    text = cli("status", "-f", u.config).stdout
+    assert "work" in text and "P99_MS" in text
+    m = u.get("/metrics").text
+    assert 'modelfn_gateway_requests_total{function="work",version="1.0.0",route="/v1/infer",' \
+           'status="200"} 1' in m
+    assert 'modelfn_cold_starts_total{function="work",version="1.0.0"} 1' in m
+    assert 'modelfn_instances{function="work",version="1.0.0",state="idle"} 1' in m
+    assert 'modelfn_queue_depth{function="work",version="1.0.0"} 0' in m

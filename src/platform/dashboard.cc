@@ -76,13 +76,15 @@ function draw(id, groups, legendId) {
   ctx.strokeStyle = "#e6e8ee";
   ctx.beginPath(); ctx.moveTo(0, canvas.height - 1); ctx.lineTo(canvas.width, canvas.height - 1);
   ctx.stroke();
+  let span = 30;  // at least a 30 s window, growing to HISTORY
+  for (const l of lines) span = Math.max(span, l.values.length);
   lines.forEach((line, i) => {
     ctx.strokeStyle = colors[i % colors.length];
     ctx.setLineDash(line.dash);
     ctx.lineWidth = 2;
     ctx.beginPath();
     line.values.forEach((v, x) => {
-      const px = (x / (HISTORY - 1)) * canvas.width;
+      const px = (x / (span - 1)) * canvas.width;
       const py = canvas.height - 4 - (v / max) * (canvas.height - 8);
       x === 0 ? ctx.moveTo(px, py) : ctx.lineTo(px, py);
     });

@@ -1,0 +1,64 @@
+"""The live dashboard in Debian's Chromium (headless, driven by Playwright): it renders the
+instances the platform really runs, and its charts follow traffic."""
+import os
+import shutil
+
+import pytest
+
+from up_harness import WORK_MODEL, Up, config, fn_config, push, work_body
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def platform(tmp_path):
+    s = tmp_path / "models"
+    push(s, WORK_MODEL, "work", "1.0.0")
+    d = tmp_path / "p"
+    d.mkdir()
+    u = Up(d, config(s, [fn_config(min_instances=1, max_instances=3)]))
+    yield u
+    u.stop()
+
+
+def test_dashboard_shows_instances_and_follows_traffic(platform, tmp_path):
+    from playwright.sync_api import sync_playwright
+    assert os.path.exists(CHROMIUM), "Debian's chromium is installed by scripts/setup.sh"
+    platform.wait_until(lambda: platform.instances("work") and
+                        platform.instances("work")[0]["state"] == "idle")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(platform.url + "/dashboard")
+            page.wait_for_selector("#instances tbody tr", timeout=15000)
+            rows = page.locator("#instances tbody tr")
+            assert rows.count() == 1
+            assert "work-1.0.0-1" in rows.first.inner_text()
+            assert rows.first.locator(".state").inner_text() == "idle"
+            for _ in range(5):
+                assert platform.post("/v1/models/work/infer", work_body()).status_code == 200
+            page.wait_for_function(
+                "document.getElementById('summary').textContent.includes('5 requests')",
+                timeout=15000)
+            points = int(page.evaluate("document.body.dataset.points"))
+            page.wait_for_function(f"Number(document.body.dataset.points) > {points}",
+                                   timeout=15000)
+            # The latency chart drew something: non-blank pixels in its canvas.
+            drawn = page.evaluate("""() => {
+                const c = document.getElementById('latency-chart');
+                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+                return n; }""")
+            assert drawn > 100, drawn
+            assert "work" in page.locator("#latency-legend").inner_text()
+            page.screenshot(path=os.environ.get("MODELFN_DASHBOARD_PNG", str(tmp_path / "dashboard.png")))
+            assert errors == []
+        finally:
+            browser.close()

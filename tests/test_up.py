@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import EXAMPLES, MODELS
+from conftest import BUILD, EXAMPLES, MODELS, ROOT
 from up_harness import Up, cli, config, fn_config, push, work_body, WORK_MODEL
 
 SLOW = 6000  # loops of the work model: several hundred ms on one core
@@ -174,8 +174,14 @@ def test_memory_breach_is_a_typed_error_and_the_platform_keeps_serving(up, store
 
 
 def test_memory_limit_falls_back_to_rlimit(up, store):
-    u = up(config(store, [fn_config(mode="http", memory_mb=300, idle_ttl_s=30)]),
-           env={"MODELFN_MEMORY_LIMIT": "rlimit"})
+    env = {"MODELFN_MEMORY_LIMIT": "rlimit"}
+    # An address-space limit cannot hold an AddressSanitizer binary (its shadow memory alone is
+    # terabytes of address space), so under the sanitizer build the platform runs the release
+    # build's function binary here; the platform itself is still the sanitizer build.
+    release_fn = ROOT / "build" / "modelfn-fn"
+    if BUILD != ROOT / "build" and release_fn.exists():
+        env["MODELFN_FN_BINARY"] = str(release_fn)
+    u = up(config(store, [fn_config(mode="http", memory_mb=300, idle_ttl_s=30)]), env=env)
     assert u.status()["memory_limit"] == "rlimit_as"
     r = u.post("/v1/models/work/infer", work_body(alloc=(16000, 16000)))
     assert r.status_code in (500, 502), r.text
@@ -350,3 +356,17 @@ def test_status_cli_and_metrics(up, store):
     assert 'modelfn_cold_starts_total{function="work",version="1.0.0"} 1' in m
     assert 'modelfn_instances{function="work",version="1.0.0",state="idle"} 1' in m
     assert 'modelfn_queue_depth{function="work",version="1.0.0"} 0' in m
+
+
+def test_response_cache_answers_identical_requests_from_memory(up, store):
+    u = up(config(store, [fn_config(response_cache=True)]))
+    first = u.post("/v1/models/work/infer", work_body(rows=2))
+    again = u.post("/v1/models/work/infer", work_body(rows=2))
+    other = u.post("/v1/models/work/infer", work_body(rows=3))
+    assert first.status_code == again.status_code == other.status_code == 200
+    assert "X-Modelfn-Cache" not in first.headers and "X-Modelfn-Cache" not in other.headers
+    assert again.headers["X-Modelfn-Cache"] == "hit"
+    assert again.json() == first.json()
+    # The instance saw two requests, not three.
+    assert u.function("work")["versions"][0]["counters"]["requests"] == 2
+    assert 'modelfn_gateway_cache_hits_total{function="work"} 1' in u.get("/metrics").text

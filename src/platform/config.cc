@@ -135,7 +135,7 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v) {
   RETURN_IF_ERROR(
       f.CheckKnown({"model", "mode", "concurrency", "min_instances", "max_instances", "idle_ttl_s",
                     "timeout_s", "memory_mb", "max_queue", "queue_timeout_s", "traffic",
-                    "sticky_traffic", "response_cache", "env"}));
+                    "sticky_traffic", "response_cache", "env", "command"}));
   FunctionConfig fn;
   fn.name = name;
   std::string model = name;
@@ -185,6 +185,10 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v) {
       total += static_cast<int>(w.AsInt64());
     }
     if (total == 0) return FieldError(f.Path("traffic"), "all weights are 0");
+  }
+  RETURN_IF_ERROR(f.StringList("command", &fn.command));
+  if (!fn.command.empty() && fn.mode != InstanceMode::kLambda) {
+    return FieldError(f.Path("command"), "a custom runtime runs in lambda mode only");
   }
   if (const Json* e = f.Get("env"); e != nullptr && !e->is_null()) {
     if (!e->is_object()) return FieldError(f.Path("env"), "expected a mapping");

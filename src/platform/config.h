@@ -37,6 +37,9 @@ struct FunctionConfig {
   bool sticky_traffic = false;        // split by the X-Request-Id hash instead of at random
   bool response_cache = false;        // identical requests answered from memory (deterministic)
   std::map<std::string, std::string> env;
+  // lambda mode: a custom runtime to run instead of modelfn-fn (argv; the first word is looked up
+  // on PATH), e.g. a bootstrap from a package or another language's runtime client.
+  std::vector<std::string> command;
 };
 
 struct JwtConfig {

@@ -37,6 +37,22 @@ bool IsText(std::string_view content_type, std::string_view body) {
   return false;
 }
 
+// execve does not search PATH: resolve a bare command name the way a shell would.
+std::string FindOnPath(const std::string& name, const std::map<std::string, std::string>& env) {
+  if (name.find('/') != std::string::npos) return name;
+  auto it = env.find("PATH");
+  std::string path = it == env.end() ? "/usr/bin:/bin" : it->second;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t end = path.find(':', pos);
+    if (end == std::string::npos) end = path.size();
+    std::string cand = path.substr(pos, end - pos) + "/" + name;
+    if (access(cand.c_str(), X_OK) == 0) return cand;
+    pos = end + 1;
+  }
+  return name;
+}
+
 const char* StateName(bool starting, bool stopping, int active) {
   if (stopping) return "stopping";
   if (starting) return "starting";
@@ -376,6 +392,10 @@ void InstancePool::StartInstanceLocked(bool prewarmed, Deferred* d) {
 
   LaunchSpec spec;
   spec.binary = env_.fn_binary;
+  if (!fn_.command.empty()) {
+    spec.binary = FindOnPath(fn_.command[0], env_.base_env);
+    spec.args.assign(fn_.command.begin() + 1, fn_.command.end());
+  }
   spec.env = env_.base_env;
   for (const auto& [k, v] : fn_.env) spec.env[k] = v;
   spec.env["MODELFN_MODEL"] = env_.store_uri + "/" + fn_.model + "@" + version_;

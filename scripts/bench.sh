@@ -8,9 +8,14 @@ scripts/build.sh
 # scripts/bench.sh            the function benchmark (bench/run.py)
 # scripts/bench.sh --store    the model store benchmark (bench/store_bench.py)
 # scripts/bench.sh --lambda   the Lambda benchmark (bench/lambda_bench.py)
+# scripts/bench.sh --platform the local platform benchmark (bench/platform_bench.py)
 if [ "${1:-}" = "--lambda" ]; then
   shift
   exec .venv/bin/python bench/lambda_bench.py "$@"
+fi
+if [ "${1:-}" = "--platform" ]; then
+  shift
+  exec .venv/bin/python bench/platform_bench.py "$@"
 fi
 if [ "${1:-}" = "--store" ]; then
   shift

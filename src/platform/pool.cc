@@ -163,8 +163,40 @@ void InstancePool::Start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (int i = 0; i < fn_.min_instances; ++i) StartInstanceLocked(true, &d);
+    RefillSpareLocked(&d);
   }
   d.Run();
+}
+
+bool InstancePool::UseSpares() const {
+  return env_.memory->kind() == MemoryLimitKind::kCgroupV1 ||
+         env_.memory->kind() == MemoryLimitKind::kCgroupV2;
+}
+
+void InstancePool::RefillSpareLocked(Deferred* d) {
+  if (!UseSpares() || spare_ || spare_pending_ || shutdown_) return;
+  spare_pending_ = true;
+  std::string name = fn_.name + "-spare-" + std::to_string(next_spare_++);
+  d->work.emplace_back([this, name] {
+    env_.workers->Post([this, name] {
+      auto group = env_.memory->CreateGroup(name, int64_t{fn_.memory_mb} << 20);
+      StatusOr<Spare> spare = group.ok() ? ForkSpare(env_.log_dir + "/" + fn_.name + ".log", *group,
+                                                     fn_.mode == InstanceMode::kHttp)
+                                         : StatusOr<Spare>(group.status());
+      std::lock_guard<std::mutex> lock(mu_);
+      spare_pending_ = false;
+      if (!spare.ok()) {
+        if (group.ok()) env_.memory->RemoveGroup(*group);
+        return;  // instances start without a spare (slower), nothing else changes
+      }
+      if (shutdown_ || spare_) {
+        DiscardSpare(&*spare);
+        env_.memory->RemoveGroup(spare->group_dir);
+        return;
+      }
+      spare_ = std::make_unique<Spare>(std::move(spare).value());
+    });
+  });
 }
 
 std::string InstancePool::version() const {
@@ -401,15 +433,7 @@ void InstancePool::StartInstanceLocked(bool prewarmed, Deferred* d) {
   spec.env["MODELFN_MODEL"] = env_.store_uri + "/" + fn_.model + "@" + version_;
   spec.log_path = env_.log_dir + "/" + fn_.name + ".log";
   int64_t limit = int64_t{fn_.memory_mb} << 20;
-  if (env_.memory->kind() == MemoryLimitKind::kRlimit) {
-    spec.rlimit_as_bytes = limit;
-  } else {
-    auto group = env_.memory->CreateGroup(in->name, limit);
-    if (group.ok()) {
-      in->group_dir = *group;
-      spec.group_dir = *group;
-    }
-  }
+  if (env_.memory->kind() == MemoryLimitKind::kRlimit) spec.rlimit_as_bytes = limit;
   if (fn_.mode == InstanceMode::kLambda) {
     HttpServerOptions o;
     o.host = "127.0.0.1";
@@ -444,8 +468,33 @@ void InstancePool::StartInstanceLocked(bool prewarmed, Deferred* d) {
     spec.env["MODELFN_HOST"] = "127.0.0.1";
     spec.ready_pipe = true;
   }
-  auto launched = LaunchProcess(spec);
+  StatusOr<Launched> launched = UnavailableError("not launched");
+  if (spare_) {
+    // The spare already sits in a cgroup with this function's limit: exec there.
+    std::unique_ptr<Spare> spare = std::move(spare_);
+    auto env = spec.env;
+    Status s = ExecSpare(spare.get(), spec.binary, spec.args, env);
+    if (s.ok()) {
+      in->group_dir = spare->group_dir;
+      launched = Launched{spare->pid, spare->ready_fd};
+    } else {
+      DiscardSpare(spare.get());
+      env_.memory->RemoveGroup(spare->group_dir);
+    }
+  }
   if (!launched.ok()) {
+    if (UseSpares()) {  // no spare ready: join a new group in the child (slower)
+      auto group = env_.memory->CreateGroup(in->name, limit);
+      if (group.ok()) {
+        in->group_dir = *group;
+        spec.group_dir = *group;
+      }
+    }
+    launched = LaunchProcess(spec);
+  }
+  RefillSpareLocked(d);
+  if (!launched.ok()) {
+    env_.memory->RemoveGroup(in->group_dir);
     last_init_error_ = launched.status().message();
     ++counters_.init_failures;
     if (in->api) {
@@ -781,8 +830,13 @@ void InstancePool::Shutdown() {
   std::vector<pid_t> pids;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (shutdown_ && instances_.empty()) return;
+    if (shutdown_ && instances_.empty() && !spare_) return;
     shutdown_ = true;
+    if (spare_) {
+      DiscardSpare(spare_.get());
+      env_.memory->RemoveGroup(spare_->group_dir);
+      spare_.reset();
+    }
     FailQueuedLocked("shutting_down", "the platform is shutting down", &d);
     for (auto& [id, in] : instances_) {
       if (in->pid > 0) {

@@ -188,6 +188,8 @@ class InstancePool {
     }
   };
 
+  bool UseSpares() const;
+  void RefillSpareLocked(Deferred* d);
   std::vector<InstanceView> ViewsLocked() const;
   void ScaleLocked(Deferred* d);
   void DispatchLocked(Deferred* d);
@@ -218,6 +220,10 @@ class InstancePool {
   PoolCounters counters_;
   std::string last_init_error_;
   int64_t init_backoff_until_ns_ = 0;
+  // One process forked ahead, already in its memory cgroup (see process.h), per pool.
+  std::unique_ptr<Spare> spare_;
+  bool spare_pending_ = false;
+  uint64_t next_spare_ = 1;
 };
 
 // The API Gateway HTTP API (payload 2.0) event for a request, and its integration response back.

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -238,6 +239,140 @@ StatusOr<Launched> LaunchProcess(const LaunchSpec& spec) {
   if (pipefd[1] >= 0) close(pipefd[1]);
   l.ready_fd = pipefd[0];
   return l;
+}
+
+StatusOr<Spare> ForkSpare(const std::string& log_path, const std::string& group_dir,
+                          bool ready_pipe) {
+  // Preallocated before fork: the child only reads, splits and execs (async-signal-safe).
+  constexpr size_t kBuf = 1 << 20;
+  constexpr size_t kPtrs = 8192;
+  std::vector<char> buf(kBuf + 2, '\0');
+  std::vector<char*> ptrs(kPtrs, nullptr);
+  std::string procs = group_dir.empty() ? "" : group_dir + "/cgroup.procs";
+  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) return UnavailableError("cannot open " + log_path + ": " + strerror(errno));
+  int cmd[2];
+  if (pipe2(cmd, O_CLOEXEC) != 0) {
+    close(log_fd);
+    return UnavailableError(std::string("pipe: ") + strerror(errno));
+  }
+  int ready[2] = {-1, -1};
+  if (ready_pipe && pipe2(ready, O_CLOEXEC) != 0) {
+    close(log_fd), close(cmd[0]), close(cmd[1]);
+    return UnavailableError(std::string("pipe: ") + strerror(errno));
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(log_fd), close(cmd[0]), close(cmd[1]);
+    if (ready[0] >= 0) close(ready[0]), close(ready[1]);
+    return UnavailableError(std::string("fork: ") + strerror(e));
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    if (!procs.empty()) {
+      int fd = open(procs.c_str(), O_WRONLY);
+      if (fd < 0 || write(fd, "0", 1) != 1) _exit(126);
+      close(fd);
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    if (ready[1] >= 0) dup2(ready[1], 3);
+    int in = dup2(cmd[0], ready_pipe ? 4 : 3);
+    for (int fd = in + 1; fd < 1024; ++fd) close(fd);
+    // "binary\0arg\0...\0\0NAME=value\0...\0\0", then EOF.
+    size_t len = 0;
+    while (len < kBuf) {
+      ssize_t n = read(in, buf.data() + len, kBuf - len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      len += static_cast<size_t>(n);
+    }
+    if (len == 0) _exit(0);  // discarded
+    close(in);
+    size_t p = 0, k = 0;
+    char** argv = ptrs.data();
+    while (p < len && buf[p] != '\0' && k < kPtrs / 2) {
+      argv[k++] = buf.data() + p;
+      while (p < len && buf[p] != '\0') ++p;
+      ++p;
+    }
+    argv[k++] = nullptr;
+    ++p;
+    char** envp = ptrs.data() + k;
+    size_t e = 0;
+    while (p < len && buf[p] != '\0' && k + e + 1 < kPtrs) {
+      envp[e++] = buf.data() + p;
+      while (p < len && buf[p] != '\0') ++p;
+      ++p;
+    }
+    envp[e] = nullptr;
+    execve(argv[0], argv, envp);
+    const char msg[] = "modelfn up: cannot exec the function binary\n";
+    ssize_t ignored = write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    _exit(127);
+  }
+  close(log_fd);
+  close(cmd[0]);
+  if (ready[1] >= 0) close(ready[1]);
+  Spare s;
+  s.pid = pid;
+  s.cmd_fd = cmd[1];
+  s.ready_fd = ready[0];
+  s.group_dir = group_dir;
+  return s;
+}
+
+Status ExecSpare(Spare* spare, const std::string& binary, const std::vector<std::string>& args,
+                 const std::map<std::string, std::string>& env) {
+  std::string msg = binary;
+  msg.push_back('\0');
+  for (const auto& a : args) {
+    msg += a;
+    msg.push_back('\0');
+  }
+  msg.push_back('\0');
+  for (const auto& [k, v] : env) {
+    msg += k + "=" + v;
+    msg.push_back('\0');
+  }
+  if (spare->ready_fd >= 0) {
+    msg += "MODELFN_READY_FD=3";
+    msg.push_back('\0');
+  }
+  msg.push_back('\0');
+  size_t off = 0;
+  while (off < msg.size()) {
+    ssize_t n = write(spare->cmd_fd, msg.data() + off, msg.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      close(spare->cmd_fd);
+      spare->cmd_fd = -1;
+      return UnavailableError("the spare process is gone");
+    }
+    off += static_cast<size_t>(n);
+  }
+  close(spare->cmd_fd);
+  spare->cmd_fd = -1;
+  return Status::Ok();
+}
+
+void DiscardSpare(Spare* spare) {
+  if (spare->cmd_fd >= 0) close(spare->cmd_fd);  // EOF: the spare exits by itself
+  if (spare->pid > 0) {
+    kill(spare->pid, SIGKILL);
+    waitpid(spare->pid, nullptr, 0);
+  }
+  if (spare->ready_fd >= 0) close(spare->ready_fd);
+  spare->cmd_fd = spare->ready_fd = -1;
+  spare->pid = -1;
 }
 
 StatusOr<std::string> ReadReadyLine(int fd, int timeout_ms) {

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Platform benchmark (`modelfn up`), in one run, on the digits example:
+
+  (a) overhead: wrk at c=1 and c=16 against a direct modelfn-fn (HTTP) and against the gateway
+      in front of lambda-mode and http-mode instances of the same binary (p50/p99, req/s);
+  (b) cold start from zero through the gateway (request sent with no instance running, to its
+      answer) against the standalone exec-to-first-answer cold start of modelfn-fn;
+  (c) a burst of 64 requests released together from zero instances, against the same burst on
+      a single always-on modelfn-fn: latency p50/p99/max and dropped requests.
+
+Run through scripts/bench.sh --platform.
+"""
+import argparse
+import concurrent.futures
+import http.client
+import json
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+from report import machine, today, write_section  # noqa: E402
+from run import BUILD, cold_start_ms, free_port, wait_ready, wrk  # noqa: E402
+
+MODEL = ROOT / "examples" / "digits"
+CLI = BUILD / "modelfn"
+
+
+def push_store(store):
+    subprocess.run([str(CLI), "push", str(MODEL), "--name", "digits", "--version", "1.0.0", "--store",
+                    str(store)], check=True, capture_output=True)
+    subprocess.run([str(CLI), "promote", "digits", "1.0.0", "--store", str(store)], check=True,
+                   capture_output=True)
+
+
+class Platform:
+    def __init__(self, workdir, store, **fn):
+        self.dir = pathlib.Path(workdir)
+        self.dir.mkdir(parents=True)
+        self.port = free_port()
+        lines = ["store: " + str(store), "functions:", "  digits:", "    model: digits"]
+        lines += [f"    {k}: {v}" for k, v in fn.items()]
+        lines += ["gateway:", f"  listen: 127.0.0.1:{self.port}"]
+        (self.dir / "modelfn.yaml").write_text("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen([str(CLI), "up", "-f", str(self.dir / "modelfn.yaml")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                self.status()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("modelfn up did not start")
+
+    def status(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        c.request("GET", "/v1/status")
+        body = json.loads(c.getresponse().read())
+        c.close()
+        return body["functions"][0]
+
+    def instances(self):
+        return sum(len([i for i in v["instance_list"] if i["state"] != "stopping"])
+                   for v in self.status()["versions"])
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def timed_post(port, body, timeout=60):
+    t0 = time.perf_counter()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("POST", "/v1/infer", body=body, headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        status = r.status
+    except OSError:
+        status = 0
+    finally:
+        c.close()
+    return (time.perf_counter() - t0) * 1e3, status
+
+
+def burst(port, body, n):
+    barrier = threading.Barrier(n)
+
+    def one(_):
+        barrier.wait()
+        return timed_post(port, body)
+
+    with concurrent.futures.ThreadPoolExecutor(n) as ex:
+        results = list(ex.map(one, range(n)))
+    lat = sorted(ms for ms, _ in results)
+    return {"p50": statistics.median(lat), "p99": lat[int(0.99 * (len(lat) - 1))], "max": lat[-1],
+            "dropped": sum(1 for _, s in results if s != 200)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--cold-runs", type=int, default=15)
+    ap.add_argument("--burst", type=int, default=64)
+    ap.add_argument("--out", default=None, help="markdown file to update (default docs/benchmarks.md)")
+    args = ap.parse_args()
+    body_file = MODEL / "requests" / "infer.json"
+    body = body_file.read_bytes()
+    work = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-platform-bench-"))
+    store = work / "models"
+    push_store(store)
+    try:
+        # (a) overhead under wrk.
+        load = {}
+        port = free_port()
+        direct = subprocess.Popen([str(BUILD / "modelfn-fn"), "--model", str(MODEL), "--port", str(port),
+                                   "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_ready(port, body)
+        load["direct"] = {c: wrk(port, body_file, c, args.seconds) for c in (1, 16)}
+        for mode in ("lambda", "http"):
+            extra = {"mode": mode, "min_instances": 2, "max_instances": 2, "idle_ttl_s": 600}
+            if mode == "http":
+                extra["concurrency"] = 16
+                extra["min_instances"] = extra["max_instances"] = 1
+            p = Platform(work / f"up-{mode}", store, **extra)
+            wait_ready(p.port, body)
+            load[mode] = {c: wrk(p.port, body_file, c, args.seconds) for c in (1, 16)}
+            p.stop()
+
+        # (b) cold start from zero through the gateway vs standalone exec to first answer.
+        standalone = [cold_start_ms("modelfn", MODEL, body_file) for _ in range(args.cold_runs)]
+        p = Platform(work / "up-cold", store, mode="lambda", max_instances=4, idle_ttl_s=0.2)
+        colds = []
+        for _ in range(args.cold_runs):
+            deadline = time.time() + 10
+            while p.instances() != 0 and time.time() < deadline:
+                time.sleep(0.05)
+            ms, status = timed_post(p.port, body)
+            assert status == 200
+            colds.append(ms)
+        cold_count = p.status()["cold_starts"]
+
+        # (c) burst from zero vs one always-on modelfn-fn.
+        deadline = time.time() + 10
+        while p.instances() != 0 and time.time() < deadline:
+            time.sleep(0.05)
+        from_zero = burst(p.port, body, args.burst)
+        peak = p.instances()
+        p.stop()
+        always_on = burst(port, body, args.burst)
+        direct.terminate()
+        direct.wait(30)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def us(x):
+        return f"{x:.0f} µs" if x < 1000 else f"{x / 1000:.2f} ms"
+
+    rows = []
+    for c in (1, 16):
+        d = load["direct"][c]
+        for kind in ("direct", "lambda", "http"):
+            r = load[kind][c]
+            label = {"direct": "modelfn-fn direct (baseline)", "lambda": "gateway → lambda-mode instances (2)",
+                     "http": "gateway → http-mode instance (1, concurrency 16)"}[kind]
+            rows.append(f"| {c} | {label} | {us(r['p50_us'])} | {us(r['p99_us'])} | {r['rps']:.0f} | "
+                        f"{r['rps'] / d['rps']:.2f}x | {r['non_2xx'] + r['socket_errors']} |")
+    cold_med, sa_med = statistics.median(colds), statistics.median(standalone)
+    md = "\n".join([
+        f"## Local platform (`modelfn up`) — {today()}",
+        "",
+        f"- Machine: {machine()}. wrk (1 thread) and the Python burst client share the cores with the gateway "
+        "and the instances.",
+        "- Model: examples/digits (MLP, 64 inputs), body examples/digits/requests/infer.json (8 rows).",
+        "- Command: `scripts/bench.sh --platform` (bench/platform_bench.py).",
+        "",
+        "### Overhead of the gateway (wrk, keep-alive)",
+        "",
+        "| connections | path | p50 | p99 | req/s | vs direct | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"Added latency at c=1, p50: **{us(load['lambda'][1]['p50_us'] - load['direct'][1]['p50_us'])}** "
+        f"(lambda mode: gateway + Runtime API long-poll hand-off) and "
+        f"**{us(load['http'][1]['p50_us'] - load['direct'][1]['p50_us'])}** (http mode: gateway + proxy).",
+        "",
+        "### Cold start from zero",
+        "",
+        "| measure | median | min | max |",
+        "| --- | --- | --- | --- |",
+        f"| standalone modelfn-fn, exec → first answer (baseline) | {sa_med:.1f} ms | {min(standalone):.1f} ms "
+        f"| {max(standalone):.1f} ms |",
+        f"| through the gateway, no instance running → answer | {cold_med:.1f} ms | {min(colds):.1f} ms | "
+        f"{max(colds):.1f} ms |",
+        "",
+        f"{args.cold_runs} runs each; the gateway path is {cold_med / sa_med:.2f}x the standalone cold start "
+        f"(instances started: {cold_count}). The gateway holds the request while the instance runs its init, "
+        "then hands it over the Runtime API.",
+        "",
+        f"### Burst of {args.burst} requests released together",
+        "",
+        "| target | p50 | p99 | max | dropped |",
+        "| --- | --- | --- | --- | --- |",
+        f"| one always-on modelfn-fn (baseline) | {always_on['p50']:.1f} ms | {always_on['p99']:.1f} ms | "
+        f"{always_on['max']:.1f} ms | {always_on['dropped']} |",
+        f"| `modelfn up` from zero instances (lambda mode, max 4) | {from_zero['p50']:.1f} ms | "
+        f"{from_zero['p99']:.1f} ms | {from_zero['max']:.1f} ms | {from_zero['dropped']} |",
+        "",
+        f"Instances after the burst: {peak}. The burst's p99 from zero is "
+        f"{from_zero['p99'] / always_on['p99']:.1f}x the always-on p99: the cost of scaling from zero, paid "
+        "once; no request was refused or lost.",
+    ])
+    print(md)
+    out = write_section("platform", md, args.out)
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()

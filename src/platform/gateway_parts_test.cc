@@ -1,0 +1,134 @@
+// Unit tests of the gateway's smaller parts: token buckets, latency quantiles, the key store, and
+// the API Gateway event and response shapes of lambda-mode instances.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "platform/keys.h"
+#include "platform/metrics.h"
+#include "platform/pool.h"
+#include "platform/rate_limit.h"
+
+namespace modelfn {
+namespace {
+
+constexpr int64_t kSec = 1'000'000'000;
+
+TEST(RateLimiterTest, BurstThenRefillAtTheRate) {
+  RateLimiter r;
+  int64_t t = 100 * kSec;
+  EXPECT_TRUE(r.Take("k", 2, 3, t).allowed);
+  EXPECT_TRUE(r.Take("k", 2, 3, t).allowed);
+  RateDecision last = r.Take("k", 2, 3, t);
+  EXPECT_TRUE(last.allowed);
+  EXPECT_EQ(last.remaining, 0);
+  RateDecision refused = r.Take("k", 2, 3, t);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_DOUBLE_EQ(refused.retry_after_s, 0.5);
+  EXPECT_TRUE(r.Take("k", 2, 3, t + kSec / 2).allowed);  // one token back after 1/rate
+  EXPECT_FALSE(r.Take("k", 2, 3, t + kSec / 2).allowed);
+  EXPECT_TRUE(r.Take("other", 2, 3, t).allowed);  // buckets are per key
+  // Never more than the burst, however long the wait.
+  RateDecision later = r.Take("k", 2, 3, t + 1000 * kSec);
+  EXPECT_EQ(later.remaining, 2);
+}
+
+TEST(LatencyHistogramTest, QuantilesInterpolateWithinBuckets) {
+  LatencyHistogram h;
+  EXPECT_EQ(h.Quantile(0.5), 0);
+  for (int i = 0; i < 99; ++i) h.Add(0.0007);  // bucket (0.0005, 0.001]
+  h.Add(2.0);                                  // bucket (1, 2.5]
+  EXPECT_GT(h.Quantile(0.5), 0.0005);
+  EXPECT_LE(h.Quantile(0.5), 0.001);
+  EXPECT_GT(h.Quantile(0.999), 1.0);
+  EXPECT_EQ(h.count, 100u);
+}
+
+TEST(GatewayMetricsTest, RendersPrometheusText) {
+  GatewayMetrics m;
+  m.Record("f\"x", "1.0", "/v1/infer", 200, 0.002);
+  m.Record("f\"x", "1.0", "/v1/infer", 503, 0.2);
+  std::string text = m.Render();
+  EXPECT_NE(text.find("modelfn_gateway_requests_total{function=\"f\\\"x\",version=\"1.0\","
+                      "route=\"/v1/infer\",status=\"503\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("le=\"+Inf\"} 2"), std::string::npos);
+  auto s = m.Summaries().at("f\"x");
+  EXPECT_EQ(s.requests, 2u);
+  EXPECT_EQ(s.errors, 1u);
+}
+
+TEST(KeyStoreTest, CreateAuthenticateRevokeAndCountUsage) {
+  std::string path = ::testing::TempDir() + "/keys" + std::to_string(getpid()) + ".db";
+  unlink(path.c_str());
+  auto store = KeyStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto k = (*store)->Create("alice", "free", "2026-11-28T00:00:00.000Z");
+  ASSERT_TRUE(k.ok());
+  const std::string& key = k->second;
+  auto who = (*store)->Authenticate(key);
+  ASSERT_TRUE(who.ok());
+  EXPECT_EQ(who->name, "alice");
+  EXPECT_EQ(who->plan, "free");
+  std::string tampered = key;
+  tampered.back() = tampered.back() == '0' ? '1' : '0';
+  EXPECT_EQ((*store)->Authenticate(tampered).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*store)->Authenticate("mfn_short").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*(*store)->AddUsage(who->id, "2026-11-28", 1), 1);
+  EXPECT_EQ(*(*store)->AddUsage(who->id, "2026-11-28", 1), 2);
+  EXPECT_EQ(*(*store)->AddUsage(who->id, "2026-11", 1), 1);
+  ASSERT_TRUE((*store)->Revoke("alice", "2026-11-28T01:00:00.000Z").ok());
+  EXPECT_EQ((*store)->Authenticate(key).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*store)->Revoke("alice", "x").code(), StatusCode::kNotFound);
+  // A second connection (the CLI) sees the same keys.
+  auto again = KeyStore::Open(path);
+  EXPECT_EQ((*again)->List()->size(), 1u);
+}
+
+TEST(HttpApiEventTest, RequestBecomesAPayload20Event) {
+  ForwardRequest r;
+  r.method = "POST";
+  r.path = "/v1/infer";
+  r.query = "a=1";
+  r.body = "{\"inputs\":[[1]]}";
+  r.content_type = "application/json";
+  r.request_id = "rid";
+  r.headers = {{"user-agent", "ua"}};
+  auto ev = Json::Parse(BuildHttpApiEvent(r, "lambda-id", 1700000000000));
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ(ev->Find("version")->AsString(), "2.0");
+  EXPECT_EQ(ev->Find("rawPath")->AsString(), "/v1/infer");
+  EXPECT_EQ(ev->Find("rawQueryString")->AsString(), "a=1");
+  EXPECT_EQ(ev->Find("body")->AsString(), r.body);
+  EXPECT_FALSE(ev->Find("isBase64Encoded")->AsBool());
+  const Json* http = ev->Find("requestContext")->Find("http");
+  EXPECT_EQ(http->Find("method")->AsString(), "POST");
+  EXPECT_EQ(http->Find("userAgent")->AsString(), "ua");
+  EXPECT_EQ(ev->Find("headers")->Find("content-type")->AsString(), "application/json");
+  // Binary bodies travel base64-encoded.
+  r.content_type = "application/octet-stream";
+  r.body = std::string("\0\1\2", 3);
+  ev = Json::Parse(BuildHttpApiEvent(r, "lambda-id", 1));
+  EXPECT_TRUE(ev->Find("isBase64Encoded")->AsBool());
+  EXPECT_EQ(ev->Find("body")->AsString(), "AAEC");
+}
+
+TEST(HttpApiEventTest, ResponseShapes) {
+  ForwardReply r = ParseHttpApiResponse(
+      R"({"statusCode":404,"headers":{"Content-Type":"application/problem+json","X-A":"b"},)"
+      R"("body":"{}","isBase64Encoded":false})");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.content_type, "application/problem+json");
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0].first, "X-A");
+  r = ParseHttpApiResponse(R"({"statusCode":200,"body":"AAEC","isBase64Encoded":true})");
+  EXPECT_EQ(r.body, std::string("\0\1\2", 3));
+  // Anything else is a 200 JSON body, as HTTP APIs treat it.
+  r = ParseHttpApiResponse(R"({"outputs":{"y":[1]}})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"outputs":{"y":[1]}})");
+}
+
+}  // namespace
+}  // namespace modelfn

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything modelfn needs on a fresh Debian 12 machine (x86_64 or arm64), idempotently.
 # Quiet when everything is already in place. Usage: scripts/setup.sh [--bench]
-#   - Debian packages: compiler, CMake, Ninja, GoogleTest, OpenSSL, wrk, clang-format.
+#   - Debian packages: compiler, CMake, Ninja, GoogleTest, OpenSSL, SQLite, wrk, clang-format,
+#     Chromium (the dashboard test).
 #   - ONNX Runtime 1.29.0 (Microsoft's release build, as the npm registry carries it), unpacked into
 #     third_party/onnxruntime in the layout of Microsoft's release tarball (include/, lib/), with
 #     every file checked against pinned sha256 sums.

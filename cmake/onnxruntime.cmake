@@ -2,8 +2,9 @@
 # scripts/setup.sh lays out) as the target onnxruntime::onnxruntime.
 find_path(ONNXRUNTIME_INCLUDE_DIR onnxruntime_cxx_api.h
           PATHS "${ONNXRUNTIME_ROOT}/include" "${ONNXRUNTIME_ROOT}/include/onnxruntime"
-          NO_DEFAULT_PATH)
-find_library(ONNXRUNTIME_LIBRARY NAMES onnxruntime PATHS "${ONNXRUNTIME_ROOT}/lib" NO_DEFAULT_PATH)
+          NO_DEFAULT_PATH NO_CMAKE_FIND_ROOT_PATH)
+find_library(ONNXRUNTIME_LIBRARY NAMES onnxruntime PATHS "${ONNXRUNTIME_ROOT}/lib" NO_DEFAULT_PATH
+             NO_CMAKE_FIND_ROOT_PATH)
 if(NOT ONNXRUNTIME_INCLUDE_DIR OR NOT ONNXRUNTIME_LIBRARY)
   message(FATAL_ERROR "ONNX Runtime not found under ONNXRUNTIME_ROOT=${ONNXRUNTIME_ROOT}; "
                       "run scripts/setup.sh or pass -DONNXRUNTIME_ROOT=<release tarball dir>")

@@ -6,6 +6,8 @@
 #   - ONNX Runtime 1.29.0 (Microsoft's release build, as the npm registry carries it), unpacked into
 #     third_party/onnxruntime in the layout of Microsoft's release tarball (include/, lib/), with
 #     every file checked against pinned sha256 sums.
+#   - On x86_64, the arm64 cross build: g++-aarch64-linux-gnu, arm64 libraries (multiarch),
+#     qemu-user-static, and ONNX Runtime's arm64 library (npm onnxruntime-node@1.30.0).
 #   - A Python virtualenv (.venv) with the pinned test peers (scripts/requirements-test.txt) and,
 #     with --bench, the benchmark peers (scripts/requirements-bench.txt).
 set -euo pipefail
@@ -68,6 +70,48 @@ SUMS
   ln -s "libonnxruntime.so.$ort_version" "$ort_dir/lib/libonnxruntime.so.1"
   ln -s "libonnxruntime.so.1" "$ort_dir/lib/libonnxruntime.so"
   echo "$ort_version" >"$ort_stamp"
+fi
+
+# --- arm64 (Lambda Graviton) cross build: toolchain, arm64 libraries, ONNX Runtime for arm64 ------
+# On x86_64 only: g++-aarch64-linux-gnu, Debian multiarch arm64 libraries for what modelfn-fn links
+# and bundles, qemu-user-static (the tests run the arm64 package emulated), and Microsoft's arm64
+# libonnxruntime.so.1 from onnxruntime-node@1.30.0 (C API 1.30; compiled against the 1.29 headers
+# above, whose API version it serves).
+if [ "$arch" = x86_64 ]; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    log "adding the arm64 architecture (Debian multiarch)"
+    $sudo_cmd dpkg --add-architecture arm64
+    $sudo_cmd apt-get update -qq >/dev/null
+  fi
+  cross=(g++-aarch64-linux-gnu qemu-user-static libssl-dev:arm64 libcurl4-openssl-dev:arm64
+         zlib1g-dev:arm64 libsqlite3-dev:arm64)
+  missing=()
+  for p in "${cross[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing the arm64 cross build: ${missing[*]}"
+    $sudo_cmd apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  ort_arm="$root/third_party/onnxruntime-linux-aarch64"
+  if [ ! -f "$ort_arm/.modelfn-ort-1.30.0" ]; then
+    log "fetching ONNX Runtime 1.30.0 for arm64 (npm onnxruntime-node@1.30.0)"
+    tmp2=$(mktemp -d)
+    (cd "$tmp2" && npm pack --silent onnxruntime-node@1.30.0 >/dev/null)
+    echo "6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75  $tmp2/onnxruntime-node-1.30.0.tgz" |
+      sha256sum -c --quiet -
+    so=package/bin/napi-v6/linux/arm64/libonnxruntime.so.1
+    tar -xzf "$tmp2/onnxruntime-node-1.30.0.tgz" -C "$tmp2" "$so"
+    echo "1f549d46250b005580b597f4164984aaf75b3bcb9f3aeb07c7f8a8fe60b23c76  $tmp2/$so" | sha256sum -c --quiet -
+    rm -rf "$ort_arm"; mkdir -p "$ort_arm/include" "$ort_arm/lib"
+    cp "$ort_dir/include/"*.h "$ort_arm/include/"
+    cp "$tmp2/$so" "$ort_arm/lib/libonnxruntime.so.1"
+    ln -s libonnxruntime.so.1 "$ort_arm/lib/libonnxruntime.so"
+    rm -rf "$tmp2"
+    echo 1.30.0 >"$ort_arm/.modelfn-ort-1.30.0"
+  fi
 fi
 
 # --- Storage servers for the store tests: Azurite (npm) and fake-gcs-server (Go) ---------------

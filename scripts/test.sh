@@ -9,6 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh
 scripts/build.sh
+[ "$(uname -m)" = x86_64 ] && scripts/build.sh --arch arm64
 build="${MODELFN_BUILD_DIR:-$root/build}"
 asan="$root/build-asan"
 

@@ -450,7 +450,7 @@ int CmdPolicy(int argc, char** argv) {
 // ---------------------------------------------------------------------------------------------
 constexpr const char* kPackageUsage =
     "usage: modelfn package --target aws-lambda-zip --model DIR [--out function.zip] [--arch "
-    "x86_64]\n"
+    "x86_64|arm64]\n"
     "                       [--runtime PATH] [--bootstrap PATH] [--json]\n"
     "\n"
     "Writes a self-contained Lambda package: a static bootstrap, modelfn-fn, every shared library\n"
@@ -458,7 +458,8 @@ constexpr const char* kPackageUsage =
     "manifest). Runs on provided.al2023 whatever glibc this machine has. Fails above Lambda's "
     "size\n"
     "limits (50 MiB zipped, 250 MiB unzipped). --runtime and --bootstrap default to the binaries\n"
-    "installed beside this modelfn.\n"
+    "installed beside this modelfn (for another --arch, in its arm64/ or x86_64/ folder, where\n"
+    "scripts/build.sh --arch arm64 puts the cross-built ones).\n"
     "aws-lambda-image writes OUT/context (Dockerfile on provided:al2023 and Dockerfile.scratch) "
     "and\n"
     "OUT/image.tar, the scratch image as an OCI image layout, built without a container engine.\n";
@@ -469,6 +470,17 @@ std::string SelfDir() {
   if (n <= 0) return ".";
   std::string self(buf, static_cast<size_t>(n));
   return self.substr(0, self.rfind('/'));
+}
+
+// Where the function binaries for `arch` are: beside modelfn for this machine's architecture,
+// else in the arch's folder beside it.
+std::string BinariesFor(const std::string& arch) {
+#if defined(__x86_64__)
+  const char* host = "x86_64";
+#else
+  const char* host = "arm64";
+#endif
+  return arch == host ? SelfDir() : SelfDir() + "/" + arch;
 }
 
 int CmdPackage(int argc, char** argv) {
@@ -485,8 +497,8 @@ int CmdPackage(int argc, char** argv) {
   o.model_dir = a.Get("model");
   o.out = a.Get("out", target == "aws-lambda-zip" ? "function.zip" : "modelfn-image");
   o.arch = a.Get("arch", "x86_64");
-  o.runtime_binary = a.Get("runtime", SelfDir() + "/modelfn-fn");
-  o.bootstrap_binary = a.Get("bootstrap", SelfDir() + "/modelfn-bootstrap");
+  o.runtime_binary = a.Get("runtime", BinariesFor(o.arch) + "/modelfn-fn");
+  o.bootstrap_binary = a.Get("bootstrap", BinariesFor(o.arch) + "/modelfn-bootstrap");
   if (target == "aws-lambda-image") {
     std::string staged = o.out + "/package";
     LambdaZipOptions so = o;
@@ -617,8 +629,8 @@ int CmdDeploy(int argc, char** argv) {
   z.model_dir = remote ? "" : model;
   z.out = out + "/function.zip";
   z.arch = o.arch;
-  z.runtime_binary = a.Get("runtime", SelfDir() + "/modelfn-fn");
-  z.bootstrap_binary = a.Get("bootstrap", SelfDir() + "/modelfn-bootstrap");
+  z.runtime_binary = a.Get("runtime", BinariesFor(z.arch) + "/modelfn-fn");
+  z.bootstrap_binary = a.Get("bootstrap", BinariesFor(z.arch) + "/modelfn-bootstrap");
   auto zip = BuildLambdaZip(z);
   if (!zip.ok()) return Fail(zip.status());
   if (Status s = WriteFileAtomic(out + "/template.yaml", *rendered); !s.ok()) return Fail(s);

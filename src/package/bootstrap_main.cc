@@ -11,7 +11,11 @@
 #include <vector>
 
 #ifndef MODELFN_LOADER_NAME
+#if defined(__aarch64__)
+#define MODELFN_LOADER_NAME "ld-linux-aarch64.so.1"
+#else
 #define MODELFN_LOADER_NAME "ld-linux-x86-64.so.2"
+#endif
 #endif
 
 int main(int argc, char** argv) {

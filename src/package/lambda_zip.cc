@@ -10,6 +10,7 @@
 
 #include "common/files.h"
 #include "manifest/manifest.h"
+#include "package/elf.h"
 #include "package/zip_writer.h"
 
 namespace modelfn {
@@ -93,24 +94,62 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> SharedLibraries(
 
 StatusOr<std::vector<PackageEntry>> PlanLambdaPackage(const LambdaZipOptions& o,
                                                       std::string* scratch) {
-  if (o.arch != "x86_64") {
-    return Status(StatusCode::kUnimplemented,
-                  "packaging for " + o.arch + " needs modelfn built on " + o.arch +
-                      " (this build is x86_64); run the same command there",
-                  "invalid_request");
+  if (o.arch != "x86_64" && o.arch != "arm64") {
+    return Status(StatusCode::kInvalidArgument,
+                  "Lambda runs x86_64 and arm64; got --arch " + o.arch, "invalid_request");
   }
+  // The binaries must be built for the architecture asked for.
+  for (const std::string* bin : {&o.runtime_binary, &o.bootstrap_binary}) {
+    ASSIGN_OR_RETURN(ElfInfo info, ReadElf(*bin));
+    std::string arch = LambdaArchOf(info.machine);
+    if (arch != o.arch) {
+      return Status(StatusCode::kInvalidArgument,
+                    *bin + " is built for " + (arch.empty() ? "another machine" : arch) + ", not " +
+                        o.arch +
+                        (o.arch == "arm64" ? " (scripts/build.sh --arch arm64 cross-builds it "
+                                             "into build/arm64/)"
+                                           : ""),
+                    "invalid_request");
+    }
+  }
+#if defined(__x86_64__)
+  const bool native = o.arch == "x86_64";
+#elif defined(__aarch64__)
+  const bool native = o.arch == "arm64";
+#else
+  const bool native = false;
+#endif
   Manifest manifest;
   if (!o.model_dir.empty()) {
     ASSIGN_OR_RETURN(std::string text, ReadFile(o.model_dir + "/manifest.json"));
     ASSIGN_OR_RETURN(manifest, ParseManifest(text));
     RETURN_IF_ERROR(VerifyFiles(manifest, o.model_dir));
   }
-  ASSIGN_OR_RETURN(auto libs, SharedLibraries(o.runtime_binary));
+  // A binary of this machine: what its loader resolves (ldd). Another architecture's: read from
+  // the ELF files, found in that architecture's library folders (cross toolchain, multiarch).
+  const std::vector<std::string> dirs = LibraryDirsFor(o.arch);
+  auto libraries = [&](const std::string& bin) {
+    return native ? SharedLibraries(bin) : ResolveElfLibraries(bin, dirs);
+  };
+  auto locate = [&](const std::string& soname) -> StatusOr<std::string> {
+    if (native) return LibraryPath(soname);
+    for (const auto& dir : dirs) {
+      std::string cand = dir + "/" + soname;
+      auto info = ReadElf(cand);
+      if (info.ok() && LambdaArchOf(info->machine) == o.arch) {
+        char real[4096];
+        if (realpath(cand.c_str(), real) != nullptr) return std::string(real);
+      }
+    }
+    return NotFoundError("cannot find " + soname + " for " + o.arch + " to bundle (install the " +
+                         o.arch + " library, e.g. libcurl4:" + o.arch + ")");
+  };
+  ASSIGN_OR_RETURN(auto libs, libraries(o.runtime_binary));
   // Libraries the runtime loads with dlopen, and theirs: libcurl (store backends).
   for (const char* soname : {"libcurl.so.4"}) {
-    ASSIGN_OR_RETURN(std::string path, LibraryPath(soname));
+    ASSIGN_OR_RETURN(std::string path, locate(soname));
     std::vector<std::pair<std::string, std::string>> more = {{soname, path}};
-    ASSIGN_OR_RETURN(auto deps, SharedLibraries(path));
+    ASSIGN_OR_RETURN(auto deps, libraries(path));
     more.insert(more.end(), deps.begin(), deps.end());
     for (auto& lib : more) {
       bool have = false;
@@ -120,8 +159,10 @@ StatusOr<std::vector<PackageEntry>> PlanLambdaPackage(const LambdaZipOptions& o,
   }
   std::string runtime = o.runtime_binary;
   *scratch = o.out + ".modelfn-fn.tmp";
-  if (Capture("command -v strip >/dev/null && strip --strip-debug -o " + Quote(*scratch) + " " +
-              Quote(o.runtime_binary))
+  std::string strip = native ? "strip" : (o.arch == "arm64" ? "aarch64-linux-gnu-strip" : "");
+  if (!strip.empty() &&
+      Capture("command -v " + strip + " >/dev/null && " + strip + " --strip-debug -o " +
+              Quote(*scratch) + " " + Quote(o.runtime_binary))
           .ok()) {
     runtime = *scratch;
   }

@@ -87,3 +87,15 @@ def test_arm64_zip_runs_under_rie_in_an_empty_root(arm64_zip, tmp_path):
         assert '"event":"init"' in log
     finally:
         fn.stop()
+
+
+def test_arm64_image_is_an_arm64_oci_image(tmp_path):
+    out = tmp_path / "img"
+    p = subprocess.run([str(CLI), "package", "--target", "aws-lambda-image", "--arch", "arm64",
+                        "--runtime", str(ARM64 / "modelfn-fn"), "--bootstrap",
+                        str(ARM64 / "modelfn-bootstrap"), "--model", str(EXAMPLES / "digits"),
+                        "--out", str(out), "--json"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    info = json.loads(subprocess.run(["skopeo", "inspect", f"oci-archive:{out / 'image.tar'}"],
+                                     capture_output=True, text=True, check=True).stdout)
+    assert info["Architecture"] == "arm64" and info["Os"] == "linux"

@@ -20,28 +20,16 @@ EXAMPLES = ROOT / "examples"
 MODELS = ROOT / "tests" / "models"
 
 
-class Function:
-    """A running modelfn-fn process. A thread drains its stdout (JSON log lines) so a chatty
-    function never blocks on a full pipe."""
+class LogLines:
+    """JSON log lines of a child process: a thread drains its stdout, so a chatty child never
+    blocks on a full pipe, and wait_for() finds a line."""
 
-    def __init__(self, model_dir, env=None, args=(), port=0):
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        self.proc = subprocess.Popen([str(FN), "--model", str(model_dir), "--port", str(port),
-                                      "--host", "127.0.0.1", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)
+    def __init__(self, proc):
+        self.proc = proc
         self.lines = []
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._drain, daemon=True)
         self.reader.start()
-        self.init = self.wait_for(lambda l: l.get("event") in ("init", "init_error"), 30)
-        if self.init is None or self.init["event"] != "init":
-            self.proc.kill()
-            raise RuntimeError(f"modelfn-fn did not start: {self.lines} "
-                               f"{self.proc.stderr.read().decode()}")
-        self.port = self.init["port"]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.session = requests.Session()
 
     def _drain(self):
         for raw in self.proc.stdout:
@@ -68,6 +56,37 @@ class Function:
                     return None
                 self.cond.wait(min(left, 0.2))
 
+    def terminate(self, timeout=15):
+        """SIGTERM, then SIGKILL after `timeout` s; the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(5)
+        return self.proc.returncode
+
+
+class Function(LogLines):
+    """A running modelfn-fn process."""
+
+    def __init__(self, model_dir, env=None, args=(), port=0):
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        super().__init__(subprocess.Popen([str(FN), "--model", str(model_dir), "--port", str(port),
+                                           "--host", "127.0.0.1", *args], stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, env=full_env))
+        self.init = self.wait_for(lambda l: l.get("event") in ("init", "init_error"), 30)
+        if self.init is None or self.init["event"] != "init":
+            self.proc.kill()
+            raise RuntimeError(f"modelfn-fn did not start: {self.lines} "
+                               f"{self.proc.stderr.read().decode()}")
+        self.port = self.init["port"]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.session = requests.Session()
+
     def requests_logged(self, count, timeout=10):
         """Waits until `count` request log lines exist and returns them all."""
         self.wait_for(lambda _: sum(1 for l in self.lines if l.get("event") == "request") >= count,
@@ -88,16 +107,6 @@ class Function:
         r = self.get("/v1/health")
         return r.status_code == 200 and r.json()["ready"] is True
 
-    def terminate(self, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(5)
-        return self.proc.returncode
 
 
 @pytest.fixture
@@ -126,3 +135,22 @@ def cancer():
     f = Function(EXAMPLES / "breast_cancer")
     yield f
     f.terminate()
+
+
+@pytest.fixture
+def up(tmp_path):
+    """Starts `modelfn up` with a given modelfn.yaml text (see up_harness.py), each in its own
+    folder; stops them all after the test."""
+    from up_harness import Up
+    started = []
+
+    def start(text, env=None, expect_failure=False):
+        d = tmp_path / f"p{len(started)}"
+        d.mkdir()
+        u = Up(d, text, env, expect_failure)
+        started.append(u)
+        return u
+
+    yield start
+    for u in started:
+        u.stop()

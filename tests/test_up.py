@@ -25,23 +25,6 @@ def store(tmp_path_factory):
     push(s, MODELS / "add2", "add2", "1.0.0")
     return s
 
-
-@pytest.fixture
-def up(tmp_path):
-    started = []
-
-    def start(text, env=None, expect_failure=False):
-        d = tmp_path / f"p{len(started)}"
-        d.mkdir()
-        u = Up(d, text, env, expect_failure)
-        started.append(u)
-        return u
-
-    yield start
-    for u in started:
-        u.stop()
-
-
 def burst(u, n, body, path="/v1/models/work/infer", headers=None):
     """n requests released together; returns the responses in order."""
     barrier = threading.Barrier(n)

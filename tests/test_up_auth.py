@@ -20,22 +20,6 @@ def store(tmp_path_factory):
     return s
 
 
-@pytest.fixture
-def up(tmp_path):
-    started = []
-
-    def start(text, env=None):
-        d = tmp_path / f"p{len(started)}"
-        d.mkdir()
-        u = Up(d, text, env)
-        started.append(u)
-        return u
-
-    yield start
-    for u in started:
-        u.stop()
-
-
 def keys(u, *args):
     return cli("keys", *args, "-f", u.config)
 

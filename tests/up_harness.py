@@ -4,14 +4,12 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
-import threading
 import time
 
 import requests
 
-from conftest import CLI, EXAMPLES, MODELS
+from conftest import CLI, EXAMPLES, MODELS, LogLines
 
 WORK_MODEL = MODELS / "work"
 
@@ -44,7 +42,7 @@ def work_body(loops=0, alloc=(1, 1), rows=1):
     return {"inputs": {"x": [[1.0, 2.0, 3.0, 4.0]] * rows, "loops": [loops], "alloc": list(alloc)}}
 
 
-class Up:
+class Up(LogLines):
     """A running `modelfn up -f <dir>/modelfn.yaml` listening on a free loopback port."""
 
     def __init__(self, directory, config_text, env=None, expect_failure=False):
@@ -53,11 +51,8 @@ class Up:
         self.config.write_text(config_text)
         full = dict(os.environ)
         full.update(env or {})
-        self.proc = subprocess.Popen([str(CLI), "up", "-f", str(self.config)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full)
-        self.lines = []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._drain, daemon=True).start()
+        super().__init__(subprocess.Popen([str(CLI), "up", "-f", str(self.config)],
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full))
         self.stderr = b""
         if expect_failure:
             self.proc.wait(60)
@@ -69,28 +64,6 @@ class Up:
             raise RuntimeError(f"modelfn up did not start: {self.proc.stderr.read().decode()}")
         self.url = up["url"]
         self.session = requests.Session()
-
-    def _drain(self):
-        for raw in self.proc.stdout:
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                line = {"event": "unparsed", "raw": raw.decode(errors="replace")}
-            with self.cond:
-                self.lines.append(line)
-                self.cond.notify_all()
-
-    def wait_for(self, pred, timeout=10):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for line in self.lines:
-                    if pred(line):
-                        return line
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    return None
-                self.cond.wait(min(left, 0.2))
 
     def post(self, path, payload=None, session=None, **kw):
         if payload is not None:
@@ -131,14 +104,7 @@ class Up:
         raise AssertionError(f"condition not met within {timeout} s (last: {last})")
 
     def stop(self, timeout=30):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return self.terminate(timeout)
 
 
 def fn_config(name="work", model=None, **settings):

@@ -65,6 +65,37 @@ std::string OwnCgroup(const std::string& controller) {
   return "";
 }
 
+// In a freshly forked child (async-signal-safe calls only): its own process group, so a kill
+// reaches anything it spawns; default signal handling; the memory group joined (`procs` is its
+// cgroup.procs, or null); stdin from /dev/null, stdout and stderr to the log, the readiness pipe on
+// fd 3 when there is one, and `extra` (if >= 0) on the next descriptor. Everything else of the
+// platform's (sockets, pipes) is closed. Returns the descriptor `extra` landed on.
+int SetUpChild(const char* procs, int log_fd, int ready_fd, int extra) {
+  setpgid(0, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);
+  if (procs != nullptr) {
+    int fd = open(procs, O_WRONLY);
+    if (fd < 0 || write(fd, "0", 1) != 1) _exit(126);
+    close(fd);
+  }
+  // Move the sources above the targets first, so no dup2 below overwrites one still needed.
+  log_fd = fcntl(log_fd, F_DUPFD, 16);
+  if (ready_fd >= 0) ready_fd = fcntl(ready_fd, F_DUPFD, 16);
+  if (extra >= 0) extra = fcntl(extra, F_DUPFD, 16);
+  int devnull = open("/dev/null", O_RDONLY);
+  if (devnull >= 0) dup2(devnull, 0);
+  dup2(log_fd, 1);
+  dup2(log_fd, 2);
+  int next = 3;
+  if (ready_fd >= 0) dup2(ready_fd, next++);
+  int moved = extra >= 0 ? dup2(extra, next++) : -1;
+  for (int fd = next; fd < 1024; ++fd) close(fd);
+  return moved;
+}
+
 }  // namespace
 
 const char* MemoryLimitName(MemoryLimitKind k) {
@@ -204,29 +235,12 @@ StatusOr<Launched> LaunchProcess(const LaunchSpec& spec) {
     return UnavailableError(std::string("fork: ") + strerror(e));
   }
   if (pid == 0) {
-    // Child. Own process group, so a kill reaches anything it spawns.
-    setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    if (!procs.empty()) {
-      int fd = open(procs.c_str(), O_WRONLY);
-      if (fd < 0 || write(fd, "0", 1) != 1) _exit(126);
-      close(fd);
-    }
+    SetUpChild(procs.empty() ? nullptr : procs.c_str(), log_fd, pipefd[1], -1);
     if (spec.rlimit_as_bytes > 0) {
       rlimit rl{static_cast<rlim_t>(spec.rlimit_as_bytes),
                 static_cast<rlim_t>(spec.rlimit_as_bytes)};
       setrlimit(RLIMIT_AS, &rl);
     }
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    if (pipefd[1] >= 0) dup2(pipefd[1], 3);
-    // Nothing else of the platform's (sockets, pipes) reaches the instance.
-    for (int fd = spec.ready_pipe ? 4 : 3; fd < 1024; ++fd) close(fd);
     execve(argv[0], argv.data(), envp.data());
     const char msg[] = "modelfn up: cannot exec the function binary\n";
     ssize_t ignored = write(2, msg, sizeof msg - 1);
@@ -269,23 +283,7 @@ StatusOr<Spare> ForkSpare(const std::string& log_path, const std::string& group_
     return UnavailableError(std::string("fork: ") + strerror(e));
   }
   if (pid == 0) {
-    setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    if (!procs.empty()) {
-      int fd = open(procs.c_str(), O_WRONLY);
-      if (fd < 0 || write(fd, "0", 1) != 1) _exit(126);
-      close(fd);
-    }
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    if (ready[1] >= 0) dup2(ready[1], 3);
-    int in = dup2(cmd[0], ready_pipe ? 4 : 3);
-    for (int fd = in + 1; fd < 1024; ++fd) close(fd);
+    int in = SetUpChild(procs.empty() ? nullptr : procs.c_str(), log_fd, ready[1], cmd[0]);
     // "binary\0arg\0...\0\0NAME=value\0...\0\0", then EOF.
     size_t len = 0;
     while (len < kBuf) {

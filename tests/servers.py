@@ -30,9 +30,13 @@ def port_free(port):
 
 
 def free_ports(n, spread=0):
-    """n ports p (and p + spread, for servers that also take p + spread) all free right now."""
+    """n ports p (and p + spread, for servers that also take p + spread) all free right now, below
+    the kernel's ephemeral range (where every outgoing connection and every port-0 listener, such
+    as the platform's instances, takes its port) so that nothing else grabs one before the server
+    binds it."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
     while True:
-        base = random.randint(20000, 50000 - spread)
+        base = random.randint(10000, low - 1 - spread - 7 * n)
         ports = [base + 7 * i for i in range(n)]
         if all(port_free(p) and (spread == 0 or port_free(p + spread)) for p in ports):
             return ports

@@ -69,7 +69,7 @@ int CmdUp(int argc, char** argv) {
     config->gateway.host = l.substr(0, colon);
     config->gateway.port = atoi(l.c_str() + colon + 1);
     const GatewayConfig& g = config->gateway;
-    if (!IsLoopbackHost(g.host) && !g.api_keys && !g.jwt_enabled && !g.allow_unauthenticated) {
+    if (!IsLoopbackHost(g.host) && !g.HasAuth() && !g.allow_unauthenticated) {
       return Failed("refusing to listen on " + g.host +
                     " with no auth: enable gateway.auth, or set gateway.allow_unauthenticated");
     }
@@ -130,7 +130,7 @@ int CmdStatus(int argc, char** argv) {
     if (!state.ok())
       return Failed("modelfn up is not running (no " + config->state_dir + "/up.json)");
     auto doc = Json::Parse(*state);
-    const Json* u = doc.ok() ? doc->Find("url") : nullptr;
+    const Json* u = doc.ok() ? doc->Find("local_url") : nullptr;
     if (u == nullptr || !u->is_string())
       return Failed("unreadable " + config->state_dir + "/up.json");
     url = u->AsString();

@@ -223,8 +223,8 @@ StatusOr<GatewayConfig> ParseGateway(const Json* v, const std::string& base_dir)
   GatewayConfig g;
   Fields f(v, "gateway");
   RETURN_IF_ERROR(f.CheckObject());
-  RETURN_IF_ERROR(
-      f.CheckKnown({"listen", "auth", "cors", "limits", "allow_unauthenticated", "workers"}));
+  RETURN_IF_ERROR(f.CheckKnown(
+      {"listen", "auth", "cors", "limits", "allow_unauthenticated", "workers", "tls"}));
   std::string listen;
   RETURN_IF_ERROR(f.String("listen", &listen));
   if (!listen.empty()) RETURN_IF_ERROR(ParseListen(listen, &g));
@@ -249,6 +249,18 @@ StatusOr<GatewayConfig> ParseGateway(const Json* v, const std::string& base_dir)
     }
     g.jwt_enabled = true;
   }
+  Fields tls(f.Get("tls"), "gateway.tls");
+  RETURN_IF_ERROR(tls.CheckObject());
+  RETURN_IF_ERROR(tls.CheckKnown({"cert", "key", "client_ca"}));
+  RETURN_IF_ERROR(tls.String("cert", &g.tls_cert));
+  RETURN_IF_ERROR(tls.String("key", &g.tls_key));
+  RETURN_IF_ERROR(tls.String("client_ca", &g.tls_client_ca));
+  if (g.tls_cert.empty() != g.tls_key.empty() || (!g.tls_client_ca.empty() && g.tls_cert.empty())) {
+    return FieldError("gateway.tls", "needs both cert and key (and client_ca only with them)");
+  }
+  for (std::string* path : {&g.tls_cert, &g.tls_key, &g.tls_client_ca}) {
+    if (!path->empty() && (*path)[0] != '/') *path = base_dir + "/" + *path;
+  }
   Fields cors(f.Get("cors"), "gateway.cors");
   RETURN_IF_ERROR(cors.CheckObject());
   RETURN_IF_ERROR(cors.CheckKnown({"origins"}));
@@ -259,10 +271,11 @@ StatusOr<GatewayConfig> ParseGateway(const Json* v, const std::string& base_dir)
   int64_t max_body = static_cast<int64_t>(g.max_body_bytes);
   RETURN_IF_ERROR(limits.Int("max_body_bytes", int64_t{1}, int64_t{1} << 32, &max_body));
   g.max_body_bytes = static_cast<size_t>(max_body);
-  if (!IsLoopbackHost(g.host) && !g.api_keys && !g.jwt_enabled && !g.allow_unauthenticated) {
+  if (!IsLoopbackHost(g.host) && !g.HasAuth() && !g.allow_unauthenticated) {
     return FieldError("gateway.listen",
                       "refusing to listen on " + g.host +
-                          " with no auth: enable gateway.auth (api_keys or jwt), or set "
+                          " with no auth: enable gateway.auth (api_keys or jwt) or client "
+                          "certificates (gateway.tls.client_ca), or set "
                           "gateway.allow_unauthenticated: true");
   }
   return g;

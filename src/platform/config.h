@@ -55,11 +55,16 @@ struct GatewayConfig {
   bool api_keys = false;
   bool jwt_enabled = false;
   JwtConfig jwt;
+  std::string tls_cert;                   // gateway.tls: serve HTTPS with this certificate chain...
+  std::string tls_key;                    // ...and key
+  std::string tls_client_ca;              // mutual TLS: clients need a certificate this CA signed
   std::vector<std::string> cors_origins;  // "*" allows any
   size_t max_body_bytes = 6 * 1024 * 1024;
   // Listening on a non-loopback address with no auth needs this, spelled out.
   bool allow_unauthenticated = false;
   int workers = 0;  // 0: one per CPU
+
+  bool HasAuth() const { return api_keys || jwt_enabled || !tls_client_ca.empty(); }
 };
 
 struct PlanConfig {

@@ -93,13 +93,19 @@ TEST(ConfigTest, MistakesNameTheField) {
 TEST(ConfigTest, RefusesAnOpenNonLoopbackListener) {
   EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {listen: '0.0.0.0:8080'}"),
             "gateway.listen: refusing to listen on 0.0.0.0 with no auth: enable gateway.auth "
-            "(api_keys or jwt), or set gateway.allow_unauthenticated: true");
+            "(api_keys or jwt) or client certificates (gateway.tls.client_ca), or set "
+            "gateway.allow_unauthenticated: true");
   EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {listen: '0.0.0.0:8080', "
                   "allow_unauthenticated: true}"),
             "ok");
   EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {listen: '0.0.0.0:8080', auth: {api_keys: "
                   "true}}"),
             "ok");
+  EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {listen: '0.0.0.0:8080', tls: {cert: c.pem, "
+                  "key: k.pem, client_ca: ca.pem}}"),
+            "ok");
+  EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {tls: {cert: c.pem}}"),
+            "gateway.tls: needs both cert and key (and client_ca only with them)");
 }
 
 }  // namespace

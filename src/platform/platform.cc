@@ -133,6 +133,8 @@ Platform::Platform(PlatformConfig config, PlatformOptions options)
 
 Platform::~Platform() {
   Shutdown();
+  if (tls_) tls_->Shutdown();
+  if (tls_thread_.joinable()) tls_thread_.join();
   if (manager_.joinable()) manager_.join();
   if (pointer_watch_.joinable()) pointer_watch_.join();
   for (auto& f : functions_) {
@@ -251,8 +253,9 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   }
 
   HttpServerOptions o;
-  o.host = c.gateway.host;
-  o.port = c.gateway.port;
+  bool tls = !c.gateway.tls_cert.empty();
+  o.host = tls ? "127.0.0.1" : c.gateway.host;  // with TLS, only the terminator reaches it
+  o.port = tls ? 0 : c.gateway.port;
   o.workers = c.gateway.workers > 0 ? c.gateway.workers : 1;
   o.limits.max_body_bytes = c.gateway.max_body_bytes;
   Platform* self = p.get();
@@ -260,6 +263,11 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
                    HttpServer::CreateAsync(o, [self](HttpRequest req, HttpResponder respond) {
                      self->Handle(std::move(req), std::move(respond));
                    }));
+  if (tls) {
+    ASSIGN_OR_RETURN(p->tls_, TlsFront::Create(TlsConfig{c.gateway.tls_cert, c.gateway.tls_key,
+                                                         c.gateway.tls_client_ca},
+                                               c.gateway.host, c.gateway.port, p->server_->port()));
+  }
   return p;
 }
 
@@ -267,7 +275,7 @@ std::string Platform::url() const {
   std::string host = config_.gateway.host;
   if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return "http://" + host + ":" + std::to_string(port());
+  return (tls_ ? "https://" : "http://") + host + ":" + std::to_string(port());
 }
 
 Status Platform::WriteStateFile() const {
@@ -276,6 +284,9 @@ Status Platform::WriteStateFile() const {
   w.BeginObject();
   w.Key("pid").Int(getpid());
   w.Key("url").String(url());
+  // What `modelfn status` on this machine uses: the gateway itself, plain HTTP on loopback (behind
+  // the TLS terminator when gateway.tls is on).
+  w.Key("local_url").String("http://127.0.0.1:" + std::to_string(server_->port()));
   w.Key("started_at").String(FormatRfc3339(clock_->WallNanos()));
   w.EndObject();
   return WriteFileAtomic(config_.state_dir + "/up.json", out);
@@ -306,8 +317,11 @@ void Platform::Run() {
     w.EndArray();
     log_.Emit(line);
   }
+  if (tls_) tls_thread_ = std::thread([this] { tls_->Run(); });
   server_->Run();
   stopping_.store(true);
+  if (tls_) tls_->Shutdown();
+  if (tls_thread_.joinable()) tls_thread_.join();
   if (manager_.joinable()) manager_.join();
   if (pointer_watch_.joinable()) pointer_watch_.join();
   for (auto& f : functions_) {
@@ -529,7 +543,9 @@ StatusOr<Platform::Target> Platform::Route(const HttpRequest& req) {
   // /v1/infer, /v1/batch: ?model=, then "model" in the body, then the only function.
   if (seg.size() == 2 && seg[0] == "v1" && (seg[1] == "infer" || seg[1] == "batch")) {
     std::string name = QueryParam(req.query, "model");
-    if (name.empty() && seg[1] == "infer") {
+    // With one function there is nothing to choose: the body is not parsed here (the instance
+    // still refuses a "model" that is not its own).
+    if (name.empty() && seg[1] == "infer" && functions_.size() > 1) {
       auto body = Json::Parse(req.body);
       if (body.ok() && body->is_object()) {
         if (const Json* m = body->Find("model"); m && m->is_string()) name = m->AsString();

@@ -22,6 +22,7 @@
 #include "platform/metrics.h"
 #include "platform/pool.h"
 #include "platform/rate_limit.h"
+#include "platform/tls_front.h"
 #include "store/object_store.h"
 #include "store/registry.h"
 
@@ -43,7 +44,7 @@ class Platform {
   static StatusOr<std::unique_ptr<Platform>> Create(PlatformConfig config, PlatformOptions options);
   ~Platform();
 
-  int port() const { return server_->port(); }
+  int port() const { return tls_ ? tls_->port() : server_->port(); }
   std::string url() const;
   // Pre-warms min instances, then serves until Shutdown(); returns after a graceful stop.
   void Run();
@@ -105,6 +106,8 @@ class Platform {
   PoolEnv pool_env_;
   std::vector<std::unique_ptr<Function>> functions_;
   std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<TlsFront> tls_;  // gateway.tls: the public listener, relaying to server_
+  std::thread tls_thread_;
   GatewayMetrics metrics_;
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<JwksVerifier> jwks_;

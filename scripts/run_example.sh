@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled example: builds modelfn, starts modelfn-fn on the digits model,
 # sends the sample requests and prints the answers and the cold-start timings, then stops it.
+# Then the same model behind `modelfn up`: pushed to a store folder, served from zero instances
+# through the gateway, with a burst that scales it out and the platform's status.
 # Usage: scripts/run_example.sh [MODEL_DIR]   (default: examples/digits)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,8 +11,14 @@ scripts/setup.sh
 scripts/build.sh
 model="${1:-examples/digits}"
 log=$(mktemp)
+work=$(mktemp -d)
 fn_pid=""
-cleanup() { [ -n "$fn_pid" ] && kill "$fn_pid" 2>/dev/null; rm -f "$log"; }
+up_pid=""
+cleanup() {
+  [ -n "$fn_pid" ] && kill "$fn_pid" 2>/dev/null
+  [ -n "$up_pid" ] && kill "$up_pid" 2>/dev/null && wait "$up_pid" 2>/dev/null
+  rm -rf "$log" "$work"
+}
 trap cleanup EXIT
 
 build/modelfn-fn --model "$model" --port 0 --host 127.0.0.1 >"$log" 2>&1 &
@@ -57,3 +65,43 @@ fn_pid=""
 echo
 echo "== shutdown =="
 tail -1 "$log"
+
+echo
+echo "== modelfn up: the same model behind the local platform =="
+name=$(sed -n 's/.*"name":"\([^"]*\)".*/\1/p' "$model/manifest.json" | head -1)
+version=$(sed -n 's/.*"version":"\([^"]*\)".*/\1/p' "$model/manifest.json" | head -1)
+build/modelfn push "$model" --name "$name" --version "$version" --store "$work/models"
+build/modelfn promote "$name" "$version" --store "$work/models"
+cat >"$work/modelfn.yaml" <<YAML
+store: ./models
+functions:
+  $name:
+    model: $name
+    max_instances: 3
+    idle_ttl_s: 30
+gateway:
+  listen: 127.0.0.1:0
+YAML
+echo "\$ cat modelfn.yaml"; cat "$work/modelfn.yaml"
+build/modelfn up -f "$work/modelfn.yaml" >"$work/up.log" 2>"$work/up.err" &
+up_pid=$!
+for _ in $(seq 200); do
+  [ -f "$work/.modelfn/up.json" ] && break
+  sleep 0.05
+done
+gw=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$work/.modelfn/up.json")
+echo "gateway on $gw (dashboard: $gw/dashboard)"
+echo
+echo "== first request: no instance runs yet (cold start through the gateway) =="
+curl -sS -o /dev/null -D - -w 'time %{time_total} s\n' -X POST "$gw/v1/models/$name/infer" \
+  -H 'Content-Type: application/json' -d "@$req/infer.json" | grep -iE '^x-modelfn|^time'
+echo
+echo "== a burst of 12 concurrent requests: the platform scales out (max 3 instances) =="
+seq 12 | xargs -P 12 -I{} curl -sS -o /dev/null -w '%{http_code}\n' -X POST \
+  "$gw/v1/models/$name/infer" -H 'Content-Type: application/json' -d "@$req/infer.json" | sort | uniq -c
+echo
+echo "== modelfn status =="
+build/modelfn status -f "$work/modelfn.yaml"
+kill -TERM "$up_pid"
+wait "$up_pid" || true
+up_pid=""

@@ -1,7 +1,5 @@
 #include "package/lambda_zip.h"
 
-#include <dlfcn.h>
-#include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,20 +36,6 @@ std::string Quote(const std::string& s) {
 }
 
 }  // namespace
-
-StatusOr<std::string> LibraryPath(const std::string& soname) {
-  void* h = dlopen(soname.c_str(), RTLD_LAZY | RTLD_LOCAL);
-  if (h == nullptr) return NotFoundError("cannot find " + soname + " to bundle: " + dlerror());
-  struct link_map* map = nullptr;
-  std::string path;
-  if (dlinfo(h, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr)
-    path = map->l_name;
-  dlclose(h);
-  char real[4096];
-  if (path.empty() || realpath(path.c_str(), real) == nullptr)
-    return NotFoundError("cannot resolve " + soname);
-  return std::string(real);
-}
 
 StatusOr<std::vector<std::pair<std::string, std::string>>> SharedLibraries(
     const std::string& binary) {
@@ -131,9 +115,24 @@ StatusOr<std::vector<PackageEntry>> PlanLambdaPackage(const LambdaZipOptions& o,
   auto libraries = [&](const std::string& bin) {
     return native ? SharedLibraries(bin) : ResolveElfLibraries(bin, dirs);
   };
+  // Found by searching the folders, not by dlopen: loading libcurl's dependency tree into the
+  // packager only to ask where it came from left stale thread-local blocks behind after dlclose
+  // (LeakSanitizer crashed scanning them).
+  std::vector<std::string> search = dirs;
+  if (const char* lp = getenv("LD_LIBRARY_PATH"); lp != nullptr && native) {
+    std::string all = lp;
+    size_t pos = 0;
+    std::vector<std::string> first;
+    while (pos <= all.size()) {
+      size_t end = all.find(':', pos);
+      if (end == std::string::npos) end = all.size();
+      if (end > pos) first.push_back(all.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    search.insert(search.begin(), first.begin(), first.end());
+  }
   auto locate = [&](const std::string& soname) -> StatusOr<std::string> {
-    if (native) return LibraryPath(soname);
-    for (const auto& dir : dirs) {
+    for (const auto& dir : search) {
       std::string cand = dir + "/" + soname;
       auto info = ReadElf(cand);
       if (info.ok() && LambdaArchOf(info->machine) == o.arch) {

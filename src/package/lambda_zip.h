@@ -42,9 +42,6 @@ struct LambdaZipReport {
 StatusOr<std::vector<std::pair<std::string, std::string>>> SharedLibraries(
     const std::string& binary);
 
-// Where the dynamic linker finds `soname` on this machine (resolved to the real file).
-StatusOr<std::string> LibraryPath(const std::string& soname);
-
 struct PackageEntry {
   std::string name;  // path inside the package
   std::string path;  // source file

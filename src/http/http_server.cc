@@ -35,6 +35,7 @@ struct Conn {
   bool awaiting_keep_alive = false;
   bool awaiting_head = false;
   bool peer_closed = false;  // the client sent FIN while we were awaiting
+  bool paused = false;       // not reading: awaiting, with a full buffer of pipelined bytes
   std::string in;
   std::string out;
   size_t out_off = 0;
@@ -405,6 +406,14 @@ void HttpServer::Loop(int index) {
         }
         continue;
       }
+      if (c->paused) {
+        c->paused = false;
+        epoll_event e{};
+        e.events = EPOLLIN | EPOLLRDHUP;
+        e.data.ptr = c;
+        epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+        c->want_write = false;
+      }
       process(c);  // pipelined requests that waited behind this one
     }
     arrived.clear();
@@ -501,13 +510,18 @@ void HttpServer::Loop(int index) {
         if (closed) continue;
         c->last_active_ms = NowMs();
         if (!process(c)) continue;
-        if (peer_done && c->awaiting) {
-          // Answer first; stop watching the socket, whose EOF would otherwise wake us forever.
-          c->peer_closed = true;
+        bool full = c->awaiting && c->in.size() > options_.limits.max_body_bytes +
+                                                      options_.limits.max_header_bytes;
+        if (c->awaiting && (peer_done || full)) {
+          // Answer first; stop watching the socket, whose EOF (or unread bytes) would otherwise
+          // wake us forever. Reading resumes with the answer.
+          c->peer_closed = peer_done;
+          c->paused = !peer_done;
           epoll_event e{};
           e.events = 0;
           e.data.ptr = c;
           epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+          c->want_write = false;
         } else if (peer_done) {
           // The client will send nothing more: finish writing what we have, then close.
           if (c->out_off >= c->out.size() || c->lingering) {

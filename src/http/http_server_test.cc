@@ -267,6 +267,29 @@ TEST(HttpServerTest, AsyncAnswerAfterClientHalfCloseIsStillWritten) {
   close(fd);
 }
 
+TEST(HttpServerTest, AsyncHeldRequestWithAFloodOfPipelinedBytesPausesReading) {
+  DeferredServer server;
+  int fd = Connect(server.port());
+  Send(fd, "GET /held HTTP/1.1\r\n\r\n");
+  // More pipelined bytes than any request may carry, while the first is held: the server stops
+  // reading (instead of spinning on a readable socket) and answers in order afterwards.
+  std::thread flood([fd] {
+    std::string big =
+        "POST /big HTTP/1.1\r\nContent-Length: 8000000\r\n\r\n" + std::string(8'000'000, 'x');
+    send(fd, big.data(), big.size(), MSG_NOSIGNAL);  // may stop early when the server closes
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  server.AnswerWhenHeld(1);
+  std::string r = ReadResponses(fd, 2);
+  flood.join();
+  size_t first = r.find("answer:/held");
+  size_t too_large = r.find("HTTP/1.1 413");
+  ASSERT_NE(first, std::string::npos) << r.substr(0, 300);
+  ASSERT_NE(too_large, std::string::npos) << r.substr(0, 600);
+  EXPECT_LT(first, too_large);
+  close(fd);
+}
+
 TEST(HttpServerTest, AsyncAnswerForAClosedClientIsDropped) {
   DeferredServer server;
   int fd = Connect(server.port());

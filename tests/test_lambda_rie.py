@@ -232,7 +232,9 @@ def test_run_is_stopped_before_the_deadline(tmp_path):
     from servers import write_slow_onnx
     d = tmp_path / "slow"
     d.mkdir()
-    write_slow_onnx(d / "model.onnx", depth=400)  # ~12 s of work, and a quick init
+    # Far more work than the 4 s timeout on any machine (a fast one ran depth 400 in under 4 s),
+    # and a quick init (the warm-up is skipped for inputs this large).
+    write_slow_onnx(d / "model.onnx", depth=3000)
     m = subprocess.run([str(CLI), "manifest", str(d / "model.onnx"), "--name", "slow", "--version", "1"],
                        capture_output=True, text=True, timeout=120)
     assert m.returncode == 0, m.stderr

@@ -95,7 +95,7 @@ def test_queue_full_is_429_and_a_long_wait_is_503(up, store):
                                     idle_ttl_s=30, timeout_s=30)]))
     u.post("/v1/models/work/infer", work_body())  # the instance is up and idle
     with concurrent.futures.ThreadPoolExecutor(3) as ex:
-        busy = ex.submit(u.post, "/v1/models/work/infer", work_body(loops=SLOW * 3))
+        busy = ex.submit(u.post, "/v1/models/work/infer", work_body(loops=SLOW * 10))
         u.wait_until(lambda: u.instances("work")[0]["state"] == "busy")
         queued = ex.submit(u.post, "/v1/models/work/infer", work_body())
         u.wait_until(lambda: u.function("work")["versions"][0]["queued"] == 1 or queued.done())

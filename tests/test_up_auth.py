@@ -169,3 +169,38 @@ def test_jwt_matrix(up, store, signers, tmp_path):
     refused("not.a.jwt", "malformed")
     m = u.get("/metrics", headers={"Authorization": "Bearer " + rs}).text
     assert 'modelfn_gateway_auth_failures_total{reason="bad_token"}' in m
+
+
+def test_jwks_from_a_url(up, store, signers, tmp_path):
+    import http.server
+    import threading
+    body = json.dumps(signers["jwks"]).encode()
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
+        u = up(config(store, [fn_config()], gateway=f"  auth: {{jwt: {{jwks: '{url}'}}}}\n"))
+        assert seen == ["/.well-known/jwks.json"]
+        now = int(time.time())
+        token = jwt.encode({"sub": "bob", "exp": now + 60}, signers["ec"], algorithm="ES256",
+                           headers={"kid": "e1"})
+        r = u.post("/v1/models/work/infer", work_body(), headers={"Authorization": "Bearer " + token})
+        assert r.status_code == 200, r.text
+        line = u.wait_for(lambda l: l.get("event") == "access" and l.get("principal") == "jwt:bob")
+        assert line is not None
+    finally:
+        server.shutdown()

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <random>
 
+#include "common/cpu_quota.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "common/sha256.h"
@@ -231,7 +232,7 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   bool tls = !c.gateway.tls_cert.empty();
   o.host = tls ? "127.0.0.1" : c.gateway.host;  // with TLS, only the terminator reaches it
   o.port = tls ? 0 : c.gateway.port;
-  o.workers = c.gateway.workers > 0 ? c.gateway.workers : 1;
+  o.workers = c.gateway.workers > 0 ? c.gateway.workers : ReadCpuQuota().EffectiveCpus();
   o.limits.max_body_bytes = c.gateway.max_body_bytes;
   Platform* self = p.get();
   ASSIGN_OR_RETURN(p->server_,

@@ -1,5 +1,9 @@
 #include "cli/args.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+
 namespace modelfn {
 
 Args::Args(int argc, char** argv, std::set<std::string> value_flags,
@@ -49,6 +53,25 @@ std::vector<std::string> Args::GetAll(const std::string& flag) const {
   auto [lo, hi] = values_.equal_range(flag);
   for (auto it = lo; it != hi; ++it) out.push_back(it->second);
   return out;
+}
+
+int Usage(const char* text, const std::string& error) {
+  if (!error.empty()) fprintf(stderr, "modelfn: %s\n", error.c_str());
+  fputs(text, stderr);
+  return 2;
+}
+
+int Fail(const std::string& message) {
+  fprintf(stderr, "modelfn: %s\n", message.c_str());
+  return 1;
+}
+
+std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string self(buf, static_cast<size_t>(n));
+  return self.substr(0, self.rfind('/'));
 }
 
 }  // namespace modelfn

@@ -27,4 +27,10 @@ class Args {
   std::string error_;
 };
 
+// Shared by the subcommands: a usage error (the message, then the usage text; exit code 2), a
+// failure (exit code 1), and the folder holding this executable (where modelfn-fn is installed).
+int Usage(const char* text, const std::string& error = "");
+int Fail(const std::string& message);
+std::string SelfDir();
+
 }  // namespace modelfn

@@ -56,16 +56,7 @@ constexpr const char* kUsage =
     "s3://bucket/prefix, gs://bucket/prefix, az://container/prefix.\n"
     "Exit codes: 0 success, 1 failure, 2 usage error.\n";
 
-int Usage(const char* text, const std::string& error = "") {
-  if (!error.empty()) fprintf(stderr, "modelfn: %s\n", error.c_str());
-  fputs(text, stderr);
-  return 2;
-}
-
-int Fail(const Status& s) {
-  fprintf(stderr, "modelfn: %s\n", s.message().c_str());
-  return 1;
-}
+int Fail(const Status& s) { return ::modelfn::Fail(s.message()); }
 
 void PrintJson(const std::string& json) { printf("%s\n", json.c_str()); }
 
@@ -463,14 +454,6 @@ constexpr const char* kPackageUsage =
     "aws-lambda-image writes OUT/context (Dockerfile on provided:al2023 and Dockerfile.scratch) "
     "and\n"
     "OUT/image.tar, the scratch image as an OCI image layout, built without a container engine.\n";
-
-std::string SelfDir() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string self(buf, static_cast<size_t>(n));
-  return self.substr(0, self.rfind('/'));
-}
 
 // Where the function binaries for `arch` are: beside modelfn for this machine's architecture,
 // else in the arch's folder beside it.

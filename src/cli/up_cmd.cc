@@ -22,26 +22,6 @@
 namespace modelfn {
 namespace {
 
-int UsageError(const char* text, const std::string& error) {
-  if (!error.empty()) fprintf(stderr, "modelfn: %s\n", error.c_str());
-  fputs(text, stderr);
-  return 2;
-}
-
-int Failed(const std::string& msg) {
-  fprintf(stderr, "modelfn: %s\n", msg.c_str());
-  return 1;
-}
-
-std::string ExeDir() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  buf[n] = '\0';
-  std::string p = buf;
-  return p.substr(0, p.rfind('/'));
-}
-
 constexpr const char* kUpUsage =
     "usage: modelfn up [-f modelfn.yaml] [--listen HOST:PORT]\n"
     "\n"
@@ -58,20 +38,20 @@ constexpr const char* kUpUsage =
 int CmdUp(int argc, char** argv) {
   Args a(argc, argv, {"f", "file", "listen"}, {"help"});
   if (a.Has("help")) return fputs(kUpUsage, stdout), 0;
-  if (!a.ok() || !a.positional().empty()) return UsageError(kUpUsage, a.ok() ? "" : a.error());
+  if (!a.ok() || !a.positional().empty()) return Usage(kUpUsage, a.ok() ? "" : a.error());
   std::string path = a.Get("f", a.Get("file", "modelfn.yaml"));
   auto config = LoadPlatformConfig(path);
-  if (!config.ok()) return Failed(config.status().message());
+  if (!config.ok()) return Fail(config.status().message());
   if (a.Has("listen")) {
     std::string l = a.Get("listen");
     size_t colon = l.rfind(':');
-    if (colon == std::string::npos) return UsageError(kUpUsage, "--listen needs HOST:PORT");
+    if (colon == std::string::npos) return Usage(kUpUsage, "--listen needs HOST:PORT");
     config->gateway.host = l.substr(0, colon);
     config->gateway.port = atoi(l.c_str() + colon + 1);
     const GatewayConfig& g = config->gateway;
     if (!IsLoopbackHost(g.host) && !g.HasAuth() && !g.allow_unauthenticated) {
-      return Failed("refusing to listen on " + g.host +
-                    " with no auth: enable gateway.auth, or set gateway.allow_unauthenticated");
+      return Fail("refusing to listen on " + g.host +
+                  " with no auth: enable gateway.auth, or set gateway.allow_unauthenticated");
     }
   }
   // Signals go to one waiting thread; the platform's threads never see them.
@@ -84,11 +64,11 @@ int CmdUp(int argc, char** argv) {
 
   PlatformOptions o;
   const char* fn = getenv("MODELFN_FN_BINARY");
-  o.fn_binary = fn && *fn ? fn : ExeDir() + "/modelfn-fn";
+  o.fn_binary = fn && *fn ? fn : SelfDir() + "/modelfn-fn";
   o.clock = &RealClock::Get();
   if (const char* m = getenv("MODELFN_MEMORY_LIMIT")) o.memory_limit_override = m;
   auto platform = Platform::Create(std::move(config).value(), o);
-  if (!platform.ok()) return Failed(platform.status().message());
+  if (!platform.ok()) return Fail(platform.status().message());
   Platform* p = platform->get();
   std::thread waiter([p, &sigs] {
     int sig = 0;
@@ -120,19 +100,19 @@ int CmdStatus(int argc, char** argv) {
   Args a(argc, argv, {"f", "file", "url"}, {"json", "help"});
   if (a.Has("help")) return fputs(kStatusUsage, stdout), 0;
   if (!a.ok() || !a.positional().empty()) {
-    return UsageError(kStatusUsage, a.ok() ? "" : a.error());
+    return Usage(kStatusUsage, a.ok() ? "" : a.error());
   }
   std::string url = a.Get("url");
   if (url.empty()) {
     auto config = LoadPlatformConfig(a.Get("f", a.Get("file", "modelfn.yaml")));
-    if (!config.ok()) return Failed(config.status().message());
+    if (!config.ok()) return Fail(config.status().message());
     auto state = ReadFile(config->state_dir + "/up.json");
     if (!state.ok())
-      return Failed("modelfn up is not running (no " + config->state_dir + "/up.json)");
+      return Fail("modelfn up is not running (no " + config->state_dir + "/up.json)");
     auto doc = Json::Parse(*state);
     const Json* u = doc.ok() ? doc->Find("local_url") : nullptr;
     if (u == nullptr || !u->is_string())
-      return Failed("unreadable " + config->state_dir + "/up.json");
+      return Fail("unreadable " + config->state_dir + "/up.json");
     url = u->AsString();
   }
   auto http = MakePlainHttpClient();
@@ -142,17 +122,17 @@ int CmdStatus(int argc, char** argv) {
   call.connect_timeout_ms = 2000;
   call.stall_timeout_s = 5;
   auto reply = http->Send(call);
-  if (!reply.ok()) return Failed("cannot reach " + url + ": " + reply.status().message());
+  if (!reply.ok()) return Fail("cannot reach " + url + ": " + reply.status().message());
   if (reply->status != 200) {
-    return Failed(url + "/v1/status answered HTTP " + std::to_string(reply->status) + ": " +
-                  reply->body);
+    return Fail(url + "/v1/status answered HTTP " + std::to_string(reply->status) + ": " +
+                reply->body);
   }
   if (a.Has("json")) {
     printf("%s\n", reply->body.c_str());
     return 0;
   }
   auto doc = Json::Parse(reply->body);
-  if (!doc.ok()) return Failed("unreadable status");
+  if (!doc.ok()) return Fail("unreadable status");
   printf("%s  (up %.0f s, memory limit: %s)\n", url.c_str(),
          doc->Find("uptime_s") ? doc->Find("uptime_s")->AsDouble() : 0.0,
          doc->Find("memory_limit") ? doc->Find("memory_limit")->AsString().c_str() : "?");
@@ -194,26 +174,26 @@ constexpr const char* kKeysUsage =
 int CmdKeys(int argc, char** argv) {
   Args a(argc, argv, {"f", "file", "name", "plan"}, {"json", "help"});
   if (a.Has("help")) return fputs(kKeysUsage, stdout), 0;
-  if (!a.ok() || a.positional().empty()) return UsageError(kKeysUsage, a.ok() ? "" : a.error());
+  if (!a.ok() || a.positional().empty()) return Usage(kKeysUsage, a.ok() ? "" : a.error());
   const std::string& sub = a.positional()[0];
   auto config = LoadPlatformConfig(a.Get("f", a.Get("file", "modelfn.yaml")));
-  if (!config.ok()) return Failed(config.status().message());
+  if (!config.ok()) return Fail(config.status().message());
   if (mkdir(config->state_dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return Failed("cannot create " + config->state_dir);
+    return Fail("cannot create " + config->state_dir);
   }
   auto keys = KeyStore::Open(config->state_dir + "/keys.db");
-  if (!keys.ok()) return Failed(keys.status().message());
+  if (!keys.ok()) return Fail(keys.status().message());
   std::string now = FormatRfc3339(RealClock::Get().WallNanos());
   if (sub == "create") {
     if (a.positional().size() != 1 || !a.Has("name")) {
-      return UsageError(kKeysUsage, "keys create needs --name");
+      return Usage(kKeysUsage, "keys create needs --name");
     }
     std::string plan = a.Get("plan");
     if (!plan.empty() && config->FindPlan(plan) == nullptr) {
-      return Failed("no plan '" + plan + "' in the configuration's plans:");
+      return Fail("no plan '" + plan + "' in the configuration's plans:");
     }
     auto k = (*keys)->Create(a.Get("name"), plan, now);
-    if (!k.ok()) return Failed(k.status().message());
+    if (!k.ok()) return Fail(k.status().message());
     if (a.Has("json")) {
       std::string out;
       JsonWriter w(&out);
@@ -229,7 +209,7 @@ int CmdKeys(int argc, char** argv) {
   }
   if (sub == "list") {
     auto list = (*keys)->List();
-    if (!list.ok()) return Failed(list.status().message());
+    if (!list.ok()) return Fail(list.status().message());
     if (a.Has("json")) {
       std::string out;
       JsonWriter w(&out);
@@ -254,13 +234,13 @@ int CmdKeys(int argc, char** argv) {
     return 0;
   }
   if (sub == "revoke") {
-    if (a.positional().size() != 2) return UsageError(kKeysUsage, "keys revoke needs ID or NAME");
+    if (a.positional().size() != 2) return Usage(kKeysUsage, "keys revoke needs ID or NAME");
     Status s = (*keys)->Revoke(a.positional()[1], now);
-    if (!s.ok()) return Failed(s.message());
+    if (!s.ok()) return Fail(s.message());
     printf("revoked %s\n", a.positional()[1].c_str());
     return 0;
   }
-  return UsageError(kKeysUsage, "unknown keys command '" + sub + "'");
+  return Usage(kKeysUsage, "unknown keys command '" + sub + "'");
 }
 
 }  // namespace modelfn

@@ -101,6 +101,18 @@ std::string NormalizePath(const std::string& path) {
   return out.empty() ? "." : out;
 }
 
+std::vector<std::string> SplitPathList(std::string_view list) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t end = list.find(':', pos);
+    if (end == std::string_view::npos) end = list.size();
+    if (end > pos) out.emplace_back(list.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
 std::string CurrentDir() {
   char buf[4096];
   if (getcwd(buf, sizeof buf) == nullptr) return "/";

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -17,6 +18,9 @@ Status WriteFileAtomic(const std::string& path, std::string_view data);
 
 // Lexically normalised absolute or relative path: no "//", "/./" or "x/.."; symlinks untouched.
 std::string NormalizePath(const std::string& path);
+
+// The entries of a PATH-style list ("a:b:c"), empty entries dropped.
+std::vector<std::string> SplitPathList(std::string_view list);
 
 // The process's working directory ("/" if it cannot be read).
 std::string CurrentDir();

@@ -32,6 +32,11 @@ TEST(FilesTest, MissingFileIsNotFound) {
 namespace modelfn {
 namespace {
 
+TEST(FilesTest, SplitPathListDropsEmptyEntries) {
+  EXPECT_EQ(SplitPathList("/a::/b:"), (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_TRUE(SplitPathList("").empty());
+}
+
 TEST(FilesTest, NormalizePathIsLexical) {
   EXPECT_EQ(NormalizePath("/a//b/./c/../d/"), "/a/b/d");
   EXPECT_EQ(NormalizePath("/../x"), "/x");

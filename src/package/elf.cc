@@ -98,14 +98,7 @@ StatusOr<ElfInfo> ReadElf(const std::string& path) {
     };
     for (uint64_t n : needed) info.needed.push_back(str(n));
     for (uint64_t r : runpath.empty() ? rpath : runpath) {
-      std::string all = str(r);
-      size_t pos = 0;
-      while (pos <= all.size()) {
-        size_t end = all.find(':', pos);
-        if (end == std::string::npos) end = all.size();
-        if (end > pos) info.runpath.push_back(all.substr(pos, end - pos));
-        pos = end + 1;
-      }
+      for (auto& dir : SplitPathList(str(r))) info.runpath.push_back(std::move(dir));
     }
   }
   return info;

@@ -120,15 +120,7 @@ StatusOr<std::vector<PackageEntry>> PlanLambdaPackage(const LambdaZipOptions& o,
   // (LeakSanitizer crashed scanning them).
   std::vector<std::string> search = dirs;
   if (const char* lp = getenv("LD_LIBRARY_PATH"); lp != nullptr && native) {
-    std::string all = lp;
-    size_t pos = 0;
-    std::vector<std::string> first;
-    while (pos <= all.size()) {
-      size_t end = all.find(':', pos);
-      if (end == std::string::npos) end = all.size();
-      if (end > pos) first.push_back(all.substr(pos, end - pos));
-      pos = end + 1;
-    }
+    std::vector<std::string> first = SplitPathList(lp);
     search.insert(search.begin(), first.begin(), first.end());
   }
   auto locate = [&](const std::string& soname) -> StatusOr<std::string> {

@@ -109,13 +109,7 @@ Platform::Platform(PlatformConfig config, PlatformOptions options)
 
 Platform::~Platform() {
   Shutdown();
-  if (tls_) tls_->Shutdown();
-  if (tls_thread_.joinable()) tls_thread_.join();
-  if (manager_.joinable()) manager_.join();
-  if (pointer_watch_.joinable()) pointer_watch_.join();
-  for (auto& f : functions_) {
-    for (auto& v : f->variants) v.pool->Shutdown();
-  }
+  StopBehindTheListener();
   if (workers_) workers_->Stop();
   memory_.RemoveRoot();
 }
@@ -295,14 +289,7 @@ void Platform::Run() {
   }
   if (tls_) tls_thread_ = std::thread([this] { tls_->Run(); });
   server_->Run();
-  stopping_.store(true);
-  if (tls_) tls_->Shutdown();
-  if (tls_thread_.joinable()) tls_thread_.join();
-  if (manager_.joinable()) manager_.join();
-  if (pointer_watch_.joinable()) pointer_watch_.join();
-  for (auto& f : functions_) {
-    for (auto& v : f->variants) v.pool->Shutdown();
-  }
+  StopBehindTheListener();
   unlink((config_.state_dir + "/up.json").c_str());
 }
 
@@ -311,6 +298,16 @@ void Platform::Shutdown() {
   if (server_) server_->Shutdown();
 }
 
+void Platform::StopBehindTheListener() {
+  stopping_.store(true);
+  if (tls_) tls_->Shutdown();
+  if (tls_thread_.joinable()) tls_thread_.join();
+  if (manager_.joinable()) manager_.join();
+  if (pointer_watch_.joinable()) pointer_watch_.join();
+  for (auto& f : functions_) {
+    for (auto& v : f->variants) v.pool->Shutdown();
+  }
+}
 void Platform::ManagerLoop() {
   while (!stopping_.load()) {
     for (auto& f : functions_) {
@@ -371,10 +368,9 @@ bool Platform::OriginAllowed(const std::string& origin) const {
   return false;
 }
 
-void Platform::AddCors(const HttpRequest& req, HttpResponse* resp) const {
-  const std::string* origin = req.Header("origin");
-  if (origin == nullptr || !OriginAllowed(*origin)) return;
-  resp->headers.emplace_back("Access-Control-Allow-Origin", *origin);
+void Platform::AddCors(const std::string& origin, HttpResponse* resp) const {
+  if (origin.empty() || !OriginAllowed(origin)) return;
+  resp->headers.emplace_back("Access-Control-Allow-Origin", origin);
   resp->headers.emplace_back("Vary", "Origin");
   resp->headers.emplace_back("Access-Control-Expose-Headers",
                              "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, "
@@ -602,7 +598,8 @@ void Platform::Handle(HttpRequest req, HttpResponder respond) {
   auto finish = [this, &req, &respond, &request_id, t0](
                     HttpResponse resp, const std::string& function, const std::string& route) {
     resp.headers.emplace_back("X-Request-Id", request_id);
-    AddCors(req, &resp);
+    const std::string* origin = req.Header("origin");
+    AddCors(origin ? *origin : std::string(), &resp);
     if (!function.empty()) {
       metrics_.Record(function, "", route, resp.status,
                       static_cast<double>(clock_->MonotonicNanos() - t0) / 1e9);
@@ -777,14 +774,7 @@ void Platform::Handle(HttpRequest req, HttpResponder respond) {
           r.headers.emplace_back("X-Modelfn-Instance", reply.instance);
           r.headers.emplace_back("X-Modelfn-Cold-Start", reply.cold_start ? "true" : "false");
         }
-        if (!origin.empty() && OriginAllowed(origin)) {
-          r.headers.emplace_back("Access-Control-Allow-Origin", origin);
-          r.headers.emplace_back("Vary", "Origin");
-          r.headers.emplace_back("Access-Control-Expose-Headers",
-                                 "X-Request-Id, Retry-After, RateLimit-Limit, "
-                                 "RateLimit-Remaining, RateLimit-Reset, X-Modelfn-Version, "
-                                 "X-Modelfn-Cold-Start");
-        }
+        AddCors(origin, &r);
         double seconds = static_cast<double>(clock_->MonotonicNanos() - t0) / 1e9;
         metrics_.Record(fn_name, reply.version, route, r.status, seconds);
         if (!cache_key.empty() && reply.status == 200 && reply.code.empty()) {

@@ -85,7 +85,10 @@ class Platform {
   StatusOr<Target> Route(const HttpRequest& req);
   Variant* PickVariant(Function* fn, const std::string& version, const std::string& request_id);
   HttpResponse ErrorResponse(const std::string& code, const std::string& detail, bool v2) const;
-  void AddCors(const HttpRequest& req, HttpResponse* resp) const;
+  // Access-Control-Allow-Origin and friends when `origin` is allowed ("" when none was sent).
+  void AddCors(const std::string& origin, HttpResponse* resp) const;
+  // After the listener stopped: the TLS terminator, the timers and every pool (idempotent).
+  void StopBehindTheListener();
   bool OriginAllowed(const std::string& origin) const;
   std::string OpenApiJson() const;
   std::string MetricsText() const;

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "common/base64.h"
+#include "common/files.h"
 #include "common/json.h"
 #include "http/problem.h"
 #include "store/http_client.h"
@@ -41,14 +42,9 @@ bool IsText(std::string_view content_type, std::string_view body) {
 std::string FindOnPath(const std::string& name, const std::map<std::string, std::string>& env) {
   if (name.find('/') != std::string::npos) return name;
   auto it = env.find("PATH");
-  std::string path = it == env.end() ? "/usr/bin:/bin" : it->second;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t end = path.find(':', pos);
-    if (end == std::string::npos) end = path.size();
-    std::string cand = path.substr(pos, end - pos) + "/" + name;
+  for (const std::string& dir : SplitPathList(it == env.end() ? "/usr/bin:/bin" : it->second)) {
+    std::string cand = dir + "/" + name;
     if (access(cand.c_str(), X_OK) == 0) return cand;
-    pos = end + 1;
   }
   return name;
 }
@@ -222,17 +218,14 @@ std::vector<InstanceView> InstancePool::ViewsLocked() const {
   for (const auto& [id, in] : instances_) {
     InstanceView x;
     x.id = id;
-    // A lambda instance takes work only while its "next" call is parked.
+    // A lambda instance takes work only while its "next" call is parked; between a response and
+    // its next "next" it counts as live but takes nothing.
     x.ready = in->state == State::kReady &&
               (fn_.mode == InstanceMode::kHttp || in->has_parked || in->active > 0);
     x.current = in->generation == generation_;
     x.stopping = in->state == State::kStopping;
     x.active = in->active;
     x.idle_since_ns = in->idle_since_ns;
-    if (fn_.mode == InstanceMode::kLambda && in->state == State::kReady && !in->has_parked &&
-        in->active == 0) {
-      x.ready = false;  // between a response and its next "next": counts as live, takes nothing
-    }
     v.push_back(x);
   }
   return v;
@@ -694,9 +687,7 @@ void InstancePool::RemoveLocked(uint64_t id, Deferred* d) {
   env_.memory->RemoveGroup(in->group_dir);
   std::shared_ptr<Instance> gone(it->second.release());
   instances_.erase(it);
-  if (gone->ready_fd >= 0) {
-    // The starter owns reading; closing happens after it is joined.
-  }
+  // The starter owns the readiness pipe: it is closed after the starter is joined.
   d->work.emplace_back([gone] {
     if (gone->api) gone->api->Shutdown();
     if (gone->api_thread.joinable()) gone->api_thread.join();

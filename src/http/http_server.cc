@@ -12,10 +12,13 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <mutex>
 #include <unordered_map>
+
+#include "common/json.h"
 
 namespace modelfn {
 namespace {
@@ -50,6 +53,9 @@ struct Conn {
   // into a reset that destroys the response before the client reads it.
   bool lingering = false;
   int64_t linger_deadline_ms = 0;
+  size_t linger_budget = SIZE_MAX;  // bytes we still read and drop while lingering
+  bool head_checked = false;        // the HeadHandler has judged the request in progress
+  bool drop_request = false;  // it answered early: the request is read (small body) and dropped
 
   explicit Conn(ParserLimits limits) : parser(limits) {}
 };
@@ -70,6 +76,32 @@ const std::string& HttpDate() {
   return cached;
 }
 
+void LogDroppedHeader(std::string_view name) {
+  std::string line;
+  JsonWriter w(&line);
+  w.BeginObject();
+  w.Key("level").String("error");
+  w.Key("event").String("response_header_dropped");
+  w.Key("header").String(name.substr(0, 64));
+  w.Key("why").String("invalid name or a control character in the value");
+  w.EndObject();
+  line.push_back('\n');
+  ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+}
+
+void AppendHeader(std::string_view name, std::string_view value, std::string* out) {
+  if (!IsValidHeaderName(name) || !IsValidHeaderValue(value)) {
+    LogDroppedHeader(name);
+    return;
+  }
+  out->append("\r\n");
+  out->append(name);
+  out->append(": ");
+  out->append(value);
+}
+
+// The only writer of response heads.
 void AppendResponse(const HttpResponse& r, bool keep_alive, bool head, std::string* out) {
   out->reserve(out->size() + r.body.size() + 256);
   out->append("HTTP/1.1 ");
@@ -79,17 +111,14 @@ void AppendResponse(const HttpResponse& r, bool keep_alive, bool head, std::stri
   out->append("\r\nServer: modelfn\r\nDate: ");
   out->append(HttpDate());
   if (!r.body.empty() || r.status >= 200) {
-    out->append("\r\nContent-Type: ");
-    out->append(r.content_type);
+    AppendHeader("Content-Type",
+                 IsValidHeaderValue(r.content_type) ? std::string_view(r.content_type)
+                                                    : std::string_view("application/octet-stream"),
+                 out);
   }
   out->append("\r\nContent-Length: ");
   out->append(std::to_string(r.body.size()));
-  for (const auto& [k, v] : r.headers) {
-    out->append("\r\n");
-    out->append(k);
-    out->append(": ");
-    out->append(v);
-  }
+  for (const auto& [k, v] : r.headers) AppendHeader(k, v, out);
   out->append(keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
   if (!head) out->append(r.body);  // HEAD: same headers, no content
 }
@@ -119,6 +148,24 @@ void HttpResponder::operator()(HttpResponse response) const {
   auto loop = static_cast<size_t>(loop_);
   shared_->mailboxes[loop].done.emplace_back(conn_id_, std::move(response));
   shared_->Wake(loop);
+}
+
+bool IsValidHeaderName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsValidHeaderValue(std::string_view value) {
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
 }
 
 const char* ReasonPhrase(int status) {
@@ -344,6 +391,24 @@ void HttpServer::Loop(int index) {
         reply_error(c, problem);
         break;
       }
+      if (head_handler_ && !c->head_checked && c->parser.HeaderDone()) {
+        c->head_checked = true;
+        HttpResponse early;
+        if (!head_handler_(&c->req, &early)) {
+          counters_.heads_answered_early.fetch_add(1);
+          bool drain = !c->parser.Chunked() && !c->parser.ExpectsContinue() &&
+                       c->parser.BodyBytesMissing(c->in) <= kMaxDrainAfterEarlyAnswer;
+          bool keep = drain && c->req.keep_alive && !draining_.load(std::memory_order_relaxed);
+          AppendResponse(early, keep, c->req.method == "HEAD", &c->out);
+          if (!keep) {
+            c->close_after_write = true;
+            c->in.clear();
+            c->linger_budget = kMaxDrainAfterEarlyAnswer;
+            break;
+          }
+          c->drop_request = true;
+        }
+      }
       if (r == RequestParser::Result::kNeedMore) {
         if (c->parser.WantsContinue()) {
           c->out.append("HTTP/1.1 100 Continue\r\n\r\n");
@@ -351,6 +416,16 @@ void HttpServer::Loop(int index) {
         }
         break;
       }
+      if (c->drop_request) {
+        c->in.erase(0, consumed);
+        c->parser.Reset();
+        c->req = HttpRequest();
+        c->request_started_ms = 0;
+        c->head_checked = false;
+        c->drop_request = false;
+        continue;
+      }
+      c->head_checked = false;
       if (async_handler_) {
         c->awaiting = true;
         c->awaiting_keep_alive = c->req.keep_alive;
@@ -476,9 +551,16 @@ void HttpServer::Loop(int index) {
       if (c->lingering && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         char sink[65536];
         ssize_t r;
+        bool over_budget = false;
         while ((r = recv(c->fd, sink, sizeof sink, 0)) > 0) {
+          if (static_cast<size_t>(r) >= c->linger_budget) {
+            over_budget = true;  // a body we chose not to read: close rather than drain it
+            break;
+          }
+          c->linger_budget -= static_cast<size_t>(r);
         }
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        if (over_budget || r == 0 ||
+            (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
           close_conn(c);
         }
         continue;
@@ -491,6 +573,9 @@ void HttpServer::Loop(int index) {
           ssize_t r = recv(c->fd, buf, sizeof buf, 0);
           if (r > 0) {
             c->in.append(buf, static_cast<size_t>(r));
+            // Judge a request head before reading on: a refused request's body stays unread.
+            // Level-triggered epoll brings us back for the rest.
+            if (head_handler_ && !c->head_checked && !c->awaiting) break;
             if (c->in.size() >
                 options_.limits.max_body_bytes + options_.limits.max_header_bytes + 65536) {
               break;  // parse what we have; the parser reports the limit
@@ -517,6 +602,7 @@ void HttpServer::Loop(int index) {
           // wake us forever. Reading resumes with the answer.
           c->peer_closed = peer_done;
           c->paused = !peer_done;
+          (peer_done ? counters_.held_peer_closed : counters_.held_reads_paused).fetch_add(1);
           epoll_event e{};
           e.events = 0;
           e.data.ptr = c;

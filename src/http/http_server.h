@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -29,6 +30,24 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse*)>;
+
+// Response header fields are written by one function, which drops (and logs to stderr) a field
+// whose name is not an RFC 9110 token or whose value holds CR, LF, NUL or another control
+// character other than HTAB: no handler can split a response, whatever it copies into a header.
+bool IsValidHeaderName(std::string_view name);
+bool IsValidHeaderValue(std::string_view value);
+
+// Runs once a request's head (request line and fields) is complete, before its body is read: the
+// place to authenticate without reading or parsing what an unauthenticated client sends.
+// Return true to go on: the body is read and the handler gets the same request object (what the
+// hook stored in request->context reaches it). Return false to answer at once with *early; the
+// handler never sees the request. A Content-Length body of at most kMaxDrainAfterEarlyAnswer
+// bytes still to come is read and dropped so that the connection stays usable; a larger or chunked
+// body, or one the client waits to send (Expect: 100-continue, which is then never granted),
+// is not read: the answer carries "Connection: close" and the connection closes.
+// Runs on the connection's event loop: must not block; must be thread-safe.
+using HeadHandler = std::function<bool(HttpRequest* head, HttpResponse* early)>;
+inline constexpr size_t kMaxDrainAfterEarlyAnswer = 64 * 1024;
 
 // Completes one request of an asynchronous handler. Call it once, from any thread (later calls
 // are ignored); the connection's event loop writes the response. If the client has gone away, or
@@ -66,6 +85,13 @@ struct HttpServerOptions {
 
 const char* ReasonPhrase(int status);
 
+// Events of the request-reading path, for tests and diagnostics. Monotonic; read from any thread.
+struct HttpServerCounters {
+  std::atomic<uint64_t> heads_answered_early{0};  // a HeadHandler answered before the body
+  std::atomic<uint64_t> held_peer_closed{0};   // the client half-closed while its request was held
+  std::atomic<uint64_t> held_reads_paused{0};  // reading paused behind a held request, buffer full
+};
+
 class HttpServer {
  public:
   // Binds and listens (so port() is known at once); does not serve until Run().
@@ -78,6 +104,11 @@ class HttpServer {
   ~HttpServer();
 
   int port() const { return port_; }
+
+  const HttpServerCounters& counters() const { return counters_; }
+
+  // Installs the hook run on each request head (see HeadHandler). Call before Run().
+  void SetHeadHandler(HeadHandler handler) { head_handler_ = std::move(handler); }
 
   // Serves until Shutdown(); then stops accepting, lets requests already in progress finish
   // (their responses carry "Connection: close"), closes idle connections and returns when all are
@@ -95,11 +126,13 @@ class HttpServer {
   HttpServerOptions options_;
   HttpHandler handler_;
   AsyncHttpHandler async_handler_;
+  HeadHandler head_handler_;
   std::shared_ptr<HttpResponder::Shared> shared_;
   int listen_fd_;
   int port_;
   std::atomic<bool> draining_{false};
   std::atomic<size_t> connections_{0};
+  HttpServerCounters counters_;
 };
 
 }  // namespace modelfn

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <any>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -16,16 +18,19 @@ namespace {
 
 class TestServer {
  public:
-  explicit TestServer(HttpServerOptions opts = HttpServerOptions()) {
+  explicit TestServer(HttpServerOptions opts = HttpServerOptions(), HeadHandler head = nullptr) {
     opts.host = "127.0.0.1";
     opts.port = 0;
     opts.workers = 2;
-    auto s = HttpServer::Create(opts, [](const HttpRequest& req, HttpResponse* resp) {
+    auto s = HttpServer::Create(opts, [this](const HttpRequest& req, HttpResponse* resp) {
+      handled_.fetch_add(1);
       resp->content_type = "text/plain";
       resp->body = req.method + " " + req.path + " " + req.body;
+      if (const auto* ctx = std::any_cast<std::string>(&req.context)) resp->body += " ctx=" + *ctx;
     });
     EXPECT_TRUE(s.ok());
     server_ = std::move(s).value();
+    if (head) server_->SetHeadHandler(std::move(head));
     thread_ = std::thread([this] { server_->Run(); });
   }
   ~TestServer() {
@@ -34,11 +39,21 @@ class TestServer {
   }
   int port() const { return server_->port(); }
   HttpServer& server() { return *server_; }
+  int handled() const { return handled_.load(); }
 
  private:
+  std::atomic<int> handled_{0};
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
 };
+
+// Waits (up to 5 s) until `counter` reaches `n`: a readiness wait on the server's own events.
+bool WaitFor(const std::atomic<uint64_t>& counter, uint64_t n) {
+  for (int i = 0; i < 5000 && counter.load() < n; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return counter.load() >= n;
+}
 
 int Connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -156,13 +171,25 @@ TEST(HttpServerTest, ShutdownFinishesRequestInFlightAndClosesIdle) {
       }(),
       [](const HttpRequest& req, HttpResponse* resp) { resp->body = req.body; });
   ASSERT_TRUE(server.ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  int heads = 0;
+  (*server)->SetHeadHandler([&](HttpRequest*, HttpResponse*) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++heads;
+    cv.notify_all();
+    return true;
+  });
   std::thread t([&] { (*server)->Run(); });
   int idle = Connect((*server)->port());
   Send(idle, "GET / HTTP/1.1\r\n\r\n");
   ReadResponses(idle, 1);
   int busy = Connect((*server)->port());
   Send(busy, "POST / HTTP/1.1\r\nContent-Length: 6\r\n\r\nhal");
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  {
+    std::unique_lock<std::mutex> lock(mu);  // the server holds the busy request's head
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5), [&] { return heads == 2; }));
+  }
   (*server)->Shutdown();
   EXPECT_TRUE(PeerClosed(idle));
   Send(busy, "f!!");
@@ -173,6 +200,121 @@ TEST(HttpServerTest, ShutdownFinishesRequestInFlightAndClosesIdle) {
   t.join();  // Run() returns once the drained connection is done
   close(idle);
   close(busy);
+}
+
+// Refuses requests for /deny from their head, as the gateway does without credentials.
+bool DenyHead(HttpRequest* head, HttpResponse* early) {
+  if (head->path != "/deny") {
+    head->context = std::string("from-head");
+    return true;
+  }
+  early->status = 401;
+  early->body = "no";
+  return false;
+}
+
+TEST(HttpServerTest, HeadHandlerAnswersALargeBodyWithoutReadingIt) {
+  TestServer s(HttpServerOptions(), DenyHead);
+  int fd = Connect(s.port());
+  // 4 MB announced, none sent: the answer must not wait for the body.
+  Send(fd, "POST /deny HTTP/1.1\r\nHost: a\r\nContent-Length: 4000000\r\n\r\n" +
+               std::string(1000, 'x'));
+  std::string r = ReadResponses(fd, 1);
+  EXPECT_EQ(r.rfind("HTTP/1.1 401", 0), 0u) << r;
+  EXPECT_NE(r.find("Connection: close"), std::string::npos) << r;
+  EXPECT_TRUE(PeerClosed(fd));
+  EXPECT_EQ(s.handled(), 0);
+  EXPECT_EQ(s.server().counters().heads_answered_early.load(), 1u);
+  close(fd);
+}
+
+TEST(HttpServerTest, HeadHandlerRefusalWithASmallBodyKeepsTheConnectionInSync) {
+  TestServer s(HttpServerOptions(), DenyHead);
+  int fd = Connect(s.port());
+  Send(fd, "POST /deny HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234");
+  std::string first = ReadResponses(fd, 1);
+  EXPECT_EQ(first.rfind("HTTP/1.1 401", 0), 0u) << first;
+  EXPECT_NE(first.find("Connection: keep-alive"), std::string::npos) << first;
+  // The rest of the refused body, then a request that must be served as such.
+  Send(fd, "56789POST /ok HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi");
+  std::string second = ReadResponses(fd, 1);
+  EXPECT_NE(second.find("POST /ok hi ctx=from-head"), std::string::npos) << second;
+  EXPECT_EQ(s.handled(), 1);
+  close(fd);
+}
+
+TEST(HttpServerTest, HeadHandlerRefusalNeverGrantsContinueAndClosesChunked) {
+  TestServer s(HttpServerOptions(), DenyHead);
+  int fd = Connect(s.port());
+  Send(fd, "POST /deny HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  std::string r = ReadResponses(fd, 1);
+  EXPECT_EQ(r.find("100 Continue"), std::string::npos) << r;
+  EXPECT_EQ(r.rfind("HTTP/1.1 401", 0), 0u) << r;
+  EXPECT_TRUE(PeerClosed(fd));
+  close(fd);
+  fd = Connect(s.port());
+  Send(fd, "POST /deny HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab");
+  r = ReadResponses(fd, 1);
+  EXPECT_NE(r.find("Connection: close"), std::string::npos) << r;
+  EXPECT_TRUE(PeerClosed(fd));
+  close(fd);
+  // Granted once the head passes.
+  fd = Connect(s.port());
+  Send(fd, "POST /ok HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+  char buf[64];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  close(fd);
+}
+
+TEST(HttpServerTest, ResponseHeadersWithControlCharactersAreDropped) {
+  auto server = HttpServer::Create(
+      [] {
+        HttpServerOptions o;
+        o.host = "127.0.0.1";
+        o.port = 0;
+        return o;
+      }(),
+      [](const HttpRequest&, HttpResponse* resp) {
+        resp->content_type = "text/plain\r\nX-Injected: ct";
+        resp->headers.emplace_back("X-Good", "kept\tvalue");
+        resp->headers.emplace_back("X-Split", "a\r\nX-Injected: value");
+        resp->headers.emplace_back("X-Lf", "a\nX-Injected: lf");
+        resp->headers.emplace_back("X-Nul", std::string("a\0b", 3));
+        resp->headers.emplace_back("X-Injected: name\r\nX", "v");
+        resp->headers.emplace_back("Bad Name", "v");
+        resp->headers.emplace_back("", "v");
+        resp->body = "ok";
+      });
+  ASSERT_TRUE(server.ok());
+  std::thread t([&] { (*server)->Run(); });
+  int fd = Connect((*server)->port());
+  Send(fd, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  std::string r = ReadResponses(fd, 1);
+  EXPECT_EQ(r.find("X-Injected"), std::string::npos) << r;
+  EXPECT_EQ(r.find("X-Split"), std::string::npos) << r;
+  EXPECT_EQ(r.find("X-Nul"), std::string::npos) << r;
+  EXPECT_EQ(r.find("Bad Name"), std::string::npos) << r;
+  EXPECT_NE(r.find("\r\nX-Good: kept\tvalue\r\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("\r\nContent-Type: application/octet-stream\r\n"), std::string::npos) << r;
+  EXPECT_EQ(CountOf(r, "\r\n\r\n"), 1);
+  EXPECT_TRUE(r.size() >= 2 && r.compare(r.size() - 2, 2, "ok") == 0) << r;
+  (*server)->Shutdown();
+  t.join();
+  close(fd);
+}
+
+TEST(HttpServerTest, HeaderValidators) {
+  EXPECT_TRUE(IsValidHeaderName("X-Request-Id"));
+  EXPECT_FALSE(IsValidHeaderName(""));
+  EXPECT_FALSE(IsValidHeaderName("a b"));
+  EXPECT_FALSE(IsValidHeaderName("a:b"));
+  EXPECT_FALSE(IsValidHeaderName(std::string("a\0", 2)));
+  EXPECT_TRUE(IsValidHeaderValue("Bearer error=\"invalid_token\""));
+  EXPECT_TRUE(IsValidHeaderValue(""));
+  for (const char* bad : {"a\rb", "a\nb", "\x7f", "\x01"}) EXPECT_FALSE(IsValidHeaderValue(bad));
+  EXPECT_FALSE(IsValidHeaderValue(std::string("a\0b", 3)));
 }
 
 // An asynchronous handler that answers from another thread, in reverse order of arrival.
@@ -197,6 +339,11 @@ class DeferredServer {
     thread_.join();
   }
   int port() const { return server_->port(); }
+  const HttpServerCounters& counters() const { return server_->counters(); }
+  bool WaitHeld(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return held_.size() >= n; });
+  }
   // Waits until `n` requests are held, then answers them all, last first.
   void AnswerWhenHeld(size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -259,7 +406,8 @@ TEST(HttpServerTest, AsyncAnswerAfterClientHalfCloseIsStillWritten) {
   int fd = Connect(server.port());
   Send(fd, "GET /late HTTP/1.1\r\n\r\n");
   shutdown(fd, SHUT_WR);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(server.WaitHeld(1));
+  ASSERT_TRUE(WaitFor(server.counters().held_peer_closed, 1));
   server.AnswerWhenHeld(1);
   std::string r = ReadResponses(fd, 1);
   EXPECT_NE(r.find("answer:/late"), std::string::npos) << r;
@@ -278,7 +426,7 @@ TEST(HttpServerTest, AsyncHeldRequestWithAFloodOfPipelinedBytesPausesReading) {
         "POST /big HTTP/1.1\r\nContent-Length: 8000000\r\n\r\n" + std::string(8'000'000, 'x');
     send(fd, big.data(), big.size(), MSG_NOSIGNAL);  // may stop early when the server closes
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(WaitFor(server.counters().held_reads_paused, 1));
   server.AnswerWhenHeld(1);
   std::string r = ReadResponses(fd, 2);
   flood.join();
@@ -294,9 +442,9 @@ TEST(HttpServerTest, AsyncAnswerForAClosedClientIsDropped) {
   DeferredServer server;
   int fd = Connect(server.port());
   Send(fd, "GET /gone HTTP/1.1\r\n\r\n");
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(server.WaitHeld(1));
   close(fd);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(WaitFor(server.counters().held_peer_closed, 1));
   server.AnswerWhenHeld(1);  // must not crash or write to a reused descriptor
   int again = Connect(server.port());
   Send(again, "GET /next HTTP/1.1\r\n\r\n");

@@ -1,5 +1,6 @@
 #include "http/request_parser.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -48,6 +49,10 @@ const std::string* HttpRequest::Header(std::string_view name) const {
 
 void RequestParser::Reset() {
   scanned_ = 0;
+  lead_ = 0;
+  head_scanned_total_ = 0;
+  chunk_overhead_ = 0;
+  overhead_counted_to_ = 0;
   header_done_ = false;
   body_start_ = 0;
   chunked_ = false;
@@ -103,6 +108,9 @@ RequestParser::Result RequestParser::ParseHeader(std::string_view head, HttpRequ
 
   bool have_cl = false;
   bool have_te = false;
+  int hosts = 0;
+  bool have_authorization = false;
+  bool have_api_key = false;
   std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
   while (!rest.empty()) {
     size_t e = rest.find("\r\n");
@@ -137,10 +145,23 @@ RequestParser::Result RequestParser::ParseHeader(std::string_view head, HttpRequ
       have_te = true;
     } else if (name == "expect") {
       if (Lower(value) == "100-continue") expect_continue_ = true;
+    } else if (name == "host") {
+      if (++hosts > 1) return bad("repeated Host header");
+    } else if (name == "authorization") {
+      // Two credentials would let the gateway and a proxy in front of it each check a different
+      // one; there is no legitimate use.
+      if (have_authorization) return bad("repeated Authorization header");
+      have_authorization = true;
+    } else if (name == "x-api-key") {
+      if (have_api_key) return bad("repeated X-Api-Key header");
+      have_api_key = true;
     }
     req->headers.emplace_back(std::move(name), std::string(value));
   }
   if (have_cl && have_te) return bad("both Content-Length and Transfer-Encoding");
+  if (hosts == 0 && req->minor_version == 1 && limits_.require_host) {
+    return bad("an HTTP/1.1 request needs a Host header");
+  }
   chunked_ = have_te;
   if (const std::string* conn = req->Header("connection")) {
     if (ContainsToken(*conn, "close")) {
@@ -165,29 +186,29 @@ RequestParser::Result RequestParser::ParseHeader(std::string_view head, HttpRequ
 RequestParser::Result RequestParser::Parse(std::string_view buf, HttpRequest* req, size_t* consumed,
                                            Problem* problem) {
   if (!header_done_) {
-    // Ignore empty lines before a request line (RFC 9112 section 2.2).
-    size_t start = 0;
-    while (start + 1 < buf.size() && buf[start] == '\r' && buf[start + 1] == '\n') start += 2;
-    size_t from = scanned_ > start + 3 ? scanned_ - 3 : start;
+    // Empty lines before a request line are ignored (RFC 9112 section 2.2) but count toward the
+    // header limit; progress is kept so that no byte is examined twice across calls.
+    size_t lead_before = lead_;
+    while (lead_ + 1 < buf.size() && buf[lead_] == '\r' && buf[lead_ + 1] == '\n') lead_ += 2;
+    head_scanned_total_ += lead_ - lead_before;
+    size_t from = std::min(buf.size(), scanned_ > lead_ + 3 ? scanned_ - 3 : lead_);
     size_t end = buf.find("\r\n\r\n", from);
-    if (end == std::string_view::npos) {
-      scanned_ = buf.size();
-      // Up to 3 bytes of a terminator may already be here: judge the header without them, so the
-      // verdict does not depend on how the bytes were split into reads.
-      if (buf.size() - start > limits_.max_header_bytes + 3) {
-        *problem = MakeProblem(
-            "header_too_large",
-            "request header exceeds " + std::to_string(limits_.max_header_bytes) + " bytes");
-        return Result::kError;
-      }
-      return Result::kNeedMore;
-    }
-    if (end - start > limits_.max_header_bytes) {
+    head_scanned_total_ += (end == std::string_view::npos ? buf.size() : end + 4) - from;
+    auto too_large = [&] {
       *problem =
           MakeProblem("header_too_large", "request header exceeds " +
                                               std::to_string(limits_.max_header_bytes) + " bytes");
       return Result::kError;
+    };
+    if (end == std::string_view::npos) {
+      scanned_ = buf.size();
+      // Up to 3 bytes of a terminator may already be here: judge the header without them, so the
+      // verdict does not depend on how the bytes were split into reads.
+      if (buf.size() > limits_.max_header_bytes + 3) return too_large();
+      return Result::kNeedMore;
     }
+    if (end > limits_.max_header_bytes) return too_large();
+    size_t start = lead_;
     Result r = ParseHeader(buf.substr(start, end - start), req, problem);
     if (r == Result::kError) return r;
     header_done_ = true;
@@ -212,6 +233,18 @@ RequestParser::Result RequestParser::ParseChunked(std::string_view buf, HttpRequ
       return Result::kError;
     }
     if (eol == std::string_view::npos) return Result::kNeedMore;
+    if (eol + 2 > overhead_counted_to_) {  // a size line is seen again while its data arrives
+      chunk_overhead_ += eol + 2 - chunk_pos_;
+      overhead_counted_to_ = eol + 2;
+    }
+    if (chunk_overhead_ > limits_.max_header_bytes) {
+      // Endless tiny chunks with long extensions, or endless trailer fields, would otherwise
+      // stream without limit.
+      *problem =
+          MakeProblem("header_too_large", "chunk-size and trailer lines exceed " +
+                                              std::to_string(limits_.max_header_bytes) + " bytes");
+      return Result::kError;
+    }
     if (in_trailer_) {
       if (eol == chunk_pos_) {  // empty line ends the trailer section
         *consumed = eol + 2;

@@ -133,5 +133,99 @@ TEST(RequestParserTest, AbsoluteFormTargetAndLeadingCrlf) {
   EXPECT_EQ(p.req.query, "q");
 }
 
+// 64 KiB of CRLF pairs fed in small reads: every byte is examined once, and the blank lines count
+// toward the header limit (they used to be rescanned from the start on every read, uncounted).
+TEST(RequestParserTest, LeadingBlankLinesInSmallReadsAreScannedOnceAndCounted) {
+  ParserLimits limits;  // 64 KiB header limit
+  std::string flood;
+  for (int i = 0; i < 32 * 1024 + 8; ++i) flood += "\r\n";
+  RequestParser p(limits);
+  HttpRequest req;
+  size_t consumed = 0;
+  Problem problem;
+  R r = R::kNeedMore;
+  size_t calls = 0;
+  size_t fed = 0;
+  while (r == R::kNeedMore && fed < flood.size()) {
+    fed = std::min(flood.size(), fed + 7);  // odd steps split CRLF pairs
+    r = p.Parse(std::string_view(flood).substr(0, fed), &req, &consumed, &problem);
+    ++calls;
+  }
+  ASSERT_EQ(r, R::kError);
+  EXPECT_EQ(problem.status, 431);
+  EXPECT_LE(fed, limits.max_header_bytes + 3 + 7);
+  EXPECT_LE(p.head_bytes_scanned(), fed + 3 * calls);
+
+  ParserLimits small;
+  small.max_header_bytes = 100;
+  std::string blank_lines;
+  for (int i = 0; i < 40; ++i) blank_lines += "\r\n";  // 80 bytes + a 30-byte head > 100
+  EXPECT_EQ(ParseAll(blank_lines + "GET / HTTP/1.1\r\nHost: a\r\n\r\n", small).problem.status, 431);
+  EXPECT_EQ(ParseAll("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", small).result, R::kComplete);
+}
+
+TEST(RequestParserTest, ScanWorkIsLinearForAHeaderInSmallReads) {
+  std::string head = "GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(30000, 'v') + "\r\n\r\n";
+  RequestParser p{ParserLimits()};
+  HttpRequest req;
+  size_t consumed = 0;
+  Problem problem;
+  R r = R::kNeedMore;
+  size_t calls = 0;
+  for (size_t n = 1; n <= head.size() && r == R::kNeedMore; n += 3, ++calls) {
+    r = p.Parse(std::string_view(head).substr(0, std::min(n, head.size())), &req, &consumed,
+                &problem);
+  }
+  if (r == R::kNeedMore) r = p.Parse(head, &req, &consumed, &problem);
+  ASSERT_EQ(r, R::kComplete);
+  EXPECT_LE(p.head_bytes_scanned(), head.size() + 3 * (calls + 1));
+}
+
+TEST(RequestParserTest, RepeatedCredentialAndHostFieldsAreRefused) {
+  const char* bad[] = {
+      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Api-Key: k1\r\nx-api-key: k2\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+  };
+  for (const char* t : bad) {
+    auto p = ParseAll(t);
+    EXPECT_EQ(p.result, R::kError) << t;
+    EXPECT_EQ(p.problem.status, 400) << t;
+    EXPECT_EQ(p.problem.code, "invalid_request") << t;
+  }
+  ParserLimits strict;
+  strict.require_host = true;
+  EXPECT_EQ(ParseAll("GET / HTTP/1.1\r\n\r\n", strict).problem.status, 400);
+  EXPECT_EQ(ParseAll("GET / HTTP/1.1\r\nHost: a\r\n\r\n", strict).result, R::kComplete);
+  EXPECT_EQ(ParseAll("GET / HTTP/1.0\r\n\r\n", strict).result, R::kComplete);
+  EXPECT_EQ(ParseAll("GET / HTTP/1.1\r\n\r\n").result, R::kComplete);  // not required by default
+}
+
+TEST(RequestParserTest, ChunkSizeAndTrailerLinesCountTowardTheHeaderLimit) {
+  ParserLimits small;
+  small.max_header_bytes = 200;
+  std::string many = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 40; ++i) many += "1;ext=xxxxxxxx\r\na\r\n";
+  auto p = ParseAll(many + "0\r\n\r\n", small);
+  EXPECT_EQ(p.result, R::kError);
+  EXPECT_EQ(p.problem.status, 431);
+  std::string trailers = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+  for (int i = 0; i < 40; ++i) trailers += "T: xxxxxxxx\r\n";
+  EXPECT_EQ(ParseAll(trailers + "\r\n", small).problem.status, 431);
+  // A chunk whose data arrives in pieces counts its size line once.
+  std::string one = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                    std::string("64\r\n") + std::string(100, 'd') + "\r\n0\r\n\r\n";
+  RequestParser q(small);
+  HttpRequest req;
+  size_t consumed = 0;
+  Problem problem;
+  R r = R::kNeedMore;
+  for (size_t n = 1; n <= one.size() && r == R::kNeedMore; ++n) {
+    r = q.Parse(std::string_view(one).substr(0, n), &req, &consumed, &problem);
+  }
+  EXPECT_EQ(r, R::kComplete) << problem.detail;
+}
+
 }  // namespace
 }  // namespace modelfn

@@ -1,5 +1,8 @@
 #include "platform/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cmath>
 
 #include "common/files.h"
@@ -178,13 +181,17 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v) {
       if (m != fn.model || ver.empty()) {
         return FieldError(tp, "expected " + fn.model + "@VERSION (the function's model, pinned)");
       }
-      if (!w.is_integral() || !w.fits_int64() || w.AsInt64() < 0 || w.AsInt64() > 1000000) {
-        return FieldError(tp, "expected a weight in [0, 1000000]");
+      if (!w.is_integral() || !w.fits_int64() || w.AsInt64() < 0 || w.AsInt64() > 100) {
+        return FieldError(tp, "expected a weight in [0, 100] (percent of requests)");
       }
       fn.traffic.push_back(TrafficSplit{ver, static_cast<int>(w.AsInt64())});
       total += static_cast<int>(w.AsInt64());
     }
-    if (total == 0) return FieldError(f.Path("traffic"), "all weights are 0");
+    // Weights are percentages: a split that does not add up is a typo, not a ratio to normalise.
+    if (total != 100) {
+      return FieldError(f.Path("traffic"),
+                        "weights add up to " + std::to_string(total) + ", expected 100");
+    }
   }
   RETURN_IF_ERROR(f.StringList("command", &fn.command));
   if (!fn.command.empty() && fn.mode != InstanceMode::kLambda) {
@@ -223,8 +230,8 @@ StatusOr<GatewayConfig> ParseGateway(const Json* v, const std::string& base_dir)
   GatewayConfig g;
   Fields f(v, "gateway");
   RETURN_IF_ERROR(f.CheckObject());
-  RETURN_IF_ERROR(f.CheckKnown(
-      {"listen", "auth", "cors", "limits", "allow_unauthenticated", "workers", "tls"}));
+  RETURN_IF_ERROR(f.CheckKnown({"listen", "auth", "cors", "limits", "allow_unauthenticated",
+                                "workers", "tls", "public_routes"}));
   std::string listen;
   RETURN_IF_ERROR(f.String("listen", &listen));
   if (!listen.empty()) RETURN_IF_ERROR(ParseListen(listen, &g));
@@ -265,6 +272,18 @@ StatusOr<GatewayConfig> ParseGateway(const Json* v, const std::string& base_dir)
   RETURN_IF_ERROR(cors.CheckObject());
   RETURN_IF_ERROR(cors.CheckKnown({"origins"}));
   RETURN_IF_ERROR(cors.StringList("origins", &g.cors_origins));
+  RETURN_IF_ERROR(f.StringList("public_routes", &g.public_routes));
+  for (const std::string& r : g.public_routes) {
+    bool known = false;
+    for (const char* route : kPublishableRoutes) known = known || r == route;
+    if (!known) {
+      std::string list;
+      for (const char* route : kPublishableRoutes)
+        list += (list.empty() ? "" : ", ") + std::string(route);
+      return FieldError("gateway.public_routes",
+                        "'" + r + "' is not one of the platform's own routes (" + list + ")");
+    }
+  }
   Fields limits(f.Get("limits"), "gateway.limits");
   RETURN_IF_ERROR(limits.CheckObject());
   RETURN_IF_ERROR(limits.CheckKnown({"max_body_bytes"}));
@@ -284,7 +303,16 @@ StatusOr<GatewayConfig> ParseGateway(const Json* v, const std::string& base_dir)
 }  // namespace
 
 bool IsLoopbackHost(const std::string& host) {
-  return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+  if (host == "localhost") return true;
+  // An address, parsed: a name such as 127.evil.example resolves wherever its owner wants.
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) return v6.s6_addr[12] == 127;  // ::ffff:127.x.y.z
+  }
+  return false;
 }
 
 const FunctionConfig* PlatformConfig::Find(std::string_view name) const {

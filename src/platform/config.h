@@ -49,6 +49,11 @@ struct JwtConfig {
   double leeway_s = 30;
 };
 
+// The platform's own GET routes that gateway.public_routes may open. /dashboard (the page itself)
+// holds no data and is always served; what it shows comes from /v1/status and /metrics.
+inline constexpr const char* kPublishableRoutes[] = {"/openapi.json", "/v1/models", "/v2",
+                                                     "/v1/status", "/metrics"};
+
 struct GatewayConfig {
   std::string host = "127.0.0.1";
   int port = 8080;
@@ -63,6 +68,9 @@ struct GatewayConfig {
   // Listening on a non-loopback address with no auth needs this, spelled out.
   bool allow_unauthenticated = false;
   int workers = 0;  // 0: one per CPU
+  // With auth on, the platform's own routes need credentials like the functions (health routes
+  // excepted); those listed here are served to anyone. Each is one of kPublishableRoutes.
+  std::vector<std::string> public_routes;
 
   bool HasAuth() const { return api_keys || jwt_enabled || !tls_client_ca.empty(); }
 };
@@ -92,6 +100,8 @@ StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string&
 // Reads YAML (or JSON) from `path`. Errors: NotFound, InvalidArgument.
 StatusOr<PlatformConfig> LoadPlatformConfig(const std::string& path);
 
+// True for "localhost" and for addresses in 127.0.0.0/8 or ::1 (also as ::ffff:127.x.y.z); a name
+// that merely starts with "127." is not.
 bool IsLoopbackHost(const std::string& host);
 
 }  // namespace modelfn

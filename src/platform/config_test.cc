@@ -90,6 +90,41 @@ TEST(ConfigTest, MistakesNameTheField) {
             "gateway.listen: expected HOST:PORT");
 }
 
+TEST(ConfigTest, CanaryWeightsArePercentagesThatAddUpTo100) {
+  EXPECT_EQ(Error("functions:\n  d: {traffic: {d@1: 90, d@2: 20}}"),
+            "functions.d.traffic: weights add up to 110, expected 100");
+  EXPECT_EQ(Error("functions:\n  d: {traffic: {d@1: 1, d@2: 1}}"),
+            "functions.d.traffic: weights add up to 2, expected 100");
+  EXPECT_EQ(Error("functions:\n  d: {traffic: {d@1: 0, d@2: 0}}"),
+            "functions.d.traffic: weights add up to 0, expected 100");
+  EXPECT_EQ(Error("functions:\n  d: {traffic: {d@1: 150, d@2: -50}}"),
+            "functions.d.traffic.d@1: expected a weight in [0, 100] (percent of requests)");
+  EXPECT_EQ(Error("functions:\n  d: {traffic: {d@1: 100, d@2: 0}}"), "ok");
+}
+
+TEST(ConfigTest, PublicRoutesAreThePlatformsOwn) {
+  auto c = Parse("functions:\n  d: {}\ngateway: {public_routes: [/openapi.json, /v1/models]}");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->gateway.public_routes.size(), 2u);
+  EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {public_routes: [/v1/infer]}"),
+            "gateway.public_routes: '/v1/infer' is not one of the platform's own routes "
+            "(/openapi.json, /v1/models, /v2, /v1/status, /metrics)");
+}
+
+TEST(ConfigTest, LoopbackIsAnAddressNotAPrefix) {
+  for (const char* yes : {"127.0.0.1", "127.1.2.3", "::1", "localhost", "::ffff:127.0.0.1"}) {
+    EXPECT_TRUE(IsLoopbackHost(yes)) << yes;
+  }
+  for (const char* no : {"127.evil.example", "127.0.0.1.evil.example", "0.0.0.0", "::", "",
+                         "10.0.0.1", "::ffff:10.0.0.1", "localhost.evil.example", "1270.0.0.1"}) {
+    EXPECT_FALSE(IsLoopbackHost(no)) << no;
+  }
+  EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {listen: '127.evil.example:8080'}"),
+            "gateway.listen: refusing to listen on 127.evil.example with no auth: enable "
+            "gateway.auth (api_keys or jwt) or client certificates (gateway.tls.client_ca), or "
+            "set gateway.allow_unauthenticated: true");
+}
+
 TEST(ConfigTest, RefusesAnOpenNonLoopbackListener) {
   EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {listen: '0.0.0.0:8080'}"),
             "gateway.listen: refusing to listen on 0.0.0.0 with no auth: enable gateway.auth "

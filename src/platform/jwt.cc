@@ -169,7 +169,8 @@ StatusOr<Json> JwksVerifier::Verify(std::string_view token, const JwtPolicy& pol
   const std::string* alg = StringField(*header, "alg");
   if (alg == nullptr) return InvalidArgumentError("token header has no alg");
   if (*alg != "RS256" && *alg != "ES256") {
-    return InvalidArgumentError("algorithm " + *alg + " is not accepted");
+    // Never echo the token's text: callers may put this message in a header.
+    return InvalidArgumentError("algorithm is not accepted (RS256 or ES256 only)");
   }
   if (header->Find("crit") != nullptr) return InvalidArgumentError("unsupported crit header");
   const std::string* kid = StringField(*header, "kid");

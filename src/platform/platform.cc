@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <any>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -228,11 +229,14 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   o.port = tls ? 0 : c.gateway.port;
   o.workers = c.gateway.workers > 0 ? c.gateway.workers : ReadCpuQuota().EffectiveCpus();
   o.limits.max_body_bytes = c.gateway.max_body_bytes;
+  o.limits.require_host = true;
   Platform* self = p.get();
   ASSIGN_OR_RETURN(p->server_,
                    HttpServer::CreateAsync(o, [self](HttpRequest req, HttpResponder respond) {
                      self->Handle(std::move(req), std::move(respond));
                    }));
+  p->server_->SetHeadHandler(
+      [self](HttpRequest* head, HttpResponse* early) { return self->CheckHead(head, early); });
   if (tls) {
     ASSIGN_OR_RETURN(p->tls_, TlsFront::Create(TlsConfig{c.gateway.tls_cert, c.gateway.tls_key,
                                                          c.gateway.tls_client_ca},
@@ -377,6 +381,44 @@ void Platform::AddCors(const std::string& origin, HttpResponse* resp) const {
                              "RateLimit-Reset, X-Modelfn-Version, X-Modelfn-Cold-Start");
 }
 
+bool Platform::NeedsAuth(const std::string& path) const {
+  if (path == "/v1/health" || path == "/v2/health/live" || path == "/v2/health/ready" ||
+      path == "/dashboard") {
+    return false;
+  }
+  for (const std::string& r : config_.gateway.public_routes) {
+    if (r == path) return false;
+  }
+  return true;
+}
+
+bool Platform::CheckHead(HttpRequest* head, HttpResponse* early) {
+  // A preflight carries no credentials by design; Handle answers it without serving anything.
+  if ((!keys_ && !config_.gateway.jwt_enabled) || head->method == "OPTIONS" ||
+      !NeedsAuth(head->path)) {
+    return true;
+  }
+  bool v2 = head->path.rfind("/v2", 0) == 0;
+  Principal who;
+  if (!Authenticate(*head, v2, &who, early)) {
+    const std::string* id = head->Header("x-request-id");
+    early->headers.emplace_back("X-Request-Id", id && SafeRequestId(*id) ? *id : NewRequestId());
+    const std::string* origin = head->Header("origin");
+    AddCors(origin ? *origin : std::string(), early);
+    return false;
+  }
+  head->context = std::move(who);
+  return true;
+}
+
+bool Platform::Authorized(const HttpRequest& req, bool v2, Principal* who, HttpResponse* refusal) {
+  if (const auto* p = std::any_cast<Principal>(&req.context)) {
+    *who = *p;
+    return true;
+  }
+  return Authenticate(req, v2, who, refusal);
+}
+
 bool Platform::Authenticate(const HttpRequest& req, bool v2, Principal* who,
                             HttpResponse* refusal) {
   const GatewayConfig& g = config_.gateway;
@@ -411,9 +453,8 @@ bool Platform::Authenticate(const HttpRequest& req, bool v2, Principal* who,
     if (!claims.ok()) {
       metrics_.CountAuthFailure("bad_token");
       *refusal = ErrorResponse("unauthorized", "invalid token: " + claims.status().message(), v2);
-      refusal->headers.emplace_back("WWW-Authenticate",
-                                    "Bearer error=\"invalid_token\", error_description=\"" +
-                                        claims.status().message() + "\"");
+      // A fixed challenge: the reason is in the (escaped) body, never copied into a header.
+      refusal->headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
       return false;
     }
     if (who->id.empty()) {
@@ -646,18 +687,18 @@ void Platform::Handle(HttpRequest req, HttpResponder respond) {
     finish(std::move(r), "", "");
   };
   const std::string& p = req.path;
-  bool admin = p == "/metrics" || p == "/v1/status" || p == "/dashboard";
-  bool open_route = p == "/v1/health" || p == "/v2/health/live" || p == "/v2/health/ready" ||
-                    p == "/openapi.json" || p == "/v2" || p == "/v1/models";
-  if (open_route || admin) {
+  bool own_route = p == "/metrics" || p == "/v1/status" || p == "/dashboard" || p == "/v1/health" ||
+                   p == "/v2/health/live" || p == "/v2/health/ready" || p == "/openapi.json" ||
+                   p == "/v2" || p == "/v1/models";
+  if (own_route) {
+    if (NeedsAuth(p)) {
+      Principal who;
+      HttpResponse refusal;
+      if (!Authorized(req, false, &who, &refusal)) return finish(std::move(refusal), "", "");
+    }
     if (!get) {
       return finish(
           ErrorResponse("method_not_allowed", req.method + " " + p + " is not served", v2), "", "");
-    }
-    if (admin) {
-      Principal who;
-      HttpResponse refusal;
-      if (!Authenticate(req, false, &who, &refusal)) return finish(std::move(refusal), "", "");
     }
     if (p == "/v1/health") return plain(200, "application/json", HealthJson());
     if (p == "/v2/health/live" || p == "/v2/health/ready")
@@ -692,7 +733,7 @@ void Platform::Handle(HttpRequest req, HttpResponder respond) {
   }
   Principal who;
   HttpResponse refusal;
-  if (!Authenticate(req, v2, &who, &refusal)) {
+  if (!Authorized(req, v2, &who, &refusal)) {
     return finish(std::move(refusal), t.fn->config.name, t.route);
   }
   std::vector<std::pair<std::string, std::string>> plan_headers;

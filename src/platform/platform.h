@@ -79,6 +79,15 @@ class Platform {
 
   Platform(PlatformConfig config, PlatformOptions options);
   void Handle(HttpRequest req, HttpResponder respond);
+  // The HttpServer's HeadHandler: authenticates from the request head, before the body is read,
+  // and stores the Principal in head->context. False with *early (401/403, CORS, X-Request-Id)
+  // when the credentials are missing or wrong. Runs on the server's event loops.
+  bool CheckHead(HttpRequest* head, HttpResponse* early);
+  // Whether `path` needs credentials when auth is on: everything but health routes, the dashboard
+  // page (it holds no data) and gateway.public_routes.
+  bool NeedsAuth(const std::string& path) const;
+  // The Principal CheckHead stored, or Authenticate() when there is none.
+  bool Authorized(const HttpRequest& req, bool v2, Principal* who, HttpResponse* refusal);
   bool Authenticate(const HttpRequest& req, bool v2, Principal* who, HttpResponse* refusal);
   bool ApplyPlan(const Principal& who, bool v2,
                  std::vector<std::pair<std::string, std::string>>* headers, HttpResponse* refusal);

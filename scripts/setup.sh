@@ -23,7 +23,7 @@ done
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
-debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev curl wrk clang-format python3-venv faketime umoci skopeo chromium)
+debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libhttp-parser-dev zlib1g-dev curl wrk clang-format python3-venv faketime umoci skopeo chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

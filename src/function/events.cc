@@ -1,6 +1,7 @@
 #include "function/events.h"
 
 #include "common/json.h"
+#include "http/http_server.h"
 
 namespace modelfn {
 namespace {
@@ -50,6 +51,7 @@ Invocation DecodedEvent::ToInvocation() const {
   };
   inv.content_type = h("content-type");
   inv.request_id = h("x-request-id");
+  if (inv.request_id && !IsSafeRequestId(*inv.request_id)) inv.request_id = nullptr;  // generated
   inv.inference_header_length = h("inference-header-content-length");
   return inv;
 }

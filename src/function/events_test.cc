@@ -35,6 +35,25 @@ TEST(EventsTest, HttpApiV2AndFunctionUrl) {
   EXPECT_FALSE(resp->Find("isBase64Encoded")->AsBool());
 }
 
+TEST(EventsTest, RequestIdIsKeptOnlyWhenShortVisibleAscii) {
+  auto id_of = [](const std::string& id_json) -> std::string {
+    auto e =
+        DecodeEvent(R"({"version":"2.0","rawPath":"/v1/infer","headers":{"X-Request-Id":)" +
+                        id_json + R"(},"requestContext":{"http":{"method":"POST"}},"body":""})",
+                    "m");
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    if (!e.ok()) return "?";
+    Invocation inv = e->ToInvocation();
+    return inv.request_id ? *inv.request_id : "(generated)";
+  };
+  EXPECT_EQ(id_of(R"("abc-123")"), "abc-123");
+  EXPECT_EQ(id_of(R"("a\r\nX-Evil: 1")"), "(generated)");
+  EXPECT_EQ(id_of(R"("with space")"), "(generated)");
+  EXPECT_EQ(id_of(R"("caf\u00e9")"), "(generated)");
+  EXPECT_EQ(id_of(R"("a\u0000b")"), "(generated)");
+  EXPECT_EQ(id_of("\"" + std::string(129, 'x') + "\""), "(generated)");
+}
+
 TEST(EventsTest, RestApiV1) {
   auto e = DecodeEvent(R"({"resource":"/{proxy+}","path":"/v2/models/m/infer","httpMethod":"POST",
     "headers":{"content-type":"application/json"},"multiValueHeaders":{},"queryStringParameters":{"x":"y"},

@@ -300,6 +300,7 @@ int Main(int argc, char** argv) {
     inv.body = req.body;
     inv.content_type = req.Header("content-type");
     inv.request_id = req.Header("x-request-id");
+    if (inv.request_id && !IsSafeRequestId(*inv.request_id)) inv.request_id = nullptr;  // generated
     inv.inference_header_length = req.Header("inference-header-content-length");
     Outcome o = core.Handle(inv);
     resp->status = o.status;

@@ -168,6 +168,14 @@ bool IsValidHeaderValue(std::string_view value) {
   return true;
 }
 
+bool IsSafeRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 const char* ReasonPhrase(int status) {
   switch (status) {
     case 100:

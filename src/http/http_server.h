@@ -37,6 +37,10 @@ using HttpHandler = std::function<void(const HttpRequest&, HttpResponse*)>;
 bool IsValidHeaderName(std::string_view name);
 bool IsValidHeaderValue(std::string_view value);
 
+// An X-Request-Id a client sent is echoed (and logged) only when this holds: 1 to 128 bytes of
+// visible ASCII (0x21-0x7E). Anything else is replaced by a generated id.
+bool IsSafeRequestId(std::string_view id);
+
 // Runs once a request's head (request line and fields) is complete, before its body is read: the
 // place to authenticate without reading or parsing what an unauthenticated client sends.
 // Return true to go on: the body is read and the handler gets the same request object (what the

@@ -30,14 +30,6 @@ namespace {
 constexpr int64_t kMs = 1'000'000;
 constexpr size_t kCacheEntries = 1024;
 
-bool SafeRequestId(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    if (c < 0x21 || c > 0x7e) return false;
-  }
-  return true;
-}
-
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   char buf[40];
@@ -402,7 +394,7 @@ bool Platform::CheckHead(HttpRequest* head, HttpResponse* early) {
   Principal who;
   if (!Authenticate(*head, v2, &who, early)) {
     const std::string* id = head->Header("x-request-id");
-    early->headers.emplace_back("X-Request-Id", id && SafeRequestId(*id) ? *id : NewRequestId());
+    early->headers.emplace_back("X-Request-Id", id && IsSafeRequestId(*id) ? *id : NewRequestId());
     const std::string* origin = head->Header("origin");
     AddCors(origin ? *origin : std::string(), early);
     return false;
@@ -630,7 +622,7 @@ Platform::Variant* Platform::PickVariant(Function* fn, const std::string& versio
 void Platform::Handle(HttpRequest req, HttpResponder respond) {
   int64_t t0 = clock_->MonotonicNanos();
   std::string request_id;
-  if (const std::string* id = req.Header("x-request-id"); id && SafeRequestId(*id)) {
+  if (const std::string* id = req.Header("x-request-id"); id && IsSafeRequestId(*id)) {
     request_id = *id;
   } else {
     request_id = NewRequestId();

@@ -1,11 +1,12 @@
 """The live dashboard in Debian's Chromium (headless, driven by Playwright): it renders the
 instances the platform really runs, and its charts follow traffic."""
+import json
 import os
 import shutil
 
 import pytest
 
-from up_harness import WORK_MODEL, Up, config, fn_config, push, work_body
+from up_harness import WORK_MODEL, Up, cli, config, fn_config, push, work_body
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -59,6 +60,69 @@ def test_dashboard_shows_instances_and_follows_traffic(platform, tmp_path):
             assert drawn > 100, drawn
             assert "work" in page.locator("#latency-legend").inner_text()
             page.screenshot(path=os.environ.get("MODELFN_DASHBOARD_PNG", str(tmp_path / "dashboard.png")))
+            assert errors == []
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def keyed_platform(tmp_path):
+    s = tmp_path / "models"
+    push(s, WORK_MODEL, "work", "1.0.0")
+    d = tmp_path / "p"
+    d.mkdir()
+    u = Up(d, config(s, [fn_config(min_instances=1, max_instances=2)],
+                     gateway="  auth: {api_keys: true}\n"))
+    u.key = json.loads(cli("keys", "create", "--name", "ops", "--json", "-f", u.config).stdout)["key"]
+    yield u
+    u.stop()
+
+
+def test_dashboard_with_auth_asks_for_a_key_and_keeps_it_out_of_urls(keyed_platform):
+    from playwright.sync_api import sync_playwright
+    u = keyed_platform
+    u.wait_until(lambda: u.function("work", {"X-Api-Key": u.key})["instances"] >= 1)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            status_calls = []
+            page.on("request", lambda r: status_calls.append((r.url, r.headers))
+                    if "/v1/status" in r.url else None)
+            seen_urls = []
+            page.on("request", lambda r: seen_urls.append(r.url))
+            page.goto(u.url + "/dashboard")
+            # Without credentials the page asks for them (the data routes answer 401).
+            page.wait_for_selector("#login:not([hidden])", timeout=15000)
+            assert "401" in page.locator("#updated").inner_text()
+            assert page.locator("#instances tbody tr").count() == 0
+            page.fill("#api-key", "mfn_wrong_" + "0" * 32)
+            page.click("#login button[type=submit]")
+            page.wait_for_function("document.getElementById('updated').textContent.includes('HTTP 401')",
+                                   timeout=15000)
+            page.fill("#api-key", u.key)
+            page.click("#login button[type=submit]")
+            page.wait_for_selector("#instances tbody tr", timeout=15000)
+            assert "work-1.0.0-1" in page.locator("#instances tbody tr").first.inner_text()
+            assert page.locator("#login").is_hidden()
+            assert page.evaluate("sessionStorage.getItem('modelfn.api_key')") == u.key
+            # A reload in the same tab keeps working from session storage.
+            page.reload()
+            page.wait_for_selector("#instances tbody tr", timeout=15000)
+            calls_before = len(status_calls)
+            page.wait_for_function(
+                "Number(document.body.dataset.points) >= 2", timeout=15000)
+            assert len(status_calls) > calls_before
+            # Every fetch after login carried the key as a header; no URL ever held it.
+            with_key = [h for _, h in status_calls if h.get("x-api-key") == u.key]
+            assert len(with_key) >= 2
+            assert all(u.key not in url for url in seen_urls + [page.url])
             assert errors == []
         finally:
             browser.close()

@@ -22,11 +22,21 @@ const std::string_view kDashboardHtml = R"HTML(<!doctype html>
   th { background: #eef0f4; }
   .legend span { margin-right: 1em; }
   .error { color: #b00020; }
+  #login { background: #fff; border: 1px solid #dde1e8; border-radius: 6px; padding: .8em;
+           margin: 1em 0; max-width: 40em; }
+  #login input { width: 100%; box-sizing: border-box; margin: .2em 0 .6em; font: inherit; }
 </style>
 </head>
 <body>
 <h1>modelfn</h1>
 <div id="updated">connecting…</div>
+<form id="login" hidden autocomplete="off">
+  <div>This gateway needs credentials. They stay in this tab (session storage) and are sent as
+    headers, never in a URL.</div>
+  <label>API key <input id="api-key" type="password" autocomplete="off"></label>
+  <label>JWT (bearer token) <input id="jwt" type="password" autocomplete="off"></label>
+  <button type="submit">Connect</button> <button type="button" id="forget">Forget</button>
+</form>
 <div id="summary"></div>
 <div class="grid">
   <div class="card"><h2>Instances</h2><canvas id="instances-chart" width="600" height="160"></canvas>
@@ -50,10 +60,44 @@ const colors = ["#2f6fdf", "#e0702c", "#2ca05a", "#c23b8a", "#7b5cd6", "#888"];
 const series = { instances: {}, p50: {}, p95: {}, p99: {}, cold: {}, errors: {} };
 let points = 0;
 
+// Credentials live in sessionStorage (this tab only) and travel as headers on every fetch; they
+// are never put in a URL, where history, logs and Referer would keep them.
+const KEY_ITEM = "modelfn.api_key";
+const JWT_ITEM = "modelfn.jwt";
+
 function headers() {
-  const m = location.hash.match(/key=([^&]+)/);
-  return m ? { "X-Api-Key": decodeURIComponent(m[1]) } : {};
+  const h = {};
+  const key = sessionStorage.getItem(KEY_ITEM);
+  const jwt = sessionStorage.getItem(JWT_ITEM);
+  if (key) h["X-Api-Key"] = key;
+  if (jwt) h["Authorization"] = "Bearer " + jwt;
+  return h;
 }
+
+function askForCredentials(why) {
+  const form = document.getElementById("login");
+  form.hidden = false;
+  document.getElementById("updated").textContent = why;
+  document.getElementById("updated").className = "error";
+}
+
+document.getElementById("login").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const key = document.getElementById("api-key").value.trim();
+  const jwt = document.getElementById("jwt").value.trim().replace(/^Bearer\s+/i, "");
+  key ? sessionStorage.setItem(KEY_ITEM, key) : sessionStorage.removeItem(KEY_ITEM);
+  jwt ? sessionStorage.setItem(JWT_ITEM, jwt) : sessionStorage.removeItem(JWT_ITEM);
+  document.getElementById("api-key").value = "";
+  document.getElementById("jwt").value = "";
+  document.getElementById("login").hidden = true;
+  tick();
+});
+
+document.getElementById("forget").addEventListener("click", () => {
+  sessionStorage.removeItem(KEY_ITEM);
+  sessionStorage.removeItem(JWT_ITEM);
+  askForCredentials("credentials forgotten");
+});
 
 function push(group, name, value) {
   const s = series[group][name] || (series[group][name] = []);
@@ -106,6 +150,11 @@ function text(s) {
 async function tick() {
   try {
     const r = await fetch("/v1/status", { headers: headers(), cache: "no-store" });
+    if (r.status === 401 || r.status === 403) {
+      askForCredentials(r.status === 401 ? "credentials required (HTTP 401)"
+                                         : "credentials refused (HTTP 403)");
+      return;
+    }
     if (!r.ok) throw new Error("HTTP " + r.status);
     const st = await r.json();
     const rows = [];

@@ -254,3 +254,37 @@ def test_canary_weights_must_add_up_to_100(up, store):
            expect_failure=True)
     assert u.proc.returncode != 0
     assert b"functions.work.traffic: weights add up to 110, expected 100" in u.stderr
+
+
+EVIL_HANDLER = '''
+def handler(event, context):
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json\\r\\nSet-Cookie: ct=1",
+                    "X-Split": "a\\r\\nSet-Cookie: split=1",
+                    "X-Nul": "a\\u0000b",
+                    "Bad Name": "v",
+                    "X-Fine": "kept"},
+        "body": "{}",
+    }
+'''
+
+
+def test_headers_an_instance_returns_are_checked_like_any_other(up, store, tmp_path):
+    """A function's reply is passed through the gateway: a handler (here AWS's runtime client
+    running a hostile handler) cannot split the gateway's response either."""
+    import sys
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(EVIL_HANDLER)
+    fn = fn_config("work", command=f"[{sys.executable}, -m, awslambdaric, app.handler]",
+                   env=json.dumps({"PYTHONPATH": str(code)}))
+    u = up(config(store, [fn]))
+    out, _ = raw(u, b"POST /v1/models/work/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", timeout=60)
+    head = out.split(b"\r\n\r\n", 1)[0]
+    assert out.startswith(b"HTTP/1.1 200 "), out[:300]
+    assert b"Set-Cookie" not in head and b"X-Split" not in head and b"X-Nul" not in head
+    assert b"Bad Name" not in head
+    assert b"\r\nX-Fine: kept\r\n" in head
+    assert b"\r\nContent-Type: application/octet-stream\r\n" in head

@@ -239,8 +239,21 @@ std::string Explain(std::string_view in, const Outcome& ours, const Outcome& the
   }
   bool we_stricter = theirs_more || (!ours_more && ours.verdict == Verdict::kRejected);
   auto has = [&](std::string_view needle) { return lower.find(needle) != std::string::npos; };
+  // A bare LF in a head (a body may hold any octet): segments up to a blank line that hold a
+  // request line.
   bool bare_lf = false;
-  for (size_t i = 0; i < in.size(); ++i) bare_lf |= in[i] == '\n' && (i == 0 || in[i - 1] != '\r');
+  for (size_t start = 0; start < in.size();) {
+    size_t end = in.find("\r\n\r\n", start);
+    std::string_view seg = in.substr(start, end == std::string_view::npos ? end : end - start);
+    if (Lower(std::string(seg)).find("http/") != std::string::npos) {
+      for (size_t i = 0; i < seg.size(); ++i) {
+        bare_lf |= seg[i] == '\n' && (i == 0 || seg[i - 1] != '\r');
+      }
+      bare_lf |= start > 0 && in[start] == '\n';
+    }
+    if (end == std::string_view::npos) break;
+    start = end + 4;
+  }
   if (upgrade) return "Upgrade/CONNECT: we do not switch protocols and serve the request as such";
   if (bare_lf)
     return "bare LF as a line end: we wait for CRLF or refuse (RFC 9112 section 2.2 MAY)";

@@ -370,6 +370,10 @@ StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string&
       if (plan.rate_per_s > 0 && plan.burst < 1) {
         return FieldError("plans." + name + ".burst", "must be at least 1 when rate_per_s is set");
       }
+      if (plan.daily_quota > 0 && plan.monthly_quota > 0 && plan.daily_quota > plan.monthly_quota) {
+        return FieldError("plans." + name + ".daily_quota",
+                          "is above monthly_quota: the month runs out first");
+      }
       c.plans.push_back(plan);
     }
   }

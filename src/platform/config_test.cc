@@ -102,6 +102,12 @@ TEST(ConfigTest, CanaryWeightsArePercentagesThatAddUpTo100) {
   EXPECT_EQ(Error("functions:\n  d: {traffic: {d@1: 100, d@2: 0}}"), "ok");
 }
 
+TEST(ConfigTest, ADailyQuotaAboveTheMonthlyOneIsRefused) {
+  EXPECT_EQ(Error("functions:\n  d: {}\nplans:\n  p: {daily_quota: 100, monthly_quota: 50}"),
+            "plans.p.daily_quota: is above monthly_quota: the month runs out first");
+  EXPECT_EQ(Error("functions:\n  d: {}\nplans:\n  p: {daily_quota: 50, monthly_quota: 100}"), "ok");
+}
+
 TEST(ConfigTest, PublicRoutesAreThePlatformsOwn) {
   auto c = Parse("functions:\n  d: {}\ngateway: {public_routes: [/openapi.json, /v1/models]}");
   ASSERT_TRUE(c.ok()) << c.status().ToString();

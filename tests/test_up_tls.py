@@ -95,3 +95,32 @@ def test_mutual_tls_admits_only_clients_the_ca_signed(up, tmp_path, pki):
         requests.post(url, data=body, headers=h, cert=pki["client"], verify=True, timeout=30)
     st = json.loads(cli("status", "-f", u.config, "--json").stdout)
     assert st["functions"][0]["requests"] == 6
+
+
+def test_unauthenticated_request_behind_tls_gets_its_401_before_the_body(up, tmp_path, pki):
+    """The terminator relays the gateway's early refusal even though the gateway closes before
+    taking the announced body."""
+    import socket
+    import ssl
+    s = tmp_path / "models"
+    push(s, WORK_MODEL, "work", "1.0.0")
+    gw = (f"  tls: {{cert: {pki['server_cert']}, key: {pki['server_key']}}}\n"
+          f"  auth: {{api_keys: true}}\n")
+    u = up(config(s, [fn_config()], gateway=gw))
+    port = int(u.url.rsplit(":", 1)[1])
+    ctx = ssl.create_default_context(cafile=pki["ca"])
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            tls.sendall(b"POST /v1/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 4000000\r\n\r\n" + b"1" * 200_000)
+            out = b""
+            try:
+                while True:
+                    chunk = tls.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+            except (ssl.SSLError, ConnectionResetError, socket.timeout):
+                pass
+    assert out.startswith(b"HTTP/1.1 401 "), out[:200]
+    assert b"Connection: close" in out.split(b"\r\n\r\n", 1)[0]

@@ -159,6 +159,12 @@ void TlsFront::Serve(int fd) {
         off += static_cast<int>(std::max<ssize_t>(w, 0));
       }
     }
+    // The gateway may answer and close before taking a whole request (a refusal before the body):
+    // relay what it said before closing, so the client gets the answer, not just a reset.
+    ssize_t n;
+    while ((n = recv(backend, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+      if (SSL_write(ssl, buf, static_cast<int>(n)) <= 0) break;
+    }
     SSL_shutdown(ssl);
     close(backend);
   }

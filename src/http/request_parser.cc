@@ -102,12 +102,22 @@ RequestParser::Result RequestParser::ParseHeader(std::string_view head, HttpRequ
     problem->status = 505;
     return Result::kError;
   }
-  if (target.empty() || target.find_first_of(" \t\r\n") != std::string_view::npos) {
+  for (char c : target) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return bad("malformed request target");
+  }
+  // RFC 9112 section 3.2: origin-form, absolute-form, or "*" for OPTIONS. Authority-form belongs
+  // to CONNECT, which is not served; anything else would reach the router as a path that does not
+  // start with '/'.
+  std::string scheme = Lower(target.substr(0, 8));
+  bool absolute = scheme.rfind("http://", 0) == 0 || scheme.rfind("https://", 0) == 0;
+  if (!(target.size() > 0 && target[0] == '/') && !absolute &&
+      !(target == "*" && method == "OPTIONS")) {
     return bad("malformed request target");
   }
   req->method = std::string(method);
   req->target = std::string(target);
-  if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) {
+  if (absolute) {
     size_t slash = target.find('/', target.find("//") + 2);  // absolute-form: keep the path
     target = slash == std::string_view::npos ? "/" : target.substr(slash);
   }

@@ -30,6 +30,7 @@ enum class Verdict { kAccepted, kIncomplete, kRejected };
 
 struct Outcome {
   Verdict verdict = Verdict::kIncomplete;
+  int status = 0;                 // ours, when rejected: the problem's HTTP status
   std::vector<Message> messages;  // complete requests, in order
 };
 
@@ -62,6 +63,7 @@ Outcome Ours(std::string_view in) {
     auto r = p.Parse(in, &req, &consumed, &problem);
     if (r == RequestParser::Result::kError) {
       out.verdict = Verdict::kRejected;
+      out.status = problem.status;
       return out;
     }
     if (r == RequestParser::Result::kNeedMore) {
@@ -258,6 +260,14 @@ std::string Explain(std::string_view in, const Outcome& ours, const Outcome& the
   if (bare_lf)
     return "bare LF as a line end: we wait for CRLF or refuse (RFC 9112 section 2.2 MAY)";
   if (we_stricter) {
+    if (ours.status == 413 || ours.status == 431) {
+      return "a size limit: we refuse a body or head over the limit as soon as it is announced";
+    }
+    for (const std::string& l : RequestLines(in)) {
+      if (l.find(" * ") != std::string::npos && l.rfind("OPTIONS ", 0) != 0) {
+        return "asterisk-form with a method other than OPTIONS: refused (RFC 9112 3.2.4)";
+      }
+    }
     if (HasLine(in, "host:", 2) || HasLine(in, "authorization:", 2) ||
         HasLine(in, "x-api-key:", 2)) {
       return "repeated Host/Authorization/X-Api-Key: refused by design (400)";
@@ -295,8 +305,8 @@ std::string Explain(std::string_view in, const Outcome& ours, const Outcome& the
       for (char c : target) {
         auto u = static_cast<unsigned char>(c);
         if (u >= 0x7f || std::string_view("\"{}|\\^`<>").find(c) != std::string_view::npos) {
-          return "target octets outside http-parser's URL set: we refuse only whitespace (the "
-                 "router matches exact paths)";
+          return "target octets outside http-parser's URL set: we refuse only controls and "
+                 "whitespace there (the router matches exact paths)";
         }
       }
     }
@@ -412,6 +422,12 @@ std::vector<std::string> Corpus() {
   out.push_back("\n" + ok);
   out.push_back("GET / HTTP/1.1\nHost: a\n\n");
   out.push_back(ok + ok + ok);
+  // Found by libFuzzer (fuzz/http_parser_fuzz) and kept: a target not in origin-form, a chunk size
+  // far over the limit.
+  out.push_back("POST x HTTP/1.0\r\n\r\no\xf2");
+  out.push_back(
+      "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n43333333333333\r\n0iki\r\nTra\r\n"
+      "\x12\n");
   return out;
 }
 

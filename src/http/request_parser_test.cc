@@ -202,6 +202,21 @@ TEST(RequestParserTest, RepeatedCredentialAndHostFieldsAreRefused) {
   EXPECT_EQ(ParseAll("GET / HTTP/1.1\r\n\r\n").result, R::kComplete);  // not required by default
 }
 
+// Found by the differential test against http-parser over the fuzz corpus: "POST x" reached the
+// router with a path that does not start with '/'.
+TEST(RequestParserTest, RequestTargetFormsAreChecked) {
+  for (const char* t : {"GET x HTTP/1.1\r\n\r\n", "GET * HTTP/1.1\r\n\r\n",
+                        "CONNECT h:443 HTTP/1.1\r\n\r\n", "GET /a\x01 HTTP/1.1\r\n\r\n",
+                        "GET /\x7f HTTP/1.1\r\n\r\n", "GET ftp://h/ HTTP/1.1\r\n\r\n"}) {
+    EXPECT_EQ(ParseAll(t).problem.status, 400) << t;
+  }
+  EXPECT_EQ(ParseAll("OPTIONS * HTTP/1.1\r\n\r\n").result, R::kComplete);
+  auto abs = ParseAll("GET HTTPS://h/p?q HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(abs.result, R::kComplete);
+  EXPECT_EQ(abs.req.path, "/p");
+  EXPECT_EQ(ParseAll("GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n").result, R::kComplete);
+}
+
 TEST(RequestParserTest, ChunkSizeAndTrailerLinesCountTowardTheHeaderLimit) {
   ParserLimits small;
   small.max_header_bytes = 200;

@@ -288,3 +288,32 @@ def test_headers_an_instance_returns_are_checked_like_any_other(up, store, tmp_p
     assert b"Bad Name" not in head
     assert b"\r\nX-Fine: kept\r\n" in head
     assert b"\r\nContent-Type: application/octet-stream\r\n" in head
+
+
+def test_an_unauthenticated_json_bomb_neither_ties_a_worker_nor_blocks_sigterm(up, store):
+    """Routing by "model" in the body used to parse a 4 MB body before checking credentials, on
+    the event loop: one request held it for minutes and SIGTERM could not stop the platform."""
+    import threading
+    u = up(config(store, [fn_config("work", model="work"), fn_config("other", model="work")],
+                  gateway="  auth: {api_keys: true}\n  workers: 1\n"))
+    keys_json = ",".join(f'"k{i}":{i}' for i in range(300_000))
+    body = ('{"model":"work",' + keys_json + "}").encode()[:4_000_000]
+    s = socket.create_connection(hostport(u), timeout=10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+
+    def send():
+        try:
+            s.sendall(b"POST /v1/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=send)
+    t.start()
+    out, closed = read_all(s)
+    t.join(30)
+    assert out.startswith(b"HTTP/1.1 401 "), out[:200]
+    # The single event loop is free: the next request is served...
+    assert requests.get(u.url + "/v1/health", timeout=10).status_code == 200
+    # ...and SIGTERM stops the platform cleanly.
+    assert u.stop(timeout=30) == 0

@@ -126,3 +126,47 @@ def test_dashboard_with_auth_asks_for_a_key_and_keeps_it_out_of_urls(keyed_platf
             assert errors == []
         finally:
             browser.close()
+
+
+def test_dashboard_with_jwt_sends_a_bearer_token(tmp_path):
+    import base64
+    import time
+
+    import jwt as pyjwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from playwright.sync_api import sync_playwright
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    n = key.public_key().public_numbers().n
+    jwks = {"keys": [{"kty": "RSA", "kid": "r1", "alg": "RS256", "e": "AQAB",
+                      "n": base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+                      .rstrip(b"=").decode()}]}
+    (tmp_path / "jwks.json").write_text(json.dumps(jwks))
+    s = tmp_path / "models"
+    push(s, WORK_MODEL, "work", "1.0.0")
+    d = tmp_path / "p"
+    d.mkdir()
+    u = Up(d, config(s, [fn_config(min_instances=1)],
+                     gateway=f"  auth: {{jwt: {{jwks: {tmp_path / 'jwks.json'}}}}}\n"))
+    token = pyjwt.encode({"sub": "ops", "exp": int(time.time()) + 600}, key, algorithm="RS256",
+                         headers={"kid": "r1"})
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM,
+                                         args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+            try:
+                page = browser.new_page()
+                auth_headers = []
+                page.on("request", lambda r: auth_headers.append(r.headers.get("authorization"))
+                        if "/v1/status" in r.url else None)
+                page.goto(u.url + "/dashboard")
+                page.wait_for_selector("#login:not([hidden])", timeout=15000)
+                page.fill("#jwt", token)
+                page.click("#login button[type=submit]")
+                page.wait_for_selector("#instances tbody tr", timeout=15000)
+                assert page.evaluate("sessionStorage.getItem('modelfn.jwt')") == token
+                assert "Bearer " + token in auth_headers
+                assert token not in page.url
+            finally:
+                browser.close()
+    finally:
+        u.stop()

@@ -29,12 +29,23 @@ class Engine {
   // Runs the model once. `inputs` holds one tensor per schema input, in schema order, each already
   // of the schema's dtype and a compatible shape (the caller validates). `outputs` lists indices
   // into schema().outputs; the result holds those tensors in that order, named.
-  // Errors: kInternal with reason "model_error" when the model fails on these inputs;
-  // kDeadlineExceeded with reason "timeout" when limits.deadline_mono_ns passed during the run (it
-  // is stopped). The engine stays usable. Thread-safe: concurrent calls are allowed.
+  // Errors: kInvalidArgument with reason "invalid_input" when the engine rejects these inputs as
+  // invalid (an index past a table, a shape the model cannot take): the caller's fault;
+  // kInternal with reason "model_error" when the model fails otherwise; kDeadlineExceeded with
+  // reason "timeout" when limits.deadline_mono_ns passed during the run (it is stopped). The engine
+  // stays usable. Thread-safe: concurrent calls are allowed.
   virtual StatusOr<std::vector<Tensor>> Run(const std::vector<const Tensor*>& inputs,
                                             const std::vector<size_t>& outputs,
                                             const RunLimits& limits = RunLimits()) = 0;
+
+  // Whether rows of separate requests may be concatenated into one Run (/v1/batch) without
+  // changing any row's answer. Set once at load, before the engine is shared between threads:
+  // false for models with batch-dependent operators unless the manifest says otherwise.
+  bool merge_rows() const { return merge_rows_; }
+  void set_merge_rows(bool merge) { merge_rows_ = merge; }
+
+ private:
+  bool merge_rows_ = true;
 };
 
 }  // namespace modelfn

@@ -1,5 +1,6 @@
 #include "manifest/manifest.h"
 
+#include "common/files.h"
 #include "common/json.h"
 #include "common/sha256.h"
 
@@ -147,6 +148,13 @@ StatusOr<Manifest> ParseManifest(std::string_view json) {
   RETURN_IF_ERROR(ParseSpecs(doc->Find("inputs"), "inputs", &m.schema.inputs));
   RETURN_IF_ERROR(ParseSpecs(doc->Find("outputs"), "outputs", &m.schema.outputs));
   if (const Json* c = doc->Find("created_at"); c && c->is_string()) m.created_at = c->AsString();
+  if (const Json* b = doc->Find("batching")) {
+    const Json* merge = b->is_object() ? b->Find("merge") : nullptr;
+    if (!b->is_object() || (merge != nullptr && !merge->is_bool())) {
+      return Bad("'batching' must be an object like {\"merge\": false}");
+    }
+    if (merge != nullptr) m.merge_batches = merge->AsBool();
+  }
   return m;
 }
 
@@ -169,6 +177,8 @@ std::string SerializeManifest(const Manifest& m) {
   w.Key("outputs");
   WriteSpecs(w, m.schema.outputs);
   w.Key("created_at").String(m.created_at);
+  if (m.merge_batches)
+    w.Key("batching").BeginObject().Key("merge").Bool(*m.merge_batches).EndObject();
   w.EndObject();
   // One top-level field per line keeps diffs of committed manifests readable.
   std::string pretty;
@@ -227,6 +237,25 @@ Status VerifyFiles(const Manifest& m, const std::string& dir) {
                         std::to_string(d->size) +
                         " bytes): refusing to load a modified or truncated file",
                     "checksum_mismatch");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckExternalFilesListed(const Manifest& m, const OnnxModelInfo& info,
+                                const std::string& dir) {
+  for (const std::string& location : info.external_files) {
+    ASSIGN_OR_RETURN(std::string rel, ResolveExternalFile(dir, location));
+    bool listed = false;
+    for (size_t i = 1; i < m.files.size() && !listed; ++i) {
+      listed = NormalizePath(m.files[i].path) == rel;
+    }
+    if (!listed) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "the model reads external data from '" + location +
+                        "', which manifest.json does not list: refusing to use an unverified "
+                        "file (rewrite the manifest with: modelfn manifest)",
+                    "external_data_unlisted");
     }
   }
   return Status::Ok();

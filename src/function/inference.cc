@@ -49,6 +49,49 @@ Status DecodeSeedInput(const Json& value, const TensorSpec& spec, int64_t* budge
 
 }  // namespace
 
+Status CheckSharedDims(const ModelSchema& schema, const std::vector<Tensor>& inputs) {
+  struct Seen {
+    int64_t size;
+    const std::string* input;
+  };
+  std::map<std::string, Seen> dims;
+  for (size_t i = 0; i < schema.inputs.size() && i < inputs.size(); ++i) {
+    const TensorSpec& spec = schema.inputs[i];
+    for (size_t d = 0; d < spec.dim_params.size() && d < inputs[i].shape.size(); ++d) {
+      const std::string& param = spec.dim_params[d];
+      if (param.empty()) continue;
+      int64_t size = inputs[i].shape[d];
+      auto [it, inserted] = dims.emplace(param, Seen{size, &spec.name});
+      if (!inserted && it->second.size != size) {
+        return Invalid("shape_mismatch", "inputs '" + *it->second.input + "' and '" + spec.name +
+                                             "' share dimension '" + param + "' but have " +
+                                             std::to_string(it->second.size) + " and " +
+                                             std::to_string(size));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::vector<Tensor>> RunPrepared(Engine& engine, const PreparedInputs& prepared,
+                                          const RunLimits& limits) {
+  std::vector<const Tensor*> ptrs;
+  ptrs.reserve(prepared.inputs.size());
+  for (const Tensor& t : prepared.inputs) ptrs.push_back(&t);
+  auto result = engine.Run(ptrs, prepared.outputs, limits);
+  if (result.ok() || result.status().reason() != "model_error") return result;
+  for (const Tensor& t : prepared.inputs) {
+    for (int64_t d : t.shape) {
+      if (d == 0) {
+        return Invalid("shape_mismatch",
+                       "input '" + t.name + "' has shape " + ShapeToString(t.shape) +
+                           " with a zero-length dimension, which this model cannot run on");
+      }
+    }
+  }
+  return result;
+}
+
 std::string SpecShapeString(const TensorSpec& spec) {
   std::string s = "[";
   for (size_t i = 0; i < spec.shape.size(); ++i) {
@@ -113,6 +156,7 @@ StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema&
     return Invalid("invalid_request",
                    "'inputs' must be an array (one-input model) or an object of named inputs");
   }
+  RETURN_IF_ERROR(CheckSharedDims(schema, p.inputs));
   RETURN_IF_ERROR(SelectOutputs(body.Find("outputs"), schema, &p));
   return p;
 }
@@ -210,6 +254,7 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
     if (!seen[i])
       return Invalid("missing_input", "input '" + schema.inputs[i].name + "' is missing");
   }
+  RETURN_IF_ERROR(CheckSharedDims(schema, p.inputs));
   bool all_binary = false;
   if (const Json* params = header.Find("parameters")) {
     if (const Json* b = params->Find("binary_data_output"); b && b->is_bool())
@@ -349,10 +394,8 @@ std::string GroupKey(const PreparedInputs& p) {
 }
 
 void RunOne(Engine& engine, const RunLimits& run_limits, BatchItem* item, int* calls) {
-  std::vector<const Tensor*> ptrs;
-  for (const Tensor& t : item->prepared->inputs) ptrs.push_back(&t);
   ++*calls;
-  auto r = engine.Run(ptrs, item->prepared->outputs, run_limits);
+  auto r = RunPrepared(engine, *item->prepared, run_limits);
   if (r.ok()) {
     item->outputs = std::move(r).value();
   } else {
@@ -369,7 +412,7 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
   BatchStats stats;
   std::vector<BatchItem> batch(items.size());
   int64_t budget = limits.max_elements;
-  bool batchable_model = !schema.inputs.empty();
+  bool batchable_model = !schema.inputs.empty() && engine.merge_rows();
   for (const auto& spec : schema.inputs) {
     batchable_model = batchable_model && !spec.shape.empty() && spec.shape[0] < 0;
   }

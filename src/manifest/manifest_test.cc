@@ -101,5 +101,23 @@ TEST(ManifestTest, NamesAndVersions) {
   EXPECT_FALSE(ValidateVersion("1 2").ok());
 }
 
+TEST(ManifestTest, BatchingMergeRoundTripsAndIsChecked) {
+  std::string base = R"({"name":"m","version":"1","files":[{"path":"model.onnx","sha256":")" +
+                     std::string(64, 'a') + R"(","size":1}],"inputs":[],"outputs":[])";
+  auto none = ParseManifest(base + "}");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->merge_batches.has_value());
+  EXPECT_EQ(SerializeManifest(*none).find("batching"), std::string::npos);
+  auto off = ParseManifest(base + R"(,"batching":{"merge":false}})");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(off->merge_batches, std::optional<bool>(false));
+  auto back = ParseManifest(SerializeManifest(*off));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->merge_batches, std::optional<bool>(false));
+  for (const char* bad : {R"(,"batching":true})", R"(,"batching":{"merge":"no"}})"}) {
+    EXPECT_EQ(ParseManifest(base + bad).status().reason(), "invalid_manifest") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace modelfn

@@ -79,7 +79,8 @@ StatusOr<std::vector<Tensor>> RunPrepared(Engine& engine, const PreparedInputs& 
   ptrs.reserve(prepared.inputs.size());
   for (const Tensor& t : prepared.inputs) ptrs.push_back(&t);
   auto result = engine.Run(ptrs, prepared.outputs, limits);
-  if (result.ok() || result.status().reason() != "model_error") return result;
+  std::string reason = result.ok() ? std::string() : result.status().reason();
+  if (reason != "model_error" && reason != "invalid_input") return result;
   for (const Tensor& t : prepared.inputs) {
     for (int64_t d : t.shape) {
       if (d == 0) {

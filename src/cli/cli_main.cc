@@ -99,11 +99,23 @@ StatusOr<StoreHandle> OpenFromArgs(const Args& args) {
 }
 
 // The manifest of the model `files[0]` in `dir` (the files as ListModelFiles found them).
+// What the author declared in an existing manifest.json there ("batching", inputs' "max_shape"
+// and "range") is kept; an unreadable one is ignored, as before.
 StatusOr<Manifest> ManifestFor(const std::string& dir, const std::vector<std::string>& files,
                                const std::string& name, const std::string& version) {
   auto engine = OrtEngine::Load(dir + "/" + files[0], OrtEngineOptions());
   if (!engine.ok()) return engine.status();
-  return BuildManifest(dir, name, version, files, (*engine)->schema(), RealClock::Get());
+  ASSIGN_OR_RETURN(Manifest m,
+                   BuildManifest(dir, name, version, files, (*engine)->schema(), RealClock::Get()));
+  if (auto text = ReadFile(dir + "/manifest.json"); text.ok()) {
+    if (auto old = ParseManifest(*text); old.ok()) {
+      m.merge_batches = old->merge_batches;
+      for (const InputLimits& l : old->input_limits) {
+        if (m.schema.InputIndex(l.input) >= 0) m.input_limits.push_back(l);
+      }
+    }
+  }
+  return m;
 }
 
 // ---------------------------------------------------------------------------------------------

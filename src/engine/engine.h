@@ -19,6 +19,16 @@ struct RunLimits {
   int64_t deadline_mono_ns = 0;
 };
 
+// What the model's author declares about an input beyond its schema (manifest.json), checked
+// before a run so a request outside them gets a typed 400 instead of an engine failure.
+struct InputLimits {
+  std::string input;               // the schema input's name
+  std::vector<int64_t> max_shape;  // same rank as the input, -1 where unbounded; empty: none
+  bool has_range = false;          // every element must lie in [min, max] (numeric inputs)
+  double min = 0;
+  double max = 0;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -44,8 +54,13 @@ class Engine {
   bool merge_rows() const { return merge_rows_; }
   void set_merge_rows(bool merge) { merge_rows_ = merge; }
 
+  // Declared limits of the inputs (see InputLimits), set once at load like merge_rows.
+  const std::vector<InputLimits>& input_limits() const { return input_limits_; }
+  void set_input_limits(std::vector<InputLimits> limits) { input_limits_ = std::move(limits); }
+
  private:
   bool merge_rows_ = true;
+  std::vector<InputLimits> input_limits_;
 };
 
 }  // namespace modelfn

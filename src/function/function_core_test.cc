@@ -188,6 +188,36 @@ TEST_F(CoreTest, TokenPastTheVocabularyIsTheClientsError) {
   EXPECT_EQ(o.status, 200) << o.body;
 }
 
+TEST_F(CoreTest, DeclaredInputLimitsAreCheckedBeforeTheRun) {
+  auto e = OrtEngine::Load(Src("tests/models/embed/model.onnx"), OrtEngineOptions());
+  ASSERT_TRUE(e.ok());
+  InputLimits ids{"ids", {-1, 8}, true, 0, 9};
+  InputLimits mask{"mask", {4, 8}, false, 0, 0};
+  (*e)->set_input_limits({ids, mask});
+  UseEngine(std::move(e).value(), "embed");
+  Outcome o = Call("POST", "/v1/infer", R"({"inputs":{"ids":[[1,2,10]],"mask":[[1,1,1]]}})");
+  EXPECT_EQ(o.status, 400) << o.body;
+  EXPECT_EQ(Code(o), "invalid_input");
+  EXPECT_NE(o.body.find("holds 10 at flat index 2, outside the model's range [0, 9]"),
+            std::string::npos)
+      << o.body;
+  std::string nine = "[[0,1,2,3,4,5,6,7,8]]";
+  o = Call("POST", "/v1/infer", R"({"inputs":{"ids":)" + nine + R"(,"mask":)" + nine + "}}");
+  EXPECT_EQ(o.status, 400) << o.body;
+  EXPECT_EQ(Code(o), "shape_mismatch");
+  EXPECT_NE(o.body.find("dimension 'S' is 9, over the model's maximum of 8"), std::string::npos)
+      << o.body;
+  // In a batch: the bad item fails alone; rows merged past the mask's maximum batch of 4 run
+  // one item at a time.
+  std::string item = R"({"inputs":{"ids":[[1,2],[3,4]],"mask":[[1,1],[1,1]]}})";
+  o = Call("POST", "/v1/batch",
+           R"({"items":[)" + item + "," + item + "," + item +
+               R"(,{"inputs":{"ids":[[1,-1]],"mask":[[1,1]]}}]})");
+  ASSERT_EQ(o.status, 200) << o.body;
+  EXPECT_EQ(Header(o, "X-Batch-Failed"), "1");
+  EXPECT_EQ(Header(o, "X-Batch-Engine-Calls"), "3");
+}
+
 TEST_F(CoreTest, EmptyBatchIsAnEmptyAnswerOrA400) {
   Use("tests/models/add2/model.onnx", "add2");
   std::string v2 = R"({"inputs":[{"name":"a","datatype":"FP32","shape":[0,3],"data":[]},

@@ -35,7 +35,13 @@ Status CheckShape(const TensorSpec& spec, const Tensor& t);
 // shape_mismatch naming both inputs and the dimension otherwise. `inputs` in schema order.
 Status CheckSharedDims(const ModelSchema& schema, const std::vector<Tensor>& inputs);
 
-// Runs the engine on prepared inputs. A run failure on an input with a zero-length dimension
+// Checks inputs against the limits the manifest declares (engine.input_limits()): a dimension over
+// its "max_shape" is shape_mismatch, a value outside its "range" invalid_input, each naming the
+// input. `inputs` in schema order.
+Status CheckInputLimits(const Engine& engine, const std::vector<Tensor>& inputs);
+
+// Runs the engine on prepared inputs, after CheckInputLimits. A run failure on an input with a
+// zero-length dimension
 // ([0, N]: an empty batch or sequence) is reported as the request's fault (400 shape_mismatch
 // saying which input), not as a model error: many models cannot run on empty tensors.
 StatusOr<std::vector<Tensor>> RunPrepared(Engine& engine, const PreparedInputs& prepared,

@@ -72,6 +72,7 @@ StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& 
   ASSIGN_OR_RETURN(out.engine, make_engine(model_path, bytes));
   out.timings.model_load_ms = ms_since(t0);
   RETURN_IF_ERROR(CheckSchemaMatches(out.manifest, out.engine->schema()));
+  out.engine->set_input_limits(out.manifest.input_limits);
   out.batch_dependent_ops = BatchDependentOps(info);
   out.engine->set_merge_rows(out.manifest.merge_batches.value_or(out.batch_dependent_ops.empty()));
   t0 = clock.MonotonicNanos();

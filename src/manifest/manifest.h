@@ -10,6 +10,10 @@
 // requests as one model run (default: yes, unless the model uses an operator whose answer for a
 // row depends on the other rows, such as DynamicQuantizeLinear).
 //
+// Optional per input: "max_shape": [null, 512] bounds each dimension (null: unbounded) and
+// "range": [0, 30521] bounds every element's value, for what the model cannot take (positions past
+// its table, token ids past its vocabulary): such requests get a 400 before the model runs.
+//
 // Every file the model reads (the model file and each external-data file its tensors name) must
 // be listed in "files": nothing unlisted is ever loaded.
 // A shape dimension is an integer (fixed), a string (symbolic, kept from the model) or -1
@@ -24,6 +28,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "engine/engine.h"
 #include "engine/onnx_model_info.h"
 #include "tensor/schema.h"
 
@@ -44,6 +49,7 @@ struct Manifest {
   ModelSchema schema;
   std::string created_at;
   std::optional<bool> merge_batches;  // "batching": {"merge": ...}; nullopt: decided from the ops
+  std::vector<InputLimits> input_limits;  // inputs with "max_shape" or "range", in schema order
 
   const ManifestFile* model_file() const { return files.empty() ? nullptr : &files[0]; }
 };

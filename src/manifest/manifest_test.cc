@@ -119,5 +119,32 @@ TEST(ManifestTest, BatchingMergeRoundTripsAndIsChecked) {
   }
 }
 
+TEST(ManifestTest, InputLimitsRoundTripAndAreChecked) {
+  std::string head = R"({"name":"m","version":"1","files":[{"path":"model.onnx","sha256":")" +
+                     std::string(64, 'a') + R"(","size":1}],"outputs":[],"inputs":[)";
+  auto m = ParseManifest(
+      head + R"({"name":"ids","datatype":"INT64","shape":["N","S"],"max_shape":[null,8],)" +
+      R"("range":[0,9]},{"name":"x","datatype":"FP32","shape":[2]}]})");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(m->input_limits.size(), 1u);
+  EXPECT_EQ(m->input_limits[0].input, "ids");
+  EXPECT_EQ(m->input_limits[0].max_shape, (std::vector<int64_t>{-1, 8}));
+  EXPECT_TRUE(m->input_limits[0].has_range);
+  EXPECT_EQ(m->input_limits[0].max, 9);
+  auto back = ParseManifest(SerializeManifest(*m));
+  ASSERT_TRUE(back.ok()) << SerializeManifest(*m);
+  EXPECT_EQ(back->input_limits[0].max_shape, m->input_limits[0].max_shape);
+  EXPECT_EQ(back->input_limits[0].min, 0);
+  for (const char* bad : {
+           R"({"name":"ids","datatype":"INT64","shape":["N","S"],"max_shape":[8]}]})",
+           R"({"name":"ids","datatype":"INT64","shape":["N"],"max_shape":[-2]}]})",
+           R"({"name":"ids","datatype":"INT64","shape":["N"],"range":[9,0]}]})",
+           R"({"name":"ids","datatype":"INT64","shape":["N"],"range":[0]}]})",
+           R"({"name":"s","datatype":"BYTES","shape":["N"],"range":[0,1]}]})",
+       }) {
+    EXPECT_EQ(ParseManifest(head + bad).status().reason(), "invalid_manifest") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace modelfn

@@ -265,3 +265,27 @@ def test_merged_batch_answers_equal_single_answers_bit_for_bit(start_function):
     assert r.headers["X-Batch-Engine-Calls"] == "1"
     for got, want in zip(r.json()["results"], single):
         assert json.dumps(got["outputs"]) == json.dumps(json.loads(want)["outputs"])
+
+
+def test_declared_lengths_and_ranges_are_checked_before_the_run(tmp_path, start_function):
+    d = tmp_path / "embed"
+    shutil.copytree(MODELS / "embed", d)
+    m = json.loads((d / "manifest.json").read_text())
+    m["inputs"][0].update({"max_shape": [None, 8], "range": [0, 9]})  # ids: 8 positions, 10 tokens
+    (d / "manifest.json").write_text(json.dumps(m))
+    # The author's declarations survive a push (the manifest is rebuilt from the model).
+    store = tmp_path / "store"
+    cli("push", d, "--name", "embed", "--version", "1", "--store", store)
+    shown = json.loads(cli("show", "embed@1", "--store", store, "--json").stdout)
+    ids = shown["manifest"]["inputs"][0]
+    assert ids["max_shape"] == [None, 8] and ids["range"] == [0, 9], ids
+    fn = start_function(f"file://{store}/embed@1", env={"MODELFN_CACHE_DIR": str(tmp_path / "c")})
+    r = fn.post("/v1/infer", {"inputs": {"ids": [[1, 2, 10]], "mask": [[1, 1, 1]]}})
+    assert r.status_code == 400 and r.json()["code"] == "invalid_input", r.text
+    assert "outside the model's range [0, 9]" in r.json()["detail"]
+    nine = [list(range(9))]
+    r = fn.post("/v1/infer", {"inputs": {"ids": nine, "mask": nine}})
+    assert r.status_code == 400 and r.json()["code"] == "shape_mismatch", r.text
+    assert "over the model's maximum of 8" in r.json()["detail"]
+    r = fn.post("/v1/infer", {"inputs": {"ids": [list(range(8))], "mask": [[1] * 8]}})
+    assert r.status_code == 200, r.text

@@ -2,7 +2,7 @@
 """Writes the small ONNX models the tests use (committed; rerun to regenerate). Needs `onnx`.
 
   dtypes/  one Identity per Open Inference Protocol datatype: input "<t>" -> output "<t>_out",
-           each of shape [N] (BYTES is an ONNX string tensor).
+           each of shape [n_<t>], a length of its own (BYTES is an ONNX string tensor).
   add2/    two named inputs a, b FP32 [N, 3] -> sum FP32 [N, 3] and count INT64 [N] (row sums
            of (a > b)), for named and multi-input requests.
   fails/   x FP32 [N, D] -> Reshape to [-1, 4]: fails at run time when N*D is not a multiple of 4.
@@ -133,8 +133,9 @@ def dynq_model():
 def main():
     inputs, outputs, nodes = [], [], []
     for name, t in TYPES.items():
-        inputs.append(helper.make_tensor_value_info(name, t, ["N"]))
-        outputs.append(helper.make_tensor_value_info(name + "_out", t, ["N"]))
+        # One length per input: the inputs are independent, so they must not share a dimension.
+        inputs.append(helper.make_tensor_value_info(name, t, ["n_" + name]))
+        outputs.append(helper.make_tensor_value_info(name + "_out", t, ["n_" + name]))
         nodes.append(helper.make_node("Identity", [name], [name + "_out"]))
     save("dtypes", helper.make_graph(nodes, "dtypes", inputs, outputs))
 

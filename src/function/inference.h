@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "engine/engine.h"
+#include "function/input_checks.h"
 #include "tensor/schema.h"
 #include "tensor/tensor.h"
 
@@ -30,15 +31,6 @@ struct PreparedInputs {
 
 // Checks a decoded tensor against its spec: same rank, fixed dims equal. shape_mismatch otherwise.
 Status CheckShape(const TensorSpec& spec, const Tensor& t);
-
-// Checks that inputs sharing a symbolic dimension (ids [N,S] and mask [N,S]) agree on its size:
-// shape_mismatch naming both inputs and the dimension otherwise. `inputs` in schema order.
-Status CheckSharedDims(const ModelSchema& schema, const std::vector<Tensor>& inputs);
-
-// Checks inputs against the limits the manifest declares (engine.input_limits()): a dimension over
-// its "max_shape" is shape_mismatch, a value outside its "range" invalid_input, each naming the
-// input. `inputs` in schema order.
-Status CheckInputLimits(const Engine& engine, const std::vector<Tensor>& inputs);
 
 // Runs the engine on prepared inputs, after CheckInputLimits. A run failure on an input with a
 // zero-length dimension

@@ -130,6 +130,28 @@ TEST(ModelLoaderTest, UnlistedExternalDataIsRefused) {
   EXPECT_FALSE(engine_made);
 }
 
+TEST(ModelLoaderTest, ExternalDataBesideAModelInASubfolder) {
+  std::string dir = testing::TempDir() + "/ext-sub";
+  mkdir(dir.c_str(), 0755);
+  mkdir((dir + "/m").c_str(), 0755);
+  for (const char* f : {"model.onnx", "weights.bin"}) {
+    ASSERT_TRUE(
+        WriteFileAtomic(dir + "/m/" + f, ReadFile(Src("tests/models/extdata/") + f).value()).ok());
+  }
+  auto manifest = ParseManifest(ReadFile(Src("tests/models/extdata/manifest.json")).value());
+  ASSERT_TRUE(manifest.ok());
+  manifest->files[0].path = "m/model.onnx";
+  manifest->files[1].path = "m/weights.bin";
+  ASSERT_TRUE(WriteFileAtomic(dir + "/manifest.json", SerializeManifest(*manifest)).ok());
+  auto m = LoadModelDir(dir, Ort(), RealClock::Get());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  // Listed at the version's top instead: not the file the model reads.
+  manifest->files[1].path = "weights.bin";
+  ASSERT_TRUE(WriteFileAtomic(dir + "/weights.bin", "decoy").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir + "/manifest.json", SerializeManifest(*manifest)).ok());
+  EXPECT_EQ(LoadModelDir(dir, Ort(), RealClock::Get()).status().reason(), "external_data_unlisted");
+}
+
 TEST(ModelLoaderTest, ManifestBatchingOverridesTheOperators) {
   auto m = LoadModelDir(Src("tests/models/dynq"), Ort(), RealClock::Get());
   ASSERT_TRUE(m.ok()) << m.status().ToString();

@@ -302,11 +302,15 @@ Status VerifyFiles(const Manifest& m, const std::string& dir) {
 
 Status CheckExternalFilesListed(const Manifest& m, const OnnxModelInfo& info,
                                 const std::string& dir) {
+  // Locations are relative to the model file's own folder, which may be a subfolder of `dir`.
+  std::string model = m.files.empty() ? std::string() : m.files[0].path;
+  size_t slash = model.rfind('/');
+  std::string sub = slash == std::string::npos ? "" : model.substr(0, slash + 1);
   for (const std::string& location : info.external_files) {
-    ASSIGN_OR_RETURN(std::string rel, ResolveExternalFile(dir, location));
+    ASSIGN_OR_RETURN(std::string rel, ResolveExternalFile(dir + "/" + sub, location));
     bool listed = false;
     for (size_t i = 1; i < m.files.size() && !listed; ++i) {
-      listed = NormalizePath(m.files[i].path) == rel;
+      listed = NormalizePath(m.files[i].path) == NormalizePath(sub + rel);
     }
     if (!listed) {
       return Status(StatusCode::kFailedPrecondition,

@@ -166,6 +166,13 @@ def test_push_carries_external_data_through_store_cache_and_package(extdata, tmp
     cli("package", "--target", "aws-lambda-zip", "--model", extdata, "--out", tmp_path / "f.zip")
     names = zipfile.ZipFile(tmp_path / "f.zip").namelist()
     assert "model/weights.bin" in names and "model/model.onnx" in names
+    cli("package", "--target", "aws-lambda-image", "--model", extdata, "--out", tmp_path / "img")
+    assert (tmp_path / "img/context/model/weights.bin").read_bytes() == (extdata / "weights.bin").read_bytes()
+    # A model whose external data the manifest does not list is not packaged at all.
+    manifest_for(extdata, ["model.onnx"])
+    p = cli("package", "--target", "aws-lambda-zip", "--model", extdata, "--out", tmp_path / "g.zip",
+            check=False)
+    assert p.returncode != 0 and "'weights.bin'" in p.stderr
 
 
 def test_corrupt_cache_entry_is_fetched_again(tmp_path):

@@ -23,7 +23,7 @@ done
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
-debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libhttp-parser-dev zlib1g-dev curl wrk clang-format python3-venv faketime umoci skopeo chromium)
+debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libhttp-parser-dev zlib1g-dev libprotobuf-dev curl wrk clang-format python3-venv faketime umoci skopeo chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -85,7 +85,7 @@ if [ "$arch" = x86_64 ]; then
     $sudo_cmd apt-get update -qq >/dev/null
   fi
   cross=(g++-aarch64-linux-gnu qemu-user-static libssl-dev:arm64 libcurl4-openssl-dev:arm64
-         zlib1g-dev:arm64 libsqlite3-dev:arm64)
+         zlib1g-dev:arm64 libsqlite3-dev:arm64 libprotobuf-dev:arm64)
   missing=()
   for p in "${cross[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "cli/model_files.h"
 #include "cli/up_cmd.h"
 #include "common/clock.h"
 #include "common/files.h"
@@ -97,12 +98,24 @@ StatusOr<StoreHandle> OpenFromArgs(const Args& args) {
   return h;
 }
 
-StatusOr<Manifest> ManifestFor(const std::string& model_path, const std::string& dir,
-                               const std::vector<std::string>& files, const std::string& name,
-                               const std::string& version) {
-  auto engine = OrtEngine::Load(model_path, OrtEngineOptions());
+// The manifest of the model `files[0]` in `dir` (the files as ListModelFiles found them).
+// What the author declared in an existing manifest.json there ("batching", inputs' "max_shape"
+// and "range") is kept; an unreadable one is ignored, as before.
+StatusOr<Manifest> ManifestFor(const std::string& dir, const std::vector<std::string>& files,
+                               const std::string& name, const std::string& version) {
+  auto engine = OrtEngine::Load(dir + "/" + files[0], OrtEngineOptions());
   if (!engine.ok()) return engine.status();
-  return BuildManifest(dir, name, version, files, (*engine)->schema(), RealClock::Get());
+  ASSIGN_OR_RETURN(Manifest m,
+                   BuildManifest(dir, name, version, files, (*engine)->schema(), RealClock::Get()));
+  if (auto text = ReadFile(dir + "/manifest.json"); text.ok()) {
+    if (auto old = ParseManifest(*text); old.ok()) {
+      m.merge_batches = old->merge_batches;
+      for (const InputLimits& l : old->input_limits) {
+        if (m.schema.InputIndex(l.input) >= 0) m.input_limits.push_back(l);
+      }
+    }
+  }
+  return m;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -110,8 +123,9 @@ constexpr const char* kManifestUsage =
     "usage: modelfn manifest MODEL.onnx --name N --version V [--file EXTRA]... [--out PATH] "
     "[--json]\n"
     "\n"
-    "Reads the model's inputs and outputs with ONNX Runtime, hashes the model (and extra files in\n"
-    "the same folder, e.g. tokenizer.json) and writes manifest.json beside it.\n"
+    "Reads the model's inputs and outputs with ONNX Runtime, hashes the model, the external-data\n"
+    "files it names (found in the model: no --file needed) and extra files (--file, relative to\n"
+    "the model's folder, e.g. tokenizer.json), and writes manifest.json beside it.\n"
     "  --out PATH   where to write (default: manifest.json beside the model; '-' for stdout)\n"
     "  --json       print the manifest on stdout as well\n";
 
@@ -124,9 +138,12 @@ int CmdManifest(int argc, char** argv) {
   std::string model = a.positional()[0];
   size_t slash = model.rfind('/');
   std::string dir = slash == std::string::npos ? "." : model.substr(0, slash);
-  std::vector<std::string> files = {slash == std::string::npos ? model : model.substr(slash + 1)};
-  for (const auto& f : a.GetAll("file")) files.push_back(f);
-  auto m = ManifestFor(model, dir, files, a.Get("name"), a.Get("version"));
+  ModelFilesOptions fo;
+  for (const auto& f : a.GetAll("file")) fo.extra.push_back(f);
+  auto files =
+      ListModelFiles(dir, slash == std::string::npos ? model : model.substr(slash + 1), fo);
+  if (!files.ok()) return Fail(files.status());
+  auto m = ManifestFor(dir, *files, a.Get("name"), a.Get("version"));
   if (!m.ok()) return Fail(m.status());
   std::string text = SerializeManifest(*m);
   std::string out = a.Get("out", dir + "/manifest.json");
@@ -143,17 +160,19 @@ int CmdManifest(int argc, char** argv) {
 
 // ---------------------------------------------------------------------------------------------
 constexpr const char* kPushUsage =
-    "usage: modelfn push PATH --name N --version V [--store URI] [--json]\n"
+    "usage: modelfn push PATH --name N --version V [--store URI] [--follow-links] [--json]\n"
     "\n"
     "PATH is a folder holding model.onnx (every other regular file in it, e.g. tokenizer.json, is\n"
-    "pushed too; an existing manifest.json is ignored and rewritten) or a single .onnx file.\n"
+    "pushed too; an existing manifest.json is ignored and rewritten) or a single .onnx file; the\n"
+    "external-data files the model names are always pushed. A symlink leading out of the folder\n"
+    "is refused unless --follow-links.\n"
     "Uploads the files first and manifest.json last: an interrupted push leaves no visible "
     "version.\n"
     "Pushing the same content again is a no-op; other content under an existing version is "
     "refused.\n";
 
 int CmdPush(int argc, char** argv) {
-  Args a(argc, argv, {"name", "version", "store"}, {"json", "help"});
+  Args a(argc, argv, {"name", "version", "store"}, {"json", "help", "follow-links"});
   if (a.Has("help")) return fputs(kPushUsage, stdout), 0;
   if (!a.ok() || a.positional().size() != 1 || !a.Has("name") || !a.Has("version")) {
     return Usage(kPushUsage, a.ok() ? "" : a.error());
@@ -163,29 +182,24 @@ int CmdPush(int argc, char** argv) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return Fail(NotFoundError("no such file or folder: " + path));
   std::string dir;
-  std::vector<std::string> files;
+  std::string model_file;
+  ModelFilesOptions fo;
+  fo.follow_links = a.Has("follow-links");
   if (S_ISDIR(st.st_mode)) {
     dir = path;
-    files.push_back("model.onnx");
+    model_file = "model.onnx";
     if (stat((dir + "/model.onnx").c_str(), &st) != 0)
       return Fail(NotFoundError("no model.onnx in " + dir));
-    std::vector<std::string> extra;
-    DIR* d = opendir(dir.c_str());
-    while (dirent* e = d ? readdir(d) : nullptr) {
-      std::string n = e->d_name;
-      struct stat fst;
-      if (n[0] == '.' || n == "model.onnx" || n == "manifest.json") continue;
-      if (stat((dir + "/" + n).c_str(), &fst) == 0 && S_ISREG(fst.st_mode)) extra.push_back(n);
-    }
-    if (d) closedir(d);
-    std::sort(extra.begin(), extra.end());
-    files.insert(files.end(), extra.begin(), extra.end());
+    fo.whole_folder = true;
   } else {
     size_t slash = path.rfind('/');
     dir = slash == std::string::npos ? "." : path.substr(0, slash);
-    files.push_back(slash == std::string::npos ? path : path.substr(slash + 1));
+    model_file = slash == std::string::npos ? path : path.substr(slash + 1);
   }
-  auto m = ManifestFor(dir + "/" + files[0], dir, files, a.Get("name"), a.Get("version"));
+  auto listed = ListModelFiles(dir, model_file, fo);
+  if (!listed.ok()) return Fail(listed.status());
+  const std::vector<std::string>& files = *listed;
+  auto m = ManifestFor(dir, files, a.Get("name"), a.Get("version"));
   if (!m.ok()) return Fail(m.status());
   auto h = OpenFromArgs(a);
   if (!h.ok()) return Fail(h.status());

@@ -1,13 +1,16 @@
 #include "engine/ort_engine.h"
 
 #include <onnxruntime_cxx_api.h>
-#include <sys/stat.h>
+#include <onnxruntime_session_options_config_keys.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+
+#include "common/files.h"
+#include "engine/onnx_model_info.h"
 
 namespace modelfn {
 namespace {
@@ -146,24 +149,41 @@ void OrtEngine::InitEnvironment() {
 
 StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::Load(const std::string& model_path,
                                                      const OrtEngineOptions& options) {
-  struct stat st;
-  if (stat(model_path.c_str(), &st) != 0) return NotFoundError("no model file at " + model_path);
-  return LoadImpl(model_path, std::string_view(), model_path, options);
+  auto bytes = ReadFile(model_path);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == StatusCode::kNotFound) {
+      return NotFoundError("no model file at " + model_path);
+    }
+    return bytes.status();
+  }
+  return LoadFromBytes(*bytes, model_path, options);
 }
 
 StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::LoadFromBytes(std::string_view model_bytes,
-                                                              const std::string& label,
+                                                              const std::string& model_path,
                                                               const OrtEngineOptions& options) {
   if (model_bytes.empty()) {
-    return Status(StatusCode::kInvalidArgument, "model " + label + " is empty", "invalid_model");
+    return Status(StatusCode::kInvalidArgument, "model " + model_path + " is empty",
+                  "invalid_model");
   }
-  return LoadImpl(std::string(), model_bytes, label, options);
+  return LoadImpl(model_bytes, model_path, options);
 }
 
-StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::LoadImpl(const std::string& model_path,
-                                                         std::string_view model_bytes,
-                                                         const std::string& label,
+StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::LoadImpl(std::string_view model_bytes,
+                                                         const std::string& model_path,
                                                          const OrtEngineOptions& options) {
+  const std::string& label = model_path;
+  size_t slash = model_path.rfind('/');
+  std::string folder = slash == std::string::npos ? "."
+                       : slash == 0               ? "/"
+                                                  : model_path.substr(0, slash);
+  // ONNX Runtime would resolve external data against the working directory (it is given bytes,
+  // not a path) and follows any path the model names: check every location first.
+  ASSIGN_OR_RETURN(OnnxModelInfo info, InspectOnnxModel(model_bytes));
+  for (const std::string& location : info.external_files) {
+    auto resolved = ResolveExternalFile(folder, location);
+    if (!resolved.ok()) return resolved.status().WithContext("model " + label);
+  }
   auto impl = std::make_unique<Impl>();
   ModelSchema schema;
   try {
@@ -190,9 +210,8 @@ StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::LoadImpl(const std::string& mode
         break;
     }
     so.SetGraphOptimizationLevel(level);
-    impl->session = model_path.empty()
-                        ? Ort::Session(env, model_bytes.data(), model_bytes.size(), so)
-                        : Ort::Session(env, model_path.c_str(), so);
+    so.AddConfigEntry(kOrtSessionOptionsModelExternalInitializersFileFolderPath, folder.c_str());
+    impl->session = Ort::Session(env, model_bytes.data(), model_bytes.size(), so);
 
     Ort::AllocatorWithDefaultOptions alloc;
     for (size_t i = 0; i < impl->session.GetInputCount(); ++i) {
@@ -317,6 +336,12 @@ StatusOr<std::vector<Tensor>> OrtEngine::Run(const std::vector<const Tensor*>& i
     }
     return out;
   } catch (const Ort::Exception& e) {
+    // ONNX Runtime reports inputs its kernels refuse (an index past a table, shapes that do not
+    // fit) as INVALID_ARGUMENT: the request's fault, not the model's.
+    if (e.GetOrtErrorCode() == ORT_INVALID_ARGUMENT) {
+      return Status(StatusCode::kInvalidArgument,
+                    std::string("the model rejected the input: ") + e.what(), "invalid_input");
+    }
     return Status(StatusCode::kInternal, std::string("model failed: ") + e.what(), "model_error");
   }
 }

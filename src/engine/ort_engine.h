@@ -27,13 +27,18 @@ class OrtEngine final : public Engine {
   // Loads the model file and reads its IO schema. Errors: NotFound (no file), InvalidArgument
   // (not a valid ONNX model, reason "invalid_model"), Unimplemented (an input of a type modelfn
   // cannot feed). Outputs of unsupported kinds (sequences, maps) are left out of schema().outputs.
+  // External data is read from the model file's own folder only, never from the working
+  // directory: a location that is absolute, has a ".." component, or is a symlink leading out of
+  // the folder is refused (InvalidArgument, reason "unsafe_external_data", naming the file); a
+  // missing one is NotFound (reason "external_data_missing").
   static StatusOr<std::unique_ptr<OrtEngine>> Load(const std::string& model_path,
                                                    const OrtEngineOptions& options);
-  // The same, from the model's bytes in memory (the caller verified exactly these bytes; nothing is
-  // read from disk again). `label` names the model in error messages. The bytes may be freed once
-  // this returns.
+  // The same, from the model's bytes in memory (the caller verified exactly these bytes; the
+  // model file is not read from disk again). `model_path` is where the bytes came from: it names
+  // the model in error messages and its folder is the one external data is read from (the
+  // working directory when it has no "/"). The bytes may be freed once this returns.
   static StatusOr<std::unique_ptr<OrtEngine>> LoadFromBytes(std::string_view model_bytes,
-                                                            const std::string& label,
+                                                            const std::string& model_path,
                                                             const OrtEngineOptions& options);
 
   // Creates the process's ONNX Runtime environment if not done yet (the largest part of a cold
@@ -60,9 +65,8 @@ class OrtEngine final : public Engine {
  private:
   struct Impl;
   explicit OrtEngine(std::unique_ptr<Impl> impl);
-  static StatusOr<std::unique_ptr<OrtEngine>> LoadImpl(const std::string& model_path,
-                                                       std::string_view model_bytes,
-                                                       const std::string& label,
+  static StatusOr<std::unique_ptr<OrtEngine>> LoadImpl(std::string_view model_bytes,
+                                                       const std::string& model_path,
                                                        const OrtEngineOptions& options);
   std::unique_ptr<Impl> impl_;
   ModelSchema schema_;

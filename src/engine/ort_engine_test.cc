@@ -1,6 +1,8 @@
 #include "engine/ort_engine.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -79,6 +81,75 @@ TEST(OrtEngineTest, MissingAndCorruptModels) {
   ASSERT_TRUE(WriteFileAtomic(bad, "this is not a protobuf").ok());
   auto r = OrtEngine::Load(bad, OrtEngineOptions());
   EXPECT_EQ(r.status().reason(), "invalid_model");
+}
+
+Tensor Fp32(std::vector<int64_t> shape, const std::vector<float>& values) {
+  Tensor t;
+  t.dtype = DType::kFp32;
+  t.shape = std::move(shape);
+  t.data.resize(values.size() * sizeof(float));
+  memcpy(t.data.data(), values.data(), t.data.size());
+  return t;
+}
+
+std::vector<float> Floats(const Tensor& t) {
+  std::vector<float> out(t.data.size() / sizeof(float));
+  memcpy(out.data(), t.data.data(), t.data.size());
+  return out;
+}
+
+// Runs from a working directory that holds a decoy weights.bin of the same size: the model's own
+// file beside it must be the one read, whatever the working directory.
+TEST(OrtEngineTest, ExternalDataIsReadFromTheModelFolderNotTheWorkingDirectory) {
+  std::string cwd = CurrentDir();
+  std::string decoy_dir = testing::TempDir() + "/decoy-cwd";
+  mkdir(decoy_dir.c_str(), 0755);
+  ASSERT_TRUE(WriteFileAtomic(decoy_dir + "/weights.bin", std::string(48, '\x7f')).ok());
+  ASSERT_EQ(chdir(decoy_dir.c_str()), 0);
+  auto bytes = ReadFile(Src("tests/models/extdata/model.onnx"));
+  ASSERT_TRUE(bytes.ok());
+  auto e =
+      OrtEngine::LoadFromBytes(*bytes, Src("tests/models/extdata/model.onnx"), OrtEngineOptions());
+  ASSERT_EQ(chdir(cwd.c_str()), 0);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  Tensor x = Fp32({1, 4}, {1, 0, 0, 0});
+  auto r = (*e)->Run({&x}, {0});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // Row 0 of W = (arange(12).reshape(4, 3) - 5.5) / 4.
+  EXPECT_EQ(Floats((*r)[0]), (std::vector<float>{-1.375f, -1.125f, -0.875f}));
+}
+
+TEST(OrtEngineTest, ExternalDataOutsideTheFolderIsRefused) {
+  std::string dir = testing::TempDir() + "/unsafe-models";
+  mkdir(dir.c_str(), 0755);
+  unlink((dir + "/link.bin").c_str());
+  ASSERT_EQ(symlink("/etc/hostname", (dir + "/link.bin").c_str()), 0);
+  for (const char* name : {"dotdot", "absolute", "link"}) {
+    auto bytes = ReadFile(Src(std::string("tests/models/unsafe/") + name + ".onnx"));
+    ASSERT_TRUE(bytes.ok());
+    auto e = OrtEngine::LoadFromBytes(*bytes, dir + "/model.onnx", OrtEngineOptions());
+    ASSERT_FALSE(e.ok()) << name;
+    EXPECT_EQ(e.status().reason(), "unsafe_external_data") << name;
+  }
+}
+
+TEST(OrtEngineTest, IndexPastTheTableIsTheCallersInvalidInput) {
+  auto e = OrtEngine::Load(Src("tests/models/embed/model.onnx"), OrtEngineOptions());
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  Tensor ids;
+  ids.dtype = DType::kInt64;
+  ids.shape = {1, 2};
+  std::vector<int64_t> v = {1, 12};  // the vocabulary has 10 entries
+  ids.data.resize(sizeof(int64_t) * 2);
+  memcpy(ids.data.data(), v.data(), ids.data.size());
+  Tensor mask = ids;
+  auto r = (*e)->Run({&ids, &mask}, {0});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().reason(), "invalid_input");
+  v[1] = 9;
+  memcpy(ids.data.data(), v.data(), ids.data.size());
+  EXPECT_TRUE((*e)->Run({&ids, &mask}, {0}).ok());
 }
 
 }  // namespace

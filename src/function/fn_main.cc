@@ -208,14 +208,16 @@ int RunLambda(const std::string& api, LoadedModel loaded,
   return 1;
 }
 
-StatusOr<FetchedModel> FetchFromStore(const std::string& uri, const Clock& clock) {
+StatusOr<LoadedModel> LoadFromStore(const std::string& uri, const EngineFactory& factory,
+                                    const Clock& clock, FetchedModel* fetched) {
   ASSIGN_OR_RETURN(ModelSourceUri source, ParseModelSource(uri));
   ASSIGN_OR_RETURN(auto store, OpenStore(source.store, &clock));
   CacheOptions cache_options;
   cache_options.max_bytes =
       static_cast<uint64_t>(EnvInt("MODELFN_CACHE_MAX_BYTES", 2L << 30, 1, 1L << 50));
   ModelCache cache(cache_options, &clock);
-  return FetchModel(*store, source.store.ToString(), cache, source.name, source.version, clock);
+  return FetchAndLoadModel(*store, source.store.ToString(), cache, source.name, source.version,
+                           factory, clock, fetched);
 }
 
 int Main(int argc, char** argv) {
@@ -250,19 +252,16 @@ int Main(int argc, char** argv) {
   // and verified.
   std::thread env_thread(OrtEngine::InitEnvironment);
   // A store URI ("s3://bucket/models/digits@1.0.0") is fetched into the host cache first.
-  std::string model_dir = args.model;
   std::optional<FetchedModel> fetched;
+  StatusOr<LoadedModel> loaded = InternalError("not loaded");
   if (HasStoreScheme(args.model)) {
-    auto f = FetchFromStore(args.model, clock);
-    if (!f.ok()) {
-      env_thread.join();
-      return InitFailure(log, args.model, f.status());
-    }
-    fetched = std::move(f).value();
-    model_dir = fetched->dir;
-    if (!fetched->warning.empty()) log.Message("warn", fetched->warning);
+    FetchedModel f;
+    loaded = LoadFromStore(args.model, factory, clock, &f);
+    if (!f.dir.empty()) fetched = std::move(f);
+    if (fetched && !fetched->warning.empty()) log.Message("warn", fetched->warning);
+  } else {
+    loaded = LoadModelDir(args.model, factory, clock);
   }
-  auto loaded = LoadModelDir(model_dir, factory, clock);
   env_thread.join();
   if (!loaded.ok()) return InitFailure(log, args.model, loaded.status());
   if (loaded->warmup.reason() == "warmup_skipped") {

@@ -116,10 +116,12 @@ std::string FunctionCore::NextRequestId() {
 
 Outcome FunctionCore::Handle(const Invocation& inv) {
   int64_t t0 = clock_->MonotonicNanos();
-  bool cold = cold_.load(std::memory_order_relaxed) && cold_.exchange(false);
   Route route = kOther;
   std::string error_code;
   Outcome out = Dispatch(inv, &route, &error_code);
+  // Probes (health, readiness, metrics) are not requests: only the first inference is cold.
+  bool inference = route == kInfer || route == kBatch || route == kV2Infer;
+  bool cold = inference && cold_.load(std::memory_order_relaxed) && cold_.exchange(false);
   std::string request_id =
       inv.request_id && !inv.request_id->empty() && inv.request_id->size() <= 200 ? *inv.request_id
                                                                                   : NextRequestId();
@@ -225,9 +227,7 @@ Outcome FunctionCore::Infer(const Invocation& inv, const RunLimits& limits,
   int64_t budget = limits_.max_elements;
   auto prepared = PrepareSeedRequest(*body, engine_->schema(), &budget);
   if (!prepared.ok()) return fail(ProblemFromStatus(prepared.status()));
-  std::vector<const Tensor*> ptrs;
-  for (const Tensor& t : prepared->inputs) ptrs.push_back(&t);
-  auto result = engine_->Run(ptrs, prepared->outputs, limits);
+  auto result = RunPrepared(*engine_, *prepared, limits);
   if (!result.ok()) return fail(ProblemFromStatus(result.status()));
   Outcome o;
   o.body.reserve(256);
@@ -386,9 +386,7 @@ Outcome FunctionCore::V2Infer(const Invocation& inv, const RunLimits& limits,
   if (!doc.ok()) return fail(MakeProblem("invalid_json", doc.status().message()));
   auto prepared = PrepareV2Request(*doc, binary, engine_->schema(), limits_.max_elements);
   if (!prepared.ok()) return fail(ProblemFromStatus(prepared.status()));
-  std::vector<const Tensor*> ptrs;
-  for (const Tensor& t : prepared->inputs) ptrs.push_back(&t);
-  auto result = engine_->Run(ptrs, prepared->outputs, limits);
+  auto result = RunPrepared(*engine_, *prepared, limits);
   if (!result.ok()) return fail(ProblemFromStatus(result.status()));
   Outcome o;
   auto header_len = WriteV2Response(id_.model_name, id_.model_version, doc->Find("id"), *result,

@@ -4,6 +4,7 @@
 
 #include "engine/fake_engine.h"
 #include "engine/ort_engine.h"
+#include "function/model_loader.h"
 
 namespace modelfn {
 namespace {
@@ -15,9 +16,30 @@ class CoreTest : public testing::Test {
   void Use(const std::string& model, const std::string& name) {
     auto e = OrtEngine::Load(Src(model), OrtEngineOptions());
     ASSERT_TRUE(e.ok()) << e.status().ToString();
-    core_ = std::make_unique<FunctionCore>(std::move(e).value(), FunctionIdentity{name, "1"},
+    UseEngine(std::move(e).value(), name);
+  }
+  void UseEngine(std::unique_ptr<Engine> e, const std::string& name) {
+    core_ = std::make_unique<FunctionCore>(std::move(e), FunctionIdentity{name, "1"},
                                            InferenceLimits(), &clock_, &log_);
     core_->SetReady(InitTimings());
+  }
+  // Loads a model folder as modelfn-fn does (manifest checks, batching decided from its ops).
+  void UseDir(const std::string& dir, const std::string& name) {
+    auto m = LoadModelDir(
+        Src(dir),
+        [](const std::string& p, std::string_view b) -> StatusOr<std::unique_ptr<Engine>> {
+          ASSIGN_OR_RETURN(auto e, OrtEngine::LoadFromBytes(b, p, OrtEngineOptions()));
+          return std::unique_ptr<Engine>(std::move(e));
+        },
+        clock_);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    UseEngine(std::move(m->engine), name);
+  }
+  static std::string Header(const Outcome& o, const std::string& name) {
+    for (const auto& [k, v] : o.headers) {
+      if (k == name) return v;
+    }
+    return "";
   }
   Outcome Call(std::string_view method, std::string_view path, std::string_view body = "",
                const std::string* ct = nullptr, const std::string* ihcl = nullptr) {
@@ -125,6 +147,152 @@ TEST_F(CoreTest, BatchFallsBackPerItemWhenTheBatchedRunFails) {
   EXPECT_TRUE(r[0].Find("outputs") != nullptr) << o.body;
   EXPECT_EQ(r[1].Find("error")->Find("code")->AsString(), "model_error");
   EXPECT_TRUE(r[2].Find("outputs") != nullptr);
+}
+
+TEST_F(CoreTest, HealthProbesDoNotTakeTheColdStart) {
+  Use("tests/models/add2/model.onnx", "add2");
+  auto served = [&] {
+    auto j = Json::Parse(Call("GET", "/v1/health").body);
+    return j->Find("cold_start")->Find("first_request_served")->AsBool();
+  };
+  for (const char* probe : {"/v1/health", "/v2/health/ready", "/v2/health/live", "/metrics",
+                            "/v1/models", "/v2/models/add2/ready"}) {
+    EXPECT_EQ(Call("GET", probe).status, 200) << probe;
+  }
+  EXPECT_FALSE(served());
+  EXPECT_NE(Call("GET", "/metrics").body.find("modelfn_cold_starts_total 0"), std::string::npos);
+  ASSERT_EQ(Call("POST", "/v1/infer", R"({"inputs":{"a":[[1,2,3]],"b":[[3,2,1]]}})").status, 200);
+  EXPECT_TRUE(served());
+}
+
+TEST_F(CoreTest, InputsSharingADimensionMustAgree) {
+  Use("tests/models/embed/model.onnx", "embed");
+  Outcome o = Call("POST", "/v1/infer", R"({"inputs":{"ids":[[1,2,3]],"mask":[[1,1]]}})");
+  EXPECT_EQ(o.status, 400) << o.body;
+  EXPECT_EQ(Code(o), "shape_mismatch");
+  EXPECT_NE(o.body.find("share dimension 'S'"), std::string::npos) << o.body;
+  std::string v2 = R"({"inputs":[{"name":"ids","datatype":"INT64","shape":[1,3],"data":[1,2,3]},
+      {"name":"mask","datatype":"INT64","shape":[2,3],"data":[1,1,1,1,1,1]}]})";
+  o = Call("POST", "/v2/models/embed/infer", v2);
+  EXPECT_EQ(o.status, 400) << o.body;
+  EXPECT_EQ(Code(o), "shape_mismatch");
+  EXPECT_NE(o.body.find("'N'"), std::string::npos) << o.body;
+}
+
+TEST_F(CoreTest, TokenPastTheVocabularyIsTheClientsError) {
+  Use("tests/models/embed/model.onnx", "embed");
+  Outcome o = Call("POST", "/v1/infer", R"({"inputs":{"ids":[[1,12]],"mask":[[1,1]]}})");
+  EXPECT_EQ(o.status, 400) << o.body;
+  EXPECT_EQ(Code(o), "invalid_input");
+  o = Call("POST", "/v1/infer", R"({"inputs":{"ids":[[1,9]],"mask":[[1,1]]}})");
+  EXPECT_EQ(o.status, 200) << o.body;
+}
+
+TEST_F(CoreTest, DeclaredInputLimitsAreCheckedBeforeTheRun) {
+  auto e = OrtEngine::Load(Src("tests/models/embed/model.onnx"), OrtEngineOptions());
+  ASSERT_TRUE(e.ok());
+  InputLimits ids{"ids", {-1, 8}, true, 0, 9};
+  InputLimits mask{"mask", {4, 8}, false, 0, 0};
+  (*e)->set_input_limits({ids, mask});
+  UseEngine(std::move(e).value(), "embed");
+  Outcome o = Call("POST", "/v1/infer", R"({"inputs":{"ids":[[1,2,10]],"mask":[[1,1,1]]}})");
+  EXPECT_EQ(o.status, 400) << o.body;
+  EXPECT_EQ(Code(o), "invalid_input");
+  EXPECT_NE(o.body.find("holds 10 at flat index 2, outside the model's range [0, 9]"),
+            std::string::npos)
+      << o.body;
+  std::string nine = "[[0,1,2,3,4,5,6,7,8]]";
+  o = Call("POST", "/v1/infer", R"({"inputs":{"ids":)" + nine + R"(,"mask":)" + nine + "}}");
+  EXPECT_EQ(o.status, 400) << o.body;
+  EXPECT_EQ(Code(o), "shape_mismatch");
+  EXPECT_NE(o.body.find("dimension 'S' is 9, over the model's maximum of 8"), std::string::npos)
+      << o.body;
+  // In a batch: the bad item fails alone; rows merged past the mask's maximum batch of 4 run
+  // one item at a time.
+  std::string item = R"({"inputs":{"ids":[[1,2],[3,4]],"mask":[[1,1],[1,1]]}})";
+  o = Call("POST", "/v1/batch",
+           R"({"items":[)" + item + "," + item + "," + item +
+               R"(,{"inputs":{"ids":[[1,-1]],"mask":[[1,1]]}}]})");
+  ASSERT_EQ(o.status, 200) << o.body;
+  EXPECT_EQ(Header(o, "X-Batch-Failed"), "1");
+  EXPECT_EQ(Header(o, "X-Batch-Engine-Calls"), "3");
+}
+
+TEST_F(CoreTest, EmptyBatchIsAnEmptyAnswerOrA400) {
+  Use("tests/models/add2/model.onnx", "add2");
+  std::string v2 = R"({"inputs":[{"name":"a","datatype":"FP32","shape":[0,3],"data":[]},
+      {"name":"b","datatype":"FP32","shape":[0,3],"data":[]}]})";
+  Outcome o = Call("POST", "/v2/models/add2/infer", v2);
+  EXPECT_EQ(o.status, 200) << o.body;
+  // A model that fails on empty tensors: the request's fault, said so.
+  ModelSchema schema;
+  schema.inputs.push_back({"x", DType::kFp32, {-1, 2}, {"N", ""}});
+  schema.outputs.push_back({"y", DType::kFp32, {-1, 2}, {"N", ""}});
+  UseEngine(
+      std::make_unique<FakeEngine>(schema,
+                                   [](const std::vector<const Tensor*>& in,
+                                      const std::vector<size_t>&) -> StatusOr<std::vector<Tensor>> {
+                                     if (in[0]->shape[0] == 0) {
+                                       return Status(StatusCode::kInternal, "empty", "model_error");
+                                     }
+                                     return std::vector<Tensor>{*in[0]};
+                                   }),
+      "fake");
+  o = Call("POST", "/v2/models/fake/infer",
+           R"({"inputs":[{"name":"x","datatype":"FP32","shape":[0,2],"data":[]}]})");
+  EXPECT_EQ(o.status, 400) << o.body;
+  EXPECT_EQ(Code(o), "shape_mismatch");
+  EXPECT_NE(o.body.find("zero-length"), std::string::npos) << o.body;
+  o = Call("POST", "/v1/batch", R"({"items":[{"inputs":[[1,2]]},{"inputs":[]}]})");
+  ASSERT_EQ(o.status, 200) << o.body;
+  auto j = Json::Parse(o.body);
+  const auto& r = j->Find("results")->AsArray();
+  EXPECT_TRUE(r[0].Find("outputs") != nullptr) << o.body;
+  EXPECT_EQ(r[1].Find("error")->Find("status")->AsInt64(), 400) << o.body;
+}
+
+// Rows of a DynamicQuantizeLinear model must not share a Run: each item's answer in a batch is
+// the answer it gets alone, byte for byte.
+TEST_F(CoreTest, BatchDependentModelRunsItemsSeparately) {
+  UseDir("tests/models/dynq", "dynq");
+  const char* rows[] = {"[[0.1,-2,3,0.5]]", "[[10,20,-30,40]]", "[[0.001,0.002,0.003,0.004]]"};
+  std::string batch = R"({"items":[)";
+  std::vector<std::string> alone;
+  for (const char* r : rows) {
+    if (batch.back() != '[') batch += ",";
+    batch += std::string(R"({"inputs":)") + r + "}";
+    auto j = Json::Parse(Call("POST", "/v1/infer", std::string(R"({"inputs":)") + r + "}").body);
+    alone.push_back(j->Find("outputs")->Dump());
+  }
+  batch += "]}";
+  Outcome o = Call("POST", "/v1/batch", batch);
+  ASSERT_EQ(o.status, 200) << o.body;
+  EXPECT_EQ(Header(o, "X-Batch-Engine-Calls"), "3");
+  auto j = Json::Parse(o.body);
+  const auto& r = j->Find("results")->AsArray();
+  for (size_t i = 0; i < alone.size(); ++i) EXPECT_EQ(r[i].Find("outputs")->Dump(), alone[i]);
+}
+
+TEST_F(CoreTest, MergedBatchAnswersEqualSingleAnswers) {
+  UseDir("examples/digits", "digits");
+  std::string batch = R"({"items":[)";
+  std::vector<std::string> alone;
+  for (int i = 0; i < 4; ++i) {
+    std::string row = "[[";
+    for (int k = 0; k < 64; ++k) row += (k ? "," : "") + std::to_string((k * 7 + i * 3) % 17);
+    row += "]]";
+    if (i) batch += ",";
+    batch += R"({"inputs":)" + row + "}";
+    auto j = Json::Parse(Call("POST", "/v1/infer", R"({"inputs":)" + row + "}").body);
+    alone.push_back(j->Find("outputs")->Dump());
+  }
+  batch += "]}";
+  Outcome o = Call("POST", "/v1/batch", batch);
+  ASSERT_EQ(o.status, 200) << o.body;
+  EXPECT_EQ(Header(o, "X-Batch-Engine-Calls"), "1");
+  auto j = Json::Parse(o.body);
+  const auto& r = j->Find("results")->AsArray();
+  for (size_t i = 0; i < alone.size(); ++i) EXPECT_EQ(r[i].Find("outputs")->Dump(), alone[i]);
 }
 
 TEST_F(CoreTest, V2MetadataAndInferWithBinaryData) {

@@ -1,5 +1,7 @@
 #include "function/inference.h"
 
+#include <cstdio>
+#include <cstring>
 #include <map>
 
 #include "http/problem.h"
@@ -48,6 +50,27 @@ Status DecodeSeedInput(const Json& value, const TensorSpec& spec, int64_t* budge
 }
 
 }  // namespace
+
+StatusOr<std::vector<Tensor>> RunPrepared(Engine& engine, const PreparedInputs& prepared,
+                                          const RunLimits& limits) {
+  RETURN_IF_ERROR(CheckInputLimits(engine, prepared.inputs));
+  std::vector<const Tensor*> ptrs;
+  ptrs.reserve(prepared.inputs.size());
+  for (const Tensor& t : prepared.inputs) ptrs.push_back(&t);
+  auto result = engine.Run(ptrs, prepared.outputs, limits);
+  std::string reason = result.ok() ? std::string() : result.status().reason();
+  if (reason != "model_error" && reason != "invalid_input") return result;
+  for (const Tensor& t : prepared.inputs) {
+    for (int64_t d : t.shape) {
+      if (d == 0) {
+        return Invalid("shape_mismatch",
+                       "input '" + t.name + "' has shape " + ShapeToString(t.shape) +
+                           " with a zero-length dimension, which this model cannot run on");
+      }
+    }
+  }
+  return result;
+}
 
 std::string SpecShapeString(const TensorSpec& spec) {
   std::string s = "[";
@@ -113,6 +136,7 @@ StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema&
     return Invalid("invalid_request",
                    "'inputs' must be an array (one-input model) or an object of named inputs");
   }
+  RETURN_IF_ERROR(CheckSharedDims(schema, p.inputs));
   RETURN_IF_ERROR(SelectOutputs(body.Find("outputs"), schema, &p));
   return p;
 }
@@ -210,6 +234,7 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
     if (!seen[i])
       return Invalid("missing_input", "input '" + schema.inputs[i].name + "' is missing");
   }
+  RETURN_IF_ERROR(CheckSharedDims(schema, p.inputs));
   bool all_binary = false;
   if (const Json* params = header.Find("parameters")) {
     if (const Json* b = params->Find("binary_data_output"); b && b->is_bool())
@@ -349,10 +374,8 @@ std::string GroupKey(const PreparedInputs& p) {
 }
 
 void RunOne(Engine& engine, const RunLimits& run_limits, BatchItem* item, int* calls) {
-  std::vector<const Tensor*> ptrs;
-  for (const Tensor& t : item->prepared->inputs) ptrs.push_back(&t);
   ++*calls;
-  auto r = engine.Run(ptrs, item->prepared->outputs, run_limits);
+  auto r = RunPrepared(engine, *item->prepared, run_limits);
   if (r.ok()) {
     item->outputs = std::move(r).value();
   } else {
@@ -369,7 +392,7 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
   BatchStats stats;
   std::vector<BatchItem> batch(items.size());
   int64_t budget = limits.max_elements;
-  bool batchable_model = !schema.inputs.empty();
+  bool batchable_model = !schema.inputs.empty() && engine.merge_rows();
   for (const auto& spec : schema.inputs) {
     batchable_model = batchable_model && !spec.shape.empty() && spec.shape[0] < 0;
   }
@@ -389,6 +412,11 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
       it.error = p.status();
       it.done = true;
       if (p.status().reason() == "too_many_elements") budget = 0;
+      continue;
+    }
+    if (Status s = CheckInputLimits(engine, p->inputs); !s.ok()) {
+      it.error = s;
+      it.done = true;
       continue;
     }
     it.prepared = std::move(p).value();
@@ -420,6 +448,8 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
       for (size_t m : members) parts.push_back(&batch[m].prepared->inputs[k]);
       merged.push_back(Concat(parts));
     }
+    // Rows merged past a declared maximum (of the batch dimension) run one item at a time.
+    if (!CheckInputLimits(engine, merged).ok()) continue;
     std::vector<const Tensor*> ptrs;
     for (const Tensor& t : merged) ptrs.push_back(&t);
     ++stats.engine_calls;

@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "engine/engine.h"
+#include "function/input_checks.h"
 #include "tensor/schema.h"
 #include "tensor/tensor.h"
 
@@ -30,6 +31,13 @@ struct PreparedInputs {
 
 // Checks a decoded tensor against its spec: same rank, fixed dims equal. shape_mismatch otherwise.
 Status CheckShape(const TensorSpec& spec, const Tensor& t);
+
+// Runs the engine on prepared inputs, after CheckInputLimits. A run failure on an input with a
+// zero-length dimension
+// ([0, N]: an empty batch or sequence) is reported as the request's fault (400 shape_mismatch
+// saying which input), not as a model error: many models cannot run on empty tensors.
+StatusOr<std::vector<Tensor>> RunPrepared(Engine& engine, const PreparedInputs& prepared,
+                                          const RunLimits& limits);
 
 // "[N,64]" with symbolic names, for messages.
 std::string SpecShapeString(const TensorSpec& spec);
@@ -56,7 +64,8 @@ std::optional<size_t> WriteV2Response(std::string_view model_name, std::string_v
                                       const std::vector<bool>& binary, std::string* out);
 
 // Runs a batch of seed-API items: items with compatible shapes run as one engine call (rows
-// concatenated along the first dimension and split afterwards); an invalid item gets its own error.
+// concatenated along the first dimension and split afterwards) when engine.merge_rows(), else one
+// call per item; an invalid item gets its own error.
 // Writes {"results": [...]} members into the open object of *w.
 struct BatchStats {
   int items = 0;

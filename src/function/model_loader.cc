@@ -2,6 +2,7 @@
 
 #include "common/files.h"
 #include "common/sha256.h"
+#include "engine/onnx_model_info.h"
 
 namespace modelfn {
 
@@ -61,7 +62,9 @@ StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& 
                       " bytes with another digest): refusing to load a modified or truncated file",
                   "checksum_mismatch");
   }
-  Manifest others = out.manifest;  // the remaining files (tokenizers, ...) are checked on disk
+  ASSIGN_OR_RETURN(OnnxModelInfo info, InspectOnnxModel(bytes));
+  RETURN_IF_ERROR(CheckExternalFilesListed(out.manifest, info, dir));
+  Manifest others = out.manifest;  // the remaining files (weights, tokenizers) are checked on disk
   others.files.erase(others.files.begin());
   RETURN_IF_ERROR(VerifyFiles(others, dir));
   out.timings.model_verify_ms = ms_since(t0);
@@ -69,6 +72,9 @@ StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& 
   ASSIGN_OR_RETURN(out.engine, make_engine(model_path, bytes));
   out.timings.model_load_ms = ms_since(t0);
   RETURN_IF_ERROR(CheckSchemaMatches(out.manifest, out.engine->schema()));
+  out.engine->set_input_limits(out.manifest.input_limits);
+  out.batch_dependent_ops = BatchDependentOps(info);
+  out.engine->set_merge_rows(out.manifest.merge_batches.value_or(out.batch_dependent_ops.empty()));
   t0 = clock.MonotonicNanos();
   Status warm = Warmup(*out.engine);
   out.timings.warmup_ms = ms_since(t0);

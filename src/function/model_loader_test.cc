@@ -83,5 +83,96 @@ TEST(ModelLoaderTest, ManifestOfAnotherModelIsRefused) {
   EXPECT_EQ(LoadModelDir(dir, Ort(), RealClock::Get()).status().reason(), "manifest_mismatch");
 }
 
+// A copy of tests/models/extdata (model.onnx + weights.bin + manifest.json) in a fresh folder.
+std::string CopyExtData(const std::string& name) {
+  std::string dir = testing::TempDir() + "/" + name;
+  mkdir(dir.c_str(), 0755);
+  for (const char* f : {"model.onnx", "manifest.json", "weights.bin"}) {
+    EXPECT_TRUE(
+        WriteFileAtomic(dir + "/" + f, ReadFile(Src("tests/models/extdata/") + f).value()).ok());
+  }
+  return dir;
+}
+
+TEST(ModelLoaderTest, ExternalDataIsListedVerifiedAndLoaded) {
+  auto m = LoadModelDir(CopyExtData("ext-ok"), Ort(), RealClock::Get());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->manifest.files.size(), 2u);
+  EXPECT_TRUE(m->warmup.ok()) << m->warmup.ToString();
+}
+
+TEST(ModelLoaderTest, TamperedExternalDataIsChecksumMismatch) {
+  std::string dir = CopyExtData("ext-tampered");
+  std::string w = ReadFile(dir + "/weights.bin").value();
+  w[5] ^= 1;
+  ASSERT_TRUE(WriteFileAtomic(dir + "/weights.bin", w).ok());
+  auto m = LoadModelDir(dir, Ort(), RealClock::Get());
+  EXPECT_EQ(m.status().reason(), "checksum_mismatch");
+  EXPECT_NE(m.status().message().find("weights.bin"), std::string::npos);
+}
+
+TEST(ModelLoaderTest, UnlistedExternalDataIsRefused) {
+  std::string dir = CopyExtData("ext-unlisted");
+  auto manifest = ParseManifest(ReadFile(dir + "/manifest.json").value());
+  ASSERT_TRUE(manifest.ok());
+  manifest->files.resize(1);
+  ASSERT_TRUE(WriteFileAtomic(dir + "/manifest.json", SerializeManifest(*manifest)).ok());
+  bool engine_made = false;
+  auto m = LoadModelDir(
+      dir,
+      [&](const std::string&, std::string_view) -> StatusOr<std::unique_ptr<Engine>> {
+        engine_made = true;
+        return InternalError("unreachable");
+      },
+      RealClock::Get());
+  EXPECT_EQ(m.status().reason(), "external_data_unlisted");
+  EXPECT_NE(m.status().message().find("'weights.bin'"), std::string::npos);
+  EXPECT_FALSE(engine_made);
+}
+
+TEST(ModelLoaderTest, ExternalDataBesideAModelInASubfolder) {
+  std::string dir = testing::TempDir() + "/ext-sub";
+  mkdir(dir.c_str(), 0755);
+  mkdir((dir + "/m").c_str(), 0755);
+  for (const char* f : {"model.onnx", "weights.bin"}) {
+    ASSERT_TRUE(
+        WriteFileAtomic(dir + "/m/" + f, ReadFile(Src("tests/models/extdata/") + f).value()).ok());
+  }
+  auto manifest = ParseManifest(ReadFile(Src("tests/models/extdata/manifest.json")).value());
+  ASSERT_TRUE(manifest.ok());
+  manifest->files[0].path = "m/model.onnx";
+  manifest->files[1].path = "m/weights.bin";
+  ASSERT_TRUE(WriteFileAtomic(dir + "/manifest.json", SerializeManifest(*manifest)).ok());
+  auto m = LoadModelDir(dir, Ort(), RealClock::Get());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  // Listed at the version's top instead: not the file the model reads.
+  manifest->files[1].path = "weights.bin";
+  ASSERT_TRUE(WriteFileAtomic(dir + "/weights.bin", "decoy").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir + "/manifest.json", SerializeManifest(*manifest)).ok());
+  EXPECT_EQ(LoadModelDir(dir, Ort(), RealClock::Get()).status().reason(), "external_data_unlisted");
+}
+
+TEST(ModelLoaderTest, ManifestBatchingOverridesTheOperators) {
+  auto m = LoadModelDir(Src("tests/models/dynq"), Ort(), RealClock::Get());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->batch_dependent_ops, std::vector<std::string>{"DynamicQuantizeLinear"});
+  EXPECT_FALSE(m->engine->merge_rows());
+  std::string dir = testing::TempDir() + "/dynq-merge";
+  mkdir(dir.c_str(), 0755);
+  ASSERT_TRUE(
+      WriteFileAtomic(dir + "/model.onnx", ReadFile(Src("tests/models/dynq/model.onnx")).value())
+          .ok());
+  auto manifest = ParseManifest(ReadFile(Src("tests/models/dynq/manifest.json")).value());
+  ASSERT_TRUE(manifest.ok());
+  manifest->merge_batches = true;
+  ASSERT_TRUE(WriteFileAtomic(dir + "/manifest.json", SerializeManifest(*manifest)).ok());
+  auto merged = LoadModelDir(dir, Ort(), RealClock::Get());
+  ASSERT_TRUE(merged.ok()) << merged.status().ToString();
+  EXPECT_TRUE(merged->engine->merge_rows());
+  auto digits = LoadModelDir(Src("examples/digits"), Ort(), RealClock::Get());
+  ASSERT_TRUE(digits.ok());
+  EXPECT_TRUE(digits->engine->merge_rows());
+}
+
 }  // namespace
 }  // namespace modelfn

@@ -54,4 +54,27 @@ StatusOr<FetchedModel> FetchModel(ObjectStore& store, const std::string& store_i
   return out;
 }
 
+StatusOr<LoadedModel> FetchAndLoadModel(ObjectStore& store, const std::string& store_id,
+                                        ModelCache& cache, const std::string& name,
+                                        const std::string& version, const EngineFactory& factory,
+                                        const Clock& clock, FetchedModel* fetched) {
+  ASSIGN_OR_RETURN(*fetched, FetchModel(store, store_id, cache, name, version, clock));
+  auto loaded = LoadModelDir(fetched->dir, factory, clock);
+  if (loaded.ok() || fetched->cache == "miss") return loaded;
+  StatusCode code = loaded.status().code();
+  if (code != StatusCode::kDataLoss && code != StatusCode::kNotFound) return loaded;
+  // Verified when it was cached, so the copy on this host went bad since: never use it again.
+  Status corrupt = loaded.status();
+  RETURN_IF_ERROR(cache.Invalidate(fetched->dir));
+  if (fetched->cache == "offline") {
+    return corrupt.WithContext("the cached copy is corrupt and the store is unreachable");
+  }
+  double first_ms = fetched->fetch_ms;
+  ASSIGN_OR_RETURN(*fetched, FetchModel(store, store_id, cache, name, version, clock));
+  fetched->fetch_ms += first_ms;
+  fetched->warning = "the cached copy of " + name + "@" + fetched->version +
+                     " failed verification (" + corrupt.message() + "): fetched it again";
+  return LoadModelDir(fetched->dir, factory, clock);
+}
+
 }  // namespace modelfn

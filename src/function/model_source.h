@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "function/model_loader.h"
 #include "store/model_cache.h"
 #include "store/object_store.h"
 #include "store/registry.h"
@@ -27,5 +28,15 @@ struct FetchedModel {
 StatusOr<FetchedModel> FetchModel(ObjectStore& store, const std::string& store_id,
                                   ModelCache& cache, const std::string& name,
                                   const std::string& version, const Clock& clock);
+
+// FetchModel, then LoadModelDir on the fetched folder: the init phase for a store URI. A cached
+// copy that fails verification on use (a file changed, truncated or removed since it was cached:
+// DataLoss or NotFound) is dropped from the cache and, unless the store is unreachable, fetched
+// once more; *fetched then says "miss" and its warning names the corruption. Errors as FetchModel
+// and LoadModelDir. `fetched` must not be null; it is filled whenever the fetch succeeded.
+StatusOr<LoadedModel> FetchAndLoadModel(ObjectStore& store, const std::string& store_id,
+                                        ModelCache& cache, const std::string& name,
+                                        const std::string& version, const EngineFactory& factory,
+                                        const Clock& clock, FetchedModel* fetched);
 
 }  // namespace modelfn

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/files.h"
+#include "engine/ort_engine.h"
 #include "store/faulty_store.h"
 #include "store/memory_store.h"
 
@@ -76,6 +77,83 @@ TEST_F(SourceTest, UnknownVersionIsNotFound) {
   ModelCache cache(Options(), &clock_);
   EXPECT_EQ(FetchModel(mem_, "mem", cache, "m", "7", clock_).status().code(),
             StatusCode::kNotFound);
+}
+
+// A real model (tests/models/add2) in the store, cached, then damaged on this host's disk.
+class CorruptCacheTest : public SourceTest {
+ protected:
+  void SetUp() override {
+    SourceTest::SetUp();
+    std::string src = std::string(MODELFN_SOURCE_DIR) + "/tests/models/add2";
+    Manifest m = ParseManifest(ReadFile(src + "/manifest.json").value()).value();
+    m.name = "add2";
+    ASSERT_TRUE(reg_.Push(src, m, SerializeManifest(m), nullptr).ok());
+  }
+  static EngineFactory Ort() {
+    return [](const std::string& p, std::string_view b) -> StatusOr<std::unique_ptr<Engine>> {
+      ASSIGN_OR_RETURN(auto e, OrtEngine::LoadFromBytes(b, p, OrtEngineOptions()));
+      return std::unique_ptr<Engine>(std::move(e));
+    };
+  }
+  StatusOr<LoadedModel> Load(ObjectStore& store, ModelCache& cache, FetchedModel* f) {
+    return FetchAndLoadModel(store, "mem", cache, "add2", "1", Ort(), clock_, f);
+  }
+};
+
+TEST_F(CorruptCacheTest, CorruptEntryIsDetectedOnUseAndFetchedAgain) {
+  ModelCache cache(Options(), &clock_);
+  FetchedModel f;
+  ASSERT_TRUE(Load(mem_, cache, &f).ok());
+  EXPECT_EQ(f.cache, "miss");
+  std::string path = f.dir + "/model.onnx";
+  std::string good = ReadFile(path).value();
+  std::string bad = good;
+  bad[bad.size() / 2] ^= 0x20;
+  ASSERT_TRUE(WriteFileAtomic(path, bad).ok());
+  FetchedModel again;
+  auto loaded = Load(mem_, cache, &again);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(again.cache, "miss");
+  EXPECT_NE(again.warning.find("failed verification"), std::string::npos) << again.warning;
+  EXPECT_EQ(ReadFile(again.dir + "/model.onnx").value(), good);
+  FetchedModel third;
+  ASSERT_TRUE(Load(mem_, cache, &third).ok());
+  EXPECT_EQ(third.cache, "hit");
+  EXPECT_TRUE(third.warning.empty());
+}
+
+TEST_F(CorruptCacheTest, MissingFileInEntryIsFetchedAgain) {
+  ModelCache cache(Options(), &clock_);
+  FetchedModel f;
+  ASSERT_TRUE(Load(mem_, cache, &f).ok());
+  ASSERT_EQ(unlink((f.dir + "/model.onnx").c_str()), 0);
+  FetchedModel again;
+  ASSERT_TRUE(Load(mem_, cache, &again).ok());
+  EXPECT_EQ(again.cache, "miss");
+}
+
+TEST_F(CorruptCacheTest, CorruptEntryWhileOfflineFailsAndIsDropped) {
+  ModelCache cache(Options(), &clock_);
+  FetchedModel f;
+  ASSERT_TRUE(Load(mem_, cache, &f).ok());
+  ASSERT_TRUE(WriteFileAtomic(f.dir + "/model.onnx", "garbage").ok());
+  FaultyStore down(&mem_);
+  down.FailAfter(0, UnavailableError("connection refused"));
+  FetchedModel offline;
+  auto r = Load(down, cache, &offline);
+  EXPECT_EQ(r.status().reason(), "checksum_mismatch");
+  struct stat st;
+  EXPECT_NE(stat(f.dir.c_str(), &st), 0);  // gone: the next start with the store up downloads
+  FetchedModel back;
+  ASSERT_TRUE(Load(mem_, cache, &back).ok());
+  EXPECT_EQ(back.cache, "miss");
+}
+
+TEST_F(CorruptCacheTest, InvalidateRefusesFoldersOutsideTheCache) {
+  ModelCache cache(Options(), &clock_);
+  EXPECT_FALSE(cache.Invalidate(base_).ok());
+  EXPECT_FALSE(cache.Invalidate(Options().root + "/a/b/../../../x").ok());
+  EXPECT_FALSE(cache.Invalidate(Options().root + "/a").ok());
 }
 
 }  // namespace

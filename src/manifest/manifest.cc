@@ -1,5 +1,6 @@
 #include "manifest/manifest.h"
 
+#include "common/files.h"
 #include "common/json.h"
 #include "common/sha256.h"
 
@@ -19,7 +20,47 @@ bool AllOf(std::string_view s, std::string_view extra) {
   return true;
 }
 
-Status ParseSpecs(const Json* arr, const char* field, std::vector<TensorSpec>* out) {
+// "max_shape" and "range" of one input entry, if any.
+Status ParseLimits(const Json& e, const TensorSpec& spec, std::vector<InputLimits>* out) {
+  const Json* max_shape = e.Find("max_shape");
+  const Json* range = e.Find("range");
+  if (max_shape == nullptr && range == nullptr) return Status::Ok();
+  InputLimits l;
+  l.input = spec.name;
+  std::string where = "input '" + spec.name + "': ";
+  if (max_shape != nullptr) {
+    if (!max_shape->is_array() || max_shape->AsArray().size() != spec.shape.size()) {
+      return Bad(where + "'max_shape' must be an array as long as 'shape'");
+    }
+    for (const Json& d : max_shape->AsArray()) {
+      if (d.is_null()) {
+        l.max_shape.push_back(-1);
+      } else if (d.is_integral() && d.fits_int64() && d.AsInt64() >= 0) {
+        l.max_shape.push_back(d.AsInt64());
+      } else {
+        return Bad(where + "a 'max_shape' entry must be a non-negative integer or null");
+      }
+    }
+  }
+  if (range != nullptr) {
+    if (spec.dtype == DType::kBytes || spec.dtype == DType::kBool) {
+      return Bad(where + "'range' applies to numeric inputs only");
+    }
+    if (!range->is_array() || range->AsArray().size() != 2 || !range->AsArray()[0].is_number() ||
+        !range->AsArray()[1].is_number() ||
+        range->AsArray()[0].AsDouble() > range->AsArray()[1].AsDouble()) {
+      return Bad(where + "'range' must be [min, max] with min <= max");
+    }
+    l.has_range = true;
+    l.min = range->AsArray()[0].AsDouble();
+    l.max = range->AsArray()[1].AsDouble();
+  }
+  out->push_back(std::move(l));
+  return Status::Ok();
+}
+
+Status ParseSpecs(const Json* arr, const char* field, std::vector<TensorSpec>* out,
+                  std::vector<InputLimits>* limits = nullptr) {
   if (arr == nullptr || !arr->is_array())
     return Bad(std::string("'") + field + "' must be an array");
   for (const Json& e : arr->AsArray()) {
@@ -49,12 +90,14 @@ Status ParseSpecs(const Json* arr, const char* field, std::vector<TensorSpec>* o
                    "': a dimension must be an integer >= -1 or a name");
       }
     }
+    if (limits != nullptr) RETURN_IF_ERROR(ParseLimits(e, spec, limits));
     out->push_back(std::move(spec));
   }
   return Status::Ok();
 }
 
-void WriteSpecs(JsonWriter& w, const std::vector<TensorSpec>& specs) {
+void WriteSpecs(JsonWriter& w, const std::vector<TensorSpec>& specs,
+                const std::vector<InputLimits>& limits = {}) {
   w.BeginArray();
   for (const TensorSpec& s : specs) {
     w.BeginObject().Key("name").String(s.name).Key("datatype").String(DTypeName(s.dtype));
@@ -66,7 +109,23 @@ void WriteSpecs(JsonWriter& w, const std::vector<TensorSpec>& specs) {
         w.Int(s.shape[i]);
       }
     }
-    w.EndArray().EndObject();
+    w.EndArray();
+    for (const InputLimits& l : limits) {
+      if (l.input != s.name) continue;
+      if (!l.max_shape.empty()) {
+        w.Key("max_shape").BeginArray();
+        for (int64_t d : l.max_shape) {
+          if (d < 0) {
+            w.Null();
+          } else {
+            w.Int(d);
+          }
+        }
+        w.EndArray();
+      }
+      if (l.has_range) w.Key("range").BeginArray().Double(l.min).Double(l.max).EndArray();
+    }
+    w.EndObject();
   }
   w.EndArray();
 }
@@ -144,9 +203,16 @@ StatusOr<Manifest> ParseManifest(std::string_view json) {
     mf.size = size->AsUint64();
     m.files.push_back(std::move(mf));
   }
-  RETURN_IF_ERROR(ParseSpecs(doc->Find("inputs"), "inputs", &m.schema.inputs));
+  RETURN_IF_ERROR(ParseSpecs(doc->Find("inputs"), "inputs", &m.schema.inputs, &m.input_limits));
   RETURN_IF_ERROR(ParseSpecs(doc->Find("outputs"), "outputs", &m.schema.outputs));
   if (const Json* c = doc->Find("created_at"); c && c->is_string()) m.created_at = c->AsString();
+  if (const Json* b = doc->Find("batching")) {
+    const Json* merge = b->is_object() ? b->Find("merge") : nullptr;
+    if (!b->is_object() || (merge != nullptr && !merge->is_bool())) {
+      return Bad("'batching' must be an object like {\"merge\": false}");
+    }
+    if (merge != nullptr) m.merge_batches = merge->AsBool();
+  }
   return m;
 }
 
@@ -165,10 +231,12 @@ std::string SerializeManifest(const Manifest& m) {
   }
   w.EndArray();
   w.Key("inputs");
-  WriteSpecs(w, m.schema.inputs);
+  WriteSpecs(w, m.schema.inputs, m.input_limits);
   w.Key("outputs");
   WriteSpecs(w, m.schema.outputs);
   w.Key("created_at").String(m.created_at);
+  if (m.merge_batches)
+    w.Key("batching").BeginObject().Key("merge").Bool(*m.merge_batches).EndObject();
   w.EndObject();
   // One top-level field per line keeps diffs of committed manifests readable.
   std::string pretty;
@@ -227,6 +295,29 @@ Status VerifyFiles(const Manifest& m, const std::string& dir) {
                         std::to_string(d->size) +
                         " bytes): refusing to load a modified or truncated file",
                     "checksum_mismatch");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckExternalFilesListed(const Manifest& m, const OnnxModelInfo& info,
+                                const std::string& dir) {
+  // Locations are relative to the model file's own folder, which may be a subfolder of `dir`.
+  std::string model = m.files.empty() ? std::string() : m.files[0].path;
+  size_t slash = model.rfind('/');
+  std::string sub = slash == std::string::npos ? "" : model.substr(0, slash + 1);
+  for (const std::string& location : info.external_files) {
+    ASSIGN_OR_RETURN(std::string rel, ResolveExternalFile(dir + "/" + sub, location));
+    bool listed = false;
+    for (size_t i = 1; i < m.files.size() && !listed; ++i) {
+      listed = NormalizePath(m.files[i].path) == NormalizePath(sub + rel);
+    }
+    if (!listed) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "the model reads external data from '" + location +
+                        "', which manifest.json does not list: refusing to use an unverified "
+                        "file (rewrite the manifest with: modelfn manifest)",
+                    "external_data_unlisted");
     }
   }
   return Status::Ok();

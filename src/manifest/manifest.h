@@ -6,17 +6,30 @@
 //    "outputs": [{"name": "label", "datatype": "INT64", "shape": ["N"]}, ...],
 //    "created_at": "2026-11-28T16:04:00.000Z"}
 //
+// Optional: "batching": {"merge": true|false} says whether /v1/batch may run the rows of several
+// requests as one model run (default: yes, unless the model uses an operator whose answer for a
+// row depends on the other rows, such as DynamicQuantizeLinear).
+//
+// Optional per input: "max_shape": [null, 512] bounds each dimension (null: unbounded) and
+// "range": [0, 30521] bounds every element's value, for what the model cannot take (positions past
+// its table, token ids past its vocabulary): such requests get a 400 before the model runs.
+//
+// Every file the model reads (the model file and each external-data file its tensors name) must
+// be listed in "files": nothing unlisted is ever loaded.
 // A shape dimension is an integer (fixed), a string (symbolic, kept from the model) or -1
 // (dynamic without a name).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "engine/engine.h"
+#include "engine/onnx_model_info.h"
 #include "tensor/schema.h"
 
 namespace modelfn {
@@ -35,6 +48,8 @@ struct Manifest {
   std::vector<ManifestFile> files;  // files[0] is the model file
   ModelSchema schema;
   std::string created_at;
+  std::optional<bool> merge_batches;  // "batching": {"merge": ...}; nullopt: decided from the ops
+  std::vector<InputLimits> input_limits;  // inputs with "max_shape" or "range", in schema order
 
   const ManifestFile* model_file() const { return files.empty() ? nullptr : &files[0]; }
 };
@@ -57,6 +72,14 @@ StatusOr<Manifest> BuildManifest(const std::string& dir, std::string name, std::
 // Re-hashes every listed file under `dir`. DataLoss (reason "checksum_mismatch") naming the file
 // on a size or sha256 mismatch; NotFound when a file is missing.
 Status VerifyFiles(const Manifest& m, const std::string& dir);
+
+// Checks that every external-data file the model names (`info`, from InspectOnnxModel) resolves
+// inside `dir` and is listed in the manifest (so it is verified like the model file).
+// InvalidArgument (reason "unsafe_external_data") for a location leading out of `dir`; NotFound
+// (reason "external_data_missing"); FailedPrecondition (reason "external_data_unlisted") naming
+// the file when the manifest does not list it.
+Status CheckExternalFilesListed(const Manifest& m, const OnnxModelInfo& info,
+                                const std::string& dir);
 
 // Checks that the manifest's IO schema names the model's inputs and outputs with the same dtypes.
 // FailedPrecondition (reason "manifest_mismatch") otherwise.

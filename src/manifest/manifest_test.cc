@@ -101,5 +101,50 @@ TEST(ManifestTest, NamesAndVersions) {
   EXPECT_FALSE(ValidateVersion("1 2").ok());
 }
 
+TEST(ManifestTest, BatchingMergeRoundTripsAndIsChecked) {
+  std::string base = R"({"name":"m","version":"1","files":[{"path":"model.onnx","sha256":")" +
+                     std::string(64, 'a') + R"(","size":1}],"inputs":[],"outputs":[])";
+  auto none = ParseManifest(base + "}");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->merge_batches.has_value());
+  EXPECT_EQ(SerializeManifest(*none).find("batching"), std::string::npos);
+  auto off = ParseManifest(base + R"(,"batching":{"merge":false}})");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(off->merge_batches, std::optional<bool>(false));
+  auto back = ParseManifest(SerializeManifest(*off));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->merge_batches, std::optional<bool>(false));
+  for (const char* bad : {R"(,"batching":true})", R"(,"batching":{"merge":"no"}})"}) {
+    EXPECT_EQ(ParseManifest(base + bad).status().reason(), "invalid_manifest") << bad;
+  }
+}
+
+TEST(ManifestTest, InputLimitsRoundTripAndAreChecked) {
+  std::string head = R"({"name":"m","version":"1","files":[{"path":"model.onnx","sha256":")" +
+                     std::string(64, 'a') + R"(","size":1}],"outputs":[],"inputs":[)";
+  auto m = ParseManifest(
+      head + R"({"name":"ids","datatype":"INT64","shape":["N","S"],"max_shape":[null,8],)" +
+      R"("range":[0,9]},{"name":"x","datatype":"FP32","shape":[2]}]})");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(m->input_limits.size(), 1u);
+  EXPECT_EQ(m->input_limits[0].input, "ids");
+  EXPECT_EQ(m->input_limits[0].max_shape, (std::vector<int64_t>{-1, 8}));
+  EXPECT_TRUE(m->input_limits[0].has_range);
+  EXPECT_EQ(m->input_limits[0].max, 9);
+  auto back = ParseManifest(SerializeManifest(*m));
+  ASSERT_TRUE(back.ok()) << SerializeManifest(*m);
+  EXPECT_EQ(back->input_limits[0].max_shape, m->input_limits[0].max_shape);
+  EXPECT_EQ(back->input_limits[0].min, 0);
+  for (const char* bad : {
+           R"({"name":"ids","datatype":"INT64","shape":["N","S"],"max_shape":[8]}]})",
+           R"({"name":"ids","datatype":"INT64","shape":["N"],"max_shape":[-2]}]})",
+           R"({"name":"ids","datatype":"INT64","shape":["N"],"range":[9,0]}]})",
+           R"({"name":"ids","datatype":"INT64","shape":["N"],"range":[0]}]})",
+           R"({"name":"s","datatype":"BYTES","shape":["N"],"range":[0,1]}]})",
+       }) {
+    EXPECT_EQ(ParseManifest(head + bad).status().reason(), "invalid_manifest") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace modelfn

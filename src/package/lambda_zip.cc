@@ -108,6 +108,10 @@ StatusOr<std::vector<PackageEntry>> PlanLambdaPackage(const LambdaZipOptions& o,
     ASSIGN_OR_RETURN(std::string text, ReadFile(o.model_dir + "/manifest.json"));
     ASSIGN_OR_RETURN(manifest, ParseManifest(text));
     RETURN_IF_ERROR(VerifyFiles(manifest, o.model_dir));
+    // A model whose external data is not listed would be packaged without it and refused at init.
+    ASSIGN_OR_RETURN(std::string model, ReadFile(o.model_dir + "/" + manifest.files[0].path));
+    ASSIGN_OR_RETURN(OnnxModelInfo info, InspectOnnxModel(model));
+    RETURN_IF_ERROR(CheckExternalFilesListed(manifest, info, o.model_dir));
   }
   // A binary of this machine: what its loader resolves (ldd). Another architecture's: read from
   // the ELF files, found in that architecture's library folders (cross toolchain, multiarch).

@@ -190,6 +190,27 @@ StatusOr<PointerEntry> ModelCache::RecallPointer(const std::string& store_id,
   return PointerEntry{doc->Find("version")->AsString(), doc->Find("sha256")->AsString()};
 }
 
+Status ModelCache::Invalidate(const std::string& dir) {
+  // <root>/<store>/<name>/<entry>: exactly three levels below the root, no dot components.
+  std::string norm = NormalizePath(dir);
+  std::string root = NormalizePath(options_.root);
+  std::string rest = norm.rfind(root + "/", 0) == 0 ? norm.substr(root.size() + 1) : "";
+  size_t a = rest.find('/');
+  size_t b = a == std::string::npos ? a : rest.find('/', a + 1);
+  if (rest.empty() || b == std::string::npos || rest.find('/', b + 1) != std::string::npos ||
+      rest[b + 1] == '.' || rest.find("..") != std::string::npos) {
+    return InvalidArgumentError(dir + " is not an entry of the model cache " + options_.root);
+  }
+  std::string trash = norm.substr(0, norm.rfind('/')) + "/.trash-" + std::to_string(getpid()) +
+                      "-" + std::to_string(clock_->MonotonicNanos());
+  if (rename(norm.c_str(), trash.c_str()) != 0) {
+    if (errno == ENOENT) return Status::Ok();  // another instance dropped it first
+    return UnavailableError("cannot remove the cache entry " + norm + ": " + strerror(errno));
+  }
+  RemoveTree(trash);
+  return Status::Ok();
+}
+
 void ModelCache::Evict(const std::string& keep) {
   struct Entry {
     std::string dir;

@@ -54,6 +54,12 @@ class ModelCache {
                          const PointerEntry& p);
   StatusOr<PointerEntry> RecallPointer(const std::string& store_id, const std::string& name);
 
+  // Drops the entry at `dir` (a CacheFetch::dir or Lookup result) after it failed verification,
+  // so the next Fetch downloads it again instead of reporting the same corruption on every start.
+  // The entry is moved aside first: no reader sees it half deleted. InvalidArgument when `dir` is
+  // not an entry of this cache.
+  Status Invalidate(const std::string& dir);
+
   // Removes least recently used entries until the total is within max_bytes, sparing `keep`.
   void Evict(const std::string& keep);
 

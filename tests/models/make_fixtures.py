@@ -2,12 +2,23 @@
 """Writes the small ONNX models the tests use (committed; rerun to regenerate). Needs `onnx`.
 
   dtypes/  one Identity per Open Inference Protocol datatype: input "<t>" -> output "<t>_out",
-           each of shape [N] (BYTES is an ONNX string tensor).
+           each of shape [n_<t>], a length of its own (BYTES is an ONNX string tensor).
   add2/    two named inputs a, b FP32 [N, 3] -> sum FP32 [N, 3] and count INT64 [N] (row sums
            of (a > b)), for named and multi-input requests.
   fails/   x FP32 [N, D] -> Reshape to [-1, 4]: fails at run time when N*D is not a multiple of 4.
   work/    x FP32 [N, 4], loops INT64 [1], alloc INT64 [2] -> y (= x), spin, filled: the request
            picks how long it runs and how much memory it takes.
+  extdata/ x FP32 [N, 4] -> y = x @ W FP32 [N, 3], W stored beside the model in weights.bin
+           (ONNX external data), as models over 2 GB must be.
+  unsafe/  one small model per way external data can point out of its folder: dotdot.onnx
+           ("../secret.bin"), absolute.onnx ("/etc/hostname"), link.onnx ("link.bin", which the
+           test makes a symlink). Each: y UINT8 [4] = W, so a model that loaded would serve the
+           file's bytes back.
+  embed/   ids INT64 [N, S], mask INT64 [N, S] -> emb FP32 [N, S, 2]: token embedding (vocabulary
+           of 10) plus position embedding (8 positions), times the mask; as a transformer's first
+           layer fails on an id past the vocabulary or a sequence past the positions.
+  dynq/    x FP32 [N, 4] -> y FP32 [N, 3]: DynamicQuantizeLinear of x (one scale over the whole
+           batch), then an integer MatMul: a row's answer depends on the other rows of the Run.
 """
 import os
 
@@ -24,20 +35,107 @@ TYPES = {
 }
 
 
-def save(name, graph):
+def save(name, graph, filename="model.onnx", check=True):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                               producer_name="modelfn-fixtures")
     model.ir_version = 8
-    onnx.checker.check_model(model)
+    if check:
+        onnx.checker.check_model(model)
     os.makedirs(os.path.join(HERE, name), exist_ok=True)
-    onnx.save(model, os.path.join(HERE, name, "model.onnx"))
+    onnx.save(model, os.path.join(HERE, name, filename))
+
+
+def external(tensor, location, offset=0, length=None):
+    """Marks `tensor` as stored at `location` (raw bytes), without writing the file."""
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    entries = [("location", location), ("offset", str(offset))]
+    if length is not None:
+        entries.append(("length", str(length)))
+    for k, v in entries:
+        e = tensor.external_data.add()
+        e.key, e.value = k, v
+    return tensor
+
+
+def external_data_models():
+    import numpy as np
+    w = (np.arange(12, dtype=np.float32).reshape(4, 3) - 5.5) / 4
+    os.makedirs(os.path.join(HERE, "extdata"), exist_ok=True)
+    with open(os.path.join(HERE, "extdata", "weights.bin"), "wb") as f:
+        f.write(w.tobytes())
+    wt = external(helper.make_tensor("W", TensorProto.FLOAT, [4, 3], w.tobytes(), raw=True),
+                  "weights.bin", 0, w.nbytes)
+    save("extdata", helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])], "extdata",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], initializer=[wt]),
+        check=False)
+
+    for name, location in [("dotdot", "../secret.bin"), ("absolute", "/etc/hostname"),
+                           ("link", "link.bin")]:
+        t = external(helper.make_tensor("W", TensorProto.UINT8, [4], b"\0" * 4, raw=True),
+                     location, 0, 4)
+        save("unsafe", helper.make_graph(
+            [helper.make_node("Identity", ["W"], ["y"])], name, [],
+            [helper.make_tensor_value_info("y", TensorProto.UINT8, [4])], initializer=[t]),
+            filename=name + ".onnx", check=False)
+
+
+def embed_model():
+    import numpy as np
+    tokens = helper.make_tensor("tokens", TensorProto.FLOAT, [10, 2],
+                                np.arange(20, dtype=np.float32).tolist())
+    positions = helper.make_tensor("positions", TensorProto.FLOAT, [8, 2],
+                                   (np.arange(16, dtype=np.float32) / 100).tolist())
+    one = helper.make_tensor("one", TensorProto.INT64, [1], [1])
+    zero = helper.make_tensor("zero", TensorProto.INT64, [], [0])
+    step = helper.make_tensor("step", TensorProto.INT64, [], [1])
+    minus1 = helper.make_tensor("minus1", TensorProto.INT64, [1], [-1])
+    nodes = [
+        helper.make_node("Gather", ["tokens", "ids"], ["tok"]),
+        helper.make_node("Shape", ["ids"], ["ids_shape"]),
+        helper.make_node("Gather", ["ids_shape", "one"], ["s1"]),
+        helper.make_node("Squeeze", ["s1"], ["s"]),
+        helper.make_node("Range", ["zero", "s", "step"], ["pos_ids"]),
+        helper.make_node("Gather", ["positions", "pos_ids"], ["pos"]),
+        helper.make_node("Add", ["tok", "pos"], ["summed"]),
+        helper.make_node("Cast", ["mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", "minus1"], ["mask3"]),
+        helper.make_node("Mul", ["summed", "mask3"], ["emb"]),
+    ]
+    save("embed", helper.make_graph(
+        nodes, "embed",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", "S"]),
+         helper.make_tensor_value_info("mask", TensorProto.INT64, ["N", "S"])],
+        [helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["N", "S", 2])],
+        initializer=[tokens, positions, one, zero, step, minus1]))
+
+
+def dynq_model():
+    import numpy as np
+    w = helper.make_tensor("W", TensorProto.UINT8, [4, 3], (np.arange(12) * 7 % 255).tolist())
+    w_zp = helper.make_tensor("W_zp", TensorProto.UINT8, [], [128])
+    w_scale = helper.make_tensor("W_scale", TensorProto.FLOAT, [], [0.01])
+    nodes = [
+        helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "x_scale", "x_zp"]),
+        helper.make_node("MatMulInteger", ["xq", "W", "x_zp", "W_zp"], ["acc"]),
+        helper.make_node("Cast", ["acc"], ["accf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["x_scale", "W_scale"], ["scale"]),
+        helper.make_node("Mul", ["accf", "scale"], ["y"]),
+    ]
+    save("dynq", helper.make_graph(
+        nodes, "dynq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        initializer=[w, w_zp, w_scale]))
 
 
 def main():
     inputs, outputs, nodes = [], [], []
     for name, t in TYPES.items():
-        inputs.append(helper.make_tensor_value_info(name, t, ["N"]))
-        outputs.append(helper.make_tensor_value_info(name + "_out", t, ["N"]))
+        # One length per input: the inputs are independent, so they must not share a dimension.
+        inputs.append(helper.make_tensor_value_info(name, t, ["n_" + name]))
+        outputs.append(helper.make_tensor_value_info(name + "_out", t, ["n_" + name]))
         nodes.append(helper.make_node("Identity", [name], [name + "_out"]))
     save("dtypes", helper.make_graph(nodes, "dtypes", inputs, outputs))
 
@@ -95,6 +193,10 @@ def main():
          helper.make_tensor_value_info("spin", TensorProto.FLOAT, []),
          helper.make_tensor_value_info("filled", TensorProto.FLOAT, [])],
         initializer=[w, acc0, true, zero_axis]))
+
+    external_data_models()
+    embed_model()
+    dynq_model()
 
 
 if __name__ == "__main__":

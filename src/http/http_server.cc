@@ -17,6 +17,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "http/accept.h"
+
 namespace modelfn {
 namespace {
 
@@ -272,6 +274,7 @@ void HttpServer::Loop(int index) {
   std::unordered_map<uint64_t, Conn*> awaiting;  // connections holding a request, by token
   uint64_t next_token = 1;
   bool listening = true;
+  int64_t accept_paused_until = 0;  // out of descriptors: the listener is out of the set till then
   int64_t drain_deadline = 0;
   int64_t last_sweep = NowMs();
 
@@ -423,6 +426,10 @@ void HttpServer::Loop(int index) {
   while (true) {
     if (draining_.load() && listening) {
       epoll_ctl(ep, EPOLL_CTL_DEL, listen_fd_, nullptr);
+      // Stop listening, not only watching: a connection made during the drain is refused at once
+      // instead of waiting in the kernel's queue to be reset at exit. The descriptor stays open
+      // (other loops may still hold it in their epoll sets) until the server is destroyed.
+      if (!listener_shut_.exchange(true)) shutdown(listen_fd_, SHUT_RDWR);
       listening = false;
       drain_deadline = NowMs() + options_.drain_timeout_ms;
       // Idle connections close now; those with a request in progress finish it first.
@@ -437,13 +444,25 @@ void HttpServer::Loop(int index) {
     }
     if (!listening && (conns.empty() || NowMs() >= drain_deadline)) break;
 
-    int n = epoll_wait(ep, events, 128, 250);
+    if (accept_paused_until != 0 && (!listening || NowMs() >= accept_paused_until)) {
+      accept_paused_until = 0;
+      if (listening) epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd_, &ev);
+    }
+    int n = epoll_wait(ep, events, 128, accept_paused_until != 0 ? kAcceptBackoffMs : 250);
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
       if (tag == nullptr) {  // accept as many as are queued
-        while (listening) {
-          int cfd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (cfd < 0) break;
+        while (listening && accept_paused_until == 0) {
+          int cfd = -1;
+          AcceptResult got = AcceptOrShed(listen_fd_, SOCK_NONBLOCK | SOCK_CLOEXEC, &cfd);
+          if (got == AcceptResult::kShed) continue;
+          if (got == AcceptResult::kOutOfDescriptors) {
+            // The listener would stay readable and wake this loop at once: stop watching it
+            // for a while, keep serving the connections already open.
+            epoll_ctl(ep, EPOLL_CTL_DEL, listen_fd_, nullptr);
+            accept_paused_until = NowMs() + kAcceptBackoffMs;
+          }
+          if (got != AcceptResult::kAccepted) break;
           if (connections_.load() >= options_.max_connections) {
             close(cfd);
             continue;

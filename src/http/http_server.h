@@ -79,7 +79,8 @@ class HttpServer {
 
   int port() const { return port_; }
 
-  // Serves until Shutdown(); then stops accepting, lets requests already in progress finish
+  // Serves until Shutdown(); then stops listening (new connections are refused, not queued), lets
+  // requests already in progress finish
   // (their responses carry "Connection: close"), closes idle connections and returns when all are
   // done or the drain timeout passes.
   void Run();
@@ -99,6 +100,7 @@ class HttpServer {
   int listen_fd_;
   int port_;
   std::atomic<bool> draining_{false};
+  std::atomic<bool> listener_shut_{false};  // shutdown(2) once, by the first loop that drains
   std::atomic<size_t> connections_{0};
 };
 

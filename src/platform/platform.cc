@@ -300,6 +300,7 @@ void Platform::Shutdown() {
 
 void Platform::StopBehindTheListener() {
   stopping_.store(true);
+  drained_.store(true);
   if (tls_) tls_->Shutdown();
   if (tls_thread_.joinable()) tls_thread_.join();
   if (manager_.joinable()) manager_.join();
@@ -309,7 +310,8 @@ void Platform::StopBehindTheListener() {
   }
 }
 void Platform::ManagerLoop() {
-  while (!stopping_.load()) {
+  // Runs through the drain: requests still in flight need their timeouts and crash detection.
+  while (!drained_.load()) {
     for (auto& f : functions_) {
       for (auto& v : f->variants) v.pool->Tick();
     }

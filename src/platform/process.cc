@@ -3,16 +3,22 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "common/files.h"
 
@@ -65,12 +71,77 @@ std::string OwnCgroup(const std::string& controller) {
   return "";
 }
 
-// In a freshly forked child (async-signal-safe calls only): its own process group, so a kill
-// reaches anything it spawns; default signal handling; the memory group joined (`procs` is its
-// cgroup.procs, or null); stdin from /dev/null, stdout and stderr to the log, the readiness pipe on
-// fd 3 when there is one, and `extra` (if >= 0) on the next descriptor. Everything else of the
-// platform's (sockets, pipes) is closed. Returns the descriptor `extra` landed on.
-int SetUpChild(const char* procs, int log_fd, int ready_fd, int extra) {
+// Every instance is forked by this one thread, which lives as long as the process. The kernel
+// sends PR_SET_PDEATHSIG when the *thread* that forked the child ends, not the process: a child
+// forked by a request thread, a timer thread or a thread pool's worker would be killed when that
+// thread exits. Forking here ties each instance's life to the platform process alone.
+class Launcher {
+ public:
+  // Runs fork() on the launcher thread; in the child, `child` runs (it must not return). Returns
+  // the pid, or -1 with errno set as fork left it.
+  static pid_t Fork(const std::function<void()>& child) {
+    static Launcher* launcher = new Launcher;  // never destroyed: its thread never ends
+    return launcher->Run(child);
+  }
+
+ private:
+  struct Job {
+    const std::function<void()>* child;
+    pid_t pid = 0;
+    int error = 0;
+    bool done = false;
+  };
+
+  Launcher() {
+    std::thread([this] { Loop(); }).detach();
+  }
+
+  pid_t Run(const std::function<void()>& child) {
+    Job job{&child};
+    std::unique_lock<std::mutex> lock(mu_);
+    jobs_.push_back(&job);
+    wake_.notify_all();
+    finished_.wait(lock, [&] { return job.done; });
+    errno = job.error;
+    return job.pid;
+  }
+
+  void Loop() {
+    // Signals are for the threads that wait for them; this one only forks.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      wake_.wait(lock, [&] { return !jobs_.empty(); });
+      Job* job = jobs_.front();
+      jobs_.pop_front();
+      pid_t pid = fork();
+      if (pid == 0) {
+        (*job->child)();
+        _exit(127);
+      }
+      job->pid = pid;
+      job->error = pid < 0 ? errno : 0;
+      job->done = true;
+      finished_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_, finished_;
+  std::deque<Job*> jobs_;
+};
+
+// In a freshly forked child (async-signal-safe calls only): killed with the platform (`parent` is
+// its pid; a parent already gone means the signal was set too late); its own process group, so a
+// kill reaches anything it spawns; default signal handling; the memory group joined (`procs` is
+// its cgroup.procs, or null); stdin from /dev/null, stdout and stderr to the log, the readiness
+// pipe on fd 3 when there is one, and `extra` (if >= 0) on the next descriptor. Everything else of
+// the platform's (sockets, pipes) is closed. Returns the descriptor `extra` landed on.
+int SetUpChild(pid_t parent, const char* procs, int log_fd, int ready_fd, int extra) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);
   setpgid(0, 0);
   sigset_t none;
   sigemptyset(&none);
@@ -227,15 +298,9 @@ StatusOr<Launched> LaunchProcess(const LaunchSpec& spec) {
     close(log_fd);
     return UnavailableError(std::string("pipe: ") + strerror(errno));
   }
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close(log_fd);
-    if (pipefd[0] >= 0) close(pipefd[0]), close(pipefd[1]);
-    return UnavailableError(std::string("fork: ") + strerror(e));
-  }
-  if (pid == 0) {
-    SetUpChild(procs.empty() ? nullptr : procs.c_str(), log_fd, pipefd[1], -1);
+  pid_t parent = getpid();
+  pid_t pid = Launcher::Fork([&] {
+    SetUpChild(parent, procs.empty() ? nullptr : procs.c_str(), log_fd, pipefd[1], -1);
     if (spec.rlimit_as_bytes > 0) {
       rlimit rl{static_cast<rlim_t>(spec.rlimit_as_bytes),
                 static_cast<rlim_t>(spec.rlimit_as_bytes)};
@@ -246,6 +311,12 @@ StatusOr<Launched> LaunchProcess(const LaunchSpec& spec) {
     ssize_t ignored = write(2, msg, sizeof msg - 1);
     (void)ignored;
     _exit(127);
+  });
+  if (pid < 0) {
+    int e = errno;
+    close(log_fd);
+    if (pipefd[0] >= 0) close(pipefd[0]), close(pipefd[1]);
+    return UnavailableError(std::string("fork: ") + strerror(e));
   }
   close(log_fd);
   Launched l;
@@ -275,15 +346,9 @@ StatusOr<Spare> ForkSpare(const std::string& log_path, const std::string& group_
     close(log_fd), close(cmd[0]), close(cmd[1]);
     return UnavailableError(std::string("pipe: ") + strerror(errno));
   }
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close(log_fd), close(cmd[0]), close(cmd[1]);
-    if (ready[0] >= 0) close(ready[0]), close(ready[1]);
-    return UnavailableError(std::string("fork: ") + strerror(e));
-  }
-  if (pid == 0) {
-    int in = SetUpChild(procs.empty() ? nullptr : procs.c_str(), log_fd, ready[1], cmd[0]);
+  pid_t parent = getpid();
+  pid_t pid = Launcher::Fork([&] {
+    int in = SetUpChild(parent, procs.empty() ? nullptr : procs.c_str(), log_fd, ready[1], cmd[0]);
     // "binary\0arg\0...\0\0NAME=value\0...\0\0", then EOF.
     size_t len = 0;
     while (len < kBuf) {
@@ -316,6 +381,12 @@ StatusOr<Spare> ForkSpare(const std::string& log_path, const std::string& group_
     ssize_t ignored = write(2, msg, sizeof msg - 1);
     (void)ignored;
     _exit(127);
+  });
+  if (pid < 0) {
+    int e = errno;
+    close(log_fd), close(cmd[0]), close(cmd[1]);
+    if (ready[0] >= 0) close(ready[0]), close(ready[1]);
+    return UnavailableError(std::string("fork: ") + strerror(e));
   }
   close(log_fd);
   close(cmd[0]);

@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "http/accept.h"
+
 namespace modelfn {
 namespace {
 
@@ -104,7 +106,8 @@ TlsFront::~TlsFront() {
 }
 
 void TlsFront::Shutdown() {
-  stopping_.store(true);
+  // New connections are refused from now on, not left in the queue to be reset at exit.
+  if (!stopping_.exchange(true)) shutdown(listen_fd_, SHUT_RDWR);
   std::lock_guard<std::mutex> lock(mu_);
   for (int fd : open_fds_) shutdown(fd, SHUT_RDWR);  // ends the relays' polls
 }
@@ -113,8 +116,10 @@ void TlsFront::Run() {
   while (!stopping_.load()) {
     pollfd p{listen_fd_, POLLIN, 0};
     if (poll(&p, 1, 200) <= 0) continue;
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    int fd = -1;
+    AcceptResult got = AcceptOrShed(listen_fd_, SOCK_CLOEXEC, &fd);
+    if (got == AcceptResult::kOutOfDescriptors) usleep(kAcceptBackoffMs * 1000);
+    if (got != AcceptResult::kAccepted) continue;
     std::lock_guard<std::mutex> lock(mu_);
     open_fds_.push_back(fd);
     ++relays_;

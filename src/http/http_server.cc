@@ -246,6 +246,10 @@ HttpServer::~HttpServer() {
 
 void HttpServer::Shutdown() {
   draining_.store(true);
+  // Stop listening at once, not only watching: a connection made during the drain is refused
+  // instead of waiting in the kernel's queue to be reset at exit, even while every loop is busy in
+  // a handler. The descriptor stays open (the loops' epoll sets hold it) until destruction.
+  if (!listener_shut_.exchange(true)) shutdown(listen_fd_, SHUT_RDWR);
   std::lock_guard<std::mutex> lock(shared_->mu);
   if (shared_->closed) return;
   for (size_t i = 0; i < shared_->wake_fds.size(); ++i) shared_->Wake(i);
@@ -426,10 +430,6 @@ void HttpServer::Loop(int index) {
   while (true) {
     if (draining_.load() && listening) {
       epoll_ctl(ep, EPOLL_CTL_DEL, listen_fd_, nullptr);
-      // Stop listening, not only watching: a connection made during the drain is refused at once
-      // instead of waiting in the kernel's queue to be reset at exit. The descriptor stays open
-      // (other loops may still hold it in their epoll sets) until the server is destroyed.
-      if (!listener_shut_.exchange(true)) shutdown(listen_fd_, SHUT_RDWR);
       listening = false;
       drain_deadline = NowMs() + options_.drain_timeout_ms;
       // Idle connections close now; those with a request in progress finish it first.

@@ -100,7 +100,7 @@ class HttpServer {
   int listen_fd_;
   int port_;
   std::atomic<bool> draining_{false};
-  std::atomic<bool> listener_shut_{false};  // shutdown(2) once, by the first loop that drains
+  std::atomic<bool> listener_shut_{false};  // shutdown(2) of the listener, once
   std::atomic<size_t> connections_{0};
 };
 

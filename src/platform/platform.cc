@@ -294,8 +294,10 @@ void Platform::Run() {
 }
 
 void Platform::Shutdown() {
-  stopping_.store(true);
+  bool first = !stopping_.exchange(true);
   if (server_) server_->Shutdown();
+  if (first)
+    log_.Message("info", "draining: new connections are refused, requests in flight finish");
 }
 
 void Platform::StopBehindTheListener() {

@@ -321,3 +321,59 @@ def test_lambda_runtime_rss_stays_flat_over_100k_invocations():
     grown = state["rss"][total] - state["rss"][checkpoint]
     # 90,000 leaked trace strings would be ~9 MB; allocator noise is well under 2 MB.
     assert grown < 2048, f"RSS grew by {grown} KiB between {checkpoint} and {total} invocations"
+
+
+SLOW = 6000  # loops of the work model: several hundred ms on one core
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    s = tmp_path_factory.mktemp("faults-store") / "models"
+    push(s, WORK_MODEL, "work", "1.0.0")
+    return s
+
+
+@pytest.mark.parametrize("mode", ["lambda", "http"])
+def test_instance_crash_during_drain_is_answered_502(up, store, mode):
+    """SIGTERM to the platform, then kill -9 of the busy instance: the pools' crash detection
+    keeps running through the drain, so the client gets its typed 502, not a dropped connection."""
+    u = up(config(store, [fn_config(mode=mode, timeout_s=60, idle_ttl_s=30)]))
+    result = {}
+
+    def slow():
+        try:
+            result["r"] = u.post("/v1/models/work/infer", work_body(loops=SLOW * 40))
+        except requests.RequestException as e:
+            result["error"] = e
+    t = threading.Thread(target=slow)
+    t.start()
+    inst = u.wait_until(lambda: [i for i in u.instances("work") if i["state"] == "busy"])[0]
+    u.proc.send_signal(signal.SIGTERM)
+    assert u.wait_for(lambda l: str(l.get("msg", "")).startswith("draining"), 5), u.lines
+    os.kill(inst["pid"], signal.SIGKILL)
+    t.join(60)
+    assert "error" not in result, result.get("error")
+    r = result["r"]
+    assert r.status_code == 502, r.text
+    assert r.json()["code"] == "instance_crashed"
+    assert u.proc.wait(30) == 0
+
+
+def test_sigkill_of_the_platform_leaves_no_instance(up, store, tmp_path):
+    """The gateway dies with SIGKILL: every instance, of either mode, dies with it."""
+    u = up(config(store, [fn_config("lam", model="work", mode="lambda", min_instances=2),
+                          fn_config("web", model="work", mode="http", min_instances=2)]))
+    pids = []
+    for name in ("lam", "web"):
+        ready = u.wait_until(lambda: [i for i in u.instances(name) if i["state"] == "idle"]
+                             if len([i for i in u.instances(name) if i["state"] == "idle"]) >= 2
+                             else None, timeout=30)
+        pids += [i["pid"] for i in ready]
+    # Instances started after the platform's threads that forked others have come and gone.
+    r = u.post("/v1/models/lam/infer", work_body())
+    assert r.status_code == 200, r.text
+    assert len(pids) == 4 and all(alive(p) for p in pids)
+    u.proc.kill()
+    u.proc.wait(10)
+    poll(lambda: not any(alive(p) for p in pids), 10, interval=0.05,
+         what="every instance gone after the platform's SIGKILL")

@@ -44,6 +44,7 @@ constexpr CodeInfo kCodes[] = {
     {"function_error", 502, "Function returned an error"},
     {"out_of_memory", 502, "Function instance exceeded its memory limit"},
     {"shutting_down", 503, "Platform is shutting down"},
+    {"auth_unavailable", 503, "Credentials cannot be checked"},
 };
 
 const CodeInfo* Find(std::string_view code) {

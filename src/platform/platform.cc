@@ -392,6 +392,20 @@ bool Platform::Authenticate(const HttpRequest& req, bool v2, Principal* who,
       return false;
     }
     auto k = keys_->Authenticate(*key);
+    if (!k.ok() && k.status().code() == StatusCode::kUnavailable) {
+      // Fail closed: without the database, revocations cannot be honoured. Say why, not per
+      // request: at most one log line every 10 s.
+      static std::atomic<int64_t> last_logged_ns{0};
+      int64_t now = clock_->MonotonicNanos(), last = last_logged_ns.load();
+      if ((last == 0 || now - last >= 10'000 * kMs) &&
+          last_logged_ns.compare_exchange_strong(last, now)) {
+        log_.Message("error", "refusing keyed requests: " + k.status().message());
+      }
+      metrics_.CountAuthFailure("auth_unavailable");
+      *refusal = ErrorResponse("auth_unavailable",
+                               "API keys cannot be checked right now; see the gateway's log", v2);
+      return false;
+    }
     if (!k.ok()) {
       bool revoked = k.status().code() == StatusCode::kFailedPrecondition;
       metrics_.CountAuthFailure(revoked ? "revoked_key" : "bad_key");

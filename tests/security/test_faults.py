@@ -377,3 +377,57 @@ def test_sigkill_of_the_platform_leaves_no_instance(up, store, tmp_path):
     u.proc.wait(10)
     poll(lambda: not any(alive(p) for p in pids), 10, interval=0.05,
          what="every instance gone after the platform's SIGKILL")
+
+
+def _delete(db):
+    db.unlink()
+
+
+def _garbage(db):
+    tmp = db.with_name("garbage")
+    tmp.write_bytes(b"this is not an SQLite database\n" * 200)
+    tmp.replace(db)
+
+
+def _directory(db):
+    db.unlink()
+    db.mkdir()
+
+
+def _other_valid_db(db):
+    # A valid database with no keys: revocations made there would be invisible to the gateway's
+    # open connection, so it must be refused as well.
+    tmp = db.with_name("other.db")
+    c = sqlite3.connect(tmp)
+    c.execute("CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, plan TEXT NOT NULL,"
+              " hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT NOT NULL DEFAULT '')")
+    c.commit()
+    c.close()
+    tmp.replace(db)
+
+
+def _truncate(db):
+    os.truncate(db, 0)
+
+
+@pytest.mark.parametrize("damage", [_delete, _garbage, _directory, _other_valid_db, _truncate],
+                         ids=["deleted", "garbage", "directory", "replaced", "truncated"])
+def test_keys_database_lost_fails_closed_with_503(up, store, damage):
+    u = up(config(store, [fn_config()], gateway="  auth: {api_keys: true}\n"))
+    key = json.loads(cli("keys", "create", "--name", "alice", "--json", "-f", u.config).stdout)
+    path = "/v1/models/work/infer"
+    r = u.post(path, work_body(), headers={"X-Api-Key": key["key"]})
+    assert r.status_code == 200, r.text
+    damage(u.dir / ".modelfn" / "keys.db")
+    for _ in range(3):
+        r = u.post(path, work_body(), headers={"X-Api-Key": key["key"]})
+        assert r.status_code == 503, r.text
+        assert r.json()["code"] == "auth_unavailable"
+    assert u.proc.poll() is None, "the gateway died"
+    logged = u.wait_for(lambda l: l.get("level") == "error" and
+                        "keys database" in str(l.get("msg", "")), 5)
+    assert logged, u.lines
+    # One line says why; a flood of requests does not flood the log.
+    assert sum(1 for l in u.lines if "keys database" in str(l.get("msg", ""))) == 1
+    # Without a key it is still a plain 401.
+    assert u.post(path, work_body()).status_code == 401

@@ -20,6 +20,7 @@
 #include "function/model_loader.h"
 #include "function/model_source.h"
 #include "http/http_server.h"
+#include "http/problem.h"
 #include "store/open_store.h"
 #include "store/s3_store.h"
 #include "store/store_uri.h"
@@ -218,6 +219,16 @@ StatusOr<FetchedModel> FetchFromStore(const std::string& uri, const Clock& clock
   return FetchModel(*store, source.store.ToString(), cache, source.name, source.version, clock);
 }
 
+// A store that cannot be reached at init is reported with a problem code, like every other
+// failure: "store_unavailable" when it did not answer, the status's own code otherwise.
+Status WithStoreCode(const Status& s) {
+  if (!s.reason().empty()) return s;
+  bool unreachable =
+      s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+  return Status(s.code(), s.message(),
+                unreachable ? std::string("store_unavailable") : ProblemFromStatus(s).code);
+}
+
 int Main(int argc, char** argv) {
   const Clock& clock = RealClock::Get();
   int64_t t_start = clock.MonotonicNanos();
@@ -256,7 +267,7 @@ int Main(int argc, char** argv) {
     auto f = FetchFromStore(args.model, clock);
     if (!f.ok()) {
       env_thread.join();
-      return InitFailure(log, args.model, f.status());
+      return InitFailure(log, args.model, WithStoreCode(f.status()));
     }
     fetched = std::move(f).value();
     model_dir = fetched->dir;

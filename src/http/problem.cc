@@ -45,6 +45,7 @@ constexpr CodeInfo kCodes[] = {
     {"out_of_memory", 502, "Function instance exceeded its memory limit"},
     {"shutting_down", 503, "Platform is shutting down"},
     {"auth_unavailable", 503, "Credentials cannot be checked"},
+    {"store_unavailable", 503, "Model store unreachable"},
 };
 
 const CodeInfo* Find(std::string_view code) {

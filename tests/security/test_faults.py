@@ -431,3 +431,59 @@ def test_keys_database_lost_fails_closed_with_503(up, store, damage):
     assert sum(1 for l in u.lines if "keys database" in str(l.get("msg", ""))) == 1
     # Without a key it is still a plain 401.
     assert u.post(path, work_body()).status_code == 401
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    return port
+
+
+def unreachable_store_env(tmp_path):
+    return dict(os.environ, AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{closed_port()}",
+                AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y", AWS_REGION="us-east-1",
+                MODELFN_CACHE_DIR=str(tmp_path / "cache"))
+
+
+def test_unreachable_store_at_init_is_a_typed_problem(tmp_path):
+    p = subprocess.run([str(FN), "--model", "s3://bucket/models/digits@1.0.0", "--port", "0",
+                        "--host", "127.0.0.1"], env=unreachable_store_env(tmp_path),
+                       capture_output=True, timeout=120)
+    assert p.returncode == 1
+    lines = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    err = [l for l in lines if l.get("event") == "init_error"]
+    assert err and err[0]["code"] == "store_unavailable", lines
+
+
+def test_unreachable_store_at_lambda_init_reports_a_typed_init_error(tmp_path):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(60)
+    env = unreachable_store_env(tmp_path)
+    env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{srv.getsockname()[1]}"
+    proc = subprocess.Popen([str(FN), "--model", "s3://bucket/models/digits@1.0.0"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        conn, _ = srv.accept()
+        conn.settimeout(30)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int([l.split(b":")[1] for l in head.split(b"\r\n")
+                      if l.lower().startswith(b"content-length")][0])
+        while len(body) < length:
+            body += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+        conn.close()
+        assert head.startswith(b"POST /2018-06-01/runtime/init/error ")
+        assert b"lambda-runtime-function-error-type: runtime.store_unavailable" in head.lower()
+        assert json.loads(body)["errorType"] == "Runtime.store_unavailable"
+        assert proc.wait(30) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        srv.close()

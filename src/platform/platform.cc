@@ -295,6 +295,7 @@ void Platform::Run() {
 
 void Platform::Shutdown() {
   bool first = !stopping_.exchange(true);
+  if (tls_) tls_->StopAccepting();
   if (server_) server_->Shutdown();
   if (first)
     log_.Message("info", "draining: new connections are refused, requests in flight finish");

@@ -105,15 +105,24 @@ TlsFront::~TlsFront() {
   SSL_CTX_free(ctx_);
 }
 
+void TlsFront::StopAccepting() {
+  // Refused from now on, not left in the queue to be reset at exit.
+  if (!listener_shut_.exchange(true)) shutdown(listen_fd_, SHUT_RDWR);
+}
+
 void TlsFront::Shutdown() {
-  // New connections are refused from now on, not left in the queue to be reset at exit.
-  if (!stopping_.exchange(true)) shutdown(listen_fd_, SHUT_RDWR);
+  StopAccepting();
+  stopping_.store(true);
   std::lock_guard<std::mutex> lock(mu_);
   for (int fd : open_fds_) shutdown(fd, SHUT_RDWR);  // ends the relays' polls
 }
 
 void TlsFront::Run() {
   while (!stopping_.load()) {
+    if (listener_shut_.load()) {  // draining: the relays go on until Shutdown()
+      usleep(50'000);
+      continue;
+    }
     pollfd p{listen_fd_, POLLIN, 0};
     if (poll(&p, 1, 200) <= 0) continue;
     int fd = -1;

@@ -148,6 +148,13 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   env.fn_binary = p->options_.fn_binary;
   env.store_uri = c.store;
   env.log_dir = c.state_dir + "/logs";
+  env.instance_dir = c.state_dir + "/instances";
+  if (mkdir(env.instance_dir.c_str(), 0755) != 0 && errno != EEXIST) env.instance_dir.clear();
+  if (int n = KillLeftoverInstances(env.instance_dir, "modelfn"); n > 0) {
+    p->log_.Message("warn",
+                    "killed " + std::to_string(n) +
+                        " process group(s) left by an earlier platform on this state folder");
+  }
   env.base_env = PassThroughEnv();
   if (!env.base_env.count("MODELFN_CACHE_DIR"))
     env.base_env["MODELFN_CACHE_DIR"] = c.state_dir + "/cache";

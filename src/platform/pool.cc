@@ -501,6 +501,7 @@ void InstancePool::StartInstanceLocked(bool prewarmed, Deferred* d) {
     return;
   }
   in->pid = launched->pid;
+  RecordInstance(env_.instance_dir, in->pid);
   ++counters_.inits;
   if (prewarmed) ++counters_.prewarmed_inits;
   if (launched->ready_fd >= 0) {
@@ -685,6 +686,7 @@ void InstancePool::RemoveLocked(uint64_t id, Deferred* d) {
   }
   bool init_failed = in->state == State::kStarting && in->exit_reason.empty();
   env_.memory->RemoveGroup(in->group_dir);
+  if (in->pid > 0) ForgetInstance(env_.instance_dir, in->pid);
   std::shared_ptr<Instance> gone(it->second.release());
   instances_.erase(it);
   // The starter owns the readiness pipe: it is closed after the starter is joined.

@@ -1,5 +1,6 @@
 #include "platform/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -458,6 +459,78 @@ StatusOr<std::string> ReadReadyLine(int fd, int timeout_ms) {
     line.append(buf, static_cast<size_t>(n));
   }
   return line.substr(0, line.find('\n'));
+}
+
+namespace {
+
+// Fields of /proc/<pid>/stat: the command name, the parent, and the start time in clock ticks
+// since boot (which tells a process from a later one that reused its pid). False when gone.
+bool ReadProcStat(pid_t pid, std::string* comm, pid_t* ppid, uint64_t* start) {
+  std::string stat = ReadSmall("/proc/" + std::to_string(pid) + "/stat");
+  size_t open = stat.find('('), close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos) return false;
+  if (comm) *comm = stat.substr(open + 1, close - open - 1);
+  std::istringstream in(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && in >> field; ++i) {
+    if (i == 4 && ppid) *ppid = static_cast<pid_t>(atoll(field.c_str()));
+    if (i == 22) {
+      if (start) *start = strtoull(field.c_str(), nullptr, 10);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void RecordInstance(const std::string& dir, pid_t pgid) {
+  uint64_t start = 0;
+  if (dir.empty() || !ReadProcStat(pgid, nullptr, nullptr, &start)) return;
+  std::string path = dir + "/" + std::to_string(pgid);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  std::string text = std::to_string(start) + "\n";
+  ssize_t ignored = write(fd, text.data(), text.size());
+  (void)ignored;
+  close(fd);
+}
+
+void ForgetInstance(const std::string& dir, pid_t pgid) {
+  if (!dir.empty()) unlink((dir + "/" + std::to_string(pgid)).c_str());
+}
+
+int KillLeftoverInstances(const std::string& dir, const std::string& platform_comm) {
+  if (dir.empty()) return 0;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  int killed = 0;
+  while (dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long pgid = strtol(e->d_name, &end, 10);
+    if (pgid <= 1 || end == e->d_name || *end != '\0') continue;
+    std::string path = dir + "/" + e->d_name;
+    uint64_t recorded = strtoull(ReadSmall(path).c_str(), nullptr, 10);
+    std::string comm;
+    pid_t ppid = 0;
+    uint64_t start = 0;
+    bool leader = ReadProcStat(static_cast<pid_t>(pgid), &comm, &ppid, &start);
+    bool kill_group = false;
+    if (!leader) {
+      // The leader died (with its platform); members of its group may remain. The group id
+      // cannot have been reused while any member lives, so whatever is in it is ours.
+      kill_group = true;
+    } else if (start == recorded) {
+      std::string parent_comm;
+      bool parent = ReadProcStat(ppid, &parent_comm, nullptr, nullptr);
+      kill_group = !(parent && ppid > 1 && parent_comm == platform_comm);
+    }
+    // else: the pid now names another process; the record is stale.
+    if (kill_group && kill(-static_cast<pid_t>(pgid), SIGKILL) == 0) ++killed;
+    if (kill_group || !leader || start != recorded) unlink(path.c_str());
+  }
+  closedir(d);
+  return killed;
 }
 
 std::map<std::string, std::string> PassThroughEnv() {

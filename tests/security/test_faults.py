@@ -487,3 +487,53 @@ def test_unreachable_store_at_lambda_init_reports_a_typed_init_error(tmp_path):
         if proc.poll() is None:
             proc.kill()
         srv.close()
+
+
+def group_members(pgid):
+    """Pids of live (non-zombie) processes in a process group."""
+    out = []
+    for d in pathlib.Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(d.name))
+    return out
+
+
+def test_restart_kills_what_instances_of_a_killed_platform_left(tmp_path, store):
+    """An instance's own children outlive a platform killed with SIGKILL (only the instance gets
+    the parent-death signal); the next platform on the same state folder kills them."""
+    d = tmp_path / "p"
+    d.mkdir()
+    # The instance starts a helper of its own, then becomes modelfn-fn.
+    fn = fn_config("lam", model="work", mode="lambda", min_instances=1,
+                   command=f'[sh, -c, "sleep 1000 & exec {FN}"]')
+    text = config(store, [fn])
+    u = Up(d, text)
+    try:
+        inst = u.wait_until(lambda: [i for i in u.instances("lam") if i["state"] == "idle"],
+                            timeout=30)[0]
+        assert u.post("/v1/models/lam/infer", work_body()).status_code == 200
+        helpers = [p for p in group_members(inst["pid"]) if p != inst["pid"]]
+        assert helpers, "the instance's helper is not running"
+        u.proc.kill()
+        u.proc.wait(10)
+        poll(lambda: not alive(inst["pid"]), 10, what="the instance gone with its platform")
+        assert all(alive(p) for p in helpers)  # what this test is about: they outlive it
+    finally:
+        u.stop()
+    again = Up(d, text)
+    try:
+        poll(lambda: not any(alive(p) for p in helpers), 10,
+             what="the helpers killed by the next platform")
+        assert again.wait_for(lambda l: "left by an earlier platform" in str(l.get("msg", "")), 5)
+    finally:
+        again.stop()
+        for p in helpers:
+            if alive(p):
+                os.kill(p, signal.SIGKILL)

@@ -81,8 +81,21 @@ class Launcher {
   // Runs fork() on the launcher thread; in the child, `child` runs (it must not return). Returns
   // the pid, or -1 with errno set as fork left it.
   static pid_t Fork(const std::function<void()>& child) {
-    static Launcher* launcher = new Launcher;  // never destroyed: its thread never ends
-    return launcher->Run(child);
+    // Never destroyed: its thread never ends. A forked copy of this process has no launcher
+    // thread, so it makes its own.
+    static std::mutex mu;
+    static Launcher* launcher = nullptr;
+    static pid_t owner = 0;
+    Launcher* l;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (owner != getpid()) {
+        launcher = new Launcher;
+        owner = getpid();
+      }
+      l = launcher;
+    }
+    return l->Run(child);
   }
 
  private:

@@ -432,11 +432,14 @@ void HttpServer::Loop(int index) {
       epoll_ctl(ep, EPOLL_CTL_DEL, listen_fd_, nullptr);
       listening = false;
       drain_deadline = NowMs() + options_.drain_timeout_ms;
-      // Idle connections close now; those with a request in progress finish it first.
+      // Idle connections close now; those with a request in progress finish it first. A request
+      // that arrived while this loop was busy is still in the kernel's buffer: it counts as in
+      // progress, and is answered (with "Connection: close") instead of being cut off.
       std::vector<Conn*> idle;
       for (auto& [fd, c] : conns) {
+        char next;
         if (!c->lingering && !c->awaiting && !c->parser.InProgress(c->in) &&
-            c->out_off >= c->out.size()) {
+            c->out_off >= c->out.size() && recv(fd, &next, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
           idle.push_back(c.get());
         }
       }

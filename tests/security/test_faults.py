@@ -223,11 +223,16 @@ def test_fn_sigterm_refuses_new_connections_and_finishes_in_flight(tmp_path):
         def slow():
             result["r"] = requests.post(base + "/v1/infer", json=work_body(loops=loops),
                                         timeout=60)
+        # A keep-alive connection, accepted and idle.
+        other = socket.create_connection(("127.0.0.1", port), timeout=30)
+        assert http_get(other, "/v1/health") == 200
         cpu0 = cpu_seconds(proc.pid)
         t = threading.Thread(target=slow)
         t.start()
         # The handler is running once the server burns CPU on it.
         poll(lambda: cpu_seconds(proc.pid) - cpu0 >= 0.2, 10, what="the slow request running")
+        # A request on the idle connection arrives while the only loop is busy, before the drain.
+        other.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
         proc.send_signal(signal.SIGTERM)
         assert fn.wait_for(lambda l: "draining" in str(l.get("msg", "")), 5), fn.lines
 
@@ -242,6 +247,12 @@ def test_fn_sigterm_refuses_new_connections_and_finishes_in_flight(tmp_path):
         assert t.is_alive(), "the slow request ended before the listener was seen closed"
         t.join(60)
         assert result["r"].status_code == 200, result["r"].text
+        other.settimeout(30)
+        answer = b""
+        while chunk := other.recv(65536):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+        assert b"Connection: close" in answer
         assert proc.wait(30) == 0
     finally:
         fn.terminate()

@@ -365,6 +365,13 @@ void InstancePool::ForwardHttp(uint64_t rid, int port, ForwardRequest req, int t
       }
       r.body = std::move(reply->body);
       FinishLocked(rid, std::move(r), &d);
+    } else if (reply.status().code() == StatusCode::kResourceExhausted) {
+      // The gateway itself is out of descriptors: the instance is fine, keep it.
+      FinishLocked(
+          rid,
+          ProblemReply("overloaded", "the gateway cannot open a connection to the instance: " +
+                                         reply.status().message()),
+          &d);
     } else {
       // The instance broke the connection: it crashed or was killed (OOM). Kill what is left.
       auto in = instances_.find(it->second.instance);

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-from conftest import FN, MODELS, Function, LogLines  # noqa: E402
+from conftest import FN, MODELS, LogLines  # noqa: E402
 from up_harness import WORK_MODEL, Up, cli, config, fn_config, push, work_body  # noqa: E402
 
 ADD2 = MODELS / "add2"

@@ -273,6 +273,7 @@ void Platform::Run() {
   for (auto& f : functions_) {
     for (auto& v : f->variants) v.pool->Start();
   }
+  running_.store(true);
   manager_ = std::thread([this] { ManagerLoop(); });
   pointer_watch_ = std::thread([this] { PointerLoop(); });
   Status s = WriteStateFile();
@@ -304,7 +305,7 @@ void Platform::Shutdown() {
   bool first = !stopping_.exchange(true);
   if (tls_) tls_->StopAccepting();
   if (server_) server_->Shutdown();
-  if (first)
+  if (first && running_.load())
     log_.Message("info", "draining: new connections are refused, requests in flight finish");
 }
 

@@ -26,6 +26,12 @@ bool OutOfDescriptors(int e) { return e == EMFILE || e == ENFILE || e == ENOBUFS
 
 }  // namespace
 
+void ReserveDescriptorForAccept() {
+  Reserve& r = TheReserve();
+  std::lock_guard<std::mutex> lock(r.mu);
+  if (r.fd < 0) r.fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 AcceptResult AcceptOrShed(int listen_fd, int flags, int* fd) {
   while (true) {
     *fd = accept4(listen_fd, nullptr, nullptr, flags);

@@ -17,6 +17,10 @@ enum class AcceptResult {
   kOutOfDescriptors,  // out of descriptors and the reserve could not help: back off a while
 };
 
+// Takes the reserve descriptor now, while descriptors are plentiful (a listener calls it when it
+// is created; AcceptOrShed also takes it on first use). Thread-safe, idempotent.
+void ReserveDescriptorForAccept();
+
 // accept4(listen_fd, flags) with the shedding above. Thread-safe. `flags` as for accept4
 // (SOCK_NONBLOCK, SOCK_CLOEXEC).
 AcceptResult AcceptOrShed(int listen_fd, int flags, int* fd);

@@ -230,6 +230,7 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler,
       shared_(std::make_shared<HttpResponder::Shared>()),
       listen_fd_(listen_fd),
       port_(port) {
+  ReserveDescriptorForAccept();
   shared_->mailboxes.resize(static_cast<size_t>(options_.workers));
   for (int i = 0; i < options_.workers; ++i)
     shared_->wake_fds.push_back(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));

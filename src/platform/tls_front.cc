@@ -92,6 +92,7 @@ StatusOr<std::unique_ptr<TlsFront>> TlsFront::Create(const TlsConfig& config,
   getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   int bound = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                                        : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  ReserveDescriptorForAccept();
   return std::unique_ptr<TlsFront>(new TlsFront(ctx, fd, bound, backend_port));
 }
 

@@ -568,3 +568,47 @@ def test_restart_kills_what_instances_of_a_killed_platform_left(tmp_path, store)
         for p in helpers:
             if alive(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_tls_gateway_refuses_new_connections_during_drain_and_finishes_in_flight(up, store,
+                                                                                 tmp_path):
+    from test_up_tls import issue, make_ca, write
+    ca_key, ca = make_ca("modelfn faults CA")
+    sk, sc = issue(ca_key, ca, "127.0.0.1", server=True)
+    ca_pem = write(tmp_path / "ca.pem", cert=ca)
+    gw = (f"  tls: {{cert: {write(tmp_path / 'server.pem', cert=sc)}, "
+          f"key: {write(tmp_path / 'server.key', key=sk)}}}\n")
+    u = up(config(store, [fn_config(timeout_s=60, idle_ttl_s=30)], gateway=gw))
+    port = int(u.url.rsplit(":", 1)[1])
+    result = {}
+
+    def slow():
+        try:
+            result["r"] = requests.post(u.url + "/v1/models/work/infer",
+                                        json=work_body(loops=SLOW * 3), verify=ca_pem,
+                                        timeout=60)
+        except requests.RequestException as e:
+            result["error"] = e
+    t = threading.Thread(target=slow)
+    t.start()
+
+    def busy():  # over the gateway's plain loopback listener, as `modelfn status` asks
+        st = json.loads(cli("status", "-f", u.config, "--json").stdout)
+        return [i for f in st["functions"] for v in f["versions"] for i in v["instance_list"]
+                if i["state"] == "busy"]
+    u.wait_until(busy)
+    u.proc.send_signal(signal.SIGTERM)
+    assert u.wait_for(lambda l: str(l.get("msg", "")).startswith("draining"), 5), u.lines
+
+    def refused():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except ConnectionRefusedError:
+            return True
+        return False
+    poll(refused, 5, what="new TLS connections refused during the drain")
+    assert t.is_alive(), "the request ended before the listener was seen closed"
+    t.join(60)
+    assert "error" not in result, result.get("error")
+    assert result["r"].status_code == 200, result["r"].text
+    assert u.proc.wait(30) == 0

@@ -150,7 +150,7 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   env.log_dir = c.state_dir + "/logs";
   env.instance_dir = c.state_dir + "/instances";
   if (mkdir(env.instance_dir.c_str(), 0755) != 0 && errno != EEXIST) env.instance_dir.clear();
-  if (int n = KillLeftoverInstances(env.instance_dir, "modelfn"); n > 0) {
+  if (int n = KillLeftoverInstances(env.instance_dir); n > 0) {
     p->log_.Message("warn",
                     "killed " + std::to_string(n) +
                         " process group(s) left by an earlier platform on this state folder");

@@ -513,8 +513,9 @@ void ForgetInstance(const std::string& dir, pid_t pgid) {
   if (!dir.empty()) unlink((dir + "/" + std::to_string(pgid)).c_str());
 }
 
-int KillLeftoverInstances(const std::string& dir, const std::string& platform_comm) {
-  if (dir.empty()) return 0;
+int KillLeftoverInstances(const std::string& dir) {
+  std::string platform_comm;
+  if (dir.empty() || !ReadProcStat(getpid(), &platform_comm, nullptr, nullptr)) return 0;
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return 0;
   int killed = 0;

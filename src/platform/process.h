@@ -94,9 +94,9 @@ StatusOr<std::string> ReadReadyLine(int fd, int timeout_ms);
 void RecordInstance(const std::string& dir, pid_t pgid);
 void ForgetInstance(const std::string& dir, pid_t pgid);
 // Kills (SIGKILL) the recorded groups whose leader is gone or no longer has a running platform
-// (`platform_comm`, the platform's command name) as its parent, and drops their records. Groups
-// of a platform still running are left alone. Returns how many groups were killed.
-int KillLeftoverInstances(const std::string& dir, const std::string& platform_comm);
+// (a process with this one's command name) as its parent, and drops their records. Groups of a
+// platform still running are left alone. Returns how many groups were killed.
+int KillLeftoverInstances(const std::string& dir);
 
 // The environment passed through from this process to instances: PATH, HOME, TMPDIR, LANG, TZ,
 // LD_LIBRARY_PATH, and the cloud credential and endpoint variables (AWS_*, AZURE_*, AZURITE_*,

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -146,6 +147,60 @@ TEST(ProcessTest, ChildDiesWithItsParentProcess) {
   }
   EXPECT_TRUE(gone) << "the child of a killed parent still runs";
   if (!gone) kill(child, SIGKILL);
+}
+
+bool Running(pid_t pid) {
+  auto s = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  return s.ok() && s->find(") Z ") == std::string::npos;
+}
+
+std::string TempDir(const char* name) {
+  std::string dir = ::testing::TempDir() + "/" + name + std::to_string(getpid());
+  mkdir(dir.c_str(), 0755);
+  return dir;
+}
+
+TEST(ProcessTest, LeftoversOfAnInstanceWhoseLeaderDiedAreKilled) {
+  std::string dir = TempDir("leftovers");
+  LaunchSpec spec;
+  spec.binary = "/bin/sh";
+  spec.args = {"-c", "sleep 30 & echo $! >&3"};  // the leader exits; its helper stays
+  spec.log_path = TempLog("leftovers");
+  spec.ready_pipe = true;
+  auto l = LaunchProcess(spec);
+  ASSERT_TRUE(l.ok());
+  RecordInstance(dir, l->pid);
+  auto helper_line = ReadReadyLine(l->ready_fd, 5000);
+  ASSERT_TRUE(helper_line.ok());
+  pid_t helper = static_cast<pid_t>(std::stol(*helper_line));
+  Reap(l->pid);
+  close(l->ready_fd);
+  ASSERT_TRUE(Running(helper));
+  EXPECT_EQ(KillLeftoverInstances(dir), 1);
+  waitpid(helper, nullptr, 0);  // no-op unless this process adopted it
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {  // up to 5 s
+    gone = !Running(helper);
+    if (!gone) usleep(10'000);
+  }
+  EXPECT_TRUE(gone);
+  EXPECT_EQ(KillLeftoverInstances(dir), 0);  // the record is gone too
+}
+
+TEST(ProcessTest, InstancesOfARunningPlatformAreLeftAlone) {
+  std::string dir = TempDir("running");
+  LaunchSpec spec;
+  spec.binary = "/bin/sleep";
+  spec.args = {"30"};
+  spec.log_path = TempLog("running");
+  auto l = LaunchProcess(spec);
+  ASSERT_TRUE(l.ok());
+  RecordInstance(dir, l->pid);
+  EXPECT_EQ(KillLeftoverInstances(dir), 0);  // its parent, this process, still runs
+  EXPECT_EQ(waitpid(l->pid, nullptr, WNOHANG), 0);
+  ForgetInstance(dir, l->pid);
+  kill(l->pid, SIGKILL);
+  Reap(l->pid);
 }
 
 TEST(ProcessTest, ForcedRlimitFallback) {

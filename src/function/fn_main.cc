@@ -20,6 +20,7 @@
 #include "function/model_loader.h"
 #include "function/model_source.h"
 #include "http/http_server.h"
+#include "http/problem.h"
 #include "store/open_store.h"
 #include "store/s3_store.h"
 #include "store/store_uri.h"
@@ -220,6 +221,16 @@ StatusOr<LoadedModel> LoadFromStore(const std::string& uri, const EngineFactory&
                            factory, clock, fetched);
 }
 
+// A store that cannot be reached at init is reported with a problem code, like every other
+// failure: "store_unavailable" when it did not answer, the status's own code otherwise.
+Status WithStoreCode(const Status& s) {
+  if (!s.reason().empty()) return s;
+  bool unreachable =
+      s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+  return Status(s.code(), s.message(),
+                unreachable ? std::string("store_unavailable") : ProblemFromStatus(s).code);
+}
+
 int Main(int argc, char** argv) {
   const Clock& clock = RealClock::Get();
   int64_t t_start = clock.MonotonicNanos();
@@ -257,6 +268,7 @@ int Main(int argc, char** argv) {
   if (HasStoreScheme(args.model)) {
     FetchedModel f;
     loaded = LoadFromStore(args.model, factory, clock, &f);
+    if (!loaded.ok()) loaded = WithStoreCode(loaded.status());
     if (!f.dir.empty()) fetched = std::move(f);
     if (fetched && !fetched->warning.empty()) log.Message("warn", fetched->warning);
   } else {

@@ -1,6 +1,8 @@
 #include "function/lambda_runtime.h"
 
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
 
 #include "common/json.h"
 #include "function/events.h"
@@ -16,6 +18,49 @@ std::string ErrorBody(const std::string& type, const std::string& message) {
   w.Key("stackTrace").BeginArray().EndArray().EndObject();
   return out;
 }
+
+// _X_AMZN_TRACE_ID without a leak: glibc's setenv keeps every string it ever allocated (readers
+// may still hold one), so a new value per invocation grows the process without bound. The value
+// lives in one of two buffers owned here instead, installed with putenv, which stores our pointer
+// and allocates nothing. The next value is written into the buffer not in the environment, then
+// swapped in with one pointer store, so a getenv on another thread sees a whole value: the current
+// one, or the previous one until the invocation after next rewrites that buffer.
+class TraceIdEnv {
+ public:
+  static constexpr size_t kMaxValue = 4096;
+
+  static TraceIdEnv& Get() {
+    static TraceIdEnv* env = new TraceIdEnv;  // never destroyed: environ may point into it
+    return *env;
+  }
+
+  // Returns false (and unsets the variable) when the value is too long or holds a NUL.
+  bool Set(const std::string* value) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (value == nullptr || value->size() > kMaxValue || value->find('\0') != std::string::npos) {
+      unsetenv(kName);
+      return value == nullptr;
+    }
+    next_ ^= 1;
+    char* buf = bufs_[next_];
+    memcpy(buf + kPrefix, value->data(), value->size());
+    buf[kPrefix + value->size()] = '\0';
+    putenv(buf);
+    return true;
+  }
+
+ private:
+  static constexpr const char* kName = "_X_AMZN_TRACE_ID";
+  static constexpr size_t kPrefix = sizeof("_X_AMZN_TRACE_ID=") - 1;
+
+  TraceIdEnv() {
+    for (auto& b : bufs_) memcpy(b, "_X_AMZN_TRACE_ID=", kPrefix);
+  }
+
+  std::mutex mu_;
+  int next_ = 0;
+  char bufs_[2][kPrefix + kMaxValue + 1];
+};
 
 }  // namespace
 
@@ -126,10 +171,10 @@ Status LambdaRuntime::Run(uint64_t max) {
     int64_t deadline_ms = 0;
     if (const std::string* d = reply->Header("lambda-runtime-deadline-ms"))
       deadline_ms = strtoll(d->c_str(), nullptr, 10);
-    if (const std::string* trace = reply->Header("lambda-runtime-trace-id")) {
-      setenv("_X_AMZN_TRACE_ID", trace->c_str(), 1);
-    } else {
-      unsetenv("_X_AMZN_TRACE_ID");
+    const std::string* trace = reply->Header("lambda-runtime-trace-id");
+    if (!TraceIdEnv::Get().Set(trace) && log_->enabled()) {
+      log_->Message("warn", "the trace id of " + request_id + " is not set: longer than " +
+                                std::to_string(TraceIdEnv::kMaxValue) + " bytes or holds a NUL");
     }
     Result result = Invoke(reply->body, request_id, deadline_ms);
     HttpCall post;

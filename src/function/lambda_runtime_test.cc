@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <deque>
+
 #include "common/json.h"
 #include "engine/ort_engine.h"
 
@@ -47,6 +51,61 @@ TEST_F(LambdaTest, RequestIdComesFromLambda) {
       "aws-request-id-1", 0);
   auto resp = Json::Parse(r.body);
   EXPECT_EQ(resp->Find("headers")->Find("X-Request-Id")->AsString(), "aws-request-id-1");
+}
+
+// A Runtime API that hands out invocations with the given trace ids, then goes away.
+class ScriptedRuntimeApi : public HttpClient {
+ public:
+  explicit ScriptedRuntimeApi(std::vector<std::string> traces)
+      : traces_(traces.begin(), traces.end()) {}
+  StatusOr<HttpReply> Send(const HttpCall& call) override {
+    HttpReply r;
+    r.status = 202;
+    if (call.url.find("/invocation/next") == std::string::npos) return r;
+    if (traces_.empty()) return UnavailableError("no more invocations");
+    r.status = 200;
+    r.headers = {{"lambda-runtime-aws-request-id", "id-" + std::to_string(++served_)}};
+    if (!traces_.front().empty())
+      r.headers.emplace_back("lambda-runtime-trace-id", traces_.front());
+    traces_.pop_front();
+    r.body = R"({"inputs":{"a":[[1,2,3]],"b":[[1,2,3]]}})";
+    return r;
+  }
+
+ private:
+  std::deque<std::string> traces_;
+  int served_ = 0;
+};
+
+TEST_F(LambdaTest, TraceIdEnvironmentReusesItsStorage) {
+  // Each value must be visible through getenv, and the strings must not pile up: a runtime that
+  // allocates a new string per invocation hands out a new address every time.
+  std::vector<const char*> seen;
+  for (int i = 0; i < 6; ++i) {
+    std::string trace = "Root=1-5759e988-bd862e3fe1be46a99427" + std::to_string(1000 + i);
+    ScriptedRuntimeApi api({trace});
+    LambdaRuntime rt("127.0.0.1:9", &api, core_.get(), "add2", &clock_, &log_);
+    EXPECT_FALSE(rt.Run().ok());  // ends when the scripted API has nothing more
+    const char* v = getenv("_X_AMZN_TRACE_ID");
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(std::string(v), trace);
+    seen.push_back(v);
+  }
+  std::sort(seen.begin(), seen.end());
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+  EXPECT_LE(seen.size(), 2u);
+}
+
+TEST_F(LambdaTest, TraceIdIsUnsetWithoutHeaderOrWhenTooLong) {
+  ScriptedRuntimeApi with({"Root=1-abc"});
+  (void)LambdaRuntime("127.0.0.1:9", &with, core_.get(), "add2", &clock_, &log_).Run();
+  ASSERT_NE(getenv("_X_AMZN_TRACE_ID"), nullptr);
+  ScriptedRuntimeApi without({""});
+  (void)LambdaRuntime("127.0.0.1:9", &without, core_.get(), "add2", &clock_, &log_).Run();
+  EXPECT_EQ(getenv("_X_AMZN_TRACE_ID"), nullptr);
+  ScriptedRuntimeApi huge({std::string(10000, 'x')});
+  (void)LambdaRuntime("127.0.0.1:9", &huge, core_.get(), "add2", &clock_, &log_).Run();
+  EXPECT_EQ(getenv("_X_AMZN_TRACE_ID"), nullptr);
 }
 
 }  // namespace

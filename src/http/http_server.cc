@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "common/json.h"
+#include "http/accept.h"
 
 namespace modelfn {
 namespace {
@@ -283,6 +284,7 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler,
       shared_(std::make_shared<HttpResponder::Shared>()),
       listen_fd_(listen_fd),
       port_(port) {
+  ReserveDescriptorForAccept();
   shared_->mailboxes.resize(static_cast<size_t>(options_.workers));
   for (int i = 0; i < options_.workers; ++i)
     shared_->wake_fds.push_back(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -299,6 +301,10 @@ HttpServer::~HttpServer() {
 
 void HttpServer::Shutdown() {
   draining_.store(true);
+  // Stop listening at once, not only watching: a connection made during the drain is refused
+  // instead of waiting in the kernel's queue to be reset at exit, even while every loop is busy in
+  // a handler. The descriptor stays open (the loops' epoll sets hold it) until destruction.
+  if (!listener_shut_.exchange(true)) shutdown(listen_fd_, SHUT_RDWR);
   std::lock_guard<std::mutex> lock(shared_->mu);
   if (shared_->closed) return;
   for (size_t i = 0; i < shared_->wake_fds.size(); ++i) shared_->Wake(i);
@@ -327,6 +333,7 @@ void HttpServer::Loop(int index) {
   std::unordered_map<uint64_t, Conn*> awaiting;  // connections holding a request, by token
   uint64_t next_token = 1;
   bool listening = true;
+  int64_t accept_paused_until = 0;  // out of descriptors: the listener is out of the set till then
   int64_t drain_deadline = 0;
   int64_t last_sweep = NowMs();
 
@@ -508,11 +515,14 @@ void HttpServer::Loop(int index) {
       epoll_ctl(ep, EPOLL_CTL_DEL, listen_fd_, nullptr);
       listening = false;
       drain_deadline = NowMs() + options_.drain_timeout_ms;
-      // Idle connections close now; those with a request in progress finish it first.
+      // Idle connections close now; those with a request in progress finish it first. A request
+      // that arrived while this loop was busy is still in the kernel's buffer: it counts as in
+      // progress, and is answered (with "Connection: close") instead of being cut off.
       std::vector<Conn*> idle;
       for (auto& [fd, c] : conns) {
+        char next;
         if (!c->lingering && !c->awaiting && !c->parser.InProgress(c->in) &&
-            c->out_off >= c->out.size()) {
+            c->out_off >= c->out.size() && recv(fd, &next, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
           idle.push_back(c.get());
         }
       }
@@ -520,13 +530,25 @@ void HttpServer::Loop(int index) {
     }
     if (!listening && (conns.empty() || NowMs() >= drain_deadline)) break;
 
-    int n = epoll_wait(ep, events, 128, 250);
+    if (accept_paused_until != 0 && (!listening || NowMs() >= accept_paused_until)) {
+      accept_paused_until = 0;
+      if (listening) epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd_, &ev);
+    }
+    int n = epoll_wait(ep, events, 128, accept_paused_until != 0 ? kAcceptBackoffMs : 250);
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
       if (tag == nullptr) {  // accept as many as are queued
-        while (listening) {
-          int cfd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (cfd < 0) break;
+        while (listening && accept_paused_until == 0) {
+          int cfd = -1;
+          AcceptResult got = AcceptOrShed(listen_fd_, SOCK_NONBLOCK | SOCK_CLOEXEC, &cfd);
+          if (got == AcceptResult::kShed) continue;
+          if (got == AcceptResult::kOutOfDescriptors) {
+            // The listener would stay readable and wake this loop at once: stop watching it
+            // for a while, keep serving the connections already open.
+            epoll_ctl(ep, EPOLL_CTL_DEL, listen_fd_, nullptr);
+            accept_paused_until = NowMs() + kAcceptBackoffMs;
+          }
+          if (got != AcceptResult::kAccepted) break;
           if (connections_.load() >= options_.max_connections) {
             close(cfd);
             continue;

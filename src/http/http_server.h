@@ -114,7 +114,8 @@ class HttpServer {
   // Installs the hook run on each request head (see HeadHandler). Call before Run().
   void SetHeadHandler(HeadHandler handler) { head_handler_ = std::move(handler); }
 
-  // Serves until Shutdown(); then stops accepting, lets requests already in progress finish
+  // Serves until Shutdown(); then stops listening (new connections are refused, not queued), lets
+  // requests already in progress finish
   // (their responses carry "Connection: close"), closes idle connections and returns when all are
   // done or the drain timeout passes.
   void Run();
@@ -135,6 +136,7 @@ class HttpServer {
   int listen_fd_;
   int port_;
   std::atomic<bool> draining_{false};
+  std::atomic<bool> listener_shut_{false};  // shutdown(2) of the listener, once
   std::atomic<size_t> connections_{0};
   HttpServerCounters counters_;
 };

@@ -8,6 +8,7 @@
 
 #include <any>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -315,6 +316,57 @@ TEST(HttpServerTest, HeaderValidators) {
   EXPECT_TRUE(IsValidHeaderValue(""));
   for (const char* bad : {"a\rb", "a\nb", "\x7f", "\x01"}) EXPECT_FALSE(IsValidHeaderValue(bad));
   EXPECT_FALSE(IsValidHeaderValue(std::string("a\0b", 3)));
+}
+
+TEST(HttpServerTest, ShutdownRefusesNewConnectionsAtOnceWhileHandlersRun) {
+  // The only loop is busy in a handler when the drain starts: a new connection must be refused
+  // then, not accepted by the kernel into a queue nobody will serve.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  auto server = HttpServer::Create(
+      [] {
+        HttpServerOptions o;
+        o.host = "127.0.0.1";
+        o.port = 0;
+        o.workers = 1;
+        return o;
+      }(),
+      [&](const HttpRequest& req, HttpResponse* resp) {
+        std::unique_lock<std::mutex> lock(mu);
+        entered = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return release; });
+        resp->body = "done";
+      });
+  ASSERT_TRUE(server.ok());
+  int port = (*server)->port();
+  std::thread t([&] { (*server)->Run(); });
+  int busy = Connect(port);
+  Send(busy, "GET /slow HTTP/1.1\r\n\r\n");
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5), [&] { return entered; }));
+  }
+  (*server)->Shutdown();
+  int late = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_NE(connect(late, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(errno, ECONNREFUSED);
+  close(late);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+    cv.notify_all();
+  }
+  std::string r = ReadResponses(busy, 1);
+  EXPECT_NE(r.find("HTTP/1.1 200 OK"), std::string::npos) << r;
+  EXPECT_NE(r.find("Connection: close"), std::string::npos);
+  close(busy);
+  t.join();
 }
 
 // An asynchronous handler that answers from another thread, in reverse order of arrival.

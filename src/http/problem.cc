@@ -45,6 +45,8 @@ constexpr CodeInfo kCodes[] = {
     {"out_of_memory", 502, "Function instance exceeded its memory limit"},
     {"shutting_down", 503, "Platform is shutting down"},
     {"invalid_input", 400, "The model rejected the input's values"},
+    {"auth_unavailable", 503, "Credentials cannot be checked"},
+    {"store_unavailable", 503, "Model store unreachable"},
 };
 
 const CodeInfo* Find(std::string_view code) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "common/json.h"
 #include "platform/keys.h"
 #include "platform/metrics.h"
@@ -84,6 +86,44 @@ TEST(KeyStoreTest, CreateAuthenticateRevokeAndCountUsage) {
   // A second connection (the CLI) sees the same keys.
   auto again = KeyStore::Open(path);
   EXPECT_EQ((*again)->List()->size(), 1u);
+}
+
+// A key store whose file is then changed under it by `damage`: every later call must fail
+// closed, with Unavailable, whatever the key.
+void ExpectFailsClosedAfter(const std::string& name, void (*damage)(const std::string& path)) {
+  std::string path = ::testing::TempDir() + "/" + name + std::to_string(getpid()) + ".db";
+  unlink(path.c_str());
+  auto store = KeyStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto k = (*store)->Create("alice", "free", "2026-11-28T00:00:00.000Z");
+  ASSERT_TRUE(k.ok());
+  ASSERT_TRUE((*store)->Authenticate(k->second).ok());
+  damage(path);
+  auto who = (*store)->Authenticate(k->second);
+  EXPECT_EQ(who.status().code(), StatusCode::kUnavailable) << who.status().ToString();
+  EXPECT_EQ(who.status().reason(), "auth_unavailable");
+  EXPECT_EQ((*store)->Authenticate("mfn_0000000_x").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*store)->AddUsage(k->first.id, "2026-11", 1).status().code(),
+            StatusCode::kUnavailable);
+}
+
+TEST(KeyStoreTest, DeletedDatabaseFailsClosed) {
+  ExpectFailsClosedAfter("deleted", [](const std::string& path) { unlink(path.c_str()); });
+}
+
+TEST(KeyStoreTest, ReplacedDatabaseFailsClosed) {
+  ExpectFailsClosedAfter("replaced", [](const std::string& path) {
+    std::string other = path + ".new";
+    FILE* f = fopen(other.c_str(), "w");
+    fputs("not a database", f);
+    fclose(f);
+    rename(other.c_str(), path.c_str());
+  });
+}
+
+TEST(KeyStoreTest, TruncatedDatabaseFailsClosed) {
+  ExpectFailsClosedAfter("truncated",
+                         [](const std::string& path) { ASSERT_EQ(truncate(path.c_str(), 0), 0); });
 }
 
 TEST(HttpApiEventTest, RequestBecomesAPayload20Event) {

@@ -4,7 +4,11 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "common/sha256.h"
 
@@ -48,8 +52,10 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
+constexpr const char* kUnavailableReason = "auth_unavailable";
+
 Status DbError(sqlite3* db, const std::string& what) {
-  return UnavailableError(what + ": " + sqlite3_errmsg(db));
+  return Status(StatusCode::kUnavailable, what + ": " + sqlite3_errmsg(db), kUnavailableReason);
 }
 
 }  // namespace
@@ -65,6 +71,7 @@ StatusOr<std::unique_ptr<KeyStore>> KeyStore::Open(const std::string& path) {
   }
   sqlite3_busy_timeout(db, 5000);
   const char* schema =
+      "PRAGMA mmap_size=0;"  // pread only: a file truncated by someone else must not SIGBUS us
       "PRAGMA journal_mode=WAL;"
       "PRAGMA synchronous=NORMAL;"
       "CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, plan TEXT "
@@ -79,7 +86,31 @@ StatusOr<std::unique_ptr<KeyStore>> KeyStore::Open(const std::string& path) {
     sqlite3_close(db);
     return UnavailableError("cannot initialise " + path + ": " + msg);
   }
-  return std::unique_ptr<KeyStore>(new KeyStore(db));
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    std::string msg = strerror(errno);
+    sqlite3_close(db);
+    return UnavailableError("cannot stat " + path + ": " + msg);
+  }
+  return std::unique_ptr<KeyStore>(new KeyStore(db, path, st.st_dev, st.st_ino));
+}
+
+Status KeyStore::CheckFileLocked() {
+  struct stat st;
+  std::string why;
+  if (stat(path_.c_str(), &st) != 0) {
+    why = std::string("is gone (") + strerror(errno) + ")";
+  } else if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_dev) != dev_ ||
+             static_cast<uint64_t>(st.st_ino) != ino_) {
+    why = "was replaced by another file";
+  } else if (st.st_size < 512) {  // SQLite's smallest page: a database is never shorter
+    why = "was truncated";
+  }
+  if (why.empty()) return Status::Ok();
+  return Status(StatusCode::kUnavailable,
+                "the keys database " + path_ + " " + why +
+                    " since the gateway opened it; keyed requests are refused until it restarts",
+                kUnavailableReason);
 }
 
 KeyStore::~KeyStore() { sqlite3_close(db_); }
@@ -131,10 +162,13 @@ StatusOr<ApiKey> KeyStore::Authenticate(const std::string& presented) {
   std::string id = presented.substr(4, 8);
   std::string hash = Sha256Hex(presented);
   std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(CheckFileLocked());
   Stmt s(db_, "SELECT id, name, plan, created_at, revoked_at, hash FROM api_keys WHERE id = ?");
-  if (!s.ok()) return DbError(db_, "prepare");
+  if (!s.ok()) return DbError(db_, "cannot read the keys database");
   s.Bind(1, id);
-  if (s.Step() != SQLITE_ROW) return NotFoundError("unknown API key");
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return NotFoundError("unknown API key");
+  if (rc != SQLITE_ROW) return DbError(db_, "cannot read the keys database");
   std::string stored = s.Text(5);
   if (stored.size() != hash.size() || CRYPTO_memcmp(stored.data(), hash.data(), hash.size()) != 0) {
     return NotFoundError("unknown API key");
@@ -147,6 +181,7 @@ StatusOr<ApiKey> KeyStore::Authenticate(const std::string& presented) {
 StatusOr<int64_t> KeyStore::AddUsage(const std::string& key_id, const std::string& period,
                                      int64_t delta) {
   std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(CheckFileLocked());
   Stmt s(db_,
          "INSERT INTO usage (key_id, period, count) VALUES (?, ?, ?) ON CONFLICT(key_id, period) "
          "DO UPDATE SET count = count + excluded.count RETURNING count");

@@ -141,6 +141,13 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   env.fn_binary = p->options_.fn_binary;
   env.store_uri = c.store;
   env.log_dir = c.state_dir + "/logs";
+  env.instance_dir = c.state_dir + "/instances";
+  if (mkdir(env.instance_dir.c_str(), 0755) != 0 && errno != EEXIST) env.instance_dir.clear();
+  if (int n = KillLeftoverInstances(env.instance_dir); n > 0) {
+    p->log_.Message("warn",
+                    "killed " + std::to_string(n) +
+                        " process group(s) left by an earlier platform on this state folder");
+  }
   env.base_env = PassThroughEnv();
   if (!env.base_env.count("MODELFN_CACHE_DIR"))
     env.base_env["MODELFN_CACHE_DIR"] = c.state_dir + "/cache";
@@ -262,6 +269,7 @@ void Platform::Run() {
   for (auto& f : functions_) {
     for (auto& v : f->variants) v.pool->Start();
   }
+  running_.store(true);
   manager_ = std::thread([this] { ManagerLoop(); });
   pointer_watch_ = std::thread([this] { PointerLoop(); });
   Status s = WriteStateFile();
@@ -290,12 +298,16 @@ void Platform::Run() {
 }
 
 void Platform::Shutdown() {
-  stopping_.store(true);
+  bool first = !stopping_.exchange(true);
+  if (tls_) tls_->StopAccepting();
   if (server_) server_->Shutdown();
+  if (first && running_.load())
+    log_.Message("info", "draining: new connections are refused, requests in flight finish");
 }
 
 void Platform::StopBehindTheListener() {
   stopping_.store(true);
+  drained_.store(true);
   if (tls_) tls_->Shutdown();
   if (tls_thread_.joinable()) tls_thread_.join();
   if (manager_.joinable()) manager_.join();
@@ -305,7 +317,8 @@ void Platform::StopBehindTheListener() {
   }
 }
 void Platform::ManagerLoop() {
-  while (!stopping_.load()) {
+  // Runs through the drain: requests still in flight need their timeouts and crash detection.
+  while (!drained_.load()) {
     for (auto& f : functions_) {
       for (auto& v : f->variants) v.pool->Tick();
     }
@@ -422,6 +435,20 @@ bool Platform::Authenticate(const HttpRequest& req, bool v2, Principal* who,
       return false;
     }
     auto k = keys_->Authenticate(*key);
+    if (!k.ok() && k.status().code() == StatusCode::kUnavailable) {
+      // Fail closed: without the database, revocations cannot be honoured. Say why, not per
+      // request: at most one log line every 10 s.
+      static std::atomic<int64_t> last_logged_ns{0};
+      int64_t now = clock_->MonotonicNanos(), last = last_logged_ns.load();
+      if ((last == 0 || now - last >= 10'000 * kMs) &&
+          last_logged_ns.compare_exchange_strong(last, now)) {
+        log_.Message("error", "refusing keyed requests: " + k.status().message());
+      }
+      metrics_.CountAuthFailure("auth_unavailable");
+      *refusal = ErrorResponse("auth_unavailable",
+                               "API keys cannot be checked right now; see the gateway's log", v2);
+      return false;
+    }
     if (!k.ok()) {
       bool revoked = k.status().code() == StatusCode::kFailedPrecondition;
       metrics_.CountAuthFailure(revoked ? "revoked_key" : "bad_key");

@@ -126,6 +126,8 @@ class Platform {
   JwtPolicy jwt_policy_;
   RateLimiter rate_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> running_{false};  // Run() was called
+  std::atomic<bool> drained_{false};  // the listener's drain is over: the pool timers stop
   std::thread manager_;
   std::thread pointer_watch_;
   int64_t started_ns_ = 0;

@@ -365,6 +365,13 @@ void InstancePool::ForwardHttp(uint64_t rid, int port, ForwardRequest req, int t
       }
       r.body = std::move(reply->body);
       FinishLocked(rid, std::move(r), &d);
+    } else if (reply.status().code() == StatusCode::kResourceExhausted) {
+      // The gateway itself is out of descriptors: the instance is fine, keep it.
+      FinishLocked(
+          rid,
+          ProblemReply("overloaded", "the gateway cannot open a connection to the instance: " +
+                                         reply.status().message()),
+          &d);
     } else {
       // The instance broke the connection: it crashed or was killed (OOM). Kill what is left.
       auto in = instances_.find(it->second.instance);
@@ -501,6 +508,7 @@ void InstancePool::StartInstanceLocked(bool prewarmed, Deferred* d) {
     return;
   }
   in->pid = launched->pid;
+  RecordInstance(env_.instance_dir, in->pid);
   ++counters_.inits;
   if (prewarmed) ++counters_.prewarmed_inits;
   if (launched->ready_fd >= 0) {
@@ -685,6 +693,7 @@ void InstancePool::RemoveLocked(uint64_t id, Deferred* d) {
   }
   bool init_failed = in->state == State::kStarting && in->exit_reason.empty();
   env_.memory->RemoveGroup(in->group_dir);
+  if (in->pid > 0) ForgetInstance(env_.instance_dir, in->pid);
   std::shared_ptr<Instance> gone(it->second.release());
   instances_.erase(it);
   // The starter owns the readiness pipe: it is closed after the starter is joined.

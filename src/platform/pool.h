@@ -38,9 +38,10 @@ namespace modelfn {
 
 // What a pool shares with the rest of the platform.
 struct PoolEnv {
-  std::string fn_binary;                        // modelfn-fn
-  std::string store_uri;                        // file:///abs/models, s3://bucket/prefix, ...
-  std::string log_dir;                          // instance output goes to <log_dir>/<function>.log
+  std::string fn_binary;     // modelfn-fn
+  std::string store_uri;     // file:///abs/models, s3://bucket/prefix, ...
+  std::string log_dir;       // instance output goes to <log_dir>/<function>.log
+  std::string instance_dir;  // running instances' process groups (RecordInstance), "" for none
   std::map<std::string, std::string> base_env;  // passed to every instance
   const Clock* clock = nullptr;
   const MemoryLimiter* memory = nullptr;

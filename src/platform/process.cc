@@ -1,18 +1,25 @@
 #include "platform/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "common/files.h"
 
@@ -65,12 +72,90 @@ std::string OwnCgroup(const std::string& controller) {
   return "";
 }
 
-// In a freshly forked child (async-signal-safe calls only): its own process group, so a kill
-// reaches anything it spawns; default signal handling; the memory group joined (`procs` is its
-// cgroup.procs, or null); stdin from /dev/null, stdout and stderr to the log, the readiness pipe on
-// fd 3 when there is one, and `extra` (if >= 0) on the next descriptor. Everything else of the
-// platform's (sockets, pipes) is closed. Returns the descriptor `extra` landed on.
-int SetUpChild(const char* procs, int log_fd, int ready_fd, int extra) {
+// Every instance is forked by this one thread, which lives as long as the process. The kernel
+// sends PR_SET_PDEATHSIG when the *thread* that forked the child ends, not the process: a child
+// forked by a request thread, a timer thread or a thread pool's worker would be killed when that
+// thread exits. Forking here ties each instance's life to the platform process alone.
+class Launcher {
+ public:
+  // Runs fork() on the launcher thread; in the child, `child` runs (it must not return). Returns
+  // the pid, or -1 with errno set as fork left it.
+  static pid_t Fork(const std::function<void()>& child) {
+    // Never destroyed: its thread never ends. A forked copy of this process has no launcher
+    // thread, so it makes its own.
+    static std::mutex mu;
+    static Launcher* launcher = nullptr;
+    static pid_t owner = 0;
+    Launcher* l;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (owner != getpid()) {
+        launcher = new Launcher;
+        owner = getpid();
+      }
+      l = launcher;
+    }
+    return l->Run(child);
+  }
+
+ private:
+  struct Job {
+    const std::function<void()>* child;
+    pid_t pid = 0;
+    int error = 0;
+    bool done = false;
+  };
+
+  Launcher() {
+    std::thread([this] { Loop(); }).detach();
+  }
+
+  pid_t Run(const std::function<void()>& child) {
+    Job job{&child};
+    std::unique_lock<std::mutex> lock(mu_);
+    jobs_.push_back(&job);
+    wake_.notify_all();
+    finished_.wait(lock, [&] { return job.done; });
+    errno = job.error;
+    return job.pid;
+  }
+
+  void Loop() {
+    // Signals are for the threads that wait for them; this one only forks.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      wake_.wait(lock, [&] { return !jobs_.empty(); });
+      Job* job = jobs_.front();
+      jobs_.pop_front();
+      pid_t pid = fork();
+      if (pid == 0) {
+        (*job->child)();
+        _exit(127);
+      }
+      job->pid = pid;
+      job->error = pid < 0 ? errno : 0;
+      job->done = true;
+      finished_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_, finished_;
+  std::deque<Job*> jobs_;
+};
+
+// In a freshly forked child (async-signal-safe calls only): killed with the platform (`parent` is
+// its pid; a parent already gone means the signal was set too late); its own process group, so a
+// kill reaches anything it spawns; default signal handling; the memory group joined (`procs` is
+// its cgroup.procs, or null); stdin from /dev/null, stdout and stderr to the log, the readiness
+// pipe on fd 3 when there is one, and `extra` (if >= 0) on the next descriptor. Everything else of
+// the platform's (sockets, pipes) is closed. Returns the descriptor `extra` landed on.
+int SetUpChild(pid_t parent, const char* procs, int log_fd, int ready_fd, int extra) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);
   setpgid(0, 0);
   sigset_t none;
   sigemptyset(&none);
@@ -227,15 +312,9 @@ StatusOr<Launched> LaunchProcess(const LaunchSpec& spec) {
     close(log_fd);
     return UnavailableError(std::string("pipe: ") + strerror(errno));
   }
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close(log_fd);
-    if (pipefd[0] >= 0) close(pipefd[0]), close(pipefd[1]);
-    return UnavailableError(std::string("fork: ") + strerror(e));
-  }
-  if (pid == 0) {
-    SetUpChild(procs.empty() ? nullptr : procs.c_str(), log_fd, pipefd[1], -1);
+  pid_t parent = getpid();
+  pid_t pid = Launcher::Fork([&] {
+    SetUpChild(parent, procs.empty() ? nullptr : procs.c_str(), log_fd, pipefd[1], -1);
     if (spec.rlimit_as_bytes > 0) {
       rlimit rl{static_cast<rlim_t>(spec.rlimit_as_bytes),
                 static_cast<rlim_t>(spec.rlimit_as_bytes)};
@@ -246,6 +325,12 @@ StatusOr<Launched> LaunchProcess(const LaunchSpec& spec) {
     ssize_t ignored = write(2, msg, sizeof msg - 1);
     (void)ignored;
     _exit(127);
+  });
+  if (pid < 0) {
+    int e = errno;
+    close(log_fd);
+    if (pipefd[0] >= 0) close(pipefd[0]), close(pipefd[1]);
+    return UnavailableError(std::string("fork: ") + strerror(e));
   }
   close(log_fd);
   Launched l;
@@ -275,15 +360,9 @@ StatusOr<Spare> ForkSpare(const std::string& log_path, const std::string& group_
     close(log_fd), close(cmd[0]), close(cmd[1]);
     return UnavailableError(std::string("pipe: ") + strerror(errno));
   }
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close(log_fd), close(cmd[0]), close(cmd[1]);
-    if (ready[0] >= 0) close(ready[0]), close(ready[1]);
-    return UnavailableError(std::string("fork: ") + strerror(e));
-  }
-  if (pid == 0) {
-    int in = SetUpChild(procs.empty() ? nullptr : procs.c_str(), log_fd, ready[1], cmd[0]);
+  pid_t parent = getpid();
+  pid_t pid = Launcher::Fork([&] {
+    int in = SetUpChild(parent, procs.empty() ? nullptr : procs.c_str(), log_fd, ready[1], cmd[0]);
     // "binary\0arg\0...\0\0NAME=value\0...\0\0", then EOF.
     size_t len = 0;
     while (len < kBuf) {
@@ -316,6 +395,12 @@ StatusOr<Spare> ForkSpare(const std::string& log_path, const std::string& group_
     ssize_t ignored = write(2, msg, sizeof msg - 1);
     (void)ignored;
     _exit(127);
+  });
+  if (pid < 0) {
+    int e = errno;
+    close(log_fd), close(cmd[0]), close(cmd[1]);
+    if (ready[0] >= 0) close(ready[0]), close(ready[1]);
+    return UnavailableError(std::string("fork: ") + strerror(e));
   }
   close(log_fd);
   close(cmd[0]);
@@ -387,6 +472,79 @@ StatusOr<std::string> ReadReadyLine(int fd, int timeout_ms) {
     line.append(buf, static_cast<size_t>(n));
   }
   return line.substr(0, line.find('\n'));
+}
+
+namespace {
+
+// Fields of /proc/<pid>/stat: the command name, the parent, and the start time in clock ticks
+// since boot (which tells a process from a later one that reused its pid). False when gone.
+bool ReadProcStat(pid_t pid, std::string* comm, pid_t* ppid, uint64_t* start) {
+  std::string stat = ReadSmall("/proc/" + std::to_string(pid) + "/stat");
+  size_t open = stat.find('('), close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos) return false;
+  if (comm) *comm = stat.substr(open + 1, close - open - 1);
+  std::istringstream in(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && in >> field; ++i) {
+    if (i == 4 && ppid) *ppid = static_cast<pid_t>(atoll(field.c_str()));
+    if (i == 22) {
+      if (start) *start = strtoull(field.c_str(), nullptr, 10);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void RecordInstance(const std::string& dir, pid_t pgid) {
+  uint64_t start = 0;
+  if (dir.empty() || !ReadProcStat(pgid, nullptr, nullptr, &start)) return;
+  std::string path = dir + "/" + std::to_string(pgid);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  std::string text = std::to_string(start) + "\n";
+  ssize_t ignored = write(fd, text.data(), text.size());
+  (void)ignored;
+  close(fd);
+}
+
+void ForgetInstance(const std::string& dir, pid_t pgid) {
+  if (!dir.empty()) unlink((dir + "/" + std::to_string(pgid)).c_str());
+}
+
+int KillLeftoverInstances(const std::string& dir) {
+  std::string platform_comm;
+  if (dir.empty() || !ReadProcStat(getpid(), &platform_comm, nullptr, nullptr)) return 0;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  int killed = 0;
+  while (dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long pgid = strtol(e->d_name, &end, 10);
+    if (pgid <= 1 || end == e->d_name || *end != '\0') continue;
+    std::string path = dir + "/" + e->d_name;
+    uint64_t recorded = strtoull(ReadSmall(path).c_str(), nullptr, 10);
+    std::string comm;
+    pid_t ppid = 0;
+    uint64_t start = 0;
+    bool leader = ReadProcStat(static_cast<pid_t>(pgid), &comm, &ppid, &start);
+    bool kill_group = false;
+    if (!leader) {
+      // The leader died (with its platform); members of its group may remain. The group id
+      // cannot have been reused while any member lives, so whatever is in it is ours.
+      kill_group = true;
+    } else if (start == recorded) {
+      std::string parent_comm;
+      bool parent = ReadProcStat(ppid, &parent_comm, nullptr, nullptr);
+      kill_group = !(parent && ppid > 1 && parent_comm == platform_comm);
+    }
+    // else: the pid now names another process; the record is stale.
+    if (kill_group && kill(-static_cast<pid_t>(pgid), SIGKILL) == 0) ++killed;
+    if (kill_group || !leader || start != recorded) unlink(path.c_str());
+  }
+  closedir(d);
+  return killed;
 }
 
 std::map<std::string, std::string> PassThroughEnv() {

@@ -85,6 +85,19 @@ void DiscardSpare(Spare* spare);
 // (the child died or failed init), DeadlineExceeded on timeout.
 StatusOr<std::string> ReadReadyLine(int fd, int timeout_ms);
 
+// Leftovers of a platform that died without stopping its instances. Each instance dies with the
+// platform (PR_SET_PDEATHSIG), but what an instance started itself (a user command's helpers)
+// survives in the instance's process group. While an instance runs its group is recorded in
+// `dir` (a file named by the group id, holding the leader's start time); a platform starting on
+// the same state folder kills the groups whose record outlived their platform. Best effort: the
+// records are advisory and errors are ignored. "" disables them.
+void RecordInstance(const std::string& dir, pid_t pgid);
+void ForgetInstance(const std::string& dir, pid_t pgid);
+// Kills (SIGKILL) the recorded groups whose leader is gone or no longer has a running platform
+// (a process with this one's command name) as its parent, and drops their records. Groups of a
+// platform still running are left alone. Returns how many groups were killed.
+int KillLeftoverInstances(const std::string& dir);
+
 // The environment passed through from this process to instances: PATH, HOME, TMPDIR, LANG, TZ,
 // LD_LIBRARY_PATH, and the cloud credential and endpoint variables (AWS_*, AZURE_*, AZURITE_*,
 // GOOGLE_*, STORAGE_EMULATOR_HOST, MODELFN_*).

@@ -1,8 +1,12 @@
 #include "platform/process.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <thread>
 
 #include "common/files.h"
 
@@ -86,6 +90,117 @@ TEST(ProcessTest, DiscardedSpareIsReaped) {
   DiscardSpare(&*spare);
   EXPECT_EQ(spare->pid, -1);
   EXPECT_EQ(waitpid(pid, nullptr, WNOHANG), -1);  // already reaped
+}
+
+TEST(ProcessTest, ChildOutlivesTheThreadThatLaunchedIt) {
+  // The parent-death signal follows the forking thread: a child forked by a thread that then
+  // ends must not be killed with that thread, only with the process.
+  LaunchSpec spec;
+  spec.binary = "/bin/sh";
+  spec.args = {"-c", "echo ok >&3; exec sleep 30"};
+  spec.log_path = TempLog("thread");
+  spec.ready_pipe = true;
+  StatusOr<Launched> l = UnavailableError("not run");
+  std::thread([&] { l = LaunchProcess(spec); }).join();
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  auto line = ReadReadyLine(l->ready_fd, 5000);
+  ASSERT_TRUE(line.ok()) << line.status().ToString();
+  // The launching thread is gone; the child still runs. Nothing to wait for: give a wrong
+  // parent-death signal the time to land.
+  usleep(50'000);
+  EXPECT_EQ(waitpid(l->pid, nullptr, WNOHANG), 0);
+  kill(l->pid, SIGKILL);
+  Reap(l->pid);
+  close(l->ready_fd);
+}
+
+TEST(ProcessTest, ChildDiesWithItsParentProcess) {
+  // A middle process launches a child, then dies by SIGKILL: the child must follow it.
+  int report[2];
+  ASSERT_EQ(pipe(report), 0);
+  pid_t middle = fork();
+  ASSERT_GE(middle, 0);
+  if (middle == 0) {
+    LaunchSpec spec;
+    spec.binary = "/bin/sleep";
+    spec.args = {"30"};
+    spec.log_path = TempLog("orphan");
+    auto l = LaunchProcess(spec);
+    pid_t pid = l.ok() ? l->pid : -1;
+    ssize_t ignored = write(report[1], &pid, sizeof pid);
+    (void)ignored;
+    pause();
+    _exit(0);
+  }
+  close(report[1]);
+  pid_t child = -1;
+  ASSERT_EQ(read(report[0], &child, sizeof child), static_cast<ssize_t>(sizeof child));
+  close(report[0]);
+  ASSERT_GT(child, 0);
+  kill(middle, SIGKILL);
+  Reap(middle);
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {  // up to 5 s
+    auto s = ReadFile("/proc/" + std::to_string(child) + "/stat");
+    gone = !s.ok() || s->find(") Z ") != std::string::npos;
+    if (!gone) usleep(10'000);
+  }
+  EXPECT_TRUE(gone) << "the child of a killed parent still runs";
+  if (!gone) kill(child, SIGKILL);
+}
+
+bool Running(pid_t pid) {
+  auto s = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  return s.ok() && s->find(") Z ") == std::string::npos;
+}
+
+std::string TempDir(const char* name) {
+  std::string dir = ::testing::TempDir() + "/" + name + std::to_string(getpid());
+  mkdir(dir.c_str(), 0755);
+  return dir;
+}
+
+TEST(ProcessTest, LeftoversOfAnInstanceWhoseLeaderDiedAreKilled) {
+  std::string dir = TempDir("leftovers");
+  LaunchSpec spec;
+  spec.binary = "/bin/sh";
+  spec.args = {"-c", "sleep 30 & echo $! >&3"};  // the leader exits; its helper stays
+  spec.log_path = TempLog("leftovers");
+  spec.ready_pipe = true;
+  auto l = LaunchProcess(spec);
+  ASSERT_TRUE(l.ok());
+  RecordInstance(dir, l->pid);
+  auto helper_line = ReadReadyLine(l->ready_fd, 5000);
+  ASSERT_TRUE(helper_line.ok());
+  pid_t helper = static_cast<pid_t>(std::stol(*helper_line));
+  Reap(l->pid);
+  close(l->ready_fd);
+  ASSERT_TRUE(Running(helper));
+  EXPECT_EQ(KillLeftoverInstances(dir), 1);
+  waitpid(helper, nullptr, 0);  // no-op unless this process adopted it
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {  // up to 5 s
+    gone = !Running(helper);
+    if (!gone) usleep(10'000);
+  }
+  EXPECT_TRUE(gone);
+  EXPECT_EQ(KillLeftoverInstances(dir), 0);  // the record is gone too
+}
+
+TEST(ProcessTest, InstancesOfARunningPlatformAreLeftAlone) {
+  std::string dir = TempDir("running");
+  LaunchSpec spec;
+  spec.binary = "/bin/sleep";
+  spec.args = {"30"};
+  spec.log_path = TempLog("running");
+  auto l = LaunchProcess(spec);
+  ASSERT_TRUE(l.ok());
+  RecordInstance(dir, l->pid);
+  EXPECT_EQ(KillLeftoverInstances(dir), 0);  // its parent, this process, still runs
+  EXPECT_EQ(waitpid(l->pid, nullptr, WNOHANG), 0);
+  ForgetInstance(dir, l->pid);
+  kill(l->pid, SIGKILL);
+  Reap(l->pid);
 }
 
 TEST(ProcessTest, ForcedRlimitFallback) {

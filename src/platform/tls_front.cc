@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "http/accept.h"
+
 namespace modelfn {
 namespace {
 
@@ -90,6 +92,7 @@ StatusOr<std::unique_ptr<TlsFront>> TlsFront::Create(const TlsConfig& config,
   getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   int bound = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                                        : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  ReserveDescriptorForAccept();
   return std::unique_ptr<TlsFront>(new TlsFront(ctx, fd, bound, backend_port));
 }
 
@@ -103,7 +106,13 @@ TlsFront::~TlsFront() {
   SSL_CTX_free(ctx_);
 }
 
+void TlsFront::StopAccepting() {
+  // Refused from now on, not left in the queue to be reset at exit.
+  if (!listener_shut_.exchange(true)) shutdown(listen_fd_, SHUT_RDWR);
+}
+
 void TlsFront::Shutdown() {
+  StopAccepting();
   stopping_.store(true);
   std::lock_guard<std::mutex> lock(mu_);
   for (int fd : open_fds_) shutdown(fd, SHUT_RDWR);  // ends the relays' polls
@@ -111,10 +120,16 @@ void TlsFront::Shutdown() {
 
 void TlsFront::Run() {
   while (!stopping_.load()) {
+    if (listener_shut_.load()) {  // draining: the relays go on until Shutdown()
+      usleep(50'000);
+      continue;
+    }
     pollfd p{listen_fd_, POLLIN, 0};
     if (poll(&p, 1, 200) <= 0) continue;
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    int fd = -1;
+    AcceptResult got = AcceptOrShed(listen_fd_, SOCK_CLOEXEC, &fd);
+    if (got == AcceptResult::kOutOfDescriptors) usleep(kAcceptBackoffMs * 1000);
+    if (got != AcceptResult::kAccepted) continue;
     std::lock_guard<std::mutex> lock(mu_);
     open_fds_.push_back(fd);
     ++relays_;

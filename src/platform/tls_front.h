@@ -36,6 +36,8 @@ class TlsFront {
   // Accepts until Shutdown(), then waits for the relays to end.
   void Run();
   void Shutdown();
+  // Stops listening: new connections are refused, relays in progress go on. Thread-safe.
+  void StopAccepting();
 
  private:
   TlsFront(SSL_CTX* ctx, int listen_fd, int port, int backend_port)
@@ -47,6 +49,7 @@ class TlsFront {
   int port_;
   int backend_port_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> listener_shut_{false};
   std::mutex mu_;
   std::condition_variable done_;
   int relays_ = 0;  // detached relay threads still running

@@ -52,7 +52,7 @@ class HttpClient {
 
 std::unique_ptr<HttpClient> MakeCurlHttpClient();
 // Plain HTTP/1.1 without TLS and in memory only, for loopback control APIs such as the Lambda
-// Runtime API: no libcurl to load.
+// Runtime API: no libcurl to load. ResourceExhausted when this process cannot open a socket.
 std::unique_ptr<HttpClient> MakePlainHttpClient();
 
 // Calls `attempt` until it succeeds or fails with a non-transient error, at most `tries` times,

@@ -73,6 +73,11 @@ class PlainHttpClient final : public HttpClient {
       return UnavailableError("cannot resolve " + host);
     }
     int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0) {  // this process is out of descriptors: not the peer's fault
+      int e = errno;
+      freeaddrinfo(res);
+      return Status(StatusCode::kResourceExhausted, std::string("socket: ") + strerror(e));
+    }
     timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     int rc = connect(fd, res->ai_addr, res->ai_addrlen);

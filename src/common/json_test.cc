@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
+#include <string>
 
 namespace modelfn {
 namespace {
@@ -190,6 +192,41 @@ TEST(JsonTest, CloneIsDeep) {
   Json c = j->Clone();
   j->Set("a", Json::Int(5));
   EXPECT_EQ(c.Dump(), R"({"a":[1,{"b":"c"}]})");
+}
+
+// Mutations of a request: every outcome is a document or an invalid_json/duplicate_key error
+// whose offset, when named, lies inside the text.
+TEST(JsonTest, MutatedTextGivesTypedErrors) {
+  const std::string base =
+      R"({"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1.5,-2,3e4,0]}],)"
+      R"("id":"r\u00e9\n","parameters":{"binary_data_output":true,"n":null}})";
+  const std::string alphabet = "{}[],:\"\\ u0e.-+9tfn\x01\xc3\xff";
+  std::mt19937 rng(5);
+  int ok = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text = base;
+    for (int m = 0, n = 1 + static_cast<int>(rng() % 3); m < n; ++m) {
+      size_t at = rng() % (text.size() + 1);
+      if (rng() % 2) {
+        text.insert(at, 1, alphabet[rng() % alphabet.size()]);
+      } else if (at < text.size()) {
+        text.erase(at, 1);
+      }
+    }
+    auto j = Json::Parse(text);
+    if (j.ok()) {
+      ++ok;
+      continue;
+    }
+    ASSERT_EQ(j.status().code(), StatusCode::kInvalidArgument);
+    ASSERT_TRUE(j.status().reason() == "invalid_json" || j.status().reason() == "duplicate_key");
+    const std::string m = j.status().message();
+    size_t at = m.find("at byte ");
+    if (at != std::string::npos) {
+      EXPECT_LE(std::stoul(m.substr(at + 8)), text.size()) << m;
+    }
+  }
+  EXPECT_GT(ok, 100);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+
 namespace modelfn {
 namespace {
 
@@ -101,6 +104,41 @@ TEST(YamlTest, NestingIsBounded) {
   std::string ok(64, '[');
   ok += std::string(64, ']');
   EXPECT_EQ(Yaml(ok).rfind("error", 0), std::string::npos);
+}
+
+// Mutations of a real file: every outcome is a value or an error Status, never an exception or
+// a crash out of yaml-cpp.
+TEST(YamlTest, MutatedTextNeverThrows) {
+  const std::string base =
+      "store: ./models\nfunctions:\n  d: {model: d, memory_mb: 512, traffic: {a: 90, b: 10}}\n"
+      "  e:\n    model: e\n    tags: [x, 'y', \"z\"]\n    note: |\n      text\n"
+      "anchors: &a {k: [1, 2]}\nalias: *a\n";
+  const std::string alphabet = "{}[],:-?&*!|>'\"#%@`\t\n \\x0a";
+  std::mt19937 rng(3);
+  int ok = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text = base;
+    for (int m = 0, n = 1 + static_cast<int>(rng() % 4); m < n; ++m) {
+      size_t at = rng() % (text.size() + 1);
+      switch (rng() % 3) {
+        case 0:
+          text.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 1:
+          if (at < text.size()) text.erase(at, 1 + rng() % 3);
+          break;
+        default:
+          if (at < text.size()) text[at] = static_cast<char>(rng());
+      }
+    }
+    auto j = ParseYaml(text);
+    if (j.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(j.status().code(), StatusCode::kInvalidArgument) << text;
+    }
+  }
+  EXPECT_GT(ok, 100);  // the mutations left many documents valid, so both paths ran
 }
 
 }  // namespace

@@ -174,25 +174,29 @@ class DomBuilder {
  public:
   explicit DomBuilder(const Json::ParseOptions& options) : options_(options) {}
 
-  Status Build(simdjson::dom::element e, int depth, Json* out) {
+  // The first error, once Build has returned false.
+  const Status& error() const { return error_; }
+
+  // A bool, not a Status, per value: this runs once per element of every request.
+  bool Build(simdjson::dom::element e, int depth, Json* out) {
     if (++elements_ > options_.max_elements) {
-      return SyntaxError("more than " + std::to_string(options_.max_elements) + " values");
+      return Fail(SyntaxError("more than " + std::to_string(options_.max_elements) + " values"));
     }
     switch (e.type()) {
       case simdjson::dom::element_type::ARRAY: {
-        if (depth + 1 > options_.max_depth) return SyntaxError("nesting too deep");
+        if (depth + 1 > options_.max_depth) return Fail(SyntaxError("nesting too deep"));
         simdjson::dom::array a = e.get_array().value_unsafe();
         *out = Json::MakeArray();
         Json::Array& arr = out->MutableArray();
         arr.reserve(a.size());
         for (simdjson::dom::element child : a) {
           arr.emplace_back();
-          if (Status s = Build(child, depth + 1, &arr.back()); !s.ok()) return s;
+          if (!Build(child, depth + 1, &arr.back())) return false;
         }
-        return Status::Ok();
+        return true;
       }
       case simdjson::dom::element_type::OBJECT: {
-        if (depth + 1 > options_.max_depth) return SyntaxError("nesting too deep");
+        if (depth + 1 > options_.max_depth) return Fail(SyntaxError("nesting too deep"));
         simdjson::dom::object o = e.get_object().value_unsafe();
         *out = Json::MakeObject();
         Json::Object& obj = out->MutableObject();
@@ -208,32 +212,32 @@ class DomBuilder {
           } else {
             for (const auto& member : obj) duplicate = duplicate || member.first == field.key;
           }
-          if (duplicate) return DuplicateKey(field.key);
+          if (duplicate) return Fail(DuplicateKey(field.key));
           obj.emplace_back(std::string(field.key), Json());
-          if (Status s = Build(field.value, depth + 1, &obj.back().second); !s.ok()) return s;
+          if (!Build(field.value, depth + 1, &obj.back().second)) return false;
         }
-        return Status::Ok();
+        return true;
       }
       case simdjson::dom::element_type::STRING:
         *out = Json::String(std::string(e.get_string().value_unsafe()));
-        return Status::Ok();
+        return true;
       case simdjson::dom::element_type::INT64:
         *out = Json::Int(e.get_int64().value_unsafe());
-        return Status::Ok();
+        return true;
       case simdjson::dom::element_type::UINT64:
         *out = Json::Uint(e.get_uint64().value_unsafe());
-        return Status::Ok();
+        return true;
       case simdjson::dom::element_type::DOUBLE:
         *out = Json::Double(e.get_double().value_unsafe());
-        return Status::Ok();
+        return true;
       case simdjson::dom::element_type::BOOL:
         *out = Json::Bool(e.get_bool().value_unsafe());
-        return Status::Ok();
+        return true;
       case simdjson::dom::element_type::NULL_VALUE:
         *out = Json();
-        return Status::Ok();
+        return true;
     }
-    return SyntaxError("unknown value type");
+    return Fail(SyntaxError("unknown value type"));
   }
 
  private:
@@ -244,8 +248,14 @@ class DomBuilder {
                   "invalid JSON: duplicate key \"" + quoted + "\" in an object", "duplicate_key");
   }
 
+  bool Fail(Status s) {
+    error_ = std::move(s);
+    return false;
+  }
+
   const Json::ParseOptions& options_;
   size_t elements_ = 0;
+  Status error_;
 };
 
 std::string DescribeError(simdjson::error_code code) {
@@ -403,7 +413,7 @@ StatusOr<Json> Json::Parse(std::string_view text, const ParseOptions& options) {
   }
   Json out;
   DomBuilder builder(options);
-  if (Status s = builder.Build(root, 0, &out); !s.ok()) return s;
+  if (!builder.Build(root, 0, &out)) return builder.error();
   return out;
 }
 

@@ -186,6 +186,21 @@ TEST(JsonTest, NegativeZeroKeepsItsSign) {  // found by fuzz/json_fuzz
   EXPECT_EQ(Json::Parse(j->Dump())->Dump(), "[-0.0,-0.0,0,0]");
 }
 
+// Found by fuzz/json_fuzz: a double's shortest text may be all digits, past uint64.
+TEST(JsonTest, LargeDoublesRoundTrip) {
+  for (const char* text : {"131170777777777777777.655", "1.8446744073709552e19", "-9.9e21", "1e22",
+                           "123456789012345678.5"}) {
+    auto j = Json::Parse(text);
+    ASSERT_TRUE(j.ok()) << text;
+    std::string once = j->Dump();
+    auto again = Json::Parse(once);
+    ASSERT_TRUE(again.ok()) << text << " -> " << once;
+    EXPECT_EQ(again->AsDouble(), j->AsDouble()) << once;
+    EXPECT_EQ(again->Dump(), once);
+  }
+  EXPECT_EQ(Json::Parse("131170777777777777777.655")->Dump(), "1.3117077777777777e+20");
+}
+
 TEST(JsonTest, CloneIsDeep) {
   auto j = Json::Parse(R"({"a":[1,{"b":"c"}]})");
   ASSERT_TRUE(j.ok());

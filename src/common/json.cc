@@ -156,8 +156,9 @@ const char* Json::TypeName(Type t) {
 // ---------------------------------------------------------------------------------------------
 namespace {
 
-// Objects up to this many members are checked for duplicate keys by scanning the members already
-// built (cheaper than hashing for the small objects requests are made of); larger ones use a set.
+// Objects of fewer members than this are checked for duplicate keys by scanning the members
+// already built (cheaper than hashing for the small objects requests are made of); larger ones
+// use a hash set.
 constexpr size_t kLinearDuplicateScan = 16;
 // A thread keeps its simdjson parser for texts up to this size; a larger text gets a parser of
 // its own, freed on return. simdjson's buffers take about 15 bytes per byte of capacity, so this

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <charconv>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <variant>
@@ -379,6 +381,55 @@ class ErrorLocator {
   bool too_deep_ = false;
 };
 
+// simdjson's DOM refuses integer literals beyond 64 bits, which JavaScript writes for doubles
+// from 2^64 up to 1e21 (JSON.stringify(1e20) is "100000000000000000000"). A text it refused for
+// a number is given once more with each such literal marked as a double ("...0.0"), which is how
+// the former parser read them; nullopt when the text has none.
+std::optional<std::string> MarkWideIntegersAsDoubles(std::string_view text) {
+  std::string out;
+  size_t copied = 0;
+  size_t i = 0;
+  const auto digit = [&](size_t k) { return k < text.size() && text[k] >= '0' && text[k] <= '9'; };
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == '"') {  // a string: nothing in it is a number
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\') ++i;
+      }
+      ++i;
+      continue;
+    }
+    if (c != '-' && !digit(i)) {
+      ++i;
+      continue;
+    }
+    const size_t start = i;
+    if (c == '-') ++i;
+    while (digit(i)) ++i;
+    const bool integer = i == text.size() || (text[i] != '.' && text[i] != 'e' && text[i] != 'E');
+    if (integer && i > start) {
+      int64_t s;
+      uint64_t u;
+      bool wide = text[start] == '-'
+                      ? std::from_chars(text.data() + start, text.data() + i, s).ec ==
+                            std::errc::result_out_of_range
+                      : std::from_chars(text.data() + start, text.data() + i, u).ec ==
+                            std::errc::result_out_of_range;
+      if (wide) {
+        out.append(text.substr(copied, i - copied)).append(".0");
+        copied = i;
+      }
+    }
+    while (i < text.size() && (digit(i) || text[i] == '.' || text[i] == 'e' || text[i] == 'E' ||
+                               text[i] == '+' || text[i] == '-')) {
+      ++i;
+    }
+  }
+  if (copied == 0) return std::nullopt;
+  out.append(text.substr(copied));
+  return out;
+}
+
 Status ParseError(std::string_view text, simdjson::error_code code, int max_depth) {
   std::string what = DescribeError(code);
   size_t offset = 0;
@@ -412,7 +463,11 @@ StatusOr<Json> Json::Parse(std::string_view text, const ParseOptions& options) {
   simdjson::dom::element root;
   if (simdjson::error_code e = parser->parse(text.data(), text.size()).get(root);
       e != simdjson::SUCCESS) {
-    return ParseError(text, e, options.max_depth);
+    std::optional<std::string> marked;
+    if (e == simdjson::NUMBER_ERROR) marked = MarkWideIntegersAsDoubles(text);
+    if (!marked || parser->parse(marked->data(), marked->size()).get(root) != simdjson::SUCCESS) {
+      return ParseError(text, e, options.max_depth);
+    }
   }
   Json out;
   DomBuilder builder(options);

@@ -52,8 +52,9 @@ class Json {
   // Errors are kInvalidArgument with a message starting "invalid JSON" (naming the byte offset
   // when one is known) and reason "invalid_json"; an object naming the same key twice fails with
   // reason "duplicate_key" (a message naming the key); more than max_elements values or deeper
-  // nesting than max_depth fail with reason "invalid_json". Numbers outside double's range and
-  // integers outside int64/uint64 are refused; "-0" is the integer 0 ("-0.0" keeps its sign).
+  // nesting than max_depth fail with reason "invalid_json". Numbers outside double's range are
+  // refused; integers beyond int64/uint64 are read as doubles; "-0" is the integer 0 ("-0.0"
+  // keeps its sign).
   static StatusOr<Json> Parse(std::string_view text, const ParseOptions& options);
   static StatusOr<Json> Parse(std::string_view text) { return Parse(text, ParseOptions()); }
 

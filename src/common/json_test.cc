@@ -95,8 +95,8 @@ TEST(JsonTest, DeepNestingIsRejectedNotACrash) {
   EXPECT_FALSE(Json::Parse("[[[1]]]", shallow).ok());
 }
 
-TEST(JsonTest, NumbersOutsideTheirRangeAreRefused) {
-  for (const char* text : {"1e999", "-1e999", "[18446744073709551616]", "-9223372036854775809"}) {
+TEST(JsonTest, NumbersBeyondDoubleAreRefused) {
+  for (const char* text : {"1e999", "-1e999", "[1, 2e400]", "{\"a\": [1e309]}"}) {
     auto j = Json::Parse(text);
     EXPECT_FALSE(j.ok()) << text;
     if (!j.ok()) {
@@ -106,6 +106,32 @@ TEST(JsonTest, NumbersOutsideTheirRangeAreRefused) {
   auto tiny = Json::Parse("1e-999");
   ASSERT_TRUE(tiny.ok());
   EXPECT_EQ(tiny->AsDouble(), 0.0);
+}
+
+// Integers beyond 64 bits (JavaScript writes 1e20 as "100000000000000000000") read as doubles;
+// the ones that fit stay exact integers, and strings that look like numbers are left alone.
+TEST(JsonTest, WideIntegersBecomeDoubles) {
+  auto j = Json::Parse(
+      R"([18446744073709551616, -9223372036854775809, 100000000000000000000, )"
+      R"(18446744073709551615, -9223372036854775808, "18446744073709551616", {"k": 1e2}])");
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  const auto& a = j->AsArray();
+  EXPECT_FALSE(a[0].is_integral());
+  EXPECT_EQ(a[0].AsDouble(), 18446744073709551616.0);
+  EXPECT_EQ(a[1].AsDouble(), -9223372036854775809.0);
+  EXPECT_EQ(a[2].AsDouble(), 1e20);
+  EXPECT_TRUE(a[3].is_integral());
+  EXPECT_EQ(a[3].AsUint64(), 18446744073709551615u);
+  EXPECT_EQ(a[4].AsInt64(), INT64_MIN);
+  EXPECT_EQ(a[5].AsString(), "18446744073709551616");
+  // A text refused for another reason still names its own fault.
+  auto bad = Json::Parse("[100000000000000000000, 01]");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().reason(), "invalid_json");
+  auto quoted = Json::Parse(R"(["x\"1, 99999999999999999999", 18446744073709551616])");
+  ASSERT_TRUE(quoted.ok()) << quoted.status().ToString();
+  EXPECT_EQ(quoted->AsArray()[0].AsString(), "x\"1, 99999999999999999999");
+  EXPECT_EQ(quoted->AsArray()[1].AsDouble(), 18446744073709551616.0);
 }
 
 TEST(JsonTest, DuplicateKeysAreRefused) {

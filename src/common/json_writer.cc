@@ -185,8 +185,9 @@ JsonWriter& JsonWriter::Double(double v) {
   }
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
-  // The shortest form of a double from 2^64 up to 1e22 can be all digits ("131170777777777780000"),
-  // which reads back as an integer too large for any parser's integers (ours refuses it).
+  // The shortest form of a double from 2^64 up to 1e22 can be all digits ("131170777777777780000"):
+  // an integer too wide for 64 bits, which strict parsers refuse or turn into a big integer (ours
+  // reads it back as a double only through a slower second parse). Such doubles get an exponent.
   if (std::fabs(v) >= 18446744073709551616.0 &&
       std::string_view(buf, static_cast<size_t>(r.ptr - buf)).find_first_of(".e") ==
           std::string_view::npos) {

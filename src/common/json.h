@@ -1,6 +1,7 @@
-// A small JSON DOM, parser and writer, built for request bodies: bounded nesting depth, precise
-// error offsets, integers kept exact (int64/uint64), shortest round-trip float output, no
-// exceptions.
+// A small JSON DOM, parser and writer, built for request bodies. Parsing is simdjson's (fully
+// validating, UTF-8 checked, linear time) feeding this DOM: bounded nesting depth and value count,
+// duplicate keys refused, integers kept exact (int64/uint64). The writer emits valid UTF-8 JSON
+// for any input bytes, shortest round-trip floats, no exceptions.
 #pragma once
 
 #include <cstdint>
@@ -19,10 +20,15 @@ class Json {
   enum class Type : uint8_t { kNull, kBool, kNumber, kString, kArray, kObject };
   using Array = std::vector<Json>;
   using Member = std::pair<std::string, Json>;
-  using Object = std::vector<Member>;  // keeps document order; lookups are linear
+  // Keeps document order. Find is a linear scan: callers look up a fixed handful of names, so
+  // the cost per document stays linear even for huge objects.
+  using Object = std::vector<Member>;
 
   struct ParseOptions {
     int max_depth = 64;  // deeper nesting is rejected (no unbounded recursion on hostile input)
+    // Values of any kind (containers, keys' values, scalars) in the document, bounding the DOM's
+    // memory for a body under the configured size limit.
+    size_t max_elements = size_t{1} << 22;
   };
 
   Json();  // null (out of line: the payload type is complete only in json.cc)
@@ -41,8 +47,14 @@ class Json {
   Json& operator=(const Json&) = delete;
   Json Clone() const;
 
-  // Parses one JSON text (RFC 8259); trailing non-space is an error. Errors are kInvalidArgument
-  // with a message naming the byte offset.
+  // Parses one JSON text (RFC 8259, UTF-8 only); trailing non-space is an error. Thread-safe
+  // (each thread reuses its own simdjson parser for small texts).
+  // Errors are kInvalidArgument with a message starting "invalid JSON" (naming the byte offset
+  // when one is known) and reason "invalid_json"; an object naming the same key twice fails with
+  // reason "duplicate_key" (a message naming the key); more than max_elements values or deeper
+  // nesting than max_depth fail with reason "invalid_json". Numbers outside double's range are
+  // refused; integers beyond int64/uint64 are read as doubles; "-0" is the integer 0 ("-0.0"
+  // keeps its sign).
   static StatusOr<Json> Parse(std::string_view text, const ParseOptions& options);
   static StatusOr<Json> Parse(std::string_view text) { return Parse(text, ParseOptions()); }
 
@@ -85,7 +97,6 @@ class Json {
  private:
   enum class NumKind : uint8_t { kInt, kUint, kDouble };
   struct Heavy;
-  friend class JsonParser;
 
   Type type_ = Type::kNull;
   NumKind num_ = NumKind::kInt;
@@ -99,6 +110,7 @@ class Json {
 };
 
 // Streaming writer for compact JSON. Callers must produce a well-formed sequence of calls.
+// Strings and keys may hold any bytes: the output is always valid UTF-8 (see AppendJsonString).
 class JsonWriter {
  public:
   explicit JsonWriter(std::string* out) : out_(out) {}
@@ -126,7 +138,10 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-// Appends s to out as a quoted JSON string.
+// Appends s to out as a quoted JSON string that is valid UTF-8 whatever s holds: '"', '\\' and
+// the control characters U+0000-U+001F, U+007F and U+0080-U+009F are escaped (\n, \u0000...), so
+// valid UTF-8 (NUL included) round-trips exactly; each byte that is not part of a valid UTF-8
+// sequence (overlong forms and surrogates included) becomes \ufffd.
 void AppendJsonString(std::string* out, std::string_view s);
 
 }  // namespace modelfn

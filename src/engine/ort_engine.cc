@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -260,10 +261,12 @@ StatusOr<std::vector<Tensor>> OrtEngine::Run(const std::vector<const Tensor*>& i
         Ort::AllocatorWithDefaultOptions alloc;
         Ort::Value v = Ort::Value::CreateTensor(alloc, t->shape.data(), t->shape.size(),
                                                 ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING);
-        std::vector<const char*> ptrs;
-        ptrs.reserve(t->strings.size());
-        for (const auto& s : t->strings) ptrs.push_back(s.c_str());
-        if (!ptrs.empty()) v.FillStringTensor(ptrs.data(), ptrs.size());
+        // Sized copies, not FillStringTensor's C strings: BYTES keep embedded NUL bytes.
+        for (size_t i = 0; i < t->strings.size(); ++i) {
+          const std::string& s = t->strings[i];
+          if (!s.empty())
+            std::memcpy(v.GetResizedStringTensorElementBuffer(i, s.size()), s.data(), s.size());
+        }
         values.push_back(std::move(v));
         continue;
       }

@@ -1,342 +1,254 @@
 #include "platform/yaml.h"
 
-#include <cerrno>
-#include <cstdlib>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/mark.h>
+#include <yaml-cpp/parser.h>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <sstream>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace modelfn {
 namespace {
 
-struct Line {
-  int number = 0;  // 1-based, for messages
-  int indent = 0;
-  std::string text;  // without indentation, comment and trailing space
-};
+constexpr int kMaxDepth = 64;
+// Values in the document once aliases are expanded: a "billion laughs" document (aliases of
+// aliases) is refused here, before it is expanded into memory.
+constexpr size_t kMaxValues = 100000;
 
-Status LineError(int number, const std::string& what) {
-  return InvalidArgumentError("line " + std::to_string(number) + ": " + what);
+const std::string kCoreTag = "tag:yaml.org,2002:";
+
+Status LineError(int line, const std::string& what) {
+  return InvalidArgumentError("line " + std::to_string(line) + ": " + what);
 }
+int LineOf(const YAML::Mark& mark) { return mark.line + 1; }
 
-// Removes a comment: '#' at the start or after a space, outside quotes.
-std::string StripComment(const std::string& s) {
-  char quote = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (quote) {
-      if (c == '\\' && quote == '"') {
-        ++i;
-      } else if (c == quote) {
-        quote = 0;
-      }
-    } else if (c == '"' || c == '\'') {
-      if (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '[' || s[i - 1] == '{' ||
-          s[i - 1] == ',' || s[i - 1] == ':') {
-        quote = c;
-      }
-    } else if (c == '#' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t')) {
-      return s.substr(0, i);
-    }
+bool IsDecimalInteger(std::string_view s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  if (i == s.size()) return false;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
   }
-  return s;
+  return true;
 }
 
-Json PlainScalar(const std::string& s) {
+// YAML 1.2's core schema for an untagged plain scalar: null, booleans, integers (decimal, 0o,
+// 0x), floats (with .inf and .nan); anything else is a string.
+Json ResolvePlain(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Json();
   if (s == "true" || s == "True" || s == "TRUE") return Json::Bool(true);
   if (s == "false" || s == "False" || s == "FALSE") return Json::Bool(false);
-  const char* b = s.c_str();
-  char* end = nullptr;
-  bool digits = (s[0] >= '0' && s[0] <= '9') ||
-                ((s[0] == '-' || s[0] == '+') && s.size() > 1 && s[1] >= '0' && s[1] <= '9');
-  if (digits) {
-    errno = 0;
-    long long v = strtoll(b, &end, 10);
-    if (*end == '\0' && errno == 0) return Json::Int(v);
-    errno = 0;
-    double d = strtod(b, &end);
-    if (*end == '\0' && errno == 0) return Json::Double(d);
+  std::string_view v = s;
+  bool negative = !v.empty() && v[0] == '-';
+  std::string_view unsigned_part = (!v.empty() && (v[0] == '-' || v[0] == '+')) ? v.substr(1) : v;
+  if (IsDecimalInteger(v)) {
+    int64_t i = 0;
+    auto r = std::from_chars(unsigned_part.data(), unsigned_part.data() + unsigned_part.size(), i);
+    if (r.ec == std::errc() && r.ptr == unsigned_part.data() + unsigned_part.size()) {
+      return Json::Int(negative ? -i : i);
+    }
+  }
+  if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'o')) {
+    int64_t i = 0;
+    auto r = std::from_chars(v.data() + 2, v.data() + v.size(), i, v[1] == 'x' ? 16 : 8);
+    if (r.ec == std::errc() && r.ptr == v.data() + v.size()) return Json::Int(i);
+  }
+  if (unsigned_part == ".inf" || unsigned_part == ".Inf" || unsigned_part == ".INF") {
+    return Json::Double(negative ? -HUGE_VAL : HUGE_VAL);
+  }
+  if (s == ".nan" || s == ".NaN" || s == ".NAN") {
+    return Json::Double(std::numeric_limits<double>::quiet_NaN());
+  }
+  bool number_chars =
+      !unsigned_part.empty() && ((unsigned_part[0] >= '0' && unsigned_part[0] <= '9') ||
+                                 (unsigned_part[0] == '.' && unsigned_part.size() > 1 &&
+                                  unsigned_part[1] >= '0' && unsigned_part[1] <= '9'));
+  if (number_chars) {
+    double d = 0;
+    auto r = std::from_chars(unsigned_part.data(), unsigned_part.data() + unsigned_part.size(), d,
+                             std::chars_format::general);
+    if (r.ec == std::errc() && r.ptr == unsigned_part.data() + unsigned_part.size()) {
+      return Json::Double(negative ? -d : d);
+    }
   }
   return Json::String(s);
 }
 
-// Parses flow values and scalars on one line.
-class FlowParser {
+// Builds the Json DOM from yaml-cpp's parse events. yaml-cpp reports syntax errors (with a mark)
+// by exception; this builder records the first error of its own (depth, expansion, keys, tags)
+// and ignores the events after it.
+class JsonBuilder : public YAML::EventHandler {
  public:
-  FlowParser(std::string_view s, int line) : s_(s), line_(line) {}
+  Status status() const { return status_; }
+  int documents() const { return documents_; }
+  int second_document_line() const { return second_document_line_; }
+  Json Take() { return std::move(root_); }
 
-  StatusOr<Json> ParseAll() {
-    ASSIGN_OR_RETURN(Json v, Value(false));
-    SkipSpace();
-    if (pos_ != s_.size()) return Error("unexpected '" + std::string(1, s_[pos_]) + "'");
-    return v;
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ == 2) second_document_line_ = LineOf(mark);
   }
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Add(mark, anchor, Json(), 1);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (!status_.ok()) return;
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) return Fail(LineError(LineOf(mark), "unknown alias"));
+    // Counted before it is copied, so a billion laughs stops at the limit.
+    if (values_ + it->second.values > kMaxValues) return (void)Count(mark, it->second.values);
+    Add(mark, 0, it->second.value.Clone(), it->second.values);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (AwaitingKey() && (tag == "?" || tag == "!")) return AddKey(mark, value);
+    if (tag == "?") return Add(mark, anchor, ResolvePlain(value), 1);
+    // "!" is a quoted or block scalar: always a string, as is an explicit !!str.
+    if (tag == "!" || tag == kCoreTag + "str") return Add(mark, anchor, Json::String(value), 1);
+    Fail(LineError(LineOf(mark), "tags are not supported"));
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, tag, anchor, Json::MakeArray(), "seq");
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(mark, tag, anchor, Json::MakeObject(), "map");
+  }
+  void OnMapEnd() override { Close(); }
 
  private:
-  Status Error(const std::string& what) { return LineError(line_, what); }
-  void SkipSpace() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t')) ++pos_;
+  struct Collection {
+    Json value;
+    YAML::anchor_t anchor = 0;
+    size_t values_before = 0;  // values_ when this collection started
+    bool have_key = false;     // a map's key is waiting for its value
+    std::string key;
+    int key_line = 0;
+    std::unordered_set<std::string> keys;
+  };
+  struct Anchored {
+    Json value;
+    size_t values = 0;  // values inside, counted again at every alias
+  };
+
+  bool AwaitingKey() const {
+    return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().have_key;
+  }
+  // Keys are taken as written ("1.50" stays "1.50").
+  void AddKey(const YAML::Mark& mark, const std::string& key) {
+    if (!status_.ok()) return;
+    Collection& parent = stack_.back();
+    parent.key = key;
+    parent.key_line = LineOf(mark);
+    parent.have_key = true;
   }
 
-  StatusOr<Json> Value(bool in_flow) {
-    SkipSpace();
-    if (pos_ >= s_.size()) return Json();
-    char c = s_[pos_];
-    if (c == '{') return Mapping();
-    if (c == '[') return Sequence();
-    if (c == '"' || c == '\'') return Quoted();
-    if (c == '&' || c == '*' || c == '!')
-      return Error("anchors, aliases and tags are not supported");
-    if (c == '|' || c == '>') return Error("block scalars (| and >) are not supported");
-    size_t start = pos_;
-    while (pos_ < s_.size()) {
-      char d = s_[pos_];
-      if (in_flow && (d == ',' || d == '}' || d == ']')) break;
-      if (in_flow && d == ':' && (pos_ + 1 == s_.size() || s_[pos_ + 1] == ' ')) break;
-      ++pos_;
+  void Fail(Status s) {
+    if (status_.ok()) status_ = std::move(s);
+  }
+
+  bool Count(const YAML::Mark& mark, size_t n) {
+    values_ += n;
+    if (values_ <= kMaxValues) return true;
+    Fail(LineError(LineOf(mark), "the document holds more than " + std::to_string(kMaxValues) +
+                                     " values once its aliases are expanded"));
+    return false;
+  }
+
+  void Open(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, Json value,
+            const char* kind) {
+    if (!status_.ok()) return;
+    if (tag != "?" && tag != "!" && tag != kCoreTag + kind) {
+      return Fail(LineError(LineOf(mark), "tags are not supported"));
     }
-    std::string text(s_.substr(start, pos_ - start));
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.pop_back();
-    return PlainScalar(text);
+    if (stack_.size() >= kMaxDepth) return Fail(LineError(LineOf(mark), "nesting too deep"));
+    if (AwaitingKey()) return Fail(LineError(LineOf(mark), "keys must be scalars"));
+    if (!Count(mark, 1)) return;
+    Collection o;
+    o.value = std::move(value);
+    o.anchor = anchor;
+    o.values_before = values_ - 1;
+    stack_.push_back(std::move(o));
+    marks_.push_back(mark);
   }
 
-  StatusOr<Json> Quoted() {
-    char q = s_[pos_++];
-    std::string out;
-    while (pos_ < s_.size()) {
-      char c = s_[pos_++];
-      if (q == '\'' && c == '\'') {
-        if (pos_ < s_.size() && s_[pos_] == '\'') {
-          out.push_back('\'');
-          ++pos_;
-          continue;
-        }
-        return Json::String(std::move(out));
-      }
-      if (q == '"' && c == '"') return Json::String(std::move(out));
-      if (q == '"' && c == '\\') {
-        if (pos_ >= s_.size()) break;
-        char e = s_[pos_++];
-        switch (e) {
-          case 'n':
-            out.push_back('\n');
-            break;
-          case 't':
-            out.push_back('\t');
-            break;
-          case '"':
-          case '\\':
-          case '/':
-            out.push_back(e);
-            break;
-          default:
-            return Error(std::string("unsupported escape \\") + e);
-        }
-        continue;
-      }
-      out.push_back(c);
+  void Close() {
+    if (!status_.ok()) return;
+    Collection done = std::move(stack_.back());
+    YAML::Mark mark = marks_.back();
+    stack_.pop_back();
+    marks_.pop_back();
+    size_t inside = values_ - done.values_before;
+    values_ = done.values_before;  // Add counts them again
+    Add(mark, done.anchor, std::move(done.value), inside);
+  }
+
+  // Places a complete value (with `values` values inside, itself included) in its parent.
+  void Add(const YAML::Mark& mark, YAML::anchor_t anchor, Json value, size_t values) {
+    if (!status_.ok() || !Count(mark, values)) return;
+    if (anchor != 0) anchors_[anchor] = Anchored{value.Clone(), values};
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return;
     }
-    return Error("unterminated quoted string");
-  }
-
-  StatusOr<Json> Mapping() {
-    ++pos_;  // '{'
-    Json obj = Json::MakeObject();
-    SkipSpace();
-    if (pos_ < s_.size() && s_[pos_] == '}') {
-      ++pos_;
-      return obj;
+    Collection& parent = stack_.back();
+    if (parent.value.is_array()) {
+      parent.value.Push(std::move(value));
+      return;
     }
-    while (true) {
-      ASSIGN_OR_RETURN(Json key, Value(true));
-      if (!key.is_string() && !key.is_number() && !key.is_bool()) {
-        return Error("a mapping key must be a scalar");
-      }
-      std::string k = key.is_string() ? key.AsString() : key.Dump();
-      SkipSpace();
-      Json value;
-      if (pos_ < s_.size() && s_[pos_] == ':') {
-        ++pos_;
-        ASSIGN_OR_RETURN(value, Value(true));
-      }
-      if (obj.Find(k) != nullptr) return Error("duplicate key '" + k + "'");
-      obj.Set(std::move(k), std::move(value));
-      SkipSpace();
-      if (pos_ >= s_.size()) return Error("unterminated '{'");
-      if (s_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (s_[pos_] == '}') {
-        ++pos_;
-        return obj;
-      }
-      return Error("expected ',' or '}'");
+    if (!parent.have_key) {
+      // A null (empty) key or an alias as a key.
+      if (value.is_null()) return AddKey(mark, "");
+      if (value.is_string()) return AddKey(mark, value.AsString());
+      return Fail(LineError(LineOf(mark), "keys must be plain or quoted scalars"));
     }
-  }
-
-  StatusOr<Json> Sequence() {
-    ++pos_;  // '['
-    Json arr = Json::MakeArray();
-    SkipSpace();
-    if (pos_ < s_.size() && s_[pos_] == ']') {
-      ++pos_;
-      return arr;
+    parent.have_key = false;
+    if (!parent.keys.insert(parent.key).second) {
+      return Fail(LineError(parent.key_line, "duplicate key '" + parent.key + "'"));
     }
-    while (true) {
-      ASSIGN_OR_RETURN(Json v, Value(true));
-      arr.Push(std::move(v));
-      SkipSpace();
-      if (pos_ >= s_.size()) return Error("unterminated '['");
-      if (s_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (s_[pos_] == ']') {
-        ++pos_;
-        return arr;
-      }
-      return Error("expected ',' or ']'");
-    }
+    parent.value.MutableObject().emplace_back(std::move(parent.key), std::move(value));
   }
 
-  std::string_view s_;
-  int line_;
-  size_t pos_ = 0;
-};
-
-// Finds "key: value" / "key:" at the top level of a block line; npos when the line is no mapping
-// entry. Quoted keys are allowed.
-size_t MappingColon(const std::string& t) {
-  size_t i = 0;
-  if (!t.empty() && (t[0] == '"' || t[0] == '\'')) {
-    char q = t[0];
-    for (i = 1; i < t.size() && t[i] != q; ++i) {
-      if (q == '"' && t[i] == '\\') ++i;
-    }
-    ++i;
-  }
-  if (!t.empty() && (t[0] == '{' || t[0] == '[')) return std::string::npos;
-  for (; i < t.size(); ++i) {
-    if (t[i] == ':' && (i + 1 == t.size() || t[i + 1] == ' ' || t[i + 1] == '\t')) return i;
-  }
-  return std::string::npos;
-}
-
-bool IsSeqItem(const std::string& t) { return t == "-" || t.rfind("- ", 0) == 0; }
-
-class BlockParser {
- public:
-  explicit BlockParser(std::vector<Line> lines) : lines_(std::move(lines)) {}
-
-  StatusOr<Json> Document() {
-    if (lines_.empty()) return Json();
-    ASSIGN_OR_RETURN(Json v, Block(lines_[0].indent));
-    if (i_ < lines_.size()) return LineError(lines_[i_].number, "unexpected indentation");
-    return v;
-  }
-
- private:
-  StatusOr<Json> Block(int indent) {
-    const Line& l = lines_[i_];
-    if (IsSeqItem(l.text)) return Sequence(indent);
-    if (MappingColon(l.text) != std::string::npos) return Mapping(indent);
-    ++i_;
-    return FlowParser(l.text, l.number).ParseAll();
-  }
-
-  // The value after "key:" (or "-") when it is on following lines.
-  StatusOr<Json> Nested(int parent_indent, bool allow_same_indent_seq) {
-    if (i_ >= lines_.size()) return Json();
-    const Line& next = lines_[i_];
-    if (next.indent > parent_indent) return Block(next.indent);
-    if (allow_same_indent_seq && next.indent == parent_indent && IsSeqItem(next.text)) {
-      return Sequence(parent_indent);
-    }
-    return Json();
-  }
-
-  StatusOr<Json> Mapping(int indent) {
-    Json obj = Json::MakeObject();
-    while (i_ < lines_.size() && lines_[i_].indent == indent && !IsSeqItem(lines_[i_].text)) {
-      const Line& l = lines_[i_];
-      size_t colon = MappingColon(l.text);
-      if (colon == std::string::npos) return LineError(l.number, "expected 'key: value'");
-      ASSIGN_OR_RETURN(Json key, FlowParser(l.text.substr(0, colon), l.number).ParseAll());
-      std::string k = key.is_string() ? key.AsString() : key.Dump();
-      std::string rest = l.text.substr(colon + 1);
-      size_t b = rest.find_first_not_of(" \t");
-      rest = b == std::string::npos ? "" : rest.substr(b);
-      int number = l.number;
-      ++i_;
-      Json value;
-      if (rest.empty()) {
-        ASSIGN_OR_RETURN(value, Nested(indent, true));
-      } else {
-        ASSIGN_OR_RETURN(value, FlowParser(rest, number).ParseAll());
-      }
-      if (obj.Find(k) != nullptr) return LineError(number, "duplicate key '" + k + "'");
-      obj.Set(std::move(k), std::move(value));
-    }
-    if (i_ < lines_.size() && lines_[i_].indent > indent) {
-      return LineError(lines_[i_].number, "unexpected indentation");
-    }
-    return obj;
-  }
-
-  StatusOr<Json> Sequence(int indent) {
-    Json arr = Json::MakeArray();
-    while (i_ < lines_.size() && lines_[i_].indent == indent && IsSeqItem(lines_[i_].text)) {
-      Line& l = lines_[i_];
-      std::string rest = l.text == "-" ? "" : l.text.substr(2);
-      size_t b = rest.find_first_not_of(' ');
-      if (rest.empty() || b == std::string::npos) {
-        ++i_;
-        ASSIGN_OR_RETURN(Json v, Nested(indent, false));
-        arr.Push(std::move(v));
-        continue;
-      }
-      // "- key: v" opens a mapping whose keys sit where "key" starts: re-read this line there.
-      l.indent = indent + 2 + static_cast<int>(b);
-      l.text = rest.substr(b);
-      ASSIGN_OR_RETURN(Json v, Block(l.indent));
-      arr.Push(std::move(v));
-    }
-    return arr;
-  }
-
-  std::vector<Line> lines_;
-  size_t i_ = 0;
+  Status status_;
+  int documents_ = 0;
+  int second_document_line_ = 0;
+  size_t values_ = 0;
+  std::vector<Collection> stack_;
+  std::vector<YAML::Mark> marks_;
+  std::map<YAML::anchor_t, Anchored> anchors_;
+  Json root_;
 };
 
 }  // namespace
 
 StatusOr<Json> ParseYaml(std::string_view text) {
-  std::vector<Line> lines;
-  int number = 0;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string raw(text.substr(pos, end - pos));
-    pos = end + 1;
-    ++number;
-    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
-    if (number == 1 && raw.rfind("\xEF\xBB\xBF", 0) == 0) raw = raw.substr(3);
-    size_t ind = 0;
-    while (ind < raw.size() && raw[ind] == ' ') ++ind;
-    if (ind < raw.size() && raw[ind] == '\t') {
-      return LineError(number, "tabs cannot indent YAML; use spaces");
+  std::istringstream in{std::string(text)};
+  JsonBuilder builder;
+  try {
+    YAML::Parser parser(in);
+    while (builder.status().ok() && builder.documents() < 2 && parser.HandleNextDocument(builder)) {
     }
-    std::string body = StripComment(raw.substr(ind));
-    while (!body.empty() && (body.back() == ' ' || body.back() == '\t')) body.pop_back();
-    if (body.empty()) continue;
-    if (body == "---" && lines.empty()) continue;
-    if (body == "---" || body == "...") return LineError(number, "only one document is supported");
-    lines.push_back(Line{number, static_cast<int>(ind), std::move(body)});
-    if (end == text.size()) break;
+  } catch (const YAML::Exception& e) {
+    if (!builder.status().ok()) return builder.status();
+    if (e.mark.is_null()) return InvalidArgumentError(e.msg);
+    return LineError(LineOf(e.mark), e.msg);
+  } catch (const std::exception& e) {  // yaml-cpp may throw standard exceptions (bad_alloc)
+    return InvalidArgumentError(std::string("cannot parse YAML: ") + e.what());
   }
-  return BlockParser(std::move(lines)).Document();
+  if (!builder.status().ok()) return builder.status();
+  if (builder.documents() > 1) {
+    return LineError(builder.second_document_line(), "only one document is supported");
+  }
+  return builder.Take();
 }
 
 }  // namespace modelfn

@@ -1,8 +1,9 @@
-// A YAML subset for modelfn.yaml, parsed into the JSON DOM: block mappings and sequences by
-// indentation, flow collections ({a: 1, b: [x, y]}), plain, single- and double-quoted scalars and
-// comments. Plain scalars follow YAML 1.2's core schema: true/false, null/~, integers and floats;
-// anything else is a string. Anchors, tags, multi-documents and block scalars (| >) are refused
-// with an error naming the line, never guessed.
+// modelfn.yaml's reader: YAML 1.2 parsed by yaml-cpp into the JSON DOM. Plain scalars follow
+// the core schema (true/false, null/~, integers, floats; anything else is a string); quoted and
+// block scalars are strings. Anchors and aliases work, bounded: a document that expands to more
+// than 100,000 values or nests deeper than 64 is refused (no "billion laughs"). Tags other than
+// !!str/!!map/!!seq, keys that are collections, duplicate keys and multi-document streams are
+// refused with an error naming the line.
 #pragma once
 
 #include <string_view>
@@ -12,7 +13,7 @@
 
 namespace modelfn {
 
-// Errors: InvalidArgument "line N: ..." for text outside the subset or malformed.
+// Errors: InvalidArgument "line N: ..." for malformed text or text outside the rules above.
 StatusOr<Json> ParseYaml(std::string_view text);
 
 }  // namespace modelfn

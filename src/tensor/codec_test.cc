@@ -128,6 +128,34 @@ TEST(CodecTest, BinaryRoundTripAllKinds) {
   EXPECT_EQ(out, "[1,-2]");
 }
 
+// BYTES are bytes: NUL and control characters survive JSON (escaped) and binary; only bytes
+// that are not UTF-8 are lost in JSON, as U+FFFD (docs/api.md), and kept by binary.
+TEST(CodecTest, BytesKeepNulThroughJsonAndBinary) {
+  Tensor t;
+  t.dtype = DType::kBytes;
+  t.shape = {3};
+  t.strings = {std::string("a\0b", 3), std::string("\0\x1b\n", 3), "\xc3\xa9"};
+  std::string json;
+  JsonWriter w(&json);
+  WriteFlatJson(t, &w);
+  EXPECT_EQ(json, R"(["a\u0000b","\u0000\u001b\n","é"])");
+  Tensor back;
+  back.dtype = DType::kBytes;
+  back.shape = {3};
+  ASSERT_TRUE(DecodeJsonData(P(json.c_str()), 100, &back).ok());
+  EXPECT_EQ(back.strings, t.strings);
+
+  t.strings = {std::string("\xff\0", 2), "", "ok"};
+  std::string bin;
+  AppendBinaryData(t, &bin);
+  ASSERT_TRUE(DecodeBinaryData(bin, 100, &back).ok());
+  EXPECT_EQ(back.strings, t.strings);
+  json.clear();
+  JsonWriter w2(&json);
+  WriteFlatJson(t, &w2);
+  EXPECT_EQ(json, R"(["\ufffd\u0000","","ok"])");
+}
+
 TEST(CodecTest, WritesNestedByShape) {
   Status st;
   Tensor t = Decode("[[true,false],[false,true]]", DType::kBool, &st);

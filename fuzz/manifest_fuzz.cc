@@ -1,13 +1,16 @@
 // libFuzzer target: manifest.json and current.json come from a model store that people other than
-// the operator may write. Whatever the bytes, parsing never crashes, and what is accepted
-// serialises to a text that parses to the same serialisation.
+// the operator may write. Whatever the bytes, parsing never crashes, what is accepted serialises
+// to a text that parses to the same serialisation, and the gateway's /openapi.json built from an
+// accepted manifest is JSON.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "common/json.h"
 #include "manifest/manifest.h"
+#include "platform/openapi.h"
 #include "store/registry.h"
 
 using namespace modelfn;
@@ -30,6 +33,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = ParseManifest(once);
     if (!again.ok()) Fail("serialised manifest does not parse", once);
     if (SerializeManifest(*again) != once) Fail("manifest round trip differs", once);
+    std::string openapi =
+        BuildOpenApi({OpenApiFunction{"fn", &*manifest}}, "http://127.0.0.1:8080", true, true);
+    if (!Json::Parse(openapi).ok()) Fail("openapi.json is not JSON", openapi);
   }
 
   auto pointer = Pointer::Parse(text);

@@ -12,6 +12,8 @@
 # finding like a crash. Findings are written to build-fuzz/artifacts/<target>/; keep each as a
 # regression input: fuzz/corpus/<target>/ once fixed (ctest replays it), fuzz/pending/<target>/
 # until then. New coverage goes to build-fuzz/corpus/<target>/, not into the repository.
+# FUZZ_KEEP_GOING=1 runs libFuzzer in fork mode and goes on after a finding, so one known bug does
+# not hide the others.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -33,10 +35,12 @@ declare -A max_len=(
   [manifest_fuzz]=$((1024 * 1024))
   [yaml_config_fuzz]=$((1024 * 1024))
   [jwt_fuzz]=$((64 * 1024 + 1))
+  [lambda_response_fuzz]=$body
 )
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(json_fuzz base64_fuzz http_parser_fuzz tensor_binary_fuzz
-  manifest_fuzz yaml_config_fuzz jwt_fuzz object_input_fuzz function_core_fuzz lambda_event_fuzz)
+  manifest_fuzz yaml_config_fuzz jwt_fuzz object_input_fuzz function_core_fuzz lambda_event_fuzz
+  lambda_response_fuzz)
 for t in "${targets[@]}"; do
   [ -n "${max_len[$t]:-}" ] || { echo "fuzz: unknown target $t" >&2; exit 2; }
 done
@@ -70,18 +74,20 @@ for t in "${targets[@]}"; do
     [ "$time_s" -gt 0 ] || continue
     extra=()
     [ "$name" = max ] && extra=(-len_control=0)
+    [ "${FUZZ_KEEP_GOING:-0}" = 1 ] && extra+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
     echo "== $t ($name, ${time_s}s, max_len ${max_len[$t]})"
     log="$build/$t.$name.log"
     rc=0
+    before=$(ls "$artifacts" | wc -l)
     "$build/fuzz/$t" -max_total_time="$time_s" -timeout="$timeout_s" -rss_limit_mb="$rss_mb" \
       -max_len="${max_len[$t]}" -dict="$root/fuzz/dict/$t.dict" -artifact_prefix="$artifacts/" \
       -print_final_stats=1 "${extra[@]}" "$work" "$root/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
-    grep -E '^#[0-9]+ +(DONE|INITED)' "$log" | tail -n 2 || true
-    grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Test unit written' "$log" || true
-    if [ $rc -ne 0 ]; then
-      echo "$t failed (exit $rc); see $log and $artifacts" >&2
+    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$log" | tail -n 2 || true
+    grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Test unit written|crash: |timeout: ' "$log" || true
+    if [ $rc -ne 0 ] || [ "$(ls "$artifacts" | wc -l)" -ne "$before" ]; then
+      echo "$t: findings (exit $rc); see $log and $artifacts" >&2
       failed+=("$t")
-      break
+      [ "${FUZZ_KEEP_GOING:-0}" = 1 ] || break
     fi
   done
 done

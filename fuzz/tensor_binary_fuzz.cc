@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < pos + 2 * rank) return 0;
   for (size_t i = 0; i < rank; ++i, pos += 2) t.shape.push_back(data[pos] | data[pos + 1] << 8);
   std::string_view bytes(reinterpret_cast<const char*>(data + pos), size - pos);
-  if (!DecodeBinaryData(bytes, 1 << 22, &t).ok()) return 0;
+  if (!DecodeBinaryData(bytes, 1 << 20, &t).ok()) return 0;
 
   std::string again;
   if (AppendBinaryData(t, &again) != again.size()) abort();

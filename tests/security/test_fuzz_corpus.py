@@ -6,8 +6,6 @@ import json
 import re
 import socket
 
-import pytest
-
 from conftest import FN, MODELS, ROOT
 from servers import LambdaRie
 

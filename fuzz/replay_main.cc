@@ -1,5 +1,5 @@
-// Replays a fuzz target's committed corpus without libFuzzer: each file under the folders given
-// on the command line goes once through LLVMFuzzerTestOneInput, in name order. A target that
+// Replays a fuzz target's committed corpus without libFuzzer: each file given on the command line,
+// or under a folder given, goes once through LLVMFuzzerTestOneInput, in name order. A target that
 // finds a bug aborts, which fails the test. Exit 1 when a folder is missing or holds no input, so
 // a corpus that vanished cannot pass silently.
 #include <algorithm>
@@ -16,14 +16,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
   if (argc < 2) {
-    fprintf(stderr, "usage: %s <corpus dir>...\n", argv[0]);
+    fprintf(stderr, "usage: %s <corpus dir or input>...\n", argv[0]);
     return 2;
   }
   for (int i = 1; i < argc; ++i) {
     std::error_code ec;
     std::vector<fs::path> files;
-    for (const auto& entry : fs::recursive_directory_iterator(argv[i], ec)) {
-      if (entry.is_regular_file()) files.push_back(entry.path());
+    if (fs::is_regular_file(argv[i], ec)) {
+      files.push_back(argv[i]);
+    } else {
+      for (const auto& entry : fs::recursive_directory_iterator(argv[i], ec)) {
+        if (entry.is_regular_file()) files.push_back(entry.path());
+      }
     }
     if (ec || files.empty()) {
       fprintf(stderr, "%s: no inputs (%s)\n", argv[i], ec ? ec.message().c_str() : "empty");

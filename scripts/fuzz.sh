@@ -38,11 +38,11 @@ declare -A max_len=(
   [lambda_response_fuzz]=$body
 )
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json_fuzz base64_fuzz http_parser_fuzz tensor_binary_fuzz
-  manifest_fuzz yaml_config_fuzz jwt_fuzz object_input_fuzz function_core_fuzz lambda_event_fuzz
-  lambda_response_fuzz)
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in fuzz/*_fuzz.cc; do targets+=("$(basename "$f" .cc)"); done
+fi
 for t in "${targets[@]}"; do
-  [ -n "${max_len[$t]:-}" ] || { echo "fuzz: unknown target $t" >&2; exit 2; }
+  [ -n "${max_len[$t]:-}" ] || { echo "fuzz: no max_len for target $t (add it above)" >&2; exit 2; }
 done
 
 [ -d third_party/onnxruntime ] || scripts/setup.sh
@@ -83,7 +83,8 @@ for t in "${targets[@]}"; do
       -max_len="${max_len[$t]}" -dict="$root/fuzz/dict/$t.dict" -artifact_prefix="$artifacts/" \
       -print_final_stats=1 "${extra[@]}" "$work" "$root/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
     grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$log" | tail -n 2 || true
-    grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Test unit written|crash: |timeout: ' "$log" || true
+    grep -E '^#[0-9]+: cov' "$log" | tail -n 1 || true  # fork mode's progress
+    grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Test unit written' "$log" || true
     if [ $rc -ne 0 ] || [ "$(ls "$artifacts" | wc -l)" -ne "$before" ]; then
       echo "$t: findings (exit $rc); see $log and $artifacts" >&2
       failed+=("$t")

@@ -84,9 +84,11 @@ for t in "${targets[@]}"; do
       -print_final_stats=1 "${extra[@]}" "$work" "$root/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
     grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$log" | tail -n 2 || true
     grep -E '^#[0-9]+: cov' "$log" | tail -n 1 || true  # fork mode's progress
-    grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Test unit written' "$log" || true
+    grep -E 'stat::number_of_executed_units|stat::peak_rss' "$log" || true
+    # Findings, each kind once with its count (fork mode can hit one bug many times).
+    grep -E '^SUMMARY|^==[0-9]+== ?ERROR' "$log" | sed -E 's/^==[0-9]+== ?//' | sort | uniq -c || true
     if [ $rc -ne 0 ] || [ "$(ls "$artifacts" | wc -l)" -ne "$before" ]; then
-      echo "$t: findings (exit $rc); see $log and $artifacts" >&2
+      echo "$t: $(($(ls "$artifacts" | wc -l) - before)) finding(s) (exit $rc); see $log and $artifacts" >&2
       failed+=("$t")
       [ "${FUZZ_KEEP_GOING:-0}" = 1 ] || break
     fi

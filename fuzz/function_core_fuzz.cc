@@ -3,36 +3,12 @@
 // body. The first byte picks the route; for the binary extension the second byte splits the body.
 #include <cstdint>
 #include <cstdlib>
-#include <memory>
 #include <string>
 
+#include "add2_core.h"
 #include "common/json.h"
-#include "engine/ort_engine.h"
-#include "function/function_core.h"
 
 using namespace modelfn;
-
-namespace {
-
-FunctionCore& Core() {
-  static FakeClock clock;
-  static EventLog log(-1, &clock);
-  static FunctionCore* core = [] {
-    const char* dir = getenv("MODELFN_SOURCE_DIR");
-    std::string path = std::string(dir ? dir : ".") + "/tests/models/add2/model.onnx";
-    auto e = OrtEngine::Load(path, OrtEngineOptions());
-    if (!e.ok()) abort();
-    InferenceLimits limits;
-    limits.max_elements = 1 << 16;
-    auto* c =
-        new FunctionCore(std::move(e).value(), FunctionIdentity{"add2", "1"}, limits, &clock, &log);
-    c->SetReady(InitTimings());
-    return c;
-  }();
-  return *core;
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
@@ -46,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   inv.path = kPaths[route];
   inv.body = body;
   if (route == 3) inv.inference_header_length = &ihcl;
-  Outcome o = Core().Handle(inv);
+  Outcome o = fuzz::Add2Core().Handle(inv);
   if (o.status < 200 || o.status > 599) abort();
   bool binary = false;
   for (const auto& [k, v] : o.headers) binary |= k == "Inference-Header-Content-Length";

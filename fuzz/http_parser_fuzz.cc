@@ -1,5 +1,8 @@
-// libFuzzer target: the HTTP request parser never crashes, whatever bytes arrive in whatever
-// pieces, and gives the same answer fed whole or byte by byte.
+// libFuzzer target: the HTTP request parser, with the server's default limits, never crashes,
+// whatever bytes arrive in whatever pieces, and gives the same answer fed whole or in small reads
+// (byte by byte up to 64 KiB of input, where a rescan per read shows as a timeout; 97-byte reads
+// beyond, so a 6 MiB body still runs in reasonable time). Each input is raw bytes off the wire, so
+// the corpus doubles as input for a differential test against another parser.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -17,10 +20,7 @@ namespace {
 
 // Parses every request in `buf`, feeding it in steps of `step` bytes. Returns a summary.
 std::string Run(std::string_view buf, size_t step) {
-  ParserLimits limits;
-  limits.max_body_bytes = 1 << 16;
-  limits.max_header_bytes = 1 << 12;
-  RequestParser parser(limits);
+  RequestParser parser{ParserLimits()};
   std::string summary;
   std::string pending;
   HttpRequest req;
@@ -51,9 +51,9 @@ std::string Run(std::string_view buf, size_t step) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view buf(reinterpret_cast<const char*>(data), size);
   std::string whole = Run(buf, buf.size() + 1);
-  std::string bytewise = Run(buf, 1);
-  if (whole != bytewise) {
-    fprintf(stderr, "whole:    %s\nbytewise: %s\n", whole.c_str(), bytewise.c_str());
+  std::string pieces = Run(buf, buf.size() <= (64 << 10) ? 1 : 97);
+  if (whole != pieces) {
+    fprintf(stderr, "whole:  %s\npieces: %s\n", whole.c_str(), pieces.c_str());
     abort();
   }
   return 0;

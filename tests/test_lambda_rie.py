@@ -130,7 +130,12 @@ def test_init_error_is_reported_to_the_runtime_api(tmp_path):
         err = r.json()
         assert err["errorType"] == "Runtime.checksum_mismatch", err
         assert "does not match manifest.json" in err["errorMessage"]
-        assert "INIT REPORT" in rie.output() or "init" in rie.output().lower()
+        # The function logged why its init failed, as one JSON line with the same code.
+        logged = [json.loads(l) for l in rie.output().splitlines() if l.startswith("{")]
+        failures = [l for l in logged if l.get("event") == "init_error"]
+        assert len(failures) == 1, rie.output()
+        assert failures[0]["code"] == "checksum_mismatch"
+        assert failures[0]["model"] == str(d)
     finally:
         rie.stop()
 

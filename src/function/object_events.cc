@@ -1,5 +1,6 @@
 #include "function/object_events.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "http/problem.h"
@@ -48,19 +49,37 @@ StatusOr<std::string> NpyToBody(const std::string& data) {
     return BadInput(".npy must be in C order");
   size_t lp = header.find("'shape': (");
   if (lp == std::string::npos) return BadInput(".npy header has no shape");
+  // Every dimension, every partial product and the data size are checked for overflow, and no
+  // partial product may exceed the element count: a zero beside huge dimensions would otherwise
+  // write billions of empty arrays for a few bytes of input.
+  constexpr size_t kMaxDims = 32;
   std::vector<int64_t> shape;
   for (size_t p = lp + 10; p < header.size() && header[p] != ')';) {
     if (isdigit(static_cast<unsigned char>(header[p]))) {
-      shape.push_back(strtoll(header.c_str() + p, nullptr, 10));
-      while (p < header.size() && isdigit(static_cast<unsigned char>(header[p]))) ++p;
+      int64_t d = 0;
+      while (p < header.size() && isdigit(static_cast<unsigned char>(header[p]))) {
+        if (__builtin_mul_overflow(d, 10, &d) || __builtin_add_overflow(d, header[p] - '0', &d))
+          return BadInput(".npy shape has a dimension too large");
+        ++p;
+      }
+      shape.push_back(d);
+      if (shape.size() > kMaxDims) return BadInput(".npy shape has too many dimensions");
     } else {
       ++p;
     }
   }
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (__builtin_mul_overflow(n, d, &n)) return BadInput(".npy shape is too large");
+  }
+  int64_t partial = 1;
+  for (size_t i = 0; i + 1 < shape.size(); ++i) {
+    partial *= shape[i];  // cannot overflow: bounded by the check below before the next step
+    if (partial > std::max<int64_t>(n, 1)) return BadInput(".npy shape holds no data");
+  }
   size_t begin = offset + header_len;
-  if (data.size() - begin != static_cast<size_t>(n) * width)
+  size_t want;
+  if (__builtin_mul_overflow(static_cast<size_t>(n), width, &want) || data.size() - begin != want)
     return BadInput(".npy data does not match its shape");
   std::string out;
   JsonWriter w(&out);

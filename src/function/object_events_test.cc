@@ -34,6 +34,38 @@ TEST(ObjectEventsTest, InputFormats) {
   EXPECT_FALSE(InputObjectToBody("x.jsonl", "[1,\n").ok());
 }
 
+// A .npy whose header claims a shape its few bytes cannot hold: refused before any output is
+// written (each of these crashed, or wrote billions of empty arrays, before the shape checks).
+std::string Npy(const std::string& shape, const std::string& data) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  header.resize(118 - 10, ' ');
+  header += '\n';
+  std::string npy = std::string("\x93NUMPY\x01\x00", 8);
+  npy.push_back(static_cast<char>(header.size()));
+  npy.push_back(0);
+  return npy + header + data;
+}
+
+TEST(ObjectEventsTest, NpyShapesThatLieAreRefused) {
+  for (const char* shape :
+       {"(4611686018427387904, 4)", "(99999999999999999999, 1)", "(4294967296, 4294967296)",
+        "(1000000000000, 0)",
+        "(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "
+        "1, "
+        "1, 1, 1)"}) {
+    auto r = InputObjectToBody("x.npy", Npy(shape, ""));
+    ASSERT_FALSE(r.ok()) << shape;
+    EXPECT_EQ(r.status().reason(), "invalid_request") << shape;
+  }
+  EXPECT_EQ(InputObjectToBody("x.npy", Npy("(0, 4)", "")).value(), R"({"inputs":[]})");
+  EXPECT_EQ(InputObjectToBody("x.npy", Npy("(0, 1000000000000, 1000000000000)", "")).value(),
+            R"({"inputs":[]})");
+  float v[2] = {1, 2};
+  EXPECT_EQ(
+      InputObjectToBody("x.npy", Npy("(2,)", std::string(reinterpret_cast<char*>(v), 8))).value(),
+      R"({"inputs":[1,2]})");
+}
+
 TEST(ObjectEventsTest, S3EventWritesOnceAndRecordsFailures) {
   auto e = OrtEngine::Load(std::string(MODELFN_SOURCE_DIR) + "/tests/models/fails/model.onnx",
                            OrtEngineOptions());

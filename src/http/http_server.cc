@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -91,6 +92,17 @@ void LogDroppedHeader(std::string_view name) {
   (void)ignored;
 }
 
+// Fields the server writes itself (framing, connection management): a handler's copy of one, such
+// as an instance's Transfer-Encoding passed through the gateway, would desynchronise the client.
+bool IsFramingHeader(std::string_view name) {
+  for (std::string_view f :
+       {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+        "trailer", "proxy-connection", "content-type", "date", "server"}) {
+    if (name.size() == f.size() && strncasecmp(name.data(), f.data(), f.size()) == 0) return true;
+  }
+  return false;
+}
+
 void AppendHeader(std::string_view name, std::string_view value, std::string* out) {
   if (!IsValidHeaderName(name) || !IsValidHeaderValue(value)) {
     LogDroppedHeader(name);
@@ -105,10 +117,12 @@ void AppendHeader(std::string_view name, std::string_view value, std::string* ou
 // The only writer of response heads.
 void AppendResponse(const HttpResponse& r, bool keep_alive, bool head, std::string* out) {
   out->reserve(out->size() + r.body.size() + 256);
+  // A final answer is 2xx-5xx; anything else from a handler is a bug, answered as one.
+  int status = r.status >= 200 && r.status <= 599 ? r.status : 500;
   out->append("HTTP/1.1 ");
-  out->append(std::to_string(r.status));
+  out->append(std::to_string(status));
   out->push_back(' ');
-  out->append(ReasonPhrase(r.status));
+  out->append(ReasonPhrase(status));
   out->append("\r\nServer: modelfn\r\nDate: ");
   out->append(HttpDate());
   if (!r.body.empty() || r.status >= 200) {
@@ -119,7 +133,13 @@ void AppendResponse(const HttpResponse& r, bool keep_alive, bool head, std::stri
   }
   out->append("\r\nContent-Length: ");
   out->append(std::to_string(r.body.size()));
-  for (const auto& [k, v] : r.headers) AppendHeader(k, v, out);
+  for (const auto& [k, v] : r.headers) {
+    if (IsFramingHeader(k)) {
+      LogDroppedHeader(k);  // the server alone frames the message and manages the connection
+      continue;
+    }
+    AppendHeader(k, v, out);
+  }
   out->append(keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
   if (!head) out->append(r.body);  // HEAD: same headers, no content
 }

@@ -107,6 +107,17 @@ ForwardReply ParseHttpApiResponse(std::string_view payload) {
     reply.body = std::string(payload);
     return reply;
   }
+  // As API Gateway does with a malformed proxy response: a status that cannot be a final answer
+  // (1xx would make the client expect another response on the connection) is the function's
+  // error.
+  if (!status->fits_int64() || status->AsInt64() < 200 || status->AsInt64() > 599) {
+    Problem p = MakeProblem("function_error",
+                            "the function answered an invalid statusCode " + status->Dump());
+    reply.status = p.status;
+    reply.content_type = std::string(kProblemContentType);
+    reply.body = p.ToJson();
+    return reply;
+  }
   reply.status = static_cast<int>(status->AsInt64());
   reply.content_type.clear();
   if (const Json* h = doc->Find("headers"); h != nullptr && h->is_object()) {

@@ -290,6 +290,47 @@ def test_headers_an_instance_returns_are_checked_like_any_other(up, store, tmp_p
     assert b"\r\nContent-Type: application/octet-stream\r\n" in head
 
 
+FRAMING_HANDLER = '''
+def handler(event, context):
+    body = event.get("body") or ""
+    if "status" in body:
+        return {"statusCode": 101, "headers": {"Upgrade": "h2c"}, "body": "HTTP/1.1 200 OK"}
+    return {
+        "statusCode": 200,
+        "headers": {"Transfer-Encoding": "chunked", "Connection": "keep-alive, Upgrade",
+                    "Content-Length": "1", "X-Fine": "kept"},
+        "body": "{}",
+    }
+'''
+
+
+def test_an_instance_cannot_frame_the_gateways_response(up, store, tmp_path):
+    """Framing and connection fields, and the status line, are the gateway's alone: a function
+    that answers Transfer-Encoding, Content-Length or a 1xx status cannot make the client read
+    the rest of the connection as another response."""
+    import sys
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(FRAMING_HANDLER)
+    fn = fn_config("work", command=f"[{sys.executable}, -m, awslambdaric, app.handler]",
+                   env=json.dumps({"PYTHONPATH": str(code)}))
+    u = up(config(store, [fn]))
+    out, _ = raw(u, b"POST /v1/models/work/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", timeout=60)
+    head, body = out.split(b"\r\n\r\n", 1)
+    assert out.startswith(b"HTTP/1.1 200 "), out[:300]
+    assert b"Transfer-Encoding" not in head and b"Upgrade" not in head
+    assert head.count(b"Content-Length") == 1 and b"\r\nContent-Length: 2\r\n" in head
+    assert head.count(b"Connection") == 1 and b"\r\nConnection: close" in head
+    assert b"\r\nX-Fine: kept\r\n" in head
+    assert body == b"{}"
+    out, _ = raw(u, b"POST /v1/models/work/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 8\r\n\r\n\"status\"",
+                 timeout=60)
+    assert out.startswith(b"HTTP/1.1 502 "), out[:300]
+    assert json.loads(out.split(b"\r\n\r\n", 1)[1])["code"] == "function_error"
+
+
 def test_an_unauthenticated_json_bomb_neither_ties_a_worker_nor_blocks_sigterm(up, store):
     """Routing by "model" in the body used to parse a 4 MB body before checking credentials, on
     the event loop: one request held it for minutes and SIGTERM could not stop the platform."""

@@ -1,5 +1,6 @@
 #include "tensor/codec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -235,7 +236,8 @@ Status DecodeBinaryData(std::string_view bytes, int64_t max_elements, Tensor* ou
   }
   out->data.clear();
   out->strings.clear();
-  out->strings.reserve(static_cast<size_t>(n));
+  // Each element takes at least its 4-byte length: never reserve more than the data can hold.
+  out->strings.reserve(std::min(static_cast<size_t>(n), bytes.size() / 4));
   size_t pos = 0;
   for (int64_t i = 0; i < n; ++i) {
     if (bytes.size() - pos < 4) return ShapeError("binary BYTES data is truncated");

@@ -23,6 +23,7 @@ StatusOr<std::string> B64Url(std::string_view s) {
       return InvalidArgumentError("malformed token");
     }
   }
+  if (t.size() % 4 == 1) return InvalidArgumentError("malformed token");  // no such length
   while (t.size() % 4 != 0) t.push_back('=');
   auto out = Base64Decode(t);
   if (!out.ok()) return InvalidArgumentError("malformed token");

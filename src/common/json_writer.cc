@@ -173,16 +173,23 @@ JsonWriter& JsonWriter::Uint(uint64_t v) {
   out_->append(buf, r.ptr);
   return *this;
 }
-JsonWriter& JsonWriter::Double(double v) {
-  Sep();
+// Writes the values the shortest form cannot: non-finite ones (JSON has no NaN/Infinity: null)
+// and negative zero ("-0" would read back as the integer 0). True when it wrote v.
+static bool AppendSpecialNumber(double v, std::string* out) {
   if (!std::isfinite(v)) {
-    out_->append("null");
-    return *this;
+    out->append("null");
+    return true;
   }
   if (v == 0 && std::signbit(v)) {
-    out_->append("-0.0");  // "-0" would read back as the integer 0
-    return *this;
+    out->append("-0.0");
+    return true;
   }
+  return false;
+}
+
+JsonWriter& JsonWriter::Double(double v) {
+  Sep();
+  if (AppendSpecialNumber(v, out_)) return *this;
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   // The shortest form of a double from 2^64 up to 1e22 can be all digits ("131170777777777780000"):
@@ -198,14 +205,7 @@ JsonWriter& JsonWriter::Double(double v) {
 }
 JsonWriter& JsonWriter::Float(float v) {
   Sep();
-  if (!std::isfinite(v)) {
-    out_->append("null");
-    return *this;
-  }
-  if (v == 0 && std::signbit(v)) {
-    out_->append("-0.0");  // "-0" would read back as the integer 0
-    return *this;
-  }
+  if (AppendSpecialNumber(v, out_)) return *this;
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out_->append(buf, r.ptr);

@@ -135,7 +135,9 @@ int main(int argc, char** argv) {
   limits.max_body_bytes = 8 << 20;
   http_parser_settings settings = Settings();
   printf("%-48s %8s %12s %12s %7s\n", "request", "bytes", "ours ns", "http-parser", "ratio");
-  for (const auto& [name, text] : cases) {
+  for (const auto& c : cases) {
+    const std::string& name = c.first;  // not a structured binding: lambdas below capture it
+    const std::string& text = c.second;
     size_t sink = 0;
     auto [ours, theirs] = NsPerCall(
         [&] {

@@ -2,6 +2,7 @@
 replays the request and asserts the safe outcome."""
 import http.client
 import json
+import socket
 import urllib.parse
 
 import pytest
@@ -43,3 +44,44 @@ def test_a_repeated_forwarded_field_does_not_break_a_lambda_function(keyed_lambd
     c.close()
     assert r.status == 200, text
     assert json.loads(text)["outputs"]["y"] == [[1, 2, 3, 4]]
+
+
+def head_answer(u, head, timeout=10):
+    """Sends a request head whose body never comes; returns what the gateway says meanwhile."""
+    p = urllib.parse.urlparse(u.url)
+    s = socket.create_connection((p.hostname, p.port), timeout=timeout)
+    s.sendall(head)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
+@pytest.mark.parametrize("line", [b"OPTIONS /v1/models/work/infer", b"GET /v1/health",
+                                  b"GET /dashboard", b"GET /v2/health/ready"])
+@pytest.mark.parametrize("framing", [b"Content-Length: 6000000\r\n",
+                                     b"Transfer-Encoding: chunked\r\n"])
+def test_public_routes_do_not_read_a_large_body_before_authentication(keyed_lambda, line,
+                                                                       framing):
+    # With auth on, public routes answered only once a body of up to the body limit (6 MiB) had
+    # arrived: any client could make the gateway buffer that much on each of its connections.
+    u, _ = keyed_lambda
+    out = head_answer(u, line + b" HTTP/1.1\r\nHost: x\r\nOrigin: http://o\r\n" + framing +
+                      b"\r\n")
+    assert out.startswith(b"HTTP/1.1 413 "), out[:300]
+    assert b"Connection: close" in out
+    assert u.get("/v1/health").status_code == 200
+
+
+def test_public_routes_still_answer_with_a_small_body(keyed_lambda):
+    u, _ = keyed_lambda
+    out = head_answer(u, b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                         b"Content-Length: 5\r\n\r\nhello")
+    assert out.startswith(b"HTTP/1.1 200 "), out[:300]

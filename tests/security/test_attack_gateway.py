@@ -1,11 +1,15 @@
 """Attacks on the gateway found by replaying requests against the hardened build: each test
 replays the request and asserts the safe outcome."""
+import base64
 import http.client
 import json
 import socket
+import time
 import urllib.parse
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from up_harness import WORK_MODEL, Up, cli, config, fn_config, push, work_body
 
@@ -85,3 +89,44 @@ def test_public_routes_still_answer_with_a_small_body(keyed_lambda):
     out = head_answer(u, b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                          b"Content-Length: 5\r\n\r\nhello")
     assert out.startswith(b"HTTP/1.1 200 "), out[:300]
+
+
+@pytest.fixture(scope="module")
+def jwt_platform(tmp_path_factory):
+    """A platform with JWT auth (one RS256 key); yields (Up, the signing key)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    n = key.public_key().public_numbers()
+
+    def b64(i):
+        return base64.urlsafe_b64encode(i.to_bytes((i.bit_length() + 7) // 8, "big")).rstrip(
+            b"=").decode()
+
+    d = tmp_path_factory.mktemp("atk-jwt")
+    (d / "jwks.json").write_text(json.dumps({"keys": [
+        {"kty": "RSA", "kid": "r1", "use": "sig", "alg": "RS256", "n": b64(n.n), "e": b64(n.e)}]}))
+    store = tmp_path_factory.mktemp("atk-jwt-store") / "models"
+    push(store, WORK_MODEL, "work", "1.0.0")
+    u = Up(d, config(store, [fn_config("work", mode="http")],
+                     gateway=f"  auth: {{jwt: {{jwks: {d / 'jwks.json'}, issuer: https://iss, "
+                             f"audience: api}}}}\n"))
+    yield u, key
+    u.stop()
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat", "exp"])
+def test_a_time_claim_that_is_not_a_number_is_refused(jwt_platform, claim):
+    # A signed token whose nbf (or iat) was a string was treated as having none: accepted long
+    # before the time the issuer wrote in it.
+    u, key = jwt_platform
+    now = int(time.time())
+    claims = {"iss": "https://iss", "aud": "api", "sub": "s", "exp": now + 300}
+    claims[claim] = str(now + 100000 if claim != "exp" else now + 300)
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "r1"})
+    r = u.post("/v1/models/work/infer", work_body(), headers={"Authorization": "Bearer " + token})
+    assert r.status_code == 401, r.text
+    assert f"{claim} is not a number" in r.json()["detail"], r.text
+    # The same token with numbers passes when they allow it: the refusal is about the type.
+    claims[claim] = now if claim != "exp" else now + 300
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "r1"})
+    r = u.post("/v1/models/work/infer", work_body(), headers={"Authorization": "Bearer " + token})
+    assert r.status_code == 200, r.text

@@ -10,7 +10,9 @@
 #include <mutex>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/files.h"
+#include "common/log.h"
 #include "engine/onnx_model_info.h"
 
 namespace modelfn {
@@ -83,11 +85,28 @@ ONNXTensorElementDataType ToOnnx(DType t) {
 
 double g_env_ms = 0;
 
+// ONNX Runtime's own sink writes coloured, multi-line text to stderr, which shares the function's
+// log file, and its messages quote node names the model chose: a request that fails inside a
+// kernel would put lines of the model's choosing into the log. Its messages become escaped JSON
+// lines like every other.
+void OrtLogToJson(void*, OrtLoggingLevel severity, const char* category, const char*,
+                  const char* code_location, const char* message) {
+  static const EventLog log(2, &RealClock::Get());
+  const char* level = severity >= ORT_LOGGING_LEVEL_ERROR     ? "error"
+                      : severity == ORT_LOGGING_LEVEL_WARNING ? "warn"
+                                                              : "info";
+  EventLog::Line line = log.Begin("onnxruntime", level);
+  line.w().Key("category").String(category ? category : "");
+  line.w().Key("where").String(code_location ? code_location : "");
+  line.w().Key("msg").String(message ? message : "");
+  log.Emit(line);
+}
+
 Ort::Env& SharedEnv() {
   static Ort::Env* env = [] {
     OrtEngine::PrepareProcess();
     auto t0 = std::chrono::steady_clock::now();
-    auto* e = new Ort::Env(ORT_LOGGING_LEVEL_WARNING, "modelfn");
+    auto* e = new Ort::Env(ORT_LOGGING_LEVEL_WARNING, "modelfn", OrtLogToJson, nullptr);
     if (getenv("MODELFN_ORT_TELEMETRY") == nullptr) e->DisableTelemetryEvents();
     g_env_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

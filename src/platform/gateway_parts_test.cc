@@ -154,6 +154,26 @@ TEST(HttpApiEventTest, RequestBecomesAPayload20Event) {
   EXPECT_EQ(ev->Find("body")->AsString(), "AAEC");
 }
 
+TEST(HttpApiEventTest, RepeatedFieldsAreJoinedNotDuplicated) {
+  ForwardRequest r;
+  r.method = "POST";
+  r.path = "/v1/infer";
+  r.content_type = "application/json";
+  r.request_id = "rid";
+  r.headers = {{"accept", "a"},
+               {"user-agent", "ua"},
+               {"accept", "*/*"},
+               {"content-type", "text/plain"},
+               {"x-request-id", "other"}};
+  std::string event = BuildHttpApiEvent(r, "lambda-id", 1);
+  auto ev = Json::Parse(event);
+  ASSERT_TRUE(ev.ok()) << ev.status().message() << "\n" << event;
+  const Json* h = ev->Find("headers");
+  EXPECT_EQ(h->Find("accept")->AsString(), "a,*/*");
+  EXPECT_EQ(h->Find("content-type")->AsString(), "application/json");
+  EXPECT_EQ(h->Find("x-request-id")->AsString(), "rid");
+}
+
 TEST(HttpApiEventTest, ResponseShapes) {
   ForwardReply r = ParseHttpApiResponse(
       R"({"statusCode":404,"headers":{"Content-Type":"application/problem+json","X-A":"b"},)"

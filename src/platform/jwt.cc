@@ -192,10 +192,15 @@ StatusOr<Json> JwksVerifier::Verify(std::string_view token, const JwtPolicy& pol
   if (!verified) return InvalidArgumentError("bad signature");
   auto claims = Json::Parse(claims_json);
   if (!claims.ok() || !claims->is_object()) return InvalidArgumentError("malformed claims");
-  auto number = [&](const char* k) -> const Json* {
+  // RFC 7519 section 4.1: the time claims are NumericDates. One of another type is refused, not
+  // ignored: skipping a malformed nbf would accept a token before the issuer allowed it.
+  for (const char* k : {"exp", "nbf", "iat"}) {
     const Json* v = claims->Find(k);
-    return v != nullptr && v->is_number() ? v : nullptr;
-  };
+    if (v != nullptr && !v->is_number()) {
+      return InvalidArgumentError(std::string("token's ") + k + " is not a number");
+    }
+  }
+  auto number = [&](const char* k) -> const Json* { return claims->Find(k); };
   const Json* exp = number("exp");
   if (exp == nullptr) return InvalidArgumentError("token has no exp");
   if (static_cast<double>(now_s) > exp->AsDouble() + static_cast<double>(policy.leeway_s)) {

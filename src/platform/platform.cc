@@ -398,20 +398,30 @@ bool Platform::NeedsAuth(const std::string& path) const {
 }
 
 bool Platform::CheckHead(HttpRequest* head, HttpResponse* early) {
-  // A preflight carries no credentials by design; Handle answers it without serving anything.
-  if ((!keys_ && !config_.gateway.jwt_enabled) || head->method == "OPTIONS" ||
-      !NeedsAuth(head->path)) {
-    return true;
-  }
+  if (!keys_ && !config_.gateway.jwt_enabled) return true;
   bool v2 = head->path.rfind("/v2", 0) == 0;
-  Principal who;
-  if (!Authenticate(*head, v2, &who, early)) {
+  auto refuse = [&] {
     const std::string* id = head->Header("x-request-id");
     early->headers.emplace_back("X-Request-Id", id && IsSafeRequestId(*id) ? *id : NewRequestId());
     const std::string* origin = head->Header("origin");
     AddCors(origin ? *origin : std::string(), early);
     return false;
+  };
+  // A preflight carries no credentials by design; Handle answers it without serving anything.
+  if (head->method == "OPTIONS" || !NeedsAuth(head->path)) {
+    // Public routes take no body. Reading one would let an unauthenticated client make the
+    // gateway buffer up to the body limit on every connection; a small one is still read.
+    const std::string* length = head->Header("content-length");
+    if (head->Header("transfer-encoding") != nullptr ||
+        (length != nullptr &&
+         std::strtoull(length->c_str(), nullptr, 10) > kMaxDrainAfterEarlyAnswer)) {
+      *early = ErrorResponse("payload_too_large", "this route takes no request body", v2);
+      return refuse();
+    }
+    return true;
   }
+  Principal who;
+  if (!Authenticate(*head, v2, &who, early)) return refuse();
   head->context = std::move(who);
   return true;
 }

@@ -67,8 +67,24 @@ std::string BuildHttpApiEvent(const ForwardRequest& r, const std::string& reques
   w.Key("rawPath").String(r.path);
   w.Key("rawQueryString").String(r.query);
   w.Key("headers").BeginObject();
-  std::string user_agent;
+  // Payload 2.0 joins repeated fields with commas: a key written twice would make the event a
+  // document with a duplicate key, which the runtime refuses.
+  std::vector<std::pair<std::string, std::string>> merged;
   for (const auto& [k, v] : r.headers) {
+    if ((k == "content-type" && !r.content_type.empty()) ||
+        (k == "x-request-id" && !r.request_id.empty())) {
+      continue;
+    }
+    auto same = std::find_if(merged.begin(), merged.end(),
+                             [&k = k](const auto& field) { return field.first == k; });
+    if (same == merged.end()) {
+      merged.emplace_back(k, v);
+    } else {
+      same->second += "," + v;
+    }
+  }
+  std::string user_agent;
+  for (const auto& [k, v] : merged) {
     w.Key(k).String(v);
     if (k == "user-agent") user_agent = v;
   }

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <memory>
+#include <string_view>
 
 #include "common/files.h"
 #include "common/sha256.h"
@@ -104,24 +106,61 @@ StatusOr<std::string> LocalStore::PathOf(const std::string& key) const {
   return root_ + "/" + key;
 }
 
+StatusOr<int> LocalStore::OpenObject(const std::string& key, struct stat* st) const {
+  ASSIGN_OR_RETURN(std::string src, PathOf(key));
+  // O_NONBLOCK: opening a FIFO placed in the store must not hang the reader.
+  int fd = open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return NotFoundError("no object " + key + " in " + Describe());
+    }
+    return UnavailableError("cannot open " + src + ": " + strerror(errno));
+  }
+  // Whoever can write to the store's folder could leave a symlink to any file this process may
+  // read (the model would then serve its bytes), or a device that never ends. An object must be
+  // a regular file inside the store; the folder itself may be reached through a link.
+  std::unique_ptr<char, decltype(&free)> real_root(realpath(root_.c_str(), nullptr), &free);
+  std::unique_ptr<char, decltype(&free)> real(realpath(src.c_str(), nullptr), &free);
+  struct stat named;
+  bool inside = real_root && real && fstat(fd, st) == 0 && S_ISREG(st->st_mode) &&
+                stat(real.get(), &named) == 0 && named.st_dev == st->st_dev &&
+                named.st_ino == st->st_ino &&
+                std::string_view(real.get()).rfind(std::string(real_root.get()) + "/", 0) == 0;
+  if (!inside) {
+    close(fd);
+    return Status(StatusCode::kInvalidArgument,
+                  "object " + key + " in " + Describe() +
+                      " is not a regular file inside the store (a symlink out of it, a folder or "
+                      "a device): refused",
+                  "unsafe_store_object");
+  }
+  return fd;
+}
+
 StatusOr<std::string> LocalStore::Get(const std::string& key) {
-  ASSIGN_OR_RETURN(std::string path, PathOf(key));
-  auto data = ReadFile(path);
-  if (!data.ok() && data.status().code() == StatusCode::kNotFound)
-    return NotFoundError("no object " + key + " in " + Describe());
+  struct stat st;
+  ASSIGN_OR_RETURN(int fd, OpenObject(key, &st));
+  std::string data;
+  data.reserve(static_cast<size_t>(st.st_size));
+  char buf[65536];
+  while (true) {
+    ssize_t r = read(fd, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      close(fd);
+      return UnavailableError("cannot read object " + key + ": " + strerror(errno));
+    }
+    if (r == 0) break;
+    data.append(buf, static_cast<size_t>(r));
+  }
+  close(fd);
   return data;
 }
 
 StatusOr<ObjectInfo> LocalStore::GetToFile(const std::string& key, const std::string& path,
                                            const ProgressFn& progress) {
-  ASSIGN_OR_RETURN(std::string src, PathOf(key));
-  int in = open(src.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) {
-    if (errno == ENOENT) return NotFoundError("no object " + key + " in " + Describe());
-    return UnavailableError("cannot open " + src + ": " + strerror(errno));
-  }
   struct stat st;
-  fstat(in, &st);
+  ASSIGN_OR_RETURN(int in, OpenObject(key, &st));
   int out = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) {
     close(in);

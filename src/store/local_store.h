@@ -1,10 +1,13 @@
-// ObjectStore on a local folder (the embedded default): key "a/b/c" is the file ROOT/a/b/c.
+// ObjectStore on a local folder (the embedded default): key "a/b/c" is the file ROOT/a/b/c; reads
+// refuse an object that is not a regular file inside ROOT (a symlink out, a FIFO, a device).
 // Writes go to a temp file in the same folder, are fsynced and renamed into place; "if absent"
 // uses link(2), which fails atomically when the target exists; "if match" holds an flock(2) on a
 // lock file while it compares and swaps, so concurrent processes on one host serialise. Etags
 // name a file's identity (inode, size, mtime): every write changes them. Names starting with
 // ".modelfn-" are the store's own and never listed.
 #pragma once
+
+#include <sys/stat.h>
 
 #include <string>
 
@@ -31,6 +34,10 @@ class LocalStore final : public ObjectStore {
 
  private:
   StatusOr<std::string> PathOf(const std::string& key) const;
+  // Opens object `key` for reading and fills *st. NotFound when absent; InvalidArgument (reason
+  // "unsafe_store_object") when it is not a regular file whose real path is inside the store.
+  // The caller owns (closes) the descriptor.
+  StatusOr<int> OpenObject(const std::string& key, struct stat* st) const;
   // Writes a temp file next to `path` through `write(fd)`; returns its name.
   template <typename WriteFn>
   StatusOr<std::string> WriteTemp(const std::string& path, WriteFn write);

@@ -1,6 +1,7 @@
 #include "store/local_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -101,6 +102,33 @@ TEST(LocalStoreTest, RejectsEscapingKeys) {
   for (const char* k : {"../x", "/abs", "a/../../b", ".modelfn-locks/x", ""}) {
     EXPECT_EQ(s.Put(k, "x", PutOptions()).status().code(), StatusCode::kInvalidArgument) << k;
   }
+}
+
+TEST(LocalStoreTest, ReadsOnlyRegularFilesInsideTheStore) {
+  std::string base = Fresh("local-links");
+  std::string root = base + "/store";
+  LocalStore s(root);
+  ASSERT_TRUE(s.Put("m/v/inside.bin", "inside", PutOptions()).ok());
+  ASSERT_TRUE(WriteFileAtomic(base + "/secret.txt", "secret").ok());
+  ASSERT_EQ(symlink((base + "/secret.txt").c_str(), (root + "/m/v/out.bin").c_str()), 0);
+  ASSERT_EQ(symlink(base.c_str(), (root + "/m/outdir").c_str()), 0);
+  ASSERT_EQ(symlink((root + "/m/v/inside.bin").c_str(), (root + "/m/v/in.bin").c_str()), 0);
+  ASSERT_EQ(mkfifo((root + "/m/v/fifo.bin").c_str(), 0600), 0);
+  std::string dest = base + "/dest.bin";
+  for (const char* key : {"m/v/out.bin", "m/outdir/secret.txt", "m/v/fifo.bin", "m/v"}) {
+    auto got = s.Get(key);
+    EXPECT_EQ(got.status().code(), StatusCode::kInvalidArgument) << key;
+    EXPECT_EQ(got.status().reason(), "unsafe_store_object") << key;
+    auto copied = s.GetToFile(key, dest, nullptr);
+    EXPECT_EQ(copied.status().code(), StatusCode::kInvalidArgument) << key;
+  }
+  // A link that stays inside the store, and a store reached through a link, still work.
+  EXPECT_EQ(s.Get("m/v/in.bin").value(), "inside");
+  ASSERT_EQ(symlink(root.c_str(), (base + "/alias").c_str()), 0);
+  LocalStore alias(base + "/alias");
+  EXPECT_EQ(alias.Get("m/v/inside.bin").value(), "inside");
+  ASSERT_TRUE(alias.GetToFile("m/v/inside.bin", dest, nullptr).ok());
+  EXPECT_EQ(ReadFile(dest).value(), "inside");
 }
 
 }  // namespace

@@ -174,6 +174,9 @@ RequestParser::Result RequestParser::ParseHeader(std::string_view head, HttpRequ
     } else if (name == "x-api-key") {
       if (have_api_key) return bad("repeated X-Api-Key header");
       have_api_key = true;
+    } else if (name == "content-type" || name == "inference-header-content-length") {
+      // Single-valued fields that decide how the body is read: two would let layers disagree.
+      if (req->Header(name) != nullptr) return bad("repeated " + name + " header");
     }
     req->headers.emplace_back(std::move(name), std::string(value));
   }

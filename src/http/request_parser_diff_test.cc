@@ -272,6 +272,9 @@ std::string Explain(std::string_view in, const Outcome& ours, const Outcome& the
         HasLine(in, "x-api-key:", 2)) {
       return "repeated Host/Authorization/X-Api-Key: refused by design (400)";
     }
+    if (HasLine(in, "content-type:", 2) || HasLine(in, "inference-header-content-length:", 2)) {
+      return "repeated Content-Type/Inference-Header-Content-Length: refused by design (400)";
+    }
     if (has("transfer-encoding:") && !has("transfer-encoding: chunked\r\n")) {
       return "a transfer coding other than exactly 'chunked': we answer 501";
     }

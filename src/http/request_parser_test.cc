@@ -187,6 +187,9 @@ TEST(RequestParserTest, RepeatedCredentialAndHostFieldsAreRefused) {
       "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: a\r\nX-Api-Key: k1\r\nx-api-key: k2\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Type: a/b\r\nContent-Type: c/d\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nInference-Header-Content-Length: 5\r\n"
+      "inference-header-content-length: 2\r\n\r\n",
   };
   for (const char* t : bad) {
     auto p = ParseAll(t);

@@ -206,6 +206,7 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
       auto http = src.rfind("http://", 0) == 0 ? MakePlainHttpClient() : MakeCurlHttpClient();
       HttpCall call;
       call.url = src;
+      call.max_response_bytes = 1 << 20;  // a JWKS is a few keys
       ASSIGN_OR_RETURN(HttpReply reply, http->Send(call));
       if (reply.status != 200) {
         return UnavailableError("JWKS " + src + " answered HTTP " + std::to_string(reply.status));

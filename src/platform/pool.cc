@@ -15,6 +15,9 @@
 #include "store/http_client.h"
 
 namespace modelfn {
+
+// The most an http-mode instance's answer may hold: the gateway keeps each answer in memory.
+constexpr uint64_t kMaxInstanceResponseBytes = 256ull << 20;
 namespace {
 
 constexpr int64_t kMs = 1'000'000;
@@ -374,6 +377,7 @@ void InstancePool::ForwardHttp(uint64_t rid, int port, ForwardRequest req, int t
   }
   call.body = req.body;
   call.stall_timeout_s = timeout_ms / 1000 + 5;  // the pool's timer kills first
+  call.max_response_bytes = kMaxInstanceResponseBytes;
   auto reply = client->Send(call);
   Deferred d;
   {
@@ -392,6 +396,13 @@ void InstancePool::ForwardHttp(uint64_t rid, int port, ForwardRequest req, int t
       }
       r.body = std::move(reply->body);
       FinishLocked(rid, std::move(r), &d);
+    } else if (reply.status().reason() == "response_too_large") {
+      // The instance is fine; its answer is more than the gateway holds for one request.
+      FinishLocked(rid,
+                   ProblemReply("response_too_large",
+                                "the instance answered more than " +
+                                    std::to_string(kMaxInstanceResponseBytes >> 20) + " MiB"),
+                   &d);
     } else if (reply.status().code() == StatusCode::kResourceExhausted) {
       // The gateway itself is out of descriptors: the instance is fine, keep it.
       FinishLocked(

@@ -28,6 +28,10 @@ struct HttpCall {
   ProgressFn progress;
   int connect_timeout_ms = 5000;
   int stall_timeout_s = 30;  // abort when under 1 KiB/s for this long
+  // The plain client refuses a response whose head or body is larger (ResourceExhausted, reason
+  // "response_too_large"); 0: no limit. For peers that are not trusted to be small: instances, a
+  // JWKS URL.
+  uint64_t max_response_bytes = 0;
 };
 
 struct HttpReply {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -47,10 +48,10 @@ class PlainHttpClient final : public HttpClient {
       }
       timeval tv{call.stall_timeout_s, 0};
       setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      auto reply = Exchange(req, call.method == "HEAD");
+      auto reply = Exchange(req, call.method == "HEAD", call.max_response_bytes);
       if (reply.ok()) return reply;
       Close();
-      if (!reused || reply.status().code() == StatusCode::kDeadlineExceeded) return reply.status();
+      if (!reused || reply.status().code() != StatusCode::kUnavailable) return reply.status();
     }
     return UnavailableError("unreachable");
   }
@@ -114,12 +115,39 @@ class PlainHttpClient final : public HttpClient {
     return Status::Ok();
   }
 
-  Status FillUntil(const char* delim, size_t* pos) {
-    while ((*pos = buf_.find(delim)) == std::string::npos) RETURN_IF_ERROR(Fill(buf_.size() + 1));
+  // Reads until `delim` is in `buf_`, at most `limit` bytes (response_too_large past it).
+  Status FillUntil(const char* delim, size_t* pos, size_t limit) {
+    while ((*pos = buf_.find(delim)) == std::string::npos) {
+      if (buf_.size() > limit) return TooLarge();
+      RETURN_IF_ERROR(Fill(buf_.size() + 1));
+    }
     return Status::Ok();
   }
 
-  StatusOr<HttpReply> Exchange(const std::string& req, bool head) {
+  Status TooLarge() const {
+    return Status(StatusCode::kResourceExhausted, "the response from " + peer_ + " is too large",
+                  "response_too_large");
+  }
+
+  // A hexadecimal chunk size or a decimal Content-Length: digits only, below 2^60 (so that adding
+  // the CRLF cannot wrap), else -1.
+  static long long ParseSize(std::string_view s, int base) {
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    if (s.empty() || s.size() > 15) return -1;
+    long long v = 0;
+    for (char c : s) {
+      int d = c >= '0' && c <= '9'                 ? c - '0'
+              : base == 16 && c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : base == 16 && c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                   : -1;
+      if (d < 0) return -1;
+      v = v * base + d;
+    }
+    return v;
+  }
+
+  StatusOr<HttpReply> Exchange(const std::string& req, bool head, uint64_t max_bytes) {
+    const size_t limit = max_bytes == 0 ? SIZE_MAX / 2 : static_cast<size_t>(max_bytes);
     for (size_t sent = 0; sent < req.size();) {
       ssize_t w = send(fd_, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
       if (w < 0) {
@@ -130,7 +158,7 @@ class PlainHttpClient final : public HttpClient {
     }
     HttpReply reply;
     size_t end;
-    RETURN_IF_ERROR(FillUntil("\r\n\r\n", &end));
+    RETURN_IF_ERROR(FillUntil("\r\n\r\n", &end, std::min<size_t>(limit, 1 << 20)));
     std::string head_text = buf_.substr(0, end);
     buf_.erase(0, end + 4);
     if (head_text.size() < 12 || head_text.rfind("HTTP/1.", 0) != 0)
@@ -150,7 +178,10 @@ class PlainHttpClient final : public HttpClient {
       for (char& c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
       std::string value = line.substr(colon + 1);
       while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      if (name == "content-length") length = atoll(value.c_str());
+      if (name == "content-length") {
+        length = ParseSize(value, 10);
+        if (length < 0) return UnavailableError("bad Content-Length from " + peer_);
+      }
       if (name == "transfer-encoding" && value.find("chunked") != std::string::npos) chunked = true;
       if (name == "connection" && value.find("close") != std::string::npos) close_after = true;
       reply.headers.emplace_back(std::move(name), std::move(value));
@@ -160,8 +191,12 @@ class PlainHttpClient final : public HttpClient {
     } else if (chunked) {
       while (true) {
         size_t eol;
-        RETURN_IF_ERROR(FillUntil("\r\n", &eol));
-        size_t n = strtoul(buf_.c_str(), nullptr, 16);
+        RETURN_IF_ERROR(FillUntil("\r\n", &eol, 4096));
+        std::string_view line(buf_.data(), eol);
+        long long size = ParseSize(line.substr(0, line.find(';')), 16);
+        if (size < 0) return UnavailableError("bad chunk size from " + peer_);
+        size_t n = static_cast<size_t>(size);
+        if (reply.body.size() + n > limit) return TooLarge();
         buf_.erase(0, eol + 2);
         RETURN_IF_ERROR(Fill(n + 2));
         reply.body.append(buf_, 0, n);
@@ -169,13 +204,16 @@ class PlainHttpClient final : public HttpClient {
         if (n == 0) break;
       }
     } else if (length >= 0) {
+      if (static_cast<size_t>(length) > limit) return TooLarge();
       RETURN_IF_ERROR(Fill(static_cast<size_t>(length)));
       reply.body = buf_.substr(0, static_cast<size_t>(length));
       buf_.erase(0, static_cast<size_t>(length));
     } else {
       Status s;
       while ((s = Fill(buf_.size() + 1)).ok()) {
+        if (buf_.size() > limit) return TooLarge();
       }
+      if (buf_.size() > limit) return TooLarge();
       reply.body = std::move(buf_);
       buf_.clear();
       close_after = true;

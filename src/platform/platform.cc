@@ -779,8 +779,16 @@ void Platform::Handle(HttpRequest req, HttpResponder respond) {
   }
   std::string cache_key;
   if (t.fn->config.response_cache && !v2_meta) {
+    // Everything the instance is given (the forwarded fields too: they change how the body is
+    // read and what is answered). Only the body may hold a newline, and it comes last.
+    auto field = [&req](std::string_view name) {
+      const std::string* v = req.Header(name);
+      return v ? *v : std::string();
+    };
     cache_key = Sha256Hex(t.fn->config.name + "\n" + variant->pool->version() + "\n" + t.path +
-                          "\n" + req.query + "\n" + req.body);
+                          "\n" + req.query + "\n" + field("content-type") + "\n" +
+                          field("inference-header-content-length") + "\n" + field("accept") + "\n" +
+                          req.body);
     std::lock_guard<std::mutex> lock(cache_mu_);
     auto it = cache_.find(cache_key);
     if (it != cache_.end()) {

@@ -201,7 +201,9 @@ def test_gateway_out_of_descriptors_does_not_spin_and_recovers(tmp_path, mode):
                          % (len(body), body))
             head = b""
             while b"\r\n\r\n" not in head:
-                head += sock.recv(65536)
+                chunk = sock.recv(65536)
+                assert chunk, f"the gateway closed the connection instead of answering: {head!r}"
+                head += chunk
             return int(head.split(b" ")[1])
         exhaust_and_recover(port, proc.pid, "/v1/health", infer_while_exhausted)
         # Out of descriptors or not, the function still answers on a connection that stayed open.
@@ -502,12 +504,16 @@ def test_unreachable_store_at_lambda_init_reports_a_typed_init_error(tmp_path):
         conn.settimeout(30)
         data = b""
         while b"\r\n\r\n" not in data:
-            data += conn.recv(65536)
+            chunk = conn.recv(65536)
+            assert chunk, f"the function closed the connection mid-request: {data!r}"
+            data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         length = int([l.split(b":")[1] for l in head.split(b"\r\n")
                       if l.lower().startswith(b"content-length")][0])
         while len(body) < length:
-            body += conn.recv(65536)
+            chunk = conn.recv(65536)
+            assert chunk, "the function closed the connection mid-body"
+            body += chunk
         conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
         conn.close()
         assert head.startswith(b"POST /2018-06-01/runtime/init/error ")

@@ -151,7 +151,11 @@ Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string*
   if (inv.deadline_wall_ms > 0) {
     // Stop the model in time to still send the answer: the kernel running at the deadline must
     // finish first, so keep 5 % of the time left, at least 50 ms and at most 500 ms.
-    int64_t left_ms = inv.deadline_wall_ms - clock_->WallNanos() / 1'000'000;
+    // A deadline further than a day away (Lambda's limit is 15 minutes) is a day away: the
+    // nanosecond arithmetic below must not overflow whatever the Runtime API sends.
+    constexpr int64_t kDayMs = 86'400'000;
+    int64_t left_ms = std::min(inv.deadline_wall_ms, clock_->WallNanos() / 1'000'000 + kDayMs) -
+                      clock_->WallNanos() / 1'000'000;
     int64_t margin_ms = std::clamp<int64_t>(left_ms / 20, 50, 500);
     limits.deadline_mono_ns =
         clock_->MonotonicNanos() + std::max<int64_t>(left_ms - margin_ms, 1) * 1'000'000;

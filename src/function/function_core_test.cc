@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "engine/fake_engine.h"
 #include "engine/ort_engine.h"
 #include "function/model_loader.h"
@@ -69,6 +71,21 @@ TEST_F(CoreTest, NamedInputsAndOutputSelection) {
   EXPECT_EQ(o.body, R"({"model":"add2","version":"1","outputs":{"sum":[[4,4,4]],"count":[1]}})");
   o = Call("POST", "/v1/infer", R"({"inputs":{"a":[[1,2,3]],"b":[[3,2,1]]},"outputs":["count"]})");
   EXPECT_EQ(o.body, R"({"model":"add2","version":"1","outputs":{"count":[1]}})");
+}
+
+// Lambda-Runtime-Deadline-Ms is whatever the Runtime API sends: a deadline centuries away must
+// neither overflow the arithmetic of the run's stop time (UBSan halts on it) nor stop the run.
+TEST_F(CoreTest, FarDeadlinesRunNormally) {
+  Use("tests/models/add2/model.onnx", "add2");
+  for (int64_t deadline : {int64_t{99999999999999}, std::numeric_limits<int64_t>::max()}) {
+    Invocation inv;
+    inv.method = "POST";
+    inv.path = "/v1/infer";
+    inv.body = R"({"inputs":{"a":[[1,2,3]],"b":[[3,2,1]]}})";
+    inv.deadline_wall_ms = deadline;
+    Outcome o = core_->Handle(inv);
+    EXPECT_EQ(o.status, 200) << deadline << " " << o.body;
+  }
 }
 
 TEST_F(CoreTest, BadInputsGetTypedProblems) {

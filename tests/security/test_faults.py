@@ -352,6 +352,11 @@ def test_lambda_runtime_rss_stays_flat_over_100k_invocations():
     assert state["bad"] == [], state["bad"]
     assert state["ok"] == total
     grown = state["rss"][total] - state["rss"][checkpoint]
+    if b"__asan_init" in pathlib.Path(FN).read_bytes():
+        # AddressSanitizer's allocator keeps its own per-allocation records (~190 bytes an
+        # invocation here, even without a quarantine): RSS then measures the sanitizer, so the
+        # bound is asserted on the release build, which the suite runs as well.
+        return
     # 90,000 leaked trace strings would be ~9 MB; allocator noise is well under 2 MB.
     assert grown < 2048, f"RSS grew by {grown} KiB between {checkpoint} and {total} invocations"
 

@@ -517,4 +517,6 @@ StatusOr<Json> Json::Parse(std::string_view text, const ParseOptions& options) {
   return out;
 }
 
+bool IsValidUtf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
+
 }  // namespace modelfn

@@ -144,4 +144,7 @@ class JsonWriter {
 // sequence (overlong forms and surrogates included) becomes \ufffd.
 void AppendJsonString(std::string* out, std::string_view s);
 
+// True when s is valid UTF-8 (no overlong forms, no surrogates), as RFC 3629 defines it.
+bool IsValidUtf8(std::string_view s);
+
 }  // namespace modelfn

@@ -231,6 +231,8 @@ class JsonBuilder : public YAML::EventHandler {
 }  // namespace
 
 StatusOr<Json> ParseYaml(std::string_view text) {
+  // YAML is Unicode text; bytes that are not UTF-8 would also make distinct keys read alike.
+  if (!IsValidUtf8(text)) return InvalidArgumentError("the YAML document is not valid UTF-8");
   std::istringstream in{std::string(text)};
   JsonBuilder builder;
   try {

@@ -143,3 +143,17 @@ TEST(YamlTest, MutatedTextNeverThrows) {
 
 }  // namespace
 }  // namespace modelfn
+
+namespace modelfn {
+namespace {
+
+TEST(YamlTest, TextThatIsNotUtf8IsRefused) {
+  // Two keys that differ only in invalid bytes would read alike once escaped.
+  auto y = ParseYaml("a\xff: 1\na\xfe: 2\n");
+  ASSERT_FALSE(y.ok());
+  EXPECT_NE(y.status().message().find("UTF-8"), std::string::npos) << y.status().ToString();
+  EXPECT_TRUE(ParseYaml("caf\xc3\xa9: 1\n").ok());
+}
+
+}  // namespace
+}  // namespace modelfn

@@ -1,5 +1,7 @@
 #include "manifest/manifest.h"
 
+#include <unordered_set>
+
 #include "common/files.h"
 #include "common/json.h"
 #include "common/sha256.h"
@@ -63,6 +65,7 @@ Status ParseSpecs(const Json* arr, const char* field, std::vector<TensorSpec>* o
                   std::vector<InputLimits>* limits = nullptr) {
   if (arr == nullptr || !arr->is_array())
     return Bad(std::string("'") + field + "' must be an array");
+  std::unordered_set<std::string> seen;
   for (const Json& e : arr->AsArray()) {
     const Json* name = e.Find("name");
     const Json* dt = e.Find("datatype");
@@ -72,6 +75,9 @@ Status ParseSpecs(const Json* arr, const char* field, std::vector<TensorSpec>* o
     }
     TensorSpec spec;
     spec.name = name->AsString();
+    if (!seen.insert(spec.name).second) {
+      return Bad(std::string(field) + " '" + spec.name + "': the name is listed twice");
+    }
     if (!dt || !dt->is_string() || !DTypeFromName(dt->AsString())) {
       return Bad(std::string(field) + " '" + spec.name + "': unknown 'datatype'");
     }

@@ -67,6 +67,7 @@ TEST(ManifestTest, RejectsInvalidDocuments) {
       R"({"name":"d","version":"1","framework":"tf","files":[{"path":"m","sha256":"0000000000000000000000000000000000000000000000000000000000000000","size":1}],"inputs":[],"outputs":[]})",
       R"({"name":"d","version":"1","files":[{"path":"m","sha256":"0000000000000000000000000000000000000000000000000000000000000000","size":1}],"inputs":[{"name":"x","datatype":"FLOAT","shape":[1]}],"outputs":[]})",
       R"({"name":"d","version":"1","files":[{"path":"m","sha256":"0000000000000000000000000000000000000000000000000000000000000000","size":-1}],"inputs":[],"outputs":[]})",
+      R"({"name":"d","version":"1","files":[{"path":"m","sha256":"0000000000000000000000000000000000000000000000000000000000000000","size":1}],"inputs":[],"outputs":[{"name":"y","datatype":"FP32","shape":[1]},{"name":"y","datatype":"FP16","shape":[1]}]})",
       "{not json",
   };
   for (const char* text : bad) {

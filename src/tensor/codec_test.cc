@@ -87,6 +87,12 @@ TEST(CodecTest, ElementCapIsEnforcedBeforeAllocation) {
   t.shape = {1000000000, 1000000000};
   EXPECT_EQ(DecodeJsonData(P("[1]"), 1 << 20, &t).reason(), "too_many_elements");
   EXPECT_EQ(DecodeBinaryData("", 1 << 20, &t).reason(), "too_many_elements");
+  // No element, but a million nested arrays to write back as JSON: counted like elements.
+  t.shape = {1000, 1000, 0, 5};
+  EXPECT_EQ(DecodeBinaryData("", 1 << 19, &t).reason(), "too_many_elements");
+  EXPECT_TRUE(DecodeBinaryData("", 1 << 21, &t).ok());
+  t.shape = {0, 1000000000};  // an empty outer array holds nothing
+  EXPECT_TRUE(DecodeBinaryData("", 16, &t).ok());
 }
 
 TEST(CodecTest, V2DataFlatOrNestedMustMatchShape) {

@@ -88,6 +88,26 @@ int64_t Tensor::NumElements() const {
 
 StatusOr<int64_t> CheckedElementCount(const std::vector<int64_t>& shape, int64_t max_elements) {
   int64_t n = 1;
+  // A tensor written as nested JSON has one array per prefix of its shape: [1000000, 0, 9] has no
+  // element but a million arrays. They count toward the limit like elements do.
+  int64_t arrays = 0;
+  for (size_t i = 0; i + 1 < shape.size() && shape[i] > 0; ++i) {
+    int64_t prefix = 1;
+    for (size_t j = 0; j <= i; ++j) {
+      if (shape[j] > max_elements / prefix) {
+        prefix = max_elements + 1;
+        break;
+      }
+      prefix *= shape[j];
+    }
+    arrays += prefix;
+    if (arrays > max_elements) {
+      return Status(StatusCode::kResourceExhausted,
+                    "shape " + ShapeToString(shape) + " makes more than " +
+                        std::to_string(max_elements) + " nested arrays",
+                    "too_many_elements");
+    }
+  }
   for (int64_t d : shape) {
     if (d < 0) {
       return Status(StatusCode::kInvalidArgument,

@@ -8,7 +8,7 @@
 #include "common/json.h"
 #include "platform/keys.h"
 #include "platform/metrics.h"
-#include "platform/pool.h"
+#include "pool/pool.h"
 #include "platform/rate_limit.h"
 
 namespace modelfn {

@@ -20,7 +20,7 @@
 #include "platform/jwt.h"
 #include "platform/keys.h"
 #include "platform/metrics.h"
-#include "platform/pool.h"
+#include "pool/pool.h"
 #include "platform/rate_limit.h"
 #include "platform/tls_front.h"
 #include "store/object_store.h"

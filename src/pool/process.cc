@@ -1,4 +1,4 @@
-#include "platform/process.h"
+#include "pool/process.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -558,7 +558,8 @@ std::map<std::string, std::string> PassThroughEnv() {
                                  "STORAGE_EMULATOR_HOST",
                                  "ASAN_OPTIONS",
                                  "LSAN_OPTIONS",
-                                 "UBSAN_OPTIONS"};
+                                 "UBSAN_OPTIONS",
+                                 "TSAN_OPTIONS"};
   static const char* kPrefixes[] = {"AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "MODELFN_", "GCS_"};
   for (char** e = environ; *e != nullptr; ++e) {
     std::string kv = *e;

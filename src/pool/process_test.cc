@@ -1,4 +1,4 @@
-#include "platform/process.h"
+#include "pool/process.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "platform/scaler.h"
+#include "pool/scaler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "platform/pool.h"
+#include "pool/pool.h"
 
 #include <signal.h>
 #include <sys/wait.h>

@@ -30,9 +30,9 @@
 #include "common/clock.h"
 #include "http/http_server.h"
 #include "platform/config.h"
-#include "platform/process.h"
-#include "platform/scaler.h"
-#include "platform/worker_threads.h"
+#include "pool/process.h"
+#include "pool/scaler.h"
+#include "pool/worker_threads.h"
 
 namespace modelfn {
 

@@ -99,8 +99,9 @@ void ForgetInstance(const std::string& dir, pid_t pgid);
 int KillLeftoverInstances(const std::string& dir);
 
 // The environment passed through from this process to instances: PATH, HOME, TMPDIR, LANG, TZ,
-// LD_LIBRARY_PATH, and the cloud credential and endpoint variables (AWS_*, AZURE_*, AZURITE_*,
-// GOOGLE_*, STORAGE_EMULATOR_HOST, MODELFN_*).
+// LD_LIBRARY_PATH, the sanitizers' options (ASAN_, LSAN_, UBSAN_, TSAN_OPTIONS), and the cloud
+// credential and endpoint variables (AWS_*, AZURE_*, AZURITE_*, GOOGLE_*, STORAGE_EMULATOR_HOST,
+// MODELFN_*).
 std::map<std::string, std::string> PassThroughEnv();
 
 }  // namespace modelfn

@@ -32,6 +32,7 @@
 #include "platform/config.h"
 #include "pool/process.h"
 #include "pool/scaler.h"
+#include "pool/scheduler.h"
 #include "pool/worker_threads.h"
 
 namespace modelfn {
@@ -75,20 +76,6 @@ struct ForwardReply {
 };
 
 using ReplyFn = std::function<void(ForwardReply)>;
-
-struct PoolCounters {
-  uint64_t requests = 0;
-  uint64_t inits = 0;            // instances started (each one is a cold start)
-  uint64_t prewarmed_inits = 0;  // of which to keep min_instances
-  uint64_t cold_requests = 0;    // requests that waited for an init
-  uint64_t throttled = 0;        // 429: queue full
-  uint64_t queue_timeouts = 0;   // 503: waited too long
-  uint64_t timeouts = 0;         // 504: the instance was killed
-  uint64_t crashes = 0;          // instances that died while serving or idle
-  uint64_t out_of_memory = 0;
-  uint64_t init_failures = 0;
-  uint64_t function_errors = 0;
-};
 
 struct InstanceInfo {
   std::string name;

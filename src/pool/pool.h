@@ -1,16 +1,14 @@
-// One function version's instances: real child processes running modelfn-fn, started on demand,
-// held to min/max, stopped when idle, killed on timeout, replaced after a crash. Requests wait in a
-// bounded queue while instances start or are busy (never dropped silently: each gets exactly one
-// reply). Scaling follows scaler.h; time comes from the injected clock.
+// One function version's instances, started on demand, held to min/max, stopped when idle,
+// killed on timeout, replaced after a crash. Requests wait in a bounded queue while instances
+// start or are busy (never dropped silently: each gets exactly one reply).
 //
-// Two instance modes:
-//   - lambda: the instance polls this pool's Runtime API endpoint for it (the AWS protocol: next,
-//     response, error, init/error); a request becomes an API Gateway HTTP API 2.0 event, and the
-//     function's answer is read back as that integration's response.
-//   - http: the instance listens on a private loopback port it reports on a readiness pipe, and
-//     takes up to `concurrency` requests at once.
+// Three parts: the Scheduler (scheduler.h) decides, an InstanceLauncher (instance.h; child
+// processes by default, process_launcher.h) starts instances, and this class carries the
+// scheduler's decisions out and reports what instances do back to it, under one lock. Time comes
+// from the injected clock: Tick() drives every timer.
 //
-// Thread-safety: every public method may be called from any thread.
+// Thread-safety: every public method may be called from any thread. Replies are delivered without
+// the lock held, from the calling thread or an instance's.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +28,8 @@
 #include "common/clock.h"
 #include "http/http_server.h"
 #include "platform/config.h"
+#include "pool/forward.h"
+#include "pool/instance.h"
 #include "pool/process.h"
 #include "pool/scaler.h"
 #include "pool/scheduler.h"
@@ -49,33 +49,11 @@ struct PoolEnv {
   WorkerThreads* workers = nullptr;
   int init_timeout_ms = 10'000;  // Lambda's init phase limit
   int stop_grace_ms = 2'000;     // SIGTERM, then SIGKILL after this
+  // Instances initialising at once; 0: as many as the CPUs this process may use (cpu_quota.h).
+  int max_concurrent_inits = 0;
+  // What starts instances; null: child processes (process_launcher.h). Not owned.
+  InstanceLauncher* launcher = nullptr;
 };
-
-struct ForwardRequest {
-  std::string method = "POST";
-  std::string path;  // as the function sees it ("/v1/infer")
-  std::string query;
-  std::string body;
-  std::string content_type;
-  std::string request_id;
-  std::string source_ip;
-  std::vector<std::pair<std::string, std::string>> headers;  // lowercased names
-  int64_t arrived_ns = 0;
-};
-
-struct ForwardReply {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  std::string instance;     // instance name, "" when none served it
-  std::string version;      // model version that served it
-  bool cold_start = false;  // the request waited for an instance's init
-  double queue_ms = 0;      // from arrival to dispatch
-  std::string code;         // problem code when the platform answered for the function
-};
-
-using ReplyFn = std::function<void(ForwardReply)>;
 
 struct InstanceInfo {
   std::string name;
@@ -124,48 +102,20 @@ class InstancePool {
   void Shutdown();
 
  private:
-  enum class State { kStarting, kReady, kStopping };
-  struct Instance {
-    uint64_t id = 0;
+  struct Live {
+    std::shared_ptr<Instance> instance;
     std::string name;
-    pid_t pid = -1;
     std::string version;
-    uint64_t generation = 0;
-    State state = State::kStarting;
-    int active = 0;
-    uint64_t served = 0;
-    int64_t started_ns = 0, ready_ns = 0, idle_since_ns = 0, stop_ns = 0;
-    bool prewarmed = false;
-    bool sigkilled = false;
-    std::string group_dir;
-    std::string exit_reason;  // why the platform killed it (answers its requests)
-    // lambda mode
-    std::unique_ptr<HttpServer> api;
-    std::thread api_thread;
-    HttpResponder parked;  // a "next" call waiting for work
-    bool has_parked = false;
-    // http mode
-    int port = 0;
-    int ready_fd = -1;
-    std::thread starter;
   };
-  struct Waiting {
-    ForwardRequest request;
+  struct Request {
+    std::shared_ptr<const ForwardRequest> request;
     ReplyFn done;
-    int64_t deadline_ns = 0;
-  };
-  struct InFlight {
-    uint64_t instance = 0;
-    ForwardRequest request;
-    ReplyFn done;
-    int64_t deadline_ns = 0;
-    int64_t dispatched_ns = 0;
+    bool dispatched = false;
     bool cold = false;
-    std::string version;
-    std::string instance_name;
-    std::string lambda_id;
+    int64_t dispatched_ns = 0;
+    std::string instance_name, version;
   };
-  // Work to do after the lock is released: replies, thread joins, server shutdowns.
+  // Work to do after the lock is released: replies, sends, joins.
   struct Deferred {
     std::vector<std::function<void()>> work;
     void Reply(ReplyFn fn, ForwardReply r) {
@@ -176,47 +126,26 @@ class InstancePool {
     }
   };
 
-  bool UseSpares() const;
-  void RefillSpareLocked(Deferred* d);
-  std::vector<InstanceView> ViewsLocked() const;
-  void ScaleLocked(Deferred* d);
-  void DispatchLocked(Deferred* d);
-  void StartInstanceLocked(bool prewarmed, Deferred* d);
-  void StartRequestLocked(Instance* in, Waiting w, Deferred* d);
-  void FinishLocked(uint64_t rid, ForwardReply reply, Deferred* d);
-  void KillLocked(Instance* in, const std::string& reason);
-  void RemoveLocked(uint64_t id, Deferred* d);
-  void FailQueuedLocked(const std::string& code, const std::string& detail, Deferred* d);
+  void ApplyLocked(const SchedActions& actions, Deferred* d);
+  void LaunchLocked(const SchedAction& start, Deferred* d);
+  void ReplyLocked(uint64_t rid, ForwardReply reply, Deferred* d);
+  void ReapLocked(Deferred* d);
+  void OnResult(uint64_t rid, uint64_t instance, InstanceResult result);
+  void OnReady(uint64_t instance);
+  void OnInitError(std::string message);
   ForwardReply ProblemReply(const std::string& code, const std::string& detail) const;
-  void OnRuntimeApi(uint64_t instance_id, HttpRequest req, HttpResponder respond);
-  void ForwardHttp(uint64_t rid, int port, ForwardRequest req, int timeout_ms);
-  void AwaitReady(uint64_t instance_id, int fd);
 
   const FunctionConfig fn_;
   const PoolEnv env_;
-  ScalingParams params_;
+  std::unique_ptr<InstanceLauncher> own_launcher_;
+  InstanceLauncher* launcher_;
   mutable std::mutex mu_;
   std::string version_;
-  uint64_t generation_ = 0;
+  Scheduler sched_;
   bool shutdown_ = false;
-  uint64_t next_instance_ = 1;
   uint64_t next_request_ = 1;
-  std::map<uint64_t, std::unique_ptr<Instance>> instances_;
-  std::deque<Waiting> queue_;
-  std::unordered_map<uint64_t, InFlight> inflight_;
-  std::unordered_map<std::string, uint64_t> lambda_ids_;  // Lambda request id -> rid
-  PoolCounters counters_;
-  std::string last_init_error_;
-  int64_t init_backoff_until_ns_ = 0;
-  // One process forked ahead, already in its memory cgroup (see process.h), per pool.
-  std::unique_ptr<Spare> spare_;
-  bool spare_pending_ = false;
-  uint64_t next_spare_ = 1;
+  std::map<uint64_t, Live> instances_;
+  std::unordered_map<uint64_t, Request> requests_;
 };
-
-// The API Gateway HTTP API (payload 2.0) event for a request, and its integration response back.
-std::string BuildHttpApiEvent(const ForwardRequest& r, const std::string& request_id,
-                              int64_t wall_ms);
-ForwardReply ParseHttpApiResponse(std::string_view payload);
 
 }  // namespace modelfn

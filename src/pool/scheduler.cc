@@ -250,7 +250,14 @@ SchedActions Scheduler::InstanceExited(uint64_t instance, Exit how, const std::s
   }
   std::sort(held.begin(), held.end());
   for (uint64_t rid : held) {
+    Waiting w = inflight_.at(rid).w;
     inflight_.erase(rid);
+    if (w.idempotent && w.attempts < p_.max_attempts && !shutdown_) {
+      ++counters_.retries;
+      w.deadline_ns = std::max(w.deadline_ns, now + p_.queue_timeout_ns);
+      queue_.push_front(w);
+      continue;
+    }
     if (oom) {
       ++counters_.out_of_memory;
       Reply(rid, "out_of_memory",

@@ -114,7 +114,9 @@ class Scheduler {
   SchedActions RequestFailed(uint64_t request, bool reached, const std::string& code,
                              const std::string& detail, int64_t now);
   // The instance's process is gone. Requests still on it are answered instance_crashed (or
-  // out_of_memory); an instance that died during init is an init failure (with `init_error`).
+  // out_of_memory), idempotent ones retried; an instance that died during init is an init failure
+  // (`init_error` becomes the last init error when not empty). Requests it never took are to be
+  // reported first with RequestFailed(reached=false).
   SchedActions InstanceExited(uint64_t instance, Exit how, const std::string& init_error,
                               int64_t now);
   // A new model version: new instances run it, old ones drain.

@@ -1,0 +1,440 @@
+#include "pool/pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/json.h"
+#include "pool/fake_launcher.h"
+
+namespace modelfn {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kSec = 1'000'000'000;
+
+// Replies the pool delivered, by submission order.
+class Replies {
+ public:
+  ReplyFn Catch(int n) {
+    return [this, n](ForwardReply r) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++count_[n];
+      got_[n] = std::move(r);
+    };
+  }
+  bool Has(int n) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return got_.count(n) > 0;
+  }
+  ForwardReply Get(int n) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return got_.at(n);
+  }
+  std::string Code(int n) const { return Has(n) ? Get(n).code : "(none)"; }
+  size_t size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return got_.size();
+  }
+  int MaxCount() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    int m = 0;
+    for (const auto& [n, c] : count_) m = std::max(m, c);
+    return m;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<int, ForwardReply> got_;
+  std::map<int, int> count_;
+};
+
+class PoolTest : public ::testing::Test {
+ protected:
+  void Make(FunctionConfig fn, int inits = 8) {
+    fn.name = "digits";
+    fn.model = "digits";
+    env_.clock = &clock_;
+    env_.launcher = &launcher_;
+    env_.max_concurrent_inits = inits;
+    env_.init_timeout_ms = 10'000;
+    env_.stop_grace_ms = 2'000;
+    pool_ = std::make_unique<InstancePool>(fn, "1", env_);
+    pool_->Start();
+  }
+  static FunctionConfig Fn(int min, int max) {
+    FunctionConfig fn;
+    fn.min_instances = min;
+    fn.max_instances = max;
+    fn.idle_ttl_s = 60;
+    fn.timeout_s = 30;
+    fn.max_queue = 4;
+    fn.queue_timeout_s = 10;
+    return fn;
+  }
+  void Submit(int n, const std::string& method = "POST") {
+    ForwardRequest r;
+    r.method = method;
+    r.path = "/v1/infer";
+    r.body = std::to_string(n);
+    pool_->Submit(std::move(r), replies_.Catch(n));
+  }
+  void Advance(int64_t ns) {
+    clock_.Advance(ns);
+    pool_->Tick();
+  }
+  // The pool's id of the request whose body is `n`, on instance `i`; 0 when it holds none.
+  uint64_t HeldId(size_t i, int n) {
+    auto in = launcher_.at(i);
+    for (uint64_t id : in->held()) {
+      if (in->request(id)->body == std::to_string(n)) return id;
+    }
+    return 0;
+  }
+  PoolCounters Counters() { return pool_->Snapshot().counters; }
+
+  FakeClock clock_;
+  FakeLauncher launcher_;
+  PoolEnv env_;
+  Replies replies_;
+  std::unique_ptr<InstancePool> pool_;
+};
+
+TEST_F(PoolTest, ScalesFromZeroAndAnswersThroughTheInstance) {
+  Make(Fn(0, 4));
+  EXPECT_EQ(launcher_.count(), 0u);
+  Submit(1);
+  ASSERT_EQ(launcher_.count(), 1u);
+  EXPECT_EQ(launcher_.at(0)->launch().name, "digits-1-1");
+  EXPECT_FALSE(launcher_.at(0)->launch().prewarmed);
+  clock_.Advance(20 * kMs);
+  launcher_.at(0)->MakeReady();
+  uint64_t id = HeldId(0, 1);
+  ASSERT_NE(id, 0u);
+  ASSERT_TRUE(launcher_.at(0)->Answer(id, 200, R"({"y":1})"));
+  ForwardReply r = replies_.Get(1);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"y":1})");
+  EXPECT_TRUE(r.cold_start);
+  EXPECT_EQ(r.instance, "digits-1-1");
+  EXPECT_EQ(r.version, "1");
+  EXPECT_DOUBLE_EQ(r.queue_ms, 20);
+  PoolSnapshot s = pool_->Snapshot();
+  EXPECT_EQ(s.idle, 1);
+  EXPECT_EQ(s.counters.inits, 1u);
+  EXPECT_EQ(s.counters.cold_requests, 1u);
+}
+
+TEST_F(PoolTest, MinInstancesArePrewarmedBeforeTraffic) {
+  Make(Fn(2, 4));
+  ASSERT_EQ(launcher_.count(), 2u);
+  EXPECT_TRUE(launcher_.at(0)->launch().prewarmed);
+  launcher_.at(0)->MakeReady();
+  launcher_.at(1)->MakeReady();
+  Submit(1);
+  EXPECT_EQ(launcher_.count(), 2u);
+  ASSERT_EQ(launcher_.at(0)->AnswerAll() + launcher_.at(1)->AnswerAll(), 1);
+  EXPECT_FALSE(replies_.Get(1).cold_start);
+  Advance(3600 * kSec);
+  EXPECT_EQ(pool_->Snapshot().idle, 2);
+}
+
+TEST_F(PoolTest, NeverMoreThanMaxInstances) {
+  Make(Fn(0, 2));
+  for (int n = 1; n <= 5; ++n) Submit(n);
+  EXPECT_EQ(launcher_.count(), 2u);
+  EXPECT_EQ(pool_->Snapshot().starting, 2);
+  EXPECT_EQ(pool_->Snapshot().queued, 5u);
+}
+
+TEST_F(PoolTest, QueueFullIs429WithRetryAfter) {
+  Make(Fn(0, 1));
+  Submit(1);
+  launcher_.at(0)->MakeReady();  // 1 is busy on the only instance
+  for (int n = 2; n <= 5; ++n) Submit(n);
+  EXPECT_EQ(replies_.size(), 0u);
+  Submit(6);
+  ForwardReply r = replies_.Get(6);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.code, "throttled");
+  EXPECT_EQ(r.content_type, "application/problem+json");
+  EXPECT_EQ(r.headers.at(0), (std::pair<std::string, std::string>("Retry-After", "1")));
+  EXPECT_EQ(Counters().throttled, 1u);
+}
+
+TEST_F(PoolTest, QueueDeadlineIs503WithRetryAfter) {
+  Make(Fn(0, 1));
+  Submit(1);
+  launcher_.at(0)->MakeReady();
+  Submit(2);
+  Advance(10 * kSec - 1);
+  EXPECT_FALSE(replies_.Has(2));
+  Advance(1);
+  ForwardReply r = replies_.Get(2);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.code, "overloaded");
+  EXPECT_EQ(r.headers.at(0).first, "Retry-After");
+  EXPECT_FALSE(replies_.Has(1));
+}
+
+TEST_F(PoolTest, IdleInstancesScaleToZero) {
+  Make(Fn(0, 4));
+  Submit(1);
+  launcher_.at(0)->MakeReady();
+  launcher_.at(0)->AnswerAll();
+  Advance(60 * kSec - 1);
+  EXPECT_FALSE(launcher_.at(0)->stopped());
+  Advance(1);
+  EXPECT_TRUE(launcher_.at(0)->stopped());
+  Advance(0);  // reaped
+  EXPECT_TRUE(pool_->Snapshot().instances.empty());
+  EXPECT_TRUE(launcher_.at(0)->closed());
+  Submit(2);
+  ASSERT_EQ(launcher_.count(), 2u);  // from zero again: cold
+}
+
+TEST_F(PoolTest, AnInstanceThatIgnoresStopIsKilledAfterTheGrace) {
+  Make(Fn(0, 4));
+  Submit(1);
+  launcher_.at(0)->IgnoreStop();
+  launcher_.at(0)->MakeReady();
+  launcher_.at(0)->AnswerAll();
+  Advance(60 * kSec);
+  ASSERT_TRUE(launcher_.at(0)->stopped());
+  Advance(2 * kSec - 1);
+  EXPECT_FALSE(launcher_.at(0)->killed());
+  Advance(1);
+  EXPECT_TRUE(launcher_.at(0)->killed());
+}
+
+TEST_F(PoolTest, CrashMidRequestIs502AndANewInstanceServesTheNext) {
+  Make(Fn(0, 4));
+  Submit(1);
+  launcher_.at(0)->MakeReady();
+  launcher_.at(0)->Crash();
+  pool_->Tick();
+  ForwardReply r = replies_.Get(1);
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(r.code, "instance_crashed");
+  EXPECT_EQ(r.instance, "digits-1-1");
+  EXPECT_EQ(Counters().crashes, 1u);
+  Submit(2);
+  ASSERT_EQ(launcher_.count(), 2u);
+  launcher_.at(1)->MakeReady();
+  ASSERT_EQ(launcher_.at(1)->AnswerAll(), 1);
+  EXPECT_EQ(replies_.Get(2).status, 200);
+}
+
+TEST_F(PoolTest, OutOfMemoryIsTyped) {
+  Make(Fn(0, 4));
+  Submit(1);
+  launcher_.at(0)->MakeReady();
+  launcher_.at(0)->Crash(true, Scheduler::Exit::kOutOfMemory);
+  pool_->Tick();
+  EXPECT_EQ(replies_.Code(1), "out_of_memory");
+  EXPECT_EQ(Counters().out_of_memory, 1u);
+}
+
+TEST_F(PoolTest, RequestTimeoutIs504AndTheInstanceIsKilled) {
+  Make(Fn(0, 4));
+  Submit(1);
+  launcher_.at(0)->MakeReady();
+  Advance(30 * kSec - 1);
+  EXPECT_FALSE(replies_.Has(1));
+  Advance(1);
+  EXPECT_EQ(replies_.Get(1).status, 504);
+  EXPECT_EQ(replies_.Code(1), "timeout");
+  EXPECT_TRUE(launcher_.at(0)->killed());
+  Advance(0);
+  EXPECT_EQ(Counters().timeouts, 1u);
+  EXPECT_EQ(Counters().crashes, 0u);
+  EXPECT_EQ(replies_.MaxCount(), 1);
+}
+
+TEST_F(PoolTest, InitFailureAnswersWaitersAndBacksOff) {
+  Make(Fn(0, 4));
+  Submit(1);
+  launcher_.at(0)->FailInit("Runtime.ImportModuleError: no model");
+  pool_->Tick();
+  ForwardReply r = replies_.Get(1);
+  EXPECT_EQ(r.code, "init_failed");
+  EXPECT_NE(r.body.find("Runtime.ImportModuleError: no model"), std::string::npos) << r.body;
+  EXPECT_EQ(pool_->Snapshot().last_init_error, "Runtime.ImportModuleError: no model");
+  Advance(999 * kMs);
+  Submit(2);
+  EXPECT_EQ(replies_.Code(2), "init_failed");
+  EXPECT_EQ(launcher_.count(), 1u);
+  Advance(1 * kMs);
+  Submit(3);
+  EXPECT_EQ(launcher_.count(), 2u);
+  EXPECT_FALSE(replies_.Has(3));
+  EXPECT_EQ(Counters().init_failures, 1u);
+}
+
+TEST_F(PoolTest, ALaunchThatFailsIsAnInitFailure) {
+  Make(Fn(0, 4));
+  launcher_.FailLaunches("fork: out of processes");
+  Submit(1);
+  EXPECT_EQ(replies_.Code(1), "init_failed");
+  EXPECT_EQ(pool_->Snapshot().last_init_error, "fork: out of processes");
+}
+
+TEST_F(PoolTest, InitTimeoutKillsTheInstance) {
+  Make(Fn(0, 4));
+  Submit(1);
+  Advance(10 * kSec);
+  EXPECT_TRUE(launcher_.at(0)->killed());
+  EXPECT_NE(pool_->Snapshot().last_init_error.find("init did not finish"), std::string::npos);
+}
+
+TEST_F(PoolTest, PromoteDrainsTheOldVersion) {
+  Make(Fn(0, 4));
+  Submit(1);
+  launcher_.at(0)->MakeReady();
+  pool_->SetVersion("2");
+  EXPECT_EQ(pool_->version(), "2");
+  ASSERT_EQ(launcher_.count(), 2u);
+  EXPECT_EQ(launcher_.at(1)->launch().version, "2");
+  Submit(2);  // waits for version 2
+  EXPECT_TRUE(HeldId(0, 2) == 0);
+  ASSERT_EQ(launcher_.at(0)->AnswerAll(), 1);  // the old one finishes what it serves
+  EXPECT_EQ(replies_.Get(1).version, "1");
+  pool_->Tick();
+  EXPECT_TRUE(launcher_.at(0)->stopped());
+  launcher_.at(1)->MakeReady();
+  ASSERT_EQ(launcher_.at(1)->AnswerAll(), 1);
+  EXPECT_EQ(replies_.Get(2).version, "2");
+}
+
+TEST_F(PoolTest, ConcurrentInitsAreLimited) {
+  Make(Fn(0, 8), /*inits=*/2);
+  for (int n = 1; n <= 6; ++n) Submit(n);
+  EXPECT_EQ(launcher_.count(), 2u);
+  launcher_.at(0)->MakeReady();
+  EXPECT_EQ(launcher_.count(), 3u);  // a slot freed: one more starts
+  EXPECT_NE(HeldId(0, 1), 0u);       // and the ready one serves the oldest at once
+  launcher_.at(0)->AnswerAll();
+  EXPECT_NE(HeldId(0, 2), 0u);
+  EXPECT_EQ(pool_->Snapshot().starting, 2);
+}
+
+TEST_F(PoolTest, ARefusedConnectionIsRetriedOnAnotherInstance) {
+  Make(Fn(0, 4));
+  Submit(1);
+  Submit(2);
+  launcher_.at(0)->MakeReady();
+  launcher_.at(1)->MakeReady();
+  size_t first = HeldId(0, 1) != 0 ? 0 : 1;
+  launcher_.at(first)->RefuseConnections();
+  EXPECT_FALSE(replies_.Has(1));
+  EXPECT_TRUE(launcher_.at(first)->killed());
+  // The other instance gets it once it is free.
+  ASSERT_EQ(launcher_.at(1 - first)->AnswerAll(), 1);
+  ASSERT_EQ(launcher_.at(1 - first)->AnswerAll(), 1);
+  EXPECT_EQ(replies_.Get(1).status, 200);
+  EXPECT_EQ(Counters().retries, 1u);
+  EXPECT_EQ(replies_.MaxCount(), 1);
+}
+
+TEST_F(PoolTest, RequestsAnInstanceNeverTookAreRetriedWhenItDies) {
+  Make(Fn(0, 4));
+  Submit(1);
+  launcher_.at(0)->MakeReady();
+  launcher_.at(0)->Crash(/*took_requests=*/false);
+  pool_->Tick();
+  EXPECT_FALSE(replies_.Has(1));
+  ASSERT_EQ(launcher_.count(), 2u);
+  launcher_.at(1)->MakeReady();
+  ASSERT_EQ(launcher_.at(1)->AnswerAll(), 1);
+  EXPECT_EQ(replies_.Get(1).status, 200);
+  EXPECT_EQ(Counters().crashes, 0u);
+}
+
+TEST_F(PoolTest, APostThatReachedACrashedInstanceIsNotRetriedButAGetIs) {
+  Make(Fn(0, 4));
+  Submit(1, "POST");
+  Submit(2, "GET");
+  launcher_.at(0)->MakeReady();
+  launcher_.at(1)->MakeReady();
+  launcher_.at(0)->Crash();
+  launcher_.at(1)->Crash();
+  pool_->Tick();
+  EXPECT_EQ(replies_.Code(1), "instance_crashed");
+  EXPECT_FALSE(replies_.Has(2));
+  ASSERT_EQ(launcher_.count(), 3u);
+  launcher_.at(2)->MakeReady();
+  ASSERT_EQ(launcher_.at(2)->AnswerAll(), 1);
+  EXPECT_EQ(replies_.Get(2).status, 200);
+}
+
+TEST_F(PoolTest, ShutdownAnswersEverythingAndClosesEveryInstance) {
+  Make(Fn(1, 1));
+  launcher_.at(0)->MakeReady();
+  Submit(1);
+  Submit(2);
+  pool_->Shutdown();
+  // The queued one is refused; the instance exits (asked to) while it holds the other.
+  EXPECT_EQ(replies_.Code(2), "shutting_down");
+  EXPECT_EQ(replies_.Code(1), "instance_crashed");
+  EXPECT_TRUE(launcher_.at(0)->closed());
+  Submit(3);
+  EXPECT_EQ(replies_.Code(3), "shutting_down");
+}
+
+// Many submitters, instances crashing, refusing and answering at random, timers ticking: every
+// request gets exactly one reply. Short here; the sanitizer builds run it too.
+TEST_F(PoolTest, StressEveryRequestGetsExactlyOneReply) {
+  FunctionConfig fn = Fn(0, 4);
+  fn.max_queue = 1000;
+  Make(fn, 2);
+  constexpr int kThreads = 4, kPerThread = 300;
+  std::atomic<bool> done{false};
+  std::thread driver([&] {
+    std::mt19937 rng(7);
+    while (!done.load()) {
+      for (const auto& in : launcher_.launched()) {
+        if (in->exited()) continue;
+        switch (rng() % 16) {
+          case 0:
+            in->Crash(rng() % 2 == 0);
+            break;
+          case 1:
+            in->RefuseConnections();
+            break;
+          default:
+            in->MakeReady();
+            in->AnswerAll();
+        }
+      }
+      clock_.Advance(50 * kMs);
+      pool_->Tick();
+    }
+  });
+  std::vector<std::thread> submitters;
+  for (int t = 0; t < kThreads; ++t) {
+    submitters.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) Submit(t * kPerThread + i, i % 3 ? "POST" : "GET");
+    });
+  }
+  for (auto& s : submitters) s.join();
+  // Every request is answered within its queue deadlines and timeouts, retries included: far
+  // less than this much of the fake clock's time.
+  const int64_t give_up = clock_.MonotonicNanos() + 1000 * kSec;
+  while (replies_.size() < kThreads * kPerThread && clock_.MonotonicNanos() < give_up) {
+    std::this_thread::yield();
+  }
+  done = true;
+  driver.join();
+  pool_->Shutdown();
+  EXPECT_EQ(replies_.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(replies_.MaxCount(), 1);
+  for (const auto& in : launcher_.launched()) EXPECT_TRUE(in->closed());
+}
+
+}  // namespace
+}  // namespace modelfn

@@ -1,0 +1,110 @@
+// The two kinds of process-backed instance (see process_launcher.h). Internal to src/pool: the
+// pool reaches them through instance.h only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "http/http_server.h"
+#include "platform/config.h"
+#include "pool/instance.h"
+#include "pool/pool.h"
+
+namespace modelfn {
+
+// What every child-process instance shares: signals, reaping, its memory group and record.
+class ProcessInstance : public Instance {
+ public:
+  ProcessInstance(const PoolEnv& env, InstanceEvents events) : env_(env), events_(events) {}
+  void Stop() override;
+  void Kill() override;
+  std::optional<Scheduler::Exit> PollExit() override;
+  pid_t pid() const override;
+  void Close() override;
+
+  // Set once by the launcher, before anything else is called.
+  void Started(pid_t pid, std::string group_dir);
+  const std::string& group_dir() const { return group_dir_; }
+
+ protected:
+  const PoolEnv& env_;
+  const InstanceEvents events_;
+  mutable std::mutex mu_;
+  bool stopping_ = false;  // guarded by mu_
+
+ private:
+  pid_t pid_ = -1;
+  std::string group_dir_;
+  bool killed_ = false;                  // guarded by mu_
+  std::optional<Scheduler::Exit> exit_;  // guarded by mu_
+};
+
+// Serves the instance's own Runtime API endpoint on a thread of its own.
+class LambdaInstance final : public ProcessInstance {
+ public:
+  // Binds the endpoint (AWS_LAMBDA_RUNTIME_API is endpoint()). Errors: Unavailable.
+  static StatusOr<std::shared_ptr<LambdaInstance>> Create(const FunctionConfig& fn,
+                                                          const PoolEnv& env,
+                                                          InstanceEvents events);
+  ~LambdaInstance() override;
+  std::string endpoint() const;
+
+  void Send(uint64_t id, std::shared_ptr<const ForwardRequest> request,
+            InstanceResultFn done) override;
+  std::vector<uint64_t> TakeUnreached() override;
+  void Close() override;
+
+ private:
+  LambdaInstance(const FunctionConfig& fn, const PoolEnv& env, InstanceEvents events);
+  void OnRuntimeApi(HttpRequest req, HttpResponder respond);
+
+  struct Pending {
+    uint64_t id = 0;
+    std::string lambda_id;
+    HttpResponse next;  // the "next" answer carrying the event
+    InstanceResultFn done;
+  };
+  const std::string function_;
+  const double timeout_s_;
+  std::unique_ptr<HttpServer> api_;
+  std::thread api_thread_;
+  // guarded by mu_:
+  bool ready_ = false;
+  HttpResponder parked_;  // a "next" call waiting for work
+  std::deque<Pending> pending_;
+  std::unordered_map<std::string, Pending> handed_;  // Lambda request id -> request
+};
+
+// An instance serving HTTP on a loopback port it reports through the readiness pipe.
+class HttpInstance final : public ProcessInstance,
+                           public std::enable_shared_from_this<HttpInstance> {
+ public:
+  HttpInstance(const FunctionConfig& fn, const PoolEnv& env, InstanceEvents events)
+      : ProcessInstance(env, events), timeout_s_(fn.timeout_s), memory_mb_(fn.memory_mb) {}
+  // Waits for the readiness line on a thread of its own; takes ownership of `ready_fd`.
+  void AwaitReady(int ready_fd);
+
+  void Send(uint64_t id, std::shared_ptr<const ForwardRequest> request,
+            InstanceResultFn done) override;
+  std::vector<uint64_t> TakeUnreached() override { return {}; }
+  void Close() override;
+
+ private:
+  InstanceResult Forward(int port, const ForwardRequest& request);
+
+  const double timeout_s_;
+  const int memory_mb_;
+  int ready_fd_ = -1;
+  std::thread starter_;
+  int port_ = 0;  // guarded by mu_
+};
+
+}  // namespace modelfn

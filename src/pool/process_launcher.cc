@@ -1,0 +1,148 @@
+#include "pool/process_launcher.h"
+
+#include <unistd.h>
+
+#include "common/files.h"
+#include "pool/process_instance.h"
+
+namespace modelfn {
+namespace {
+
+// execve does not search PATH: resolve a bare command name the way a shell would.
+std::string FindOnPath(const std::string& name, const std::map<std::string, std::string>& env) {
+  if (name.find('/') != std::string::npos) return name;
+  auto it = env.find("PATH");
+  for (const std::string& dir : SplitPathList(it == env.end() ? "/usr/bin:/bin" : it->second)) {
+    std::string cand = dir + "/" + name;
+    if (access(cand.c_str(), X_OK) == 0) return cand;
+  }
+  return name;
+}
+
+}  // namespace
+
+ProcessLauncher::ProcessLauncher(FunctionConfig fn, const PoolEnv& env)
+    : fn_(std::move(fn)), env_(env) {}
+
+ProcessLauncher::~ProcessLauncher() { Shutdown(); }
+
+bool ProcessLauncher::UseSpares() const {
+  return env_.memory->kind() == MemoryLimitKind::kCgroupV1 ||
+         env_.memory->kind() == MemoryLimitKind::kCgroupV2;
+}
+
+void ProcessLauncher::RefillSpare() {
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!UseSpares() || spare_ || spare_pending_ || shutdown_) return;
+    spare_pending_ = true;
+    name = fn_.name + "-spare-" + std::to_string(next_spare_++);
+  }
+  env_.workers->Post([this, name] {
+    auto group = env_.memory->CreateGroup(name, int64_t{fn_.memory_mb} << 20);
+    StatusOr<Spare> spare = group.ok() ? ForkSpare(env_.log_dir + "/" + fn_.name + ".log", *group,
+                                                   fn_.mode == InstanceMode::kHttp)
+                                       : StatusOr<Spare>(group.status());
+    std::lock_guard<std::mutex> lock(mu_);
+    spare_pending_ = false;
+    if (!spare.ok()) {
+      if (group.ok()) env_.memory->RemoveGroup(*group);
+      return;  // instances start without a spare (slower), nothing else changes
+    }
+    if (shutdown_ || spare_) {
+      DiscardSpare(&*spare);
+      env_.memory->RemoveGroup(spare->group_dir);
+      return;
+    }
+    spare_ = std::make_unique<Spare>(std::move(spare).value());
+  });
+}
+
+void ProcessLauncher::Shutdown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  shutdown_ = true;
+  if (spare_) {
+    DiscardSpare(spare_.get());
+    env_.memory->RemoveGroup(spare_->group_dir);
+    spare_.reset();
+  }
+}
+
+StatusOr<std::shared_ptr<Instance>> ProcessLauncher::Launch(const LaunchRequest& request,
+                                                            InstanceEvents events) {
+  LaunchSpec spec;
+  spec.binary = env_.fn_binary;
+  if (!fn_.command.empty()) {
+    spec.binary = FindOnPath(fn_.command[0], env_.base_env);
+    spec.args.assign(fn_.command.begin() + 1, fn_.command.end());
+  }
+  spec.env = env_.base_env;
+  for (const auto& [k, v] : fn_.env) spec.env[k] = v;
+  spec.env["MODELFN_MODEL"] = env_.store_uri + "/" + fn_.model + "@" + request.version;
+  spec.log_path = env_.log_dir + "/" + fn_.name + ".log";
+  int64_t limit = int64_t{fn_.memory_mb} << 20;
+  if (env_.memory->kind() == MemoryLimitKind::kRlimit) spec.rlimit_as_bytes = limit;
+
+  std::shared_ptr<ProcessInstance> in;
+  std::shared_ptr<HttpInstance> http;
+  if (fn_.mode == InstanceMode::kLambda) {
+    auto lambda = LambdaInstance::Create(fn_, env_, std::move(events));
+    if (!lambda.ok()) return lambda.status();
+    spec.env["AWS_LAMBDA_RUNTIME_API"] = (*lambda)->endpoint();
+    spec.env["AWS_LAMBDA_FUNCTION_NAME"] = fn_.name;
+    spec.env["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST";
+    spec.env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(fn_.memory_mb);
+    spec.env["AWS_LAMBDA_LOG_STREAM_NAME"] = request.name;
+    spec.env["AWS_LAMBDA_INITIALIZATION_TYPE"] =
+        request.prewarmed ? "provisioned-concurrency" : "on-demand";
+    in = *lambda;
+  } else {
+    spec.env["PORT"] = "0";
+    spec.env["MODELFN_HOST"] = "127.0.0.1";
+    spec.ready_pipe = true;
+    http = std::make_shared<HttpInstance>(fn_, env_, std::move(events));
+    in = http;
+  }
+
+  std::unique_ptr<Spare> spare;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    spare = std::move(spare_);
+  }
+  StatusOr<Launched> launched = UnavailableError("not launched");
+  std::string group_dir;
+  if (spare) {
+    // The spare already sits in a cgroup with this function's limit: exec there.
+    Status s = ExecSpare(spare.get(), spec.binary, spec.args, spec.env);
+    if (s.ok()) {
+      group_dir = spare->group_dir;
+      launched = Launched{spare->pid, spare->ready_fd};
+    } else {
+      DiscardSpare(spare.get());
+      env_.memory->RemoveGroup(spare->group_dir);
+    }
+  }
+  if (!launched.ok()) {
+    if (UseSpares()) {  // no spare ready: join a new group in the child (slower)
+      auto group = env_.memory->CreateGroup(request.name, limit);
+      if (group.ok()) {
+        group_dir = *group;
+        spec.group_dir = *group;
+      }
+    }
+    launched = LaunchProcess(spec);
+  }
+  RefillSpare();
+  if (!launched.ok()) {
+    env_.memory->RemoveGroup(group_dir);
+    in->Close();
+    return launched.status();
+  }
+  in->Started(launched->pid, group_dir);
+  RecordInstance(env_.instance_dir, launched->pid);
+  if (http) http->AwaitReady(launched->ready_fd);
+  return std::shared_ptr<Instance>(in);
+}
+
+}  // namespace modelfn

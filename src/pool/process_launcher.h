@@ -1,0 +1,46 @@
+// Instances as child processes (what `modelfn up` runs): modelfn-fn or a custom runtime, started
+// with an explicit environment, in a memory group (process.h), in one of two modes:
+//   - lambda: the instance polls a Runtime API endpoint of its own (the AWS protocol: next,
+//     response, error, init/error); a request becomes an API Gateway HTTP API 2.0 event, and the
+//     function's answer is read back as that integration's response. Ready at its first "next".
+//   - http: the instance listens on a private loopback port it reports on a readiness pipe, and
+//     takes up to `concurrency` requests at once (forwarded on the pool's worker threads).
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "platform/config.h"
+#include "pool/instance.h"
+#include "pool/pool.h"
+
+namespace modelfn {
+
+class ProcessLauncher final : public InstanceLauncher {
+ public:
+  // `env` (and what it points to) must outlive the launcher and every instance it starts.
+  ProcessLauncher(FunctionConfig fn, const PoolEnv& env);
+  ~ProcessLauncher() override;
+
+  // Errors: Unavailable when the Runtime API endpoint cannot be bound or the process cannot be
+  // started. Also keeps a spare process forked ahead (where memory cgroups are used).
+  StatusOr<std::shared_ptr<Instance>> Launch(const LaunchRequest& request,
+                                             InstanceEvents events) override;
+  // Discards the spare; later launches start without one.
+  void Shutdown() override;
+  // Forks the next spare on a worker thread (cgroups only: joining one is the slow part).
+  void RefillSpare();
+
+ private:
+  bool UseSpares() const;
+
+  const FunctionConfig fn_;
+  const PoolEnv env_;
+  std::mutex mu_;
+  bool shutdown_ = false;
+  std::unique_ptr<Spare> spare_;
+  bool spare_pending_ = false;
+  uint64_t next_spare_ = 1;
+};
+
+}  // namespace modelfn

@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cmath>
 
+#include "common/cpu_quota.h"
 #include "common/files.h"
 #include "platform/yaml.h"
 #include "store/store_uri.h"
@@ -130,7 +132,7 @@ Status SplitModelRef(const std::string& ref, const std::string& path, std::strin
   return Status::Ok();
 }
 
-StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v) {
+StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, int host_cpus) {
   std::string path = "functions." + name;
   if (!ValidName(name)) return FieldError(path, "a function name is [A-Za-z0-9._-]{1,64}");
   Fields f(&v, path);
@@ -158,6 +160,9 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v) {
     return FieldError(f.Path("concurrency"), "lambda mode serves one request per instance");
   }
   RETURN_IF_ERROR(f.Int("min_instances", 0, 1000, &fn.min_instances));
+  // Cold starts and CPU-bound requests on the same cores slow each other down: by default no
+  // more instances than the host can run at once (but at least the ones asked to be kept).
+  fn.max_instances = std::min(1000, std::max({1, host_cpus, fn.min_instances}));
   RETURN_IF_ERROR(f.Int("max_instances", 1, 1000, &fn.max_instances));
   if (fn.min_instances > fn.max_instances) {
     return FieldError(f.Path("min_instances"), "is above max_instances");
@@ -329,7 +334,9 @@ const PlanConfig* PlatformConfig::FindPlan(std::string_view name) const {
   return nullptr;
 }
 
-StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string& base_dir) {
+StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string& base_dir,
+                                             int host_cpus) {
+  if (host_cpus <= 0) host_cpus = ReadCpuQuota().EffectiveCpus();
   if (!doc.is_object()) return InvalidArgumentError("the configuration must be a mapping");
   Fields top(&doc, "config");
   RETURN_IF_ERROR(top.CheckKnown({"store", "state_dir", "functions", "gateway", "plans"}));
@@ -350,7 +357,7 @@ StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string&
     return FieldError("functions", "expected at least one function");
   }
   for (const auto& [name, v] : fns->AsObject()) {
-    ASSIGN_OR_RETURN(FunctionConfig fn, ParseFunction(name, v));
+    ASSIGN_OR_RETURN(FunctionConfig fn, ParseFunction(name, v, host_cpus));
     c.functions.push_back(std::move(fn));
   }
   ASSIGN_OR_RETURN(c.gateway, ParseGateway(doc.Find("gateway"), base_dir));

@@ -27,7 +27,7 @@ struct FunctionConfig {
   InstanceMode mode = InstanceMode::kLambda;
   int concurrency = 1;  // requests at once per instance (always 1 in lambda mode)
   int min_instances = 0;
-  int max_instances = 8;
+  int max_instances = 8;  // when not configured: the host's CPUs (see ParsePlatformConfig)
   double idle_ttl_s = 60;
   double timeout_s = 30;
   int memory_mb = 512;
@@ -96,7 +96,10 @@ struct PlatformConfig {
 };
 
 // Errors: InvalidArgument naming the field ("functions.digits.max_instances: ...").
-StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string& base_dir);
+// `host_cpus` sizes the defaults that follow the host (max_instances); 0: the CPUs this process
+// may use (the CPU quota, common/cpu_quota.h).
+StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string& base_dir,
+                                             int host_cpus = 0);
 // Reads YAML (or JSON) from `path`. Errors: NotFound, InvalidArgument.
 StatusOr<PlatformConfig> LoadPlatformConfig(const std::string& path);
 

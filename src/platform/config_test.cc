@@ -7,10 +7,10 @@
 namespace modelfn {
 namespace {
 
-StatusOr<PlatformConfig> Parse(std::string_view yaml) {
+StatusOr<PlatformConfig> Parse(std::string_view yaml, int host_cpus = 4) {
   auto doc = ParseYaml(yaml);
   EXPECT_TRUE(doc.ok()) << doc.status().ToString();
-  return ParsePlatformConfig(*doc, "/srv/app");
+  return ParsePlatformConfig(*doc, "/srv/app", host_cpus);
 }
 
 std::string Error(std::string_view yaml) {
@@ -28,9 +28,17 @@ TEST(ConfigTest, DefaultsAndRelativePaths) {
   EXPECT_EQ(f.model, "digits");
   EXPECT_EQ(f.version, "");
   EXPECT_EQ(f.mode, InstanceMode::kLambda);
-  EXPECT_EQ(f.max_instances, 8);
+  EXPECT_EQ(f.max_instances, 4);  // the host's CPUs
   EXPECT_EQ(c->gateway.host, "127.0.0.1");
   EXPECT_EQ(c->gateway.port, 8080);
+}
+
+TEST(ConfigTest, MaxInstancesFollowsTheHostUnlessSet) {
+  EXPECT_EQ(Parse("functions:\n  d: {}\n", 2)->functions[0].max_instances, 2);
+  EXPECT_EQ(Parse("functions:\n  d: {}\n", 64)->functions[0].max_instances, 64);
+  // Enough for the instances asked to be kept.
+  EXPECT_EQ(Parse("functions:\n  d: {min_instances: 3}\n", 2)->functions[0].max_instances, 3);
+  EXPECT_EQ(Parse("functions:\n  d: {max_instances: 8}\n", 2)->functions[0].max_instances, 8);
 }
 
 TEST(ConfigTest, FullFunctionAndGateway) {

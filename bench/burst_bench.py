@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Burst from zero through `modelfn up`: N requests released together while no instance runs,
+against one function with a given max_instances. Prints the burst's total time (first send to
+last answer), latency p50/p99/max, requests not answered 200, and the instances started (inits).
+
+Cold starts compete for the same cores, so how many instances start at once matters: run it
+with --max-instances 2 and 8 (or without, for the host-sized default) and compare.
+
+  bench/burst_bench.py examples/digits --requests 32 --max-instances 8
+  bench/burst_bench.py path/to/model --body request.json --runs 3 --json
+
+The model folder is pushed to a temporary file store; its requests/infer.json is the body unless
+--body names another file.
+"""
+import argparse
+import concurrent.futures
+import http.client
+import json
+import os
+import pathlib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BUILD = pathlib.Path(os.environ.get("MODELFN_BUILD_DIR", ROOT / "build"))
+CLI = BUILD / "modelfn"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def push(model, name, store):
+    for cmd in (["push", str(model), "--name", name, "--version", "1.0.0", "--store", str(store)],
+                ["promote", name, "1.0.0", "--store", str(store)]):
+        subprocess.run([str(CLI)] + cmd, check=True, capture_output=True)
+
+
+class Up:
+    """`modelfn up` with one function, on a free port, until stop()."""
+
+    def __init__(self, workdir, store, name, settings):
+        self.port = free_port()
+        workdir.mkdir(parents=True)
+        lines = [f"store: file://{store}", "functions:", f"  {name}:", f"    model: {name}"]
+        lines += [f"    {k}: {v}" for k, v in settings.items()]
+        lines += ["gateway:", f"  listen: 127.0.0.1:{self.port}"]
+        config = workdir / "modelfn.yaml"
+        config.write_text("\n".join(lines) + "\n")
+        self.log = open(workdir / "up.log", "wb")
+        self.proc = subprocess.Popen([str(CLI), "up", "-f", str(config)], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.status()
+                return
+            except (OSError, ValueError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"modelfn up did not start; see {workdir / 'up.log'}")
+                time.sleep(0.05)
+
+    def status(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            c.request("GET", "/v1/status")
+            return json.loads(c.getresponse().read())["functions"][0]
+        finally:
+            c.close()
+
+    def live_instances(self):
+        return sum(1 for v in self.status()["versions"] for i in v["instance_list"]
+                   if i["state"] != "stopping")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(60)
+        self.log.close()
+
+
+def post(port, path, body, timeout):
+    t0 = time.perf_counter()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        status = r.status
+    except OSError:
+        status = 0
+    finally:
+        c.close()
+    return (time.perf_counter() - t0) * 1e3, status
+
+
+def burst(up, name, body, n, timeout):
+    barrier = threading.Barrier(n + 1)
+    path = f"/v1/models/{name}/infer"
+
+    def one(_):
+        barrier.wait()
+        return post(up.port, path, body, timeout)
+
+    with concurrent.futures.ThreadPoolExecutor(n) as ex:
+        futures = [ex.submit(one, i) for i in range(n)]
+        barrier.wait()
+        t0 = time.perf_counter()
+        results = [f.result() for f in futures]
+        total_ms = (time.perf_counter() - t0) * 1e3
+    lat = sorted(ms for ms, _ in results)
+    counters = up.status()["versions"][0]["counters"]
+    return {"total_ms": round(total_ms, 1), "p50_ms": round(statistics.median(lat), 1),
+            "p99_ms": round(lat[int(0.99 * (len(lat) - 1))], 1), "max_ms": round(lat[-1], 1),
+            "not_200": sum(1 for _, s in results if s != 200), "inits": counters["cold_starts"],
+            "init_failures": counters["init_failures"]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model", nargs="?", default=str(ROOT / "examples" / "digits"),
+                    help="model folder (model.onnx, requests/infer.json)")
+    ap.add_argument("--requests", type=int, default=32)
+    ap.add_argument("--max-instances", type=int, default=None,
+                    help="default: not set, so the platform's host-sized default applies")
+    ap.add_argument("--mode", choices=("lambda", "http"), default="lambda")
+    ap.add_argument("--body", default=None, help="request body file")
+    ap.add_argument("--runs", type=int, default=1, help="bursts, each from zero")
+    ap.add_argument("--timeout", type=float, default=120, help="per request, seconds")
+    ap.add_argument("--json", action="store_true", help="one JSON line per run")
+    args = ap.parse_args()
+
+    model = pathlib.Path(args.model).resolve()
+    body = pathlib.Path(args.body or model / "requests" / "infer.json").read_bytes()
+    name = "burst"
+    work = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-burst-"))
+    store = work / "models"
+    push(model, name, store)
+    settings = {"mode": args.mode, "idle_ttl_s": 600, "max_queue": max(64, args.requests),
+                "queue_timeout_s": min(900, args.timeout), "timeout_s": min(900, args.timeout)}
+    if args.mode == "http":
+        settings["concurrency"] = 1
+    if args.max_instances is not None:
+        settings["max_instances"] = args.max_instances
+    for run in range(args.runs):
+        up = Up(work / f"up-{run}", store, name, settings)
+        try:
+            if up.live_instances() != 0:
+                raise RuntimeError("instances were running before the burst")
+            r = burst(up, name, body, args.requests, args.timeout)
+            r["max_instances"] = up.status()["max_instances"]
+        finally:
+            up.stop()
+        r.update({"requests": args.requests, "mode": args.mode, "model": model.name})
+        if args.json:
+            print(json.dumps(r), flush=True)
+        else:
+            print(f"{model.name} {args.mode} burst of {args.requests} from zero, max_instances "
+                  f"{r['max_instances']}: total {r['total_ms']:.0f} ms, p50 {r['p50_ms']:.0f} ms, "
+                  f"p99 {r['p99_ms']:.0f} ms, max {r['max_ms']:.0f} ms, not 200: {r['not_200']}, "
+                  f"inits {r['inits']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

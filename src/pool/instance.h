@@ -82,6 +82,8 @@ class InstanceLauncher {
   // Thread-safe.
   virtual StatusOr<std::shared_ptr<Instance>> Launch(const LaunchRequest& request,
                                                      InstanceEvents events) = 0;
+  // Gets ready for launches soon (a launcher may fork a process ahead). Thread-safe.
+  virtual void Prepare() {}
   // Releases what is held for future launches (a forked spare). Thread-safe.
   virtual void Shutdown() {}
 };

@@ -78,7 +78,7 @@ void InstancePool::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     ApplyLocked(sched_.Start(env_.clock->MonotonicNanos()), &d);
   }
-  if (auto* spares = dynamic_cast<ProcessLauncher*>(launcher_)) spares->RefillSpare();
+  launcher_->Prepare();
   d.Run();
 }
 

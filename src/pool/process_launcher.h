@@ -29,10 +29,11 @@ class ProcessLauncher final : public InstanceLauncher {
   // Discards the spare; later launches start without one.
   void Shutdown() override;
   // Forks the next spare on a worker thread (cgroups only: joining one is the slow part).
-  void RefillSpare();
+  void Prepare() override { RefillSpare(); }
 
  private:
   bool UseSpares() const;
+  void RefillSpare();
 
   const FunctionConfig fn_;
   const PoolEnv env_;

@@ -212,5 +212,24 @@ TEST(ProcessTest, ForcedRlimitFallback) {
   EXPECT_FALSE(m.OomKilled(""));
 }
 
+TEST(ProcessTest, SanitizerOptionsReachInstances) {
+  // A sanitizer build of the platform runs sanitizer builds of instances: same options for both.
+  for (const char* name : {"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"}) {
+    const char* before = getenv(name);
+    std::string saved = before ? before : "";
+    setenv(name, "halt_on_error=1", 1);
+    auto env = PassThroughEnv();
+    EXPECT_EQ(env[name], "halt_on_error=1") << name;
+    if (before) {
+      setenv(name, saved.c_str(), 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  setenv("UNRELATED_OPTIONS", "1", 1);
+  EXPECT_EQ(PassThroughEnv().count("UNRELATED_OPTIONS"), 0u);
+  unsetenv("UNRELATED_OPTIONS");
+}
+
 }  // namespace
 }  // namespace modelfn

@@ -262,6 +262,11 @@ void InstancePool::Tick() {
   d.Run();
 }
 
+std::optional<int64_t> InstancePool::NextDeadline() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sched_.NextDeadline();
+}
+
 PoolSnapshot InstancePool::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
   PoolSnapshot s;

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -93,6 +94,10 @@ class InstancePool {
   // Timers: queue expiry, timeouts, reaping, scale in and out. The platform calls it often
   // (every ~20 ms); it is cheap when nothing is due.
   void Tick();
+  // When Tick next has timed work (monotonic ns of the injected clock), nullopt when none: an
+  // event loop arms one timer instead of ticking at a fixed rate. Instances exiting are not
+  // timed: they are found by Tick (or, later, by the loop watching them).
+  std::optional<int64_t> NextDeadline() const;
   // A new model version (the store pointer moved): new instances run it; old ones finish what they
   // serve and stop once a new one is ready.
   void SetVersion(const std::string& version);

@@ -182,6 +182,25 @@ TEST_F(PoolTest, QueueDeadlineIs503WithRetryAfter) {
   EXPECT_FALSE(replies_.Has(1));
 }
 
+TEST_F(PoolTest, TimersRunAtTheDeadlinesThePoolReports) {
+  Make(Fn(0, 4));
+  EXPECT_FALSE(pool_->NextDeadline().has_value());
+  Submit(1);
+  int64_t start = clock_.MonotonicNanos();
+  EXPECT_EQ(pool_->NextDeadline(), start + 10 * kSec);  // init timeout
+  launcher_.at(0)->MakeReady();
+  EXPECT_EQ(pool_->NextDeadline(), start + 30 * kSec);  // request timeout
+  launcher_.at(0)->AnswerAll();
+  EXPECT_EQ(pool_->NextDeadline(), start + 60 * kSec);  // idle TTL
+  // A loop that sleeps until each deadline and ticks: back to zero, no instance left.
+  while (auto next = pool_->NextDeadline()) {
+    clock_.Advance(*next - clock_.MonotonicNanos());
+    pool_->Tick();
+  }
+  EXPECT_TRUE(launcher_.at(0)->stopped());
+  EXPECT_TRUE(pool_->Snapshot().instances.empty());
+}
+
 TEST_F(PoolTest, IdleInstancesScaleToZero) {
   Make(Fn(0, 4));
   Submit(1);

@@ -51,6 +51,7 @@ InstancePool::InstancePool(FunctionConfig fn, std::string version, const PoolEnv
     : fn_(std::move(fn)),
       env_(env),
       launcher_(env.launcher),
+      slots_(env.init_slots != nullptr ? env.init_slots : &InitSlots::Host()),
       version_(std::move(version)),
       sched_(ParamsFor(fn_, env_)) {
   if (launcher_ == nullptr) {
@@ -76,6 +77,7 @@ void InstancePool::Start() {
   Deferred d;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    SyncInitRoomLocked();
     ApplyLocked(sched_.Start(env_.clock->MonotonicNanos()), &d);
   }
   launcher_->Prepare();
@@ -93,6 +95,7 @@ void InstancePool::SetVersion(const std::string& version) {
     std::lock_guard<std::mutex> lock(mu_);
     if (version == version_ || shutdown_) return;
     version_ = version;
+    SyncInitRoomLocked();
     ApplyLocked(sched_.NewVersion(env_.clock->MonotonicNanos()), &d);
   }
   d.Run();
@@ -111,6 +114,7 @@ void InstancePool::Submit(ForwardRequest request, ReplyFn done) {
     Request& r = requests_[rid];
     r.request = std::make_shared<const ForwardRequest>(std::move(request));
     r.done = std::move(done);
+    SyncInitRoomLocked();
     ApplyLocked(sched_.Submit(rid, idempotent, now), &d);
   }
   d.Run();
@@ -180,8 +184,11 @@ void InstancePool::LaunchLocked(const SchedAction& start, Deferred* d) {
   InstanceEvents events;
   events.ready = [this, iid] { OnReady(iid); };
   events.init_error = [this](std::string message) { OnInitError(std::move(message)); };
+  slots_->Take();
+  holding_slot_.insert(iid);
   auto launched = launcher_->Launch(lr, std::move(events));
   if (!launched.ok()) {
+    GiveSlotLocked(iid);
     sched_.set_init_error(launched.status().message());
     ApplyLocked(sched_.InstanceExited(iid, Scheduler::Exit::kExited, launched.status().message(),
                                       env_.clock->MonotonicNanos()),
@@ -195,6 +202,8 @@ void InstancePool::OnReady(uint64_t instance) {
   Deferred d;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    GiveSlotLocked(instance);
+    SyncInitRoomLocked();
     ApplyLocked(sched_.InstanceReady(instance, env_.clock->MonotonicNanos()), &d);
   }
   d.Run();
@@ -212,6 +221,7 @@ void InstancePool::OnResult(uint64_t rid, uint64_t instance, InstanceResult resu
     // A late word from an instance the request has since left (timed out, retried elsewhere).
     if (sched_.InstanceOf(rid) != instance) return;
     int64_t now = env_.clock->MonotonicNanos();
+    SyncInitRoomLocked();
     if (result.kind == InstanceResult::kAnswered) {
       SchedActions next;
       if (sched_.RequestDone(rid, now, &next)) {
@@ -234,6 +244,8 @@ void InstancePool::ReapLocked(Deferred* d) {
   for (auto& [id, live] : instances_) {
     if (auto how = live.instance->PollExit()) exited.emplace_back(id, *how);
   }
+  for (const auto& [id, how] : exited) GiveSlotLocked(id);
+  SyncInitRoomLocked();
   int64_t now = env_.clock->MonotonicNanos();
   for (const auto& [id, how] : exited) {
     std::shared_ptr<Instance> gone = instances_.at(id).instance;
@@ -257,6 +269,7 @@ void InstancePool::Tick() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ReapLocked(&d);
+    SyncInitRoomLocked();
     ApplyLocked(sched_.Tick(env_.clock->MonotonicNanos()), &d);
   }
   d.Run();

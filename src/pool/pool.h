@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -30,6 +31,7 @@
 #include "http/http_server.h"
 #include "platform/config.h"
 #include "pool/forward.h"
+#include "pool/init_slots.h"
 #include "pool/instance.h"
 #include "pool/process.h"
 #include "pool/scaler.h"
@@ -54,6 +56,8 @@ struct PoolEnv {
   int max_concurrent_inits = 0;
   // What starts instances; null: child processes (process_launcher.h). Not owned.
   InstanceLauncher* launcher = nullptr;
+  // Inits running at once across the pools sharing it; null: InitSlots::Host(). Not owned.
+  InitSlots* init_slots = nullptr;
 };
 
 struct InstanceInfo {
@@ -135,6 +139,12 @@ class InstancePool {
   void LaunchLocked(const SchedAction& start, Deferred* d);
   void ReplyLocked(uint64_t rid, ForwardReply reply, Deferred* d);
   void ReapLocked(Deferred* d);
+  // The host-wide init budget: the scheduler sees what is free; a start takes a slot, which is
+  // given back when the instance is ready or gone.
+  void SyncInitRoomLocked() { sched_.set_host_init_room(slots_->Free()); }
+  void GiveSlotLocked(uint64_t instance) {
+    if (holding_slot_.erase(instance) > 0) slots_->Give();
+  }
   void OnResult(uint64_t rid, uint64_t instance, InstanceResult result);
   void OnReady(uint64_t instance);
   void OnInitError(std::string message);
@@ -144,6 +154,7 @@ class InstancePool {
   const PoolEnv env_;
   std::unique_ptr<InstanceLauncher> own_launcher_;
   InstanceLauncher* launcher_;
+  InitSlots* const slots_;
   mutable std::mutex mu_;
   std::string version_;
   Scheduler sched_;
@@ -151,6 +162,7 @@ class InstancePool {
   uint64_t next_request_ = 1;
   std::map<uint64_t, Live> instances_;
   std::unordered_map<uint64_t, Request> requests_;
+  std::set<uint64_t> holding_slot_;  // starting instances holding an init slot
 };
 
 }  // namespace modelfn

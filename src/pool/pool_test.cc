@@ -62,6 +62,10 @@ class PoolTest : public ::testing::Test {
     env_.clock = &clock_;
     env_.launcher = &launcher_;
     env_.max_concurrent_inits = inits;
+    if (env_.init_slots == nullptr) {
+      slots_ = std::make_unique<InitSlots>(64);
+      env_.init_slots = slots_.get();
+    }
     env_.init_timeout_ms = 10'000;
     env_.stop_grace_ms = 2'000;
     pool_ = std::make_unique<InstancePool>(fn, "1", env_);
@@ -100,6 +104,7 @@ class PoolTest : public ::testing::Test {
 
   FakeClock clock_;
   FakeLauncher launcher_;
+  std::unique_ptr<InitSlots> slots_;
   PoolEnv env_;
   Replies replies_;
   std::unique_ptr<InstancePool> pool_;
@@ -340,6 +345,37 @@ TEST_F(PoolTest, ConcurrentInitsAreLimited) {
   launcher_.at(0)->AnswerAll();
   EXPECT_NE(HeldId(0, 2), 0u);
   EXPECT_EQ(pool_->Snapshot().starting, 2);
+}
+
+TEST_F(PoolTest, PoolsShareTheHostsInitBudget) {
+  InitSlots host(2);
+  env_.init_slots = &host;
+  Make(Fn(0, 8));
+  FakeLauncher other_launcher;
+  PoolEnv other_env = env_;
+  other_env.launcher = &other_launcher;
+  FunctionConfig other_fn = Fn(0, 8);
+  other_fn.name = "other";
+  InstancePool other(other_fn, "1", other_env);
+  for (int n = 1; n <= 3; ++n) Submit(n);
+  EXPECT_EQ(launcher_.count(), 2u);
+  EXPECT_EQ(host.Free(), 0);
+  ForwardRequest r;
+  Replies other_replies;
+  other.Submit(r, other_replies.Catch(1));
+  EXPECT_EQ(other_launcher.count(), 0u);  // waits for a slot
+  launcher_.at(0)->MakeReady();           // gives one back; this pool takes it for its third
+  EXPECT_EQ(launcher_.count(), 3u);
+  launcher_.at(1)->MakeReady();
+  other.Tick();
+  ASSERT_EQ(other_launcher.count(), 1u);
+  other_launcher.at(0)->MakeReady();
+  ASSERT_EQ(other_launcher.at(0)->AnswerAll(), 1);
+  EXPECT_EQ(other_replies.Get(1).status, 200);
+  launcher_.at(2)->Crash();
+  pool_->Tick();
+  EXPECT_EQ(host.Free(), 2);  // every slot back: ready or gone
+  other.Shutdown();
 }
 
 TEST_F(PoolTest, ARefusedConnectionIsRetriedOnAnotherInstance) {

@@ -175,8 +175,9 @@ void Scheduler::Scale(int64_t now, SchedActions* out) {
     a.instance = id;
     out->push_back(std::move(a));
   }
-  int room = std::max(1, p_.max_concurrent_inits) - Starting();
+  int room = std::min(std::max(1, p_.max_concurrent_inits) - Starting(), host_init_room_);
   int start = std::min(dec.start, std::max(0, room));
+  host_init_room_ -= start;
   bool prewarm = queue_.empty();
   for (int i = 0; i < start; ++i) StartOne(prewarm, now, out);
 }

@@ -6,8 +6,9 @@
 //
 // What it owns (scaling rules in scaler.h):
 //   - min/max instances, per-instance concurrency, idle TTL (scale to zero);
-//   - concurrent inits: at most `max_concurrent_inits` instances start at once (cold starts on the
-//     same cores slow each other down); queued requests go to instances as they become ready;
+//   - concurrent inits: at most `max_concurrent_inits` instances start at once, and no more than
+//     the host has room for (set_host_init_room): cold starts on the same cores slow each other
+//     down; queued requests go to instances as they become ready;
 //   - the bounded queue: full -> 429 `throttled`, waited past queue_timeout -> 503 `overloaded`
 //     (the pool adds Retry-After);
 //   - request timeouts: 504 `timeout` and the instance is killed;
@@ -132,6 +133,9 @@ class Scheduler {
   // When Tick next has something to do; nullopt when nothing is timed.
   std::optional<int64_t> NextDeadline() const;
 
+  // Inits the rest of the host leaves room for (a budget shared with other pools, init_slots.h):
+  // starts are limited to that many more until the next call. Unlimited unless set.
+  void set_host_init_room(int n) { host_init_room_ = n; }
   void set_init_error(std::string e) { last_init_error_ = std::move(e); }
   const std::string& last_init_error() const { return last_init_error_; }
   const PoolCounters& counters() const { return counters_; }
@@ -168,6 +172,7 @@ class Scheduler {
   uint64_t generation_ = 0;
   uint64_t next_instance_ = 1;
   bool shutdown_ = false;
+  int host_init_room_ = 1 << 30;
   int64_t backoff_until_ns_ = 0;  // no instance starts before
   int64_t refuse_until_ns_ = 0;   // requests get init_failed before
   std::string last_init_error_;

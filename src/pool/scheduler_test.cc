@@ -316,6 +316,19 @@ TEST(SchedulerTest, ConcurrentInitsAreLimitedAndQueuedRequestsGoToWhateverIsRead
   EXPECT_LE(w.started.size(), 4u);
 }
 
+TEST(SchedulerTest, StartsStayWithinTheRoomTheHostLeaves) {
+  World w(Params(0, 8, /*inits=*/4));
+  w.s.set_host_init_room(1);
+  for (uint64_t r = 1; r <= 4; ++r) w.Submit(r);
+  EXPECT_EQ(w.started.size(), 1u);  // the room is used up by the first start
+  w.s.set_host_init_room(2);
+  w.Advance(0);
+  EXPECT_EQ(w.started.size(), 3u);
+  w.s.set_host_init_room(0);
+  w.Ready(w.started[0]);
+  EXPECT_EQ(w.started.size(), 3u);
+}
+
 TEST(SchedulerTest, ARequestThatNeverReachedItsInstanceIsRetriedElsewhere) {
   World w(Params(0, 4));
   w.Submit(1);

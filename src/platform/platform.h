@@ -20,9 +20,9 @@
 #include "platform/jwt.h"
 #include "platform/keys.h"
 #include "platform/metrics.h"
-#include "pool/pool.h"
 #include "platform/rate_limit.h"
 #include "platform/tls_front.h"
+#include "pool/pool.h"
 #include "store/object_store.h"
 #include "store/registry.h"
 

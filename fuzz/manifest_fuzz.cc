@@ -10,7 +10,7 @@
 
 #include "common/json.h"
 #include "manifest/manifest.h"
-#include "platform/openapi.h"
+#include "gateway/openapi.h"
 #include "store/registry.h"
 
 using namespace modelfn;

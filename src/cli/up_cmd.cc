@@ -15,7 +15,7 @@
 #include "common/files.h"
 #include "common/json.h"
 #include "platform/config.h"
-#include "platform/keys.h"
+#include "gateway/keys.h"
 #include "platform/platform.h"
 #include "store/http_client.h"
 

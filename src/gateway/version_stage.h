@@ -18,7 +18,8 @@ class VersionStage final : public Stage {
   static VariantRoute* ByWeight(FunctionRoute* fn, uint64_t point);
 };
 
-// FNV-1a, 64 bits: the sticky split's hash (stable across builds and restarts).
+// The sticky split's hash, stable across builds and restarts: FNV-1a's steps from the offset
+// 1469598103934665603 (not the published basis; kept so that sticky clients keep their version).
 uint64_t Fnv1a(std::string_view s);
 
 }  // namespace modelfn::gateway

@@ -41,6 +41,7 @@ struct Principal {
 };
 
 struct LocalRoute;
+class Stage;
 
 struct Exchange {
   HttpRequest request;
@@ -71,7 +72,10 @@ struct Exchange {
 
   // Sends the response; called once, by the pipeline.
   std::function<void(HttpResponse)> respond;
-  size_t stages_passed = 0;  // the pipeline's bookkeeping: stages that said kNext
+  // The pipeline's bookkeeping: the stages this exchange runs through (kept alive by it across a
+  // reload) and how many of them said kNext.
+  std::shared_ptr<const std::vector<std::unique_ptr<Stage>>> stages;
+  size_t stages_passed = 0;
 };
 
 using ExchangePtr = std::unique_ptr<Exchange>;

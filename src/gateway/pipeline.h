@@ -3,12 +3,14 @@
 //   observe → request id → CORS → route → authenticate → local routes → plan → rate limit →
 //   quota → version → cache → forward
 //
-// A policy is added by adding a stage. Thread-safety: every method may be called from any thread
+// A policy is added by adding a stage. A configuration reload swaps the whole stage list.
+// Thread-safety: every method may be called from any thread
 // at once (the HTTP server's event loops call Handle and CheckHead; backends call Answer).
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "common/clock.h"
@@ -16,10 +18,13 @@
 
 namespace modelfn::gateway {
 
+// One configuration's stages, immutable once built.
+using StageList = std::vector<std::unique_ptr<Stage>>;
+
 class Pipeline final : public Continuation {
  public:
   // `clock` must outlive the pipeline.
-  Pipeline(std::vector<std::unique_ptr<Stage>> stages, const Clock* clock);
+  Pipeline(StageList stages, const Clock* clock);
 
   // The HTTP server's HeadHandler: false with *early when a stage answers from the head alone.
   bool CheckHead(HttpRequest* head, HttpResponse* early);
@@ -29,10 +34,15 @@ class Pipeline final : public Continuation {
   // Completes a deferred exchange: the stages that passed it on see the response, then it is sent.
   void Answer(ExchangePtr ex) override;
 
-  const std::vector<std::unique_ptr<Stage>>& stages() const { return stages_; }
+  // Serves new requests with `stages` from now on; exchanges already under way finish with the
+  // stages they started with (which live until the last of them is answered).
+  void Replace(StageList stages);
 
  private:
-  std::vector<std::unique_ptr<Stage>> stages_;
+  std::shared_ptr<const StageList> Current() const;
+
+  mutable std::mutex mu_;  // guards current_ (the pointer, not the stages)
+  std::shared_ptr<const StageList> current_;
   const Clock* clock_;
 };
 

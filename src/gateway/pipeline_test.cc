@@ -121,5 +121,33 @@ TEST(PipelineTest, NoStageAnsweringIsAnInternalError) {
   EXPECT_NE(FindHeader(sent, "seen-a"), nullptr);
 }
 
+TEST(PipelineTest, ReplaceServesNewRequestsAndLetsInFlightOnesFinishOnTheOldStages) {
+  std::vector<std::string> trace;
+  StageList old_stages;
+  old_stages.push_back(std::make_unique<TraceStage>("old", &trace));
+  auto deferring = std::make_unique<TraceStage>("fwd", &trace, Verdict::kDeferred);
+  TraceStage* fwd = deferring.get();
+  old_stages.push_back(std::move(deferring));
+  FakeClock clock;
+  Pipeline p(std::move(old_stages), &clock);
+  HttpResponse in_flight;
+  p.Handle(HttpRequest{}, [&](HttpResponse r) { in_flight = std::move(r); });
+  ASSERT_NE(fwd->held, nullptr);
+
+  StageList new_stages;
+  new_stages.push_back(std::make_unique<TraceStage>("new", &trace, Verdict::kAnswered));
+  p.Replace(std::move(new_stages));
+  HttpResponse fresh;
+  p.Handle(HttpRequest{}, [&](HttpResponse r) { fresh = std::move(r); });
+  EXPECT_EQ(fresh.status, 418);
+  EXPECT_EQ(FindHeader(fresh, "seen-old"), nullptr);
+
+  // The old list is still alive: the in-flight exchange holds it.
+  fwd->held->response.status = 200;
+  p.Answer(std::move(fwd->held));
+  EXPECT_EQ(in_flight.status, 200);
+  EXPECT_NE(FindHeader(in_flight, "seen-old"), nullptr);
+}
+
 }  // namespace
 }  // namespace modelfn::gateway

@@ -27,10 +27,14 @@ struct AuthOptions {
 
 class AuthStage final : public Stage {
  public:
-  // Pointers are not owned and outlive the stage.
-  AuthStage(AuthOptions options, const RouteTable* table, GatewayMetrics* metrics,
+  // Raw pointers are not owned and outlive the stage.
+  AuthStage(AuthOptions options, std::shared_ptr<const RouteTable> table, GatewayMetrics* metrics,
             const Clock* clock, const EventLog* log)
-      : options_(std::move(options)), table_(table), metrics_(metrics), clock_(clock), log_(log) {}
+      : options_(std::move(options)),
+        table_(std::move(table)),
+        metrics_(metrics),
+        clock_(clock),
+        log_(log) {}
   std::string_view name() const override { return "authenticate"; }
   bool OnHead(HttpRequest* head, HttpResponse* early) override;
   Verdict OnRequest(ExchangePtr& ex, Continuation& next) override;
@@ -42,7 +46,7 @@ class AuthStage final : public Stage {
   bool enabled() const { return options_.keys != nullptr || options_.jwks != nullptr; }
 
   AuthOptions options_;
-  const RouteTable* table_;
+  std::shared_ptr<const RouteTable> table_;
   GatewayMetrics* metrics_;
   const Clock* clock_;
   const EventLog* log_;

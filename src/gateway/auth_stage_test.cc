@@ -16,9 +16,10 @@ using testing::MakeExchange;
 
 constexpr int64_t kSec = 1'000'000'000;
 
-RouteTable Routes() {
-  return RouteTable({{"/v1/health", "application/json", [] { return "{}"; }, false},
-                     {"/metrics", "text/plain", [] { return ""; }, true}});
+std::shared_ptr<const RouteTable> Routes() {
+  return std::make_shared<RouteTable>(
+      std::vector<LocalRoute>{{"/v1/health", "application/json", [] { return "{}"; }, false},
+                              {"/metrics", "text/plain", [] { return ""; }, true}});
 }
 
 class KeyAuthTest : public ::testing::Test {
@@ -35,7 +36,7 @@ class KeyAuthTest : public ::testing::Test {
     id_ = k->first.id;
     AuthOptions o;
     o.keys = keys_.get();
-    stage_ = std::make_unique<AuthStage>(o, &table_, &metrics_, &clock_, nullptr);
+    stage_ = std::make_unique<AuthStage>(o, table_, &metrics_, &clock_, nullptr);
   }
   void TearDown() override { unlink(path_.c_str()); }
   HttpRequest Head(std::string method, std::string path,
@@ -48,7 +49,7 @@ class KeyAuthTest : public ::testing::Test {
   }
   std::string path_, key_, id_;
   std::unique_ptr<KeyStore> keys_;
-  RouteTable table_ = Routes();
+  std::shared_ptr<const RouteTable> table_ = Routes();
   GatewayMetrics metrics_;
   FakeClock clock_;
   std::unique_ptr<AuthStage> stage_;
@@ -123,10 +124,10 @@ TEST_F(KeyAuthTest, DatabaseGoneFailsClosed) {
 }
 
 TEST(AuthStageTest, OffPassesEverything) {
-  RouteTable table = Routes();
+  auto table = Routes();
   GatewayMetrics metrics;
   FakeClock clock;
-  AuthStage stage(AuthOptions{}, &table, &metrics, &clock, nullptr);
+  AuthStage stage(AuthOptions{}, table, &metrics, &clock, nullptr);
   HttpRequest h;
   h.method = "POST";
   h.path = "/v1/infer";
@@ -143,13 +144,13 @@ TEST(AuthStageTest, BearerTokenOnTheFakeClock) {
   jwt_testing::Pkey key = jwt_testing::NewP256Key();
   auto jwks = JwksVerifier::FromJwks(R"({"keys":[)" + jwt_testing::P256Jwk(key.get(), "k") + "]}");
   ASSERT_TRUE(jwks.ok());
-  RouteTable table = Routes();
+  auto table = Routes();
   GatewayMetrics metrics;
   FakeClock clock(1'780'000'000 * kSec);
   AuthOptions o;
   o.jwks = jwks->get();
   o.jwt_policy.leeway_s = 0;
-  AuthStage stage(o, &table, &metrics, &clock, nullptr);
+  AuthStage stage(o, table, &metrics, &clock, nullptr);
   std::string token =
       jwt_testing::SignEs256(key.get(), R"({"alg":"ES256"})", R"({"sub":"bob","exp":1780000010})");
   auto ex = MakeExchange("POST", "/v1/infer", {{"authorization", "Bearer " + token}});

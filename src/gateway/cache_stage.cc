@@ -19,17 +19,16 @@ Verdict CacheStage::OnRequest(ExchangePtr& ex, Continuation& next) {
                             ex->path + "\n" + req.query + "\n" + field("content-type") + "\n" +
                             field("inference-header-content-length") + "\n" + field("accept") +
                             "\n" + req.body);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = entries_.find(ex->cache_key);
-  if (it == entries_.end()) return Verdict::kNext;
+  ResponseCache::Entry hit;
+  if (!cache_->Find(ex->cache_key, &hit)) return Verdict::kNext;
   metrics_->CountCacheHit(ex->function->name);
   HttpResponse& r = ex->response;
-  r.status = it->second.status;
-  r.content_type = it->second.content_type;
-  r.body = it->second.body;
-  r.headers = it->second.headers;
+  r.status = hit.status;
+  r.content_type = std::move(hit.content_type);
+  r.body = std::move(hit.body);
+  r.headers = std::move(hit.headers);
   r.headers.emplace_back("X-Modelfn-Cache", "hit");
-  r.headers.emplace_back("X-Modelfn-Version", it->second.version);
+  r.headers.emplace_back("X-Modelfn-Version", std::move(hit.version));
   ex->cache_key.clear();  // nothing to store
   return Verdict::kAnswered;
 }
@@ -37,7 +36,7 @@ Verdict CacheStage::OnRequest(ExchangePtr& ex, Continuation& next) {
 void CacheStage::OnAnswer(Exchange& ex) {
   if (ex.cache_key.empty() || !ex.forwarded || ex.reply.status != 200 || !ex.reply.code.empty())
     return;
-  Entry e;
+  ResponseCache::Entry e;
   e.status = ex.reply.status;
   e.content_type = ex.reply.content_type;
   e.body = ex.response.body;
@@ -46,9 +45,21 @@ void CacheStage::OnAnswer(Exchange& ex) {
     // The id is the request's own; a hit carries the new request's id.
     if (strcasecmp(k.c_str(), "x-request-id") != 0) e.headers.emplace_back(k, v);
   }
+  cache_->Insert(ex.cache_key, std::move(e));
+}
+
+bool ResponseCache::Find(const std::string& key, Entry* out) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (entries_.emplace(ex.cache_key, std::move(e)).second) {
-    order_.push_back(ex.cache_key);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  *out = it->second;
+  return true;
+}
+
+void ResponseCache::Insert(const std::string& key, Entry entry) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (entries_.emplace(key, std::move(entry)).second) {
+    order_.push_back(key);
     if (order_.size() > capacity_) {
       entries_.erase(order_.front());
       order_.pop_front();
@@ -56,7 +67,7 @@ void CacheStage::OnAnswer(Exchange& ex) {
   }
 }
 
-size_t CacheStage::size() const {
+size_t ResponseCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return entries_.size();
 }

@@ -43,17 +43,18 @@ class CacheStageTest : public ::testing::Test {
   FakeBackend backend_{"3"};
   FunctionRoute fn_;
   GatewayMetrics metrics_;
+  ResponseCache store_;
   HeldContinuation next_;
   int replies_ = 0;
 };
 
 TEST_F(CacheStageTest, SecondIdenticalRequestIsAHit) {
-  CacheStage cache(&metrics_);
+  CacheStage cache(&store_, &metrics_);
   auto first = Routed("{\"inputs\":[1]}");
   EXPECT_EQ(cache.OnRequest(first, next_), Verdict::kNext);
   Reply(*first, 200);
   cache.OnAnswer(*first);
-  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(store_.size(), 1u);
 
   auto second = Routed("{\"inputs\":[1]}");
   EXPECT_EQ(cache.OnRequest(second, next_), Verdict::kAnswered);
@@ -68,7 +69,7 @@ TEST_F(CacheStageTest, SecondIdenticalRequestIsAHit) {
 }
 
 TEST_F(CacheStageTest, OnlyTheFunctionsOwn200IsKept) {
-  CacheStage cache(&metrics_);
+  CacheStage cache(&store_, &metrics_);
   auto failed = Routed("a");
   cache.OnRequest(failed, next_);
   Reply(*failed, 503, "overloaded");
@@ -81,11 +82,11 @@ TEST_F(CacheStageTest, OnlyTheFunctionsOwn200IsKept) {
   cache.OnRequest(refused_before_forward, next_);
   refused_before_forward->response.status = 200;  // answered, but not by the backend
   cache.OnAnswer(*refused_before_forward);
-  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(store_.size(), 0u);
 }
 
 TEST_F(CacheStageTest, OffOrMetadataIsNeverCached) {
-  CacheStage cache(&metrics_);
+  CacheStage cache(&store_, &metrics_);
   auto meta = Routed("");
   meta->v2_meta = true;
   EXPECT_EQ(cache.OnRequest(meta, next_), Verdict::kNext);
@@ -97,14 +98,15 @@ TEST_F(CacheStageTest, OffOrMetadataIsNeverCached) {
 }
 
 TEST_F(CacheStageTest, OldestEntryIsEvictedAtCapacity) {
-  CacheStage cache(&metrics_, 2);
+  ResponseCache store(2);
+  CacheStage cache(&store, &metrics_);
   for (const char* body : {"1", "2", "3"}) {
     auto ex = Routed(body);
     cache.OnRequest(ex, next_);
     Reply(*ex, 200);
     cache.OnAnswer(*ex);
   }
-  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_EQ(store.size(), 2u);
   auto oldest = Routed("1");
   EXPECT_EQ(cache.OnRequest(oldest, next_), Verdict::kNext);
   auto newest = Routed("3");
@@ -112,7 +114,7 @@ TEST_F(CacheStageTest, OldestEntryIsEvictedAtCapacity) {
 }
 
 TEST_F(CacheStageTest, KeyCoversTheVersion) {
-  CacheStage cache(&metrics_);
+  CacheStage cache(&store_, &metrics_);
   auto ex = Routed("same");
   cache.OnRequest(ex, next_);
   Reply(*ex, 200);

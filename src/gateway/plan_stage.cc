@@ -45,7 +45,7 @@ Verdict RateLimitStage::OnRequest(ExchangePtr& ex, Continuation& next) {
   const PlanConfig* plan = ex->plan;
   if (plan == nullptr || plan->rate_per_s <= 0) return Verdict::kNext;
   RateDecision d =
-      buckets_.Take(ex->principal.id, plan->rate_per_s, plan->burst, clock_->MonotonicNanos());
+      buckets_->Take(ex->principal.id, plan->rate_per_s, plan->burst, clock_->MonotonicNanos());
   Headers& h = ex->plan_headers;
   h.emplace_back("RateLimit-Limit", std::to_string(d.limit));
   h.emplace_back("RateLimit-Remaining", std::to_string(d.remaining));

@@ -34,13 +34,15 @@ class PlanStage final : public Stage {
 
 class RateLimitStage final : public Stage {
  public:
-  RateLimitStage(GatewayMetrics* metrics, const Clock* clock) : metrics_(metrics), clock_(clock) {}
+  // `buckets` outlives the stage; it is shared across reloads so a reload refills no bucket.
+  RateLimitStage(RateLimiter* buckets, GatewayMetrics* metrics, const Clock* clock)
+      : buckets_(buckets), metrics_(metrics), clock_(clock) {}
   std::string_view name() const override { return "rate_limit"; }
   Verdict OnRequest(ExchangePtr& ex, Continuation& next) override;
   void OnAnswer(Exchange& ex) override;
 
  private:
-  RateLimiter buckets_;
+  RateLimiter* buckets_;
   GatewayMetrics* metrics_;
   const Clock* clock_;
 };

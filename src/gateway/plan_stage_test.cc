@@ -56,7 +56,8 @@ TEST_F(PlanStageTest, KnownPlanIsAttachedUnknownIsForbidden) {
 
 TEST_F(PlanStageTest, RateLimitRefusesPastTheBurstAndRefills) {
   PlanConfig plan{"free", 1, 2, 0, 0};
-  RateLimitStage stage(&metrics_, &clock_);
+  RateLimiter buckets;
+  RateLimitStage stage(&buckets, &metrics_, &clock_);
   auto take = [&] {
     auto ex = Keyed();
     ex->plan = &plan;

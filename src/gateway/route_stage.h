@@ -7,6 +7,7 @@
 // inference, GET for /v2 metadata).
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "common/status.h"
@@ -17,9 +18,10 @@ namespace modelfn::gateway {
 
 class RouteStage final : public Stage {
  public:
-  // Neither is owned; both outlive the stage and do not change while it runs.
-  RouteStage(const RouteTable* table, std::vector<FunctionRoute>* functions)
-      : table_(table), functions_(functions) {}
+  // Shared with the other stages of the same configuration; neither changes once built.
+  RouteStage(std::shared_ptr<const RouteTable> table,
+             std::shared_ptr<std::vector<FunctionRoute>> functions)
+      : table_(std::move(table)), functions_(std::move(functions)) {}
   std::string_view name() const override { return "route"; }
   Verdict OnRequest(ExchangePtr& ex, Continuation& next) override;
 
@@ -31,8 +33,8 @@ class RouteStage final : public Stage {
   FunctionRoute* Find(std::string_view name) const;
   Status Unknown(std::string_view name) const;
 
-  const RouteTable* table_;
-  std::vector<FunctionRoute>* functions_;
+  std::shared_ptr<const RouteTable> table_;
+  std::shared_ptr<std::vector<FunctionRoute>> functions_;
 };
 
 }  // namespace modelfn::gateway

@@ -15,19 +15,24 @@ using testing::MakeExchange;
 
 class RouteStageTest : public ::testing::Test {
  protected:
-  RouteStageTest() : table_({{"/v1/health", "application/json", [] { return "{}"; }, false}}) {
+  RouteStageTest()
+      : table_(std::make_shared<RouteTable>(std::vector<LocalRoute>{
+            {"/v1/health", "application/json", [] { return "{}"; }, false}})),
+        shared_(std::make_shared<std::vector<FunctionRoute>>()),
+        functions_(*shared_) {
     functions_.push_back({"digits", "mnist", false, false, {{&backend_, 1}}, 1});
   }
   void AddSecondFunction() {
     functions_.push_back({"text", "bert", false, false, {{&backend_, 1}}, 1});
   }
   Verdict Run(ExchangePtr& ex) {
-    RouteStage stage(&table_, &functions_);
+    RouteStage stage(table_, shared_);
     return stage.OnRequest(ex, next_);
   }
   FakeBackend backend_{"1"};
-  RouteTable table_;
-  std::vector<FunctionRoute> functions_;
+  std::shared_ptr<const RouteTable> table_;
+  std::shared_ptr<std::vector<FunctionRoute>> shared_;
+  std::vector<FunctionRoute>& functions_;
   HeldContinuation next_;
 };
 

@@ -162,7 +162,6 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
       }
       Variant v;
       v.version = ver;
-      v.weight = weight;
       v.manifest = std::move(manifest).value();
       v.pool = std::make_unique<InstancePool>(fc, ver, env);
       v.backend = std::make_unique<PoolBackend>(v.pool.get());
@@ -172,7 +171,7 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   }
 
   RETURN_IF_ERROR(p->OpenAuth());
-  p->BuildPipeline();
+  p->pipeline_ = std::make_unique<gateway::Pipeline>(p->BuildStages(p->config_), p->clock_);
 
   HttpServerOptions o;
   bool tls = !c.gateway.tls_cert.empty();
@@ -334,9 +333,9 @@ Status Platform::OpenAuth() {
   return Status::Ok();
 }
 
-std::vector<gateway::LocalRoute> Platform::LocalRoutes() {
-  auto is_public = [this](const std::string& path) {
-    for (const std::string& r : config_.gateway.public_routes) {
+std::vector<gateway::LocalRoute> Platform::LocalRoutes(const PlatformConfig& c) {
+  auto is_public = [&c](const std::string& path) {
+    for (const std::string& r : c.gateway.public_routes) {
       if (r == path) return true;
     }
     return false;
@@ -375,44 +374,54 @@ std::vector<gateway::LocalRoute> Platform::LocalRoutes() {
   return routes;
 }
 
-void Platform::BuildPipeline() {
+gateway::StageList Platform::BuildStages(const PlatformConfig& c) {
   namespace gw = gateway;
+  auto routes = std::make_shared<std::vector<gw::FunctionRoute>>();
   for (const auto& f : functions_) {
+    // Same functions and versions, in the same order, as `c` (Reload checks it).
+    const FunctionConfig* fc = c.Find(f->config.name);
     gw::FunctionRoute r;
-    r.name = f->config.name;
-    r.model = f->config.model;
-    r.sticky_traffic = f->config.sticky_traffic;
-    r.response_cache = f->config.response_cache;
-    for (const auto& v : f->variants) {
-      r.variants.push_back({v.backend.get(), v.weight});
-      r.total_weight += v.weight;
+    r.name = fc->name;
+    r.model = fc->model;
+    r.sticky_traffic = fc->sticky_traffic;
+    r.response_cache = fc->response_cache;
+    for (size_t i = 0; i < f->variants.size(); ++i) {
+      int weight = fc->traffic.empty() ? 1 : fc->traffic[i].weight;
+      r.variants.push_back({f->variants[i].backend.get(), weight});
+      r.total_weight += weight;
     }
-    routes_.push_back(std::move(r));
+    routes->push_back(std::move(r));
   }
-  route_table_ = std::make_unique<gw::RouteTable>(LocalRoutes());
+  auto table = std::make_shared<const gw::RouteTable>(LocalRoutes(c));
   gw::AuthOptions auth;
   auth.keys = keys_.get();
   auth.jwks = jwks_.get();
-  auth.jwt_policy.issuer = config_.gateway.jwt.issuer;
-  auth.jwt_policy.audience = config_.gateway.jwt.audience;
-  auth.jwt_policy.leeway_s = static_cast<int64_t>(config_.gateway.jwt.leeway_s);
+  auth.jwt_policy.issuer = c.gateway.jwt.issuer;
+  auth.jwt_policy.audience = c.gateway.jwt.audience;
+  auth.jwt_policy.leeway_s = static_cast<int64_t>(c.gateway.jwt.leeway_s);
 
-  std::vector<std::unique_ptr<gw::Stage>> stages;
+  gw::StageList stages;
   stages.push_back(
       std::make_unique<gw::ObserveStage>(&metrics_, options_.access_log ? &log_ : nullptr, clock_));
   stages.push_back(std::make_unique<gw::RequestIdStage>());
-  stages.push_back(std::make_unique<gw::CorsStage>(config_.gateway.cors_origins));
-  stages.push_back(std::make_unique<gw::RouteStage>(route_table_.get(), &routes_));
-  stages.push_back(
-      std::make_unique<gw::AuthStage>(auth, route_table_.get(), &metrics_, clock_, &log_));
+  stages.push_back(std::make_unique<gw::CorsStage>(c.gateway.cors_origins));
+  stages.push_back(std::make_unique<gw::RouteStage>(table, routes));
+  stages.push_back(std::make_unique<gw::AuthStage>(auth, table, &metrics_, clock_, &log_));
   stages.push_back(std::make_unique<gw::LocalRouteStage>());
-  stages.push_back(std::make_unique<gw::PlanStage>(config_.plans, keys_.get()));
-  stages.push_back(std::make_unique<gw::RateLimitStage>(&metrics_, clock_));
+  stages.push_back(std::make_unique<gw::PlanStage>(c.plans, keys_.get()));
+  stages.push_back(std::make_unique<gw::RateLimitStage>(&rate_, &metrics_, clock_));
   stages.push_back(std::make_unique<gw::QuotaStage>(keys_.get(), &metrics_, clock_));
   stages.push_back(std::make_unique<gw::VersionStage>());
-  stages.push_back(std::make_unique<gw::CacheStage>(&metrics_));
+  stages.push_back(std::make_unique<gw::CacheStage>(&cache_, &metrics_));
   stages.push_back(std::make_unique<gw::ForwardStage>());
-  pipeline_ = std::make_unique<gw::Pipeline>(std::move(stages), clock_);
+  std::lock_guard<std::mutex> lock(routes_mu_);
+  routes_ = std::move(routes);
+  return stages;
+}
+
+std::shared_ptr<const std::vector<gateway::FunctionRoute>> Platform::CurrentRoutes() const {
+  std::lock_guard<std::mutex> lock(routes_mu_);
+  return routes_;
 }
 
 }  // namespace modelfn

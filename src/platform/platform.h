@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,11 +15,13 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "gateway/backend.h"
+#include "gateway/cache_stage.h"
 #include "gateway/exchange.h"
 #include "gateway/jwt.h"
 #include "gateway/keys.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
+#include "gateway/rate_limit.h"
 #include "gateway/route_table.h"
 #include "http/http_server.h"
 #include "manifest/manifest.h"
@@ -55,10 +58,17 @@ class Platform {
   // The JSON of GET /v1/status (also what `modelfn status` prints).
   std::string StatusJson() const;
 
+  // Applies a new modelfn.yaml to requests that arrive from now on (requests in flight finish
+  // under the settings they started with): CORS origins, public routes, usage plans, and each
+  // function's traffic weights, sticky_traffic and response_cache. A configuration that changes
+  // anything else (functions, versions, instance settings, listener, auth, store) is refused
+  // (FailedPrecondition naming the fields: they need a restart) and the running one kept; so is
+  // an invalid one (`next` holds its error). Logs the outcome. Thread-safe.
+  Status Reload(StatusOr<PlatformConfig> next);
+
  private:
   struct Variant {
     std::string version;  // "" until resolved
-    int weight = 1;
     std::unique_ptr<InstancePool> pool;
     std::unique_ptr<gateway::Backend> backend;  // the pipeline's view of `pool`
     Manifest manifest;
@@ -71,9 +81,11 @@ class Platform {
 
   Platform(PlatformConfig config, PlatformOptions options);
   Status OpenAuth();
-  // The pipeline over functions_ and the local routes; called once functions_ is complete.
-  void BuildPipeline();
-  std::vector<gateway::LocalRoute> LocalRoutes();
+  // The stages for `c` over functions_ (complete by then); also publishes c's function routes.
+  gateway::StageList BuildStages(const PlatformConfig& c);
+  std::vector<gateway::LocalRoute> LocalRoutes(const PlatformConfig& c);
+  // The function routes in effect (the traffic weights /v1/status and /v1/models report).
+  std::shared_ptr<const std::vector<gateway::FunctionRoute>> CurrentRoutes() const;
   // After the listener stopped: the TLS terminator, the timers and every pool (idempotent).
   void StopBehindTheListener();
   // The bodies of the local routes (platform_status.cc). Thread-safe.
@@ -101,9 +113,12 @@ class Platform {
   GatewayMetrics metrics_;
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<JwksVerifier> jwks_;
-  std::vector<gateway::FunctionRoute> routes_;  // what the pipeline routes to; fixed after Create
-  std::unique_ptr<gateway::RouteTable> route_table_;
+  RateLimiter rate_;              // shared by every configuration's rate-limit stage
+  gateway::ResponseCache cache_;  // and response cache
   std::unique_ptr<gateway::Pipeline> pipeline_;
+  std::mutex reload_mu_;  // one Reload at a time
+  mutable std::mutex routes_mu_;
+  std::shared_ptr<const std::vector<gateway::FunctionRoute>> routes_;  // guarded by routes_mu_
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};  // Run() was called
   std::atomic<bool> drained_{false};  // the listener's drain is over: the pool timers stop

@@ -25,14 +25,16 @@ std::string Platform::HealthJson() const {
 std::string Platform::ModelsJson() const {
   std::string out;
   JsonWriter w(&out);
+  auto routes = CurrentRoutes();
   w.BeginObject().Key("models").BeginArray();
-  for (const auto& f : functions_) {
-    for (const auto& v : f->variants) {
+  for (size_t fi = 0; fi < functions_.size(); ++fi) {
+    const Function& f = *functions_[fi];
+    for (size_t vi = 0; vi < f.variants.size(); ++vi) {
       w.BeginObject();
-      w.Key("name").String(f->config.name);
-      w.Key("model").String(f->config.model);
-      w.Key("version").String(v.pool->version());
-      if (f->variants.size() > 1) w.Key("weight").Int(v.weight);
+      w.Key("name").String(f.config.name);
+      w.Key("model").String(f.config.model);
+      w.Key("version").String(f.variants[vi].pool->version());
+      if (f.variants.size() > 1) w.Key("weight").Int((*routes)[fi].variants[vi].weight);
       w.EndObject();
     }
   }
@@ -42,6 +44,7 @@ std::string Platform::ModelsJson() const {
 
 std::string Platform::StatusJson() const {
   auto summaries = metrics_.Summaries();
+  auto routes = CurrentRoutes();
   std::string out;
   JsonWriter w(&out);
   w.BeginObject();
@@ -65,14 +68,15 @@ std::string Platform::StatusJson() const {
     uint64_t cold = 0, cold_req = 0;
     int inst = 0;
     w.Key("versions").BeginArray();
-    for (const auto& v : f->variants) {
-      PoolSnapshot snap = v.pool->Snapshot();
+    const gateway::FunctionRoute& route = (*routes)[static_cast<size_t>(&f - functions_.data())];
+    for (size_t vi = 0; vi < f->variants.size(); ++vi) {
+      PoolSnapshot snap = f->variants[vi].pool->Snapshot();
       cold += snap.counters.inits;
       cold_req += snap.counters.cold_requests;
       inst += static_cast<int>(snap.instances.size());
       w.BeginObject();
       w.Key("version").String(snap.version);
-      if (f->variants.size() > 1) w.Key("weight").Int(v.weight);
+      if (f->variants.size() > 1) w.Key("weight").Int(route.variants[vi].weight);
       w.Key("queued").Uint(snap.queued);
       w.Key("instances").BeginObject();
       w.Key("starting").Int(snap.starting).Key("idle").Int(snap.idle);

@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "common/json.h"
-#include "manifest/manifest.h"
 #include "gateway/openapi.h"
+#include "manifest/manifest.h"
 #include "store/registry.h"
 
 using namespace modelfn;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "gateway/stage_testing.h"
@@ -147,6 +149,93 @@ TEST(PipelineTest, ReplaceServesNewRequestsAndLetsInFlightOnesFinishOnTheOldStag
   p.Answer(std::move(fwd->held));
   EXPECT_EQ(in_flight.status, 200);
   EXPECT_NE(FindHeader(in_flight, "seen-old"), nullptr);
+}
+
+// Answers every exchange it is given from a thread of its own.
+class AsyncStage final : public Stage {
+ public:
+  std::string_view name() const override { return "async"; }
+  Verdict OnRequest(ExchangePtr& ex, Continuation& next) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back({std::move(ex), &next});
+    return Verdict::kDeferred;
+  }
+  // Answers what is queued; false when nothing was.
+  bool Drain() {
+    std::vector<std::pair<ExchangePtr, Continuation*>> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch.swap(queue_);
+    }
+    for (auto& [ex, next] : batch) {
+      ex->response.status = 200;
+      next->Answer(std::move(ex));
+    }
+    return !batch.empty();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<ExchangePtr, Continuation*>> queue_;
+};
+
+// Counts the answers it sees (shared state, as the real stages have).
+class CountStage final : public Stage {
+ public:
+  explicit CountStage(std::atomic<int>* seen) : seen_(seen) {}
+  std::string_view name() const override { return "count"; }
+  Verdict OnRequest(ExchangePtr& ex, Continuation& next) override { return Verdict::kNext; }
+  void OnAnswer(Exchange& ex) override { seen_->fetch_add(1); }
+
+ private:
+  std::atomic<int>* seen_;
+};
+
+TEST(PipelineTest, ConcurrentRequestsRepliesAndReplacesAnswerEachRequestOnce) {
+  // Two async stages so a replaced list's exchanges still drain: both are kept alive here.
+  auto async = std::make_shared<AsyncStage>();
+  std::atomic<int> seen{0};
+  struct Forwarding final : public Stage {
+    explicit Forwarding(std::shared_ptr<AsyncStage> a) : a_(std::move(a)) {}
+    std::string_view name() const override { return "fwd"; }
+    Verdict OnRequest(ExchangePtr& ex, Continuation& next) override {
+      return a_->OnRequest(ex, next);
+    }
+    std::shared_ptr<AsyncStage> a_;
+  };
+  auto make = [&] {
+    StageList s;
+    s.push_back(std::make_unique<CountStage>(&seen));
+    s.push_back(std::make_unique<Forwarding>(async));
+    return s;
+  };
+  FakeClock clock;
+  Pipeline p(make(), &clock);
+  constexpr int kThreads = 4, kEach = 2000;
+  std::atomic<int> answered{0};
+  std::atomic<bool> done{false};
+  std::thread replier([&] {
+    while (!done.load() || async->Drain()) async->Drain();
+  });
+  std::thread replacer([&] {
+    for (int i = 0; i < 200 && !done.load(); ++i) p.Replace(make());
+  });
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kThreads; ++t) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        p.Handle(HttpRequest{}, [&](HttpResponse r) {
+          if (r.status == 200) answered.fetch_add(1);
+        });
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  replacer.join();
+  done.store(true);
+  replier.join();
+  EXPECT_EQ(answered.load(), kThreads * kEach);
+  EXPECT_EQ(seen.load(), kThreads * kEach);
 }
 
 }  // namespace

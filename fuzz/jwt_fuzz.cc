@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "platform/jwt.h"
+#include "gateway/jwt.h"
 
 using namespace modelfn;
 

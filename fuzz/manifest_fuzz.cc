@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "common/json.h"
+#include "gateway/openapi.h"
 #include "manifest/manifest.h"
-#include "platform/openapi.h"
 #include "store/registry.h"
 
 using namespace modelfn;

@@ -14,8 +14,8 @@
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/json.h"
+#include "gateway/keys.h"
 #include "platform/config.h"
-#include "platform/keys.h"
 #include "platform/platform.h"
 #include "store/http_client.h"
 
@@ -28,7 +28,8 @@ constexpr const char* kUpUsage =
     "Starts the local platform: a gateway on gateway.listen (default 127.0.0.1:8080) and, per\n"
     "function, instances of modelfn-fn started on demand, scaled between min_instances and\n"
     "max_instances, stopped after idle_ttl_s. Logs are JSON lines on stdout; instance output goes\n"
-    "to <state_dir>/logs/<function>.log. SIGINT or SIGTERM stops it gracefully.\n"
+    "to <state_dir>/logs/<function>.log. SIGINT or SIGTERM stops it gracefully; SIGHUP reloads the "
+    "file.\n"
     "\n"
     "Environment: MODELFN_FN_BINARY (default: modelfn-fn beside modelfn),\n"
     "MODELFN_MEMORY_LIMIT=rlimit|none (force the memory-limit mechanism).\n";
@@ -40,14 +41,23 @@ int CmdUp(int argc, char** argv) {
   if (a.Has("help")) return fputs(kUpUsage, stdout), 0;
   if (!a.ok() || !a.positional().empty()) return Usage(kUpUsage, a.ok() ? "" : a.error());
   std::string path = a.Get("f", a.Get("file", "modelfn.yaml"));
-  auto config = LoadPlatformConfig(path);
+  std::string listen = a.Get("listen");
+  if (a.Has("listen") && listen.rfind(':') == std::string::npos) {
+    return Usage(kUpUsage, "--listen needs HOST:PORT");
+  }
+  // Also what SIGHUP reloads: the file again, with the same --listen.
+  auto load = [path, listen]() {
+    auto c = LoadPlatformConfig(path);
+    if (c.ok() && !listen.empty()) {
+      size_t colon = listen.rfind(':');
+      c->gateway.host = listen.substr(0, colon);
+      c->gateway.port = atoi(listen.c_str() + colon + 1);
+    }
+    return c;
+  };
+  auto config = load();
   if (!config.ok()) return Fail(config.status().message());
   if (a.Has("listen")) {
-    std::string l = a.Get("listen");
-    size_t colon = l.rfind(':');
-    if (colon == std::string::npos) return Usage(kUpUsage, "--listen needs HOST:PORT");
-    config->gateway.host = l.substr(0, colon);
-    config->gateway.port = atoi(l.c_str() + colon + 1);
     const GatewayConfig& g = config->gateway;
     if (!IsLoopbackHost(g.host) && !g.HasAuth() && !g.allow_unauthenticated) {
       return Fail("refusing to listen on " + g.host +
@@ -59,6 +69,7 @@ int CmdUp(int argc, char** argv) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -70,9 +81,9 @@ int CmdUp(int argc, char** argv) {
   auto platform = Platform::Create(std::move(config).value(), o);
   if (!platform.ok()) return Fail(platform.status().message());
   Platform* p = platform->get();
-  std::thread waiter([p, &sigs] {
+  std::thread waiter([p, &sigs, &load] {
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) (void)p->Reload(load());
     p->Shutdown();
   });
   fprintf(stderr, "modelfn up: serving on %s (dashboard: %s/dashboard)\n", p->url().c_str(),

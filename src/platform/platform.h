@@ -1,26 +1,31 @@
 // `modelfn up`: the gateway and the instance pools of every function in modelfn.yaml, on one
-// machine. The gateway authenticates (API keys with usage plans, JWT), applies CORS and limits,
-// picks the function (path, ?model=, "model" in the body, V2 path) and the version (canary
-// weights), and hands the request to that version's pool, which holds it while an instance
-// starts. Everything the gateway answers itself is RFC 9457 problem+json with a stable code
-// ({"error", "code"} under /v2, as the Open Inference Protocol says).
+// machine. This is the composition root: it turns the configuration into the store, the keys
+// database, the JWKS, one instance pool per function version, the gateway's pipeline of stages
+// (src/gateway/pipeline.h: authentication, plans, CORS, routing, canary choice, caching), the
+// listener (and TLS front), the pool timers and the loop that follows promotions in the store.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "gateway/backend.h"
+#include "gateway/cache_stage.h"
+#include "gateway/exchange.h"
+#include "gateway/jwt.h"
+#include "gateway/keys.h"
+#include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+#include "gateway/rate_limit.h"
+#include "gateway/route_table.h"
 #include "http/http_server.h"
 #include "manifest/manifest.h"
 #include "platform/config.h"
-#include "platform/jwt.h"
-#include "platform/keys.h"
-#include "platform/metrics.h"
-#include "platform/rate_limit.h"
 #include "platform/tls_front.h"
 #include "pool/pool.h"
 #include "store/object_store.h"
@@ -40,7 +45,7 @@ struct PlatformOptions {
 class Platform {
  public:
   // Opens the store, resolves each function's version(s) and reads their manifests, opens the
-  // keys database and the JWKS, binds the listener. Errors name what is wrong.
+  // keys database and the JWKS, builds the pipeline, binds the listener. Errors name what is wrong.
   static StatusOr<std::unique_ptr<Platform>> Create(PlatformConfig config, PlatformOptions options);
   ~Platform();
 
@@ -53,52 +58,37 @@ class Platform {
   // The JSON of GET /v1/status (also what `modelfn status` prints).
   std::string StatusJson() const;
 
+  // Applies a new modelfn.yaml to requests that arrive from now on (requests in flight finish
+  // under the settings they started with): CORS origins, public routes, usage plans, and each
+  // function's traffic weights, sticky_traffic and response_cache. A configuration that changes
+  // anything else (functions, versions, instance settings, listener, auth, store) is refused
+  // (FailedPrecondition naming the fields: they need a restart) and the running one kept; so is
+  // an invalid one (`next` holds its error). Logs the outcome. Thread-safe.
+  Status Reload(StatusOr<PlatformConfig> next);
+
  private:
   struct Variant {
     std::string version;  // "" until resolved
-    int weight = 1;
     std::unique_ptr<InstancePool> pool;
+    std::unique_ptr<gateway::Backend> backend;  // the pipeline's view of `pool`
     Manifest manifest;
   };
   struct Function {
     FunctionConfig config;
     bool follows_pointer = false;
     std::vector<Variant> variants;
-    int total_weight = 0;
-  };
-  struct Target {
-    Function* fn = nullptr;
-    std::string path;     // as the function sees it
-    std::string version;  // "" = any (canary decides)
-    std::string route;    // metrics label
-  };
-  struct Principal {
-    std::string id;  // "key:<id>", "jwt:<sub>", or "" when auth is off
-    std::string plan;
   };
 
   Platform(PlatformConfig config, PlatformOptions options);
-  void Handle(HttpRequest req, HttpResponder respond);
-  // The HttpServer's HeadHandler: authenticates from the request head, before the body is read,
-  // and stores the Principal in head->context. False with *early (401/403, CORS, X-Request-Id)
-  // when the credentials are missing or wrong. Runs on the server's event loops.
-  bool CheckHead(HttpRequest* head, HttpResponse* early);
-  // Whether `path` needs credentials when auth is on: everything but health routes, the dashboard
-  // page (it holds no data) and gateway.public_routes.
-  bool NeedsAuth(const std::string& path) const;
-  // The Principal CheckHead stored, or Authenticate() when there is none.
-  bool Authorized(const HttpRequest& req, bool v2, Principal* who, HttpResponse* refusal);
-  bool Authenticate(const HttpRequest& req, bool v2, Principal* who, HttpResponse* refusal);
-  bool ApplyPlan(const Principal& who, bool v2,
-                 std::vector<std::pair<std::string, std::string>>* headers, HttpResponse* refusal);
-  StatusOr<Target> Route(const HttpRequest& req);
-  Variant* PickVariant(Function* fn, const std::string& version, const std::string& request_id);
-  HttpResponse ErrorResponse(const std::string& code, const std::string& detail, bool v2) const;
-  // Access-Control-Allow-Origin and friends when `origin` is allowed ("" when none was sent).
-  void AddCors(const std::string& origin, HttpResponse* resp) const;
+  Status OpenAuth();
+  // The stages for `c` over functions_ (complete by then); also publishes c's function routes.
+  gateway::StageList BuildStages(const PlatformConfig& c);
+  std::vector<gateway::LocalRoute> LocalRoutes(const PlatformConfig& c);
+  // The function routes in effect (the traffic weights /v1/status and /v1/models report).
+  std::shared_ptr<const std::vector<gateway::FunctionRoute>> CurrentRoutes() const;
   // After the listener stopped: the TLS terminator, the timers and every pool (idempotent).
   void StopBehindTheListener();
-  bool OriginAllowed(const std::string& origin) const;
+  // The bodies of the local routes (platform_status.cc). Thread-safe.
   std::string OpenApiJson() const;
   std::string MetricsText() const;
   std::string HealthJson() const;
@@ -123,18 +113,18 @@ class Platform {
   GatewayMetrics metrics_;
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<JwksVerifier> jwks_;
-  JwtPolicy jwt_policy_;
-  RateLimiter rate_;
+  RateLimiter rate_;              // shared by every configuration's rate-limit stage
+  gateway::ResponseCache cache_;  // and response cache
+  std::unique_ptr<gateway::Pipeline> pipeline_;
+  std::mutex reload_mu_;  // one Reload at a time
+  mutable std::mutex routes_mu_;
+  std::shared_ptr<const std::vector<gateway::FunctionRoute>> routes_;  // guarded by routes_mu_
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};  // Run() was called
   std::atomic<bool> drained_{false};  // the listener's drain is over: the pool timers stop
   std::thread manager_;
   std::thread pointer_watch_;
   int64_t started_ns_ = 0;
-  // Opt-in response cache (response_cache: true), bounded.
-  mutable std::mutex cache_mu_;
-  std::unordered_map<std::string, ForwardReply> cache_;
-  std::deque<std::string> cache_order_;
 };
 
 }  // namespace modelfn

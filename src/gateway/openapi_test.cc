@@ -1,4 +1,4 @@
-#include "platform/openapi.h"
+#include "gateway/openapi.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "platform/jwt.h"
+#include "gateway/jwt.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

@@ -1,4 +1,4 @@
-#include "platform/keys.h"
+#include "gateway/keys.h"
 
 #include <fcntl.h>
 #include <openssl/crypto.h>

@@ -1,4 +1,4 @@
-#include "platform/rate_limit.h"
+#include "gateway/rate_limit.h"
 
 #include <algorithm>
 #include <cmath>

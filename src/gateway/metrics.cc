@@ -1,4 +1,4 @@
-#include "platform/metrics.h"
+#include "gateway/metrics.h"
 
 #include <cstdio>
 

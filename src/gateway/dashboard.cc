@@ -1,4 +1,4 @@
-#include "platform/dashboard.h"
+#include "gateway/dashboard.h"
 
 namespace modelfn {
 

@@ -1,0 +1,23 @@
+#include "gateway/local_route_stage.h"
+
+#include "gateway/answers.h"
+#include "gateway/route_table.h"
+
+namespace modelfn::gateway {
+
+Verdict LocalRouteStage::OnRequest(ExchangePtr& ex, Continuation& next) {
+  const LocalRoute* route = ex->local;
+  if (route == nullptr) return Verdict::kNext;
+  const std::string& method = ex->request.method;
+  if (method != "GET" && method != "HEAD") {
+    ex->response = ProblemAnswer("method_not_allowed",
+                                 method + " " + ex->request.path + " is not served", ex->v2);
+    return Verdict::kAnswered;
+  }
+  ex->response.status = 200;
+  ex->response.content_type = route->content_type;
+  ex->response.body = route->body();
+  return Verdict::kAnswered;
+}
+
+}  // namespace modelfn::gateway

@@ -1,0 +1,88 @@
+// Graceful reload of modelfn.yaml (SIGHUP): the pipeline's stages are rebuilt from the new
+// configuration and swapped in; requests in flight finish on the stages they started with.
+#include <map>
+
+#include "platform/platform.h"
+
+namespace modelfn {
+namespace {
+
+// The fields a reload cannot apply, named as in modelfn.yaml, when they differ.
+std::vector<std::string> NeedRestart(const PlatformConfig& a, const PlatformConfig& b) {
+  std::vector<std::string> out;
+  auto check = [&out](bool same, std::string field) {
+    if (!same) out.push_back(std::move(field));
+  };
+  check(a.store == b.store, "store");
+  check(a.state_dir == b.state_dir, "state_dir");
+  const GatewayConfig &g = a.gateway, &h = b.gateway;
+  check(g.host == h.host && g.port == h.port, "gateway.listen");
+  check(g.api_keys == h.api_keys, "gateway.auth.api_keys");
+  check(g.jwt_enabled == h.jwt_enabled && g.jwt.jwks == h.jwt.jwks &&
+            g.jwt.issuer == h.jwt.issuer && g.jwt.audience == h.jwt.audience &&
+            g.jwt.leeway_s == h.jwt.leeway_s,
+        "gateway.auth.jwt");
+  check(g.tls_cert == h.tls_cert && g.tls_key == h.tls_key && g.tls_client_ca == h.tls_client_ca,
+        "gateway.tls");
+  check(g.max_body_bytes == h.max_body_bytes, "gateway.max_body_bytes");
+  check(g.allow_unauthenticated == h.allow_unauthenticated, "gateway.allow_unauthenticated");
+  check(g.workers == h.workers, "gateway.workers");
+  std::vector<std::string> names_a, names_b;
+  for (const auto& f : a.functions) names_a.push_back(f.name);
+  for (const auto& f : b.functions) names_b.push_back(f.name);
+  if (names_a != names_b) {
+    out.push_back("functions (added, removed or renamed)");
+    return out;
+  }
+  for (size_t i = 0; i < a.functions.size(); ++i) {
+    const FunctionConfig &f = a.functions[i], &n = b.functions[i];
+    std::string p = "functions." + f.name + ".";
+    check(f.model == n.model && f.version == n.version, p + "model");
+    check(f.mode == n.mode, p + "mode");
+    check(f.concurrency == n.concurrency, p + "concurrency");
+    check(f.min_instances == n.min_instances, p + "min_instances");
+    check(f.max_instances == n.max_instances, p + "max_instances");
+    check(f.idle_ttl_s == n.idle_ttl_s, p + "idle_ttl_s");
+    check(f.timeout_s == n.timeout_s, p + "timeout_s");
+    check(f.memory_mb == n.memory_mb, p + "memory_mb");
+    check(f.max_queue == n.max_queue, p + "max_queue");
+    check(f.queue_timeout_s == n.queue_timeout_s, p + "queue_timeout_s");
+    check(f.env == n.env, p + "env");
+    check(f.command == n.command, p + "command");
+    bool same_versions = f.traffic.size() == n.traffic.size();
+    for (size_t t = 0; same_versions && t < f.traffic.size(); ++t) {
+      same_versions = f.traffic[t].version == n.traffic[t].version;
+    }
+    check(same_versions, p + "traffic (versions; weights may change)");
+  }
+  return out;
+}
+
+}  // namespace
+
+Status Platform::Reload(StatusOr<PlatformConfig> next) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  Status result;
+  if (!next.ok()) {
+    result = next.status();
+  } else if (auto fields = NeedRestart(config_, *next); !fields.empty()) {
+    std::string list;
+    for (const auto& f : fields) list += (list.empty() ? "" : ", ") + f;
+    result = FailedPreconditionError("changed settings need a restart: " + list);
+  }
+  if (!result.ok()) {
+    EventLog::Line line = log_.Begin("reload_refused", "error");
+    line.w().Key("error").String(result.message());
+    line.w().Key("kept").String("the running configuration");
+    log_.Emit(line);
+    return result;
+  }
+  pipeline_->Replace(BuildStages(*next));
+  EventLog::Line line = log_.Begin("reload");
+  line.w().Key("functions").Int(static_cast<int64_t>(next->functions.size()));
+  line.w().Key("plans").Int(static_cast<int64_t>(next->plans.size()));
+  log_.Emit(line);
+  return Status::Ok();
+}
+
+}  // namespace modelfn

@@ -340,8 +340,11 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
     log.Message("info", sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining");
     srv->Shutdown();
   });
-  signals.detach();
   srv->Run();
+  // Run returns once Shutdown has been called; the signal thread may still be inside it, so it is
+  // joined before the server is destroyed. The signal wakes it should Run ever return first.
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
   EventLog::Line line = log.Begin("shutdown");
   line.w().Key("requests").Uint(core.stats().Total());
   log.Emit(line);

@@ -138,6 +138,14 @@ bool HandleFork(int control_fd, const Packet& packet, const std::string& model, 
               std::to_string(packet.fds.size()));
     return false;
   }
+  // Checked at every fork, not only at ready: nothing in the template may have started a thread
+  // since.
+  if (int threads = CountThreads(); threads != 1) {
+    CloseAll(packet.fds);
+    Reply(control_fd, TemplateReply::Kind::kForkError, 0, "template_threads",
+          "the template has " + std::to_string(threads) + " threads: instances must be exec'd");
+    return false;
+  }
   // The session in this process is the one model: an instance asked to serve another must exec.
   auto m = cmd->env.find("MODELFN_MODEL");
   if (m != cmd->env.end() && m->second != model) {

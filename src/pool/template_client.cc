@@ -167,8 +167,9 @@ StatusOr<pid_t> TemplateClient::Fork(const InstanceSpec& spec, int timeout_ms) {
   ASSIGN_OR_RETURN(TemplateReply reply, DecodeTemplateReply(packet->bytes));
   if (reply.kind == TemplateReply::Kind::kForked) return reply.pid;
   if (reply.kind == TemplateReply::Kind::kForkError) {
-    StatusCode code =
-        reply.code == "fork_failed" ? StatusCode::kUnavailable : StatusCode::kInvalidArgument;
+    StatusCode code = reply.code == "fork_failed"        ? StatusCode::kUnavailable
+                      : reply.code == "template_threads" ? StatusCode::kFailedPrecondition
+                                                         : StatusCode::kInvalidArgument;
     return Status(code, reply.text, reply.code);
   }
   return InternalError("unexpected reply from the template");
@@ -181,11 +182,11 @@ void TemplateClient::Stop(int grace_ms) {
     control_fd_ = -1;
   }
   if (pid_ <= 0) return;
-  if (!WaitExit(pid_, grace_ms)) kill(-pid_, SIGKILL);
-  kill(pid_, SIGKILL);  // in case it had not yet made its group
-  while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  pid_t pid = pid_.exchange(-1);
+  if (!WaitExit(pid, grace_ms)) kill(-pid, SIGKILL);
+  kill(pid, SIGKILL);  // in case it had not yet made its group
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  pid_ = -1;
 }
 
 }  // namespace modelfn

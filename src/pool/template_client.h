@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,9 +70,11 @@ class TemplateClient {
   Status WaitReady(int timeout_ms);
 
   // Forks an instance (after WaitReady is ok). Returns its pid, a child of this process that the
-  // caller reaps. Errors: FailedPrecondition before ready; InvalidArgument (reason
+  // caller reaps. Errors: FailedPrecondition before ready, or reason "template_threads" when the
+  // template has grown a thread (exec instead); InvalidArgument (reason
   // "model_mismatch") when spec.env names another model; Unavailable when the template is gone or
-  // its fork failed; DeadlineExceeded when no answer came within timeout_ms. The instance checks
+  // its fork failed; DeadlineExceeded when no answer came within timeout_ms (the client stops
+  // taking commands: a late answer could not be told from the next one). The instance checks
   // its own setup after this returns: a failure there (this process not a subreaper, a cgroup it
   // cannot join) is its exit with a line in its log. Blocking (about a millisecond): call from
   // the worker pool, not an event loop. Thread-safe; forks are serialised.
@@ -81,7 +84,8 @@ class TemplateClient {
   // template's process group and reaps it. Instances keep running. Idempotent.
   void Stop(int grace_ms = 1000);
 
-  pid_t pid() const { return pid_; }
+  // The template's pid (-1 once stopped).
+  pid_t pid() const { return pid_.load(); }
   // The template's init summary (JSON: model, version, runtime_init_ms, model_load_ms, ...), once
   // ready.
   const std::string& init_summary() const { return init_summary_; }
@@ -91,7 +95,7 @@ class TemplateClient {
       : pid_(pid), control_fd_(control_fd), clock_(clock) {}
 
   std::mutex mu_;
-  pid_t pid_;
+  std::atomic<pid_t> pid_;
   int control_fd_;
   const Clock* clock_;
   bool ready_ = false;

@@ -19,6 +19,20 @@
 namespace modelfn {
 namespace {
 
+// The threads a template may have: its own one, and ThreadSanitizer's background thread, which
+// its runtime stops and restarts around fork itself.
+#if defined(__SANITIZE_THREAD__)
+constexpr int kOwnThreads = 2;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr int kOwnThreads = 2;
+#else
+constexpr int kOwnThreads = 1;
+#endif
+#else
+constexpr int kOwnThreads = 1;
+#endif
+
 void Reply(int control_fd, TemplateReply::Kind kind, pid_t pid, std::string code,
            std::string text) {
   TemplateReply r;
@@ -140,7 +154,7 @@ bool HandleFork(int control_fd, const Packet& packet, const std::string& model, 
   }
   // Checked at every fork, not only at ready: nothing in the template may have started a thread
   // since.
-  if (int threads = CountThreads(); threads != 1) {
+  if (int threads = CountThreads(); threads != kOwnThreads) {
     CloseAll(packet.fds);
     Reply(control_fd, TemplateReply::Kind::kForkError, 0, "template_threads",
           "the template has " + std::to_string(threads) + " threads: instances must be exec'd");
@@ -230,7 +244,7 @@ StatusOr<ForkedStart> ServeForkCommands(int control_fd, const std::string& model
                                         const std::string& init_line, const EventLog& log,
                                         const Clock& clock) {
   int threads = CountThreads();
-  if (threads != 1) {
+  if (threads != kOwnThreads) {
     std::string why = "template mode refused: this process has " + std::to_string(threads) +
                       " threads and fork copies only one (ONNX Runtime keeps a thread pool when "
                       "MODELFN_ORT_INTRA_OP_THREADS > 1); instances must be exec'd";

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -278,6 +279,64 @@ TEST_F(TemplateClientTest, StopEndsTheTemplate) {
   client_->Stop();
   EXPECT_EQ(kill(tpid, 0), -1);  // reaped: the pid is gone
   EXPECT_NE(ReadAll(dir_ + "/template.log").find("template stopped"), std::string::npos);
+}
+
+TEST_F(TemplateClientTest, InstanceTakesItsAddressSpaceLimit) {
+  StartReady();
+  int ready[2];
+  ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
+  InstanceSpec spec;
+  spec.env = {{"PORT", "0"}, {"MODELFN_HOST", "127.0.0.1"}};
+  spec.ready_fd = ready[1];
+  spec.rlimit_as_bytes = int64_t{48} << 30;
+  StatusOr<pid_t> pid = client_->Fork(spec, kForkTimeoutMs);
+  close(ready[1]);
+  ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+  instances_.push_back(*pid);
+  EXPECT_FALSE(ReadLine(ready[0], kInitTimeoutMs).empty());
+  close(ready[0]);
+  std::string limits = ReadAll("/proc/" + std::to_string(*pid) + "/limits");
+  EXPECT_NE(limits.find(std::to_string(int64_t{48} << 30)), std::string::npos) << limits;
+}
+
+// Setup the instance cannot complete ends it before it serves, with the reason in its log.
+class InstanceRefusalTest : public TemplateClientTest {
+ protected:
+  // Forks with `spec` plus a log and a readiness pipe; returns the instance's log once the pipe
+  // closed without a port.
+  // `ours`: the instance is this process's child (reaped at the end).
+  std::string ForkExpectingRefusal(InstanceSpec spec, bool ours) {
+    std::string path = dir_ + "/refused.log";
+    int log_fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int ready[2];
+    EXPECT_EQ(pipe2(ready, O_CLOEXEC), 0);
+    spec.log_fd = log_fd;
+    spec.ready_fd = ready[1];
+    StatusOr<pid_t> pid = client_->Fork(spec, kForkTimeoutMs);
+    close(log_fd);
+    close(ready[1]);
+    EXPECT_TRUE(pid.ok()) << pid.status().ToString();
+    if (pid.ok() && ours) instances_.push_back(*pid);
+    EXPECT_EQ(ReadLine(ready[0], kInitTimeoutMs), "");  // closed by the exit, no port
+    close(ready[0]);
+    return ReadAll(path);
+  }
+};
+
+TEST_F(InstanceRefusalTest, CgroupItCannotJoin) {
+  StartReady();
+  InstanceSpec spec;
+  spec.cgroup_procs = dir_ + "/no-such-group/cgroup.procs";
+  std::string log = ForkExpectingRefusal(spec, true);
+  EXPECT_NE(log.find("cannot join"), std::string::npos) << log;
+}
+
+TEST_F(InstanceRefusalTest, ParentThatIsNotASubreaper) {
+  StartReady();
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+  std::string log = ForkExpectingRefusal(InstanceSpec{}, false);
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  EXPECT_NE(log.find("not a child subreaper"), std::string::npos) << log;
 }
 
 // A small Runtime API: one event on the first /next, the rest held; records the response.

@@ -1,5 +1,6 @@
 // modelfn-fn: the function runtime. Loads one model once (init phase), then serves it over HTTP
 // on $PORT (Cloud Run, Cloud Functions gen2, Knative, local).
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -19,6 +20,8 @@
 #include "function/lambda_runtime.h"
 #include "function/model_loader.h"
 #include "function/model_source.h"
+#include "function/template_mode.h"
+#include "function/template_protocol.h"
 #include "http/http_server.h"
 #include "http/problem.h"
 #include "store/open_store.h"
@@ -45,6 +48,7 @@ constexpr const char* kUsage =
     "MODELFN_ORT_INTRA_OP_THREADS (default 1), MODELFN_ORT_OPT_LEVEL (0|1|2|99, default 99),\n"
     "MODELFN_LOG_REQUESTS (1|0, default 1), MODELFN_CACHE_DIR (default $TMPDIR/modelfn-cache),\n"
     "MODELFN_CACHE_MAX_BYTES (default 2147483648).\n"
+    "MODELFN_TEMPLATE_FD=N: template mode (a platform's instance factory; docs/platform.md).\n"
     "Routes: POST /v1/infer, POST /v1/batch, GET /v1/health, GET /v1/models, GET /metrics,\n"
     "and the Open Inference Protocol under /v2.\n";
 
@@ -132,8 +136,13 @@ int ParseArgs(int argc, char** argv, Args* args) {
   return 0;
 }
 
-int InitFailure(const EventLog& log, const std::string& model, const Status& status) {
-  if (const char* api = getenv("AWS_LAMBDA_RUNTIME_API"); api && *api) {
+// `control_fd` >= 0: a template's init failed; it reports to its platform, never to a Runtime API
+// (the instances it would have made have their own).
+int InitFailure(const EventLog& log, const std::string& model, const Status& status,
+                int control_fd) {
+  if (control_fd >= 0) {
+    ReportTemplateInitError(control_fd, status);
+  } else if (const char* api = getenv("AWS_LAMBDA_RUNTIME_API"); api && *api) {
     // Lambda: the init error goes to the Runtime API, which ends the environment.
     auto http = MakePlainHttpClient();
     (void)LambdaRuntime(api, http.get(), nullptr, "", &RealClock::Get(), &log)
@@ -150,10 +159,19 @@ int InitFailure(const EventLog& log, const std::string& model, const Status& sta
 }
 
 // Begins the init log line with what both faces report; the caller adds its own fields and emits.
+// `forked` describes a forked instance's start (null when this process was exec'd): the phases it
+// paid itself, the template's init being logged by the template.
 EventLog::Line InitLine(const EventLog& log, const FunctionIdentity& id, const InitTimings& timings,
-                        const std::optional<FetchedModel>& fetched, const std::string& source) {
+                        const std::optional<FetchedModel>& fetched, const std::string& source,
+                        const ForkedStart* forked) {
   EventLog::Line line = log.Begin("init");
   JsonWriter& w = line.w();
+  w.Key("start").String(forked != nullptr ? "fork" : "exec");
+  if (forked != nullptr) {
+    w.Key("template_pid").Int(forked->template_pid);
+    w.Key("fork_ms").Double(static_cast<double>(forked->forked_ns - forked->requested_ns) / 1e6);
+    w.Key("env_ms").Double(static_cast<double>(forked->env_ns - forked->forked_ns) / 1e6);
+  }
   w.Key("model").String(id.model_name);
   w.Key("version").String(id.model_version);
   w.Key("runtime_init_ms").Double(timings.runtime_init_ms);
@@ -171,22 +189,32 @@ EventLog::Line InitLine(const EventLog& log, const FunctionIdentity& id, const I
   return line;
 }
 
+// The timings a serving process reports: its own init, or for a forked instance only what it paid
+// itself (the start to ready; the template's phases are in the template's log).
+InitTimings ServingTimings(const LoadedModel& loaded, const std::optional<FetchedModel>& fetched,
+                           const ForkedStart* forked) {
+  InitTimings timings;
+  if (forked != nullptr) return timings;
+  timings = loaded.timings;
+  if (fetched) timings.model_fetch_ms = fetched->fetch_ms;
+  timings.ort_env_ms = OrtEngine::EnvCreateMillis();
+  return timings;
+}
+
 // The Lambda face: the same init phase, then the Runtime API loop instead of a listener.
 int RunLambda(const std::string& api, LoadedModel loaded,
               const std::optional<FetchedModel>& fetched, const EventLog& log,
               const EventLog& request_log, const Clock& clock, int64_t t_start,
-              const std::string& source) {
+              const std::string& source, const ForkedStart* forked) {
   InferenceLimits limits;
   limits.max_elements = EnvInt("MODELFN_MAX_ELEMENTS", limits.max_elements, 1, 1L << 40);
   FunctionIdentity id{loaded.manifest.name, loaded.manifest.version};
-  InitTimings timings = loaded.timings;
-  if (fetched) timings.model_fetch_ms = fetched->fetch_ms;
-  timings.ort_env_ms = OrtEngine::EnvCreateMillis();
+  InitTimings timings = ServingTimings(loaded, fetched, forked);
   FunctionCore core(std::move(loaded.engine), id, limits, &clock, &request_log);
   timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
   core.SetReady(timings);
   {
-    EventLog::Line line = InitLine(log, id, timings, fetched, source);
+    EventLog::Line line = InitLine(log, id, timings, fetched, source, forked);
     line.w().Key("mode").String("lambda");
     log.Emit(line);
   }
@@ -231,60 +259,16 @@ Status WithStoreCode(const Status& s) {
                 unreachable ? std::string("store_unavailable") : ProblemFromStatus(s).code);
 }
 
-int Main(int argc, char** argv) {
-  const Clock& clock = RealClock::Get();
-  int64_t t_start = clock.MonotonicNanos();
-  OrtEngine::PrepareProcess();
-  Args args;
-  int rc = ParseArgs(argc, argv, &args);
-  if (rc != 0) return rc < 0 ? 0 : rc;
-
-  // Signals go to one waiting thread, never to the event loops.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
+// The serving path, after the init: the Runtime API loop or the HTTP server. Runs in an exec'd
+// process, or in an instance forked from a template (`forked`), whose environment it reads anew.
+int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel>& fetched,
+          const Clock& clock, int64_t t_start, const ForkedStart* forked, int intra_op_threads) {
   bool log_requests = EnvInt("MODELFN_LOG_REQUESTS", 1, 0, 1) == 1;
   EventLog log(STDOUT_FILENO, &clock);
   EventLog request_log(log_requests ? STDOUT_FILENO : -1, &clock);
-
-  OrtEngineOptions ort;
-  ort.intra_op_threads = static_cast<int>(EnvInt("MODELFN_ORT_INTRA_OP_THREADS", 1, 1, 256));
-  ort.graph_optimization_level = static_cast<int>(EnvInt("MODELFN_ORT_OPT_LEVEL", 99, 0, 99));
-  EngineFactory factory = [&](const std::string& path,
-                              std::string_view bytes) -> StatusOr<std::unique_ptr<Engine>> {
-    ASSIGN_OR_RETURN(auto e, OrtEngine::LoadFromBytes(bytes, path, ort));
-    return std::unique_ptr<Engine>(std::move(e));
-  };
-  // ONNX Runtime's environment takes most of the cold start; build it while the model is read
-  // and verified.
-  std::thread env_thread(OrtEngine::InitEnvironment);
-  // A store URI ("s3://bucket/models/digits@1.0.0") is fetched into the host cache first.
-  std::optional<FetchedModel> fetched;
-  StatusOr<LoadedModel> loaded = InternalError("not loaded");
-  if (HasStoreScheme(args.model)) {
-    FetchedModel f;
-    loaded = LoadFromStore(args.model, factory, clock, &f);
-    if (!loaded.ok()) loaded = WithStoreCode(loaded.status());
-    if (!f.dir.empty()) fetched = std::move(f);
-    if (fetched && !fetched->warning.empty()) log.Message("warn", fetched->warning);
-  } else {
-    loaded = LoadModelDir(args.model, factory, clock);
-  }
-  env_thread.join();
-  if (!loaded.ok()) return InitFailure(log, args.model, loaded.status());
-  if (loaded->warmup.reason() == "warmup_skipped") {
-    log.Message("info", "warm-up skipped: " + loaded->warmup.message());
-  } else if (!loaded->warmup.ok()) {
-    log.Message("warn", "warm-up run failed: " + loaded->warmup.message());
-  }
-
   if (const char* api = getenv("AWS_LAMBDA_RUNTIME_API"); api && *api) {
-    return RunLambda(api, std::move(loaded).value(), fetched, log, request_log, clock, t_start,
-                     args.model);
+    return RunLambda(api, std::move(loaded), fetched, log, request_log, clock, t_start, args.model,
+                     forked);
   }
   CpuQuota quota = ReadCpuQuota();
   int workers = args.workers > 0 ? args.workers : quota.EffectiveCpus();
@@ -297,11 +281,9 @@ int Main(int argc, char** argv) {
   InferenceLimits limits;
   limits.max_elements = EnvInt("MODELFN_MAX_ELEMENTS", limits.max_elements, 1, 1L << 40);
 
-  FunctionIdentity id{loaded->manifest.name, loaded->manifest.version};
-  InitTimings timings = loaded->timings;
-  if (fetched) timings.model_fetch_ms = fetched->fetch_ms;
-  timings.ort_env_ms = OrtEngine::EnvCreateMillis();
-  FunctionCore core(std::move(loaded->engine), id, limits, &clock, &request_log);
+  FunctionIdentity id{loaded.manifest.name, loaded.manifest.version};
+  InitTimings timings = ServingTimings(loaded, fetched, forked);
+  FunctionCore core(std::move(loaded.engine), id, limits, &clock, &request_log);
 
   auto server = HttpServer::Create(opts, [&core](const HttpRequest& req, HttpResponse* resp) {
     Invocation inv;
@@ -326,13 +308,13 @@ int Main(int argc, char** argv) {
   timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
   core.SetReady(timings);
   {
-    EventLog::Line line = InitLine(log, id, timings, fetched, args.model);
+    EventLog::Line line = InitLine(log, id, timings, fetched, args.model, forked);
     JsonWriter& w = line.w();
     w.Key("mode").String("http");
     w.Key("port").Int((*server)->port());
     w.Key("workers").Int(workers);
     w.Key("cpu_quota").Double(quota.quota_cpus);
-    w.Key("ort_intra_op_threads").Int(ort.intra_op_threads);
+    w.Key("ort_intra_op_threads").Int(intra_op_threads);
     log.Emit(line);
   }
   // A supervisor (modelfn up) learns the port and that init is done from one line on this fd.
@@ -346,19 +328,132 @@ int Main(int argc, char** argv) {
     }
   }
 
+  // Signals go to one waiting thread, never to the event loops.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
   HttpServer* srv = server->get();
-  std::thread signals([srv, &sigs, &log] {
+  std::thread signals([srv, sigs, &log] {
     int sig = 0;
     sigwait(&sigs, &sig);
     log.Message("info", sig == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining");
     srv->Shutdown();
   });
-  signals.detach();
   srv->Run();
+  // Run returns once Shutdown has been called; the signal thread may still be inside it, so it is
+  // joined before the server is destroyed. The signal wakes it should Run ever return first.
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
   EventLog::Line line = log.Begin("shutdown");
   line.w().Key("requests").Uint(core.stats().Total());
   log.Emit(line);
   return 0;
+}
+
+// Template mode: the init is done; report it, then make instances until the platform closes the
+// control socket. Returns the exit code of the template, or serves in a forked instance.
+int RunTemplate(int argc, char** argv, int control_fd, const Args& args, LoadedModel loaded,
+                const std::optional<FetchedModel>& fetched, const EventLog& log, const Clock& clock,
+                int64_t t_start, int intra_op_threads) {
+  FunctionIdentity id{loaded.manifest.name, loaded.manifest.version};
+  InitTimings timings = ServingTimings(loaded, fetched, nullptr);
+  timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
+  std::string summary;
+  {
+    JsonWriter w(&summary);
+    w.BeginObject();
+    w.Key("model").String(id.model_name).Key("version").String(id.model_version);
+    w.Key("runtime_init_ms").Double(timings.runtime_init_ms);
+    w.Key("model_load_ms").Double(timings.model_load_ms);
+    w.Key("warmup_ms").Double(timings.warmup_ms);
+    w.EndObject();
+  }
+  {
+    EventLog::Line line = InitLine(log, id, timings, fetched, args.model, nullptr);
+    line.w().Key("mode").String("template");
+    log.Emit(line);
+  }
+  StatusOr<ForkedStart> start = ServeForkCommands(control_fd, args.model, summary, log, clock);
+  if (!start.ok()) {
+    bool stopped = start.status().code() == StatusCode::kNotFound;
+    log.Message(stopped ? "info" : "error",
+                stopped ? "template stopped: the platform closed its control socket"
+                        : "template ended: " + start.status().message());
+    return stopped ? 0 : 1;
+  }
+  // A forked instance: its own environment now, so its own arguments; the model is the one loaded.
+  Args own;
+  own.model = args.model;
+  int rc = ParseArgs(argc, argv, &own);
+  if (rc != 0) return rc < 0 ? 0 : rc;
+  return Serve(own, std::move(loaded), fetched, clock, start->requested_ns, &*start,
+               intra_op_threads);
+}
+
+int Main(int argc, char** argv) {
+  const Clock& clock = RealClock::Get();
+  int64_t t_start = clock.MonotonicNanos();
+  OrtEngine::PrepareProcess();
+  Args args;
+  int rc = ParseArgs(argc, argv, &args);
+  if (rc != 0) return rc < 0 ? 0 : rc;
+  int control_fd = -1;
+  if (const char* t = getenv(kTemplateFdEnv); t != nullptr) {
+    long fd;
+    if (!ParseInt(t, 0, 1 << 20, &fd)) {
+      fprintf(stderr, "modelfn-fn: %s=%s is not a descriptor\n", kTemplateFdEnv, t);
+      return 2;
+    }
+    control_fd = static_cast<int>(fd);
+    fcntl(control_fd, F_SETFD, FD_CLOEXEC);
+  }
+
+  // Signals go to one waiting thread, never to the event loops.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  EventLog log(STDOUT_FILENO, &clock);
+  OrtEngineOptions ort;
+  ort.intra_op_threads = static_cast<int>(EnvInt("MODELFN_ORT_INTRA_OP_THREADS", 1, 1, 256));
+  ort.graph_optimization_level = static_cast<int>(EnvInt("MODELFN_ORT_OPT_LEVEL", 99, 0, 99));
+  EngineFactory factory = [&](const std::string& path,
+                              std::string_view bytes) -> StatusOr<std::unique_ptr<Engine>> {
+    ASSIGN_OR_RETURN(auto e, OrtEngine::LoadFromBytes(bytes, path, ort));
+    return std::unique_ptr<Engine>(std::move(e));
+  };
+  // ONNX Runtime's environment takes most of the cold start; build it while the model is read
+  // and verified.
+  std::thread env_thread(OrtEngine::InitEnvironment);
+  // A store URI ("s3://bucket/models/digits@1.0.0") is fetched into the host cache first.
+  std::optional<FetchedModel> fetched;
+  StatusOr<LoadedModel> loaded = InternalError("not loaded");
+  if (HasStoreScheme(args.model)) {
+    FetchedModel f;
+    loaded = LoadFromStore(args.model, factory, clock, &f);
+    if (!loaded.ok()) loaded = WithStoreCode(loaded.status());
+    if (!f.dir.empty()) fetched = std::move(f);
+    if (fetched && !fetched->warning.empty()) log.Message("warn", fetched->warning);
+  } else {
+    loaded = LoadModelDir(args.model, factory, clock);
+  }
+  env_thread.join();
+  if (!loaded.ok()) return InitFailure(log, args.model, loaded.status(), control_fd);
+  if (loaded->warmup.reason() == "warmup_skipped") {
+    log.Message("info", "warm-up skipped: " + loaded->warmup.message());
+  } else if (!loaded->warmup.ok()) {
+    log.Message("warn", "warm-up run failed: " + loaded->warmup.message());
+  }
+  if (control_fd >= 0) {
+    return RunTemplate(argc, argv, control_fd, args, std::move(loaded).value(), fetched, log, clock,
+                       t_start, ort.intra_op_threads);
+  }
+  return Serve(args, std::move(loaded).value(), fetched, clock, t_start, nullptr,
+               ort.intra_op_threads);
 }
 
 }  // namespace

@@ -75,8 +75,8 @@ TEST(OrtEngineTest, RuntimeFailureIsModelErrorAndEngineKeepsWorking) {
 }
 
 TEST(OrtEngineTest, MissingAndCorruptModels) {
-  EXPECT_EQ(OrtEngine::Load("/nonexistent.onnx", OrtEngineOptions()).status().code(),
-            StatusCode::kNotFound);
+  std::string missing = testing::TempDir() + "/missing_" + std::to_string(getpid()) + ".onnx";
+  EXPECT_EQ(OrtEngine::Load(missing, OrtEngineOptions()).status().code(), StatusCode::kNotFound);
   std::string bad = testing::TempDir() + "/corrupt.onnx";
   ASSERT_TRUE(WriteFileAtomic(bad, "this is not a protobuf").ok());
   auto r = OrtEngine::Load(bad, OrtEngineOptions());

@@ -14,10 +14,10 @@
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/json.h"
+#include "http/http_client.h"
 #include "platform/config.h"
 #include "platform/keys.h"
 #include "platform/platform.h"
-#include "store/http_client.h"
 
 namespace modelfn {
 namespace {

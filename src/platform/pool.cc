@@ -11,8 +11,8 @@
 #include "common/base64.h"
 #include "common/files.h"
 #include "common/json.h"
+#include "http/http_client.h"
 #include "http/problem.h"
-#include "store/http_client.h"
 
 namespace modelfn {
 

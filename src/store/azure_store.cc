@@ -10,6 +10,7 @@
 #include <map>
 
 #include "common/base64.h"
+#include "store/cloud_http.h"
 #include "store/s3_store.h"  // XmlTag
 
 namespace modelfn {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/sha256.h"
+#include "store/cloud_http.h"
 
 namespace modelfn {
 namespace {

@@ -129,7 +129,9 @@ Status AzureStore::ErrorFor(const Request& r, const HttpReply& reply) const {
     return PreconditionFailed(what);
   if (reply.status == 403 || reply.status == 401) {
     std::string detail = XmlTag(reply.body, "AuthenticationErrorDetail").value_or("");
-    if (detail.find("time") != std::string::npos || detail.find("Time") != std::string::npos) {
+    // Azure names a skewed clock "Request date header too old" or speaks of a time.
+    if (detail.find("time") != std::string::npos || detail.find("Time") != std::string::npos ||
+        detail.find("date header") != std::string::npos) {
       return StoreAuthError(what + " (" + detail +
                             "): this machine's clock may be off; fix the clock");
     }

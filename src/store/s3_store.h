@@ -81,9 +81,4 @@ class S3Store final : public ObjectStore {
   std::string host_;         // Host header value
 };
 
-// First value of <tag>...</tag> at or after `from` in an XML text, entities decoded; nullopt if
-// none.
-std::optional<std::string> XmlTag(std::string_view xml, std::string_view tag,
-                                  size_t* from = nullptr);
-
 }  // namespace modelfn

@@ -45,8 +45,9 @@ void ReadHeaders(const Json* headers, HeaderList* out) {
 
 }  // namespace
 
-std::string EncodeHttpApiEvent(const ApiRequest& r, const std::string& fallback_request_id,
+std::string EncodeHttpApiEvent(const ApiRequestView& r, std::string_view fallback_request_id,
                                int64_t wall_ms) {
+  static const HeaderList kNoHeaders;
   std::string out;
   JsonWriter w(&out);
   w.BeginObject();
@@ -57,8 +58,8 @@ std::string EncodeHttpApiEvent(const ApiRequest& r, const std::string& fallback_
   w.Key("headers").BeginObject();
   // Payload 2.0 joins repeated fields with commas: a key written twice would make the event a
   // document with a duplicate key, which the runtime refuses.
-  HeaderList merged;
-  for (const auto& [k, v] : r.headers) {
+  std::vector<std::pair<std::string_view, std::string>> merged;
+  for (const auto& [k, v] : r.headers ? *r.headers : kNoHeaders) {
     if ((k == "content-type" && !r.content_type.empty()) ||
         (k == "x-request-id" && !r.request_id.empty())) {
       continue;
@@ -68,10 +69,10 @@ std::string EncodeHttpApiEvent(const ApiRequest& r, const std::string& fallback_
     if (same == merged.end()) {
       merged.emplace_back(k, v);
     } else {
-      same->second += "," + v;
+      same->second.append(",").append(v);
     }
   }
-  std::string user_agent;
+  std::string_view user_agent;
   for (const auto& [k, v] : merged) {
     w.Key(k).String(v);
     if (k == "user-agent") user_agent = v;

@@ -42,6 +42,19 @@ struct ApiRequest {
   std::string source_ip;  // requestContext.http.sourceIp; "" encodes as 127.0.0.1
 };
 
+// The same request viewed in place, for a caller that holds it in its own struct: encoding then
+// copies nothing but into the event. Every view must outlive the call it is passed to.
+struct ApiRequestView {
+  std::string_view method;
+  std::string_view path;
+  std::string_view query;
+  std::string_view body;
+  const HeaderList* headers = nullptr;  // null: none
+  std::string_view content_type;
+  std::string_view request_id;
+  std::string_view source_ip;
+};
+
 // An HTTP response as a proxy integration answers it.
 struct ApiResponse {
   int status = 200;
@@ -55,8 +68,14 @@ struct ApiResponse {
 // The payload 2.0 event for `request`. requestContext.requestId is request.request_id, or
 // `fallback_request_id` when that is empty; timeEpoch is `wall_ms` (Unix ms). A body is sent as
 // text when it is empty, or its content type is JSON or text/*; otherwise base64-encoded.
-std::string EncodeHttpApiEvent(const ApiRequest& request, const std::string& fallback_request_id,
+std::string EncodeHttpApiEvent(const ApiRequestView& request, std::string_view fallback_request_id,
                                int64_t wall_ms);
+inline std::string EncodeHttpApiEvent(const ApiRequest& r, std::string_view fallback_request_id,
+                                      int64_t wall_ms) {
+  return EncodeHttpApiEvent(ApiRequestView{r.method, r.path, r.query, r.body, &r.headers,
+                                           r.content_type, r.request_id, r.source_ip},
+                            fallback_request_id, wall_ms);
+}
 
 // The function's answer to a payload 2.0 event. As HTTP APIs do, a payload that is not an object
 // with an integral "statusCode" is itself a 200 application/json body. Headers lose

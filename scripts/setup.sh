@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything modelfn needs on a fresh Debian 12 machine (x86_64 or arm64), idempotently.
 # Quiet when everything is already in place. Usage: scripts/setup.sh [--bench]
-#   - Debian packages: compiler, CMake, Ninja, GoogleTest, OpenSSL, SQLite, simdjson, yaml-cpp,
-#     nlohmann-json (the parser benchmark's peer), wrk, clang-format, Chromium (the dashboard test).
+#   - Debian packages: compiler, CMake, Ninja, GoogleTest, OpenSSL, SQLite, expat, simdjson,
+#     yaml-cpp, nlohmann-json (the parser benchmark's peer), wrk, clang-format, Chromium (the
+#     dashboard test).
 #   - ONNX Runtime 1.29.0 (Microsoft's release build, as the npm registry carries it), unpacked into
 #     third_party/onnxruntime in the layout of Microsoft's release tarball (include/, lib/), with
 #     every file checked against pinned sha256 sums.
@@ -23,7 +24,7 @@ done
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
-debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libhttp-parser-dev zlib1g-dev libprotobuf-dev libsimdjson-dev libyaml-cpp-dev nlohmann-json3-dev curl wrk clang-format python3-venv faketime umoci skopeo chromium)
+debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libexpat1-dev libhttp-parser-dev zlib1g-dev libprotobuf-dev libsimdjson-dev libyaml-cpp-dev nlohmann-json3-dev curl wrk clang-format python3-venv faketime umoci skopeo chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -88,7 +89,8 @@ if [ "$arch" = x86_64 ]; then
   # yaml-cpp are not co-installable across architectures (installing the arm64 one removes the
   # x86_64 one); cmake/parsers.cmake links the versioned library and the shared headers instead.
   cross=(g++-aarch64-linux-gnu qemu-user-static libssl-dev:arm64 libcurl4-openssl-dev:arm64
-         zlib1g-dev:arm64 libsqlite3-dev:arm64 libprotobuf-dev:arm64 libsimdjson14:arm64)
+         zlib1g-dev:arm64 libsqlite3-dev:arm64 libexpat1-dev:arm64 libprotobuf-dev:arm64
+         libsimdjson14:arm64)
   missing=()
   for p in "${cross[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -4,9 +4,69 @@
 # against the real binaries and real third-party clients), then runs both again on a build with
 # AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer. Exits non-zero if anything fails
 # or if no test ran. Extra arguments go to pytest.
+#
+# scripts/test.sh --tsan [pytest args]: only the ThreadSanitizer run instead. Builds build-tsan,
+# runs the unit tests and the platform's black-box tests (tests/test_up*.py,
+# tests/security/test_faults.py) under it, and fails if any process (the platform, its instances,
+# a unit test) reported a race. scripts/tsan.supp holds the suppressions (ONNX Runtime only).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+
+# The ThreadSanitizer run: every report is kept in build-tsan/tsan-reports/ (one file per
+# process: the platform, its instances, which inherit TSAN_OPTIONS, and the unit tests).
+run_tsan() {
+  tsan="$root/build-tsan"
+  reports="$tsan/tsan-reports"
+
+  echo "== ThreadSanitizer build"
+  if [ ! -f "$tsan/build.ninja" ]; then
+    launcher=()
+    command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    cmake -S "$root" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMODELFN_WERROR=ON \
+      "${launcher[@]}" -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" >/dev/null
+  fi
+  ninja -C "$tsan" --quiet -j "${MODELFN_JOBS:-2}"
+
+  rm -rf "$reports"
+  mkdir -p "$reports"
+  # halt_on_error=0: a race is reported and the run goes on, so one run shows every race; the
+  # reports are counted at the end. log_path: instances' stderr is their log, which tests read.
+  export TSAN_OPTIONS="suppressions=$root/scripts/tsan.supp:halt_on_error=0:exitcode=66:second_deadlock_stack=1:history_size=4:log_path=$reports/tsan"
+
+  status=0
+  echo "== unit tests under ThreadSanitizer (ctest)"
+  (cd "$tsan" && ctest --output-on-failure --timeout 600 -j2) | tail -n 15 || status=1
+
+  echo "== platform black-box tests under ThreadSanitizer (pytest)"
+  set +e
+  MODELFN_BUILD_DIR="$tsan" .venv/bin/python -m pytest tests/test_up*.py tests/security/test_faults.py \
+    -q -p no:cacheprovider "$@"
+  rc=$?
+  set -e
+  if [ $rc -eq 5 ]; then
+    echo "pytest collected no tests: failing" >&2
+    status=1
+  elif [ $rc -ne 0 ]; then
+    status=1
+  fi
+
+  found=$(grep -l "WARNING: ThreadSanitizer" "$reports"/tsan.* 2>/dev/null || true)
+  if [ -n "$found" ]; then
+    echo "== ThreadSanitizer reports ($(echo "$found" | wc -l) processes): $reports" >&2
+    grep -h "WARNING: ThreadSanitizer\|SUMMARY: ThreadSanitizer" $found | sort | uniq -c >&2
+    status=1
+  else
+    echo "== no ThreadSanitizer report"
+  fi
+  return $status
+}
+
+if [ "${1:-}" = --tsan ]; then
+  shift
+  run_tsan "$@"
+  exit $?
+fi
 scripts/setup.sh
 scripts/build.sh
 [ "$(uname -m)" = x86_64 ] && scripts/build.sh --arch arm64

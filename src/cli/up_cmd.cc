@@ -15,9 +15,9 @@
 #include "common/files.h"
 #include "common/json.h"
 #include "gateway/keys.h"
+#include "http/http_client.h"
 #include "platform/config.h"
 #include "platform/platform.h"
-#include "store/http_client.h"
 
 namespace modelfn {
 namespace {

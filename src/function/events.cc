@@ -1,6 +1,7 @@
 #include "function/events.h"
 
 #include "common/json.h"
+#include "faces/aws/api_gateway.h"
 #include "http/http_server.h"
 
 namespace modelfn {
@@ -8,33 +9,6 @@ namespace {
 
 Status Bad(const std::string& why) {
   return Status(StatusCode::kInvalidArgument, why, "invalid_request");
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-Status ReadBody(const Json& event, DecodedEvent* out) {
-  const Json* body = event.Find("body");
-  if (body == nullptr || body->is_null()) return Status::Ok();
-  if (!body->is_string()) return Bad("the event's body is not a string");
-  const Json* b64 = event.Find("isBase64Encoded");
-  if (b64 && b64->is_bool() && b64->AsBool()) {
-    auto decoded = Base64Decode(body->AsString());
-    if (!decoded.ok()) return Bad("the event's body is not valid base64");
-    out->body = std::move(decoded).value();
-  } else {
-    out->body = body->AsString();
-  }
-  return Status::Ok();
-}
-
-void ReadHeaders(const Json* headers, DecodedEvent* out) {
-  if (headers == nullptr || !headers->is_object()) return;
-  for (const auto& [k, v] : headers->AsObject()) {
-    if (v.is_string()) out->headers[Lower(k)] = v.AsString();
-  }
 }
 
 }  // namespace
@@ -63,33 +37,16 @@ StatusOr<DecodedEvent> DecodeEvent(std::string_view payload, const std::string& 
   DecodedEvent out;
   const Json& e = *doc;
   if (!e.is_object()) return Bad("the event is not a JSON object");
-  const Json* version = e.Find("version");
-  const Json* rc = e.Find("requestContext");
-  const Json* http = rc ? rc->Find("http") : nullptr;
-  if (version && version->is_string() && version->AsString() == "2.0" && http) {
-    out.kind = EventKind::kHttpV2;
-    const Json* method = http->Find("method");
-    const Json* path = e.Find("rawPath");
-    if (!method || !method->is_string()) return Bad("requestContext.http.method is missing");
-    out.method = method->AsString();
-    out.path = path && path->is_string() ? path->AsString() : "/";
-    if (const Json* q = e.Find("rawQueryString"); q && q->is_string()) out.query = q->AsString();
-    ReadHeaders(e.Find("headers"), &out);
-    RETURN_IF_ERROR(ReadBody(e, &out));
-    return out;
-  }
-  if (const Json* method = e.Find("httpMethod"); method && method->is_string()) {
-    out.kind = EventKind::kHttpV1;
-    out.method = method->AsString();
-    const Json* path = e.Find("path");
-    out.path = path && path->is_string() ? path->AsString() : "/";
-    ReadHeaders(e.Find("headers"), &out);
-    if (const Json* q = e.Find("queryStringParameters"); q && q->is_object()) {
-      for (const auto& [k, v] : q->AsObject()) {
-        if (v.is_string()) out.query += (out.query.empty() ? "" : "&") + k + "=" + v.AsString();
-      }
-    }
-    RETURN_IF_ERROR(ReadBody(e, &out));
+  if (auto format = aws::DetectApiEventFormat(e)) {
+    auto request = aws::DecodeApiEvent(e, *format);
+    if (!request.ok()) return request.status();
+    out.kind = *format == aws::ApiEventFormat::kHttpV2 ? EventKind::kHttpV2 : EventKind::kHttpV1;
+    out.method = std::move(request->method);
+    out.path = std::move(request->path);
+    out.query = std::move(request->query);
+    out.body = std::move(request->body);
+    // A repeated name keeps its last value, as a map of the event's object would.
+    for (auto& [k, v] : request->headers) out.headers[k] = std::move(v);
     return out;
   }
   // Direct invoke: the payload is the request body itself.
@@ -110,22 +67,10 @@ StatusOr<DecodedEvent> DecodeEvent(std::string_view payload, const std::string& 
 }
 
 std::string EncodeHttpResponse(const DecodedEvent& event, const Outcome& outcome) {
-  std::string out;
-  JsonWriter w(&out);
-  bool binary = outcome.content_type.rfind("application/octet-stream", 0) == 0;
-  w.BeginObject();
-  w.Key("statusCode").Int(outcome.status);
-  w.Key("headers").BeginObject();
-  w.Key("Content-Type").String(outcome.content_type);
-  for (const auto& [k, v] : outcome.headers) w.Key(k).String(v);
-  w.EndObject();
-  if (event.kind == EventKind::kHttpV1) {
-    w.Key("multiValueHeaders").BeginObject().EndObject();
-  }
-  w.Key("body").String(binary ? Base64Encode(outcome.body) : outcome.body);
-  w.Key("isBase64Encoded").Bool(binary);
-  w.EndObject();
-  return out;
+  aws::ApiEventFormat format = event.kind == EventKind::kHttpV1 ? aws::ApiEventFormat::kRestV1
+                                                                : aws::ApiEventFormat::kHttpV2;
+  return aws::EncodeApiResponse(format, outcome.status, outcome.content_type, outcome.headers,
+                                outcome.body);
 }
 
 }  // namespace modelfn

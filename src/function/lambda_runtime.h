@@ -13,7 +13,7 @@
 #include "common/log.h"
 #include "function/function_core.h"
 #include "function/object_events.h"
-#include "store/http_client.h"
+#include "http/http_client.h"
 
 namespace modelfn {
 

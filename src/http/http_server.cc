@@ -320,14 +320,17 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::Shutdown() {
-  draining_.store(true);
+  // Run() may return, and its owner destroy this server, as soon as the loops see draining_: after
+  // that store only `shared` (which outlives the server) is touched.
+  auto shared = shared_;
   // Stop listening at once, not only watching: a connection made during the drain is refused
   // instead of waiting in the kernel's queue to be reset at exit, even while every loop is busy in
   // a handler. The descriptor stays open (the loops' epoll sets hold it) until destruction.
   if (!listener_shut_.exchange(true)) shutdown(listen_fd_, SHUT_RDWR);
-  std::lock_guard<std::mutex> lock(shared_->mu);
-  if (shared_->closed) return;
-  for (size_t i = 0; i < shared_->wake_fds.size(); ++i) shared_->Wake(i);
+  draining_.store(true);
+  std::lock_guard<std::mutex> lock(shared->mu);
+  if (shared->closed) return;
+  for (size_t i = 0; i < shared->wake_fds.size(); ++i) shared->Wake(i);
 }
 
 void HttpServer::Run() {

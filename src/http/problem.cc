@@ -74,6 +74,12 @@ Problem MakeProblem(std::string_view code, std::string detail) {
   return Problem{c->status, c->code, c->title, std::move(detail)};
 }
 
+std::vector<std::string_view> ProblemCodes() {
+  std::vector<std::string_view> out;
+  for (const auto& c : kCodes) out.push_back(c.code);
+  return out;
+}
+
 Problem ProblemFromStatus(const Status& s) {
   if (!s.reason().empty() && Find(s.reason())) return MakeProblem(s.reason(), s.message());
   const char* code = "internal";

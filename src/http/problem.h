@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -25,6 +26,9 @@ int StatusForCode(std::string_view code);
 const char* TitleForCode(std::string_view code);
 
 Problem MakeProblem(std::string_view code, std::string detail);
+
+// Every code in the catalogue, oldest first. docs/api.md lists the same codes (a test checks).
+std::vector<std::string_view> ProblemCodes();
 
 // Turns a Status into a problem: its reason when it names a code, else a code chosen from the
 // status category (InvalidArgument -> invalid_request, NotFound -> not_found, ...).

@@ -23,7 +23,7 @@
 #include "gateway/request_id_stage.h"
 #include "gateway/route_stage.h"
 #include "gateway/version_stage.h"
-#include "store/http_client.h"
+#include "http/http_client.h"
 #include "store/open_store.h"
 #include "store/store_uri.h"
 

@@ -569,7 +569,9 @@ std::map<std::string, std::string> PassThroughEnv() {
     bool keep = false;
     for (const char* x : kExact) keep = keep || k == x;
     for (const char* p : kPrefixes) keep = keep || k.rfind(p, 0) == 0;
-    if (keep && k != "MODELFN_READY_FD") out[k] = kv.substr(eq + 1);
+    // The platform's own descriptors mean nothing to an instance (and a template fd would turn an
+    // exec'd instance into a template).
+    if (keep && k != "MODELFN_READY_FD" && k != "MODELFN_TEMPLATE_FD") out[k] = kv.substr(eq + 1);
   }
   return out;
 }

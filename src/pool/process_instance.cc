@@ -10,7 +10,7 @@
 
 #include "common/json.h"
 #include "http/problem.h"
-#include "store/http_client.h"
+#include "http/http_client.h"
 
 namespace modelfn {
 namespace {

@@ -10,7 +10,8 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "store/http_client.h"
+#include "http/http_client.h"
+#include "store/object_store.h"
 
 namespace modelfn {
 

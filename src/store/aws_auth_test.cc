@@ -145,14 +145,5 @@ TEST(AwsCredentialsTest, ChainOrder) {
   EXPECT_EQ(none.status().reason(), "store_auth");
 }
 
-TEST(S3XmlTest, TagsAndEntities) {
-  std::string xml =
-      "<R><Contents><Key>a&amp;b</Key></Contents><Contents><Key>c</Key></Contents></R>";
-  size_t pos = 0;
-  EXPECT_EQ(XmlTag(xml, "Contents", &pos).value(), "<Key>a&b</Key>");
-  EXPECT_EQ(XmlTag(xml, "Contents", &pos).value(), "<Key>c</Key>");
-  EXPECT_FALSE(XmlTag(xml, "Contents", &pos).has_value());
-}
-
 }  // namespace
 }  // namespace modelfn

@@ -10,7 +10,8 @@
 #include <map>
 
 #include "common/base64.h"
-#include "store/s3_store.h"  // XmlTag
+#include "store/cloud_http.h"
+#include "store/xml.h"
 
 namespace modelfn {
 namespace {
@@ -119,16 +120,20 @@ std::string AzureStore::FullKey(const std::string& key) const {
 }
 
 Status AzureStore::ErrorFor(const Request& r, const HttpReply& reply) const {
+  auto doc = ParseXml(reply.body);  // else a bare status (HEAD has no body)
   std::string code = reply.Header("x-ms-error-code") ? *reply.Header("x-ms-error-code")
-                                                     : XmlTag(reply.body, "Code").value_or("");
+                     : doc.ok()                      ? doc->ChildText("Code")
+                                                     : "";
   std::string what = r.method + " " + Describe() + (r.container_level ? "" : "/" + r.key) +
                      ": HTTP " + std::to_string(reply.status) + (code.empty() ? "" : " " + code);
   if (reply.status == 404) return NotFoundError(what);
   if (reply.status == 412 || (reply.status == 409 && code == "BlobAlreadyExists"))
     return PreconditionFailed(what);
   if (reply.status == 403 || reply.status == 401) {
-    std::string detail = XmlTag(reply.body, "AuthenticationErrorDetail").value_or("");
-    if (detail.find("time") != std::string::npos || detail.find("Time") != std::string::npos) {
+    std::string detail = doc.ok() ? doc->ChildText("AuthenticationErrorDetail") : "";
+    // Azure names a skewed clock "Request date header too old" or speaks of a time.
+    if (detail.find("time") != std::string::npos || detail.find("Time") != std::string::npos ||
+        detail.find("date header") != std::string::npos) {
       return StoreAuthError(what + " (" + detail +
                             "): this machine's clock may be off; fix the clock");
     }
@@ -308,17 +313,25 @@ StatusOr<std::vector<ObjectInfo>> AzureStore::List(const std::string& prefix) {
     if (config_.prefix.empty()) r.query[2].second = prefix;
     if (!marker.empty()) r.query.emplace_back("marker", marker);
     ASSIGN_OR_RETURN(HttpReply reply, Call(r));
-    size_t pos = 0;
-    while (auto blob = XmlTag(reply.body, "Blob", &pos)) {
-      auto name = XmlTag(*blob, "Name");
-      if (!name || name->size() < strip) continue;
+    auto doc = ParseXml(reply.body);
+    if (!doc.ok()) {
+      return UnavailableError("the listing of " + Describe() + " is not XML Azure sends (" +
+                              doc.status().message() + ")");
+    }
+    const XmlElement* blobs = doc->Child("Blobs");
+    for (const XmlElement* blob :
+         blobs ? blobs->Children("Blob") : std::vector<const XmlElement*>()) {
+      const XmlElement* name = blob->Child("Name");
+      if (!name || name->text.size() < strip) continue;
       ObjectInfo info;
-      info.key = name->substr(strip);
-      info.size = strtoull(XmlTag(*blob, "Content-Length").value_or("0").c_str(), nullptr, 10);
-      info.etag = XmlTag(*blob, "Etag").value_or("");
+      info.key = name->text.substr(strip);
+      if (const XmlElement* props = blob->Child("Properties")) {
+        info.size = strtoull(props->ChildText("Content-Length").c_str(), nullptr, 10);
+        info.etag = props->ChildText("Etag");
+      }
       out.push_back(std::move(info));
     }
-    marker = XmlTag(reply.body, "NextMarker").value_or("");
+    marker = doc->ChildText("NextMarker");
     if (marker.empty()) break;
   }
   std::sort(out.begin(), out.end(),

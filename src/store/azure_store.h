@@ -13,8 +13,8 @@
 #include <string>
 
 #include "common/clock.h"
+#include "http/http_client.h"
 #include "store/aws_auth.h"
-#include "store/http_client.h"
 #include "store/object_store.h"
 
 namespace modelfn {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/progress.h"
 
 namespace modelfn {
 
@@ -24,9 +25,6 @@ struct ObjectInfo {
   // or Azure ETag, the GCS generation, a local file's identity.
   std::string etag;
 };
-
-// Called with (bytes done, bytes total) during long transfers; total is 0 when unknown.
-using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
 struct PutOptions {
   enum class Condition { kNone, kIfAbsent, kIfMatch };

@@ -7,34 +7,10 @@
 #include <cstring>
 
 #include "common/sha256.h"
+#include "store/cloud_http.h"
+#include "store/xml.h"
 
 namespace modelfn {
-namespace {
-
-std::string DecodeEntities(std::string s) {
-  static const std::pair<const char*, const char*> kEntities[] = {
-      {"&lt;", "<"},   {"&gt;", ">"},  {"&quot;", "\""}, {"&apos;", "'"},
-      {"&#34;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}};
-  for (const auto& [from, to] : kEntities) {
-    for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + 1))
-      s.replace(p, strlen(from), to);
-  }
-  return s;
-}
-
-}  // namespace
-
-std::optional<std::string> XmlTag(std::string_view xml, std::string_view tag, size_t* from) {
-  std::string open = "<" + std::string(tag) + ">";
-  std::string close = "</" + std::string(tag) + ">";
-  size_t start = xml.find(open, from ? *from : 0);
-  if (start == std::string_view::npos) return std::nullopt;
-  size_t end = xml.find(close, start + open.size());
-  if (end == std::string_view::npos) return std::nullopt;
-  if (from) *from = end + close.size();
-  return DecodeEntities(std::string(xml.substr(start + open.size(), end - start - open.size())));
-}
-
 S3Store::S3Store(S3Config config, AwsCredentials credentials, std::unique_ptr<HttpClient> http,
                  const Clock* clock)
     : config_(std::move(config)),
@@ -92,8 +68,11 @@ std::string S3Store::FullKey(const std::string& key) const {
 }
 
 Status S3Store::ErrorFor(const Request& r, const HttpReply& reply) const {
-  std::string code = XmlTag(reply.body, "Code").value_or("");
-  std::string message = XmlTag(reply.body, "Message").value_or("");
+  std::string code, message;
+  if (auto doc = ParseXml(reply.body); doc.ok()) {  // else a bare status (HEAD has no body)
+    code = doc->ChildText("Code");
+    message = doc->ChildText("Message");
+  }
   std::string what = r.method + " " + (r.bucket_level ? Describe() : Describe() + "/" + r.key) +
                      ": HTTP " + std::to_string(reply.status) + (code.empty() ? "" : " " + code) +
                      (message.empty() ? "" : " (" + message + ")");
@@ -212,14 +191,15 @@ StatusOr<ObjectInfo> S3Store::PutMultipart(const std::string& key, const std::st
   create.query = {{"uploads", ""}};
   create.headers.emplace_back("Content-Type", options.content_type);
   ASSIGN_OR_RETURN(HttpReply created, Call(create));
-  auto upload_id = XmlTag(created.body, "UploadId");
-  if (!upload_id)
+  auto created_doc = ParseXml(created.body);
+  std::string upload_id = created_doc.ok() ? created_doc->ChildText("UploadId") : "";
+  if (upload_id.empty())
     return UnavailableError("CreateMultipartUpload for " + key + " returned no UploadId");
   auto abort = [&](Status s) {
     Request del;
     del.method = "DELETE";
     del.key = key;
-    del.query = {{"uploadId", *upload_id}};
+    del.query = {{"uploadId", upload_id}};
     (void)Call(del);
     return s;
   };
@@ -230,7 +210,7 @@ StatusOr<ObjectInfo> S3Store::PutMultipart(const std::string& key, const std::st
     Request up;
     up.method = "PUT";
     up.key = key;
-    up.query = {{"partNumber", std::to_string(part)}, {"uploadId", *upload_id}};
+    up.query = {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}};
     up.body_file = path;
     up.body_offset = done;
     up.body_length = len;
@@ -250,20 +230,21 @@ StatusOr<ObjectInfo> S3Store::PutMultipart(const std::string& key, const std::st
   Request fin;
   fin.method = "POST";
   fin.key = key;
-  fin.query = {{"uploadId", *upload_id}};
+  fin.query = {{"uploadId", upload_id}};
   fin.body = complete;
   fin.headers.emplace_back("Content-Type", "application/xml");
   AddConditionalHeaders(options, &fin.headers);
   auto reply = Call(fin);
   if (!reply.ok()) return abort(reply.status());
   // S3 can answer 200 with an error document for CompleteMultipartUpload.
-  if (auto code = XmlTag(reply->body, "Code")) {
-    Status s = *code == "PreconditionFailed"
-                   ? PreconditionFailed(key + ": " + *code)
-                   : UnavailableError("CompleteMultipartUpload: " + *code);
+  auto result = ParseXml(reply->body);
+  if (result.ok() && result->name == "Error") {
+    std::string code = result->ChildText("Code");
+    Status s = code == "PreconditionFailed" ? PreconditionFailed(key + ": " + code)
+                                            : UnavailableError("CompleteMultipartUpload: " + code);
     return abort(s);
   }
-  return ObjectInfo{key, size, XmlTag(reply->body, "ETag").value_or("")};
+  return ObjectInfo{key, size, result.ok() ? result->ChildText("ETag") : ""};
 }
 
 StatusOr<std::vector<ObjectInfo>> S3Store::List(const std::string& prefix) {
@@ -278,18 +259,22 @@ StatusOr<std::vector<ObjectInfo>> S3Store::List(const std::string& prefix) {
     r.query = {{"list-type", "2"}, {"prefix", full_prefix}};
     if (!token.empty()) r.query.emplace_back("continuation-token", token);
     ASSIGN_OR_RETURN(HttpReply reply, Call(r));
-    size_t pos = 0;
-    while (auto contents = XmlTag(reply.body, "Contents", &pos)) {
-      auto key = XmlTag(*contents, "Key");
-      if (!key || key->size() < strip) continue;
+    auto doc = ParseXml(reply.body);
+    if (!doc.ok()) {
+      return UnavailableError("the listing of " + Describe() + " is not XML S3 sends (" +
+                              doc.status().message() + ")");
+    }
+    for (const XmlElement* contents : doc->Children("Contents")) {
+      const XmlElement* key = contents->Child("Key");
+      if (!key || key->text.size() < strip) continue;
       ObjectInfo info;
-      info.key = key->substr(strip);
-      info.size = strtoull(XmlTag(*contents, "Size").value_or("0").c_str(), nullptr, 10);
-      info.etag = XmlTag(*contents, "ETag").value_or("");
+      info.key = key->text.substr(strip);
+      info.size = strtoull(contents->ChildText("Size").c_str(), nullptr, 10);
+      info.etag = contents->ChildText("ETag");
       out.push_back(std::move(info));
     }
-    if (XmlTag(reply.body, "IsTruncated").value_or("false") != "true") break;
-    token = XmlTag(reply.body, "NextContinuationToken").value_or("");
+    if (doc->ChildText("IsTruncated") != "true") break;
+    token = doc->ChildText("NextContinuationToken");
     if (token.empty()) break;
   }
   std::sort(out.begin(), out.end(),

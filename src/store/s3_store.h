@@ -15,8 +15,8 @@
 #include <string>
 
 #include "common/clock.h"
+#include "http/http_client.h"
 #include "store/aws_auth.h"
-#include "store/http_client.h"
 #include "store/object_store.h"
 
 namespace modelfn {
@@ -80,10 +80,5 @@ class S3Store final : public ObjectStore {
   std::string scheme_host_;  // "https://bucket.s3.us-east-1.amazonaws.com"
   std::string host_;         // Host header value
 };
-
-// First value of <tag>...</tag> at or after `from` in an XML text, entities decoded; nullopt if
-// none.
-std::optional<std::string> XmlTag(std::string_view xml, std::string_view tag,
-                                  size_t* from = nullptr);
 
 }  // namespace modelfn

@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "store/http_client.h"
+#include "http/http_client.h"
 
 namespace modelfn {
 namespace {

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "store/http_client.h"
+#include "http/http_client.h"
 
 namespace modelfn {
 namespace {
@@ -289,12 +289,6 @@ StatusOr<HttpReply> RetryTransient(int tries, const std::function<StatusOr<HttpR
       break;
   }
   return last;
-}
-
-void AddConditionalHeaders(const PutOptions& o,
-                           std::vector<std::pair<std::string, std::string>>* h) {
-  if (o.condition == PutOptions::Condition::kIfAbsent) h->emplace_back("If-None-Match", "*");
-  if (o.condition == PutOptions::Condition::kIfMatch) h->emplace_back("If-Match", o.if_match);
 }
 
 std::unique_ptr<HttpClient> MakeCurlHttpClient() { return std::make_unique<CurlHttpClient>(); }

@@ -1,8 +1,9 @@
 // The API Gateway HTTP API 2.0 event and response shapes of lambda-mode instances.
+#include "pool/forward.h"
+
 #include <gtest/gtest.h>
 
 #include "common/json.h"
-#include "pool/pool.h"
 
 namespace modelfn {
 namespace {

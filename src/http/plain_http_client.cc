@@ -10,7 +10,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "store/http_client.h"
+#include "http/http_client.h"
 
 namespace modelfn {
 namespace {

@@ -1,6 +1,6 @@
-// The HTTP seam of the cloud store backends: one request, one response. CurlHttpClient is the
-// real one (libcurl: TLS with the system's CA store, redirects off, connect timeout, stall
-// detection); tests of signing and parsing can substitute a fake.
+// The HTTP seam of the cloud store backends and loopback control APIs: one request, one response.
+// CurlHttpClient is the real one (libcurl: TLS with the system's CA store, redirects off, connect
+// timeout, stall detection); tests of signing and parsing can substitute a fake.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "store/object_store.h"
+#include "http/progress.h"
 
 namespace modelfn {
 
@@ -63,10 +63,6 @@ std::unique_ptr<HttpClient> MakePlainHttpClient();
 // sleeping 50 ms, 200 ms, 800 ms, ... between tries. Transient: Unavailable, DeadlineExceeded
 // (a broken connection, a stall, a 5xx or 429 mapped to Unavailable by the backend).
 StatusOr<HttpReply> RetryTransient(int tries, const std::function<StatusOr<HttpReply>()>& attempt);
-
-// If-None-Match: * / If-Match: ETag for a conditional write (S3 and Azure spell them alike).
-void AddConditionalHeaders(const PutOptions& options,
-                           std::vector<std::pair<std::string, std::string>>* headers);
 
 // RFC 3986 percent-encoding of everything but unreserved characters (and '/' when keep_slash).
 std::string UriEncode(std::string_view s, bool keep_slash);

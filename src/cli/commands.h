@@ -1,0 +1,24 @@
+// The modelfn subcommands, each `int CmdX(argc, argv)` with argv past the command name,
+// returning the process's exit code (0 success, 1 failure, 2 usage error). `up`, `status` and
+// `keys` are in up_cmd.h.
+#pragma once
+
+namespace modelfn {
+
+// Model files (model_cmds.cc).
+int CmdManifest(int argc, char** argv);
+int CmdShow(int argc, char** argv);
+int CmdVerify(int argc, char** argv);
+int CmdPolicy(int argc, char** argv);
+
+// Versions in a store (store_cmds.cc).
+int CmdPush(int argc, char** argv);
+int CmdPromote(int argc, char** argv);
+int CmdRollback(int argc, char** argv);
+int CmdList(int argc, char** argv);
+
+// Packages and deployment (package_cmds.cc).
+int CmdPackage(int argc, char** argv);
+int CmdDeploy(int argc, char** argv);
+
+}  // namespace modelfn

@@ -1,0 +1,217 @@
+// modelfn manifest, show, verify and policy: a model version's files and what reading them takes.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "cli/model_files.h"
+#include "common/files.h"
+#include "common/json.h"
+#include "manifest/manifest.h"
+#include "store/store_uri.h"
+
+namespace modelfn {
+
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+constexpr const char* kManifestUsage =
+    "usage: modelfn manifest MODEL.onnx --name N --version V [--file EXTRA]... [--out PATH] "
+    "[--json]\n"
+    "\n"
+    "Reads the model's inputs and outputs with ONNX Runtime, hashes the model, the external-data\n"
+    "files it names (found in the model: no --file needed) and extra files (--file, relative to\n"
+    "the model's folder, e.g. tokenizer.json), and writes manifest.json beside it.\n"
+    "  --out PATH   where to write (default: manifest.json beside the model; '-' for stdout)\n"
+    "  --json       print the manifest on stdout as well\n";
+
+}  // namespace
+
+int CmdManifest(int argc, char** argv) {
+  Args a(argc, argv, {"name", "version", "file", "out"}, {"json", "help"});
+  if (a.Has("help")) return fputs(kManifestUsage, stdout), 0;
+  if (!a.ok() || a.positional().size() != 1 || !a.Has("name") || !a.Has("version")) {
+    return Usage(kManifestUsage, a.ok() ? "" : a.error());
+  }
+  std::string model = a.positional()[0];
+  size_t slash = model.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : model.substr(0, slash);
+  ModelFilesOptions fo;
+  for (const auto& f : a.GetAll("file")) fo.extra.push_back(f);
+  auto files =
+      ListModelFiles(dir, slash == std::string::npos ? model : model.substr(slash + 1), fo);
+  if (!files.ok()) return Fail(files.status());
+  auto m = ManifestFor(dir, *files, a.Get("name"), a.Get("version"));
+  if (!m.ok()) return Fail(m.status());
+  std::string text = SerializeManifest(*m);
+  std::string out = a.Get("out", dir + "/manifest.json");
+  if (out == "-") return fputs(text.c_str(), stdout), 0;
+  if (Status s = WriteFileAtomic(out, text); !s.ok()) return Fail(s);
+  if (a.Has("json")) {
+    fputs(text.c_str(), stdout);
+  } else {
+    printf("wrote %s (%s@%s, sha256 %s)\n", out.c_str(), m->name.c_str(), m->version.c_str(),
+           m->files[0].sha256.c_str());
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+constexpr const char* kShowUsage =
+    "usage: modelfn show N[@V] [--store URI] [--json]\n"
+    "       modelfn verify N[@V] [--store URI] [--json]\n";
+
+int ShowOrVerify(int argc, char** argv, bool verify) {
+  Args a(argc, argv, {"store"}, {"json", "help"});
+  if (a.Has("help")) return fputs(kShowUsage, stdout), 0;
+  if (!a.ok() || a.positional().size() != 1) return Usage(kShowUsage, a.ok() ? "" : a.error());
+  auto h = OpenFromArgs(a);
+  if (!h.ok()) return Fail(h.status());
+  auto [name, version] = SplitModelRef(a.positional()[0]);
+  auto r = h->registry->Resolve(name, version);
+  if (!r.ok()) return Fail(r.status());
+  if (!verify) {
+    auto pointer = h->registry->ReadPointer(name);
+    if (a.Has("json")) {
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject().Key("name").String(name).Key("version").String(r->version);
+      w.Key("current").Bool(pointer.ok() && pointer->current.version == r->version);
+      w.Key("manifest_sha256").String(r->manifest_sha256);
+      auto doc = Json::Parse(r->manifest_bytes);
+      w.Key("manifest").Value(*doc);
+      w.EndObject();
+      PrintJson(out);
+    } else {
+      printf("%s@%s%s in %s\nmanifest sha256 %s\n%s", name.c_str(), r->version.c_str(),
+             pointer.ok() && pointer->current.version == r->version ? " (current)" : "",
+             h->uri.ToString().c_str(), r->manifest_sha256.c_str(), r->manifest_bytes.c_str());
+    }
+    return 0;
+  }
+  char tmpl[] = "/tmp/modelfn-verify-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return Fail(UnavailableError("cannot create a scratch folder"));
+  auto checks = h->registry->Verify(*r, tmpl);
+  rmdir(tmpl);
+  if (!checks.ok()) return Fail(checks.status());
+  bool all_ok = true;
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject()
+      .Key("name")
+      .String(name)
+      .Key("version")
+      .String(r->version)
+      .Key("files")
+      .BeginArray();
+  for (const auto& c : *checks) {
+    all_ok = all_ok && c.ok;
+    w.BeginObject().Key("path").String(c.path).Key("ok").Bool(c.ok);
+    if (!c.ok) w.Key("detail").String(c.detail);
+    w.EndObject();
+    if (!a.Has("json"))
+      printf("%s %s%s%s\n", c.ok ? "ok  " : "FAIL", c.path.c_str(), c.ok ? "" : ": ",
+             c.detail.c_str());
+  }
+  w.EndArray().Key("ok").Bool(all_ok).EndObject();
+  if (a.Has("json"))
+    PrintJson(out);
+  else
+    printf("%s@%s: %s\n", name.c_str(), r->version.c_str(), all_ok ? "verified" : "CORRUPT");
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace
+
+int CmdShow(int argc, char** argv) { return ShowOrVerify(argc, argv, false); }
+int CmdVerify(int argc, char** argv) { return ShowOrVerify(argc, argv, true); }
+
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+constexpr const char* kPolicyUsage =
+    "usage: modelfn policy N --provider aws|gcp|azure [--store URI]\n"
+    "\n"
+    "Prints the least-privilege read-only policy a function needs for model N: read the objects\n"
+    "under the model's prefix and list that prefix, nothing else.\n";
+
+}  // namespace
+
+int CmdPolicy(int argc, char** argv) {
+  Args a(argc, argv, {"store", "provider"}, {"help", "json"});
+  if (a.Has("help")) return fputs(kPolicyUsage, stdout), 0;
+  if (!a.ok() || a.positional().size() != 1 || !a.Has("provider"))
+    return Usage(kPolicyUsage, a.ok() ? "" : a.error());
+  const std::string name = a.positional()[0];
+  if (Status s = ValidateModelName(name); !s.ok()) return Fail(s);
+  std::string uri = a.Get("store");
+  if (uri.empty() && getenv("MODELFN_STORE")) uri = getenv("MODELFN_STORE");
+  auto parsed = ParseStoreUri(uri.empty() ? "./models" : uri);
+  if (!parsed.ok()) return Fail(parsed.status());
+  std::string provider = a.Get("provider");
+  std::string prefix = (parsed->prefix.empty() ? "" : parsed->prefix + "/") + name + "/";
+  std::string out;
+  JsonWriter w(&out);
+  if (provider == "aws") {
+    if (parsed->kind != StoreUri::Kind::kS3)
+      return Fail(InvalidArgumentError("--provider aws needs an s3:// store"));
+    w.BeginObject().Key("Version").String("2012-10-17").Key("Statement").BeginArray();
+    w.BeginObject().Key("Sid").String("ReadModelObjects").Key("Effect").String("Allow");
+    w.Key("Action").BeginArray().String("s3:GetObject").EndArray();
+    w.Key("Resource")
+        .BeginArray()
+        .String("arn:aws:s3:::" + parsed->bucket + "/" + prefix + "*")
+        .EndArray()
+        .EndObject();
+    w.BeginObject().Key("Sid").String("ListModelPrefix").Key("Effect").String("Allow");
+    w.Key("Action").BeginArray().String("s3:ListBucket").EndArray();
+    w.Key("Resource").BeginArray().String("arn:aws:s3:::" + parsed->bucket).EndArray();
+    w.Key("Condition").BeginObject().Key("StringLike").BeginObject().Key("s3:prefix").BeginArray();
+    w.String(prefix + "*").EndArray().EndObject().EndObject().EndObject();
+    w.EndArray().EndObject();
+  } else if (provider == "gcp") {
+    if (parsed->kind != StoreUri::Kind::kGcs)
+      return Fail(InvalidArgumentError("--provider gcp needs a gs:// store"));
+    w.BeginObject().Key("bindings").BeginArray().BeginObject();
+    w.Key("role").String("roles/storage.objectViewer");
+    w.Key("members").BeginArray().String("serviceAccount:FUNCTION_SERVICE_ACCOUNT").EndArray();
+    w.Key("condition").BeginObject().Key("title").String("modelfn-read-" + name);
+    w.Key("description").String("read-only access to model " + name);
+    w.Key("expression")
+        .String("resource.name.startsWith(\"projects/_/buckets/" + parsed->bucket + "/objects/" +
+                prefix + "\")");
+    w.EndObject().EndObject().EndArray().EndObject();
+  } else if (provider == "azure") {
+    if (parsed->kind != StoreUri::Kind::kAzure)
+      return Fail(InvalidArgumentError("--provider azure needs an az:// store"));
+    std::string account = parsed->account.empty() ? "STORAGE_ACCOUNT" : parsed->account;
+    w.BeginObject().Key("roleDefinitionName").String("Storage Blob Data Reader");
+    w.Key("principalId").String("FUNCTION_PRINCIPAL_ID");
+    w.Key("scope").String(
+        "/subscriptions/SUBSCRIPTION_ID/resourceGroups/RESOURCE_GROUP/providers/"
+        "Microsoft.Storage/storageAccounts/" +
+        account + "/blobServices/default/containers/" + parsed->bucket);
+    w.Key("conditionVersion").String("2.0");
+    w.Key("condition")
+        .String(
+            "((!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/"
+            "read'})) OR "
+            "(@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] "
+            "StringStartsWith '" +
+            prefix + "'))");
+    w.EndObject();
+  } else {
+    return Usage(kPolicyUsage, "unknown provider '" + provider + "'");
+  }
+  PrintJson(out);
+  return 0;
+}
+
+}  // namespace modelfn

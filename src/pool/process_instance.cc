@@ -9,8 +9,8 @@
 #include <random>
 
 #include "common/json.h"
-#include "http/problem.h"
 #include "http/http_client.h"
+#include "http/problem.h"
 
 namespace modelfn {
 namespace {

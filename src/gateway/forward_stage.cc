@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include <memory>
+
 #include "common/json.h"
 #include "gateway/answers.h"
 
@@ -24,10 +26,12 @@ Verdict ForwardStage::OnRequest(ExchangePtr& ex, Continuation& next) {
     }
   }
   Backend* backend = ex->variant->backend;
-  // The callback owns the exchange until it runs (exactly once, per Backend's contract).
-  Exchange* held = ex.release();
-  backend->Submit(std::move(fr), [held, &next](ForwardReply reply) {
-    ExchangePtr owned(held);
+  // The callback owns the exchange until it runs (exactly once, per Backend's contract); one the
+  // backend drops unrun (a fake in a test, a pool torn down) frees it with the callback.
+  auto held = std::make_shared<ExchangePtr>(std::move(ex));
+  backend->Submit(std::move(fr), [held = std::move(held), &next](ForwardReply reply) {
+    ExchangePtr owned = std::move(*held);
+    if (owned == nullptr) return;  // a second call: the contract says it never comes
     TakeReply(*owned, std::move(reply));
     next.Answer(std::move(owned));
   });

@@ -376,6 +376,7 @@ TEST_F(PoolTest, PoolsShareTheHostsInitBudget) {
   pool_->Tick();
   EXPECT_EQ(host.Free(), 2);  // every slot back: ready or gone
   other.Shutdown();
+  pool_.reset();  // before `host`, which it gives slots back to
 }
 
 TEST_F(PoolTest, ARefusedConnectionIsRetriedOnAnotherInstance) {

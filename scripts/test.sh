@@ -94,9 +94,17 @@ echo "== unit tests (ctest)"
 (cd "$build" && ctest --output-on-failure --timeout 120 -j2) | tail -n 4
 
 echo "== sanitizer build (ASan + UBSan + LSan)"
+# UBSan without its vptr check: the check proves an object's type by probing its memory through
+# pipe(2), and a process out of file descriptors (which the gateway must survive, and
+# tests/security/test_faults.py causes) cannot make the pipe, so every virtual call there (stages,
+# instances, shared_ptr's control blocks) would be reported as a call on an invalid object.
+# A build dir configured before this flag is reconfigured.
+if [ -f "$asan/CMakeCache.txt" ] && ! grep -q -- "-fno-sanitize=vptr" "$asan/CMakeCache.txt"; then
+  rm -f "$asan/build.ninja"
+fi
 if [ ! -f "$asan/build.ninja" ]; then
   cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMODELFN_WERROR=ON \
-    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" >/dev/null
+    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined -fno-omit-frame-pointer" >/dev/null
 fi
 ninja -C "$asan" --quiet
 export LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp"

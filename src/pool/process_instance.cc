@@ -9,8 +9,9 @@
 #include <random>
 
 #include "common/json.h"
-#include "http/problem.h"
 #include "http/http_client.h"
+#include "http/problem.h"
+#include "pool/orphans.h"
 
 namespace modelfn {
 namespace {
@@ -50,8 +51,10 @@ HttpResponse RuntimeApiError(int status, const char* body) {
 
 }  // namespace
 
-void ProcessInstance::Started(pid_t pid, std::string group_dir) {
+void ProcessInstance::Started(pid_t pid, std::string group_dir, bool forked) {
   pid_ = pid;
+  forked_ = forked;
+  RegisterChild(pid);
   group_dir_ = std::move(group_dir);
 }
 
@@ -79,6 +82,7 @@ std::optional<Scheduler::Exit> ProcessInstance::PollExit() {
   int st = 0;
   pid_t r = waitpid(pid_, &st, WNOHANG);
   if (r == pid_ || (r < 0 && errno == ECHILD)) {
+    ForgetChild(pid_);
     exit_ = env_.memory->OomKilled(group_dir_) ? Scheduler::Exit::kOutOfMemory
                                                : Scheduler::Exit::kExited;
   }

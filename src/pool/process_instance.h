@@ -28,10 +28,11 @@ class ProcessInstance : public Instance {
   void Kill() override;
   std::optional<Scheduler::Exit> PollExit() override;
   pid_t pid() const override;
+  bool forked() const override { return forked_; }
   void Close() override;
 
   // Set once by the launcher, before anything else is called.
-  void Started(pid_t pid, std::string group_dir);
+  void Started(pid_t pid, std::string group_dir, bool forked = false);
   const std::string& group_dir() const { return group_dir_; }
 
  protected:
@@ -42,6 +43,7 @@ class ProcessInstance : public Instance {
 
  private:
   pid_t pid_ = -1;
+  bool forked_ = false;
   std::string group_dir_;
   bool killed_ = false;                  // guarded by mu_
   std::optional<Scheduler::Exit> exit_;  // guarded by mu_

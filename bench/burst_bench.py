@@ -152,7 +152,8 @@ def coldstart(work, store, name, body, args):
                 ms, status = post(up.port, f"/v1/models/{name}/infer", body, args.timeout)
                 if status != 200:
                     raise RuntimeError(f"{start}: HTTP {status}")
-                instances = [i for v in up.status()["versions"] for i in v["instance_list"]]
+                instances = [i for v in up.status()["versions"] for i in v["instance_list"]
+                             if i["state"] != "stopping"]
                 if [i["start"] for i in instances] != [start]:
                     raise RuntimeError(f"{start}: instances started as {instances}")
                 samples[start].append(ms)

@@ -1,6 +1,7 @@
 #include "pool/template_launcher.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -196,10 +197,7 @@ StatusOr<std::shared_ptr<Instance>> TemplateLauncher::Fork(const std::shared_ptr
   if (env_.memory->kind() == MemoryLimitKind::kCgroupV2 ||
       env_.memory->kind() == MemoryLimitKind::kCgroupV1) {
     auto group = env_.memory->CreateGroup(request.name, int64_t{fn_.memory_mb} << 20);
-    if (group.ok() && !group->empty()) {
-      group_dir = *group;
-      spec.cgroup_procs = group_dir + "/cgroup.procs";
-    }
+    if (group.ok() && !group->empty()) group_dir = *group;
   }
   auto fail = [&](Status s) {
     env_.memory->RemoveGroup(group_dir);
@@ -227,6 +225,23 @@ StatusOr<std::shared_ptr<Instance>> TemplateLauncher::Fork(const std::shared_ptr
     return fail(pid.status());
   }
   prepared.in->Started(*pid, group_dir, /*forked=*/true);
+  if (!group_dir.empty()) {
+    // Moved in by a worker: the join waits for an RCU grace period (about 13 ms), which would
+    // otherwise be most of a forked instance's cold start. Until then it runs in the platform's
+    // group; what it allocates meanwhile stays charged there.
+    env_.workers->Post([this, pid = *pid, procs = group_dir + "/cgroup.procs"] {
+      int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+      std::string text = std::to_string(pid);
+      bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+      int e = errno;
+      if (fd >= 0) close(fd);
+      // An instance that is already gone has nothing to limit.
+      if (!ok && e != ESRCH && e != ENOENT && kill(pid, 0) == 0) {
+        Log("warn", "instance " + std::to_string(pid) + " cannot join " + procs + " (" +
+                        strerror(e) + "): it runs without its memory limit");
+      }
+    });
+  }
   RecordInstance(env_.instance_dir, *pid);
   if (prepared.http) prepared.http->AwaitReady(ready[0]);
   return std::shared_ptr<Instance>(prepared.in);

@@ -5,9 +5,9 @@
 // has threads), instances are exec'd by a ProcessLauncher, the reason logged once per template.
 // A template that dies or stops answering is replaced; the launch that found out is exec'd.
 //
-// Memory limits are the process launcher's: RLIMIT_AS, or a cgroup the forked instance joins
-// itself (the exec spare does not apply to forks: a fork is already cheap, and the join's cost
-// shows in the instance's env_ms).
+// Memory limits are the process launcher's kinds: RLIMIT_AS set by the instance, or a cgroup a
+// worker thread moves the forked instance into right after the fork (the exec spare does not
+// apply to forks; joining in the instance would cost it an RCU grace period on the cold path).
 #pragma once
 
 #include <memory>

@@ -110,9 +110,18 @@ StatusOr<std::shared_ptr<Instance>> ProcessLauncher::Launch(const LaunchRequest&
                                                             InstanceEvents events) {
   ASSIGN_OR_RETURN(PreparedInstance prepared,
                    PrepareInstance(fn_, env_, request, std::move(events)));
-  LaunchSpec& spec = prepared.spec;
-  std::shared_ptr<ProcessInstance> in = prepared.in;
-  std::shared_ptr<HttpInstance> http = prepared.http;
+  Status s = Start(&prepared, request);
+  if (!s.ok()) {
+    prepared.in->Close();
+    return s;
+  }
+  return std::shared_ptr<Instance>(prepared.in);
+}
+
+Status ProcessLauncher::Start(PreparedInstance* prepared, const LaunchRequest& request) {
+  LaunchSpec& spec = prepared->spec;
+  std::shared_ptr<ProcessInstance> in = prepared->in;
+  std::shared_ptr<HttpInstance> http = prepared->http;
   int64_t limit = int64_t{fn_.memory_mb} << 20;
 
   std::unique_ptr<Spare> spare;
@@ -146,13 +155,13 @@ StatusOr<std::shared_ptr<Instance>> ProcessLauncher::Launch(const LaunchRequest&
   RefillSpare();
   if (!launched.ok()) {
     env_.memory->RemoveGroup(group_dir);
-    in->Close();
     return launched.status();
   }
+  // The readiness thread first: once Started, the instance may be found exited and closed.
+  if (http) http->AwaitReady(launched->ready_fd);
   in->Started(launched->pid, group_dir);
   RecordInstance(env_.instance_dir, launched->pid);
-  if (http) http->AwaitReady(launched->ready_fd);
-  return std::shared_ptr<Instance>(in);
+  return Status::Ok();
 }
 
 }  // namespace modelfn

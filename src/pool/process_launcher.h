@@ -42,6 +42,10 @@ class ProcessLauncher final : public InstanceLauncher {
   // started. Also keeps a spare process forked ahead (where memory cgroups are used).
   StatusOr<std::shared_ptr<Instance>> Launch(const LaunchRequest& request,
                                              InstanceEvents events) override;
+  // Starts the process of an instance prepared by PrepareInstance (Launch is the two together).
+  // On failure the instance is left as it was (the caller closes it or reports it failed).
+  // Errors: Unavailable when the process cannot be started.
+  Status Start(PreparedInstance* prepared, const LaunchRequest& request);
   // Discards the spare; later launches start without one.
   void Shutdown() override;
   // Forks the next spare on a worker thread (cgroups only: joining one is the slow part).

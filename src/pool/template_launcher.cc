@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "pool/process_instance.h"
 
@@ -15,7 +16,17 @@ namespace {
 // The fork command's round trip is about a millisecond; more means the template is stuck.
 constexpr int kForkTimeoutMs = 2'000;
 
+std::string Why(const Status& s) {
+  return s.reason().empty() ? s.message() : s.reason() + ": " + s.message();
+}
+
 }  // namespace
+
+// A launch waiting for its version's template to finish its init.
+struct TemplateLauncher::Waiting {
+  PreparedInstance prepared;
+  LaunchRequest request;
+};
 
 struct TemplateLauncher::Template {
   enum class State { kStarting, kReady, kFailed };
@@ -24,12 +35,12 @@ struct TemplateLauncher::Template {
   std::string why;                         // kFailed: the reason, guarded by mu_
   std::shared_ptr<TemplateClient> client;  // set once ready, guarded by mu_
   bool stopped = false;                    // guarded by mu_
+  std::vector<Waiting> waiting;            // while kStarting, guarded by mu_
+  pid_t starting_pid = -1;                 // while kStarting, guarded by mu_
 };
 
 TemplateLauncher::TemplateLauncher(FunctionConfig fn, const PoolEnv& env)
     : fn_(std::move(fn)), env_(env), exec_(fn_, env_) {}
-
-TemplateLauncher::~TemplateLauncher() { Shutdown(); }
 
 void TemplateLauncher::Log(const std::string& level, const std::string& message) const {
   if (env_.log) env_.log(level, "function " + fn_.name + ": " + message);
@@ -55,32 +66,61 @@ void TemplateLauncher::StartLocked(const std::shared_ptr<Template>& t) {
   for (const auto& [k, v] : fn_.env) spec.env[k] = v;
   spec.env["MODELFN_MODEL"] = env_.store_uri + "/" + fn_.model + "@" + t->version;
   spec.log_path = env_.log_dir + "/" + fn_.name + ".log";
+  ++jobs_;
   env_.workers->Post([this, t, spec = std::move(spec)] {
     auto client = TemplateClient::Start(spec, env_.clock);
+    if (client.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      t->starting_pid = (*client)->pid();
+      if (t->stopped) KillStarting(t.get());
+    }
     Status ready = client.ok() ? (*client)->WaitReady(env_.init_timeout_ms) : client.status();
     std::shared_ptr<TemplateClient> shared;
     if (client.ok()) shared = std::move(client).value();
-    std::string why = ready.ok()               ? ""
-                      : ready.reason().empty() ? ready.message()
-                                               : ready.reason() + ": " + ready.message();
-    bool stopped;
+    bool stopped, shutdown;
+    std::vector<Waiting> waiting;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopped = t->stopped;
+      shutdown = shutdown_;
+      t->starting_pid = -1;
       if (!stopped && ready.ok()) {
         t->state = Template::State::kReady;
         t->client = shared;
       } else if (!stopped) {
         t->state = Template::State::kFailed;
-        t->why = why;
+        t->why = Why(ready);
       }
+      waiting.swap(t->waiting);
     }
     if (!stopped && !ready.ok()) {
       Log("warn", "template for version " + t->version + " cannot serve, instances are exec'd (" +
-                      why + ")");
+                      Why(ready) + ")");
     }
     if ((stopped || !ready.ok()) && shared) shared->Stop();
+    for (Waiting& w : waiting) {
+      if (shutdown) {
+        w.prepared.in->StartFailed();
+      } else if (stopped || !ready.ok() || !ForkPrepared(t, &w.prepared, w.request).ok()) {
+        StartByExec(&w.prepared, w.request);
+      }
+    }
+    JobDone();
   });
+}
+
+void TemplateLauncher::KillStarting(Template* t) {
+  // Its init ends at once (WaitReady sees the template gone); its worker then stops it.
+  if (t->starting_pid > 0) kill(t->starting_pid, SIGKILL);
+}
+
+void TemplateLauncher::JobDone() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (--jobs_ == 0) jobs_done_.notify_all();
+}
+
+void TemplateLauncher::StartByExec(PreparedInstance* prepared, const LaunchRequest& request) {
+  if (!exec_.Start(prepared, request).ok()) prepared->in->StartFailed();
 }
 
 void TemplateLauncher::StopLater(std::shared_ptr<Template> t) {
@@ -89,6 +129,7 @@ void TemplateLauncher::StopLater(std::shared_ptr<Template> t) {
     std::lock_guard<std::mutex> lock(mu_);
     t->stopped = true;
     client = std::move(t->client);
+    KillStarting(t.get());
   }
   if (client) env_.workers->Post([client] { client->Stop(); });
 }
@@ -106,10 +147,18 @@ void TemplateLauncher::Shutdown() {
       std::lock_guard<std::mutex> lock(mu_);
       t->stopped = true;
       client = std::move(t->client);
+      KillStarting(t.get());
     }
     if (client) client->Stop();
   }
   exec_.Shutdown();
+}
+
+TemplateLauncher::~TemplateLauncher() {
+  Shutdown();
+  // Worker jobs use this launcher: wait for them (a template's start ends at once, killed above).
+  std::unique_lock<std::mutex> lock(mu_);
+  jobs_done_.wait(lock, [this] { return jobs_ == 0; });
 }
 
 std::string TemplateLauncher::template_state() const {
@@ -128,41 +177,48 @@ std::string TemplateLauncher::template_state() const {
 
 StatusOr<std::shared_ptr<Instance>> TemplateLauncher::Launch(const LaunchRequest& request,
                                                              InstanceEvents events) {
+  UseVersion(request.version);  // normally announced already: then nothing to do
+  ASSIGN_OR_RETURN(PreparedInstance prepared,
+                   PrepareInstance(fn_, env_, request, std::move(events)));
+  std::shared_ptr<Instance> instance = prepared.in;
   std::shared_ptr<Template> t;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (current_ && current_->version == request.version &&
-        current_->state == Template::State::kReady) {
-      t = current_;
+    if (current_ && current_->version == request.version && !shutdown_) {
+      if (current_->state == Template::State::kStarting) {
+        // Started by the template's worker once its init is done: waiting costs less than an
+        // init of its own running beside the template's.
+        current_->waiting.push_back(Waiting{std::move(prepared), request});
+        return instance;
+      }
+      if (current_->state == Template::State::kReady) t = current_;
     }
   }
-  if (!t) {
-    UseVersion(request.version);  // the first launch of a version nobody announced
-    return exec_.Launch(request, std::move(events));
+  if (t && ForkPrepared(t, &prepared, request).ok()) return instance;
+  Status s = exec_.Start(&prepared, request);
+  if (!s.ok()) {
+    prepared.in->Close();
+    return s;
   }
-  auto forked = Fork(t, request, events);
-  if (forked.ok()) return forked;
-  const Status& s = forked.status();
+  return instance;
+}
+
+Status TemplateLauncher::ForkPrepared(const std::shared_ptr<Template>& t,
+                                      PreparedInstance* prepared, const LaunchRequest& request) {
+  Status s = Fork(t, prepared, request);
+  if (s.ok()) return s;
   bool refused = s.reason() == "template_threads";
-  std::string why = s.reason().empty() ? s.message() : s.reason() + ": " + s.message();
+  bool replace = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (refused && !t->stopped && t->state == Template::State::kReady) {
-      t->state = Template::State::kFailed;
-      t->why = why;
-    } else {
-      refused = false;
-    }
-  }
-  if (refused) {
-    Log("warn", "template for version " + t->version + " refused to fork, instances are exec'd (" +
-                    why + ")");
-    StopLater(t);
-  } else if (s.reason() != "model_mismatch") {
-    // Gone or stuck: a new template for the next launches; this one is exec'd.
-    bool replace = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
+    if (refused) {
+      refused = !t->stopped && t->state == Template::State::kReady;
+      if (refused) {
+        t->state = Template::State::kFailed;
+        t->why = Why(s);
+      }
+    } else if (s.reason() != "model_mismatch") {
+      // Gone or stuck: a new template for the next launches; this one is exec'd.
       replace = current_ == t && !shutdown_;
       if (replace) {
         current_ = std::make_shared<Template>();
@@ -170,29 +226,30 @@ StatusOr<std::shared_ptr<Instance>> TemplateLauncher::Launch(const LaunchRequest
         StartLocked(current_);
       }
     }
-    if (replace) {
-      Log("warn", "template for version " + t->version + " failed a fork (" + why +
-                      "): starting a new one, this instance is exec'd");
-      StopLater(t);
-    }
   }
-  return exec_.Launch(request, std::move(events));
+  if (refused) {
+    Log("warn", "template for version " + t->version + " refused to fork, instances are exec'd (" +
+                    Why(s) + ")");
+    StopLater(t);
+  } else if (replace) {
+    Log("warn", "template for version " + t->version + " failed a fork (" + Why(s) +
+                    "): starting a new one, this instance is exec'd");
+    StopLater(t);
+  }
+  return s;
 }
 
-StatusOr<std::shared_ptr<Instance>> TemplateLauncher::Fork(const std::shared_ptr<Template>& t,
-                                                           const LaunchRequest& request,
-                                                           InstanceEvents events) {
+Status TemplateLauncher::Fork(const std::shared_ptr<Template>& t, PreparedInstance* prepared,
+                              const LaunchRequest& request) {
   std::shared_ptr<TemplateClient> client;
   {
     std::lock_guard<std::mutex> lock(mu_);
     client = t->client;
   }
   if (!client) return UnavailableError("the template was stopped");
-  ASSIGN_OR_RETURN(PreparedInstance prepared,
-                   PrepareInstance(fn_, env_, request, std::move(events)));
   InstanceSpec spec;
-  spec.env = prepared.spec.env;
-  spec.rlimit_as_bytes = prepared.spec.rlimit_as_bytes;
+  spec.env = prepared->spec.env;
+  spec.rlimit_as_bytes = prepared->spec.rlimit_as_bytes;
   std::string group_dir;
   if (env_.memory->kind() == MemoryLimitKind::kCgroupV2 ||
       env_.memory->kind() == MemoryLimitKind::kCgroupV1) {
@@ -201,16 +258,13 @@ StatusOr<std::shared_ptr<Instance>> TemplateLauncher::Fork(const std::shared_ptr
   }
   auto fail = [&](Status s) {
     env_.memory->RemoveGroup(group_dir);
-    prepared.in->Close();
     return s;
   };
-  int log_fd =
-      open(prepared.spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) {
-    return fail(UnavailableError("cannot open " + prepared.spec.log_path + ": " + strerror(errno)));
-  }
+  const std::string& log_path = prepared->spec.log_path;
+  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) return fail(UnavailableError("cannot open " + log_path + ": " + strerror(errno)));
   int ready[2] = {-1, -1};
-  if (prepared.http && pipe2(ready, O_CLOEXEC) != 0) {
+  if (prepared->http && pipe2(ready, O_CLOEXEC) != 0) {
     int e = errno;
     close(log_fd);
     return fail(UnavailableError(std::string("pipe: ") + strerror(e)));
@@ -224,11 +278,18 @@ StatusOr<std::shared_ptr<Instance>> TemplateLauncher::Fork(const std::shared_ptr
     if (ready[0] >= 0) close(ready[0]);
     return fail(pid.status());
   }
-  prepared.in->Started(*pid, group_dir, /*forked=*/true);
+  // The readiness thread first: once Started, the instance may be found exited and closed.
+  if (prepared->http) prepared->http->AwaitReady(ready[0]);
+  prepared->in->Started(*pid, group_dir, /*forked=*/true);
+  RecordInstance(env_.instance_dir, *pid);
   if (!group_dir.empty()) {
     // Moved in by a worker: the join waits for an RCU grace period (about 13 ms), which would
     // otherwise be most of a forked instance's cold start. Until then it runs in the platform's
     // group; what it allocates meanwhile stays charged there.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++jobs_;
+    }
     env_.workers->Post([this, pid = *pid, procs = group_dir + "/cgroup.procs"] {
       int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
       std::string text = std::to_string(pid);
@@ -240,11 +301,10 @@ StatusOr<std::shared_ptr<Instance>> TemplateLauncher::Fork(const std::shared_ptr
         Log("warn", "instance " + std::to_string(pid) + " cannot join " + procs + " (" +
                         strerror(e) + "): it runs without its memory limit");
       }
+      JobDone();
     });
   }
-  RecordInstance(env_.instance_dir, *pid);
-  if (prepared.http) prepared.http->AwaitReady(ready[0]);
-  return std::shared_ptr<Instance>(prepared.in);
+  return Status::Ok();
 }
 
 }  // namespace modelfn

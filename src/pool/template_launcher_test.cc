@@ -67,7 +67,8 @@ TEST_F(TemplateLauncherTest, ExecsWhileNoTemplateAndAfterItFailedLoggingOnce) {
   r.id = 1;
   r.name = "f-1-1";
   r.version = "1";
-  // The first launch of a version nobody announced starts its template and is exec'd.
+  // The first launch of a version nobody announced starts its template and waits for it: it is
+  // exec'd once the template has failed.
   auto first = l.Launch(r, InstanceEvents{});
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_FALSE((*first)->forked());

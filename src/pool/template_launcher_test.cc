@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -88,6 +89,36 @@ TEST_F(TemplateLauncherTest, ExecsWhileNoTemplateAndAfterItFailedLoggingOnce) {
   EXPECT_EQ(warnings_.load(), 2);
   l.Shutdown();
   EXPECT_EQ(l.template_state(), "off");
+}
+
+TEST_F(TemplateLauncherTest, ALaunchWaitsForTheTemplateAndEndsWithTheLauncher) {
+  // A template whose init never ends.
+  std::string slow = dir_ + "/slow-template";
+  FILE* f = fopen(slow.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("#!/bin/sh\nexec sleep 60\n", f);
+  fclose(f);
+  chmod(slow.c_str(), 0755);
+  env_.fn_binary = slow;
+  auto l = std::make_unique<TemplateLauncher>(fn_, env_);
+  l->UseVersion("1");
+  LaunchRequest r;
+  r.id = 1;
+  r.name = "f-1-1";
+  r.version = "1";
+  auto in = l->Launch(r, InstanceEvents{});
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(l->template_state(), "starting");
+  // Waiting: no process yet, not exited, and a kill is kept for when it starts.
+  EXPECT_EQ((*in)->pid(), -1);
+  (*in)->Kill();
+  EXPECT_FALSE((*in)->PollExit().has_value());
+  // Stopping the launcher ends the template's init at once; the waiting launch never starts.
+  l.reset();
+  EXPECT_EQ((*in)->PollExit(), Scheduler::Exit::kExited);
+  EXPECT_EQ((*in)->pid(), -1);
+  (*in)->Close();
+  EXPECT_EQ(warnings_.load(), 0);
 }
 
 TEST_F(TemplateLauncherTest, AStoppedLauncherStartsNoTemplate) {

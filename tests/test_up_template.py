@@ -146,3 +146,16 @@ def test_promote_starts_a_template_for_the_new_version(up, tmp_path):
     assert [l["start"] for l in news] == ["fork", "fork"], news
     assert len({l["template_pid"] for l in news}) == 1
     assert news[0]["template_pid"] != olds[0]["template_pid"]
+
+
+def test_changing_start_needs_a_restart(up, store):
+    text = config(store, [fn_config()])
+    u = up(text)
+    u.config.write_text(text + "start: exec\n")
+    u.proc.send_signal(signal.SIGHUP)
+    line = u.wait_for(lambda l: l.get("event") == "reload_refused", 20)
+    assert line is not None and "functions.work.start" in line["error"], line
+    # Still forking: the running configuration is kept.
+    u.wait_until(lambda: template(u) == "ready", timeout=30)
+    assert u.post("/v1/models/work/infer", work_body()).status_code == 200
+    assert [i["start"] for i in u.instances("work")] == ["fork"]

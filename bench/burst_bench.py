@@ -9,6 +9,12 @@ with --max-instances 2 and 8 (or without, for the host-sized default) and compar
   bench/burst_bench.py examples/digits --requests 32 --max-instances 8
   bench/burst_bench.py path/to/model --body request.json --runs 3 --json
 
+With --coldstart N it measures instead one request from zero, N times on each of two platforms
+run side by side, one starting instances by exec and one forking them from a template
+(`start: exec|fork`), samples alternating: p50/p90 of each and their ratio.
+
+  bench/burst_bench.py examples/digits --coldstart 25 --mode http
+
 The model folder is pushed to a temporary file store; its requests/infer.json is the body unless
 --body names another file.
 """
@@ -122,6 +128,47 @@ def burst(up, name, body, n, timeout):
             "init_failures": counters["init_failures"]}
 
 
+def percentile(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def coldstart(work, store, name, body, args):
+    """One request from zero through the gateway, exec vs fork, alternating samples."""
+    settings = {"mode": args.mode, "idle_ttl_s": 0.2, "max_instances": 1}
+    ups = {start: Up(work / f"up-{start}", store, name, dict(settings, start=start))
+           for start in ("exec", "fork")}
+    samples = {"exec": [], "fork": []}
+    try:
+        for _ in range(args.coldstart):
+            for start, up in ups.items():
+                deadline = time.monotonic() + 60
+                # From zero, and (fork) with the template ready: what a steady platform has.
+                while (up.live_instances() != 0 or
+                       (start == "fork" and up.status()["versions"][0].get("template") != "ready")):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{start}: never back to zero with a ready template")
+                    time.sleep(0.05)
+                ms, status = post(up.port, f"/v1/models/{name}/infer", body, args.timeout)
+                if status != 200:
+                    raise RuntimeError(f"{start}: HTTP {status}")
+                instances = [i for v in up.status()["versions"] for i in v["instance_list"]
+                             if i["state"] != "stopping"]
+                if [i["start"] for i in instances] != [start]:
+                    raise RuntimeError(f"{start}: instances started as {instances}")
+                samples[start].append(ms)
+    finally:
+        for up in ups.values():
+            up.stop()
+    out = {"mode": args.mode, "samples": args.coldstart}
+    for start, xs in samples.items():
+        out[f"{start}_p50_ms"] = round(statistics.median(xs), 2)
+        out[f"{start}_p90_ms"] = round(percentile(xs, 0.9), 2)
+    out["fork_over_exec_p50"] = round(out["fork_p50_ms"] / out["exec_p50_ms"], 3)
+    out["fork_over_exec_p90"] = round(out["fork_p90_ms"] / out["exec_p90_ms"], 3)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", nargs="?", default=str(ROOT / "examples" / "digits"),
@@ -134,6 +181,8 @@ def main():
     ap.add_argument("--runs", type=int, default=1, help="bursts, each from zero")
     ap.add_argument("--timeout", type=float, default=120, help="per request, seconds")
     ap.add_argument("--json", action="store_true", help="one JSON line per run")
+    ap.add_argument("--coldstart", type=int, default=0, metavar="N",
+                    help="measure N cold starts from zero, exec vs fork, instead of a burst")
     args = ap.parse_args()
 
     model = pathlib.Path(args.model).resolve()
@@ -142,6 +191,18 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-burst-"))
     store = work / "models"
     push(model, name, store)
+    if args.coldstart > 0:
+        r = coldstart(work, store, name, body, args)
+        r["model"] = model.name
+        if args.json:
+            print(json.dumps(r), flush=True)
+        else:
+            print(f"{model.name} {args.mode} cold start from zero through the gateway, "
+                  f"{args.coldstart} samples each: exec p50 {r['exec_p50_ms']:.1f} ms p90 "
+                  f"{r['exec_p90_ms']:.1f} ms; fork p50 {r['fork_p50_ms']:.1f} ms p90 "
+                  f"{r['fork_p90_ms']:.1f} ms; fork/exec p50 {r['fork_over_exec_p50']:.2f} "
+                  f"p90 {r['fork_over_exec_p90']:.2f}", flush=True)
+        return 0
     settings = {"mode": args.mode, "idle_ttl_s": 600, "max_queue": max(64, args.requests),
                 "queue_timeout_s": min(900, args.timeout), "timeout_s": min(900, args.timeout)}
     if args.mode == "http":

@@ -18,6 +18,7 @@
 #include "http/http_client.h"
 #include "platform/config.h"
 #include "platform/platform.h"
+#include "pool/template_client.h"
 
 namespace modelfn {
 namespace {
@@ -73,6 +74,11 @@ int CmdUp(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Instances forked from a template become our children through this; the main thread runs
+  // the platform below and so outlives them (their death signal follows it).
+  if (Status s = BecomeChildSubreaper(); !s.ok()) {
+    fprintf(stderr, "modelfn up: %s (instances are exec'd)\n", s.message().c_str());
+  }
   PlatformOptions o;
   const char* fn = getenv("MODELFN_FN_BINARY");
   o.fn_binary = fn && *fn ? fn : SelfDir() + "/modelfn-fn";

@@ -50,7 +50,7 @@ const std::string_view kDashboardHtml = R"HTML(<!doctype html>
 </div>
 <table id="instances">
   <thead><tr><th>function</th><th>instance</th><th>version</th><th>state</th><th>served</th>
-    <th>init ms</th><th>age s</th></tr></thead>
+    <th>init ms</th><th>start</th><th>age s</th></tr></thead>
   <tbody></tbody>
 </table>
 <script>
@@ -170,7 +170,8 @@ async function tick() {
           rows.push(`<tr data-function="${text(f.name)}"><td>${text(f.name)}</td>` +
                     `<td>${text(i.name)}</td><td>${text(i.version)}</td>` +
                     `<td class="state">${text(i.state)}</td><td>${i.served}</td>` +
-                    `<td>${i.init_ms.toFixed(1)}</td><td>${i.age_s.toFixed(1)}</td></tr>`);
+                    `<td>${i.init_ms.toFixed(1)}</td><td>${text(i.start)}</td>` +
+                    `<td>${i.age_s.toFixed(1)}</td></tr>`);
         }
       }
     }

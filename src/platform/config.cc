@@ -132,6 +132,19 @@ Status SplitModelRef(const std::string& ref, const std::string& path, std::strin
   return Status::Ok();
 }
 
+// `start: fork | exec` (absent: kDefault).
+Status ParseStart(const Json* v, const std::string& path, StartMode* out) {
+  if (v == nullptr || v->is_null()) return Status::Ok();
+  if (v->is_string() && v->AsString() == "fork") {
+    *out = StartMode::kFork;
+  } else if (v->is_string() && v->AsString() == "exec") {
+    *out = StartMode::kExec;
+  } else {
+    return FieldError(path, "expected fork or exec");
+  }
+  return Status::Ok();
+}
+
 StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, int host_cpus) {
   std::string path = "functions." + name;
   if (!ValidName(name)) return FieldError(path, "a function name is [A-Za-z0-9._-]{1,64}");
@@ -140,7 +153,7 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
   RETURN_IF_ERROR(
       f.CheckKnown({"model", "mode", "concurrency", "min_instances", "max_instances", "idle_ttl_s",
                     "timeout_s", "memory_mb", "max_queue", "queue_timeout_s", "traffic",
-                    "sticky_traffic", "response_cache", "env", "command"}));
+                    "sticky_traffic", "response_cache", "env", "command", "start"}));
   FunctionConfig fn;
   fn.name = name;
   std::string model = name;
@@ -199,6 +212,7 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
     }
   }
   RETURN_IF_ERROR(f.StringList("command", &fn.command));
+  RETURN_IF_ERROR(ParseStart(f.Get("start"), f.Path("start"), &fn.start));
   if (!fn.command.empty() && fn.mode != InstanceMode::kLambda) {
     return FieldError(f.Path("command"), "a custom runtime runs in lambda mode only");
   }
@@ -339,7 +353,10 @@ StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string&
   if (host_cpus <= 0) host_cpus = ReadCpuQuota().EffectiveCpus();
   if (!doc.is_object()) return InvalidArgumentError("the configuration must be a mapping");
   Fields top(&doc, "config");
-  RETURN_IF_ERROR(top.CheckKnown({"store", "state_dir", "functions", "gateway", "plans"}));
+  RETURN_IF_ERROR(top.CheckKnown({"store", "state_dir", "functions", "gateway", "plans", "start"}));
+  StartMode start = StartMode::kFork;
+  RETURN_IF_ERROR(ParseStart(doc.Find("start"), "start", &start));
+  if (start == StartMode::kDefault) start = StartMode::kFork;
   PlatformConfig c;
   c.base_dir = base_dir;
   std::string store = "./models";
@@ -358,6 +375,7 @@ StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string&
   }
   for (const auto& [name, v] : fns->AsObject()) {
     ASSIGN_OR_RETURN(FunctionConfig fn, ParseFunction(name, v, host_cpus));
+    if (fn.start == StartMode::kDefault) fn.start = start;
     c.functions.push_back(std::move(fn));
   }
   ASSIGN_OR_RETURN(c.gateway, ParseGateway(doc.Find("gateway"), base_dir));

@@ -14,6 +14,9 @@
 namespace modelfn {
 
 enum class InstanceMode { kLambda, kHttp };
+// How instances start: forked from a template process of the function version (fork: where it can,
+// else exec), or exec'd each time (exec). kDefault: the platform-wide `start:` setting.
+enum class StartMode { kDefault, kFork, kExec };
 
 struct TrafficSplit {
   std::string version;  // pinned model version
@@ -40,6 +43,9 @@ struct FunctionConfig {
   // lambda mode: a custom runtime to run instead of modelfn-fn (argv; the first word is looked up
   // on PATH), e.g. a bootstrap from a package or another language's runtime client.
   std::vector<std::string> command;
+  // fork or exec (functions with a `command:` always exec); kDefault is resolved by
+  // ParsePlatformConfig to the top-level `start:` (default fork).
+  StartMode start = StartMode::kDefault;
 };
 
 struct JwtConfig {

@@ -41,6 +41,20 @@ TEST(ConfigTest, MaxInstancesFollowsTheHostUnlessSet) {
   EXPECT_EQ(Parse("functions:\n  d: {max_instances: 8}\n", 2)->functions[0].max_instances, 8);
 }
 
+TEST(ConfigTest, StartForkByDefaultExecPerFunctionOrEverywhere) {
+  auto c = Parse("functions:\n  a: {}\n  b: {start: exec}\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->functions[0].start, StartMode::kFork);
+  EXPECT_EQ(c->functions[1].start, StartMode::kExec);
+  c = Parse("start: exec\nfunctions:\n  a: {}\n  b: {start: fork}\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->functions[0].start, StartMode::kExec);
+  EXPECT_EQ(c->functions[1].start, StartMode::kFork);
+  EXPECT_EQ(Error("functions:\n  a: {start: zygote}\n"),
+            "functions.a.start: expected fork or exec");
+  EXPECT_EQ(Error("start: 1\nfunctions:\n  a: {}\n"), "start: expected fork or exec");
+}
+
 TEST(ConfigTest, FullFunctionAndGateway) {
   auto c = Parse(R"(store: s3://bucket/models
 functions:

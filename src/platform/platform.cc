@@ -24,6 +24,7 @@
 #include "gateway/route_stage.h"
 #include "gateway/version_stage.h"
 #include "http/http_client.h"
+#include "pool/orphans.h"
 #include "store/open_store.h"
 #include "store/store_uri.h"
 
@@ -129,6 +130,11 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   env.clock = p->clock_;
   env.memory = &p->memory_;
   env.workers = p->workers_.get();
+  env.templates = true;
+  Platform* self = p.get();
+  env.log = [self](const std::string& level, const std::string& message) {
+    self->log_.Message(level, message);
+  };
 
   for (const FunctionConfig& fc : c.functions) {
     auto fn = std::make_unique<Function>();
@@ -274,6 +280,8 @@ void Platform::ManagerLoop() {
     for (auto& f : functions_) {
       for (auto& v : f->variants) v.pool->Tick();
     }
+    // A subreaper inherits what instances and templates leave behind.
+    ReapOrphans();
     usleep(static_cast<useconds_t>(options_.tick_ms) * 1000);
   }
 }

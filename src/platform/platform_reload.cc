@@ -49,6 +49,7 @@ std::vector<std::string> NeedRestart(const PlatformConfig& a, const PlatformConf
     check(f.queue_timeout_s == n.queue_timeout_s, p + "queue_timeout_s");
     check(f.env == n.env, p + "env");
     check(f.command == n.command, p + "command");
+    check(f.start == n.start, p + "start");
     bool same_versions = f.traffic.size() == n.traffic.size();
     for (size_t t = 0; same_versions && t < f.traffic.size(); ++t) {
       same_versions = f.traffic[t].version == n.traffic[t].version;

@@ -93,6 +93,7 @@ std::string Platform::StatusJson() const {
       w.Key("function_errors").Uint(c.function_errors);
       w.EndObject();
       if (!snap.last_init_error.empty()) w.Key("last_init_error").String(snap.last_init_error);
+      if (!snap.template_state.empty()) w.Key("template").String(snap.template_state);
       w.Key("instance_list").BeginArray();
       for (const auto& i : snap.instances) {
         w.BeginObject();
@@ -100,6 +101,7 @@ std::string Platform::StatusJson() const {
         w.Key("version").String(i.version).Key("active").Int(i.active);
         w.Key("served").Uint(i.served).Key("age_s").Double(i.age_s);
         w.Key("init_ms").Double(i.init_ms).Key("prewarmed").Bool(i.prewarmed);
+        w.Key("start").String(i.forked ? "fork" : "exec");
         w.EndObject();
       }
       w.EndArray();

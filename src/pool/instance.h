@@ -62,6 +62,8 @@ class Instance {
   // work only when it asks for it). Their `done` is dropped; the caller sends them elsewhere.
   virtual std::vector<uint64_t> TakeUnreached() = 0;
   virtual pid_t pid() const = 0;
+  // True when it was forked from a template process (template_launcher.h), false when exec'd.
+  virtual bool forked() const { return false; }
   // Releases what it holds (threads, descriptors, memory group). May block briefly (joins);
   // called once, after it has exited, without locks held.
   virtual void Close() = 0;
@@ -84,8 +86,14 @@ class InstanceLauncher {
                                                      InstanceEvents events) = 0;
   // Gets ready for launches soon (a launcher may fork a process ahead). Thread-safe.
   virtual void Prepare() {}
-  // Releases what is held for future launches (a forked spare). Thread-safe.
+  // The model version new instances will run (the pool's start, then each SetVersion): a
+  // launcher may get ready for it ahead (a template process). Thread-safe.
+  virtual void UseVersion(const std::string& version) { (void)version; }
+  // Releases what is held for future launches (a forked spare, a template). Thread-safe.
   virtual void Shutdown() {}
+  // What launches will use for now, for status pages: "" (nothing to say), or a template's
+  // state ("starting", "ready", "failed: <why>", "off"). Thread-safe.
+  virtual std::string template_state() const { return ""; }
 };
 
 }  // namespace modelfn

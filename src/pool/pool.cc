@@ -7,6 +7,7 @@
 #include "common/cpu_quota.h"
 #include "http/problem.h"
 #include "pool/process_launcher.h"
+#include "pool/template_launcher.h"
 
 namespace modelfn {
 namespace {
@@ -55,7 +56,11 @@ InstancePool::InstancePool(FunctionConfig fn, std::string version, const PoolEnv
       version_(std::move(version)),
       sched_(ParamsFor(fn_, env_)) {
   if (launcher_ == nullptr) {
-    own_launcher_ = std::make_unique<ProcessLauncher>(fn_, env_);
+    if (env_.templates && fn_.start != StartMode::kExec && fn_.command.empty()) {
+      own_launcher_ = std::make_unique<TemplateLauncher>(fn_, env_);
+    } else {
+      own_launcher_ = std::make_unique<ProcessLauncher>(fn_, env_);
+    }
     launcher_ = own_launcher_.get();
   }
 }
@@ -78,6 +83,7 @@ void InstancePool::Start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     SyncInitRoomLocked();
+    launcher_->UseVersion(version_);
     ApplyLocked(sched_.Start(env_.clock->MonotonicNanos()), &d);
   }
   launcher_->Prepare();
@@ -95,6 +101,7 @@ void InstancePool::SetVersion(const std::string& version) {
     std::lock_guard<std::mutex> lock(mu_);
     if (version == version_ || shutdown_) return;
     version_ = version;
+    launcher_->UseVersion(version_);
     SyncInitRoomLocked();
     ApplyLocked(sched_.NewVersion(env_.clock->MonotonicNanos()), &d);
   }
@@ -289,6 +296,7 @@ PoolSnapshot InstancePool::Snapshot() const {
   s.queued = sched_.queued();
   s.counters = sched_.counters();
   s.last_init_error = sched_.last_init_error();
+  s.template_state = launcher_->template_state();
   int64_t now = env_.clock->MonotonicNanos();
   for (const auto& [id, st] : sched_.instances()) {
     auto live = instances_.find(id);
@@ -303,6 +311,7 @@ PoolSnapshot InstancePool::Snapshot() const {
     i.age_s = static_cast<double>(now - st.started_ns) / 1e9;
     i.init_ms = st.ready_ns ? static_cast<double>(st.ready_ns - st.started_ns) / 1e6 : 0;
     i.prewarmed = st.prewarmed;
+    i.forked = live->second.instance->forked();
     if (st.state == Scheduler::State::kStopping) {
       ++s.stopping;
     } else if (st.state == Scheduler::State::kStarting) {

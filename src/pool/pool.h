@@ -58,6 +58,11 @@ struct PoolEnv {
   InstanceLauncher* launcher = nullptr;
   // Inits running at once across the pools sharing it; null: InitSlots::Host(). Not owned.
   InitSlots* init_slots = nullptr;
+  // Starts instances from a template process where the function allows it (template_launcher.h;
+  // FunctionConfig::start), when `launcher` is null.
+  bool templates = false;
+  // Where launchers say what the user should know (a template that cannot serve); may be empty.
+  std::function<void(const std::string& level, const std::string& message)> log;
 };
 
 struct InstanceInfo {
@@ -70,6 +75,7 @@ struct InstanceInfo {
   double age_s = 0;
   double init_ms = 0;  // start to ready; 0 while starting
   bool prewarmed = false;
+  bool forked = false;  // from a template, not exec'd
 };
 
 struct PoolSnapshot {
@@ -81,6 +87,7 @@ struct PoolSnapshot {
   std::vector<InstanceInfo> instances;
   PoolCounters counters;
   std::string last_init_error;
+  std::string template_state;  // InstanceLauncher::template_state()
 };
 
 class InstancePool {

@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "http/http_client.h"
 #include "http/problem.h"
+#include "pool/orphans.h"
 
 namespace modelfn {
 namespace {
@@ -50,35 +51,55 @@ HttpResponse RuntimeApiError(int status, const char* body) {
 
 }  // namespace
 
-void ProcessInstance::Started(pid_t pid, std::string group_dir) {
-  pid_ = pid;
+void ProcessInstance::Started(pid_t pid, std::string group_dir, bool forked) {
+  RegisterChild(pid);
+  std::lock_guard<std::mutex> lock(mu_);
   group_dir_ = std::move(group_dir);
+  forked_.store(forked);
+  pid_.store(pid);
+  if (kill_when_started_) {
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    killed_ = true;
+  } else if (stopping_) {
+    kill(pid, SIGTERM);
+  }
 }
 
-pid_t ProcessInstance::pid() const { return pid_; }
+void ProcessInstance::StartFailed() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pid_.load() <= 0 && !exit_) exit_ = Scheduler::Exit::kExited;
+}
+
+pid_t ProcessInstance::pid() const { return pid_.load(); }
 
 void ProcessInstance::Stop() {
   std::lock_guard<std::mutex> lock(mu_);
   stopping_ = true;
-  if (pid_ > 0 && !killed_ && !exit_) kill(pid_, SIGTERM);
+  pid_t pid = pid_.load();
+  if (pid > 0 && !killed_ && !exit_) kill(pid, SIGTERM);
 }
 
 void ProcessInstance::Kill() {
   std::lock_guard<std::mutex> lock(mu_);
   stopping_ = true;
-  if (pid_ <= 0 || killed_ || exit_) return;
+  pid_t pid = pid_.load();
+  if (pid <= 0 && !exit_) kill_when_started_ = true;
+  if (pid <= 0 || killed_ || exit_) return;
   // Its process group too: helpers a custom runtime started die with it.
-  kill(-pid_, SIGKILL);
-  kill(pid_, SIGKILL);
+  kill(-pid, SIGKILL);
+  kill(pid, SIGKILL);
   killed_ = true;
 }
 
 std::optional<Scheduler::Exit> ProcessInstance::PollExit() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (exit_ || pid_ <= 0) return exit_;
+  pid_t pid = pid_.load();
+  if (exit_ || pid <= 0) return exit_;
   int st = 0;
-  pid_t r = waitpid(pid_, &st, WNOHANG);
-  if (r == pid_ || (r < 0 && errno == ECHILD)) {
+  pid_t r = waitpid(pid, &st, WNOHANG);
+  if (r == pid || (r < 0 && errno == ECHILD)) {
+    ForgetChild(pid);
     exit_ = env_.memory->OomKilled(group_dir_) ? Scheduler::Exit::kOutOfMemory
                                                : Scheduler::Exit::kExited;
   }
@@ -86,8 +107,15 @@ std::optional<Scheduler::Exit> ProcessInstance::PollExit() {
 }
 
 void ProcessInstance::Close() {
-  env_.memory->RemoveGroup(group_dir_);
-  if (pid_ > 0) ForgetInstance(env_.instance_dir, pid_);
+  std::string group;
+  pid_t pid;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    group = group_dir_;
+    pid = pid_.load();
+  }
+  env_.memory->RemoveGroup(group);
+  if (pid > 0) ForgetInstance(env_.instance_dir, pid);
 }
 
 // ---- lambda mode ----

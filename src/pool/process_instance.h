@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -28,11 +29,19 @@ class ProcessInstance : public Instance {
   void Kill() override;
   std::optional<Scheduler::Exit> PollExit() override;
   pid_t pid() const override;
+  bool forked() const override { return forked_.load(); }
   void Close() override;
 
-  // Set once by the launcher, before anything else is called.
-  void Started(pid_t pid, std::string group_dir);
-  const std::string& group_dir() const { return group_dir_; }
+  // Set once by the launcher: before Launch returns, or later from a worker thread for an
+  // instance whose process waits for its template (until then it counts as starting; a Stop or
+  // Kill meanwhile is carried out here).
+  void Started(pid_t pid, std::string group_dir, bool forked = false);
+  // Instead of Started: its process could not be started; it counts as exited.
+  void StartFailed();
+  std::string group_dir() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return group_dir_;
+  }
 
  protected:
   const PoolEnv& env_;
@@ -41,9 +50,11 @@ class ProcessInstance : public Instance {
   bool stopping_ = false;  // guarded by mu_
 
  private:
-  pid_t pid_ = -1;
-  std::string group_dir_;
+  std::atomic<pid_t> pid_{-1};  // written under mu_
+  std::atomic<bool> forked_{false};
+  std::string group_dir_;                // written under mu_, before pid_
   bool killed_ = false;                  // guarded by mu_
+  bool kill_when_started_ = false;       // guarded by mu_
   std::optional<Scheduler::Exit> exit_;  // guarded by mu_
 };
 

@@ -69,41 +69,60 @@ void ProcessLauncher::Shutdown() {
   }
 }
 
-StatusOr<std::shared_ptr<Instance>> ProcessLauncher::Launch(const LaunchRequest& request,
-                                                            InstanceEvents events) {
-  LaunchSpec spec;
-  spec.binary = env_.fn_binary;
-  if (!fn_.command.empty()) {
-    spec.binary = FindOnPath(fn_.command[0], env_.base_env);
-    spec.args.assign(fn_.command.begin() + 1, fn_.command.end());
+StatusOr<PreparedInstance> PrepareInstance(const FunctionConfig& fn, const PoolEnv& env,
+                                           const LaunchRequest& request, InstanceEvents events) {
+  PreparedInstance p;
+  LaunchSpec& spec = p.spec;
+  spec.binary = env.fn_binary;
+  if (!fn.command.empty()) {
+    spec.binary = FindOnPath(fn.command[0], env.base_env);
+    spec.args.assign(fn.command.begin() + 1, fn.command.end());
   }
-  spec.env = env_.base_env;
-  for (const auto& [k, v] : fn_.env) spec.env[k] = v;
-  spec.env["MODELFN_MODEL"] = env_.store_uri + "/" + fn_.model + "@" + request.version;
-  spec.log_path = env_.log_dir + "/" + fn_.name + ".log";
-  int64_t limit = int64_t{fn_.memory_mb} << 20;
-  if (env_.memory->kind() == MemoryLimitKind::kRlimit) spec.rlimit_as_bytes = limit;
-
-  std::shared_ptr<ProcessInstance> in;
-  std::shared_ptr<HttpInstance> http;
-  if (fn_.mode == InstanceMode::kLambda) {
-    auto lambda = LambdaInstance::Create(fn_, env_, std::move(events));
+  spec.env = env.base_env;
+  for (const auto& [k, v] : fn.env) spec.env[k] = v;
+  spec.env["MODELFN_MODEL"] = env.store_uri + "/" + fn.model + "@" + request.version;
+  spec.log_path = env.log_dir + "/" + fn.name + ".log";
+  if (env.memory->kind() == MemoryLimitKind::kRlimit) {
+    spec.rlimit_as_bytes = int64_t{fn.memory_mb} << 20;
+  }
+  if (fn.mode == InstanceMode::kLambda) {
+    auto lambda = LambdaInstance::Create(fn, env, std::move(events));
     if (!lambda.ok()) return lambda.status();
     spec.env["AWS_LAMBDA_RUNTIME_API"] = (*lambda)->endpoint();
-    spec.env["AWS_LAMBDA_FUNCTION_NAME"] = fn_.name;
+    spec.env["AWS_LAMBDA_FUNCTION_NAME"] = fn.name;
     spec.env["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST";
-    spec.env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(fn_.memory_mb);
+    spec.env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(fn.memory_mb);
     spec.env["AWS_LAMBDA_LOG_STREAM_NAME"] = request.name;
     spec.env["AWS_LAMBDA_INITIALIZATION_TYPE"] =
         request.prewarmed ? "provisioned-concurrency" : "on-demand";
-    in = *lambda;
+    p.in = *lambda;
   } else {
     spec.env["PORT"] = "0";
     spec.env["MODELFN_HOST"] = "127.0.0.1";
     spec.ready_pipe = true;
-    http = std::make_shared<HttpInstance>(fn_, env_, std::move(events));
-    in = http;
+    p.http = std::make_shared<HttpInstance>(fn, env, std::move(events));
+    p.in = p.http;
   }
+  return p;
+}
+
+StatusOr<std::shared_ptr<Instance>> ProcessLauncher::Launch(const LaunchRequest& request,
+                                                            InstanceEvents events) {
+  ASSIGN_OR_RETURN(PreparedInstance prepared,
+                   PrepareInstance(fn_, env_, request, std::move(events)));
+  Status s = Start(&prepared, request);
+  if (!s.ok()) {
+    prepared.in->Close();
+    return s;
+  }
+  return std::shared_ptr<Instance>(prepared.in);
+}
+
+Status ProcessLauncher::Start(PreparedInstance* prepared, const LaunchRequest& request) {
+  LaunchSpec& spec = prepared->spec;
+  std::shared_ptr<ProcessInstance> in = prepared->in;
+  std::shared_ptr<HttpInstance> http = prepared->http;
+  int64_t limit = int64_t{fn_.memory_mb} << 20;
 
   std::unique_ptr<Spare> spare;
   {
@@ -136,13 +155,13 @@ StatusOr<std::shared_ptr<Instance>> ProcessLauncher::Launch(const LaunchRequest&
   RefillSpare();
   if (!launched.ok()) {
     env_.memory->RemoveGroup(group_dir);
-    in->Close();
     return launched.status();
   }
+  // The readiness thread first: once Started, the instance may be found exited and closed.
+  if (http) http->AwaitReady(launched->ready_fd);
   in->Started(launched->pid, group_dir);
   RecordInstance(env_.instance_dir, launched->pid);
-  if (http) http->AwaitReady(launched->ready_fd);
-  return std::shared_ptr<Instance>(in);
+  return Status::Ok();
 }
 
 }  // namespace modelfn

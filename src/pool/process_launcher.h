@@ -13,8 +13,24 @@
 #include "platform/config.h"
 #include "pool/instance.h"
 #include "pool/pool.h"
+#include "pool/process.h"
 
 namespace modelfn {
+
+class ProcessInstance;
+class HttpInstance;
+
+// An instance not yet started and how to start it: its process's program, environment, log and
+// memory limit (cgroup folders are made by the launcher), and the instance object that will carry
+// its requests (`http` is `in` in http mode, null in lambda mode).
+struct PreparedInstance {
+  LaunchSpec spec;
+  std::shared_ptr<ProcessInstance> in;
+  std::shared_ptr<HttpInstance> http;
+};
+// Errors: Unavailable when a lambda-mode instance's Runtime API endpoint cannot be bound.
+StatusOr<PreparedInstance> PrepareInstance(const FunctionConfig& fn, const PoolEnv& env,
+                                           const LaunchRequest& request, InstanceEvents events);
 
 class ProcessLauncher final : public InstanceLauncher {
  public:
@@ -26,6 +42,10 @@ class ProcessLauncher final : public InstanceLauncher {
   // started. Also keeps a spare process forked ahead (where memory cgroups are used).
   StatusOr<std::shared_ptr<Instance>> Launch(const LaunchRequest& request,
                                              InstanceEvents events) override;
+  // Starts the process of an instance prepared by PrepareInstance (Launch is the two together).
+  // On failure the instance is left as it was (the caller closes it or reports it failed).
+  // Errors: Unavailable when the process cannot be started.
+  Status Start(PreparedInstance* prepared, const LaunchRequest& request);
   // Discards the spare; later launches start without one.
   void Shutdown() override;
   // Forks the next spare on a worker thread (cgroups only: joining one is the slow part).

@@ -44,7 +44,8 @@ class ProcessInstance : public Instance {
   }
 
  protected:
-  const PoolEnv& env_;
+  // A copy: an instance may outlive its launcher (Close after the launcher stopped).
+  const PoolEnv env_;
   const InstanceEvents events_;
   mutable std::mutex mu_;
   bool stopping_ = false;  // guarded by mu_

@@ -202,8 +202,9 @@ def main():
         f"{max(colds):.1f} ms |",
         "",
         f"{args.cold_runs} runs each; the gateway path is {cold_med / sa_med:.2f}x the standalone cold start "
-        f"(instances started: {cold_count}). The gateway holds the request while the instance runs its init, "
-        "then hands it over the Runtime API.",
+        f"(instances started: {cold_count}). The gateway holds the request while the instance starts (forked "
+        "from the function version's template, `start: fork`, the default; the template's own init is paid "
+        "once, when the platform starts), then hands it over the Runtime API.",
         "",
         f"### Burst of {args.burst} requests released together",
         "",

@@ -93,8 +93,9 @@ void Walk(const std::string& dir, const std::string& rel, std::vector<std::strin
 }  // namespace
 
 LocalStore::LocalStore(std::string root) : root_(std::move(root)) {
+  // The folder is made by the first write, not here: reading a mistyped store path (`modelfn
+  // list --store ...`) must not leave a folder behind.
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
-  (void)MakeDirs(root_);
 }
 
 StatusOr<std::string> LocalStore::PathOf(const std::string& key) const {

@@ -97,6 +97,26 @@ TEST(LocalStoreTest, ConcurrentConditionalSwapsHaveOneWinner) {
   EXPECT_EQ(s.List("p/")->size(), 1u);  // no temp or lock files visible
 }
 
+TEST(LocalStoreTest, ReadingAMissingStoreCreatesNothing) {
+  std::string root = Fresh("local-missing") + "/a/b";
+  LocalStore s(root);
+  EXPECT_EQ(s.Get("m/1/model.onnx").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.Head("m/current.json").status().code(), StatusCode::kNotFound);
+  auto listed = s.List("");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_TRUE(listed->empty());
+  struct stat st;
+  EXPECT_NE(stat(root.c_str(), &st), 0);
+  // The first write makes the folders.
+  ASSERT_TRUE(s.Put("m/1/model.onnx", "x", PutOptions()).ok());
+  EXPECT_EQ(s.Get("m/1/model.onnx").value(), "x");
+  PutOptions swap;
+  swap.condition = PutOptions::Condition::kIfMatch;
+  swap.if_match = "none";
+  EXPECT_EQ(LocalStore(Fresh("local-missing-2") + "/c").Put("k", "v", swap).status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
 TEST(LocalStoreTest, RejectsEscapingKeys) {
   LocalStore s(Fresh("local-keys"));
   for (const char* k : {"../x", "/abs", "a/../../b", ".modelfn-locks/x", ""}) {

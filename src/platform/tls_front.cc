@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 
@@ -42,6 +43,35 @@ int ConnectLoopback(int port) {
 }
 
 }  // namespace
+
+void TlsFront::Linger(int fd) {
+  // Closing with unread bytes makes the kernel send a reset, which can overtake the answer just
+  // relayed: a client still sending a body the gateway refused would see a broken connection,
+  // not the refusal. So end our side (close_notify is out, now FIN) and read and drop what the
+  // client still sends until it closes, for at most kLingerMs and kLingerBytes.
+  shutdown(fd, SHUT_WR);
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kLingerMs);
+  size_t budget = kLingerBytes;
+  char sink[65536];
+  while (!stopping_.load()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    until - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return;
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, static_cast<int>(std::min<long long>(left, 200)));
+    if (r < 0 && errno != EINTR) return;
+    if (r <= 0) continue;
+    ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (n == 0) return;
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+      return;
+    }
+    if (static_cast<size_t>(n) >= budget) return;
+    budget -= static_cast<size_t>(n);
+  }
+}
 
 StatusOr<std::unique_ptr<TlsFront>> TlsFront::Create(const TlsConfig& config,
                                                      const std::string& host, int port,
@@ -182,6 +212,7 @@ void TlsFront::Serve(int fd) {
     }
     SSL_shutdown(ssl);
     close(backend);
+    Linger(fd);
   }
   SSL_free(ssl);
   std::lock_guard<std::mutex> lock(mu_);

@@ -1,7 +1,10 @@
 // TLS on the gateway's listener, optionally mutual (client certificates checked against a CA):
 // a TLS terminator in front of the plain gateway, which then listens on a private loopback port.
 // Each TLS connection gets a thread that does the handshake (10 s limit) and then relays bytes
-// both ways; a client without a certificate the CA signed never reaches the gateway.
+// both ways; a client without a certificate the CA signed never reaches the gateway. When the
+// gateway closes first (an answer given before the body was read), the relay sends the answer and
+// close_notify, then reads and drops what the client still sends (up to 2 s and 1 MiB) before it
+// closes, so the answer is read rather than overtaken by a TCP reset.
 #pragma once
 
 #include <atomic>
@@ -43,6 +46,10 @@ class TlsFront {
   TlsFront(SSL_CTX* ctx, int listen_fd, int port, int backend_port)
       : ctx_(ctx), listen_fd_(listen_fd), port_(port), backend_port_(backend_port) {}
   void Serve(int fd);
+  void Linger(int fd);  // after our side is done: drain the client, bounded, then return
+
+  static constexpr int kLingerMs = 2000;
+  static constexpr size_t kLingerBytes = 1 << 20;
 
   SSL_CTX* ctx_;
   int listen_fd_;

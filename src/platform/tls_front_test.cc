@@ -183,6 +183,19 @@ class TlsClient {
     if (SSL_write(ssl_, text.data(), static_cast<int>(text.size())) <= 0) return "";
     return ReadUpTo(text.size());
   }
+  bool Write(const std::string& text) {
+    return SSL_write(ssl_, text.data(), static_cast<int>(text.size())) ==
+           static_cast<int>(text.size());
+  }
+  // Reads to the end of the connection; true when it ended with the peer's close_notify (not a
+  // reset or a bare EOF).
+  bool EndsWithCloseNotify() {
+    char buf[4096];
+    int n;
+    while ((n = SSL_read(ssl_, buf, sizeof buf)) > 0) {
+    }
+    return SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN;
+  }
   std::string ReadUpTo(size_t want) {
     std::string got;
     char buf[4096];
@@ -275,6 +288,27 @@ TEST_F(TlsFrontTest, AnswerSentBeforeTheBackendClosesReachesTheClient) {
   std::string answer = client.RoundTrip("POST / HTTP/1.1\r\n");
   answer += client.ReadUpTo(1000);
   EXPECT_EQ(answer, "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n\r\n");
+}
+
+TEST_F(TlsFrontTest, ClientStillSendingAfterTheBackendClosedIsDrainedNotReset) {
+  // The gateway refused a request by its head and closed; the client, unaware, keeps sending the
+  // body it announced. Its writes must succeed and the connection end in close_notify: a reset
+  // there can destroy the answer before the client reads it.
+  const std::string answer = "HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n";
+  Backend backend([&](int fd) {
+    char buf[64];
+    if (read(fd, buf, sizeof buf) <= 0) return;
+    ssize_t ignored = write(fd, answer.data(), answer.size());
+    (void)ignored;
+  });
+  Start(backend.port());
+  TlsClient client(front_->port(), nullptr);
+  ASSERT_TRUE(client.handshake_ok());
+  ASSERT_TRUE(client.Write("POST / HTTP/1.1\r\nContent-Length: 4000000\r\n\r\n"));
+  ASSERT_EQ(client.ReadUpTo(answer.size()), answer);  // the backend has answered and closed
+  std::string body(200'000, '1');
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(client.Write(body)) << "write " << i;
+  EXPECT_TRUE(client.EndsWithCloseNotify());
 }
 
 TEST_F(TlsFrontTest, PlainTextClientHelloNeverReachesTheBackend) {

@@ -4,13 +4,17 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -187,6 +191,22 @@ class TlsClient {
     return SSL_write(ssl_, text.data(), static_cast<int>(text.size())) ==
            static_cast<int>(text.size());
   }
+  // Waits until the peer acknowledged every byte written (true) or reset the connection (false).
+  // A reset is certain when the peer closed with our bytes unread, however the race between our
+  // writes and its close goes; the loop's bound only guards against a hung peer.
+  bool PeerAcknowledgedEveryWrite() {
+    for (int i = 0; i < 6000; ++i) {
+      tcp_info info{};
+      socklen_t len = sizeof info;
+      if (getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+      if (info.tcpi_state == TCP_CLOSE) return false;
+      int unacknowledged = 0;
+      if (ioctl(fd_, SIOCOUTQ, &unacknowledged) != 0) return false;
+      if (unacknowledged == 0) return true;
+      poll(nullptr, 0, 10);
+    }
+    return false;
+  }
   // Reads to the end of the connection; true when it ended with the peer's close_notify (not a
   // reset or a bare EOF).
   bool EndsWithCloseNotify() {
@@ -308,6 +328,7 @@ TEST_F(TlsFrontTest, ClientStillSendingAfterTheBackendClosedIsDrainedNotReset) {
   ASSERT_EQ(client.ReadUpTo(answer.size()), answer);  // the backend has answered and closed
   std::string body(200'000, '1');
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(client.Write(body)) << "write " << i;
+  EXPECT_TRUE(client.PeerAcknowledgedEveryWrite());
   EXPECT_TRUE(client.EndsWithCloseNotify());
 }
 

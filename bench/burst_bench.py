@@ -198,6 +198,8 @@ def main():
     ap.add_argument("--runs", type=int, default=1, help="bursts, each from zero")
     ap.add_argument("--timeout", type=float, default=120, help="per request, seconds")
     ap.add_argument("--json", action="store_true", help="one JSON line per run")
+    ap.add_argument("--start", choices=("fork", "exec"), default=None,
+                    help="how instances start (default: the platform's, fork)")
     ap.add_argument("--baseline", action="store_true",
                     help="also burst an always-warm platform first, and print ratios")
     ap.add_argument("--coldstart", type=int, default=0, metavar="N",
@@ -228,6 +230,8 @@ def main():
         settings["concurrency"] = 1
     if args.max_instances is not None:
         settings["max_instances"] = args.max_instances
+    if args.start is not None:
+        settings["start"] = args.start
     for run in range(args.runs):
         warm = None
         if args.baseline:
@@ -256,7 +260,8 @@ def main():
             r["max_instances"] = up.status()["max_instances"]
         finally:
             up.stop()
-        r.update({"requests": args.requests, "mode": args.mode, "model": model.name})
+        r.update({"requests": args.requests, "mode": args.mode, "model": model.name,
+                  "start": args.start or "default"})
         if warm is not None:
             r["warm"] = warm
             r["p50_vs_warm"] = round(r["p50_ms"] / warm["p50_ms"], 2)

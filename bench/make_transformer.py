@@ -99,6 +99,7 @@ def build():
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                               producer_name="modelfn-bench")
+    model.ir_version = 8  # what the ONNX Runtime in third_party reads (opset 17 needs IR >= 8)
     onnx.checker.check_model(model)
     return model
 

@@ -61,7 +61,7 @@ def proc_facts(pid):
 
 
 def descendants(pid):
-    """Every live process below `pid` (instances, templates, their helpers)."""
+    """Every live process below `pid` (instances, templates, what they started)."""
     children = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -9,6 +9,16 @@ with --max-instances 2 and 8 (or without, for the host-sized default) and compar
   bench/burst_bench.py examples/digits --requests 32 --max-instances 8
   bench/burst_bench.py path/to/model --body request.json --runs 3 --json
 
+With --baseline each run first sends the same burst to a platform whose instances are all
+running and ready (min_instances = max_instances, pre-warmed; the always-warm baseline), then to
+one from zero, and prints the from-zero p50/p99 as ratios of the warm ones. A request counts as
+lost when it got no 200 answer.
+
+  bench/burst_bench.py examples/digits --requests 256 --max-instances 8 --baseline
+
+A model folder without manifest.json gets one written (`modelfn manifest`), e.g. the transformer
+of bench/make_transformer.py.
+
 With --coldstart N it measures instead one request from zero, N times on each of two platforms
 run side by side, one starting instances by exec and one forking them from a template
 (`start: exec|fork`), samples alternating: p50/p90 of each and their ratio.
@@ -44,6 +54,9 @@ def free_port():
 
 
 def push(model, name, store):
+    if not (model / "manifest.json").exists():
+        subprocess.run([str(CLI), "manifest", str(model / "model.onnx"), "--name", name,
+                        "--version", "1.0.0"], check=True, capture_output=True)
     for cmd in (["push", str(model), "--name", name, "--version", "1.0.0", "--store", str(store)],
                 ["promote", name, "1.0.0", "--store", str(store)]):
         subprocess.run([str(CLI)] + cmd, check=True, capture_output=True)
@@ -80,6 +93,10 @@ class Up:
             return json.loads(c.getresponse().read())["functions"][0]
         finally:
             c.close()
+
+    def ready_instances(self):
+        return sum(1 for v in self.status()["versions"] for i in v["instance_list"]
+                   if i["state"] == "idle")
 
     def live_instances(self):
         return sum(1 for v in self.status()["versions"] for i in v["instance_list"]
@@ -181,6 +198,10 @@ def main():
     ap.add_argument("--runs", type=int, default=1, help="bursts, each from zero")
     ap.add_argument("--timeout", type=float, default=120, help="per request, seconds")
     ap.add_argument("--json", action="store_true", help="one JSON line per run")
+    ap.add_argument("--start", choices=("fork", "exec"), default=None,
+                    help="how instances start (default: the platform's, fork)")
+    ap.add_argument("--baseline", action="store_true",
+                    help="also burst an always-warm platform first, and print ratios")
     ap.add_argument("--coldstart", type=int, default=0, metavar="N",
                     help="measure N cold starts from zero, exec vs fork, instead of a burst")
     args = ap.parse_args()
@@ -209,7 +230,28 @@ def main():
         settings["concurrency"] = 1
     if args.max_instances is not None:
         settings["max_instances"] = args.max_instances
+    if args.start is not None:
+        settings["start"] = args.start
     for run in range(args.runs):
+        warm = None
+        if args.baseline:
+            n = args.max_instances
+            if n is None:  # the host-sized default: ask a platform
+                probe = Up(work / f"up-{run}-probe", store, name, settings)
+                n = probe.status()["max_instances"]
+                probe.stop()
+            up = Up(work / f"up-{run}-warm", store, name,
+                    dict(settings, max_instances=n, min_instances=n))
+            try:
+                deadline = time.monotonic() + 600
+                while up.ready_instances() < n:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"warm baseline: {n} instances never all ready")
+                    time.sleep(0.1)
+                warm = burst(up, name, body, args.requests, args.timeout)
+                warm["max_instances"] = n
+            finally:
+                up.stop()
         up = Up(work / f"up-{run}", store, name, settings)
         try:
             if up.live_instances() != 0:
@@ -218,14 +260,27 @@ def main():
             r["max_instances"] = up.status()["max_instances"]
         finally:
             up.stop()
-        r.update({"requests": args.requests, "mode": args.mode, "model": model.name})
+        r.update({"requests": args.requests, "mode": args.mode, "model": model.name,
+                  "start": args.start or "default"})
+        if warm is not None:
+            r["warm"] = warm
+            r["p50_vs_warm"] = round(r["p50_ms"] / warm["p50_ms"], 2)
+            r["p99_vs_warm"] = round(r["p99_ms"] / warm["p99_ms"], 2)
         if args.json:
             print(json.dumps(r), flush=True)
         else:
+            if warm is not None:
+                print(f"{model.name} {args.mode} burst of {args.requests}, always warm "
+                      f"({warm['max_instances']} pre-warmed, baseline): total "
+                      f"{warm['total_ms']:.0f} ms, p50 {warm['p50_ms']:.0f} ms, p99 "
+                      f"{warm['p99_ms']:.0f} ms, max {warm['max_ms']:.0f} ms, not 200: "
+                      f"{warm['not_200']}", flush=True)
             print(f"{model.name} {args.mode} burst of {args.requests} from zero, max_instances "
                   f"{r['max_instances']}: total {r['total_ms']:.0f} ms, p50 {r['p50_ms']:.0f} ms, "
                   f"p99 {r['p99_ms']:.0f} ms, max {r['max_ms']:.0f} ms, not 200: {r['not_200']}, "
-                  f"inits {r['inits']}", flush=True)
+                  f"inits {r['inits']}" +
+                  (f"; vs warm: p50 {r['p50_vs_warm']:.2f}x, p99 {r['p99_vs_warm']:.2f}x"
+                   if warm is not None else ""), flush=True)
     return 0
 
 

@@ -6,55 +6,21 @@
 // usage: coldstart_probe PORT BODY_FILE -- COMMAND [ARGS...]
 //        coldstart_probe --exit -- COMMAND [ARGS...]   (milliseconds from spawn to a 0 exit: the
 //                                                      floor of a process that only loads and runs)
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 
+#include "first_answer.h"
+
 extern char** environ;
-
-namespace {
-
-// One request on a fresh connection; true when the answer is "HTTP/1.1 200".
-bool TryOnce(int port, const std::string& request) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  bool ok = false;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size())) {
-    std::string got;
-    char buf[4096];
-    ssize_t n;
-    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
-    ok = got.rfind("HTTP/1.1 200", 0) == 0;
-  }
-  close(fd);
-  return ok;
-}
-
-}  // namespace
 
 int SpawnToExit(char** cmd) {
   auto t0 = std::chrono::steady_clock::now();
@@ -84,14 +50,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   int port = atoi(argv[1]);
-  std::ifstream f(argv[2], std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string body = ss.str();
-  std::string request =
-      "POST /v1/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-      "Connection: close\r\nContent-Length: " +
-      std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string request = modelfn::bench::InferRequest(modelfn::bench::ReadFileText(argv[2]));
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -104,7 +63,7 @@ int main(int argc, char** argv) {
   }
   double ms = -1;
   while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60)) {
-    if (TryOnce(port, request)) {
+    if (modelfn::bench::AnswersOk(port, request)) {
       ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       break;
     }

@@ -8,13 +8,9 @@
 // Exec'd: fork + exec of modelfn-fn with PORT=0 and a readiness pipe, as `modelfn up` does.
 // Forked: one template (its own init not counted: reported once), then TemplateClient::Fork.
 // Both: read the port from the readiness pipe, then one request on a fresh connection.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,11 +20,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "first_answer.h"
 #include "pool/template_client.h"
 
 extern char** environ;
@@ -38,13 +34,6 @@ namespace {
 
 double Ms(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-std::string ReadFileText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 int ReadPort(int fd) {
@@ -57,28 +46,6 @@ int ReadPort(int fd) {
     line.push_back(c);
   }
   return atoi(line.c_str());
-}
-
-bool Post(int port, const std::string& request) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  bool ok = false;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size())) {
-    std::string got;
-    char buf[4096];
-    ssize_t n;
-    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
-    ok = got.rfind("HTTP/1.1 200", 0) == 0;
-  }
-  close(fd);
-  return ok;
 }
 
 std::map<std::string, std::string> BaseEnv(const std::string& model) {
@@ -188,13 +155,9 @@ int Main(int argc, char** argv) {
     return 2;
   }
   std::string fn = argv[1], model = argv[2];
-  std::string body = ReadFileText(argv[3]);
   int runs = argc > 4 ? atoi(argv[4]) : 20;
   int pss_n = argc > 5 ? atoi(argv[5]) : 4;
-  std::string request =
-      "POST /v1/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-      "Connection: close\r\nContent-Length: " +
-      std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string request = bench::InferRequest(bench::ReadFileText(argv[3]));
   if (!BecomeChildSubreaper().ok()) return 1;
 
   TemplateSpec spec;
@@ -216,7 +179,7 @@ int Main(int argc, char** argv) {
     for (bool forked : {i % 2 == 0, i % 2 != 0}) {
       auto a = std::chrono::steady_clock::now();
       Started s = forked ? Fork(client->get(), model) : Exec(fn, model);
-      bool ok = s.port > 0 && Post(s.port, request);
+      bool ok = s.port > 0 && bench::AnswersOk(s.port, request);
       auto b = std::chrono::steady_clock::now();
       if (s.pid > 0) Stop(s.pid);
       if (!ok) {
@@ -232,7 +195,7 @@ int Main(int argc, char** argv) {
     std::vector<Started> live;
     for (int i = 0; i < pss_n; ++i) {
       Started s = forked ? Fork(client->get(), model) : Exec(fn, model);
-      if (s.port > 0) Post(s.port, request);
+      if (s.port > 0) bench::AnswersOk(s.port, request);
       live.push_back(s);
     }
     long total = 0;

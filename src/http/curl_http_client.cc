@@ -146,6 +146,9 @@ class CurlHttpClient final : public HttpClient {
   // next/response pairs and a store's successive requests reuse one TCP (and TLS) connection.
   StatusOr<HttpReply> Send(const HttpCall& call) override {
     std::lock_guard<std::mutex> lock(mu_);
+    HttpFailure ignored;
+    HttpFailure& failure = call.failure != nullptr ? *call.failure : ignored;
+    failure = HttpFailure::kNone;
     if (handle_ == nullptr) {
       return UnavailableError(Curl().error.empty() ? "curl_easy_init failed" : Curl().error);
     }
@@ -217,6 +220,13 @@ class CurlHttpClient final : public HttpClient {
     }
     // Never put the URL's query (it may hold a SAS signature) into a message.
     std::string where = call.url.substr(0, call.url.find('?'));
+    if (rc != CURLE_OK) {
+      // A connect timeout is not told apart from a stall here: it counts as after the connection.
+      failure = rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
+                        rc == CURLE_COULDNT_CONNECT
+                    ? HttpFailure::kConnect
+                    : HttpFailure::kExchange;
+    }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
       return Status(StatusCode::kDeadlineExceeded,
                     call.method + " " + where + ": transfer stalled or timed out");
@@ -227,6 +237,7 @@ class CurlHttpClient final : public HttpClient {
     if (reply.status >= 200 && reply.status < 300 && call.method != "HEAD") {
       const std::string* len = reply.Header("content-length");
       if (len != nullptr && strtoull(len->c_str(), nullptr, 10) != reply.body_bytes) {
+        failure = HttpFailure::kExchange;
         return DataLossError(call.method + " " + where + " ended after " +
                              std::to_string(reply.body_bytes) + " of " + *len + " bytes");
       }

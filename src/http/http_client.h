@@ -16,6 +16,16 @@
 
 namespace modelfn {
 
+// Where a Send failed: the kind of its error, apart from the Status (whose reason stays free for
+// the problem codes callers map errors to).
+enum class HttpFailure {
+  kNone,      // it did not fail, or failed before any network step (an unsupported call)
+  kConnect,   // no connection was made (name not resolved, refused, unreachable, no socket): the
+              // server cannot have seen the request
+  kExchange,  // the connection broke, stalled or answered badly after it was made: the server may
+              // have seen the request
+};
+
 struct HttpCall {
   std::string method = "GET";
   std::string url;
@@ -32,6 +42,9 @@ struct HttpCall {
   // "response_too_large"); 0: no limit. For peers that are not trusted to be small: instances, a
   // JWKS URL.
   uint64_t max_response_bytes = 0;
+  // When set, Send stores here where it failed (kNone when it succeeded): for a caller that may
+  // send the request elsewhere only when the server cannot have seen it.
+  HttpFailure* failure = nullptr;
 };
 
 struct HttpReply {
@@ -50,7 +63,7 @@ class HttpClient {
   virtual ~HttpClient() = default;
   // Errors: Unavailable when the server cannot be reached or the connection breaks,
   // DeadlineExceeded on a stall, DataLoss when a 2xx body ends before its Content-Length. Any HTTP
-  // status is a successful reply.
+  // status is a successful reply. When call.failure is set, it tells where a failure happened.
   virtual StatusOr<HttpReply> Send(const HttpCall& call) = 0;
 };
 

@@ -24,6 +24,9 @@ class PlainHttpClient final : public HttpClient {
 
   StatusOr<HttpReply> Send(const HttpCall& call) override {
     std::lock_guard<std::mutex> lock(mu_);
+    HttpFailure ignored;
+    HttpFailure& failure = call.failure != nullptr ? *call.failure : ignored;
+    failure = HttpFailure::kNone;
     if (!call.body_file.empty() || !call.response_file.empty()) {
       return UnimplementedError("the plain HTTP client sends and receives in memory only");
     }
@@ -44,12 +47,17 @@ class PlainHttpClient final : public HttpClient {
       bool reused = fd_ >= 0 && hostport == peer_;
       if (!reused) {
         Close();
-        RETURN_IF_ERROR(Connect(hostport, call.connect_timeout_ms));
+        Status connected = Connect(hostport, call.connect_timeout_ms);
+        if (!connected.ok()) {
+          failure = HttpFailure::kConnect;
+          return connected;
+        }
       }
       timeval tv{call.stall_timeout_s, 0};
       setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       auto reply = Exchange(req, call.method == "HEAD", call.max_response_bytes);
       if (reply.ok()) return reply;
+      failure = HttpFailure::kExchange;
       Close();
       if (!reused || reply.status().code() != StatusCode::kUnavailable) return reply.status();
     }

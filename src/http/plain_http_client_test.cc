@@ -106,5 +106,51 @@ TEST(PlainHttpClientTest, ResponsesOverTheLimitAreRefusedWhateverTheirFraming) {
   }
 }
 
+TEST(PlainHttpClientTest, ARefusedConnectionFailsAtConnect) {
+  // Bound but not listening: the kernel refuses the connection.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  HttpCall call;
+  call.url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/";
+  HttpFailure failure = HttpFailure::kExchange;
+  call.failure = &failure;
+  auto r = MakePlainHttpClient()->Send(call);
+  close(fd);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(failure, HttpFailure::kConnect);
+  // The kind stays out of the status: its reason is for problem codes.
+  EXPECT_EQ(r.status().reason(), "");
+}
+
+TEST(PlainHttpClientTest, AConnectionClosedAfterTheRequestFailsInTheExchange) {
+  CannedServer s("");  // reads the request, then closes without a word
+  HttpCall call;
+  call.url = s.url();
+  call.stall_timeout_s = 5;
+  HttpFailure failure = HttpFailure::kNone;
+  call.failure = &failure;
+  auto r = MakePlainHttpClient()->Send(call);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(failure, HttpFailure::kExchange) << r.status().ToString();
+}
+
+TEST(PlainHttpClientTest, ASuccessReportsNoFailure) {
+  CannedServer s("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  HttpCall call;
+  call.url = s.url();
+  HttpFailure failure = HttpFailure::kConnect;
+  call.failure = &failure;
+  auto r = MakePlainHttpClient()->Send(call);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(failure, HttpFailure::kNone);
+}
+
 }  // namespace
 }  // namespace modelfn

@@ -33,35 +33,13 @@ namespace {
 
 constexpr int64_t kMs = 1'000'000;
 
-// The pipeline's Backend over one instance pool: the same request and reply, in the gateway's
-// types.
+// The pipeline's Backend over one instance pool: both speak pool/forward_types.h.
 class PoolBackend final : public gateway::Backend {
  public:
   explicit PoolBackend(InstancePool* pool) : pool_(pool) {}
   std::string version() const override { return pool_->version(); }
-  void Submit(gateway::ForwardRequest request, gateway::ReplyFn done) override {
-    ForwardRequest fr;
-    fr.method = std::move(request.method);
-    fr.path = std::move(request.path);
-    fr.query = std::move(request.query);
-    fr.body = std::move(request.body);
-    fr.content_type = std::move(request.content_type);
-    fr.request_id = std::move(request.request_id);
-    fr.headers = std::move(request.headers);
-    fr.arrived_ns = request.arrived_ns;
-    pool_->Submit(std::move(fr), [done = std::move(done)](ForwardReply r) {
-      gateway::ForwardReply g;
-      g.status = r.status;
-      g.content_type = std::move(r.content_type);
-      g.headers = std::move(r.headers);
-      g.body = std::move(r.body);
-      g.instance = std::move(r.instance);
-      g.version = std::move(r.version);
-      g.cold_start = r.cold_start;
-      g.queue_ms = r.queue_ms;
-      g.code = std::move(r.code);
-      done(std::move(g));
-    });
+  void Submit(ForwardRequest request, ReplyFn done) override {
+    pool_->Submit(std::move(request), std::move(done));
   }
 
  private:

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -186,6 +187,105 @@ TEST_F(PoolTest, QueueDeadlineIs503WithRetryAfter) {
   EXPECT_EQ(r.headers.at(0).first, "Retry-After");
   EXPECT_FALSE(replies_.Has(1));
 }
+
+// The queue's two refusals in one run, as a client of `modelfn up` meets them (tests/test_up.py
+// checks the same answers through the real gateway): while the only instance is busy, one request
+// waits in the one-place queue, the next finds it full (429), the waiting one gives up at its
+// deadline (503), and the busy one is still served.
+TEST_F(PoolTest, AFullQueueIs429AndALongWaitIs503WhileTheBusyRequestIsServed) {
+  FunctionConfig fn = Fn(0, 1);
+  fn.max_queue = 1;
+  fn.queue_timeout_s = 0.3;
+  Make(fn);
+  Submit(1);
+  launcher_.at(0)->MakeReady();
+  ASSERT_NE(HeldId(0, 1), 0u);  // busy
+  Submit(2);
+  EXPECT_EQ(pool_->Snapshot().queued, 1u);
+  Submit(3);
+  ForwardReply full = replies_.Get(3);
+  EXPECT_EQ(full.status, 429);
+  EXPECT_EQ(full.code, "throttled");
+  EXPECT_EQ(full.content_type, "application/problem+json");
+  EXPECT_EQ(full.headers.at(0), (std::pair<std::string, std::string>("Retry-After", "1")));
+  EXPECT_FALSE(replies_.Has(2));
+  Advance(300 * kMs - 1);
+  EXPECT_FALSE(replies_.Has(2));
+  Advance(1);
+  ForwardReply waited = replies_.Get(2);
+  EXPECT_EQ(waited.status, 503);
+  EXPECT_EQ(waited.code, "overloaded");
+  EXPECT_EQ(waited.content_type, "application/problem+json");
+  EXPECT_EQ(waited.headers.at(0), (std::pair<std::string, std::string>("Retry-After", "1")));
+  EXPECT_EQ(launcher_.count(), 1u);  // max_instances 1: no second instance for the queue
+  ASSERT_EQ(launcher_.at(0)->AnswerAll(), 1);
+  EXPECT_EQ(replies_.Get(1).status, 200);
+  PoolCounters c = Counters();
+  EXPECT_EQ(c.throttled, 1u);
+  EXPECT_EQ(c.queue_timeouts, 1u);
+  EXPECT_EQ(replies_.MaxCount(), 1);
+}
+
+// Zero to max_instances and back to zero with exact counts (tests/test_up.py runs the same burst
+// against real processes): six requests held at once with max_instances 3 start exactly three
+// instances, never more, whether the host lets all three initialise together or two at a time;
+// every request is served once; idle for idle_ttl_s, all three stop; the next request is cold.
+class PoolScalingTest : public PoolTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(PoolScalingTest, ZeroToNToZeroWithExactInstanceCounts) {
+  FunctionConfig fn = Fn(0, 3);
+  fn.idle_ttl_s = 1;
+  fn.max_queue = 64;
+  Make(fn, /*inits=*/GetParam());
+  EXPECT_TRUE(pool_->Snapshot().instances.empty());
+  for (int n = 1; n <= 6; ++n) Submit(n);
+  EXPECT_EQ(launcher_.count(), static_cast<size_t>(std::min(3, GetParam())));
+  // Instances become ready one at a time and each answers what it holds, until all six are served.
+  size_t ready = 0;
+  for (int round = 0; replies_.size() < 6 && round < 100; ++round) {
+    if (ready < launcher_.count()) {
+      clock_.Advance(20 * kMs);
+      launcher_.at(ready++)->MakeReady();
+    } else {
+      for (size_t i = 0; i < launcher_.count(); ++i) launcher_.at(i)->AnswerAll();
+    }
+    ASSERT_LE(launcher_.count(), 3u);
+    ASSERT_LE(pool_->Snapshot().instances.size(), 3u);
+  }
+  ASSERT_EQ(replies_.size(), 6u);
+  EXPECT_EQ(launcher_.count(), 3u);
+  EXPECT_EQ(replies_.MaxCount(), 1);
+  int cold = 0;
+  for (int n = 1; n <= 6; ++n) {
+    EXPECT_EQ(replies_.Get(n).status, 200) << n;
+    cold += replies_.Get(n).cold_start ? 1 : 0;
+  }
+  PoolSnapshot s = pool_->Snapshot();
+  EXPECT_EQ(s.idle, 3);
+  EXPECT_EQ(s.counters.inits, 3u);
+  EXPECT_EQ(s.counters.requests, 6u);
+  EXPECT_EQ(s.counters.throttled, 0u);
+  EXPECT_EQ(s.counters.queue_timeouts, 0u);
+  EXPECT_EQ(s.counters.cold_requests, static_cast<uint64_t>(cold));
+  EXPECT_GE(cold, 3);
+  // Idle for idle_ttl_s: back to zero.
+  Advance(1 * kSec - 1);
+  EXPECT_EQ(pool_->Snapshot().instances.size(), 3u);
+  Advance(1);
+  for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(launcher_.at(i)->stopped()) << i;
+  Advance(0);
+  EXPECT_TRUE(pool_->Snapshot().instances.empty());
+  // From zero again: a fourth instance, and its request is cold.
+  Submit(7);
+  ASSERT_EQ(launcher_.count(), 4u);
+  clock_.Advance(20 * kMs);
+  launcher_.at(3)->MakeReady();
+  ASSERT_EQ(launcher_.at(3)->AnswerAll(), 1);
+  EXPECT_TRUE(replies_.Get(7).cold_start);
+  EXPECT_EQ(Counters().inits, 4u);
+}
+
+INSTANTIATE_TEST_SUITE_P(InitsAtOnce, PoolScalingTest, ::testing::Values(8, 2));
 
 TEST_F(PoolTest, TimersRunAtTheDeadlinesThePoolReports) {
   Make(Fn(0, 4));

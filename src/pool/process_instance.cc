@@ -324,6 +324,8 @@ InstanceResult HttpInstance::Forward(int port, const ForwardRequest& req) {
   call.body = req.body;
   call.stall_timeout_s = static_cast<int>(timeout_s_) + 5;  // the pool's timer kills first
   call.max_response_bytes = kMaxInstanceResponseBytes;
+  HttpFailure failure = HttpFailure::kNone;
+  call.failure = &failure;
   auto reply = client->Send(call);
   InstanceResult r;
   if (reply.ok()) {
@@ -345,7 +347,7 @@ InstanceResult HttpInstance::Forward(int port, const ForwardRequest& req) {
     // The gateway itself is out of descriptors: the instance is fine, keep it.
     r.reply = ProblemReply("overloaded", "the gateway cannot open a connection to the instance: " +
                                              reply.status().message());
-  } else if (reply.status().message().rfind("connect to ", 0) == 0) {
+  } else if (failure == HttpFailure::kConnect) {
     // Refused: the instance is gone and never saw the request.
     r.kind = InstanceResult::kNotReached;
     r.code = "instance_crashed";

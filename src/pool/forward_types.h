@@ -1,0 +1,41 @@
+// A request the gateway forwards to a function's instances, and the answer it gets back: the one
+// shape both the gateway's forward stage (src/gateway/backend.h) and the instance pool (pool.h)
+// speak, so the composition root hands one to the other without copying. Header only, no
+// dependencies beyond the standard library: the gateway uses it without linking the pool.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace modelfn {
+
+struct ForwardRequest {
+  std::string method = "POST";
+  std::string path;  // as the function sees it ("/v1/infer")
+  std::string query;
+  std::string body;
+  std::string content_type;
+  std::string request_id;
+  std::string source_ip;                                     // "" when not known
+  std::vector<std::pair<std::string, std::string>> headers;  // lowercased names
+  int64_t arrived_ns = 0;                                    // the gateway clock's monotonic time
+};
+
+struct ForwardReply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string instance;     // instance name, "" when none served it
+  std::string version;      // model version that served it
+  bool cold_start = false;  // the request waited for an instance's init
+  double queue_ms = 0;      // from arrival to dispatch
+  std::string code;         // problem code when the platform answered for the function
+};
+
+using ReplyFn = std::function<void(ForwardReply)>;
+
+}  // namespace modelfn

@@ -233,13 +233,15 @@ Outcome FunctionCore::Infer(const Invocation& inv, const RunLimits& limits,
   if (!prepared.ok()) return fail(ProblemFromStatus(prepared.status()));
   auto result = RunPrepared(*engine_, *prepared, limits);
   if (!result.ok()) return fail(ProblemFromStatus(result.status()));
+  auto reported = ReportOutputs(engine_->pipeline(), std::move(result).value(), prepared->inputs);
+  if (!reported.ok()) return fail(ProblemFromStatus(reported.status()));
   Outcome o;
   o.body.reserve(256);
   JsonWriter w(&o.body);
   w.BeginObject();
   w.Key("model").String(id_.model_name);
   w.Key("version").String(id_.model_version);
-  WriteSeedOutputs(*result, &w);
+  WriteSeedOutputs(*reported, &w);
   w.EndObject();
   return o;
 }
@@ -392,8 +394,13 @@ Outcome FunctionCore::V2Infer(const Invocation& inv, const RunLimits& limits,
   if (!prepared.ok()) return fail(ProblemFromStatus(prepared.status()));
   auto result = RunPrepared(*engine_, *prepared, limits);
   if (!result.ok()) return fail(ProblemFromStatus(result.status()));
+  auto reported = ReportOutputs(engine_->pipeline(), std::move(result).value(), prepared->inputs);
+  if (!reported.ok()) return fail(ProblemFromStatus(reported.status()));
+  std::vector<Tensor> outputs;
+  outputs.reserve(reported->size());
+  for (ReportedOutput& r : *reported) outputs.push_back(ReportedToV2Tensor(std::move(r)));
   Outcome o;
-  auto header_len = WriteV2Response(id_.model_name, id_.model_version, doc->Find("id"), *result,
+  auto header_len = WriteV2Response(id_.model_name, id_.model_version, doc->Find("id"), outputs,
                                     prepared->binary_outputs, &o.body);
   if (header_len) {
     o.content_type = "application/octet-stream";

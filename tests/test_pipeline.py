@@ -188,6 +188,13 @@ def test_v2_ranked_outputs_use_the_classification_format(tmp_path, start_functio
             assert label == LABELS[order[row, j]]
             assert float(score) == pytest.approx(probs[row, order[row, j]], rel=1e-6)
     assert res.as_numpy("features") is None  # not requested
+    meta = client.get_model_metadata("m")
+    assert {o["name"]: (o["datatype"], o["shape"]) for o in meta["outputs"]} == {
+        "logits": ("BYTES", [-1, 3]), "features": ("FP32", [-1, 4])}
+    models = f.get("/v1/models").json()
+    outs = {o["name"]: o for o in models["models"][0]["outputs"]}
+    assert outs["logits"]["report"] == "top_k" and outs["logits"]["datatype"] == "FP32"
+    assert "report" in outs["features"] and outs["features"]["report"] == "softmax"
     all_out = client.infer("m", [inp])
     np.testing.assert_allclose(all_out.as_numpy("features"),
                                softmax(reference(d, {"x": x}, "features")), rtol=1e-5, atol=1e-7)

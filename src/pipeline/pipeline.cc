@@ -200,6 +200,49 @@ StatusOr<ReportedOutput> Pipeline::Report(Tensor out, const std::vector<Tensor>&
   return r;
 }
 
+TensorSpec Pipeline::ReportedSpec(const TensorSpec& output) const {
+  const PipelineOutput* po = spec_.FindOutput(output.name);
+  if (po == nullptr || po->report == OutputReport::kTensor || output.shape.empty()) return output;
+  TensorSpec s = output;
+  auto dims = [&s](std::vector<size_t> keep) {
+    std::vector<int64_t> shape;
+    std::vector<std::string> params;
+    for (size_t i : keep) {
+      shape.push_back(s.shape[i]);
+      params.push_back(i < s.dim_params.size() ? s.dim_params[i] : std::string());
+    }
+    s.shape = std::move(shape);
+    s.dim_params = std::move(params);
+  };
+  switch (po->report) {
+    case OutputReport::kTensor:
+      break;
+    case OutputReport::kSoftmax:
+      s.dtype = DType::kFp32;
+      break;
+    case OutputReport::kArgmax:
+    case OutputReport::kTopK: {
+      s.dtype = DType::kBytes;
+      int64_t classes = s.shape.back();
+      int64_t k = po->report == OutputReport::kArgmax ? 1 : po->k;
+      s.shape.back() = classes >= 0 ? std::min(k, classes) : (k == 1 ? 1 : -1);
+      if (!s.dim_params.empty()) s.dim_params.back().clear();
+      break;
+    }
+    case OutputReport::kMeanPool:
+      s.dtype = DType::kFp32;
+      if (s.shape.size() == 3) dims({0, 2});
+      break;
+  }
+  return s;
+}
+
+const char* Pipeline::ReportName(const std::string& output) const {
+  const PipelineOutput* po = spec_.FindOutput(output);
+  if (po == nullptr || po->report == OutputReport::kTensor) return nullptr;
+  return OutputReportName(po->report);
+}
+
 StatusOr<std::vector<ReportedOutput>> ReportOutputs(const Pipeline* p, std::vector<Tensor> outputs,
                                                     const std::vector<Tensor>& inputs) {
   std::vector<ReportedOutput> reported;

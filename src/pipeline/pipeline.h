@@ -56,6 +56,13 @@ class Pipeline {
   // past the labels, a zero-length class dimension).
   StatusOr<ReportedOutput> Report(Tensor out, const std::vector<Tensor>& inputs) const;
 
+  // How an output of the model is answered, as a tensor spec (V2 metadata): argmax and top_k
+  // become BYTES [leading dims..., k] (k = 1 for argmax), mean_pool FP32 [N, H], softmax FP32 of
+  // the same shape; outputs without a report are returned unchanged.
+  TensorSpec ReportedSpec(const TensorSpec& output) const;
+  // The report's name ("argmax", ...) for an output with a report, else nullptr.
+  const char* ReportName(const std::string& output) const;
+
   const PipelineSpec& spec() const { return spec_; }
 
  private:

@@ -112,6 +112,25 @@ TEST(OutputPipelineTest, MeanPoolReadsTheMaskFromTheRunsInputs) {
   EXPECT_EQ(bad.status().reason(), "shape_mismatch");
 }
 
+TEST(OutputPipelineTest, ReportedSpecsDescribeTheAnswers) {
+  auto p =
+      Pipeline::FromSpec(Spec(R"({"version":1,"outputs":[{"name":"logits","report":"top_k","k":2},)"
+                              R"({"name":"hidden","report":"mean_pool","mask":"mask"}]})"),
+                         Schema(), {});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ModelSchema s = Schema();
+  TensorSpec logits = (*p)->ReportedSpec(s.outputs[0]);
+  EXPECT_EQ(logits.dtype, DType::kBytes);
+  EXPECT_EQ(logits.shape, (std::vector<int64_t>{-1, 2}));
+  EXPECT_EQ(logits.dim_params[0], "N");
+  TensorSpec hidden = (*p)->ReportedSpec(s.outputs[1]);
+  EXPECT_EQ(hidden.dtype, DType::kFp32);
+  EXPECT_EQ(hidden.shape, (std::vector<int64_t>{-1, 2}));
+  EXPECT_EQ(hidden.dim_params, (std::vector<std::string>{"N", ""}));
+  EXPECT_STREQ((*p)->ReportName("logits"), "top_k");
+  EXPECT_EQ((*p)->ReportName("x"), nullptr);
+}
+
 TEST(OutputPipelineTest, LabelCountMustMatchTheClasses) {
   auto p = Pipeline::FromSpec(
       Spec(R"({"version":1,"outputs":[{"name":"logits","report":"argmax","labels":"l"}]})"),

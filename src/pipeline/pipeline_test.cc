@@ -33,7 +33,7 @@ Tensor Logits(std::vector<int64_t> shape, const std::vector<float>& v) {
   t.name = "logits";
   t.shape = std::move(shape);
   t.data.resize(v.size() * 4);
-  std::memcpy(t.data.data(), v.data(), t.data.size());
+  if (!v.empty()) std::memcpy(t.data.data(), v.data(), t.data.size());
   return t;
 }
 

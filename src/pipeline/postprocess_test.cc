@@ -14,7 +14,7 @@ Tensor Fp32(std::vector<int64_t> shape, const std::vector<float>& v, const char*
   t.dtype = DType::kFp32;
   t.shape = std::move(shape);
   t.data.resize(v.size() * 4);
-  std::memcpy(t.data.data(), v.data(), t.data.size());
+  if (!v.empty()) std::memcpy(t.data.data(), v.data(), t.data.size());
   return t;
 }
 
@@ -24,13 +24,13 @@ Tensor Int64(std::vector<int64_t> shape, const std::vector<int64_t>& v) {
   t.dtype = DType::kInt64;
   t.shape = std::move(shape);
   t.data.resize(v.size() * 8);
-  std::memcpy(t.data.data(), v.data(), t.data.size());
+  if (!v.empty()) std::memcpy(t.data.data(), v.data(), t.data.size());
   return t;
 }
 
 std::vector<float> Values(const Tensor& t) {
   std::vector<float> v(t.data.size() / 4);
-  std::memcpy(v.data(), t.data.data(), t.data.size());
+  if (!v.empty()) std::memcpy(v.data(), t.data.data(), t.data.size());
   return v;
 }
 

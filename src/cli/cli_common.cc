@@ -60,6 +60,18 @@ StatusOr<Manifest> ManifestFor(const std::string& dir, const std::vector<std::st
       for (const InputLimits& l : old->input_limits) {
         if (m.schema.InputIndex(l.input) >= 0) m.input_limits.push_back(l);
       }
+      // The pipeline carries over while the files it names are still listed and it still fits.
+      if (old->pipeline) {
+        bool listed = true;
+        for (const std::string& f : old->pipeline->Files()) {
+          bool found = false;
+          for (size_t i = 1; i < m.files.size(); ++i) found = found || m.files[i].path == f;
+          listed = listed && found;
+        }
+        Manifest probe = m;
+        probe.pipeline = old->pipeline;
+        if (listed && CheckPipelineMatches(probe, m.schema).ok()) m.pipeline = old->pipeline;
+      }
     }
   }
   return m;

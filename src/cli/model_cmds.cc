@@ -13,6 +13,7 @@
 #include "common/files.h"
 #include "common/json.h"
 #include "manifest/manifest.h"
+#include "pipeline/pipeline.h"
 #include "store/store_uri.h"
 
 namespace modelfn {
@@ -21,19 +22,86 @@ namespace modelfn {
 namespace {
 
 constexpr const char* kManifestUsage =
-    "usage: modelfn manifest MODEL.onnx --name N --version V [--file EXTRA]... [--out PATH] "
-    "[--json]\n"
+    "usage: modelfn manifest MODEL.onnx --name N --version V [--file EXTRA]...\n"
+    "                        [--labels labels.txt [--labels-for OUTPUT] [--scores softmax|raw]]\n"
+    "                        [--tokenizer tokenizer.json] [--out PATH] [--json]\n"
     "\n"
     "Reads the model's inputs and outputs with ONNX Runtime, hashes the model, the external-data\n"
     "files it names (found in the model: no --file needed) and extra files (--file, relative to\n"
     "the model's folder, e.g. tokenizer.json), and writes manifest.json beside it.\n"
+    "  --labels F   a label per line for a classifier's output: lists F and adds a pipeline\n"
+    "               report {\"report\": \"argmax\", \"labels\": F} to the output whose last\n"
+    "               dimension is the label count (--labels-for names it when several fit);\n"
+    "               answers become {\"label\": ..., \"index\": ..., \"score\": ...} "
+    "(docs/pipeline.md)\n"
+    "  --scores S   softmax (default: the output holds logits) or raw (it holds probabilities)\n"
+    "  --tokenizer F  lists the tokenizer file (tokenizer.json) with its sha256\n"
     "  --out PATH   where to write (default: manifest.json beside the model; '-' for stdout)\n"
     "  --json       print the manifest on stdout as well\n";
+
+// Adds {"name": OUTPUT, "report": "argmax", "labels": FILE} to m's pipeline. The output is
+// `output` when given, else the only float output whose last dimension is the label count (or,
+// failing that, the only float output with a dynamic last dimension). InvalidArgument with reason
+// "usage" for a choice the user must make; the labels file's own errors as ParseLabels.
+Status AddLabelsReport(const std::string& dir, const std::string& file, const std::string& output,
+                       const std::string& scores, Manifest* m) {
+  if (!scores.empty() && scores != "softmax" && scores != "raw") {
+    return Status(StatusCode::kInvalidArgument, "--scores takes softmax or raw", "usage");
+  }
+  ASSIGN_OR_RETURN(std::string text, ReadFile(dir + "/" + file));
+  ASSIGN_OR_RETURN(std::vector<std::string> labels, ParseLabels(text, file));
+  auto is_float = [](DType t) {
+    return t == DType::kFp16 || t == DType::kFp32 || t == DType::kFp64;
+  };
+  std::string chosen = output;
+  if (chosen.empty()) {
+    std::vector<std::string> exact, dynamic;
+    for (const TensorSpec& o : m->schema.outputs) {
+      if (o.shape.empty() || !is_float(o.dtype)) continue;
+      if (o.shape.back() == static_cast<int64_t>(labels.size())) exact.push_back(o.name);
+      if (o.shape.back() < 0) dynamic.push_back(o.name);
+    }
+    const std::vector<std::string>& pick = exact.empty() ? dynamic : exact;
+    if (pick.size() != 1) {
+      std::string names;
+      for (const TensorSpec& o : m->schema.outputs) names += (names.empty() ? "" : ", ") + o.name;
+      return Status(StatusCode::kInvalidArgument,
+                    std::to_string(pick.size()) + " outputs could take " +
+                        std::to_string(labels.size()) +
+                        " labels: name one with --labels-for (outputs: " + names + ")",
+                    "usage");
+    }
+    chosen = pick[0];
+  }
+  if (!m->pipeline) m->pipeline = PipelineSpec();
+  std::vector<PipelineOutput>& outs = m->pipeline->outputs;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    if (outs[i].name == chosen) outs.erase(outs.begin() + static_cast<ptrdiff_t>(i));
+  }
+  PipelineOutput report;
+  report.name = chosen;
+  report.report = OutputReport::kArgmax;
+  report.k = 1;
+  report.labels = file;
+  report.softmax = scores != "raw";
+  outs.push_back(report);
+  // The same checks the function makes at load, so a manifest written here loads there.
+  std::vector<std::pair<std::string, std::vector<std::string>>> read = {{file, labels}};
+  for (const PipelineOutput& o : outs) {
+    if (o.labels.empty() || o.labels == file) continue;
+    ASSIGN_OR_RETURN(std::string other, ReadFile(dir + "/" + o.labels));
+    ASSIGN_OR_RETURN(std::vector<std::string> lines, ParseLabels(other, o.labels));
+    read.emplace_back(o.labels, std::move(lines));
+  }
+  return Pipeline::FromSpec(*m->pipeline, m->schema, std::move(read)).status();
+}
 
 }  // namespace
 
 int CmdManifest(int argc, char** argv) {
-  Args a(argc, argv, {"name", "version", "file", "out"}, {"json", "help"});
+  Args a(argc, argv,
+         {"name", "version", "file", "out", "labels", "labels-for", "scores", "tokenizer"},
+         {"json", "help"});
   if (a.Has("help")) return fputs(kManifestUsage, stdout), 0;
   if (!a.ok() || a.positional().size() != 1 || !a.Has("name") || !a.Has("version")) {
     return Usage(kManifestUsage, a.ok() ? "" : a.error());
@@ -43,11 +111,27 @@ int CmdManifest(int argc, char** argv) {
   std::string dir = slash == std::string::npos ? "." : model.substr(0, slash);
   ModelFilesOptions fo;
   for (const auto& f : a.GetAll("file")) fo.extra.push_back(f);
+  for (const char* flag : {"labels", "tokenizer"}) {
+    if (!a.Has(flag)) continue;
+    bool have = false;
+    for (const auto& f : fo.extra) have = have || f == a.Get(flag);
+    if (!have) fo.extra.push_back(a.Get(flag));
+  }
+  if ((a.Has("labels-for") || a.Has("scores")) && !a.Has("labels")) {
+    return Usage(kManifestUsage, "--labels-for and --scores go with --labels");
+  }
   auto files =
       ListModelFiles(dir, slash == std::string::npos ? model : model.substr(slash + 1), fo);
   if (!files.ok()) return Fail(files.status());
   auto m = ManifestFor(dir, *files, a.Get("name"), a.Get("version"));
   if (!m.ok()) return Fail(m.status());
+  if (a.Has("labels")) {
+    Status s = AddLabelsReport(dir, a.Get("labels"), a.Get("labels-for"), a.Get("scores"), &*m);
+    if (s.code() == StatusCode::kInvalidArgument && s.reason() == "usage") {
+      return Usage(kManifestUsage, s.message());
+    }
+    if (!s.ok()) return Fail(s);
+  }
   std::string text = SerializeManifest(*m);
   std::string out = a.Get("out", dir + "/manifest.json");
   if (out == "-") return fputs(text.c_str(), stdout), 0;

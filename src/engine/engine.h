@@ -13,6 +13,8 @@
 
 namespace modelfn {
 
+class Pipeline;  // pipeline/pipeline.h
+
 // Per-call limits of Engine::Run.
 struct RunLimits {
   // Monotonic nanoseconds (RealClock) after which the run is abandoned; 0: none.
@@ -58,9 +60,16 @@ class Engine {
   const std::vector<InputLimits>& input_limits() const { return input_limits_; }
   void set_input_limits(std::vector<InputLimits> limits) { input_limits_ = std::move(limits); }
 
+  // The manifest's pipeline (how outputs are reported), set once at load like merge_rows; null
+  // when the manifest declares none. The engine itself never uses it: it travels with the model
+  // so the handler core finds it wherever the engine was made.
+  const Pipeline* pipeline() const { return pipeline_.get(); }
+  void set_pipeline(std::shared_ptr<const Pipeline> p) { pipeline_ = std::move(p); }
+
  private:
   bool merge_rows_ = true;
   std::vector<InputLimits> input_limits_;
+  std::shared_ptr<const Pipeline> pipeline_;
 };
 
 }  // namespace modelfn

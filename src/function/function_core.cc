@@ -67,10 +67,25 @@ Problem UnsupportedType(const std::string* ct, const char* want) {
                          want + " (with curl: -H 'Content-Type: application/json')");
 }
 
-void WriteSpecs(JsonWriter& w, const std::vector<TensorSpec>& specs, bool symbolic) {
+// Outputs as the pipeline (if any) answers them: see Pipeline::ReportedSpec.
+std::vector<TensorSpec> AnsweredOutputs(const Engine& engine) {
+  std::vector<TensorSpec> outs = engine.schema().outputs;
+  if (const Pipeline* p = engine.pipeline()) {
+    for (TensorSpec& o : outs) o = p->ReportedSpec(o);
+  }
+  return outs;
+}
+
+// With `pipeline`, an output it reports also names its report ("report": "argmax"): /v1/models
+// lists the model's own outputs and how each is reported.
+void WriteSpecs(JsonWriter& w, const std::vector<TensorSpec>& specs, bool symbolic,
+                const Pipeline* pipeline = nullptr) {
   w.BeginArray();
   for (const TensorSpec& s : specs) {
     w.BeginObject().Key("name").String(s.name).Key("datatype").String(DTypeName(s.dtype));
+    if (const char* report = pipeline ? pipeline->ReportName(s.name) : nullptr) {
+      w.Key("report").String(report);
+    }
     w.Key("shape").BeginArray();
     for (size_t i = 0; i < s.shape.size(); ++i) {
       if (symbolic && s.shape[i] < 0 && i < s.dim_params.size() && !s.dim_params[i].empty()) {
@@ -233,13 +248,15 @@ Outcome FunctionCore::Infer(const Invocation& inv, const RunLimits& limits,
   if (!prepared.ok()) return fail(ProblemFromStatus(prepared.status()));
   auto result = RunPrepared(*engine_, *prepared, limits);
   if (!result.ok()) return fail(ProblemFromStatus(result.status()));
+  auto reported = ReportOutputs(engine_->pipeline(), std::move(result).value(), prepared->inputs);
+  if (!reported.ok()) return fail(ProblemFromStatus(reported.status()));
   Outcome o;
   o.body.reserve(256);
   JsonWriter w(&o.body);
   w.BeginObject();
   w.Key("model").String(id_.model_name);
   w.Key("version").String(id_.model_version);
-  WriteSeedOutputs(*result, &w);
+  WriteSeedOutputs(*reported, &w);
   w.EndObject();
   return o;
 }
@@ -351,7 +368,7 @@ Outcome FunctionCore::V2(const Invocation& inv, const RunLimits& limits, Route* 
   w.Key("inputs");
   WriteSpecs(w, s.inputs, false);
   w.Key("outputs");
-  WriteSpecs(w, s.outputs, false);
+  WriteSpecs(w, AnsweredOutputs(*engine_), false);
   w.EndObject();
   return o;
 }
@@ -392,8 +409,13 @@ Outcome FunctionCore::V2Infer(const Invocation& inv, const RunLimits& limits,
   if (!prepared.ok()) return fail(ProblemFromStatus(prepared.status()));
   auto result = RunPrepared(*engine_, *prepared, limits);
   if (!result.ok()) return fail(ProblemFromStatus(result.status()));
+  auto reported = ReportOutputs(engine_->pipeline(), std::move(result).value(), prepared->inputs);
+  if (!reported.ok()) return fail(ProblemFromStatus(reported.status()));
+  std::vector<Tensor> outputs;
+  outputs.reserve(reported->size());
+  for (ReportedOutput& r : *reported) outputs.push_back(ReportedToV2Tensor(std::move(r)));
   Outcome o;
-  auto header_len = WriteV2Response(id_.model_name, id_.model_version, doc->Find("id"), *result,
+  auto header_len = WriteV2Response(id_.model_name, id_.model_version, doc->Find("id"), outputs,
                                     prepared->binary_outputs, &o.body);
   if (header_len) {
     o.content_type = "application/octet-stream";
@@ -436,7 +458,7 @@ Outcome FunctionCore::Models() {
   w.Key("inputs");
   WriteSpecs(w, engine_->schema().inputs, true);
   w.Key("outputs");
-  WriteSpecs(w, engine_->schema().outputs, true);
+  WriteSpecs(w, engine_->schema().outputs, true, engine_->pipeline());
   w.EndObject().EndArray().EndObject();
   return o;
 }

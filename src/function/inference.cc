@@ -150,6 +150,15 @@ void WriteSeedOutputs(const std::vector<Tensor>& outputs, JsonWriter* w) {
   w->EndObject();
 }
 
+void WriteSeedOutputs(const std::vector<ReportedOutput>& outputs, JsonWriter* w) {
+  w->Key("outputs").BeginObject();
+  for (const ReportedOutput& r : outputs) {
+    w->Key(r.ranked ? r.name : r.tensor.name);
+    WriteReportedJson(r, w);
+  }
+  w->EndObject();
+}
+
 StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view binary,
                                           const ModelSchema& schema, int64_t max_elements) {
   if (!header.is_object()) return Invalid("invalid_request", "the request must be a JSON object");
@@ -475,8 +484,17 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
   for (BatchItem& it : batch) {
     ++stats.items;
     w->BeginObject();
+    std::optional<std::vector<ReportedOutput>> reported;
     if (it.error.ok()) {
-      WriteSeedOutputs(it.outputs, w);
+      auto r = ReportOutputs(engine.pipeline(), std::move(it.outputs), it.prepared->inputs);
+      if (r.ok()) {
+        reported = std::move(r).value();
+      } else {
+        it.error = r.status();
+      }
+    }
+    if (it.error.ok()) {
+      WriteSeedOutputs(*reported, w);
     } else {
       ++stats.failed;
       w->Key("error").Raw(ProblemFromStatus(it.error).ToJson());

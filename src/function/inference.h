@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "engine/engine.h"
 #include "function/input_checks.h"
+#include "pipeline/pipeline.h"
 #include "tensor/schema.h"
 #include "tensor/tensor.h"
 
@@ -50,6 +51,8 @@ StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema&
 
 // Writes {"outputs": {"name": <nested>}...} members (without the enclosing braces' other fields).
 void WriteSeedOutputs(const std::vector<Tensor>& outputs, JsonWriter* w);
+// The same for outputs reported through the manifest's pipeline (see WriteReportedJson).
+void WriteSeedOutputs(const std::vector<ReportedOutput>& outputs, JsonWriter* w);
 
 // Open Inference Protocol request. `header` is the JSON part; `binary` the bytes after it (binary
 // tensor data extension), consumed by inputs with parameters.binary_data_size in order.
@@ -63,9 +66,9 @@ std::optional<size_t> WriteV2Response(std::string_view model_name, std::string_v
                                       const Json* request_id, const std::vector<Tensor>& outputs,
                                       const std::vector<bool>& binary, std::string* out);
 
-// Runs a batch of seed-API items: items with compatible shapes run as one engine call (rows
-// concatenated along the first dimension and split afterwards) when engine.merge_rows(), else one
-// call per item; an invalid item gets its own error.
+// Runs a batch of seed-API items (outputs reported through engine.pipeline(), if any): items with
+// compatible shapes run as one engine call (rows concatenated along the first dimension and split
+// afterwards) when engine.merge_rows(), else one call per item; an invalid item gets its own error.
 // Writes {"results": [...]} members into the open object of *w.
 struct BatchStats {
   int items = 0;

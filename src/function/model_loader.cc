@@ -3,6 +3,7 @@
 #include "common/files.h"
 #include "common/sha256.h"
 #include "engine/onnx_model_info.h"
+#include "pipeline/pipeline.h"
 
 namespace modelfn {
 
@@ -72,6 +73,9 @@ StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& 
   ASSIGN_OR_RETURN(out.engine, make_engine(model_path, bytes));
   out.timings.model_load_ms = ms_since(t0);
   RETURN_IF_ERROR(CheckSchemaMatches(out.manifest, out.engine->schema()));
+  ASSIGN_OR_RETURN(std::shared_ptr<const Pipeline> pipeline,
+                   Pipeline::Load(out.manifest, out.engine->schema(), dir));
+  out.engine->set_pipeline(std::move(pipeline));
   out.engine->set_input_limits(out.manifest.input_limits);
   out.batch_dependent_ops = BatchDependentOps(info);
   out.engine->set_merge_rows(out.manifest.merge_batches.value_or(out.batch_dependent_ops.empty()));

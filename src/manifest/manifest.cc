@@ -219,6 +219,20 @@ StatusOr<Manifest> ParseManifest(std::string_view json) {
     }
     if (merge != nullptr) m.merge_batches = merge->AsBool();
   }
+  if (const Json* p = doc->Find("pipeline")) {
+    ASSIGN_OR_RETURN(PipelineSpec spec, ParsePipeline(*p));
+    for (const std::string& f : spec.Files()) {
+      bool listed = false;
+      for (size_t i = 1; i < m.files.size() && !listed; ++i) {
+        listed = NormalizePath(m.files[i].path) == NormalizePath(f);
+      }
+      if (!listed) {
+        return Bad("pipeline: the file '" + f +
+                   "' is not listed in 'files' (with its sha256), so it cannot be verified");
+      }
+    }
+    m.pipeline = std::move(spec);
+  }
   return m;
 }
 
@@ -243,6 +257,10 @@ std::string SerializeManifest(const Manifest& m) {
   w.Key("created_at").String(m.created_at);
   if (m.merge_batches)
     w.Key("batching").BeginObject().Key("merge").Bool(*m.merge_batches).EndObject();
+  if (m.pipeline) {
+    w.Key("pipeline");
+    WritePipeline(*m.pipeline, &w);
+  }
   w.EndObject();
   // One top-level field per line keeps diffs of committed manifests readable.
   std::string pretty;
@@ -324,6 +342,86 @@ Status CheckExternalFilesListed(const Manifest& m, const OnnxModelInfo& info,
                         "', which manifest.json does not list: refusing to use an unverified "
                         "file (rewrite the manifest with: modelfn manifest)",
                     "external_data_unlisted");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckPipelineMatches(const Manifest& m, const ModelSchema& model) {
+  if (!m.pipeline) return Status::Ok();
+  auto mismatch = [](const std::string& msg) {
+    return Status(StatusCode::kFailedPrecondition, "manifest.json: " + msg, "pipeline_mismatch");
+  };
+  auto is_float = [](DType t) {
+    return t == DType::kFp16 || t == DType::kFp32 || t == DType::kFp64;
+  };
+  auto is_numeric = [](DType t) { return t != DType::kBytes && t != DType::kBool; };
+  std::string tokenizer;
+  for (const PipelineInput& in : m.pipeline->inputs) {
+    std::string where = "pipeline input '" + in.name + "'";
+    int idx = model.InputIndex(in.name);
+    if (idx < 0) return mismatch(where + ": the model has no such input");
+    const TensorSpec& spec = model.inputs[static_cast<size_t>(idx)];
+    if (in.source == InputSource::kText) {
+      if (spec.dtype != DType::kInt64 && spec.dtype != DType::kInt32) {
+        return mismatch(where + ": a text input feeds token ids, but the model takes " +
+                        DTypeName(spec.dtype) + " (INT64 or INT32 needed)");
+      }
+      if (spec.shape.size() != 2) {
+        return mismatch(where + ": a text input feeds [batch, tokens], but the model's input has " +
+                        std::to_string(spec.shape.size()) + " dimensions");
+      }
+      if (!tokenizer.empty() && tokenizer != in.tokenizer) {
+        return mismatch(where + ": every text input must use the same tokenizer file ('" +
+                        tokenizer + "' and '" + in.tokenizer + "')");
+      }
+      tokenizer = in.tokenizer;
+    } else if (in.source == InputSource::kImage) {
+      if (!is_float(spec.dtype) || spec.shape.size() != 4) {
+        return mismatch(where + ": an image input feeds a rank-4 float tensor");
+      }
+    }
+  }
+  for (const PipelineOutput& out : m.pipeline->outputs) {
+    std::string where = "pipeline output '" + out.name + "'";
+    int idx = model.OutputIndex(out.name);
+    if (idx < 0) return mismatch(where + ": the model has no such output");
+    const TensorSpec& spec = model.outputs[static_cast<size_t>(idx)];
+    switch (out.report) {
+      case OutputReport::kTensor:
+        break;
+      case OutputReport::kSoftmax:
+      case OutputReport::kArgmax:
+      case OutputReport::kTopK:
+        if (spec.shape.empty()) {
+          return mismatch(where + ": " + OutputReportName(out.report) +
+                          " works along the last dimension; the output is a scalar");
+        }
+        if (!(out.softmax || out.report == OutputReport::kSoftmax ? is_float(spec.dtype)
+                                                                  : is_numeric(spec.dtype))) {
+          return mismatch(where + ": " + OutputReportName(out.report) + " needs a " +
+                          (out.softmax ? "float" : "numeric") + " output, the model's is " +
+                          DTypeName(spec.dtype));
+        }
+        if (out.report == OutputReport::kTopK && spec.shape.back() >= 0 &&
+            out.k > spec.shape.back()) {
+          return mismatch(where + ": k = " + std::to_string(out.k) + " but the output has " +
+                          std::to_string(spec.shape.back()) + " classes");
+        }
+        break;
+      case OutputReport::kMeanPool: {
+        if (!is_float(spec.dtype) || spec.shape.size() != 3) {
+          return mismatch(where + ": mean_pool needs a float [batch, tokens, hidden] output");
+        }
+        int mask = model.InputIndex(out.mask);
+        if (mask < 0) return mismatch(where + ": 'mask' names no model input ('" + out.mask + "')");
+        const TensorSpec& ms = model.inputs[static_cast<size_t>(mask)];
+        if (!is_numeric(ms.dtype) || ms.shape.size() != 2) {
+          return mismatch(where + ": the mask input '" + out.mask +
+                          "' must be a numeric [batch, tokens] tensor");
+        }
+        break;
+      }
     }
   }
   return Status::Ok();

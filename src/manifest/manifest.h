@@ -14,6 +14,10 @@
 // "range": [0, 30521] bounds every element's value, for what the model cannot take (positions past
 // its table, token ids past its vocabulary): such requests get a 400 before the model runs.
 //
+// Optional: "pipeline" (manifest/pipeline_spec.h, docs/pipeline.md): where inputs come from (text
+// through a tokenizer, images) and how outputs are reported (softmax, top-k, argmax with labels,
+// mean pooling). Every file it names must be listed in "files".
+//
 // Every file the model reads (the model file and each external-data file its tensors name) must
 // be listed in "files": nothing unlisted is ever loaded.
 // A shape dimension is an integer (fixed), a string (symbolic, kept from the model) or -1
@@ -30,6 +34,7 @@
 #include "common/status.h"
 #include "engine/engine.h"
 #include "engine/onnx_model_info.h"
+#include "manifest/pipeline_spec.h"
 #include "tensor/schema.h"
 
 namespace modelfn {
@@ -50,6 +55,7 @@ struct Manifest {
   std::string created_at;
   std::optional<bool> merge_batches;  // "batching": {"merge": ...}; nullopt: decided from the ops
   std::vector<InputLimits> input_limits;  // inputs with "max_shape" or "range", in schema order
+  std::optional<PipelineSpec> pipeline;   // "pipeline"; nullopt: tensors in, raw tensors out
 
   const ManifestFile* model_file() const { return files.empty() ? nullptr : &files[0]; }
 };
@@ -80,6 +86,14 @@ Status VerifyFiles(const Manifest& m, const std::string& dir);
 // the file when the manifest does not list it.
 Status CheckExternalFilesListed(const Manifest& m, const OnnxModelInfo& info,
                                 const std::string& dir);
+
+// Checks the pipeline section (if any) against the model's schema: every name it uses is a model
+// input or output, text inputs are integer tensors sharing one tokenizer, image inputs are rank-4
+// float tensors, softmax/top_k/argmax outputs are numeric (float unless scores are raw), a
+// mean_pool output is a float [N, T, H] tensor whose mask is a numeric model input. A labels file's
+// line count is checked against the output's last dimension when the pipeline is loaded.
+// FailedPrecondition (reason "pipeline_mismatch") naming the field.
+Status CheckPipelineMatches(const Manifest& m, const ModelSchema& model);
 
 // Checks that the manifest's IO schema names the model's inputs and outputs with the same dtypes.
 // FailedPrecondition (reason "manifest_mismatch") otherwise.

@@ -17,6 +17,9 @@
   embed/   ids INT64 [N, S], mask INT64 [N, S] -> emb FP32 [N, S, 2]: token embedding (vocabulary
            of 10) plus position embedding (8 positions), times the mask; as a transformer's first
            layer fails on an id past the vocabulary or a sequence past the positions.
+  classify/ x FP32 [N, 4] -> logits FP32 [N, 3] = x @ W + b (a linear classifier's logits) and
+           features FP32 [N, 4] = Relu(x): reports (softmax, top-k, argmax with labels) and output
+           selection.
   dynq/    x FP32 [N, 4] -> y FP32 [N, 3]: DynamicQuantizeLinear of x (one scale over the whole
            batch), then an integer MatMul: a row's answer depends on the other rows of the Run.
 """
@@ -112,6 +115,24 @@ def embed_model():
         initializer=[tokens, positions, one, zero, step, minus1]))
 
 
+def classify_model():
+    import numpy as np
+    w = helper.make_tensor("W", TensorProto.FLOAT, [4, 3],
+                           [0.5, -1.0, 0.25, 1.5, 0.0, -0.75, -0.5, 2.0, 1.0, 0.125, -0.25, 0.5])
+    b = helper.make_tensor("b", TensorProto.FLOAT, [3], [0.1, -0.2, 0.05])
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["xw"]),
+        helper.make_node("Add", ["xw", "b"], ["logits"]),
+        helper.make_node("Relu", ["x"], ["features"]),
+    ]
+    save("classify", helper.make_graph(
+        nodes, "classify",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3]),
+         helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 4])],
+        initializer=[w, b]))
+
+
 def dynq_model():
     import numpy as np
     w = helper.make_tensor("W", TensorProto.UINT8, [4, 3], (np.arange(12) * 7 % 255).tolist())
@@ -196,6 +217,7 @@ def main():
 
     external_data_models()
     embed_model()
+    classify_model()
     dynq_model()
 
 

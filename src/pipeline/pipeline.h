@@ -1,0 +1,95 @@
+// A model version's pipeline, loaded: the manifest's "pipeline" section checked against the model,
+// with the files it names (label files) read from exactly the bytes whose sha256 the manifest
+// lists. Sits between the handler core and the engine; knows no transport.
+//
+// Today it reports outputs (softmax, top-k, argmax with labels, mean pooling); text and image
+// inputs are refused at load with reason "pipeline_unsupported" until their decoders land.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "common/status.h"
+#include "manifest/manifest.h"
+#include "pipeline/postprocess.h"
+#include "tensor/schema.h"
+#include "tensor/tensor.h"
+
+namespace modelfn {
+
+// One model output as the pipeline reports it: either a tensor (raw, softmax, mean pooled) or a
+// ranking (argmax, top_k) of `k` entries per row over the output's leading dimensions.
+struct ReportedOutput {
+  bool ranked = false;
+  Tensor tensor;                     // !ranked
+  std::string name;                  // ranked: the output's name
+  std::vector<int64_t> outer_shape;  // ranked: the output's shape without its last dimension
+  int64_t k = 1;                     // ranked: entries per row
+  bool list_per_row = false;         // ranked: top_k (a list per row) rather than argmax (one)
+  std::vector<Ranked> entries;       // ranked: rows * k, row-major
+  const std::vector<std::string>* labels = nullptr;  // ranked: names by index; null: none
+};
+
+class Pipeline {
+ public:
+  // Loads m.pipeline (nullptr result when the manifest has none) for a model whose schema is
+  // `model`, reading label files from `dir`. Errors: FailedPrecondition "pipeline_mismatch"
+  // (CheckPipelineMatches; or a labels file whose line count differs from the output's fixed
+  // last dimension); Unimplemented "pipeline_unsupported" (text or image inputs); DataLoss
+  // "checksum_mismatch" when a file's bytes differ from the manifest; InvalidArgument
+  // "invalid_labels" for a labels file that is not UTF-8 text or has an empty line; NotFound.
+  static StatusOr<std::shared_ptr<const Pipeline>> Load(const Manifest& m, const ModelSchema& model,
+                                                        const std::string& dir);
+
+  // Builds a pipeline from a parsed spec and labels already in memory (labels[path] = lines).
+  // For tests and tools; the same checks as Load except file reading.
+  static StatusOr<std::shared_ptr<const Pipeline>> FromSpec(
+      PipelineSpec spec, const ModelSchema& model,
+      std::vector<std::pair<std::string, std::vector<std::string>>> labels);
+
+  // Reports `out` (an output of the model) as the pipeline says; `inputs` are the run's inputs
+  // in schema order (mean pooling reads its mask there). Outputs without a report come back as
+  // the raw tensor. Errors: InvalidArgument (reason "shape_mismatch") when a mask does not fit;
+  // Internal (reason "model_error") when the model's answer does not fit its report (a class index
+  // past the labels, a zero-length class dimension).
+  StatusOr<ReportedOutput> Report(Tensor out, const std::vector<Tensor>& inputs) const;
+
+  // How an output of the model is answered, as a tensor spec (V2 metadata): argmax and top_k
+  // become BYTES [leading dims..., k] (k = 1 for argmax), mean_pool FP32 [N, H], softmax FP32 of
+  // the same shape; outputs without a report are returned unchanged.
+  TensorSpec ReportedSpec(const TensorSpec& output) const;
+  // The report's name ("argmax", ...) for an output with a report, else nullptr.
+  const char* ReportName(const std::string& output) const;
+
+  const PipelineSpec& spec() const { return spec_; }
+
+ private:
+  Pipeline() = default;
+
+  PipelineSpec spec_;
+  ModelSchema model_;
+  std::vector<std::pair<std::string, std::vector<std::string>>> labels_;  // by file path
+};
+
+// Reports every output (a null pipeline reports all raw). Errors as Pipeline::Report.
+StatusOr<std::vector<ReportedOutput>> ReportOutputs(const Pipeline* p, std::vector<Tensor> outputs,
+                                                    const std::vector<Tensor>& inputs);
+
+// Writes one reported output as the value of its member in /v1 "outputs": a nested array for a
+// tensor; for a ranking, an object {"label": "positive", "index": 1, "score": 0.98} per row
+// (argmax) or a list of k such objects per row (top_k), nested like the output's leading dimensions
+// ("label" only when the report has labels).
+void WriteReportedJson(const ReportedOutput& r, JsonWriter* w);
+
+// The reported output as an Open Inference Protocol tensor: itself for a tensor; for a ranking,
+// BYTES of shape [leading dims..., k] holding "score:index:label" ("score:index" without labels),
+// the classification extension's format.
+Tensor ReportedToV2Tensor(ReportedOutput r);
+
+// Parses a labels file: one label per line ("\n" or "\r\n"), a final newline optional.
+// InvalidArgument (reason "invalid_labels") for invalid UTF-8, an empty line or no labels.
+StatusOr<std::vector<std::string>> ParseLabels(std::string_view text, const std::string& path);
+
+}  // namespace modelfn

@@ -252,3 +252,35 @@ def test_storage_event_for_an_unreachable_bucket_is_retried(gcs_function):
                         "id": "nb-1", "datacontenttype": "application/json"}, data)
     r = send(gcs_function.url, event, "binary")
     assert r.status_code == 503 and r.json()["code"] == "store_unavailable"
+
+
+def test_the_packaged_runtime_serves_events_as_on_cloud_run(tmp_path):
+    """The Lambda package's bootstrap (the entrypoint of the image `modelfn package --target
+    aws-lambda-image` writes) started as Cloud Run starts a container: K_SERVICE and PORT set, no
+    Runtime API. It serves HTTP and CloudEvents on $PORT."""
+    import zipfile
+    from conftest import CLI
+    out = tmp_path / "function.zip"
+    p = subprocess.run([str(CLI), "package", "--target", "aws-lambda-zip", "--model", str(EXAMPLES / "digits"),
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    task = tmp_path / "task"
+    with zipfile.ZipFile(out) as z:
+        for info in z.infolist():
+            z.extract(info, task)
+            os.chmod(task / info.filename, (info.external_attr >> 16) & 0o777)
+    (port,) = free_ports(1)
+    env = {"PATH": "/usr/bin:/bin", "K_SERVICE": "digits", "K_REVISION": "digits-00001",
+           "K_CONFIGURATION": "digits", "PORT": str(port), "MODELFN_MODEL": str(task / "model"),
+           "TMPDIR": str(tmp_path)}
+    from conftest import LogLines
+    f = LogLines(subprocess.Popen([str(task / "bootstrap")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  env=env, start_new_session=True))
+    try:
+        init = f.wait_for(lambda l: l.get("event") in ("init", "init_error"), 30)
+        assert init is not None and init["event"] == "init", f.lines
+        assert (init["face"], init["face_reason"], init["port"]) == ("cloudevents", "env K_SERVICE", port)
+        r = send(f"http://127.0.0.1:{port}/", pubsub_event(json.dumps(DIGITS_INFER).encode()), "structured")
+        assert r.status_code == 200 and "outputs" in r.json()
+    finally:
+        f.terminate()

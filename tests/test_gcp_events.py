@@ -8,6 +8,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import pathlib
 import subprocess
 
 import pytest
@@ -284,3 +285,45 @@ def test_the_packaged_runtime_serves_events_as_on_cloud_run(tmp_path):
         assert r.status_code == 200 and "outputs" in r.json()
     finally:
         f.terminate()
+
+
+# --- The Go SDK as a second sender ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cesend(tmp_path_factory):
+    """tests/go/cesend, built with the CloudEvents Go SDK (github.com/cloudevents/sdk-go/v2, from
+    the Go module proxy as scripts/setup.sh's Go tools are)."""
+    out = tmp_path_factory.mktemp("cesend") / "cesend"
+    src = pathlib.Path(__file__).parent / "go" / "cesend"
+    p = subprocess.run(["go", "build", "-o", str(out), "."], cwd=src, capture_output=True, text=True,
+                       timeout=600, env={**os.environ, "GOFLAGS": "-mod=mod"})
+    assert p.returncode == 0, p.stderr
+    return out
+
+
+def go_send(cesend, url, mode, **fields):
+    args = [str(cesend), "-target", url, "-mode", mode]
+    for k, v in fields.items():
+        args += [f"-{k}", v]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return int(p.stdout.strip())
+
+
+@pytest.mark.parametrize("mode", ["binary", "structured"])
+def test_events_from_the_go_sdk(cloud_run, cesend, mode):
+    message = {"messageId": f"go-{mode}", "data": base64.b64encode(json.dumps(DIGITS_INFER).encode()).decode(),
+               "attributes": {"origin": "go"}}
+    status = go_send(cesend, cloud_run.url + "/", mode, id=f"go-{mode}", type=PUBSUB,
+                     source="//pubsub.googleapis.com/projects/p/topics/digits", subject="digits",
+                     extension="traceparent=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                     data=json.dumps({"subscription": "projects/p/subscriptions/s", "message": message}))
+    assert status == 200
+    line = cloud_run.wait_for(lambda l: l.get("event") == "cloudevent" and l.get("id") == f"go-{mode}")
+    assert line["mode"] == mode and line["status"] == 200 and line["subject"] == "digits"
+    assert line["extensions"] == {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    assert line["attributes"] == {"origin": "go"} and line["datacontenttype"].startswith("application/json")
+    # A bad message from the same sender: typed, and the function goes on.
+    bad = go_send(cesend, cloud_run.url + "/", mode, id=f"go-bad-{mode}", type=PUBSUB, source="//x",
+                  data=json.dumps({"message": {"data": "%%%"}}))
+    assert bad == 400 and cloud_run.healthy()

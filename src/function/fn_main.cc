@@ -324,7 +324,7 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
           ASSIGN_OR_RETURN(auto gcs, GcsStore::FromEnvironment(bucket, "", ProcessEnv(), &clock));
           return std::unique_ptr<ObjectStore>(std::move(gcs));
         },
-        &log);
+        &request_log);  // one line per event, as per request: MODELFN_LOG_REQUESTS=0 silences it
   }
   auto server = HttpServer::Create(opts, [&core, &events](const HttpRequest& req,
                                                           HttpResponse* resp) {

@@ -16,7 +16,8 @@
 //       otherwise /v1/infer); the answer is the inference's own (2xx acknowledges the message).
 // Anything else is answered 400 (unsupported_event_type); bad events and event data get the
 // codes of cloudevent.h, invalid_event_data and invalid_base64 as problem+json.
-// Each event is logged as one {"event":"cloudevent", ...} line naming what was received.
+// Each event is logged as one {"event":"cloudevent", ...} line naming what was received, on
+// `log` (modelfn-fn gives its per-request log, silenced by MODELFN_LOG_REQUESTS=0).
 #pragma once
 
 #include <string>

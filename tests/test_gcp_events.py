@@ -104,6 +104,22 @@ def test_pubsub_message_is_inferred_like_a_direct_request(cloud_run, mode, body)
     assert line["mode"] == mode and line["message_sha256"] == hashlib.sha256(raw).hexdigest()
 
 
+def test_a_push_subscriptions_own_request_is_served(cloud_run):
+    # Pub/Sub push without Eventarc: the JSON envelope Pub/Sub posts, no CloudEvent attributes.
+    raw = json.dumps(DIGITS_INFER).encode()
+    envelope = {"message": {"data": base64.b64encode(raw).decode(), "messageId": "push-1",
+                            "attributes": {"k": "v"}, "publishTime": "2026-12-02T10:00:00Z"},
+                "subscription": "projects/p/subscriptions/digits-push"}
+    r = requests.post(cloud_run.url + "/", json=envelope, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json() == cloud_run.post("/v1/infer", DIGITS_INFER).json()
+    line = cloud_run.wait_for(lambda l: l.get("event") == "pubsub_push" and l.get("message_id") == "push-1")
+    assert line["subscription"] == "projects/p/subscriptions/digits-push" and line["attributes"] == {"k": "v"}
+    assert line["message_sha256"] == hashlib.sha256(raw).hexdigest() and line["status"] == 200
+    bad = requests.post(cloud_run.url + "/", json={**envelope, "message": {"data": "!!"}}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_base64"
+
+
 def test_events_arrive_on_any_path_eventarc_names(cloud_run):
     r = send(cloud_run.url + "/events/digits", pubsub_event(json.dumps(DIGITS_INFER).encode()), "binary")
     assert r.status_code == 200 and "outputs" in r.json()

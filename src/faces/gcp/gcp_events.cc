@@ -43,6 +43,13 @@ std::string RouteOf(std::string_view body, const std::string& model_name) {
 
 }  // namespace
 
+bool IsPushEnvelope(const Json& body) {
+  const Json* message = body.Find("message");
+  const Json* subscription = body.Find("subscription");
+  return message != nullptr && message->is_object() && subscription != nullptr &&
+         subscription->is_string();
+}
+
 Outcome ProblemOutcome(const Status& status) {
   Problem p = ProblemFromStatus(status);
   Outcome o;
@@ -69,6 +76,15 @@ GcpEventHandler::GcpEventHandler(FunctionCore* core, std::string model_name, Gcp
       log_(log) {}
 
 Outcome GcpEventHandler::Handle(const HeaderList& headers, std::string_view body) const {
+  if (!LooksLikeCloudEvent(headers)) {
+    if (auto push = Json::Parse(body); push.ok() && IsPushEnvelope(*push)) {
+      EventLog::Line line = log_->Begin("pubsub_push");
+      Outcome o = InferMessage(*push, line.w());
+      line.w().Key("status").Int(o.status);
+      log_->Emit(line);
+      return o;
+    }
+  }
   auto event = ParseCloudEvent(headers, body);
   if (!event.ok()) {
     EventLog::Line line = log_->Begin("cloudevent", "warn");
@@ -149,9 +165,14 @@ Outcome GcpEventHandler::HandleStorage(const CloudEvent& event, JsonWriter& line
 Outcome GcpEventHandler::HandlePubSub(const CloudEvent& event, JsonWriter& line) const {
   auto data = DataObject(event);
   if (!data.ok()) return ProblemOutcome(data.status());
+  return InferMessage(*data, line);
+}
+
+Outcome GcpEventHandler::InferMessage(const Json& envelope, JsonWriter& line) const {
+  const Json* data = &envelope;
   const Json* message = data->Find("message");
   if (message == nullptr || !message->is_object())
-    return ProblemOutcome(BadData("Pub/Sub event data needs a \"message\" object"));
+    return ProblemOutcome(BadData("Pub/Sub data needs a \"message\" object"));
   std::string body;
   if (const Json* d = message->Find("data"); d != nullptr && !d->is_null()) {
     if (!d->is_string())

@@ -14,6 +14,9 @@
 //       the decoded message data is the request body of an inference (routed like a Lambda
 //       direct invoke: {"items"} -> /v1/batch, Open Inference Protocol inputs -> /v2 infer,
 //       otherwise /v1/infer); the answer is the inference's own (2xx acknowledges the message).
+// A Pub/Sub push subscription's own request (no CloudEvent: a JSON body {"message": {...},
+// "subscription": "..."}, as Pub/Sub sends without Eventarc) is served like messagePublished and
+// logged as {"event":"pubsub_push", ...}.
 // Anything else is answered 400 (unsupported_event_type); bad events and event data get the
 // codes of cloudevent.h, invalid_event_data and invalid_base64 as problem+json.
 // Each event is logged as one {"event":"cloudevent", ...} line naming what was received, on
@@ -22,6 +25,7 @@
 
 #include <string>
 
+#include "common/json.h"
 #include "common/log.h"
 #include "faces/gcp/cloudevent.h"
 #include "faces/object_batch.h"
@@ -52,6 +56,8 @@ class GcpEventHandler {
   // Each adds what it read of the event's data to `line` (the event's log line).
   Outcome HandleStorage(const CloudEvent& event, JsonWriter& line) const;
   Outcome HandlePubSub(const CloudEvent& event, JsonWriter& line) const;
+  // The message of a Pub/Sub envelope ({"message", "subscription"}) as an inference.
+  Outcome InferMessage(const Json& envelope, JsonWriter& line) const;
 
   FunctionCore* core_;
   std::string model_name_;
@@ -59,6 +65,9 @@ class GcpEventHandler {
   BucketOpener open_bucket_;
   const EventLog* log_;
 };
+
+// True for the body of a Pub/Sub push request: {"message": {...}, "subscription": "..."}.
+bool IsPushEnvelope(const Json& body);
 
 // The problem+json answer of a Status whose reason is a problem code.
 Outcome ProblemOutcome(const Status& status);

@@ -180,6 +180,23 @@ TEST_F(GcpEventsTest, BadPubSubMessagesAreTyped) {
   EXPECT_EQ(Code(text), "invalid_json");
 }
 
+// Pub/Sub push without Eventarc: the subscription's own JSON envelope, no CloudEvent attributes.
+TEST_F(GcpEventsTest, APushSubscriptionsEnvelopeIsServedToo) {
+  std::string envelope = R"({"message":{"messageId":"9","data":")" +
+                         Base64Encode(R"({"inputs":[[1,2,3,4]]})") +
+                         R"("},"subscription":"projects/p/subscriptions/s"})";
+  Outcome o = handler_->Handle({{"content-type", "application/json"}}, envelope);
+  ASSERT_EQ(o.status, 200) << o.body;
+  EXPECT_NE(o.body.find("\"y\":[[1,2,3,4]]"), std::string::npos) << o.body;
+  // Without a subscription it is no envelope: a CloudEvent lacking its attributes.
+  Outcome bare =
+      handler_->Handle({{"content-type", "application/json"}}, R"({"message":{"data":"e30="}})");
+  EXPECT_EQ(Code(bare), "missing_event_attribute");
+  Outcome bad = handler_->Handle({{"content-type", "application/json"}},
+                                 R"({"message":{"data":"%%"},"subscription":"s"})");
+  EXPECT_EQ(Code(bad), "invalid_base64");
+}
+
 TEST_F(GcpEventsTest, OtherEventTypesAreRefused) {
   Outcome o = handler_->Handle({{"ce-specversion", "1.0"},
                                 {"ce-id", "1"},

@@ -10,7 +10,7 @@
 
 #include "add2_core.h"
 #include "common/json.h"
-#include "function/lambda_runtime.h"
+#include "faces/aws/lambda_runtime.h"
 #include "store/memory_store.h"
 
 using namespace modelfn;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/json.h"
-#include "function/object_events.h"
+#include "faces/aws/object_events.h"
 
 using namespace modelfn;
 

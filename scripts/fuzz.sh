@@ -36,6 +36,7 @@ declare -A max_len=(
   [yaml_config_fuzz]=$((1024 * 1024))
   [jwt_fuzz]=$((64 * 1024 + 1))
   [lambda_response_fuzz]=$body
+  [cloudevent_fuzz]=$((body + 64 * 1024 + 1))
 )
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then

@@ -1,5 +1,7 @@
-// modelfn-fn: the function runtime. Loads one model once (init phase), then serves it over HTTP
-// on $PORT (Cloud Run, Cloud Functions gen2, Knative, local).
+// modelfn-fn: the function runtime. Loads one model once (init phase), then serves it through the
+// face its platform needs (faces/face_choice.h): HTTP on $PORT (local, Knative), HTTP plus
+// CloudEvents (Cloud Run, Cloud Functions 2nd gen), the Lambda Runtime API loop, or HTTP on the
+// port an Azure Functions host gives its custom handler.
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,14 +18,17 @@
 #include "common/cpu_quota.h"
 #include "common/log.h"
 #include "engine/ort_engine.h"
+#include "faces/aws/lambda_runtime.h"
+#include "faces/face_choice.h"
+#include "faces/gcp/gcp_events.h"
 #include "function/function_core.h"
-#include "function/lambda_runtime.h"
 #include "function/model_loader.h"
 #include "function/model_source.h"
 #include "function/template_mode.h"
 #include "function/template_protocol.h"
 #include "http/http_server.h"
 #include "http/problem.h"
+#include "store/gcs_store.h"
 #include "store/open_store.h"
 #include "store/s3_store.h"
 #include "store/store_uri.h"
@@ -42,6 +47,8 @@ constexpr const char* kUsage =
     "  --port N        listen port (env PORT, default 8080; 0 picks a free port)\n"
     "  --host ADDR     listen address (env MODELFN_HOST, default 0.0.0.0)\n"
     "  --workers N     event-loop threads (env MODELFN_WORKERS, default: the cgroup CPU quota)\n"
+    "  --face F        lambda|http|cloudevents|azure (default: from the environment:\n"
+    "                  AWS_LAMBDA_RUNTIME_API, FUNCTIONS_CUSTOMHANDLER_PORT, K_SERVICE, PORT)\n"
     "\n"
     "Environment: MODELFN_MAX_BODY_BYTES (default 6291456), MODELFN_MAX_ELEMENTS (default "
     "16777216),\n"
@@ -57,6 +64,8 @@ struct Args {
   std::string host = "0.0.0.0";
   int port = 8080;
   int workers = 0;
+  bool port_given = false;          // --port on the command line
+  std::optional<std::string> face;  // --face
 };
 
 bool ParseInt(const char* s, long lo, long hi, long* out) {
@@ -112,6 +121,11 @@ int ParseArgs(int argc, char** argv, Args* args) {
         return 2;
       }
       args->port = static_cast<int>(v);
+      args->port_given = true;
+    } else if (a == "--face") {
+      const char* f = value();
+      if (!f) break;
+      args->face = f;
     } else if (a == "--workers") {
       if (!ParseInt(value(), 1, 1024, &v)) {
         fprintf(stderr, "modelfn-fn: --workers needs a number in [1, 1024]\n%s", kUsage);
@@ -138,14 +152,14 @@ int ParseArgs(int argc, char** argv, Args* args) {
 
 // `control_fd` >= 0: a template's init failed; it reports to its platform, never to a Runtime API
 // (the instances it would have made have their own).
-int InitFailure(const EventLog& log, const std::string& model, const Status& status,
-                int control_fd) {
+int InitFailure(const EventLog& log, const std::string& model, const Status& status, int control_fd,
+                const FaceChoice& face) {
   if (control_fd >= 0) {
     ReportTemplateInitError(control_fd, status);
-  } else if (const char* api = getenv("AWS_LAMBDA_RUNTIME_API"); api && *api) {
+  } else if (face.face == Face::kLambda) {
     // Lambda: the init error goes to the Runtime API, which ends the environment.
     auto http = MakePlainHttpClient();
-    (void)LambdaRuntime(api, http.get(), nullptr, "", &RealClock::Get(), &log)
+    (void)LambdaRuntime(face.endpoint, http.get(), nullptr, "", &RealClock::Get(), &log)
         .ReportInitError(status);
   }
   EventLog::Line line = log.Begin("init_error", "error");
@@ -202,10 +216,11 @@ InitTimings ServingTimings(const LoadedModel& loaded, const std::optional<Fetche
 }
 
 // The Lambda face: the same init phase, then the Runtime API loop instead of a listener.
-int RunLambda(const std::string& api, LoadedModel loaded,
+int RunLambda(const FaceChoice& face, LoadedModel loaded,
               const std::optional<FetchedModel>& fetched, const EventLog& log,
               const EventLog& request_log, const Clock& clock, int64_t t_start,
               const std::string& source, const ForkedStart* forked) {
+  const std::string& api = face.endpoint;
   InferenceLimits limits;
   limits.max_elements = EnvInt("MODELFN_MAX_ELEMENTS", limits.max_elements, 1, 1L << 40);
   FunctionIdentity id{loaded.manifest.name, loaded.manifest.version};
@@ -216,6 +231,7 @@ int RunLambda(const std::string& api, LoadedModel loaded,
   {
     EventLog::Line line = InitLine(log, id, timings, fetched, source, forked);
     line.w().Key("mode").String("lambda");
+    line.w().Key("face").String(FaceName(face.face)).Key("face_reason").String(face.reason);
     log.Emit(line);
   }
   // No drain to do between invocations: SIGTERM ends the process, as Lambda expects.
@@ -266,15 +282,29 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
   bool log_requests = EnvInt("MODELFN_LOG_REQUESTS", 1, 0, 1) == 1;
   EventLog log(STDOUT_FILENO, &clock);
   EventLog request_log(log_requests ? STDOUT_FILENO : -1, &clock);
-  if (const char* api = getenv("AWS_LAMBDA_RUNTIME_API"); api && *api) {
-    return RunLambda(api, std::move(loaded), fetched, log, request_log, clock, t_start, args.model,
-                     forked);
+  auto face = ChooseFace(args.face, ProcessEnv());
+  if (!face.ok()) {
+    fprintf(stderr, "modelfn-fn: %s\n", face.status().message().c_str());
+    return 2;
+  }
+  if (face->face == Face::kLambda) {
+    return RunLambda(*face, std::move(loaded), fetched, log, request_log, clock, t_start,
+                     args.model, forked);
   }
   CpuQuota quota = ReadCpuQuota();
   int workers = args.workers > 0 ? args.workers : quota.EffectiveCpus();
   HttpServerOptions opts;
   opts.host = args.host;
   opts.port = args.port;
+  if (face->face == Face::kAzure && !args.port_given) {
+    long azure_port;
+    if (!ParseInt(face->endpoint.c_str(), 0, 65535, &azure_port)) {
+      fprintf(stderr, "modelfn-fn: FUNCTIONS_CUSTOMHANDLER_PORT=%s is not a port number\n",
+              face->endpoint.c_str());
+      return 2;
+    }
+    opts.port = static_cast<int>(azure_port);
+  }
   opts.workers = workers;
   opts.limits.max_body_bytes =
       static_cast<size_t>(EnvInt("MODELFN_MAX_BODY_BYTES", 6 << 20, 1, 1L << 32));
@@ -285,7 +315,27 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
   InitTimings timings = ServingTimings(loaded, fetched, forked);
   FunctionCore core(std::move(loaded.engine), id, limits, &clock, &request_log);
 
-  auto server = HttpServer::Create(opts, [&core](const HttpRequest& req, HttpResponse* resp) {
+  // The Google Cloud face: CloudEvents (Eventarc) to any POST that carries one, and to POST /.
+  std::unique_ptr<GcpEventHandler> events;
+  if (face->face == Face::kCloudEvents) {
+    events = std::make_unique<GcpEventHandler>(
+        &core, id.model_name, GcpEventConfig::FromEnv(ProcessEnv()),
+        [&clock](const std::string& bucket) -> StatusOr<std::unique_ptr<ObjectStore>> {
+          ASSIGN_OR_RETURN(auto gcs, GcsStore::FromEnvironment(bucket, "", ProcessEnv(), &clock));
+          return std::unique_ptr<ObjectStore>(std::move(gcs));
+        },
+        &request_log);  // one line per event, as per request: MODELFN_LOG_REQUESTS=0 silences it
+  }
+  auto server = HttpServer::Create(opts, [&core, &events](const HttpRequest& req,
+                                                          HttpResponse* resp) {
+    if (events && req.method == "POST" && (req.path == "/" || LooksLikeCloudEvent(req.headers))) {
+      Outcome o = events->Handle(req.headers, req.body);
+      resp->status = o.status;
+      resp->content_type = std::move(o.content_type);
+      resp->headers = std::move(o.headers);
+      resp->body = std::move(o.body);
+      return;
+    }
     Invocation inv;
     inv.method = req.method;
     inv.path = req.path;
@@ -311,6 +361,7 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
     EventLog::Line line = InitLine(log, id, timings, fetched, args.model, forked);
     JsonWriter& w = line.w();
     w.Key("mode").String("http");
+    w.Key("face").String(FaceName(face->face)).Key("face_reason").String(face->reason);
     w.Key("port").Int((*server)->port());
     w.Key("workers").Int(workers);
     w.Key("cpu_quota").Double(quota.quota_cpus);
@@ -398,6 +449,13 @@ int Main(int argc, char** argv) {
   Args args;
   int rc = ParseArgs(argc, argv, &args);
   if (rc != 0) return rc < 0 ? 0 : rc;
+  // The face is chosen again where serving starts (a forked instance has its own environment);
+  // a choice that cannot be served is a usage error before any model is loaded.
+  auto face = ChooseFace(args.face, ProcessEnv());
+  if (!face.ok()) {
+    fprintf(stderr, "modelfn-fn: %s\n%s", face.status().message().c_str(), kUsage);
+    return 2;
+  }
   int control_fd = -1;
   if (const char* t = getenv(kTemplateFdEnv); t != nullptr) {
     long fd;
@@ -442,7 +500,7 @@ int Main(int argc, char** argv) {
     loaded = LoadModelDir(args.model, factory, clock);
   }
   env_thread.join();
-  if (!loaded.ok()) return InitFailure(log, args.model, loaded.status(), control_fd);
+  if (!loaded.ok()) return InitFailure(log, args.model, loaded.status(), control_fd, *face);
   if (loaded->warmup.reason() == "warmup_skipped") {
     log.Message("info", "warm-up skipped: " + loaded->warmup.message());
   } else if (!loaded->warmup.ok()) {

@@ -47,6 +47,12 @@ constexpr CodeInfo kCodes[] = {
     {"invalid_input", 400, "The model rejected the input's values"},
     {"auth_unavailable", 503, "Credentials cannot be checked"},
     {"store_unavailable", 503, "Model store unreachable"},
+    {"missing_event_attribute", 400, "CloudEvent lacks a required attribute"},
+    {"unsupported_specversion", 400, "CloudEvents spec version not served"},
+    {"invalid_cloudevent", 400, "Malformed CloudEvent"},
+    {"invalid_base64", 400, "Data is not valid base64"},
+    {"unsupported_event_type", 400, "Event type not served by this function"},
+    {"invalid_event_data", 400, "Event data does not match its type"},
 };
 
 const CodeInfo* Find(std::string_view code) {

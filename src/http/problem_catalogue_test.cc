@@ -31,8 +31,8 @@ Documented ReadDocumentedCodes(const std::string& markdown) {
     std::string one;
     while (std::getline(ss, one, '/')) out[code].insert(std::stoi(one));
   };
-  static const std::regex kRow(R"(^\| `([a-z_]+)` \| ([0-9/]+) \|)");
-  static const std::regex kProse(R"(`([a-z_]+)`\s+([1-5][0-9][0-9])\b)");
+  static const std::regex kRow(R"(^\| `([a-z][a-z0-9_]*)` \| ([0-9/]+) \|)");
+  static const std::regex kProse(R"(`([a-z][a-z0-9_]*)`\s+([1-5][0-9][0-9])\b)");
   std::stringstream lines(section);
   std::string line;
   std::string prose;  // lines outside the table, joined: a code and its status may wrap

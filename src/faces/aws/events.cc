@@ -1,4 +1,4 @@
-#include "function/events.h"
+#include "faces/aws/events.h"
 
 #include "common/json.h"
 #include "faces/aws/api_gateway.h"

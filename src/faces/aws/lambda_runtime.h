@@ -11,8 +11,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "faces/aws/object_events.h"
 #include "function/function_core.h"
-#include "function/object_events.h"
 #include "http/http_client.h"
 
 namespace modelfn {

@@ -1,4 +1,4 @@
-#include "function/object_events.h"
+#include "faces/aws/object_events.h"
 
 #include <gtest/gtest.h>
 

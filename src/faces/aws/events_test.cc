@@ -1,4 +1,4 @@
-#include "function/events.h"
+#include "faces/aws/events.h"
 
 #include <gtest/gtest.h>
 

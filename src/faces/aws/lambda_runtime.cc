@@ -1,11 +1,11 @@
-#include "function/lambda_runtime.h"
+#include "faces/aws/lambda_runtime.h"
 
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 
 #include "common/json.h"
-#include "function/events.h"
+#include "faces/aws/events.h"
 #include "http/problem.h"
 
 namespace modelfn {

@@ -1,4 +1,4 @@
-#include "function/lambda_runtime.h"
+#include "faces/aws/lambda_runtime.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,83 @@
+// Batch inference on one stored object: what every face's object-created trigger does (the S3
+// trigger of the Lambda face, the Cloud Storage event of the Google Cloud face), so each has the
+// same semantics and writes the same files.
+//
+// An object under the input prefix is read, inferred and its answer written as
+// OUTPUT_PREFIX/<key below the input prefix>.<tag>.json in the same bucket, "if absent": a
+// redelivered event never writes twice. The tag names the object's version (S3: its ETag; Cloud
+// Storage: its generation). An object that fails (unreadable, not an input, refused by the model)
+// gets FAILURE_PREFIX/<...>.<tag>.error.json = {"input", "etag", "error": <problem>}: never
+// silently dropped. Inputs: .json (a seed body {"inputs": ...} or a JSON array of rows), .jsonl
+// (one row per line), .npy (a little-endian float32/float64/int32/int64 array, C order).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "function/function_core.h"
+#include "store/object_store.h"
+
+namespace modelfn {
+
+// Opens the object store of a bucket (the face's cloud store in production; tests may give
+// another).
+using BucketOpener =
+    std::function<StatusOr<std::unique_ptr<ObjectStore>>(const std::string& bucket)>;
+
+struct ObjectBatchConfig {
+  std::string input_prefix = "incoming/";
+  std::string output_prefix = "results/";
+  std::string failure_prefix = "failed/";
+};
+
+// One object named by an event.
+struct ObjectRef {
+  std::string key;   // decoded object name
+  std::string etag;  // as the event gives it; may be empty
+  std::string tag;   // names the outputs; "noetag" is used when empty
+};
+
+struct ObjectResult {
+  enum class Kind { kProcessed, kDuplicate, kSkipped, kFailed };
+  Kind kind = Kind::kSkipped;
+  std::string written;  // kProcessed: the output key
+  // kFailed: the failure record's key when it was written, or why it could not be (then
+  // failure_recorded is false and the event should be redelivered).
+  std::string failure;
+  bool failure_recorded = false;
+};
+
+// Handles one object of `store` (the event's bucket). `request_id` names the inference in the
+// request log. Never throws; every outcome is in the result.
+ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
+                               const ObjectBatchConfig& config, FunctionCore& core,
+                               const std::string& request_id);
+
+// Tallies results into the JSON answer every face gives for an object batch:
+// {"processed", "duplicates", "skipped", "written": [key], "failed": [{"input", "failure"}]}.
+class ObjectBatchSummary {
+ public:
+  void Add(const std::string& key, const ObjectResult& result);
+  // A failure that is not about one object (an event record without bucket or key).
+  void AddUnusable(const std::string& why) { failures_.emplace_back("", why); }
+  // True when some failure could not be recorded in the bucket: the caller should ask for a
+  // redelivery so nothing is lost.
+  bool lost_failures() const { return lost_failures_; }
+  std::string ToJson() const;
+
+ private:
+  int processed_ = 0, duplicates_ = 0, skipped_ = 0;
+  bool lost_failures_ = false;
+  std::vector<std::string> written_;
+  std::vector<std::pair<std::string, std::string>> failures_;  // key, failure
+};
+
+// Rows of an input object as a seed body ({"inputs": [...]}) for a one-input model.
+// InvalidArgument ("invalid_request" / "invalid_json") when the object is not a readable input.
+StatusOr<std::string> InputObjectToBody(const std::string& key, const std::string& data);
+
+}  // namespace modelfn

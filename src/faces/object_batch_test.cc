@@ -1,0 +1,86 @@
+#include "faces/object_batch.h"
+
+#include <gtest/gtest.h>
+
+#include "common/json.h"
+#include "engine/ort_engine.h"
+#include "store/faulty_store.h"
+#include "store/memory_store.h"
+
+namespace modelfn {
+namespace {
+
+// The "fails" test model: y = x for four values, a model error otherwise.
+class ObjectBatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto e = OrtEngine::Load(std::string(MODELFN_SOURCE_DIR) + "/tests/models/fails/model.onnx",
+                             OrtEngineOptions());
+    ASSERT_TRUE(e.ok());
+    core_ = std::make_unique<FunctionCore>(std::move(e).value(), FunctionIdentity{"fails", "1"},
+                                           InferenceLimits(), &clock_, &log_);
+    core_->SetReady(InitTimings());
+  }
+  FakeClock clock_;
+  EventLog log_{-1, &clock_};
+  std::unique_ptr<FunctionCore> core_;
+  MemoryStore store_;
+};
+
+TEST_F(ObjectBatchTest, AnObjectWithoutATagIsNamedNoEtag) {
+  ASSERT_TRUE(store_.Put("in/a.json", "[[1,2,3,4]]", PutOptions()).ok());
+  ObjectBatchConfig config;
+  config.input_prefix = "in/";
+  config.output_prefix = "out/";
+  ObjectResult r = InferStoredObject(store_, ObjectRef{"in/a.json", "", ""}, config, *core_, "t");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
+  EXPECT_EQ(r.written, "out/a.json.noetag.json");
+  EXPECT_TRUE(store_.Head("out/a.json.noetag.json").ok());
+}
+
+TEST_F(ObjectBatchTest, AnAnswerAlreadyWrittenIsADuplicate) {
+  ASSERT_TRUE(store_.Put("incoming/a.json", "[[1,2,3,4]]", PutOptions()).ok());
+  ASSERT_TRUE(store_.Put("results/a.json.t1.json", "{}", PutOptions()).ok());
+  ObjectResult r =
+      InferStoredObject(store_, ObjectRef{"incoming/a.json", "e", "t1"}, {}, *core_, "t");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kDuplicate);
+  EXPECT_EQ(store_.Get("results/a.json.t1.json").value(), "{}");  // not rewritten
+}
+
+TEST_F(ObjectBatchTest, AFailureThatCannotBeWrittenIsReportedLost) {
+  FaultyStore faulty(&store_);
+  faulty.FailAfter(0, Status(StatusCode::kUnavailable, "gone"));
+  ObjectResult r =
+      InferStoredObject(faulty, ObjectRef{"incoming/a.json", "e", "t1"}, {}, *core_, "t");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kFailed);
+  EXPECT_FALSE(r.failure_recorded);
+  ObjectBatchSummary summary;
+  summary.Add("incoming/a.json", r);
+  EXPECT_TRUE(summary.lost_failures());
+}
+
+TEST_F(ObjectBatchTest, TheSummaryCountsEveryOutcome) {
+  ObjectBatchSummary summary;
+  ObjectResult processed;
+  processed.kind = ObjectResult::Kind::kProcessed;
+  processed.written = "results/a.json.1.json";
+  ObjectResult duplicate;
+  duplicate.kind = ObjectResult::Kind::kDuplicate;
+  ObjectResult failed;
+  failed.kind = ObjectResult::Kind::kFailed;
+  failed.failure = "failed/b.json.1.error.json";
+  failed.failure_recorded = true;
+  summary.Add("incoming/a.json", processed);
+  summary.Add("incoming/a.json", duplicate);
+  summary.Add("other/c.json", ObjectResult());
+  summary.Add("incoming/b.json", failed);
+  summary.AddUnusable("a record without a key");
+  EXPECT_FALSE(summary.lost_failures());
+  EXPECT_EQ(summary.ToJson(),
+            R"({"processed":1,"duplicates":1,"skipped":1,"written":["results/a.json.1.json"],)"
+            R"("failed":[{"input":"incoming/b.json","failure":"failed/b.json.1.error.json"},)"
+            R"({"input":"","failure":"a record without a key"}]})");
+}
+
+}  // namespace
+}  // namespace modelfn

@@ -1,5 +1,7 @@
 // A small HTTP/1.1 server for function instances: keep-alive, pipelining, Expect: 100-continue,
 // chunked request bodies, size limits, idle and read timeouts, graceful drain.
+// The parts: response_writer.h (response heads), responder.h (answers of asynchronous handlers,
+// across threads), server_loop.h (one event loop), connection.h (one connection's state), poller.h.
 //
 // Threading: `workers` event-loop threads share one listening socket (EPOLLEXCLUSIVE); each owns
 // the connections it accepts and runs the handler inline for them. The handler is synchronous and
@@ -19,27 +21,12 @@
 
 #include "common/status.h"
 #include "http/request_parser.h"
+#include "http/responder.h"
+#include "http/response_writer.h"
 
 namespace modelfn {
 
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
-  std::string body;
-};
-
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse*)>;
-
-// Response header fields are written by one function, which drops (and logs to stderr) a field
-// whose name is not an RFC 9110 token or whose value holds CR, LF, NUL or another control
-// character other than HTAB: no handler can split a response, whatever it copies into a header.
-bool IsValidHeaderName(std::string_view name);
-bool IsValidHeaderValue(std::string_view value);
-
-// An X-Request-Id a client sent is echoed (and logged) only when this holds: 1 to 128 bytes of
-// visible ASCII (0x21-0x7E). Anything else is replaced by a generated id.
-bool IsSafeRequestId(std::string_view id);
 
 // Runs once a request's head (request line and fields) is complete, before its body is read: the
 // place to authenticate without reading or parsing what an unauthenticated client sends.
@@ -52,25 +39,6 @@ bool IsSafeRequestId(std::string_view id);
 // Runs on the connection's event loop: must not block; must be thread-safe.
 using HeadHandler = std::function<bool(HttpRequest* head, HttpResponse* early)>;
 inline constexpr size_t kMaxDrainAfterEarlyAnswer = 64 * 1024;
-
-// Completes one request of an asynchronous handler. Call it once, from any thread (later calls
-// are ignored); the connection's event loop writes the response. If the client has gone away, or
-// the server was destroyed, the response is dropped. Copyable; cheap.
-class HttpResponder {
- public:
-  struct Shared;  // the server's mailboxes; outlives the server while responders hold it
-  HttpResponder() = default;
-  HttpResponder(std::shared_ptr<Shared> shared, int loop, uint64_t conn_id)
-      : shared_(std::move(shared)), loop_(loop), conn_id_(conn_id) {}
-
-  void operator()(HttpResponse response) const;
-  explicit operator bool() const { return shared_ != nullptr; }
-
- private:
-  std::shared_ptr<Shared> shared_;
-  int loop_ = 0;
-  uint64_t conn_id_ = 0;
-};
 
 // Takes the request and answers later through `respond`; must not block. Requests after it on the
 // same connection (pipelining) wait for its response, so answers stay in order.
@@ -86,8 +54,6 @@ struct HttpServerOptions {
   int drain_timeout_ms = 10'000;  // after Shutdown(), in-flight requests get this long
   size_t max_connections = 10'000;
 };
-
-const char* ReasonPhrase(int status);
 
 // Events of the request-reading path, for tests and diagnostics. Monotonic; read from any thread.
 struct HttpServerCounters {
@@ -126,7 +92,7 @@ class HttpServer {
  private:
   HttpServer(HttpServerOptions options, HttpHandler handler, AsyncHttpHandler async_handler,
              int listen_fd, int port);
-  void Loop(int index);
+  friend class ServerLoop;  // one per worker thread (server_loop.h)
 
   HttpServerOptions options_;
   HttpHandler handler_;

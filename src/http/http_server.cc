@@ -15,16 +15,15 @@
 namespace modelfn {
 namespace {
 
-StatusOr<std::pair<int, int>> Listen(const HttpServerOptions& options) {
+StatusOr<std::pair<int, int>> Listen(const std::string& host, int port_number) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* res = nullptr;
-  std::string port_str = std::to_string(options.port);
-  int rc = getaddrinfo(options.host.empty() ? nullptr : options.host.c_str(), port_str.c_str(),
-                       &hints, &res);
-  if (rc != 0) return UnavailableError("cannot resolve " + options.host + ": " + gai_strerror(rc));
+  std::string port_str = std::to_string(port_number);
+  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port_str.c_str(), &hints, &res);
+  if (rc != 0) return UnavailableError("cannot resolve " + host + ": " + gai_strerror(rc));
   int fd = -1;
   std::string err;
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
@@ -39,7 +38,7 @@ StatusOr<std::pair<int, int>> Listen(const HttpServerOptions& options) {
   }
   freeaddrinfo(res);
   if (fd < 0) {
-    return UnavailableError("cannot listen on " + options.host + ":" + port_str + ": " + err);
+    return UnavailableError("cannot listen on " + host + ":" + port_str + ": " + err);
   }
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -53,34 +52,45 @@ StatusOr<std::pair<int, int>> Listen(const HttpServerOptions& options) {
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options,
                                                          HttpHandler handler) {
-  if (options.workers < 1) options.workers = 1;
-  ASSIGN_OR_RETURN(auto fd_port, Listen(options));
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(options), std::move(handler), nullptr,
-                                                    fd_port.first, fd_port.second));
+  return Make(std::move(options), std::move(handler), nullptr);
 }
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::CreateAsync(HttpServerOptions options,
                                                               AsyncHttpHandler handler) {
+  return Make(std::move(options), nullptr, std::move(handler));
+}
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Make(HttpServerOptions options,
+                                                       HttpHandler handler,
+                                                       AsyncHttpHandler async_handler) {
   if (options.workers < 1) options.workers = 1;
-  ASSIGN_OR_RETURN(auto fd_port, Listen(options));
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(options), nullptr, std::move(handler),
-                                                    fd_port.first, fd_port.second));
+  TlsServer* tls = options.tls.get();
+  bool local = tls != nullptr && options.local_plain_listener;
+  std::string host = options.host;
+  int port = options.port;
+  std::unique_ptr<HttpServer> server(
+      new HttpServer(std::move(options), std::move(handler), std::move(async_handler)));
+  ASSIGN_OR_RETURN(auto fd_port, Listen(host, port));
+  server->listeners_.push_back(Listener{fd_port.first, fd_port.second, tls});
+  if (local) {
+    ASSIGN_OR_RETURN(auto local_fd_port, Listen("127.0.0.1", 0));
+    server->listeners_.push_back(Listener{local_fd_port.first, local_fd_port.second, nullptr});
+  }
+  return server;
 }
 
 HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler,
-                       AsyncHttpHandler async_handler, int listen_fd, int port)
+                       AsyncHttpHandler async_handler)
     : options_(std::move(options)),
       handler_(std::move(handler)),
       async_handler_(std::move(async_handler)),
-      shared_(std::make_shared<HttpResponder::Shared>(options_.workers)),
-      listen_fd_(listen_fd),
-      port_(port) {
+      shared_(std::make_shared<HttpResponder::Shared>(options_.workers)) {
   ReserveDescriptorForAccept();
 }
 
 HttpServer::~HttpServer() {
   shared_->Close();
-  if (listen_fd_ >= 0) close(listen_fd_);
+  for (const Listener& l : listeners_) close(l.fd);
 }
 
 void HttpServer::Shutdown() {
@@ -90,7 +100,9 @@ void HttpServer::Shutdown() {
   // Stop listening at once, not only watching: a connection made during the drain is refused
   // instead of waiting in the kernel's queue to be reset at exit, even while every loop is busy in
   // a handler. The descriptor stays open (the loops' epoll sets hold it) until destruction.
-  if (!listener_shut_.exchange(true)) shutdown(listen_fd_, SHUT_RDWR);
+  if (!listener_shut_.exchange(true)) {
+    for (const Listener& l : listeners_) shutdown(l.fd, SHUT_RDWR);
+  }
   draining_.store(true);
   shared->WakeAll();
 }

@@ -23,6 +23,7 @@
 #include "http/request_parser.h"
 #include "http/responder.h"
 #include "http/response_writer.h"
+#include "http/tls_session.h"
 
 namespace modelfn {
 
@@ -53,7 +54,21 @@ struct HttpServerOptions {
   int read_timeout_ms = 30'000;   // a request whose bytes stop arriving -> 408
   int drain_timeout_ms = 10'000;  // after Shutdown(), in-flight requests get this long
   size_t max_connections = 10'000;
+  // HTTPS on host:port instead of HTTP (a TLS implementation: MakeOpenSslTlsServer in
+  // openssl_tls.h): each connection does a non-blocking TLS handshake on its event loop, and a
+  // client that fails it (plaintext, garbage, or with mutual TLS no certificate the CA signed)
+  // is closed before any byte of a request is parsed. A handshake not
+  // done within tls_handshake_timeout_ms is closed; a stalled one holds up no other connection
+  // and no drain (connections still in the handshake close when the drain begins). After its last
+  // answer a TLS connection sends close_notify, then lingers like a plain one, dropping up to
+  // kTlsLingerBytes (raw, undecrypted) of what the client still sends.
+  std::shared_ptr<TlsServer> tls;
+  int tls_handshake_timeout_ms = 10'000;
+  // With tls: also serve plain HTTP on 127.0.0.1 at a free port (local_port()), on the same loops,
+  // for tools on this machine (`modelfn status`).
+  bool local_plain_listener = false;
 };
+inline constexpr size_t kTlsLingerBytes = 1 << 20;
 
 // Events of the request-reading path, for tests and diagnostics. Monotonic; read from any thread.
 struct HttpServerCounters {
@@ -73,7 +88,9 @@ class HttpServer {
                                                            AsyncHttpHandler handler);
   ~HttpServer();
 
-  int port() const { return port_; }
+  int port() const { return listeners_[0].port; }
+  // The plain loopback port of options.local_plain_listener; port() when there is none.
+  int local_port() const { return listeners_.back().port; }
 
   const HttpServerCounters& counters() const { return counters_; }
 
@@ -90,8 +107,15 @@ class HttpServer {
   void Shutdown();
 
  private:
-  HttpServer(HttpServerOptions options, HttpHandler handler, AsyncHttpHandler async_handler,
-             int listen_fd, int port);
+  // A listening socket; its address is the tag the loops' pollers report it with.
+  struct Listener {
+    int fd = -1;
+    int port = 0;
+    TlsServer* tls = nullptr;  // options.tls, or null: plain
+  };
+  static StatusOr<std::unique_ptr<HttpServer>> Make(HttpServerOptions options, HttpHandler handler,
+                                                    AsyncHttpHandler async_handler);
+  HttpServer(HttpServerOptions options, HttpHandler handler, AsyncHttpHandler async_handler);
   friend class ServerLoop;  // one per worker thread (server_loop.h)
 
   HttpServerOptions options_;
@@ -99,10 +123,9 @@ class HttpServer {
   AsyncHttpHandler async_handler_;
   HeadHandler head_handler_;
   std::shared_ptr<HttpResponder::Shared> shared_;
-  int listen_fd_;
-  int port_;
+  std::vector<Listener> listeners_;  // [0] host:port; then the local plain one, if asked for
   std::atomic<bool> draining_{false};
-  std::atomic<bool> listener_shut_{false};  // shutdown(2) of the listener, once
+  std::atomic<bool> listener_shut_{false};  // shutdown(2) of the listeners, once
   std::atomic<size_t> connections_{0};
   HttpServerCounters counters_;
 };

@@ -17,7 +17,7 @@ constexpr int kLingerMs = 2000;
 
 ServerLoop::ServerLoop(HttpServer* server, int index)
     : server_(server), index_(index), wake_fd_(server->shared_->wake_fd(index)) {
-  poller_.Add(server_->listen_fd_, kListenerEvents, nullptr);
+  WatchListeners(true);
   poller_.Add(wake_fd_, EPOLLIN, &wake_fd_);
   last_sweep_ = MonotonicMs();
 }
@@ -25,6 +25,23 @@ ServerLoop::ServerLoop(HttpServer* server, int index)
 ServerLoop::~ServerLoop() {
   server_->connections_.fetch_sub(conns_.size());
   conns_.clear();
+}
+
+bool ServerLoop::IsListener(const void* tag) const {
+  for (const auto& l : server_->listeners_) {
+    if (tag == &l) return true;
+  }
+  return false;
+}
+
+void ServerLoop::WatchListeners(bool on) {
+  for (auto& l : server_->listeners_) {
+    if (on) {
+      poller_.Add(l.fd, kListenerEvents, &l);
+    } else {
+      poller_.Remove(l.fd);
+    }
+  }
 }
 
 bool ServerLoop::Draining() const { return server_->draining_.load(std::memory_order_relaxed); }
@@ -61,6 +78,9 @@ bool ServerLoop::Flush(Connection* c) {
   if (c->want_write) Watch(c, false);
   if (c->close_after_write && !c->lingering && !c->awaiting) {
     c->ShutdownWrite();
+    // Over TLS the client may still be sending a body we refused, unaware: drain up to 1 MiB of
+    // it so that the refusal and close_notify are read, not overtaken by a reset.
+    if (c->tls()) c->linger_budget = kTlsLingerBytes;
     c->lingering = true;
     c->linger_deadline_ms = MonotonicMs() + kLingerMs;
     c->in.clear();
@@ -175,8 +195,9 @@ void ServerLoop::Deliver() {
   arrived_.clear();
 }
 
-void ServerLoop::AcceptAll() {
-  int listen_fd = server_->listen_fd_;
+void ServerLoop::AcceptAll(const void* tag) {
+  const auto& listener = *static_cast<const HttpServer::Listener*>(tag);
+  int listen_fd = listener.fd;
   while (listening_ && accept_paused_until_ == 0) {
     int cfd = -1;
     AcceptResult got = AcceptOrShed(listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, &cfd);
@@ -184,7 +205,7 @@ void ServerLoop::AcceptAll() {
     if (got == AcceptResult::kOutOfDescriptors) {
       // The listener would stay readable and wake this loop at once: stop watching it for a
       // while, keep serving the connections already open.
-      poller_.Remove(listen_fd);
+      WatchListeners(false);
       accept_paused_until_ = MonotonicMs() + kAcceptBackoffMs;
     }
     if (got != AcceptResult::kAccepted) break;
@@ -194,8 +215,10 @@ void ServerLoop::AcceptAll() {
     }
     int one = 1;
     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto c = std::make_unique<Connection>(cfd, server_->options_.limits);
+    auto c = std::make_unique<Connection>(cfd, server_->options_.limits, listener.tls);
     c->last_active_ms = MonotonicMs();
+    if (c->tls())
+      c->handshake_deadline_ms = c->last_active_ms + server_->options_.tls_handshake_timeout_ms;
     poller_.Add(cfd, EPOLLIN | EPOLLRDHUP, c.get());
     server_->connections_.fetch_add(1);
     conns_.emplace(cfd, std::move(c));
@@ -206,7 +229,7 @@ void ServerLoop::OnLingerReadable(Connection* c) {
   char sink[65536];
   while (true) {
     size_t got = 0;
-    IoResult r = c->Read(sink, sizeof sink, &got);
+    IoResult r = c->ReadRaw(sink, sizeof sink, &got);
     if (r == IoResult::kWouldBlock) return;
     if (r != IoResult::kOk || got >= c->linger_budget) {
       Close(c);  // closed, broken, or a body we chose not to read: close rather than drain it
@@ -238,6 +261,10 @@ void ServerLoop::OnReadable(Connection* c) {
       break;
     }
     if (r == IoResult::kWouldBlock) break;
+    if (r == IoResult::kWantWrite) {  // TLS: the read needs to send first (rare)
+      if (!c->want_write) Watch(c, true);
+      break;
+    }
     Close(c);
     return;
   }
@@ -263,8 +290,27 @@ void ServerLoop::OnReadable(Connection* c) {
   }
 }
 
+void ServerLoop::OnHandshake(Connection* c) {
+  switch (c->Handshake()) {
+    case IoResult::kOk:
+      Watch(c, false);
+      c->last_active_ms = MonotonicMs();
+      OnReadable(c);  // a request may have come with the handshake's last flight
+      return;
+    case IoResult::kWouldBlock:
+      if (c->want_write) Watch(c, false);
+      return;
+    case IoResult::kWantWrite:
+      if (!c->want_write) Watch(c, true);
+      return;
+    default:
+      Close(c);  // a failed handshake: nothing of it reaches the parser
+      return;
+  }
+}
+
 void ServerLoop::BeginDrain() {
-  poller_.Remove(server_->listen_fd_);
+  if (accept_paused_until_ == 0) WatchListeners(false);
   listening_ = false;
   drain_deadline_ = MonotonicMs() + server_->options_.drain_timeout_ms;
   // Idle connections close now; those with a request in progress finish it first. A request
@@ -272,6 +318,10 @@ void ServerLoop::BeginDrain() {
   // progress, and is answered (with "Connection: close") instead of being cut off.
   std::vector<Connection*> idle;
   for (auto& [fd, c] : conns_) {
+    if (c->handshaking()) {
+      idle.push_back(c.get());  // a stalled handshake must not delay the drain
+      continue;
+    }
     if (!c->lingering && !c->awaiting && !c->parser.InProgress(c->in) && c->WriteDone() &&
         !c->HasUnreadBytes()) {
       idle.push_back(c.get());
@@ -285,6 +335,10 @@ void ServerLoop::Sweep(int64_t now) {
   std::vector<Connection*> expired;
   std::vector<Connection*> slow;
   for (auto& [fd, c] : conns_) {
+    if (c->handshaking()) {
+      if (now >= c->handshake_deadline_ms) expired.push_back(c.get());
+      continue;
+    }
     if (c->lingering) {
       if (now >= c->linger_deadline_ms) expired.push_back(c.get());
       continue;
@@ -306,7 +360,6 @@ void ServerLoop::Sweep(int64_t now) {
 }
 
 void ServerLoop::Run() {
-  int listen_fd = server_->listen_fd_;
   epoll_event events[128];
   while (true) {
     if (server_->draining_.load() && listening_) BeginDrain();
@@ -314,13 +367,13 @@ void ServerLoop::Run() {
 
     if (accept_paused_until_ != 0 && (!listening_ || MonotonicMs() >= accept_paused_until_)) {
       accept_paused_until_ = 0;
-      if (listening_) poller_.Add(listen_fd, kListenerEvents, nullptr);
+      if (listening_) WatchListeners(true);
     }
     int n = poller_.Wait(events, 128, accept_paused_until_ != 0 ? kAcceptBackoffMs : 250);
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
-      if (tag == nullptr) {  // accept as many as are queued
-        AcceptAll();
+      if (IsListener(tag)) {  // accept as many as are queued
+        AcceptAll(tag);
         continue;
       }
       if (tag == &wake_fd_) {
@@ -330,6 +383,10 @@ void ServerLoop::Run() {
       }
       auto* c = static_cast<Connection*>(tag);
       uint32_t ev = events[i].events;
+      if (c->handshaking()) {
+        OnHandshake(c);
+        continue;
+      }
       if (ev & EPOLLOUT) {
         if (!Flush(c)) continue;
       }

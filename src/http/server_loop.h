@@ -35,7 +35,12 @@ class ServerLoop {
   void Run();
 
  private:
-  void AcceptAll();
+  // Listening sockets: tags are the server's Listener entries.
+  bool IsListener(const void* tag) const;
+  void WatchListeners(bool on);
+  void AcceptAll(const void* listener);
+  // TLS: takes the handshake on; once done, the connection reads like a plain one.
+  void OnHandshake(Connection* c);
   void OnReadable(Connection* c);
   void OnLingerReadable(Connection* c);
   // Writes what `out` holds. Returns false when the connection was closed.

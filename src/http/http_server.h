@@ -1,12 +1,14 @@
-// A small HTTP/1.1 server for function instances: keep-alive, pipelining, Expect: 100-continue,
-// chunked request bodies, size limits, idle and read timeouts, graceful drain.
+// A small HTTP/1.1 server for function instances and the gateway: keep-alive, pipelining,
+// Expect: 100-continue, chunked request bodies, size limits, idle and read timeouts, graceful
+// drain, and optionally TLS (HttpServerOptions::tls) on the same event loops.
 // The parts: response_writer.h (response heads), responder.h (answers of asynchronous handlers,
-// across threads), server_loop.h (one event loop), connection.h (one connection's state), poller.h.
+// across threads), server_loop.h (one event loop), connection.h (one connection's state and its
+// TLS session), poller.h, tls_session.h (the TLS seam; OpenSSL in openssl_tls.h).
 //
-// Threading: `workers` event-loop threads share one listening socket (EPOLLEXCLUSIVE); each owns
-// the connections it accepts and runs the handler inline for them. The handler is synchronous and
-// must be thread-safe. For inference on 1-2 vCPU instances this avoids any cross-thread hand-off;
-// a long handler delays only the connections of its own loop.
+// Threading: `workers` event-loop threads share the listening sockets (EPOLLEXCLUSIVE); each owns
+// the connections it accepts (TLS handshake included) and runs the handler inline for them. The
+// handler is synchronous and must be thread-safe. For inference on 1-2 vCPU instances this avoids
+// any cross-thread hand-off; a long handler delays only the connections of its own loop.
 #pragma once
 
 #include <atomic>

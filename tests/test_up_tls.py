@@ -135,7 +135,8 @@ def test_idle_tls_connections_add_no_gateway_threads(up, tmp_path, pki):
     s = tmp_path / "models"
     push(s, WORK_MODEL, "work", "1.0.0")
     gw = f"  tls: {{cert: {pki['server_cert']}, key: {pki['server_key']}}}\n"
-    u = up(config(s, [fn_config()], gateway=gw))
+    # One instance, kept: no instance start (and no thread of its own) during the count.
+    u = up(config(s, [fn_config(min_instances=1, max_instances=1, idle_ttl_s=600)], gateway=gw))
     port = int(u.url.rsplit(":", 1)[1])
     ctx = ssl.create_default_context(cafile=pki["ca"])
     body = json.dumps(work_body()).encode()

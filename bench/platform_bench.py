@@ -8,14 +8,22 @@
   (c) a burst of 64 requests released together from zero instances, against the same burst on
       a single always-on modelfn-fn: latency p50/p99/max and dropped requests.
 
-Run through scripts/bench.sh --platform.
+With --tls BASELINE_BUILD it measures TLS on the gateway instead: wrk over HTTPS at 16 keep-alive
+connections against the gateway of BASELINE_BUILD (the build of an older commit) and of this build,
+in alternating rounds, the plain-HTTP gateway of this build as a reference; then the gateway's
+thread count with 500 idle TLS connections open, for both builds.
+
+Run through scripts/bench.sh --platform [--tls BASELINE_BUILD].
 """
 import argparse
 import concurrent.futures
 import http.client
 import json
 import pathlib
+import os
 import shutil
+import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -41,24 +49,27 @@ def push_store(store):
 
 
 class Platform:
-    def __init__(self, workdir, store, **fn):
+    def __init__(self, workdir, store, cli=CLI, gateway=(), **fn):
         self.dir = pathlib.Path(workdir)
         self.dir.mkdir(parents=True)
         self.port = free_port()
         lines = ["store: " + str(store), "functions:", "  digits:", "    model: digits"]
         lines += [f"    {k}: {v}" for k, v in fn.items()]
-        lines += ["gateway:", f"  listen: 127.0.0.1:{self.port}"]
+        lines += ["gateway:", f"  listen: 127.0.0.1:{self.port}", *gateway]
         (self.dir / "modelfn.yaml").write_text("\n".join(lines) + "\n")
-        self.proc = subprocess.Popen([str(CLI), "up", "-f", str(self.dir / "modelfn.yaml")],
+        self.proc = subprocess.Popen([str(cli), "up", "-f", str(self.dir / "modelfn.yaml")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
-                self.status()
+                self.ready()
                 return
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("modelfn up did not start")
+
+    def ready(self):
+        self.status()
 
     def status(self):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
@@ -105,13 +116,134 @@ def burst(port, body, n):
             "dropped": sum(1 for _, s in results if s != 200)}
 
 
+class TlsPlatform(Platform):
+    """The gateway with gateway.tls on, a self-signed certificate the clients do not check."""
+
+    def __init__(self, workdir, store, cert, key, cli=CLI, **fn):
+        super().__init__(workdir, store, cli=cli, gateway=[f"  tls: {{cert: {cert}, key: {key}}}"], **fn)
+
+    def ready(self):
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=5,
+                                        context=ssl._create_unverified_context())
+        c.request("GET", "/v1/status")
+        c.getresponse().read()
+        c.close()
+
+    def threads(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/task"))
+
+
+def self_signed(work):
+    key, cert = work / "tls.key", work / "tls.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+def idle_tls_threads(p, n):
+    """Threads of the gateway before and with n idle TLS connections open (handshakes done)."""
+    before = p.threads()
+    ctx = ssl._create_unverified_context()
+    conns = []
+    try:
+        for _ in range(n):
+            conns.append(ctx.wrap_socket(socket.create_connection(("127.0.0.1", p.port), timeout=30)))
+        with_open = p.threads()
+    finally:
+        for c in conns:
+            c.close()
+    return before, with_open
+
+
+def tls_main(args, baseline_build):
+    body_file = MODEL / "requests" / "infer.json"
+    body = body_file.read_bytes()
+    baseline_cli = pathlib.Path(baseline_build) / "modelfn"
+    marker = pathlib.Path(baseline_build) / "COMMIT"  # a copied build names its commit here
+    commit = marker.read_text().strip() if marker.exists() else subprocess.run(
+        ["git", "-C", str(pathlib.Path(baseline_build).parent), "log", "-1", "--format=%h"],
+        capture_output=True, text=True).stdout.strip() or "?"
+    work = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-tls-bench-"))
+    store = work / "models"
+    push_store(store)
+    cert, key = self_signed(work)
+    fn = {"mode": "http", "concurrency": 16, "min_instances": 1, "max_instances": 1, "idle_ttl_s": 600}
+    runs = {"before": [], "after": [], "plain": []}
+    threads = {}
+    try:
+        for r in range(args.rounds):
+            for kind in ("before", "after", "plain"):
+                d = work / f"{kind}-{r}"
+                if kind == "plain":
+                    p = Platform(d, store, **fn)
+                    wait_ready(p.port, body)
+                    runs[kind].append(wrk(p.port, body_file, 16, args.seconds))
+                else:
+                    p = TlsPlatform(d, store, cert, key, cli=baseline_cli if kind == "before" else CLI, **fn)
+                    runs[kind].append(wrk(p.port, body_file, 16, args.seconds, scheme="https"))
+                    if r == 0:
+                        threads[kind] = idle_tls_threads(p, args.idle)
+                p.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def med(kind, field):
+        return statistics.median(x[field] for x in runs[kind])
+
+    def us(x):
+        return f"{x:.0f} µs" if x < 1000 else f"{x / 1000:.2f} ms"
+
+    b_rps, a_rps = med("before", "rps"), med("after", "rps")
+    label = {"before": f"TLS, terminator with a relay thread per connection (baseline, {commit})",
+             "after": "TLS on the gateway's event loops (this build)",
+             "plain": "plain HTTP, this build (reference)"}
+    rows = [f"| {label[k]} | {us(med(k, 'p50_us'))} | {us(med(k, 'p99_us'))} | {med(k, 'rps'):.0f} | "
+            f"{med(k, 'rps') / b_rps:.2f}x | {sum(x['non_2xx'] + x['socket_errors'] for x in runs[k])} |"
+            for k in ("before", "after", "plain")]
+    trows = [f"| {label[k]} | {threads[k][0]} | {threads[k][1]} | {threads[k][1] - threads[k][0]:+d} |"
+             for k in ("before", "after")]
+    md = "\n".join([
+        f"## Gateway TLS (`gateway.tls`) — {today()}",
+        "",
+        f"- Machine: {machine()}. wrk (1 thread) shares the cores with the gateway and the instance.",
+        "- Model: examples/digits, one http-mode instance (concurrency 16); wrk over HTTPS (TLS 1.3, "
+        "P-256 self-signed certificate), 16 keep-alive connections, "
+        f"{args.seconds:.0f} s per run, {args.rounds} alternating rounds, medians shown.",
+        f"- Command: `scripts/bench.sh --platform --tls BASELINE_BUILD` (bench/platform_bench.py); "
+        f"baseline: the build of {commit}.",
+        "",
+        "| gateway | p50 | p99 | req/s | vs baseline | errors |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"TLS throughput on the loops: **{a_rps / b_rps:.2f}x** the terminator's; p50 "
+        f"{us(med('after', 'p50_us'))} against {us(med('before', 'p50_us'))}.",
+        "",
+        f"### Threads with {args.idle} idle TLS connections open",
+        "",
+        "| gateway | threads before | threads with the connections open | added |",
+        "| --- | --- | --- | --- |",
+        *trows,
+    ])
+    print(md)
+    out = write_section("platform-tls", md, args.out)
+    print(f"\nwrote {out}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--cold-runs", type=int, default=15)
     ap.add_argument("--burst", type=int, default=64)
     ap.add_argument("--out", default=None, help="markdown file to update (default docs/benchmarks.md)")
+    ap.add_argument("--tls", metavar="BASELINE_BUILD", default=None,
+                    help="measure gateway TLS against the gateway of BASELINE_BUILD instead")
+    ap.add_argument("--rounds", type=int, default=3, help="--tls: alternating rounds")
+    ap.add_argument("--idle", type=int, default=500, help="--tls: idle TLS connections for the thread count")
     args = ap.parse_args()
+    if args.tls:
+        return tls_main(args, args.tls)
     body_file = MODEL / "requests" / "infer.json"
     body = body_file.read_bytes()
     work = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-platform-bench-"))

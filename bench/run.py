@@ -73,10 +73,10 @@ def cold_start_ms(kind, model_dir, body_file, spec=None):
     return float(out.stdout)
 
 
-def wrk(port, body_file, connections, seconds):
+def wrk(port, body_file, connections, seconds, scheme="http"):
     env = dict(os.environ, BODY_FILE=str(body_file))
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s",
-                          str(ROOT / "bench" / "post.lua"), f"http://127.0.0.1:{port}/v1/infer"],
+                          str(ROOT / "bench" / "post.lua"), f"{scheme}://127.0.0.1:{port}/v1/infer"],
                          capture_output=True, text=True, env=env, check=True).stdout
 
     def latency(label):

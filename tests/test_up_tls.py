@@ -124,3 +124,54 @@ def test_unauthenticated_request_behind_tls_gets_its_401_before_the_body(up, tmp
                 pass
     assert out.startswith(b"HTTP/1.1 401 "), out[:200]
     assert b"Connection: close" in out.split(b"\r\n\r\n", 1)[0]
+
+
+def test_idle_tls_connections_add_no_gateway_threads(up, tmp_path, pki):
+    """TLS is served on the gateway's event loops: connections, finished handshakes or stalled
+    ones, cost the gateway no threads of their own."""
+    import os
+    import socket
+    import ssl
+    s = tmp_path / "models"
+    push(s, WORK_MODEL, "work", "1.0.0")
+    gw = f"  tls: {{cert: {pki['server_cert']}, key: {pki['server_key']}}}\n"
+    # One instance, kept: no instance start (and no thread of its own) during the count.
+    u = up(config(s, [fn_config(min_instances=1, max_instances=1, idle_ttl_s=600)], gateway=gw))
+    port = int(u.url.rsplit(":", 1)[1])
+    ctx = ssl.create_default_context(cafile=pki["ca"])
+    body = json.dumps(work_body()).encode()
+
+    def threads():
+        return len(os.listdir(f"/proc/{u.proc.pid}/task"))
+
+    def ask(tls):
+        tls.sendall(b"POST /v1/models/work/infer HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: "
+                    + str(len(body)).encode() + b"\r\n\r\n" + body)
+        out = b""
+        while b"\r\n\r\n" not in out:
+            out += tls.recv(65536)
+        return out
+
+    conns = []
+    try:
+        # One request first, so that every thread the gateway starts on demand exists.
+        first = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=15),
+                                server_hostname="127.0.0.1")
+        conns.append(first)
+        assert ask(first).startswith(b"HTTP/1.1 200 ")
+        before = threads()
+        for _ in range(40):
+            conns.append(ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=15),
+                                         server_hostname="127.0.0.1"))
+        for _ in range(10):  # handshakes that never finish
+            raw = socket.create_connection(("127.0.0.1", port), timeout=15)
+            raw.sendall(b"\x16\x03\x01")
+            conns.append(raw)
+        # Every finished handshake still answers (so all of them are open on the gateway).
+        for c in conns[1:41]:
+            assert ask(c).startswith(b"HTTP/1.1 200 ")
+        assert threads() == before
+    finally:
+        for c in conns:
+            c.close()

@@ -1,10 +1,14 @@
-// A small HTTP/1.1 server for function instances: keep-alive, pipelining, Expect: 100-continue,
-// chunked request bodies, size limits, idle and read timeouts, graceful drain.
+// A small HTTP/1.1 server for function instances and the gateway: keep-alive, pipelining,
+// Expect: 100-continue, chunked request bodies, size limits, idle and read timeouts, graceful
+// drain, and optionally TLS (HttpServerOptions::tls) on the same event loops.
+// The parts: response_writer.h (response heads), responder.h (answers of asynchronous handlers,
+// across threads), server_loop.h (one event loop), connection.h (one connection's state and its
+// TLS session), poller.h, tls_session.h (the TLS seam; OpenSSL in openssl_tls.h).
 //
-// Threading: `workers` event-loop threads share one listening socket (EPOLLEXCLUSIVE); each owns
-// the connections it accepts and runs the handler inline for them. The handler is synchronous and
-// must be thread-safe. For inference on 1-2 vCPU instances this avoids any cross-thread hand-off;
-// a long handler delays only the connections of its own loop.
+// Threading: `workers` event-loop threads share the listening sockets (EPOLLEXCLUSIVE); each owns
+// the connections it accepts (TLS handshake included) and runs the handler inline for them. The
+// handler is synchronous and must be thread-safe. For inference on 1-2 vCPU instances this avoids
+// any cross-thread hand-off; a long handler delays only the connections of its own loop.
 #pragma once
 
 #include <atomic>
@@ -19,27 +23,13 @@
 
 #include "common/status.h"
 #include "http/request_parser.h"
+#include "http/responder.h"
+#include "http/response_writer.h"
+#include "http/tls_session.h"
 
 namespace modelfn {
 
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
-  std::string body;
-};
-
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse*)>;
-
-// Response header fields are written by one function, which drops (and logs to stderr) a field
-// whose name is not an RFC 9110 token or whose value holds CR, LF, NUL or another control
-// character other than HTAB: no handler can split a response, whatever it copies into a header.
-bool IsValidHeaderName(std::string_view name);
-bool IsValidHeaderValue(std::string_view value);
-
-// An X-Request-Id a client sent is echoed (and logged) only when this holds: 1 to 128 bytes of
-// visible ASCII (0x21-0x7E). Anything else is replaced by a generated id.
-bool IsSafeRequestId(std::string_view id);
 
 // Runs once a request's head (request line and fields) is complete, before its body is read: the
 // place to authenticate without reading or parsing what an unauthenticated client sends.
@@ -52,25 +42,6 @@ bool IsSafeRequestId(std::string_view id);
 // Runs on the connection's event loop: must not block; must be thread-safe.
 using HeadHandler = std::function<bool(HttpRequest* head, HttpResponse* early)>;
 inline constexpr size_t kMaxDrainAfterEarlyAnswer = 64 * 1024;
-
-// Completes one request of an asynchronous handler. Call it once, from any thread (later calls
-// are ignored); the connection's event loop writes the response. If the client has gone away, or
-// the server was destroyed, the response is dropped. Copyable; cheap.
-class HttpResponder {
- public:
-  struct Shared;  // the server's mailboxes; outlives the server while responders hold it
-  HttpResponder() = default;
-  HttpResponder(std::shared_ptr<Shared> shared, int loop, uint64_t conn_id)
-      : shared_(std::move(shared)), loop_(loop), conn_id_(conn_id) {}
-
-  void operator()(HttpResponse response) const;
-  explicit operator bool() const { return shared_ != nullptr; }
-
- private:
-  std::shared_ptr<Shared> shared_;
-  int loop_ = 0;
-  uint64_t conn_id_ = 0;
-};
 
 // Takes the request and answers later through `respond`; must not block. Requests after it on the
 // same connection (pipelining) wait for its response, so answers stay in order.
@@ -85,9 +56,21 @@ struct HttpServerOptions {
   int read_timeout_ms = 30'000;   // a request whose bytes stop arriving -> 408
   int drain_timeout_ms = 10'000;  // after Shutdown(), in-flight requests get this long
   size_t max_connections = 10'000;
+  // HTTPS on host:port instead of HTTP (a TLS implementation: MakeOpenSslTlsServer in
+  // openssl_tls.h): each connection does a non-blocking TLS handshake on its event loop, and a
+  // client that fails it (plaintext, garbage, or with mutual TLS no certificate the CA signed)
+  // is closed before any byte of a request is parsed. A handshake not
+  // done within tls_handshake_timeout_ms is closed; a stalled one holds up no other connection
+  // and no drain (connections still in the handshake close when the drain begins). After its last
+  // answer a TLS connection sends close_notify, then lingers like a plain one, dropping up to
+  // kTlsLingerBytes (raw, undecrypted) of what the client still sends.
+  std::shared_ptr<TlsServer> tls;
+  int tls_handshake_timeout_ms = 10'000;
+  // With tls: also serve plain HTTP on 127.0.0.1 at a free port (local_port()), on the same loops,
+  // for tools on this machine (`modelfn status`).
+  bool local_plain_listener = false;
 };
-
-const char* ReasonPhrase(int status);
+inline constexpr size_t kTlsLingerBytes = 1 << 20;
 
 // Events of the request-reading path, for tests and diagnostics. Monotonic; read from any thread.
 struct HttpServerCounters {
@@ -107,7 +90,9 @@ class HttpServer {
                                                            AsyncHttpHandler handler);
   ~HttpServer();
 
-  int port() const { return port_; }
+  int port() const { return listeners_[0].port; }
+  // The plain loopback port of options.local_plain_listener; port() when there is none.
+  int local_port() const { return listeners_.back().port; }
 
   const HttpServerCounters& counters() const { return counters_; }
 
@@ -124,19 +109,25 @@ class HttpServer {
   void Shutdown();
 
  private:
-  HttpServer(HttpServerOptions options, HttpHandler handler, AsyncHttpHandler async_handler,
-             int listen_fd, int port);
-  void Loop(int index);
+  // A listening socket; its address is the tag the loops' pollers report it with.
+  struct Listener {
+    int fd = -1;
+    int port = 0;
+    TlsServer* tls = nullptr;  // options.tls, or null: plain
+  };
+  static StatusOr<std::unique_ptr<HttpServer>> Make(HttpServerOptions options, HttpHandler handler,
+                                                    AsyncHttpHandler async_handler);
+  HttpServer(HttpServerOptions options, HttpHandler handler, AsyncHttpHandler async_handler);
+  friend class ServerLoop;  // one per worker thread (server_loop.h)
 
   HttpServerOptions options_;
   HttpHandler handler_;
   AsyncHttpHandler async_handler_;
   HeadHandler head_handler_;
   std::shared_ptr<HttpResponder::Shared> shared_;
-  int listen_fd_;
-  int port_;
+  std::vector<Listener> listeners_;  // [0] host:port; then the local plain one, if asked for
   std::atomic<bool> draining_{false};
-  std::atomic<bool> listener_shut_{false};  // shutdown(2) of the listener, once
+  std::atomic<bool> listener_shut_{false};  // shutdown(2) of the listeners, once
   std::atomic<size_t> connections_{0};
   HttpServerCounters counters_;
 };

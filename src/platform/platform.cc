@@ -24,6 +24,7 @@
 #include "gateway/route_stage.h"
 #include "gateway/version_stage.h"
 #include "http/http_client.h"
+#include "http/openssl_tls.h"
 #include "pool/orphans.h"
 #include "store/open_store.h"
 #include "store/store_uri.h"
@@ -158,9 +159,15 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   p->pipeline_ = std::make_unique<gateway::Pipeline>(p->BuildStages(p->config_), p->clock_);
 
   HttpServerOptions o;
-  bool tls = !c.gateway.tls_cert.empty();
-  o.host = tls ? "127.0.0.1" : c.gateway.host;  // with TLS, only the terminator reaches it
-  o.port = tls ? 0 : c.gateway.port;
+  o.host = c.gateway.host;
+  o.port = c.gateway.port;
+  if (!c.gateway.tls_cert.empty()) {
+    // TLS on the gateway's own loops; `modelfn status` on this machine keeps a plain loopback
+    // listener (local_url in the state file).
+    ASSIGN_OR_RETURN(o.tls, MakeOpenSslTlsServer(TlsConfig{c.gateway.tls_cert, c.gateway.tls_key,
+                                                           c.gateway.tls_client_ca}));
+    o.local_plain_listener = true;
+  }
   o.workers = c.gateway.workers > 0 ? c.gateway.workers : ReadCpuQuota().EffectiveCpus();
   o.limits.max_body_bytes = c.gateway.max_body_bytes;
   o.limits.require_host = true;
@@ -172,11 +179,6 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   p->server_->SetHeadHandler([pipeline](HttpRequest* head, HttpResponse* early) {
     return pipeline->CheckHead(head, early);
   });
-  if (tls) {
-    ASSIGN_OR_RETURN(p->tls_, TlsFront::Create(TlsConfig{c.gateway.tls_cert, c.gateway.tls_key,
-                                                         c.gateway.tls_client_ca},
-                                               c.gateway.host, c.gateway.port, p->server_->port()));
-  }
   return p;
 }
 
@@ -184,7 +186,8 @@ std::string Platform::url() const {
   std::string host = config_.gateway.host;
   if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return (tls_ ? "https://" : "http://") + host + ":" + std::to_string(port());
+  return (config_.gateway.tls_cert.empty() ? "http://" : "https://") + host + ":" +
+         std::to_string(port());
 }
 
 Status Platform::WriteStateFile() const {
@@ -193,9 +196,9 @@ Status Platform::WriteStateFile() const {
   w.BeginObject();
   w.Key("pid").Int(getpid());
   w.Key("url").String(url());
-  // What `modelfn status` on this machine uses: the gateway itself, plain HTTP on loopback (behind
-  // the TLS terminator when gateway.tls is on).
-  w.Key("local_url").String("http://127.0.0.1:" + std::to_string(server_->port()));
+  // What `modelfn status` on this machine uses: the gateway itself, plain HTTP on loopback (its
+  // own loopback listener when gateway.tls is on).
+  w.Key("local_url").String("http://127.0.0.1:" + std::to_string(server_->local_port()));
   w.Key("started_at").String(FormatRfc3339(clock_->WallNanos()));
   w.EndObject();
   return WriteFileAtomic(config_.state_dir + "/up.json", out);
@@ -227,7 +230,6 @@ void Platform::Run() {
     w.EndArray();
     log_.Emit(line);
   }
-  if (tls_) tls_thread_ = std::thread([this] { tls_->Run(); });
   server_->Run();
   StopBehindTheListener();
   unlink((config_.state_dir + "/up.json").c_str());
@@ -235,7 +237,6 @@ void Platform::Run() {
 
 void Platform::Shutdown() {
   bool first = !stopping_.exchange(true);
-  if (tls_) tls_->StopAccepting();
   if (server_) server_->Shutdown();
   if (first && running_.load())
     log_.Message("info", "draining: new connections are refused, requests in flight finish");
@@ -244,8 +245,6 @@ void Platform::Shutdown() {
 void Platform::StopBehindTheListener() {
   stopping_.store(true);
   drained_.store(true);
-  if (tls_) tls_->Shutdown();
-  if (tls_thread_.joinable()) tls_thread_.join();
   if (manager_.joinable()) manager_.join();
   if (pointer_watch_.joinable()) pointer_watch_.join();
   for (auto& f : functions_) {

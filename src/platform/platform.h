@@ -2,7 +2,8 @@
 // machine. This is the composition root: it turns the configuration into the store, the keys
 // database, the JWKS, one instance pool per function version, the gateway's pipeline of stages
 // (src/gateway/pipeline.h: authentication, plans, CORS, routing, canary choice, caching), the
-// listener (and TLS front), the pool timers and the loop that follows promotions in the store.
+// listener (HTTPS on its own event loops with gateway.tls), the pool timers and the loop that
+// follows promotions in the store.
 #pragma once
 
 #include <atomic>
@@ -26,7 +27,6 @@
 #include "http/http_server.h"
 #include "manifest/manifest.h"
 #include "platform/config.h"
-#include "platform/tls_front.h"
 #include "pool/pool.h"
 #include "store/object_store.h"
 #include "store/registry.h"
@@ -49,7 +49,7 @@ class Platform {
   static StatusOr<std::unique_ptr<Platform>> Create(PlatformConfig config, PlatformOptions options);
   ~Platform();
 
-  int port() const { return tls_ ? tls_->port() : server_->port(); }
+  int port() const { return server_->port(); }
   std::string url() const;
   // Pre-warms min instances, then serves until Shutdown(); returns after a graceful stop.
   void Run();
@@ -86,7 +86,7 @@ class Platform {
   std::vector<gateway::LocalRoute> LocalRoutes(const PlatformConfig& c);
   // The function routes in effect (the traffic weights /v1/status and /v1/models report).
   std::shared_ptr<const std::vector<gateway::FunctionRoute>> CurrentRoutes() const;
-  // After the listener stopped: the TLS terminator, the timers and every pool (idempotent).
+  // After the listener stopped: the timers and every pool (idempotent).
   void StopBehindTheListener();
   // The bodies of the local routes (platform_status.cc). Thread-safe.
   std::string OpenApiJson() const;
@@ -108,8 +108,6 @@ class Platform {
   PoolEnv pool_env_;
   std::vector<std::unique_ptr<Function>> functions_;
   std::unique_ptr<HttpServer> server_;
-  std::unique_ptr<TlsFront> tls_;  // gateway.tls: the public listener, relaying to server_
-  std::thread tls_thread_;
   GatewayMetrics metrics_;
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<JwksVerifier> jwks_;

@@ -1,7 +1,5 @@
-// TlsFront against real peers in this process: OpenSSL clients in front, a loopback TCP server
-// behind, certificates made here for each test.
-#include "platform/tls_front.h"
-
+// HttpServer with TLS on its event loops, against real peers in this process: OpenSSL clients,
+// certificates made here for each test, the server's own handler behind.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <linux/sockios.h>
@@ -23,12 +21,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
+
+#include "http/http_server.h"
+#include "http/openssl_tls.h"
 
 namespace modelfn {
 namespace {
@@ -84,19 +82,6 @@ void MakeIdentity(const std::string& dir, const std::string& name, const Identit
   fclose(f);
 }
 
-int ListenLoopback(int* port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  EXPECT_EQ(listen(fd, 16), 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  *port = ntohs(a.sin_port);
-  return fd;
-}
-
 int ConnectTo(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
@@ -109,57 +94,6 @@ int ConnectTo(int port) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return fd;
 }
-
-// The gateway's stand-in: a loopback server running `serve` on each connection (own thread).
-class Backend {
- public:
-  explicit Backend(std::function<void(int fd)> serve) : serve_(std::move(serve)) {
-    listen_fd_ = ListenLoopback(&port_);
-    acceptor_ = std::thread([this] {
-      while (true) {
-        int c = accept(listen_fd_, nullptr, nullptr);
-        if (c < 0) return;
-        ++accepted_;
-        std::lock_guard<std::mutex> lock(mu_);
-        conns_.push_back(c);
-        workers_.emplace_back([this, c] {
-          serve_(c);
-          shutdown(c, SHUT_RDWR);  // closed by the destructor, so no fd number is reused early
-        });
-      }
-    });
-  }
-  ~Backend() {
-    shutdown(listen_fd_, SHUT_RDWR);
-    acceptor_.join();
-    close(listen_fd_);
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int c : conns_) shutdown(c, SHUT_RDWR);  // ends the workers' reads
-    for (auto& t : workers_) t.join();
-    for (int c : conns_) close(c);
-  }
-  int port() const { return port_; }
-  int accepted() const { return accepted_.load(); }
-
-  // Echoes what it reads until the peer closes.
-  static void Echo(int fd) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-      if (write(fd, buf, static_cast<size_t>(n)) != n) return;
-    }
-  }
-
- private:
-  std::function<void(int)> serve_;
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::atomic<int> accepted_{0};
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::vector<int> conns_;
-  std::vector<std::thread> workers_;
-};
 
 // A TLS client connection; `client` (optional) is the certificate it presents.
 class TlsClient {
@@ -243,11 +177,23 @@ bool ClosedByPeer(int fd) {
   return n == 0 || errno == ECONNRESET;
 }
 
-class TlsFrontTest : public ::testing::Test {
+std::string Request(const std::string& path, const std::string& body) {
+  return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+// The answer TlsServerTest's handler gives to Request(path, body).
+std::string Answer(const std::string& path, const std::string& body) {
+  std::string content = "POST " + path + " " + body;
+  return "Content-Length: " + std::to_string(content.size()) +
+         "\r\nConnection: keep-alive\r\n\r\n" + content;
+}
+
+class TlsServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     signal(SIGPIPE, SIG_IGN);  // as the gateway does: a peer that closes is an error, not death
-    char tmpl[] = "/tmp/tls-front-test-XXXXXX";
+    char tmpl[] = "/tmp/http-tls-test-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     MakeIdentity(dir_, "server", nullptr, false, &server_);
@@ -258,151 +204,217 @@ class TlsFrontTest : public ::testing::Test {
     if (system(cmd.c_str()) != 0) ADD_FAILURE() << "could not remove " << dir_;
   }
 
-  void Start(int backend_port, const std::string& client_ca = "") {
-    TlsConfig config;
-    config.cert = server_.cert_path;
-    config.key = server_.key_path;
-    config.client_ca = client_ca;
-    auto front = TlsFront::Create(config, "127.0.0.1", 0, backend_port);
-    ASSERT_TRUE(front.ok()) << front.status().ToString();
-    front_ = std::move(front).value();
-    run_ = std::thread([this] { front_->Run(); });
+  void Start(const std::string& client_ca = "", HeadHandler head = nullptr,
+             HttpServerOptions o = HttpServerOptions()) {
+    auto tls = MakeOpenSslTlsServer(TlsConfig{server_.cert_path, server_.key_path, client_ca});
+    ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.workers = 2;
+    o.tls = *tls;
+    auto s = HttpServer::Create(o, [this](const HttpRequest& req, HttpResponse* resp) {
+      handled_.fetch_add(1);
+      resp->content_type = "text/plain";
+      resp->body = req.method + " " + req.path + " " + req.body;
+    });
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_http_ = std::move(s).value();
+    if (head) server_http_->SetHeadHandler(std::move(head));
+    run_ = std::thread([this] { server_http_->Run(); });
   }
   void Stop() {
-    if (!front_) return;
-    front_->Shutdown();
+    if (!server_http_) return;
+    server_http_->Shutdown();
     run_.join();
-    front_.reset();
+    server_http_.reset();
   }
+  int port() const { return server_http_->port(); }
 
   std::string dir_;
   Identity server_;
-  std::unique_ptr<TlsFront> front_;
+  std::atomic<int> handled_{0};
+  std::unique_ptr<HttpServer> server_http_;
   std::thread run_;
 };
 
-TEST_F(TlsFrontTest, HandshakeThenBytesRelayBothWays) {
-  Backend backend(Backend::Echo);
-  Start(backend.port());
-  TlsClient client(front_->port(), nullptr);
+bool EndsWith(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+TEST_F(TlsServerTest, HandshakeThenRequestsOnOneConnection) {
+  Start();
+  TlsClient client(port(), nullptr);
   ASSERT_TRUE(client.handshake_ok());
-  EXPECT_EQ(client.RoundTrip("GET / HTTP/1.1\r\n\r\n"), "GET / HTTP/1.1\r\n\r\n");
-  std::string big(200'000, 'x');  // several TLS records and relay reads
+  ASSERT_TRUE(client.Write(Request("/a", "hello")));
+  std::string want = Answer("/a", "hello");
+  std::string got = client.ReadUpTo(1);
+  while (!EndsWith(got, want)) {
+    std::string more = client.ReadUpTo(1);
+    if (more.empty()) break;
+    got += more;
+  }
+  EXPECT_TRUE(EndsWith(got, want)) << got;
+  EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+  // A body of many TLS records, on the same (kept-alive) connection.
+  std::string big(200'000, 'x');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
-  EXPECT_EQ(client.RoundTrip(big), big);
-  EXPECT_EQ(backend.accepted(), 1);
+  ASSERT_TRUE(client.Write(Request("/b", big)));
+  want = Answer("/b", big);
+  got.clear();
+  while (!EndsWith(got, want)) {
+    std::string more = client.ReadUpTo(1);
+    if (more.empty()) break;
+    got += more;
+  }
+  EXPECT_TRUE(EndsWith(got, want)) << got.substr(0, 200);
+  EXPECT_EQ(handled_.load(), 2);
 }
 
-TEST_F(TlsFrontTest, AnswerSentBeforeTheBackendClosesReachesTheClient) {
-  // As the gateway does when it refuses a request before reading its body.
-  Backend backend([](int fd) {
-    char buf[64];
-    if (read(fd, buf, sizeof buf) <= 0) return;
-    const char answer[] = "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n\r\n";
-    ssize_t ignored = write(fd, answer, sizeof answer - 1);
-    (void)ignored;
+TEST_F(TlsServerTest, EarlyAnswerReachesTheClientWithCloseNotify) {
+  // The head handler refuses before the body, as the gateway does for a body too large.
+  Start("", [](HttpRequest*, HttpResponse* early) {
+    early->status = 413;
+    early->body = "too large";
+    return false;
   });
-  Start(backend.port());
-  TlsClient client(front_->port(), nullptr);
+  TlsClient client(port(), nullptr);
   ASSERT_TRUE(client.handshake_ok());
-  std::string answer = client.RoundTrip("POST / HTTP/1.1\r\n");
-  answer += client.ReadUpTo(1000);
-  EXPECT_EQ(answer, "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(client.Write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n"));
+  std::string answer = client.ReadUpTo(1);
+  answer += client.ReadUpTo(4096);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413 Content Too Large\r\n", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Connection: close\r\n\r\ntoo large"), std::string::npos) << answer;
+  EXPECT_TRUE(client.EndsWithCloseNotify());
+  EXPECT_EQ(handled_.load(), 0);
 }
 
-TEST_F(TlsFrontTest, ClientStillSendingAfterTheBackendClosedIsDrainedNotReset) {
-  // The gateway refused a request by its head and closed; the client, unaware, keeps sending the
-  // body it announced. Its writes must succeed and the connection end in close_notify: a reset
-  // there can destroy the answer before the client reads it.
-  const std::string answer = "HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n";
-  Backend backend([&](int fd) {
-    char buf[64];
-    if (read(fd, buf, sizeof buf) <= 0) return;
-    ssize_t ignored = write(fd, answer.data(), answer.size());
-    (void)ignored;
+TEST_F(TlsServerTest, ClientStillSendingAfterAnEarlyAnswerIsDrainedNotReset) {
+  // Refused by its head; the client, unaware, keeps sending the body it announced. Its writes
+  // must succeed and the connection end in close_notify: a reset there can destroy the answer
+  // before the client reads it.
+  Start("", [](HttpRequest*, HttpResponse* early) {
+    early->status = 401;
+    early->body = "who are you";
+    return false;
   });
-  Start(backend.port());
-  TlsClient client(front_->port(), nullptr);
+  TlsClient client(port(), nullptr);
   ASSERT_TRUE(client.handshake_ok());
-  ASSERT_TRUE(client.Write("POST / HTTP/1.1\r\nContent-Length: 4000000\r\n\r\n"));
-  ASSERT_EQ(client.ReadUpTo(answer.size()), answer);  // the backend has answered and closed
+  ASSERT_TRUE(client.Write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n"));
+  std::string answer = client.ReadUpTo(1);
+  while (answer.find("who are you") == std::string::npos) {
+    std::string more = client.ReadUpTo(1);
+    if (more.empty()) break;
+    answer += more;
+  }
+  ASSERT_EQ(answer.rfind("HTTP/1.1 401 Unauthorized\r\n", 0), 0u) << answer;
   std::string body(200'000, '1');
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(client.Write(body)) << "write " << i;
   EXPECT_TRUE(client.PeerAcknowledgedEveryWrite());
   EXPECT_TRUE(client.EndsWithCloseNotify());
 }
 
-TEST_F(TlsFrontTest, PlainTextClientHelloNeverReachesTheBackend) {
-  Backend backend(Backend::Echo);
-  Start(backend.port());
-  int fd = ConnectTo(front_->port());
+TEST_F(TlsServerTest, PlainTextOrGarbageHelloNeverReachesTheRequestPath) {
+  Start();
+  int fd = ConnectTo(port());
   const char plain[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(send(fd, plain, sizeof plain - 1, MSG_NOSIGNAL), ssize_t(sizeof plain - 1));
   EXPECT_TRUE(ClosedByPeer(fd));
   close(fd);
   // Garbage shaped like a TLS record.
-  fd = ConnectTo(front_->port());
+  fd = ConnectTo(port());
   const char junk[] = "\x16\x03\x01\x00\x05hello";
   ASSERT_EQ(send(fd, junk, sizeof junk - 1, MSG_NOSIGNAL), ssize_t(sizeof junk - 1));
   EXPECT_TRUE(ClosedByPeer(fd));
   close(fd);
-  // Both were refused before a backend connection: the next good client is the first there.
-  TlsClient client(front_->port(), nullptr);
+  EXPECT_EQ(handled_.load(), 0);
+  TlsClient client(port(), nullptr);
   ASSERT_TRUE(client.handshake_ok());
-  EXPECT_EQ(client.RoundTrip("ok"), "ok");
-  EXPECT_EQ(backend.accepted(), 1);
+  ASSERT_TRUE(client.Write(Request("/ok", "")));
+  EXPECT_NE(client.ReadUpTo(1).find("200 OK"), std::string::npos);
+  EXPECT_EQ(handled_.load(), 1);
 }
 
-TEST_F(TlsFrontTest, StalledHandshakeDoesNotHoldUpOthersOrShutdown) {
-  Backend backend(Backend::Echo);
-  Start(backend.port());
-  int stalled = ConnectTo(front_->port());
+TEST_F(TlsServerTest, StalledHandshakeDoesNotHoldUpOthersOrShutdown) {
+  Start();
+  int stalled = ConnectTo(port());
   const char partial[] = "\x16\x03\x01";  // the start of a record header, then nothing
   ASSERT_EQ(send(stalled, partial, 3, MSG_NOSIGNAL), 3);
   for (int i = 0; i < 3; ++i) {
-    TlsClient client(front_->port(), nullptr);
+    TlsClient client(port(), nullptr);
     ASSERT_TRUE(client.handshake_ok());
-    EXPECT_EQ(client.RoundTrip("next"), "next");
+    ASSERT_TRUE(client.Write(Request("/next", "")));
+    EXPECT_NE(client.ReadUpTo(1).find("200 OK"), std::string::npos);
   }
-  EXPECT_EQ(backend.accepted(), 3);
+  EXPECT_EQ(handled_.load(), 3);
   Stop();  // returns with the stalled client still connected
   EXPECT_TRUE(ClosedByPeer(stalled));
   close(stalled);
 }
 
-TEST_F(TlsFrontTest, MutualTlsLetsOnlyClientsTheCaSigned) {
+TEST_F(TlsServerTest, HandshakeNotDoneInTimeIsClosed) {
+  HttpServerOptions o;
+  o.tls_handshake_timeout_ms = 100;  // 10 s in the gateway
+  Start("", nullptr, o);
+  int stalled = ConnectTo(port());
+  const char partial[] = "\x16\x03\x01";
+  ASSERT_EQ(send(stalled, partial, 3, MSG_NOSIGNAL), 3);
+  EXPECT_TRUE(ClosedByPeer(stalled));  // by the server's deadline, while it keeps running
+  close(stalled);
+  TlsClient client(port(), nullptr);
+  EXPECT_TRUE(client.handshake_ok());
+}
+
+TEST_F(TlsServerTest, MutualTlsLetsOnlyClientsTheCaSigned) {
   Identity ca, client, stranger_ca, stranger;
   MakeIdentity(dir_, "ca", nullptr, true, &ca);
   MakeIdentity(dir_, "client", &ca, false, &client);
   MakeIdentity(dir_, "other-ca", nullptr, true, &stranger_ca);
   MakeIdentity(dir_, "stranger", &stranger_ca, false, &stranger);
-  Backend backend(Backend::Echo);
-  Start(backend.port(), ca.cert_path);
+  Start(ca.cert_path);
   {
     // TLS 1.3 finishes the client's side before the server checks it: the refusal shows as the
     // connection ending without an answer.
-    TlsClient anonymous(front_->port(), nullptr);
-    EXPECT_EQ(anonymous.RoundTrip("hello"), "");
+    TlsClient anonymous(port(), nullptr);
+    EXPECT_EQ(anonymous.RoundTrip(Request("/x", "")), "");
   }
   {
-    TlsClient other(front_->port(), &stranger);
-    EXPECT_EQ(other.RoundTrip("hello"), "");
+    TlsClient other(port(), &stranger);
+    EXPECT_EQ(other.RoundTrip(Request("/x", "")), "");
   }
-  TlsClient signed_client(front_->port(), &client);
+  EXPECT_EQ(handled_.load(), 0);
+  TlsClient signed_client(port(), &client);
   ASSERT_TRUE(signed_client.handshake_ok());
-  EXPECT_EQ(signed_client.RoundTrip("hello"), "hello");
-  EXPECT_EQ(backend.accepted(), 1);
+  ASSERT_TRUE(signed_client.Write(Request("/x", "")));
+  EXPECT_NE(signed_client.ReadUpTo(1).find("200 OK"), std::string::npos);
+  EXPECT_EQ(handled_.load(), 1);
 }
 
-TEST(TlsFrontCreateTest, UnreadableOrMismatchedPemIsInvalidArgument) {
-  char tmpl[] = "/tmp/tls-front-test-XXXXXX";
+TEST_F(TlsServerTest, LocalPlainListenerServesLoopbackBesideTls) {
+  HttpServerOptions o;
+  o.local_plain_listener = true;
+  Start("", nullptr, o);
+  ASSERT_NE(server_http_->local_port(), port());
+  int fd = ConnectTo(server_http_->local_port());
+  std::string req = Request("/plain", "p");
+  ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), ssize_t(req.size()));
+  char buf[4096];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  close(fd);
+  TlsClient client(port(), nullptr);
+  ASSERT_TRUE(client.handshake_ok());
+}
+
+TEST(OpenSslTlsServerTest, UnreadableOrMismatchedPemIsInvalidArgument) {
+  char tmpl[] = "/tmp/http-tls-test-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   std::string dir = tmpl;
   Identity a, b;
   MakeIdentity(dir, "a", nullptr, false, &a);
   MakeIdentity(dir, "b", nullptr, false, &b);
   auto create = [&](const std::string& cert, const std::string& key, const std::string& ca) {
-    return TlsFront::Create(TlsConfig{cert, key, ca}, "127.0.0.1", 0, 1).status();
+    return MakeOpenSslTlsServer(TlsConfig{cert, key, ca}).status();
   };
   EXPECT_EQ(create(dir + "/none.pem", a.key_path, "").code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(create(a.cert_path, b.key_path, "").code(), StatusCode::kInvalidArgument);

@@ -1,0 +1,76 @@
+// One event loop of an HttpServer: accepts from the shared listener, reads, parses and answers
+// the connections it accepted, writes the answers asynchronous handlers post to its mailbox, and
+// keeps the deadlines (read timeout -> 408, idle keep-alive, linger, drain).
+//
+// Threading: Run() runs on one thread, which alone touches this loop's connections. Other threads
+// reach it only through the server's HttpResponder::Shared (mailbox + eventfd) and the server's
+// draining flag.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "http/connection.h"
+#include "http/poller.h"
+#include "http/problem.h"
+#include "http/response_writer.h"
+
+namespace modelfn {
+
+class HttpServer;
+
+class ServerLoop {
+ public:
+  // Loop number `index` (0 .. workers-1) of `server`, which outlives it.
+  ServerLoop(HttpServer* server, int index);
+  ~ServerLoop();  // closes the connections still open
+
+  // Serves until the server drains: after Shutdown(), idle connections close at once, those with
+  // a request in progress finish it (answered with "Connection: close"); returns when none is
+  // left or the drain timeout passed.
+  void Run();
+
+ private:
+  // Listening sockets: tags are the server's Listener entries.
+  bool IsListener(const void* tag) const;
+  void WatchListeners(bool on);
+  void AcceptAll(const void* listener);
+  // TLS: takes the handshake on; once done, the connection reads like a plain one.
+  void OnHandshake(Connection* c);
+  void OnReadable(Connection* c);
+  void OnLingerReadable(Connection* c);
+  // Writes what `out` holds. Returns false when the connection was closed.
+  bool Flush(Connection* c);
+  // Parses and serves every complete request in c->in. Returns false if c was closed.
+  bool Process(Connection* c);
+  void ReplyError(Connection* c, const Problem& p);
+  // Writes the answers of asynchronous handlers that arrived for this loop.
+  void Deliver();
+  // The drain begins: stop accepting, close idle connections.
+  void BeginDrain();
+  // Once a second (and on every turn while draining): linger, read and idle deadlines.
+  void Sweep(int64_t now);
+  // Watches c for reads, and for writes too when `write`.
+  void Watch(Connection* c, bool write);
+  void Close(Connection* c);
+  bool Draining() const;
+
+  HttpServer* server_;
+  int index_;
+  int wake_fd_;
+  Poller poller_;
+  std::unordered_map<int, std::unique_ptr<Connection>> conns_;
+  std::unordered_map<uint64_t, Connection*> awaiting_;  // connections holding a request, by token
+  std::vector<std::pair<uint64_t, HttpResponse>> arrived_;
+  uint64_t next_token_ = 1;
+  bool listening_ = true;
+  int64_t accept_paused_until_ = 0;  // out of descriptors: the listener is out of the set till then
+  int64_t drain_deadline_ = 0;
+  int64_t last_sweep_ = 0;
+};
+
+}  // namespace modelfn

@@ -54,7 +54,8 @@ AzureFaceConfig AzureFaceConfig::FromEnv(const EnvFn& env) {
 EnvFn AzureStoreEnv(const EnvFn& env) {
   return [env](const std::string& name) -> std::optional<std::string> {
     auto v = env(name);
-    if (!v && name == "AZURE_STORAGE_CONNECTION_STRING") return env("AzureWebJobsStorage");
+    if ((!v || v->empty()) && name == "AZURE_STORAGE_CONNECTION_STRING")
+      return env("AzureWebJobsStorage");
     return v;
   };
 }

@@ -80,8 +80,8 @@ class AzureHandler {
   const EventLog* log_;
 };
 
-// The env of the Azure store in a function app: AZURE_STORAGE_CONNECTION_STRING, else the app's
-// own storage connection string AzureWebJobsStorage.
+// The env of the Azure store in a function app: AZURE_STORAGE_CONNECTION_STRING when set and not
+// empty, else the app's own storage connection string AzureWebJobsStorage.
 EnvFn AzureStoreEnv(const EnvFn& env);
 
 }  // namespace modelfn

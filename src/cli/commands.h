@@ -20,5 +20,7 @@ int CmdList(int argc, char** argv);
 // Packages and deployment (package_cmds.cc).
 int CmdPackage(int argc, char** argv);
 int CmdDeploy(int argc, char** argv);
+// `package --target azure-functions` (azure_package_cmd.cc).
+int CmdPackageAzureFunctions(int argc, char** argv);
 
 }  // namespace modelfn

@@ -51,6 +51,12 @@ std::string BinariesFor(const std::string& arch) {
 }  // namespace
 
 int CmdPackage(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {  // its own flags: azure_package_cmd.cc
+    std::string arg = argv[i];
+    if (arg == "--target=azure-functions" ||
+        (arg == "--target" && i + 1 < argc && std::string(argv[i + 1]) == "azure-functions"))
+      return CmdPackageAzureFunctions(argc, argv);
+  }
   Args a(argc, argv, {"target", "model", "out", "arch", "runtime", "bootstrap"}, {"json", "help"});
   if (a.Has("help")) return fputs(kPackageUsage, stdout), 0;
   std::string target = a.Get("target");

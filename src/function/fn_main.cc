@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "engine/ort_engine.h"
 #include "faces/aws/lambda_runtime.h"
+#include "faces/azure/azure_handler.h"
 #include "faces/face_choice.h"
 #include "faces/gcp/gcp_events.h"
 #include "function/function_core.h"
@@ -28,6 +29,7 @@
 #include "function/template_protocol.h"
 #include "http/http_server.h"
 #include "http/problem.h"
+#include "store/azure_store.h"
 #include "store/gcs_store.h"
 #include "store/open_store.h"
 #include "store/s3_store.h"
@@ -326,8 +328,21 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
         },
         &request_log);  // one line per event, as per request: MODELFN_LOG_REQUESTS=0 silences it
   }
-  auto server = HttpServer::Create(opts, [&core, &events](const HttpRequest& req,
-                                                          HttpResponse* resp) {
+  // The Azure Functions face: invocation payloads on POST /<functionName>, forwarded HTTP at
+  // /api/... (faces/azure/azure_handler.h).
+  std::unique_ptr<AzureHandler> azure;
+  if (face->face == Face::kAzure) {
+    azure = std::make_unique<AzureHandler>(
+        &core, id.model_name, AzureFaceConfig::FromEnv(ProcessEnv()),
+        [&clock](const std::string& container) -> StatusOr<std::unique_ptr<ObjectStore>> {
+          ASSIGN_OR_RETURN(auto store, AzureStore::FromEnvironment(
+                                           "", container, "", AzureStoreEnv(ProcessEnv()), &clock));
+          return std::unique_ptr<ObjectStore>(std::move(store));
+        },
+        &request_log);
+  }
+  auto server = HttpServer::Create(opts, [&core, &events, &azure](const HttpRequest& req,
+                                                                  HttpResponse* resp) {
     if (events && req.method == "POST" && (req.path == "/" || LooksLikeCloudEvent(req.headers))) {
       Outcome o = events->Handle(req.headers, req.body);
       resp->status = o.status;
@@ -336,9 +351,18 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
       resp->body = std::move(o.body);
       return;
     }
+    if (azure && azure->IsInvocation(req.method, req.path)) {
+      Outcome o = azure->Invoke(req.path.substr(1), req.body);
+      resp->status = o.status;
+      resp->content_type = std::move(o.content_type);
+      resp->headers = std::move(o.headers);
+      resp->body = std::move(o.body);
+      return;
+    }
+    std::string route = azure ? azure->Route(req.path) : std::string();
     Invocation inv;
     inv.method = req.method;
-    inv.path = req.path;
+    inv.path = azure ? std::string_view(route) : std::string_view(req.path);
     inv.query = req.query;
     inv.body = req.body;
     inv.content_type = req.Header("content-type");

@@ -53,6 +53,8 @@ constexpr CodeInfo kCodes[] = {
     {"invalid_base64", 400, "Data is not valid base64"},
     {"unsupported_event_type", 400, "Event type not served by this function"},
     {"invalid_event_data", 400, "Event data does not match its type"},
+    {"invalid_invocation", 400, "Malformed Azure Functions invocation payload"},
+    {"unsupported_trigger", 400, "Azure Functions trigger not served by this function"},
 };
 
 const CodeInfo* Find(std::string_view code) {

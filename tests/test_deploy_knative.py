@@ -102,3 +102,15 @@ def test_bad_options_are_refused_clearly(tmp_path, args, why):
     p, out = deploy(tmp_path, "--model", str(EXAMPLES / "digits"), *args)
     assert p.returncode == 1 and why in p.stderr
     assert not (out / "service.yaml").exists()
+
+
+@pytest.mark.parametrize("target", ["gcp", "knative"])
+def test_each_target_has_its_usage(target):
+    p = subprocess.run([str(CLI), "deploy", "--target", target, "--help"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and f"--target {target}" in p.stdout
+
+
+def test_an_unknown_target_names_the_ones_there_are():
+    p = subprocess.run([str(CLI), "deploy", "--target", "nomad", "--model", str(EXAMPLES / "digits")],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "aws, gcp and knative" in p.stderr

@@ -148,7 +148,8 @@ constexpr const char* kDeployUsage =
     "model) and OUT/template.yaml, an AWS SAM template with a least-privilege role. Without\n"
     "--dry-run it then runs your AWS SAM CLI: sam deploy --template-file OUT/template.yaml\n"
     "--stack-name FUNCTION --resolve-s3 --capabilities CAPABILITY_IAM. OUT defaults to "
-    "./modelfn-aws.\n";
+    "./modelfn-aws.\n"
+    "Other targets: modelfn deploy --target gcp --help, modelfn deploy --target knative --help.\n";
 
 }  // namespace
 

@@ -76,3 +76,19 @@ def kubeconform(files, *extra):
             "-schema-location", str(schemas) + "/{{.ResourceKind}}-{{.Group}}-{{.ResourceAPIVersion}}.json",
             *extra, *[str(f) for f in files]]
     return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+
+def kpodspec_binary():
+    """tests/go/kpodspec: strict decoding into Kubernetes' own Go types (k8s.io/api), built once."""
+    out = BUILD / "go-tools" / "kpodspec"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        p = subprocess.run(["go", "build", "-o", str(out), "."], cwd=GO / "kpodspec", capture_output=True, text=True,
+                           timeout=900, env=_go_env())
+        assert p.returncode == 0, p.stderr
+    return out
+
+
+def kpodspec(files):
+    return subprocess.run([str(kpodspec_binary()), *[str(f) for f in files]], capture_output=True, text=True,
+                          timeout=120)

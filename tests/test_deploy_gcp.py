@@ -14,7 +14,7 @@ import requests
 import yaml
 
 from conftest import CLI, EXAMPLES
-from kube_schemas import kubeconform
+from kube_schemas import kpodspec, kubeconform
 from servers import free_ports, wait_port
 from test_gcp_events import DIGITS_INFER, pubsub_event, send
 
@@ -101,6 +101,8 @@ def test_service_yaml_has_what_cloud_run_reads_and_passes_knatives_schema(tmp_pa
     assert {"name": "MODELFN_MODEL", "value": "gs://my-models/models/digits@1.0.0"} in c["env"]
     r = kubeconform([out / "service.yaml"])
     assert r.returncode == 0, r.stdout + r.stderr
+    r = kpodspec([out / "service.yaml"])
+    assert r.returncode == 0, r.stderr
     report = json.loads(p.stdout)
     cmds = report["commands"]
     grant = [c for c in cmds if "gs://my-models" in c]
@@ -134,6 +136,8 @@ def test_gcs_trigger_adds_eventarc_and_scoped_bucket_access(tmp_path):
                    "MODELFN_GCS_FAILURE_PREFIX": "failed/"}
     r = kubeconform([out / "service.yaml"])
     assert r.returncode == 0, r.stdout + r.stderr
+    r = kpodspec([out / "service.yaml"])
+    assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize("args,why", [

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import CLI, EXAMPLES
-from kube_schemas import kubeconform
+from kube_schemas import kpodspec, kubeconform
 
 IMAGE = "registry.example.com/modelfn/digits:1"
 
@@ -38,6 +38,8 @@ def test_service_passes_knatives_schema(tmp_path, args):
     r = kubeconform([out / "service.yaml"])
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout)["summary"]["valid"] == 1
+    r = kpodspec([out / "service.yaml"])
+    assert r.returncode == 0, r.stderr
 
 
 def test_options_land_where_knative_reads_them(tmp_path):
@@ -90,6 +92,19 @@ def test_the_checker_fails_a_broken_service(tmp_path):
         f.write_text(yaml.safe_dump(doc))
         r = kubeconform([f])
         assert r.returncode != 0, f"{doc} passed: {r.stdout}"
+        r = kpodspec([f])
+        assert r.returncode == 1 and str(f) in r.stderr, f"{doc} passed kpodspec"
+    # Kubernetes' quantity parser and Knative's scale bounds, checked by kpodspec.
+    for i, change in enumerate([
+            lambda d: d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"].update(memory="1 GB"),
+            lambda d: d["spec"]["template"]["metadata"]["annotations"].update(
+                {"autoscaling.knative.dev/min-scale": "5", "autoscaling.knative.dev/max-scale": "2"})]):
+        bad = json.loads(json.dumps(good))
+        change(bad)
+        f = tmp_path / f"broken-k8s{i}.yaml"
+        f.write_text(yaml.safe_dump(bad))
+        r = kpodspec([f])
+        assert r.returncode == 1 and str(f) in r.stderr, f"{bad} passed kpodspec"
 
 
 @pytest.mark.parametrize("args,why", [

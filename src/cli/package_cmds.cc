@@ -1,4 +1,5 @@
-// modelfn package and deploy: a self-contained Lambda package, and the SAM template around it.
+// modelfn package and deploy: a self-contained Lambda package, the SAM template around it, and
+// the Cloud Run / Knative image (deploy_cmds.cc has the other deploy targets).
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -22,7 +23,8 @@ namespace modelfn {
 namespace {
 
 constexpr const char* kPackageUsage =
-    "usage: modelfn package --target aws-lambda-zip --model DIR [--out function.zip] [--arch "
+    "usage: modelfn package --target aws-lambda-zip|aws-lambda-image|cloud-run --model DIR [--out "
+    "function.zip] [--arch "
     "x86_64|arm64]\n"
     "                       [--runtime PATH] [--bootstrap PATH] [--json]\n"
     "\n"
@@ -35,7 +37,10 @@ constexpr const char* kPackageUsage =
     "scripts/build.sh --arch arm64 puts the cross-built ones).\n"
     "aws-lambda-image writes OUT/context (Dockerfile on provided:al2023 and Dockerfile.scratch) "
     "and\n"
-    "OUT/image.tar, the scratch image as an OCI image layout, built without a container engine.\n";
+    "OUT/image.tar, the scratch image as an OCI image layout, built without a container engine.\n"
+    "cloud-run writes the same kind of image (OUT/image.tar, OUT/context) for Cloud Run and\n"
+    "Knative: modelfn-fn serving HTTP and CloudEvents on $PORT; --model may also be a store URI\n"
+    "(gs://...), fetched when the container starts.\n";
 
 // Where the function binaries for `arch` are: beside modelfn for this machine's architecture,
 // else in the arch's folder beside it.
@@ -61,7 +66,8 @@ int CmdPackage(int argc, char** argv) {
   if (a.Has("help")) return fputs(kPackageUsage, stdout), 0;
   std::string target = a.Get("target");
   if (!a.ok() || !a.positional().empty() ||
-      (target != "aws-lambda-zip" && target != "aws-lambda-image") || !a.Has("model")) {
+      (target != "aws-lambda-zip" && target != "aws-lambda-image" && target != "cloud-run") ||
+      !a.Has("model")) {
     return Usage(kPackageUsage,
                  a.ok() ? (a.Has("target") ? "target '" + target + "' is not available yet" : "")
                         : a.error());
@@ -72,13 +78,22 @@ int CmdPackage(int argc, char** argv) {
   o.arch = a.Get("arch", "x86_64");
   o.runtime_binary = a.Get("runtime", BinariesFor(o.arch) + "/modelfn-fn");
   o.bootstrap_binary = a.Get("bootstrap", BinariesFor(o.arch) + "/modelfn-bootstrap");
-  if (target == "aws-lambda-image") {
+  const bool cloud_run = target == "cloud-run";
+  const std::string model_uri = cloud_run && HasStoreScheme(o.model_dir) ? o.model_dir : "";
+  if (!model_uri.empty()) {
+    auto src = ParseModelSource(model_uri);
+    if (!src.ok()) return Fail(src.status());
+    o.model_dir.clear();
+  }
+  if (target == "aws-lambda-image" || cloud_run) {
     std::string staged = o.out + "/package";
     LambdaZipOptions so = o;
     so.out = o.out + "/.stage";
     mkdir(o.out.c_str(), 0755);
     if (Status s = StageLambdaPackage(so, staged); !s.ok()) return Fail(s);
-    auto img = BuildLambdaImage(staged, o.out, o.arch == "x86_64" ? "amd64" : "arm64");
+    const std::string oci_arch = o.arch == "x86_64" ? "amd64" : "arm64";
+    auto img = cloud_run ? BuildCloudRunImage(staged, o.out, oci_arch, model_uri)
+                         : BuildLambdaImage(staged, o.out, oci_arch);
     std::string cleanup = "rm -rf '" + staged + "'";
     if (system(cleanup.c_str()) != 0)
       fprintf(stderr, "modelfn: could not remove %s\n", staged.c_str());
@@ -139,11 +154,12 @@ constexpr const char* kDeployUsage =
     "model) and OUT/template.yaml, an AWS SAM template with a least-privilege role. Without\n"
     "--dry-run it then runs your AWS SAM CLI: sam deploy --template-file OUT/template.yaml\n"
     "--stack-name FUNCTION --resolve-s3 --capabilities CAPABILITY_IAM. OUT defaults to "
-    "./modelfn-aws.\n";
+    "./modelfn-aws.\n"
+    "Other targets: modelfn deploy --target gcp --help, modelfn deploy --target knative --help.\n";
 
 }  // namespace
 
-int CmdDeploy(int argc, char** argv) {
+int CmdDeployAws(int argc, char** argv) {
   Args a(argc, argv, {"target",       "model",         "out",
                       "name",         "arch",          "memory",
                       "timeout",      "ephemeral",     "reserved",
@@ -156,7 +172,8 @@ int CmdDeploy(int argc, char** argv) {
   if (!a.ok() || !a.positional().empty() || !a.Has("model"))
     return Usage(kDeployUsage, a.ok() ? "" : a.error());
   if (a.Get("target") != "aws") {
-    return Usage(kDeployUsage, "target '" + a.Get("target") + "' is not available yet (aws is)");
+    return Usage(kDeployUsage,
+                 "target '" + a.Get("target") + "' is not available (aws, gcp and knative are)");
   }
   auto num = [&](const char* flag, int def, int* out) -> bool {
     std::string v = a.Get(flag);

@@ -148,7 +148,49 @@ StatusOr<OciImageReport> BuildLambdaImage(const std::string& package_dir,
       "ENV LAMBDA_TASK_ROOT=/var/task\n"
       "WORKDIR /var/task\n"
       "ENTRYPOINT [\"/var/task/bootstrap\"]\n"));
-  ASSIGN_OR_RETURN(std::string layer_tar, TarDirectory(package_dir, "var/task"));
+  ImageConfig cfg;
+  cfg.root = "var/task";
+  cfg.entrypoint = {"/var/task/bootstrap"};
+  cfg.env = {"LAMBDA_TASK_ROOT=/var/task"};
+  cfg.workdir = "/var/task";
+  cfg.created_by = "modelfn package --target aws-lambda-image";
+  return BuildOciImage(package_dir, out_dir, arch, cfg);
+}
+
+StatusOr<OciImageReport> BuildCloudRunImage(const std::string& package_dir,
+                                            const std::string& out_dir, const std::string& arch,
+                                            const std::string& model_uri) {
+  mkdir(out_dir.c_str(), 0755);
+  std::string context = out_dir + "/context";
+  mkdir(context.c_str(), 0755);
+  std::string copy = "cp -a '" + package_dir + "/.' '" + context + "/'";
+  if (system(copy.c_str()) != 0) return UnavailableError("cannot copy the package into " + context);
+  const std::string model = model_uri.empty() ? "/app/model" : model_uri;
+  RETURN_IF_ERROR(WriteFileAtomic(
+      context + "/Dockerfile",
+      "# Cloud Run / Knative: modelfn-fn serves HTTP and CloudEvents on $PORT. Everything it "
+      "needs\n"
+      "# is in the package (loader and libc included), so nothing else is in the image.\n"
+      "FROM scratch\n"
+      "COPY . /app/\n"
+      "ENV MODELFN_MODEL=" +
+          model +
+          "\n"
+          "WORKDIR /app\n"
+          "ENTRYPOINT [\"/app/bootstrap\"]\n"));
+  ImageConfig cfg;
+  cfg.root = "app";
+  cfg.entrypoint = {"/app/bootstrap"};
+  cfg.env = {"MODELFN_MODEL=" + model};
+  cfg.workdir = "/app";
+  cfg.created_by = "modelfn package --target cloud-run";
+  return BuildOciImage(package_dir, out_dir, arch, cfg);
+}
+
+StatusOr<OciImageReport> BuildOciImage(const std::string& package_dir, const std::string& out_dir,
+                                       const std::string& arch, const ImageConfig& cfg) {
+  mkdir(out_dir.c_str(), 0755);
+  ASSIGN_OR_RETURN(std::string layer_tar, TarDirectory(package_dir, cfg.root));
   ASSIGN_OR_RETURN(std::string layer, Gzip(layer_tar));
   std::string diff_id = "sha256:" + Sha256Hex(layer_tar);
   std::string layer_digest = "sha256:" + Sha256Hex(layer);
@@ -156,9 +198,11 @@ StatusOr<OciImageReport> BuildLambdaImage(const std::string& package_dir,
   JsonWriter c(&config);
   c.BeginObject().Key("architecture").String(arch).Key("os").String("linux");
   c.Key("config").BeginObject();
-  c.Key("Entrypoint").BeginArray().String("/var/task/bootstrap").EndArray();
-  c.Key("Env").BeginArray().String("LAMBDA_TASK_ROOT=/var/task").EndArray();
-  c.Key("WorkingDir").String("/var/task").EndObject();
+  c.Key("Entrypoint").BeginArray();
+  for (const std::string& e : cfg.entrypoint) c.String(e);
+  c.EndArray().Key("Env").BeginArray();
+  for (const std::string& e : cfg.env) c.String(e);
+  c.EndArray().Key("WorkingDir").String(cfg.workdir).EndObject();
   c.Key("rootfs")
       .BeginObject()
       .Key("type")
@@ -168,11 +212,7 @@ StatusOr<OciImageReport> BuildLambdaImage(const std::string& package_dir,
       .String(diff_id)
       .EndArray();
   c.EndObject();
-  c.Key("history")
-      .BeginArray()
-      .BeginObject()
-      .Key("created_by")
-      .String("modelfn package --target aws-lambda-image");
+  c.Key("history").BeginArray().BeginObject().Key("created_by").String(cfg.created_by);
   c.EndObject().EndArray().EndObject();
   std::string config_digest = "sha256:" + Sha256Hex(config);
   std::string manifest;

@@ -3,6 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+
+#include "common/json.h"
+#include "pipeline/pipeline.h"
+
 namespace modelfn {
 namespace {
 
@@ -104,6 +109,45 @@ TEST(TextTokenizerTest, MalformedTokenizerJsonIsInvalidTokenizer) {
     EXPECT_EQ(t.status().reason(), "invalid_tokenizer") << bad;
     EXPECT_THAT(t.status().message(), HasSubstr("tok.json"));
   }
+}
+
+TEST(TextTokenizerTest, PipelineFeedsTextInputsInTheirDtypeAndChecksTextLength) {
+  if (!TextTokenizer::Available()) GTEST_SKIP() << TextTokenizer::UnavailableReason();
+  ModelSchema s;
+  s.inputs.push_back({"ids", DType::kInt32, {-1, -1}, {"N", "T"}});
+  s.inputs.push_back({"x", DType::kFp32, {-1, 4}, {"N", ""}});
+  s.inputs.push_back({"mask", DType::kInt64, {-1, -1}, {"N", "T"}});
+  s.outputs.push_back({"y", DType::kFp32, {-1, 2}, {"N", ""}});
+  auto doc =
+      Json::Parse(R"({"version":1,"inputs":[{"name":"ids","source":"text","tokenizer":"t.json",)"
+                  R"("field":"input_ids","max_text_bytes":12},{"name":"mask","source":"text",)"
+                  R"("tokenizer":"t.json","field":"attention_mask","max_text_bytes":12}]})");
+  ASSERT_TRUE(doc.ok());
+  auto spec = ParsePipeline(*doc);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  std::shared_ptr<const TextTokenizer> tok = MustLoad();
+  auto p = Pipeline::FromSpec(*spec, s, {}, tok);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE((*p)->has_text());
+  EXPECT_TRUE((*p)->IsTextInput(0));
+  EXPECT_FALSE((*p)->IsTextInput(1));
+  auto b = (*p)->Tokenize({"hello", "world hello"});
+  ASSERT_TRUE(b.ok());
+  std::vector<Tensor> inputs(3);
+  (*p)->FillTextInputs(*b, 1, 1, &inputs);  // the second row only
+  EXPECT_EQ(inputs[0].dtype, DType::kInt32);
+  EXPECT_EQ(inputs[0].shape, (std::vector<int64_t>{1, 4}));
+  std::vector<int32_t> ids(4);
+  ASSERT_EQ(inputs[0].data.size(), 16u);
+  std::memcpy(ids.data(), inputs[0].data.data(), 16);
+  EXPECT_THAT(ids, ElementsAre(2, 5, 4, 3));
+  EXPECT_EQ(inputs[2].dtype, DType::kInt64);
+  EXPECT_EQ(inputs[2].shape, (std::vector<int64_t>{1, 4}));
+  EXPECT_TRUE(inputs[1].shape.empty());  // not a text input: left alone
+  auto too_long = (*p)->Tokenize({"hello", "hello world!!"});
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_EQ(too_long.status().reason(), "text_too_long");
+  EXPECT_THAT(too_long.status().message(), HasSubstr("text 1"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #     every file checked against pinned sha256 sums.
 #   - On x86_64, the arm64 cross build: g++-aarch64-linux-gnu, arm64 libraries (multiarch),
 #     qemu-user-static, and ONNX Runtime's arm64 library (npm onnxruntime-node@1.30.0).
+#   - The text tokenizer's Rust crates (cargo fetch; Rust itself comes from rustup).
 #   - A Python virtualenv (.venv) with the pinned test peers (scripts/requirements-test.txt) and,
 #     with --bench, the benchmark peers (scripts/requirements-bench.txt).
 set -euo pipefail
@@ -140,6 +141,19 @@ if [ ! -x "$tools/bin/aws-lambda-rie" ]; then
   GOBIN="$tools/bin" CGO_ENABLED=0 GOFLAGS=-mod=mod go install \
     github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d >/dev/null 2>&1 ||
     { log "go install of aws-lambda-rie failed"; exit 1; }
+fi
+
+# --- Rust (the text tokenizer, src/pipeline/tokenizer) -----------------------------------------
+# cargo builds the tokenizers crate into the function runtime; without it the build still works
+# but has no text tokenizer (text inputs are refused at load, tests/test_tokenizer_parity.py
+# fails). Rust comes from rustup (Debian 12's cargo is too old for the crate). The crates are
+# fetched here, pinned by Cargo.lock, so that the build itself needs no network.
+cargo_bin=$(command -v cargo || ls "$HOME/.cargo/bin/cargo" 2>/dev/null || true)
+if [ -z "$cargo_bin" ]; then
+  log "cargo not found: install Rust >= 1.85 with rustup (https://rustup.rs) for text inputs"
+else
+  "$cargo_bin" fetch -q --locked --manifest-path "$root/src/pipeline/tokenizer/Cargo.toml" ||
+    { log "cargo fetch of the tokenizer's crates failed"; exit 1; }
 fi
 
 # --- Python peers for tests (and benchmarks) --------------------------------------------------

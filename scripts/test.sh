@@ -102,9 +102,15 @@ echo "== sanitizer build (ASan + UBSan + LSan)"
 if [ -f "$asan/CMakeCache.txt" ] && ! grep -q -- "-fno-sanitize=vptr" "$asan/CMakeCache.txt"; then
   rm -f "$asan/build.ninja"
 fi
+# The text tokenizer (Rust, not instrumented either way) is linked from the release build rather
+# than compiled a second time.
+tokenizer_lib="$build/cargo/release/libmodelfn_tokenizer.a"
+tokenizer_opt=()
+[ -f "$tokenizer_lib" ] && tokenizer_opt=(-DMODELFN_TOKENIZER_LIB="$tokenizer_lib")
 if [ ! -f "$asan/build.ninja" ]; then
   cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMODELFN_WERROR=ON \
-    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined -fno-omit-frame-pointer" >/dev/null
+    -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+    "${tokenizer_opt[@]}" >/dev/null
 fi
 ninja -C "$asan" --quiet
 export LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp"

@@ -284,7 +284,7 @@ def test_load_errors_name_the_field(tmp_path, pipeline, labels, code, words):
     assert words in json.dumps(line, ensure_ascii=False) or words in run_fn(d).stderr.decode()
 
 
-def test_text_source_is_refused_at_load_until_served(tmp_path):
+def test_an_unusable_tokenizer_file_is_refused_at_load(tmp_path):
     (tmp_path / "tokenizer.json").write_text("{}")
     d = tmp_path / "m"
     d.mkdir()
@@ -299,5 +299,5 @@ def test_text_source_is_refused_at_load_until_served(tmp_path):
          "field": "attention_mask"}]}
     (d / "manifest.json").write_text(json.dumps(m))
     line = init_error(d)
-    assert line["code"] == "pipeline_unsupported"
+    assert line["code"] == "invalid_tokenizer"
     assert "'ids'" in run_fn(d).stderr.decode()

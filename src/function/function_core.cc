@@ -244,12 +244,17 @@ Outcome FunctionCore::Infer(const Invocation& inv, const RunLimits& limits,
     }
   }
   int64_t budget = limits_.max_elements;
-  auto prepared = PrepareSeedRequest(*body, engine_->schema(), &budget);
+  auto prepared = PrepareSeedRequest(*body, engine_->schema(), &budget, engine_->pipeline());
   if (!prepared.ok()) return fail(ProblemFromStatus(prepared.status()));
+  if (prepared->text) {
+    Status s = EncodeTextInputs(*engine_->pipeline(), &*prepared, &budget);
+    if (!s.ok()) return fail(ProblemFromStatus(s));
+  }
   auto result = RunPrepared(*engine_, *prepared, limits);
   if (!result.ok()) return fail(ProblemFromStatus(result.status()));
   auto reported = ReportOutputs(engine_->pipeline(), std::move(result).value(), prepared->inputs);
   if (!reported.ok()) return fail(ProblemFromStatus(reported.status()));
+  DropSingleTextBatchDim(*prepared, &*reported);
   Outcome o;
   o.body.reserve(256);
   JsonWriter w(&o.body);
@@ -405,8 +410,14 @@ Outcome FunctionCore::V2Infer(const Invocation& inv, const RunLimits& limits,
   if (header.empty()) return fail(MakeProblem("invalid_request", "the request body is empty"));
   auto doc = Json::Parse(header);
   if (!doc.ok()) return fail(MakeProblem("invalid_json", doc.status().message()));
-  auto prepared = PrepareV2Request(*doc, binary, engine_->schema(), limits_.max_elements);
+  auto prepared =
+      PrepareV2Request(*doc, binary, engine_->schema(), limits_.max_elements, engine_->pipeline());
   if (!prepared.ok()) return fail(ProblemFromStatus(prepared.status()));
+  if (prepared->text) {
+    int64_t budget = limits_.max_elements;
+    Status s = EncodeTextInputs(*engine_->pipeline(), &*prepared, &budget);
+    if (!s.ok()) return fail(ProblemFromStatus(s));
+  }
   auto result = RunPrepared(*engine_, *prepared, limits);
   if (!result.ok()) return fail(ProblemFromStatus(result.status()));
   auto reported = ReportOutputs(engine_->pipeline(), std::move(result).value(), prepared->inputs);

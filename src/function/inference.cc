@@ -49,7 +49,61 @@ Status DecodeSeedInput(const Json& value, const TensorSpec& spec, int64_t* budge
   return s;
 }
 
+// A seed request's "inputs" for a text pipeline: a string, or a list of strings. Returns false
+// (and leaves *p alone) when `inputs` is not text-shaped at all, so tensors take their usual path.
+StatusOr<bool> TakeTexts(const Json& inputs, const ModelSchema& schema, PreparedInputs* p) {
+  if (inputs.is_string()) {
+    p->texts.push_back(inputs.AsString());
+    p->single_text = true;
+  } else if (inputs.is_array()) {
+    const Json::Array& a = inputs.AsArray();
+    if (a.empty()) return Invalid("invalid_request", "'inputs' holds no texts");
+    // A one-input model may still take a nested array of token ids as its tensor.
+    if (!a[0].is_string() && schema.inputs.size() == 1) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!a[i].is_string()) {
+        return Invalid("text_expected",
+                       "'inputs'[" + std::to_string(i) +
+                           "] is not a string: this model takes text (a string or a list of "
+                           "strings; raw tensors as an object keyed by input name)");
+      }
+      p->texts.push_back(a[i].AsString());
+    }
+  } else {
+    return false;
+  }
+  p->text = true;
+  p->inputs.resize(schema.inputs.size());
+  return true;
+}
+
 }  // namespace
+
+void DropSingleTextBatchDim(const PreparedInputs& p, std::vector<ReportedOutput>* outputs) {
+  if (!p.single_text) return;
+  for (ReportedOutput& r : *outputs) {
+    std::vector<int64_t>& shape = r.ranked ? r.outer_shape : r.tensor.shape;
+    if (!shape.empty() && shape[0] == 1) shape.erase(shape.begin());
+  }
+}
+
+Status EncodeTextInputs(const Pipeline& pipeline, PreparedInputs* p, int64_t* budget) {
+  if (!p->text) return Status::Ok();
+  std::vector<std::string_view> views(p->texts.begin(), p->texts.end());
+  ASSIGN_OR_RETURN(TokenBatch b, pipeline.Tokenize(views));
+  int64_t fed = 0;
+  for (size_t i = 0; i < p->inputs.size(); ++i) fed += pipeline.IsTextInput(i) ? 1 : 0;
+  int64_t elements = b.rows * b.cols * fed;
+  if (elements > *budget) {
+    return Status(StatusCode::kResourceExhausted,
+                  "the texts make " + std::to_string(elements) +
+                      " token elements, over the request's limit of " + std::to_string(*budget),
+                  "too_many_elements");
+  }
+  *budget -= elements;
+  pipeline.FillTextInputs(b, 0, b.rows, &p->inputs);
+  return Status::Ok();
+}
 
 StatusOr<std::vector<Tensor>> RunPrepared(Engine& engine, const PreparedInputs& prepared,
                                           const RunLimits& limits) {
@@ -102,12 +156,19 @@ Status CheckShape(const TensorSpec& spec, const Tensor& t) {
 }
 
 StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema& schema,
-                                            int64_t* budget) {
+                                            int64_t* budget, const Pipeline* pipeline) {
   if (!body.is_object())
     return Invalid("invalid_request", "the request body must be a JSON object");
   const Json* inputs = body.Find("inputs");
   if (inputs == nullptr) return Invalid("invalid_request", "the request body has no 'inputs'");
   PreparedInputs p;
+  if (pipeline != nullptr && pipeline->has_text()) {
+    ASSIGN_OR_RETURN(bool text, TakeTexts(*inputs, schema, &p));
+    if (text) {
+      RETURN_IF_ERROR(SelectOutputs(body.Find("outputs"), schema, &p));
+      return p;
+    }
+  }
   p.inputs.resize(schema.inputs.size());
   if (inputs->is_object()) {
     std::vector<bool> seen(schema.inputs.size(), false);
@@ -160,7 +221,8 @@ void WriteSeedOutputs(const std::vector<ReportedOutput>& outputs, JsonWriter* w)
 }
 
 StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view binary,
-                                          const ModelSchema& schema, int64_t max_elements) {
+                                          const ModelSchema& schema, int64_t max_elements,
+                                          const Pipeline* pipeline) {
   if (!header.is_object()) return Invalid("invalid_request", "the request must be a JSON object");
   const Json* inputs = header.Find("inputs");
   if (inputs == nullptr || !inputs->is_array()) {
@@ -193,7 +255,13 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
     if (!dt)
       return Invalid("dtype_mismatch",
                      "input '" + n + "': unknown datatype '" + datatype->AsString() + "'");
-    if (*dt != spec.dtype) {
+    bool text_in = pipeline != nullptr && pipeline->has_text() && *dt == DType::kBytes &&
+                   spec.dtype != DType::kBytes && pipeline->IsTextInput(static_cast<size_t>(idx));
+    if (text_in && p.text) {
+      return Invalid("invalid_request",
+                     "input '" + n + "': the texts are given already (in one BYTES input)");
+    }
+    if (*dt != spec.dtype && !text_in) {
       return Invalid("dtype_mismatch", "input '" + n + "' has datatype " + DTypeName(spec.dtype) +
                                            ", not " + datatype->AsString());
     }
@@ -209,7 +277,14 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
       }
       t.shape.push_back(d.AsInt64());
     }
-    RETURN_IF_ERROR(CheckShape(spec, t));
+    if (text_in) {
+      if (t.shape.empty() || t.shape.size() > 2 || (t.shape.size() == 2 && t.shape[1] != 1)) {
+        return Invalid("shape_mismatch", "input '" + n + "': texts go in a BYTES tensor of shape " +
+                                             "[N] or [N, 1], got " + ShapeToString(t.shape));
+      }
+    } else {
+      RETURN_IF_ERROR(CheckShape(spec, t));
+    }
     const Json* params = in.Find("parameters");
     const Json* bsize = params ? params->Find("binary_data_size") : nullptr;
     const Json* data = in.Find("data");
@@ -234,16 +309,22 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
     }
     if (!s.ok()) return s.WithContext("input '" + n + "'");
     budget -= t.NumElements();
+    if (text_in) {
+      p.text = true;
+      p.texts = std::move(t.strings);
+      t = Tensor();
+    }
   }
   if (binary_pos != binary.size()) {
     return Invalid("invalid_request", std::to_string(binary.size() - binary_pos) +
                                           " bytes of binary data are not claimed by any input");
   }
   for (size_t i = 0; i < seen.size(); ++i) {
+    if (p.text && pipeline->IsTextInput(i)) continue;
     if (!seen[i])
       return Invalid("missing_input", "input '" + schema.inputs[i].name + "' is missing");
   }
-  RETURN_IF_ERROR(CheckSharedDims(schema, p.inputs));
+  if (!p.text) RETURN_IF_ERROR(CheckSharedDims(schema, p.inputs));
   bool all_binary = false;
   if (const Json* params = header.Find("parameters")) {
     if (const Json* b = params->Find("binary_data_output"); b && b->is_bool())
@@ -332,6 +413,42 @@ struct BatchItem {
   bool done = false;
 };
 
+// The texts of every text item are tokenized as one batch, so all are padded to the longest of
+// the batch and the items merge into one run as tensors of equal shapes do. When that fails (a
+// bad text, or the budget), each item is tokenized alone so that only the bad ones fail.
+void EncodeBatchTexts(const Pipeline* pipeline, int64_t* budget, std::vector<BatchItem>* batch) {
+  if (pipeline == nullptr || !pipeline->has_text()) return;
+  std::vector<std::string_view> all;
+  std::vector<BatchItem*> text_items;
+  for (BatchItem& it : *batch) {
+    if (it.done || !it.prepared->text) continue;
+    text_items.push_back(&it);
+    for (const std::string& s : it.prepared->texts) all.emplace_back(s);
+  }
+  if (text_items.empty()) return;
+  int64_t fed = 0;
+  for (size_t i = 0; i < text_items[0]->prepared->inputs.size(); ++i) {
+    fed += pipeline->IsTextInput(i) ? 1 : 0;
+  }
+  auto joint = pipeline->Tokenize(all);
+  if (joint.ok() && joint->rows * joint->cols * fed <= *budget) {
+    *budget -= joint->rows * joint->cols * fed;
+    int64_t row = 0;
+    for (BatchItem* it : text_items) {
+      auto n = static_cast<int64_t>(it->prepared->texts.size());
+      pipeline->FillTextInputs(*joint, row, n, &it->prepared->inputs);
+      row += n;
+    }
+    return;
+  }
+  for (BatchItem* it : text_items) {
+    if (Status s = EncodeTextInputs(*pipeline, &*it->prepared, budget); !s.ok()) {
+      it->error = s;
+      it->done = true;
+    }
+  }
+}
+
 Tensor Concat(const std::vector<const Tensor*>& parts) {
   Tensor t;
   t.name = parts[0]->name;
@@ -416,19 +533,23 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
       it.done = true;
       continue;
     }
-    auto p = PrepareSeedRequest(body, schema, &budget);
+    auto p = PrepareSeedRequest(body, schema, &budget, engine.pipeline());
     if (!p.ok()) {
       it.error = p.status();
       it.done = true;
       if (p.status().reason() == "too_many_elements") budget = 0;
       continue;
     }
-    if (Status s = CheckInputLimits(engine, p->inputs); !s.ok()) {
+    it.prepared = std::move(p).value();
+  }
+  EncodeBatchTexts(engine.pipeline(), &budget, &batch);
+  for (BatchItem& it : batch) {
+    if (it.done) continue;
+    if (Status s = CheckInputLimits(engine, it.prepared->inputs); !s.ok()) {
       it.error = s;
       it.done = true;
       continue;
     }
-    it.prepared = std::move(p).value();
     if (batchable_model) {
       int64_t rows = it.prepared->inputs[0].shape[0];
       bool same = true;
@@ -489,6 +610,7 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
       auto r = ReportOutputs(engine.pipeline(), std::move(it.outputs), it.prepared->inputs);
       if (r.ok()) {
         reported = std::move(r).value();
+        DropSingleTextBatchDim(*it.prepared, &*reported);
       } else {
         it.error = r.status();
       }

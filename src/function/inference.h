@@ -28,7 +28,16 @@ struct PreparedInputs {
   std::vector<Tensor> inputs;        // schema order
   std::vector<size_t> outputs;       // indices into schema.outputs
   std::vector<bool> binary_outputs;  // V2 only: same length as outputs
+  // A request in text for a pipeline with text inputs: the texts, one per row, whose tokens are
+  // still to be put into `inputs` (EncodeTextInputs); those inputs are empty until then.
+  bool text = false;
+  bool single_text = false;  // "inputs" was one string, not a list: answers drop the batch dim
+  std::vector<std::string> texts;
 };
+
+// For a request that sent one string (p.single_text): each output loses its leading dimension
+// of 1, so an argmax answers one {"label", "index", "score"} object rather than a list of one.
+void DropSingleTextBatchDim(const PreparedInputs& p, std::vector<ReportedOutput>* outputs);
 
 // Checks a decoded tensor against its spec: same rank, fixed dims equal. shape_mismatch otherwise.
 Status CheckShape(const TensorSpec& spec, const Tensor& t);
@@ -46,8 +55,16 @@ std::string SpecShapeString(const TensorSpec& spec);
 // Seed API body: {"inputs": <nested array>} for a one-input model, or {"inputs": {"name": ...}};
 // optional "outputs": ["name", ...] and "model": "<name>" (checked by the caller).
 // `budget` is decremented by the elements decoded (shared across batch items).
+// With a `pipeline` that has text inputs, "inputs" may also be a string or a list of strings:
+// the result then holds the texts (text = true; see EncodeTextInputs); a list holding anything
+// else is InvalidArgument "text_expected". Named tensors (an object) still bypass the tokenizer.
 StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema& schema,
-                                            int64_t* budget);
+                                            int64_t* budget, const Pipeline* pipeline = nullptr);
+
+// Tokenizes p->texts as one batch and fills the pipeline's text inputs; a no-op unless p->text.
+// `budget` is decremented by the elements made. Errors: Pipeline::Tokenize's; ResourceExhausted
+// "too_many_elements" past the budget.
+Status EncodeTextInputs(const Pipeline& pipeline, PreparedInputs* p, int64_t* budget);
 
 // Writes {"outputs": {"name": <nested>}...} members (without the enclosing braces' other fields).
 void WriteSeedOutputs(const std::vector<Tensor>& outputs, JsonWriter* w);
@@ -56,8 +73,12 @@ void WriteSeedOutputs(const std::vector<ReportedOutput>& outputs, JsonWriter* w)
 
 // Open Inference Protocol request. `header` is the JSON part; `binary` the bytes after it (binary
 // tensor data extension), consumed by inputs with parameters.binary_data_size in order.
+// With a `pipeline` that has text inputs, a BYTES tensor of shape [N] or [N, 1] given for one of
+// them holds N texts: the result holds them (text = true) and the other text inputs are not
+// needed; a tensor of the model's own datatype still bypasses the tokenizer.
 StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view binary,
-                                          const ModelSchema& schema, int64_t max_elements);
+                                          const ModelSchema& schema, int64_t max_elements,
+                                          const Pipeline* pipeline = nullptr);
 
 // Open Inference Protocol response. Appends the JSON header to *out, then binary data for outputs
 // marked binary; returns the JSON header length when any output went binary (for the

@@ -1,5 +1,7 @@
 #include "function/model_loader.h"
 
+#include <future>
+
 #include "common/files.h"
 #include "common/sha256.h"
 #include "engine/onnx_model_info.h"
@@ -70,11 +72,27 @@ StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& 
   RETURN_IF_ERROR(VerifyFiles(others, dir));
   out.timings.model_verify_ms = ms_since(t0);
   t0 = clock.MonotonicNanos();
-  ASSIGN_OR_RETURN(out.engine, make_engine(model_path, bytes));
+  // A tokenizer needs no model schema: it loads on another thread while the session is made.
+  std::future<StatusOr<std::shared_ptr<const TextTokenizer>>> tokenizer;
+  bool has_text = false;
+  if (out.manifest.pipeline) {
+    for (const PipelineInput& in : out.manifest.pipeline->inputs)
+      has_text = has_text || in.source == InputSource::kText;
+  }
+  if (has_text) {
+    tokenizer = std::async(std::launch::async,
+                           [&m = out.manifest, &dir] { return Pipeline::LoadTokenizer(m, dir); });
+  }
+  auto engine = make_engine(model_path, bytes);
+  StatusOr<std::shared_ptr<const TextTokenizer>> tok =
+      has_text ? tokenizer.get() : std::shared_ptr<const TextTokenizer>();
+  if (!engine.ok()) return engine.status();
+  out.engine = std::move(engine).value();
   out.timings.model_load_ms = ms_since(t0);
   RETURN_IF_ERROR(CheckSchemaMatches(out.manifest, out.engine->schema()));
+  if (!tok.ok()) return tok.status();
   ASSIGN_OR_RETURN(std::shared_ptr<const Pipeline> pipeline,
-                   Pipeline::Load(out.manifest, out.engine->schema(), dir));
+                   Pipeline::Load(out.manifest, out.engine->schema(), dir, std::move(tok).value()));
   out.engine->set_pipeline(std::move(pipeline));
   out.engine->set_input_limits(out.manifest.input_limits);
   out.batch_dependent_ops = BatchDependentOps(info);

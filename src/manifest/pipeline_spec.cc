@@ -119,7 +119,8 @@ Status ParseInput(const Json& e, const std::string& at, PipelineInput* in) {
   }
   if (source == "text") {
     in->source = InputSource::kText;
-    RETURN_IF_ERROR(OnlyKnown(e, where, {"name", "source", "tokenizer", "field", "max_length"}));
+    RETURN_IF_ERROR(OnlyKnown(
+        e, where, {"name", "source", "tokenizer", "field", "max_length", "max_text_bytes"}));
     ASSIGN_OR_RETURN(in->tokenizer, OptString(e, "tokenizer", where));
     if (in->tokenizer.empty()) return Bad(where, "a text input needs a 'tokenizer' file");
     RETURN_IF_ERROR(CheckFileName(in->tokenizer, "tokenizer", where));
@@ -130,6 +131,7 @@ Status ParseInput(const Json& e, const std::string& at, PipelineInput* in) {
       return Bad(where, "'field' must be \"input_ids\", \"attention_mask\" or \"token_type_ids\"");
     }
     ASSIGN_OR_RETURN(in->max_length, OptInt(e, "max_length", 1, 0, where));
+    ASSIGN_OR_RETURN(in->max_text_bytes, OptInt(e, "max_text_bytes", 1, in->max_text_bytes, where));
     return Status::Ok();
   }
   if (source == "image") {
@@ -299,6 +301,8 @@ void WritePipeline(const PipelineSpec& spec, JsonWriter* w) {
     if (in.source == InputSource::kText) {
       w->Key("tokenizer").String(in.tokenizer).Key("field").String(in.field);
       if (in.max_length > 0) w->Key("max_length").Int(in.max_length);
+      if (in.max_text_bytes != PipelineInput().max_text_bytes)
+        w->Key("max_text_bytes").Int(in.max_text_bytes);
     } else if (in.source == InputSource::kImage) {
       const ImageSpec& img = in.image;
       w->Key("layout").String(img.layout).Key("color").String(img.color);

@@ -52,7 +52,8 @@ struct PipelineInput {
   std::string tokenizer;
   std::string field;       // input_ids | attention_mask | token_type_ids
   int64_t max_length = 0;  // tokens per text after truncation; 0: the tokenizer's own setting
-  ImageSpec image;         // "image"
+  int64_t max_text_bytes = 64 * 1024;  // a longer text (UTF-8 bytes) is refused: text_too_long
+  ImageSpec image;                     // "image"
 };
 
 struct PipelineOutput {

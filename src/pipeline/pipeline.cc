@@ -50,6 +50,33 @@ void WriteRankedDims(const ReportedOutput& r, size_t dim, size_t* row, JsonWrite
   w->EndArray();
 }
 
+// Reads file `path` (relative to `dir`) that the manifest lists, checking the bytes read against
+// its sha256 and size: the very bytes that are then parsed, with no window between check and use.
+StatusOr<std::string> ReadListedFile(const Manifest& m, const std::string& dir,
+                                     const std::string& path, const char* what) {
+  const ManifestFile* listed = nullptr;
+  for (const ManifestFile& f : m.files) {
+    if (NormalizePath(f.path) == NormalizePath(path)) listed = &f;
+  }
+  if (listed == nullptr) return Mismatch(std::string(what) + " '" + path + "' is not in 'files'");
+  ASSIGN_OR_RETURN(std::string bytes, ReadFile(dir + "/" + listed->path));
+  std::string sha = Sha256Hex(bytes);
+  if (sha != listed->sha256 || bytes.size() != listed->size) {
+    return Status(StatusCode::kDataLoss,
+                  listed->path + " does not match manifest.json (expected sha256 " +
+                      listed->sha256 + ", found " + sha + "): refusing a modified " + what,
+                  "checksum_mismatch");
+  }
+  return bytes;
+}
+
+template <typename T>
+void CopyRows(const std::vector<int64_t>& src, size_t first, size_t n, Tensor* t) {
+  t->data.resize(n * sizeof(T));
+  T* dst = reinterpret_cast<T*>(t->data.data());
+  for (size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(src[first + i]);
+}
+
 }  // namespace
 
 StatusOr<std::vector<std::string>> ParseLabels(std::string_view text, const std::string& path) {
@@ -73,9 +100,44 @@ StatusOr<std::vector<std::string>> ParseLabels(std::string_view text, const std:
   return labels;
 }
 
+StatusOr<std::shared_ptr<const TextTokenizer>> Pipeline::LoadTokenizer(const Manifest& m,
+                                                                       const std::string& dir) {
+  if (!m.pipeline) return std::shared_ptr<const TextTokenizer>();
+  const PipelineInput* first = nullptr;
+  for (const PipelineInput& in : m.pipeline->inputs) {
+    if (in.source != InputSource::kText) continue;
+    if (first == nullptr) {
+      first = &in;
+    } else if (in.tokenizer != first->tokenizer || in.max_length != first->max_length ||
+               in.max_text_bytes != first->max_text_bytes) {
+      return Status(StatusCode::kInvalidArgument,
+                    "manifest.json: pipeline input '" + in.name +
+                        "': every text input must name the same 'tokenizer', 'max_length' and "
+                        "'max_text_bytes' as '" +
+                        first->name + "'",
+                    "invalid_manifest");
+    }
+  }
+  if (first == nullptr) return std::shared_ptr<const TextTokenizer>();
+  ASSIGN_OR_RETURN(std::string bytes, ReadListedFile(m, dir, first->tokenizer, "tokenizer file"));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<TextTokenizer> tok,
+      TextTokenizer::Load(bytes, static_cast<size_t>(first->max_length),
+                          "pipeline input '" + first->name + "': " + first->tokenizer));
+  return std::shared_ptr<const TextTokenizer>(std::move(tok));
+}
+
 StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(const Manifest& m,
                                                          const ModelSchema& model,
                                                          const std::string& dir) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const TextTokenizer> tok, LoadTokenizer(m, dir));
+  return Load(m, model, dir, std::move(tok));
+}
+
+StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(const Manifest& m,
+                                                         const ModelSchema& model,
+                                                         const std::string& dir,
+                                                         std::shared_ptr<const TextTokenizer> tok) {
   if (!m.pipeline) return std::shared_ptr<const Pipeline>();
   std::vector<std::pair<std::string, std::vector<std::string>>> labels;
   for (const PipelineOutput& out : m.pipeline->outputs) {
@@ -83,41 +145,45 @@ StatusOr<std::shared_ptr<const Pipeline>> Pipeline::Load(const Manifest& m,
     bool have = false;
     for (const auto& l : labels) have = have || l.first == out.labels;
     if (have) continue;
-    const ManifestFile* listed = nullptr;
-    for (const ManifestFile& f : m.files) {
-      if (NormalizePath(f.path) == NormalizePath(out.labels)) listed = &f;
-    }
-    if (listed == nullptr) return Mismatch("labels file '" + out.labels + "' is not in 'files'");
-    // Hash the very bytes that are parsed: no window between the check and the use.
-    ASSIGN_OR_RETURN(std::string bytes, ReadFile(dir + "/" + listed->path));
-    std::string sha = Sha256Hex(bytes);
-    if (sha != listed->sha256 || bytes.size() != listed->size) {
-      return Status(StatusCode::kDataLoss,
-                    listed->path + " does not match manifest.json (expected sha256 " +
-                        listed->sha256 + ", found " + sha + "): refusing a modified labels file",
-                    "checksum_mismatch");
-    }
-    ASSIGN_OR_RETURN(std::vector<std::string> lines, ParseLabels(bytes, listed->path));
+    ASSIGN_OR_RETURN(std::string bytes, ReadListedFile(m, dir, out.labels, "labels file"));
+    ASSIGN_OR_RETURN(std::vector<std::string> lines, ParseLabels(bytes, out.labels));
     labels.emplace_back(out.labels, std::move(lines));
   }
-  return FromSpec(*m.pipeline, model, std::move(labels));
+  return FromSpec(*m.pipeline, model, std::move(labels), std::move(tok));
 }
 
 StatusOr<std::shared_ptr<const Pipeline>> Pipeline::FromSpec(
     PipelineSpec spec, const ModelSchema& model,
-    std::vector<std::pair<std::string, std::vector<std::string>>> labels) {
+    std::vector<std::pair<std::string, std::vector<std::string>>> labels,
+    std::shared_ptr<const TextTokenizer> tok) {
   Manifest probe;
   probe.pipeline = spec;
   RETURN_IF_ERROR(CheckPipelineMatches(probe, model));
+  std::vector<int> text_field(model.inputs.size(), -1);
+  int64_t max_text_bytes = 0;
   for (const PipelineInput& in : spec.inputs) {
-    if (in.source != InputSource::kTensor) {
+    if (in.source == InputSource::kImage) {
       return Status(StatusCode::kUnimplemented,
-                    "manifest.json: pipeline input '" + in.name + "': the source \"" +
-                        InputSourceName(in.source) +
-                        "\" is not supported by this runtime yet (send the tensor instead)",
+                    "manifest.json: pipeline input '" + in.name +
+                        "': the source \"image\" is not supported by this runtime yet (send the "
+                        "tensor instead)",
                     "pipeline_unsupported");
     }
+    if (in.source != InputSource::kText) continue;
+    if (tok == nullptr) {
+      return Status(StatusCode::kUnimplemented,
+                    "manifest.json: pipeline input '" + in.name + "': no tokenizer is loaded" +
+                        (TextTokenizer::Available()
+                             ? std::string()
+                             : std::string(" (") + TextTokenizer::UnavailableReason() + ")"),
+                    "pipeline_unsupported");
+    }
+    text_field[static_cast<size_t>(model.InputIndex(in.name))] = in.field == "input_ids"        ? 0
+                                                                 : in.field == "attention_mask" ? 1
+                                                                                                : 2;
+    max_text_bytes = in.max_text_bytes;
   }
+  if (max_text_bytes == 0) tok = nullptr;
   for (const PipelineOutput& out : spec.outputs) {
     if (out.labels.empty()) continue;
     const std::vector<std::string>* lines = nullptr;
@@ -137,6 +203,9 @@ StatusOr<std::shared_ptr<const Pipeline>> Pipeline::FromSpec(
   p->spec_ = std::move(spec);
   p->model_ = model;
   p->labels_ = std::move(labels);
+  p->tokenizer_ = std::move(tok);
+  p->text_field_ = std::move(text_field);
+  p->max_text_bytes_ = max_text_bytes;
   return std::shared_ptr<const Pipeline>(std::move(p));
 }
 
@@ -279,6 +348,40 @@ Tensor ReportedToV2Tensor(ReportedOutput r) {
   t.strings.reserve(r.entries.size());
   for (const Ranked& e : r.entries) t.strings.push_back(V2Entry(e, r.labels));
   return t;
+}
+
+StatusOr<TokenBatch> Pipeline::Tokenize(const std::vector<std::string_view>& texts) const {
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (static_cast<int64_t>(texts[i].size()) > max_text_bytes_) {
+      return Status(StatusCode::kInvalidArgument,
+                    "text " + std::to_string(i) + " is " + std::to_string(texts[i].size()) +
+                        " bytes long; this model accepts at most " +
+                        std::to_string(max_text_bytes_) + " bytes per text",
+                    "text_too_long");
+    }
+  }
+  return tokenizer_->Encode(texts);
+}
+
+void Pipeline::FillTextInputs(const TokenBatch& b, int64_t row0, int64_t rows,
+                              std::vector<Tensor>* inputs) const {
+  size_t first = static_cast<size_t>(row0 * b.cols);
+  size_t n = static_cast<size_t>(rows * b.cols);
+  for (size_t i = 0; i < text_field_.size() && i < inputs->size(); ++i) {
+    if (text_field_[i] < 0) continue;
+    const std::vector<int64_t>& src = text_field_[i] == 0   ? b.input_ids
+                                      : text_field_[i] == 1 ? b.attention_mask
+                                                            : b.token_type_ids;
+    Tensor& t = (*inputs)[i];
+    t.name = model_.inputs[i].name;
+    t.dtype = model_.inputs[i].dtype;
+    t.shape = {rows, b.cols};
+    if (t.dtype == DType::kInt32) {
+      CopyRows<int32_t>(src, first, n, &t);
+    } else {
+      CopyRows<int64_t>(src, first, n, &t);
+    }
+  }
 }
 
 }  // namespace modelfn

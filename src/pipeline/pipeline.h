@@ -2,8 +2,10 @@
 // with the files it names (label files) read from exactly the bytes whose sha256 the manifest
 // lists. Sits between the handler core and the engine; knows no transport.
 //
-// Today it reports outputs (softmax, top-k, argmax with labels, mean pooling); text and image
-// inputs are refused at load with reason "pipeline_unsupported" until their decoders land.
+// It reports outputs (softmax, top-k, argmax with labels, mean pooling) and feeds text inputs
+// through a tokenizer.json (TextTokenizer); image inputs are refused at load with reason
+// "pipeline_unsupported" until their decoder lands, and so are text inputs in a build without
+// the tokenizer.
 #pragma once
 
 #include <memory>
@@ -14,6 +16,7 @@
 #include "common/status.h"
 #include "manifest/manifest.h"
 #include "pipeline/postprocess.h"
+#include "pipeline/text_tokenizer.h"
 #include "tensor/schema.h"
 #include "tensor/tensor.h"
 
@@ -42,12 +45,41 @@ class Pipeline {
   // "invalid_labels" for a labels file that is not UTF-8 text or has an empty line; NotFound.
   static StatusOr<std::shared_ptr<const Pipeline>> Load(const Manifest& m, const ModelSchema& model,
                                                         const std::string& dir);
+  // The same with the tokenizer already loaded by LoadTokenizer (which needs no model schema, so
+  // a loader may run it while the model session is being created).
+  static StatusOr<std::shared_ptr<const Pipeline>> Load(const Manifest& m, const ModelSchema& model,
+                                                        const std::string& dir,
+                                                        std::shared_ptr<const TextTokenizer> tok);
+
+  // Loads the tokenizer file the pipeline's text inputs name, from `dir`, hashing exactly the bytes
+  // it parses; nullptr when no input is text. Errors: InvalidArgument "invalid_manifest" (text
+  // inputs naming different tokenizers or max_length values, or a file not in 'files'); DataLoss
+  // "checksum_mismatch"; InvalidArgument "invalid_tokenizer"; Unimplemented
+  // "pipeline_unsupported" when the build has no tokenizer; NotFound.
+  static StatusOr<std::shared_ptr<const TextTokenizer>> LoadTokenizer(const Manifest& m,
+                                                                      const std::string& dir);
 
   // Builds a pipeline from a parsed spec and labels already in memory (labels[path] = lines).
   // For tests and tools; the same checks as Load except file reading.
+  // Text inputs need `tok` (pipeline_unsupported without one).
   static StatusOr<std::shared_ptr<const Pipeline>> FromSpec(
       PipelineSpec spec, const ModelSchema& model,
-      std::vector<std::pair<std::string, std::vector<std::string>>> labels);
+      std::vector<std::pair<std::string, std::vector<std::string>>> labels,
+      std::shared_ptr<const TextTokenizer> tok = nullptr);
+
+  // True when model inputs are fed from text: requests then carry texts for them.
+  bool has_text() const { return tokenizer_ != nullptr; }
+  // Whether schema input `i` is fed from text.
+  bool IsTextInput(size_t i) const { return i < text_field_.size() && text_field_[i] >= 0; }
+
+  // Encodes texts as one batch (padded to the longest, truncated as the manifest says). Errors:
+  // InvalidArgument with reason "text_too_long" (a text over max_text_bytes, naming its index) or
+  // "invalid_text" (TextTokenizer::Encode).
+  StatusOr<TokenBatch> Tokenize(const std::vector<std::string_view>& texts) const;
+  // Sets every text-fed input of *inputs (schema order, sized like the schema) to rows
+  // [row0, row0 + rows) of `b`, as [rows, b.cols] tensors of the input's dtype (INT64 or INT32).
+  void FillTextInputs(const TokenBatch& b, int64_t row0, int64_t rows,
+                      std::vector<Tensor>* inputs) const;
 
   // Reports `out` (an output of the model) as the pipeline says; `inputs` are the run's inputs
   // in schema order (mean pooling reads its mask there). Outputs without a report come back as
@@ -71,6 +103,9 @@ class Pipeline {
   PipelineSpec spec_;
   ModelSchema model_;
   std::vector<std::pair<std::string, std::vector<std::string>>> labels_;  // by file path
+  std::shared_ptr<const TextTokenizer> tokenizer_;                        // null: no text inputs
+  std::vector<int> text_field_;  // per schema input: -1 tensor, 0 ids, 1 mask, 2 type ids
+  int64_t max_text_bytes_ = 0;
 };
 
 // Reports every output (a null pipeline reports all raw). Errors as Pipeline::Report.

@@ -141,7 +141,7 @@ TEST(OutputPipelineTest, LabelCountMustMatchTheClasses) {
       << p.status().message();
 }
 
-TEST(OutputPipelineTest, TextAndImageSourcesAreRefusedAtLoadForNow) {
+TEST(OutputPipelineTest, TextSourcesWithoutATokenizerAreRefusedAtLoad) {
   ModelSchema s = Schema();
   s.inputs.push_back({"ids", DType::kInt64, {-1, -1}, {"N", "T"}});
   auto p = Pipeline::FromSpec(

@@ -20,6 +20,12 @@
   classify/ x FP32 [N, 4] -> logits FP32 [N, 3] = x @ W + b (a linear classifier's logits) and
            features FP32 [N, 4] = Relu(x): reports (softmax, top-k, argmax with labels) and output
            selection.
+  textcls/ a small text classifier over a real WordPiece vocabulary: tokenizer.json (BERT-style,
+           lowercase, 128 tokens, trained with the `tokenizers` package on the Python standard
+           library's sources), input_ids, attention_mask, token_type_ids INT64 [N, T] ->
+           hidden FP32 [N, T, 8] (token plus type embedding) and logits FP32 [N, 2] (the hidden
+           states' mean over the mask, times W plus b; an empty text has no tokens, not even
+           [CLS] and [SEP], and answers b); labels.txt names the two classes.
   dynq/    x FP32 [N, 4] -> y FP32 [N, 3]: DynamicQuantizeLinear of x (one scale over the whole
            batch), then an integer MatMul: a row's answer depends on the other rows of the Run.
 """
@@ -113,6 +119,55 @@ def embed_model():
          helper.make_tensor_value_info("mask", TensorProto.INT64, ["N", "S"])],
         [helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["N", "S", 2])],
         initializer=[tokens, positions, one, zero, step, minus1]))
+
+
+def textcls_model():
+    import glob
+
+    import numpy as np
+    from tokenizers import BertWordPieceTokenizer
+    d = os.path.join(HERE, "textcls")
+    os.makedirs(d, exist_ok=True)
+    files = sorted(glob.glob("/usr/lib/python3.11/*.py"))[:200]
+    tok = BertWordPieceTokenizer(lowercase=True, clean_text=True, handle_chinese_chars=True)
+    tok.train(files, vocab_size=3000, min_frequency=2, show_progress=False)
+    tok.enable_truncation(128)
+    tok.save(os.path.join(d, "tokenizer.json"))
+    with open(os.path.join(d, "labels.txt"), "w") as f:
+        f.write("negative\npositive\n")
+    rng = np.random.default_rng(13)
+    vocab = tok.get_vocab_size()
+    emb = helper.make_tensor("emb", TensorProto.FLOAT, [vocab, 8],
+                             rng.normal(size=(vocab, 8)).astype(np.float32).ravel().tolist())
+    types = helper.make_tensor("types", TensorProto.FLOAT, [2, 8],
+                               rng.normal(size=(2, 8)).astype(np.float32).ravel().tolist())
+    w = helper.make_tensor("W", TensorProto.FLOAT, [8, 2],
+                           rng.normal(size=(8, 2)).astype(np.float32).ravel().tolist())
+    b = helper.make_tensor("b", TensorProto.FLOAT, [2], [0.1, -0.1])
+    minus1 = helper.make_tensor("minus1", TensorProto.INT64, [1], [-1])
+    axis1 = helper.make_tensor("axis1", TensorProto.INT64, [1], [1])
+    one = helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])
+    nodes = [
+        helper.make_node("Gather", ["emb", "input_ids"], ["tok"]),
+        helper.make_node("Gather", ["types", "token_type_ids"], ["typ"]),
+        helper.make_node("Add", ["tok", "typ"], ["hidden"]),
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", "minus1"], ["mask3"]),
+        helper.make_node("Mul", ["hidden", "mask3"], ["masked"]),
+        helper.make_node("ReduceSum", ["masked", "axis1"], ["summed"], keepdims=0),
+        helper.make_node("ReduceSum", ["mask3", "axis1"], ["count0"], keepdims=0),
+        helper.make_node("Max", ["count0", "one"], ["count"]),  # an empty text has no tokens
+        helper.make_node("Div", ["summed", "count"], ["pooled"]),
+        helper.make_node("MatMul", ["pooled", "W"], ["pw"]),
+        helper.make_node("Add", ["pw", "b"], ["logits"]),
+    ]
+    ints = [helper.make_tensor_value_info(n, TensorProto.INT64, ["N", "T"])
+            for n in ("input_ids", "attention_mask", "token_type_ids")]
+    save("textcls", helper.make_graph(
+        nodes, "textcls", ints,
+        [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["N", "T", 8]),
+         helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2])],
+        initializer=[emb, types, w, b, minus1, axis1, one]))
 
 
 def classify_model():
@@ -218,6 +273,7 @@ def main():
     external_data_models()
     embed_model()
     classify_model()
+    textcls_model()
     dynq_model()
 
 

@@ -404,3 +404,22 @@ def test_response_cache_answers_identical_requests_from_memory(up, store):
     # The instance saw two requests, not three.
     assert u.function("work")["versions"][0]["counters"]["requests"] == 2
     assert 'modelfn_gateway_cache_hits_total{function="work"} 1' in u.get("/metrics").text
+
+
+
+def test_lambda_instances_add_no_gateway_threads(up, store):
+    """The Runtime API of lambda-mode instances is served on the gateway's event loops: the
+    gateway runs as many threads with six ready instances as after they scaled to zero (the
+    threads started on demand for the burst stay, so they are in both counts)."""
+    u = up(config(store, [fn_config(max_instances=6, idle_ttl_s=4, timeout_s=60)]))
+
+    def threads():
+        return len(os.listdir(f"/proc/{u.proc.pid}/task"))
+
+    rs = burst(u, 6, work_body(loops=SLOW))
+    assert [r.status_code for r in rs] == [200] * 6
+    u.wait_until(lambda: len([i for i in u.instances("work") if i["state"] == "idle"]) == 6,
+                 timeout=10, interval=0.01)
+    six = threads()
+    u.wait_until(lambda: u.instances("work") == [], timeout=30)
+    assert threads() == six

@@ -30,6 +30,8 @@
 
 namespace modelfn {
 
+struct HttpListener;  // http_server.h
+
 class Connection {
  public:
   // Takes ownership of the connected, non-blocking socket `fd`. With `tls` the connection makes
@@ -93,6 +95,9 @@ class Connection {
   bool head_checked = false;        // the HeadHandler has judged the request in progress
   bool drop_request = false;  // it answered early: the request is read (small body) and dropped
   int64_t handshake_deadline_ms = 0;  // TLS: the handshake must be done by then
+  // The listener it came through: its handler, limits and timeouts; set by the loop, which keeps
+  // the listener alive while the connection is open.
+  const HttpListener* listener = nullptr;
 
  private:
   int fd_;

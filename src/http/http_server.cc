@@ -48,7 +48,14 @@ StatusOr<std::pair<int, int>> Listen(const std::string& host, int port_number) {
   return std::make_pair(fd, port);
 }
 
+// The loop this thread runs, if any: Detach must not wait for the loop it is called on.
+thread_local const HttpServer* current_server = nullptr;
+
 }  // namespace
+
+HttpListener::~HttpListener() {
+  if (fd >= 0) close(fd);
+}
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(HttpServerOptions options,
                                                          HttpHandler handler) {
@@ -70,11 +77,21 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Make(HttpServerOptions options
   int port = options.port;
   std::unique_ptr<HttpServer> server(
       new HttpServer(std::move(options), std::move(handler), std::move(async_handler)));
+  auto client_listener = [&server](std::pair<int, int> fd_port, TlsServer* with_tls) {
+    auto l = std::make_shared<HttpListener>();
+    l->fd = fd_port.first;
+    l->port = fd_port.second;
+    l->tls = with_tls;
+    l->limits = server->options_.limits;
+    l->idle_timeout_ms = server->options_.idle_timeout_ms;
+    l->read_timeout_ms = server->options_.read_timeout_ms;
+    server->listeners_.push_back(std::move(l));
+  };
   ASSIGN_OR_RETURN(auto fd_port, Listen(host, port));
-  server->listeners_.push_back(Listener{fd_port.first, fd_port.second, tls});
+  client_listener(fd_port, tls);
   if (local) {
     ASSIGN_OR_RETURN(auto local_fd_port, Listen("127.0.0.1", 0));
-    server->listeners_.push_back(Listener{local_fd_port.first, local_fd_port.second, nullptr});
+    client_listener(local_fd_port, nullptr);
   }
   return server;
 }
@@ -84,13 +101,117 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler,
     : options_(std::move(options)),
       handler_(std::move(handler)),
       async_handler_(std::move(async_handler)),
-      shared_(std::make_shared<HttpResponder::Shared>(options_.workers)) {
+      shared_(std::make_shared<HttpResponder::Shared>(options_.workers)),
+      commands_(static_cast<size_t>(options_.workers)),
+      loop_live_(static_cast<size_t>(options_.workers), false),
+      loop_clients_done_(static_cast<size_t>(options_.workers), false) {
   ReserveDescriptorForAccept();
 }
 
-HttpServer::~HttpServer() {
-  shared_->Close();
-  for (const Listener& l : listeners_) close(l.fd);
+HttpServer::~HttpServer() { shared_->Close(); }
+
+StatusOr<HttpServer::Attached> HttpServer::Attach(AttachOptions options, AsyncHttpHandler handler) {
+  ASSIGN_OR_RETURN(auto fd_port, Listen(options.host, options.port));
+  auto l = std::make_shared<HttpListener>();
+  l->fd = fd_port.first;
+  l->port = fd_port.second;
+  l->attached = true;
+  l->limits = options.limits;
+  l->idle_timeout_ms = options.idle_timeout_ms;
+  l->read_timeout_ms = options.read_timeout_ms;
+  l->handler = std::move(handler);
+  std::vector<int> wake;
+  {
+    std::lock_guard<std::mutex> lock(attach_mu_);
+    l->id = next_attach_id_++;
+    attached_.push_back(l);
+    for (size_t i = 0; i < loop_live_.size(); ++i) {
+      if (!loop_live_[i]) continue;  // it takes attached_ when it starts
+      commands_[i].push_back(LoopCommand{l, 0, nullptr});
+      wake.push_back(static_cast<int>(i));
+    }
+  }
+  for (int i : wake) shared_->Wake(i);
+  return Attached{l->id, l->port};
+}
+
+void HttpServer::Detach(uint64_t id, bool wait) {
+  auto pending = std::make_shared<int>(0);
+  std::vector<int> wake;
+  std::shared_ptr<HttpListener> dropped;
+  std::unique_lock<std::mutex> lock(attach_mu_);
+  for (auto it = attached_.begin(); it != attached_.end(); ++it) {
+    if ((*it)->id == id) {
+      dropped = *it;
+      attached_.erase(it);
+      break;
+    }
+  }
+  if (!dropped) return;
+  for (size_t i = 0; i < loop_live_.size(); ++i) {
+    if (!loop_live_[i]) continue;
+    commands_[i].push_back(LoopCommand{nullptr, id, pending});
+    ++*pending;
+    wake.push_back(static_cast<int>(i));
+  }
+  lock.unlock();
+  for (int i : wake) shared_->Wake(i);
+  if (!wait || current_server == this) return;  // on a loop of ours it could wait for itself
+  lock.lock();
+  attach_cv_.wait(lock, [&] { return *pending == 0; });
+}
+
+std::vector<std::shared_ptr<HttpListener>> HttpServer::LoopStarted(int index) {
+  current_server = this;
+  std::lock_guard<std::mutex> lock(attach_mu_);
+  loop_live_[static_cast<size_t>(index)] = true;
+  commands_[static_cast<size_t>(index)].clear();
+  return attached_;
+}
+
+std::vector<HttpServer::LoopCommand> HttpServer::TakeCommands(int index) {
+  std::lock_guard<std::mutex> lock(attach_mu_);
+  std::vector<LoopCommand> out;
+  out.swap(commands_[static_cast<size_t>(index)]);
+  return out;
+}
+
+void HttpServer::AckRemoval(const LoopCommand& cmd) {
+  if (!cmd.pending) return;
+  std::lock_guard<std::mutex> lock(attach_mu_);
+  if (--*cmd.pending == 0) attach_cv_.notify_all();
+}
+
+void HttpServer::LoopClientsDone(int index) {
+  std::lock_guard<std::mutex> lock(attach_mu_);
+  loop_clients_done_[static_cast<size_t>(index)] = true;
+}
+
+void HttpServer::LoopExited(int index) {
+  current_server = nullptr;
+  std::lock_guard<std::mutex> lock(attach_mu_);
+  size_t i = static_cast<size_t>(index);
+  loop_live_[i] = false;
+  loop_clients_done_[i] = true;
+  for (const LoopCommand& cmd : commands_[i]) {
+    if (cmd.pending && --*cmd.pending == 0) attach_cv_.notify_all();
+  }
+  commands_[i].clear();
+}
+
+bool HttpServer::ClientsDrained() const {
+  if (!draining_.load()) return false;
+  std::lock_guard<std::mutex> lock(attach_mu_);
+  if (!running_) return true;
+  for (bool done : loop_clients_done_) {
+    if (!done) return false;
+  }
+  return true;
+}
+
+void HttpServer::Stop() {
+  stopped_.store(true);
+  Shutdown();
 }
 
 void HttpServer::Shutdown() {
@@ -101,18 +222,25 @@ void HttpServer::Shutdown() {
   // instead of waiting in the kernel's queue to be reset at exit, even while every loop is busy in
   // a handler. The descriptor stays open (the loops' epoll sets hold it) until destruction.
   if (!listener_shut_.exchange(true)) {
-    for (const Listener& l : listeners_) shutdown(l.fd, SHUT_RDWR);
+    for (const auto& l : listeners_) shutdown(l->fd, SHUT_RDWR);
   }
   draining_.store(true);
   shared->WakeAll();
 }
 
 void HttpServer::Run() {
+  {
+    std::lock_guard<std::mutex> lock(attach_mu_);
+    running_ = true;
+    loop_clients_done_.assign(loop_clients_done_.size(), false);
+  }
   std::vector<std::thread> threads;
   for (int i = 1; i < options_.workers; ++i)
     threads.emplace_back([this, i] { ServerLoop(this, i).Run(); });
   ServerLoop(this, 0).Run();
   for (auto& t : threads) t.join();
+  std::lock_guard<std::mutex> lock(attach_mu_);
+  running_ = false;
 }
 
 }  // namespace modelfn

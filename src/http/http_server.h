@@ -12,9 +12,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -72,6 +74,34 @@ struct HttpServerOptions {
 };
 inline constexpr size_t kTlsLingerBytes = 1 << 20;
 
+// A listener added to a server with HttpServer::Attach: its own address, handler, limits and
+// timeouts, served on the server's event loops beside the client listeners.
+struct AttachOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0 picks a free port
+  ParserLimits limits;
+  int idle_timeout_ms = 75'000;
+  int read_timeout_ms = 30'000;
+};
+
+// A listening socket of an HttpServer, with what its connections follow. The loops' pollers tag
+// it by its address. Closes its socket when the last holder drops it.
+struct HttpListener {
+  HttpListener() = default;
+  HttpListener(const HttpListener&) = delete;
+  HttpListener& operator=(const HttpListener&) = delete;
+  ~HttpListener();
+  int fd = -1;
+  int port = 0;
+  TlsServer* tls = nullptr;  // options.tls, or null: plain
+  bool attached = false;     // added by Attach: its own handler; not part of the client drain
+  uint64_t id = 0;           // Attach's id
+  ParserLimits limits;
+  int idle_timeout_ms = 0;
+  int read_timeout_ms = 0;
+  AsyncHttpHandler handler;  // attached only
+};
+
 // Events of the request-reading path, for tests and diagnostics. Monotonic; read from any thread.
 struct HttpServerCounters {
   std::atomic<uint64_t> heads_answered_early{0};  // a HeadHandler answered before the body
@@ -90,31 +120,64 @@ class HttpServer {
                                                            AsyncHttpHandler handler);
   ~HttpServer();
 
-  int port() const { return listeners_[0].port; }
+  int port() const { return listeners_[0]->port; }
   // The plain loopback port of options.local_plain_listener; port() when there is none.
-  int local_port() const { return listeners_.back().port; }
+  int local_port() const { return listeners_.back()->port; }
+
+  // Adds a listener (bound at once) served by `handler` on this server's event loops, whether
+  // they run already or not yet; no thread is added. Its connections follow `options`' limits
+  // and timeouts, not the server's, and take no part in the client drain: after Shutdown() the
+  // loops keep serving attached listeners until each is detached (or Stop()). Thread-safe.
+  // Returns its id (for Detach) and port. Errors: Unavailable when the address cannot be bound.
+  struct Attached {
+    uint64_t id = 0;
+    int port = 0;
+  };
+  StatusOr<Attached> Attach(AttachOptions options, AsyncHttpHandler handler);
+  // Removes an attached listener: every running loop stops watching it and closes its
+  // connections (held requests are dropped: a later answer is ignored). From any thread but the
+  // server's loops, returns once every loop did so and the handler will not be called again;
+  // on a loop thread of this server it does not wait (the loops drop it on their next turn).
+  // With wait false it never waits: the loops drop the listener on their next turn (the handler
+  // may still run until then), for callers that hold a lock a loop may wait for. Unknown ids are
+  // ignored. Thread-safe.
+  void Detach(uint64_t id, bool wait = true);
+
+  // True once Shutdown() ran and every loop has finished its client connections (or the drain
+  // timeout passed); true at once after Shutdown() if the loops do not run. Thread-safe.
+  bool ClientsDrained() const;
+  // Shutdown(), and the loops return even while listeners stay attached. Thread-safe.
+  void Stop();
 
   const HttpServerCounters& counters() const { return counters_; }
 
   // Installs the hook run on each request head (see HeadHandler). Call before Run().
   void SetHeadHandler(HeadHandler handler) { head_handler_ = std::move(handler); }
 
-  // Serves until Shutdown(); then stops listening (new connections are refused, not queued), lets
-  // requests already in progress finish
-  // (their responses carry "Connection: close"), closes idle connections and returns when all are
-  // done or the drain timeout passes.
+  // Serves until Shutdown(); then stops listening on the client listeners (new connections are
+  // refused, not queued), lets requests already in progress finish (their responses carry
+  // "Connection: close"), closes idle connections, and returns when all are done or the drain
+  // timeout passes, and no listener stays attached (or Stop() was called).
   void Run();
 
   // Starts the drain. Thread-safe; may be called from any thread, any number of times.
   void Shutdown();
 
  private:
-  // A listening socket; its address is the tag the loops' pollers report it with.
-  struct Listener {
-    int fd = -1;
-    int port = 0;
-    TlsServer* tls = nullptr;  // options.tls, or null: plain
+  // A change of the attached listeners for one running loop (its mailbox: attach_mu_).
+  struct LoopCommand {
+    std::shared_ptr<HttpListener> add;  // or, when null:
+    uint64_t remove = 0;
+    std::shared_ptr<int> pending;  // Detach waits until it is 0 (guarded by attach_mu_)
   };
+  // Loop `index` starts: marks it live and returns the attached listeners it serves.
+  std::vector<std::shared_ptr<HttpListener>> LoopStarted(int index);
+  // Loop `index` takes its commands; acknowledges removals (under attach_mu_).
+  std::vector<LoopCommand> TakeCommands(int index);
+  void AckRemoval(const LoopCommand& cmd);
+  // Loop `index` has finished its client connections; with `exiting`, it serves nothing more.
+  void LoopClientsDone(int index);
+  void LoopExited(int index);
   static StatusOr<std::unique_ptr<HttpServer>> Make(HttpServerOptions options, HttpHandler handler,
                                                     AsyncHttpHandler async_handler);
   HttpServer(HttpServerOptions options, HttpHandler handler, AsyncHttpHandler async_handler);
@@ -125,7 +188,17 @@ class HttpServer {
   AsyncHttpHandler async_handler_;
   HeadHandler head_handler_;
   std::shared_ptr<HttpResponder::Shared> shared_;
-  std::vector<Listener> listeners_;  // [0] host:port; then the local plain one, if asked for
+  // [0] host:port; then the local plain one, if asked for
+  std::vector<std::shared_ptr<HttpListener>> listeners_;
+  std::atomic<bool> stopped_{false};
+  mutable std::mutex attach_mu_;
+  std::condition_variable attach_cv_;
+  uint64_t next_attach_id_ = 1;                          // guarded by attach_mu_
+  std::vector<std::shared_ptr<HttpListener>> attached_;  // guarded by attach_mu_
+  std::vector<std::vector<LoopCommand>> commands_;       // per loop; guarded by attach_mu_
+  std::vector<bool> loop_live_;                          // guarded by attach_mu_
+  std::vector<bool> loop_clients_done_;                  // guarded by attach_mu_
+  bool running_ = false;                                 // guarded by attach_mu_
   std::atomic<bool> draining_{false};
   std::atomic<bool> listener_shut_{false};  // shutdown(2) of the listeners, once
   std::atomic<size_t> connections_{0};

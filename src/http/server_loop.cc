@@ -16,7 +16,10 @@ constexpr int kLingerMs = 2000;
 }  // namespace
 
 ServerLoop::ServerLoop(HttpServer* server, int index)
-    : server_(server), index_(index), wake_fd_(server->shared_->wake_fd(index)) {
+    : server_(server),
+      index_(index),
+      wake_fd_(server->shared_->wake_fd(index)),
+      attached_(server->LoopStarted(index)) {
   WatchListeners(true);
   poller_.Add(wake_fd_, EPOLLIN, &wake_fd_);
   last_sweep_ = MonotonicMs();
@@ -25,26 +28,72 @@ ServerLoop::ServerLoop(HttpServer* server, int index)
 ServerLoop::~ServerLoop() {
   server_->connections_.fetch_sub(conns_.size());
   conns_.clear();
+  server_->LoopExited(index_);
 }
 
 bool ServerLoop::IsListener(const void* tag) const {
   for (const auto& l : server_->listeners_) {
-    if (tag == &l) return true;
+    if (tag == l.get()) return true;
+  }
+  for (const auto& l : attached_) {
+    if (tag == l.get()) return true;
   }
   return false;
 }
 
-void ServerLoop::WatchListeners(bool on) {
-  for (auto& l : server_->listeners_) {
+void ServerLoop::WatchClientListeners(bool on) {
+  for (const auto& l : server_->listeners_) {
     if (on) {
-      poller_.Add(l.fd, kListenerEvents, &l);
+      poller_.Add(l->fd, kListenerEvents, l.get());
     } else {
-      poller_.Remove(l.fd);
+      poller_.Remove(l->fd);
     }
   }
 }
 
+void ServerLoop::WatchListeners(bool on) {
+  if (listening_) WatchClientListeners(on);
+  for (const auto& l : attached_) {
+    if (on) {
+      poller_.Add(l->fd, kListenerEvents, l.get());
+    } else {
+      poller_.Remove(l->fd);
+    }
+  }
+}
+
+void ServerLoop::ApplyCommands() {
+  for (const HttpServer::LoopCommand& cmd : server_->TakeCommands(index_)) {
+    if (cmd.add) {
+      attached_.push_back(cmd.add);
+      if (accept_paused_until_ == 0) poller_.Add(cmd.add->fd, kListenerEvents, cmd.add.get());
+      continue;
+    }
+    for (auto it = attached_.begin(); it != attached_.end(); ++it) {
+      if ((*it)->id != cmd.remove) continue;
+      std::shared_ptr<HttpListener> l = *it;  // alive until its connections are gone
+      attached_.erase(it);
+      DropAttached(l.get());
+      break;
+    }
+    server_->AckRemoval(cmd);
+  }
+}
+
+void ServerLoop::DropAttached(const HttpListener* l) {
+  if (accept_paused_until_ == 0) poller_.Remove(l->fd);
+  std::vector<Connection*> gone;
+  for (auto& [fd, c] : conns_) {
+    if (c->listener == l) gone.push_back(c.get());
+  }
+  for (Connection* c : gone) Close(c);
+}
+
 bool ServerLoop::Draining() const { return server_->draining_.load(std::memory_order_relaxed); }
+
+bool ServerLoop::DrainingFor(const Connection* c) const {
+  return !c->listener->attached && Draining();
+}
 
 void ServerLoop::Watch(Connection* c, bool write) {
   poller_.Modify(c->fd(), EPOLLIN | EPOLLRDHUP | (write ? EPOLLOUT : 0u), c);
@@ -54,6 +103,7 @@ void ServerLoop::Watch(Connection* c, bool write) {
 void ServerLoop::Close(Connection* c) {
   poller_.Remove(c->fd());
   server_->connections_.fetch_sub(1);
+  if (!c->listener->attached) --client_conns_;
   if (c->awaiting) awaiting_.erase(c->await_token);
   conns_.erase(c->fd());  // closes the socket
 }
@@ -99,7 +149,11 @@ void ServerLoop::ReplyError(Connection* c, const Problem& p) {
 }
 
 bool ServerLoop::Process(Connection* c) {
-  const HeadHandler& head_handler = server_->head_handler_;
+  const HttpListener& listener = *c->listener;
+  static const HeadHandler kNoHeadHandler;
+  const HeadHandler& head_handler = listener.attached ? kNoHeadHandler : server_->head_handler_;
+  const AsyncHttpHandler& async_handler =
+      listener.attached ? listener.handler : server_->async_handler_;
   while (!c->close_after_write && !c->awaiting && !c->in.empty()) {
     if (c->request_started_ms == 0) c->request_started_ms = MonotonicMs();
     size_t consumed = 0;
@@ -116,7 +170,7 @@ bool ServerLoop::Process(Connection* c) {
         server_->counters_.heads_answered_early.fetch_add(1);
         bool drain = !c->parser.Chunked() && !c->parser.ExpectsContinue() &&
                      c->parser.BodyBytesMissing(c->in) <= kMaxDrainAfterEarlyAnswer;
-        bool keep = drain && c->req.keep_alive && !Draining();
+        bool keep = drain && c->req.keep_alive && !DrainingFor(c);
         AppendResponse(early, keep, c->req.method == "HEAD", &c->out);
         if (!keep) {
           c->close_after_write = true;
@@ -142,7 +196,7 @@ bool ServerLoop::Process(Connection* c) {
       continue;
     }
     c->head_checked = false;
-    if (server_->async_handler_) {
+    if (async_handler) {
       c->awaiting = true;
       c->awaiting_keep_alive = c->req.keep_alive;
       c->awaiting_head = c->req.method == "HEAD";
@@ -151,13 +205,12 @@ bool ServerLoop::Process(Connection* c) {
       c->ResetRequest();
       c->await_token = next_token_++;
       awaiting_[c->await_token] = c;
-      server_->async_handler_(std::move(req),
-                              HttpResponder(server_->shared_, index_, c->await_token));
+      async_handler(std::move(req), HttpResponder(server_->shared_, index_, c->await_token));
       break;
     }
     HttpResponse resp;
     server_->handler_(c->req, &resp);
-    bool keep = c->req.keep_alive && !Draining();
+    bool keep = c->req.keep_alive && !DrainingFor(c);
     AppendResponse(resp, keep, c->req.method == "HEAD", &c->out);
     if (!keep) c->close_after_write = true;
     c->in.erase(0, consumed);
@@ -176,7 +229,7 @@ void ServerLoop::Deliver() {
     awaiting_.erase(it);
     c->awaiting = false;
     c->last_active_ms = MonotonicMs();
-    bool keep = c->awaiting_keep_alive && !c->peer_closed && !Draining();
+    bool keep = c->awaiting_keep_alive && !c->peer_closed && !DrainingFor(c);
     AppendResponse(resp, keep, c->awaiting_head, &c->out);
     if (!keep) c->close_after_write = true;
     if (c->peer_closed) {
@@ -196,9 +249,9 @@ void ServerLoop::Deliver() {
 }
 
 void ServerLoop::AcceptAll(const void* tag) {
-  const auto& listener = *static_cast<const HttpServer::Listener*>(tag);
+  const auto& listener = *static_cast<const HttpListener*>(tag);
   int listen_fd = listener.fd;
-  while (listening_ && accept_paused_until_ == 0) {
+  while ((listening_ || listener.attached) && accept_paused_until_ == 0) {
     int cfd = -1;
     AcceptResult got = AcceptOrShed(listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, &cfd);
     if (got == AcceptResult::kShed) continue;
@@ -215,7 +268,9 @@ void ServerLoop::AcceptAll(const void* tag) {
     }
     int one = 1;
     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto c = std::make_unique<Connection>(cfd, server_->options_.limits, listener.tls);
+    auto c = std::make_unique<Connection>(cfd, listener.limits, listener.tls);
+    c->listener = &listener;
+    if (!listener.attached) ++client_conns_;
     c->last_active_ms = MonotonicMs();
     if (c->tls())
       c->handshake_deadline_ms = c->last_active_ms + server_->options_.tls_handshake_timeout_ms;
@@ -240,7 +295,7 @@ void ServerLoop::OnLingerReadable(Connection* c) {
 }
 
 void ServerLoop::OnReadable(Connection* c) {
-  const ParserLimits& limits = server_->options_.limits;
+  const ParserLimits& limits = c->listener->limits;
   bool peer_done = false;
   char buf[65536];
   while (true) {
@@ -250,7 +305,8 @@ void ServerLoop::OnReadable(Connection* c) {
       c->in.append(buf, got);
       // Judge a request head before reading on: a refused request's body stays unread.
       // Level-triggered epoll brings us back for the rest.
-      if (server_->head_handler_ && !c->head_checked && !c->awaiting) break;
+      if (server_->head_handler_ && !c->listener->attached && !c->head_checked && !c->awaiting)
+        break;
       if (c->in.size() > limits.max_body_bytes + limits.max_header_bytes + 65536) {
         break;  // parse what we have; the parser reports the limit
       }
@@ -310,7 +366,7 @@ void ServerLoop::OnHandshake(Connection* c) {
 }
 
 void ServerLoop::BeginDrain() {
-  if (accept_paused_until_ == 0) WatchListeners(false);
+  if (accept_paused_until_ == 0) WatchClientListeners(false);
   listening_ = false;
   drain_deadline_ = MonotonicMs() + server_->options_.drain_timeout_ms;
   // Idle connections close now; those with a request in progress finish it first. A request
@@ -318,6 +374,7 @@ void ServerLoop::BeginDrain() {
   // progress, and is answered (with "Connection: close") instead of being cut off.
   std::vector<Connection*> idle;
   for (auto& [fd, c] : conns_) {
+    if (c->listener->attached) continue;  // served until detached
     if (c->handshaking()) {
       idle.push_back(c.get());  // a stalled handshake must not delay the drain
       continue;
@@ -331,7 +388,6 @@ void ServerLoop::BeginDrain() {
 }
 
 void ServerLoop::Sweep(int64_t now) {
-  const HttpServerOptions& o = server_->options_;
   std::vector<Connection*> expired;
   std::vector<Connection*> slow;
   for (auto& [fd, c] : conns_) {
@@ -344,17 +400,19 @@ void ServerLoop::Sweep(int64_t now) {
       continue;
     }
     if (c->awaiting) continue;  // the handler owns the timing of its answer
+    const HttpListener& l = *c->listener;
     bool in_progress = c->parser.InProgress(c->in);
-    if (in_progress && c->request_started_ms && now - c->request_started_ms > o.read_timeout_ms) {
+    if (in_progress && c->request_started_ms && now - c->request_started_ms > l.read_timeout_ms) {
       slow.push_back(c.get());
-    } else if (!in_progress && c->WriteDone() && now - c->last_active_ms > o.idle_timeout_ms) {
+    } else if (!in_progress && c->WriteDone() && now - c->last_active_ms > l.idle_timeout_ms) {
       expired.push_back(c.get());
     }
   }
   for (Connection* c : expired) Close(c);
   for (Connection* c : slow) {
     ReplyError(c, MakeProblem("request_timeout", "request was not received within " +
-                                                     std::to_string(o.read_timeout_ms) + " ms"));
+                                                     std::to_string(c->listener->read_timeout_ms) +
+                                                     " ms"));
     Flush(c);
   }
 }
@@ -363,13 +421,28 @@ void ServerLoop::Run() {
   epoll_event events[128];
   while (true) {
     if (server_->draining_.load() && listening_) BeginDrain();
-    if (!listening_ && (conns_.empty() || MonotonicMs() >= drain_deadline_)) break;
+    if (!listening_) {
+      if (!clients_done_ && client_conns_ > 0 && MonotonicMs() >= drain_deadline_) {
+        std::vector<Connection*> left;  // the drain timeout passed: cut the clients still here
+        for (auto& [fd, c] : conns_) {
+          if (!c->listener->attached) left.push_back(c.get());
+        }
+        for (Connection* c : left) Close(c);
+      }
+      if (!clients_done_ && client_conns_ == 0) {
+        clients_done_ = true;
+        server_->LoopClientsDone(index_);
+      }
+      // Attached listeners (lambda instances' Runtime API) are served until detached.
+      if (clients_done_ && (attached_.empty() || server_->stopped_.load())) break;
+    }
 
-    if (accept_paused_until_ != 0 && (!listening_ || MonotonicMs() >= accept_paused_until_)) {
+    if (accept_paused_until_ != 0 && MonotonicMs() >= accept_paused_until_) {
       accept_paused_until_ = 0;
-      if (listening_) WatchListeners(true);
+      WatchListeners(true);
     }
     int n = poller_.Wait(events, 128, accept_paused_until_ != 0 ? kAcceptBackoffMs : 250);
+    bool woken = false;
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
       if (IsListener(tag)) {  // accept as many as are queued
@@ -379,6 +452,7 @@ void ServerLoop::Run() {
       if (tag == &wake_fd_) {
         HttpResponder::Shared::ClearWake(wake_fd_);
         Deliver();
+        woken = true;
         continue;
       }
       auto* c = static_cast<Connection*>(tag);
@@ -396,9 +470,12 @@ void ServerLoop::Run() {
       }
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) OnReadable(c);
     }
+    // After the batch: a detach closes connections and frees listeners that later events of the
+    // same batch may name.
+    if (woken) ApplyCommands();
 
     int64_t now = MonotonicMs();
-    if (now - last_sweep_ >= 1000 || !listening_) {
+    if (now - last_sweep_ >= 1000 || (!listening_ && !clients_done_)) {
       last_sweep_ = now;
       Sweep(now);
     }

@@ -3,8 +3,9 @@
 // keeps the deadlines (read timeout -> 408, idle keep-alive, linger, drain).
 //
 // Threading: Run() runs on one thread, which alone touches this loop's connections. Other threads
-// reach it only through the server's HttpResponder::Shared (mailbox + eventfd) and the server's
-// draining flag.
+// reach it only through the server's HttpResponder::Shared (mailbox + eventfd), the server's
+// draining flag and the server's attach mailbox (HttpServer::Attach / Detach, applied when the
+// wakeup descriptor fires).
 #pragma once
 
 #include <cstdint>
@@ -35,9 +36,14 @@ class ServerLoop {
   void Run();
 
  private:
-  // Listening sockets: tags are the server's Listener entries.
+  // Listening sockets: tags are HttpListener addresses (the server's, and attached_).
   bool IsListener(const void* tag) const;
   void WatchListeners(bool on);
+  void WatchClientListeners(bool on);
+  // Applies the Attach / Detach commands the server queued for this loop.
+  void ApplyCommands();
+  // Closes every connection of the attached listener `l` and stops watching it.
+  void DropAttached(const HttpListener* l);
   void AcceptAll(const void* listener);
   // TLS: takes the handshake on; once done, the connection reads like a plain one.
   void OnHandshake(Connection* c);
@@ -58,13 +64,18 @@ class ServerLoop {
   void Watch(Connection* c, bool write);
   void Close(Connection* c);
   bool Draining() const;
+  // Draining, and c came through a client listener (attached ones are not drained).
+  bool DrainingFor(const Connection* c) const;
 
   HttpServer* server_;
   int index_;
   int wake_fd_;
   Poller poller_;
   std::unordered_map<int, std::unique_ptr<Connection>> conns_;
-  std::unordered_map<uint64_t, Connection*> awaiting_;  // connections holding a request, by token
+  std::vector<std::shared_ptr<HttpListener>> attached_;  // this loop's copy of the attached ones
+  size_t client_conns_ = 0;                              // conns_ of client listeners
+  bool clients_done_ = false;                            // the drain of client connections is over
+  std::unordered_map<uint64_t, Connection*> awaiting_;   // connections holding a request, by token
   std::vector<std::pair<uint64_t, HttpResponse>> arrived_;
   uint64_t next_token_ = 1;
   bool listening_ = true;

@@ -55,9 +55,21 @@ Platform::Platform(PlatformConfig config, PlatformOptions options)
       clock_(options_.clock),
       log_(STDOUT_FILENO, options_.clock) {}
 
+StatusOr<HttpServer::Attached> Platform::LoopRuntimeApi::Attach(AttachOptions options,
+                                                                AsyncHttpHandler handler) {
+  HttpServer* s = server.load();
+  if (s == nullptr) return UnavailableError("no gateway to attach the Runtime API to");
+  return s->Attach(std::move(options), std::move(handler));
+}
+
+void Platform::LoopRuntimeApi::Detach(uint64_t id) {
+  if (HttpServer* s = server.load()) s->Detach(id, /*wait=*/false);
+}
+
 Platform::~Platform() {
   Shutdown();
   StopBehindTheListener();
+  runtime_api_.server.store(nullptr);
   if (workers_) workers_->Stop();
   memory_.RemoveRoot();
 }
@@ -110,6 +122,7 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   env.memory = &p->memory_;
   env.workers = p->workers_.get();
   env.templates = true;
+  env.runtime_api = &p->runtime_api_;
   Platform* self = p.get();
   env.log = [self](const std::string& level, const std::string& message) {
     self->log_.Message(level, message);
@@ -179,6 +192,7 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   p->server_->SetHeadHandler([pipeline](HttpRequest* head, HttpResponse* early) {
     return pipeline->CheckHead(head, early);
   });
+  p->runtime_api_.server.store(p->server_.get());
   return p;
 }
 
@@ -247,13 +261,26 @@ void Platform::StopBehindTheListener() {
   drained_.store(true);
   if (manager_.joinable()) manager_.join();
   if (pointer_watch_.joinable()) pointer_watch_.join();
-  for (auto& f : functions_) {
-    for (auto& v : f->variants) v.pool->Shutdown();
-  }
+  ClosePools();
+}
+
+void Platform::ClosePools() {
+  std::call_once(pools_closed_, [this] {
+    for (auto& f : functions_) {
+      for (auto& v : f->variants) v.pool->Shutdown();
+    }
+  });
 }
 void Platform::ManagerLoop() {
   // Runs through the drain: requests still in flight need their timeouts and crash detection.
   while (!drained_.load()) {
+    // Shutdown order: the client drain first; then the pools close while the loops still serve
+    // the Runtime API of lambda instances; then the loops stop (server_->Run() returns).
+    if (stopping_.load() && server_->ClientsDrained()) {
+      ClosePools();
+      server_->Stop();
+      return;
+    }
     for (auto& f : functions_) {
       for (auto& v : f->variants) v.pool->Tick();
     }

@@ -94,6 +94,9 @@ class Platform {
   std::string HealthJson() const;
   std::string ModelsJson() const;
   void ManagerLoop();
+  // The pools close (instances stop; in-flight lambda requests still reach the Runtime API on
+  // the loops), once.
+  void ClosePools();
   void PointerLoop();
   Status WriteStateFile() const;
 
@@ -105,6 +108,16 @@ class Platform {
   std::unique_ptr<ModelRegistry> registry_;
   MemoryLimiter memory_;
   std::unique_ptr<WorkerThreads> workers_;
+  // The gateway's loops serve the lambda instances' Runtime API (null server: instances serve
+  // their own); outlives the pools.
+  class LoopRuntimeApi final : public RuntimeApiHost {
+   public:
+    StatusOr<HttpServer::Attached> Attach(AttachOptions options, AsyncHttpHandler handler) override;
+    void Detach(uint64_t id) override;
+    std::atomic<HttpServer*> server{nullptr};
+  };
+  LoopRuntimeApi runtime_api_;
+  std::once_flag pools_closed_;
   PoolEnv pool_env_;
   std::vector<std::unique_ptr<Function>> functions_;
   std::unique_ptr<HttpServer> server_;

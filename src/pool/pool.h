@@ -40,6 +40,22 @@
 
 namespace modelfn {
 
+// Where lambda-mode instances serve their Runtime API: the platform's gateway serves each on a
+// loopback listener of its own event loops (HttpServer::Attach), so an instance adds no thread.
+// Thread-safe.
+class RuntimeApiHost {
+ public:
+  virtual ~RuntimeApiHost() = default;
+  // Serves `handler` on a new listener at 127.0.0.1:<free port> with `options`' limits. Errors:
+  // Unavailable (no port, or no server to attach to: the instance then serves its own).
+  virtual StatusOr<HttpServer::Attached> Attach(AttachOptions options,
+                                                AsyncHttpHandler handler) = 0;
+  // Closes it and its connections soon, without waiting for the loops (an instance may be
+  // closed under its pool's lock, which a loop may be waiting for): `handler` may still be
+  // called a little later, so it must not outlive what it refers to (hold it weakly).
+  virtual void Detach(uint64_t id) = 0;
+};
+
 // What a pool shares with the rest of the platform.
 struct PoolEnv {
   std::string fn_binary;     // modelfn-fn
@@ -61,6 +77,9 @@ struct PoolEnv {
   // Starts instances from a template process where the function allows it (template_launcher.h;
   // FunctionConfig::start), when `launcher` is null.
   bool templates = false;
+  // Serves lambda-mode instances' Runtime API; null: each instance runs its own server on a
+  // thread (tests without a gateway). Not owned.
+  RuntimeApiHost* runtime_api = nullptr;
   // Where launchers say what the user should know (a template that cannot serve); may be empty.
   std::function<void(const std::string& level, const std::string& message)> log;
 };

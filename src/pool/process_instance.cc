@@ -124,6 +124,7 @@ LambdaInstance::LambdaInstance(const FunctionConfig& fn, const PoolEnv& env, Ins
     : ProcessInstance(env, std::move(events)), function_(fn.name), timeout_s_(fn.timeout_s) {}
 
 LambdaInstance::~LambdaInstance() {
+  if (attached_id_ != 0) env_.runtime_api->Detach(attached_id_);
   if (api_) api_->Shutdown();
   if (api_thread_.joinable()) api_thread_.join();
 }
@@ -132,6 +133,27 @@ StatusOr<std::shared_ptr<LambdaInstance>> LambdaInstance::Create(const FunctionC
                                                                  const PoolEnv& env,
                                                                  InstanceEvents events) {
   std::shared_ptr<LambdaInstance> in(new LambdaInstance(fn, env, std::move(events)));
+  // The handler holds the instance weakly: RuntimeApiHost::Detach does not wait for the loops,
+  // so a request may reach the handler after the instance is gone.
+  std::weak_ptr<LambdaInstance> weak = in;
+  auto handler = [weak](HttpRequest req, HttpResponder respond) {
+    if (auto self = weak.lock()) {
+      self->OnRuntimeApi(std::move(req), std::move(respond));
+    } else {
+      respond(RuntimeApiError(410, R"({"errorMessage":"instance closed"})"));
+    }
+  };
+  if (env.runtime_api != nullptr) {
+    AttachOptions a;
+    a.idle_timeout_ms = 24 * 3600 * 1000;
+    a.limits.max_body_bytes = 8 << 20;
+    auto attached = env.runtime_api->Attach(a, handler);
+    if (attached.ok()) {
+      in->attached_id_ = attached->id;
+      in->port_ = attached->port;
+      return in;
+    }
+  }
   HttpServerOptions o;
   o.host = "127.0.0.1";
   o.port = 0;
@@ -139,18 +161,16 @@ StatusOr<std::shared_ptr<LambdaInstance>> LambdaInstance::Create(const FunctionC
   o.drain_timeout_ms = 100;
   o.idle_timeout_ms = 24 * 3600 * 1000;
   o.limits.max_body_bytes = 8 << 20;
-  LambdaInstance* self = in.get();
-  auto api = HttpServer::CreateAsync(o, [self](HttpRequest req, HttpResponder respond) {
-    self->OnRuntimeApi(std::move(req), std::move(respond));
-  });
+  auto api = HttpServer::CreateAsync(o, handler);
   if (!api.ok()) return api.status();
   in->api_ = std::move(api).value();
+  in->port_ = in->api_->port();
   HttpServer* srv = in->api_.get();
   in->api_thread_ = std::thread([srv] { srv->Run(); });
   return in;
 }
 
-std::string LambdaInstance::endpoint() const { return "127.0.0.1:" + std::to_string(api_->port()); }
+std::string LambdaInstance::endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
 
 void LambdaInstance::Send(uint64_t id, std::shared_ptr<const ForwardRequest> request,
                           InstanceResultFn done) {
@@ -193,6 +213,11 @@ std::vector<uint64_t> LambdaInstance::TakeUnreached() {
 }
 
 void LambdaInstance::Close() {
+  {
+    std::lock_guard<std::mutex> lock(detach_mu_);
+    if (attached_id_ != 0) env_.runtime_api->Detach(attached_id_);
+    attached_id_ = 0;
+  }
   if (api_) api_->Shutdown();
   if (api_thread_.joinable()) api_thread_.join();
   api_.reset();

@@ -59,7 +59,8 @@ class ProcessInstance : public Instance {
   std::optional<Scheduler::Exit> exit_;  // guarded by mu_
 };
 
-// Serves the instance's own Runtime API endpoint on a thread of its own.
+// Serves the instance's Runtime API endpoint on a listener attached to the gateway's event loops
+// (PoolEnv::runtime_api), or without one on a server and thread of its own.
 class LambdaInstance final : public ProcessInstance {
  public:
   // Binds the endpoint (AWS_LAMBDA_RUNTIME_API is endpoint()). Errors: Unavailable.
@@ -86,7 +87,10 @@ class LambdaInstance final : public ProcessInstance {
   };
   const std::string function_;
   const double timeout_s_;
-  std::unique_ptr<HttpServer> api_;
+  int port_ = 0;
+  uint64_t attached_id_ = 0;         // on env_.runtime_api; 0: own server or detached
+  std::mutex detach_mu_;             // one Close detaches
+  std::unique_ptr<HttpServer> api_;  // the fallback without a RuntimeApiHost
   std::thread api_thread_;
   // guarded by mu_:
   bool ready_ = false;

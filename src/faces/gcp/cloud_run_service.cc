@@ -125,7 +125,15 @@ StatusOr<std::string> RenderCloudRunService(const CloudRunOptions& o) {
     << std::to_string(o.max_instances);
   y << YAML::Key << "run.googleapis.com/startup-cpu-boost" << YAML::Value << YAML::DoubleQuoted
     << (o.cpu_boost ? "true" : "false");
-  y << YAML::Key << "run.googleapis.com/execution-environment" << YAML::Value << "gen2";
+  // Below 1 vCPU Cloud Run runs only the first generation environment with CPU allocated during
+  // requests (https://cloud.google.com/run/docs/configuring/services/cpu).
+  bool fractional_cpu = strtod(o.cpu.c_str(), nullptr) < 1;
+  y << YAML::Key << "run.googleapis.com/execution-environment" << YAML::Value
+    << (fractional_cpu ? "gen1" : "gen2");
+  if (fractional_cpu) {
+    y << YAML::Key << "run.googleapis.com/cpu-throttling" << YAML::Value << YAML::DoubleQuoted
+      << "true";
+  }
   y << YAML::EndMap << YAML::EndMap;
   y << YAML::Key << "spec" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "containerConcurrency" << YAML::Value << o.concurrency;

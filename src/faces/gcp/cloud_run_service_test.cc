@@ -31,6 +31,8 @@ TEST(CloudRunServiceTest, ServiceCarriesScalingResourcesAccountAndModel) {
   EXPECT_EQ(ann["autoscaling.knative.dev/minScale"].as<std::string>(), "1");
   EXPECT_EQ(ann["autoscaling.knative.dev/maxScale"].as<std::string>(), "4");
   EXPECT_EQ(ann["run.googleapis.com/startup-cpu-boost"].as<std::string>(), "true");
+  EXPECT_EQ(ann["run.googleapis.com/execution-environment"].as<std::string>(), "gen2");
+  EXPECT_FALSE(ann["run.googleapis.com/cpu-throttling"]);
   YAML::Node spec = s["spec"]["template"]["spec"];
   EXPECT_EQ(spec["containerConcurrency"].as<int>(), 16);
   EXPECT_EQ(spec["serviceAccountName"].as<std::string>(),
@@ -39,6 +41,18 @@ TEST(CloudRunServiceTest, ServiceCarriesScalingResourcesAccountAndModel) {
   EXPECT_EQ(c["resources"]["limits"]["cpu"].as<std::string>(), "2");
   EXPECT_EQ(c["resources"]["limits"]["memory"].as<std::string>(), "2048Mi");
   EXPECT_EQ(c["env"][0]["value"].as<std::string>(), "gs://my-models/models/digits@1.0.0");
+}
+
+TEST(CloudRunServiceTest, BelowOneCpuIsFirstGenerationWithRequestBasedCpu) {
+  CloudRunOptions o = Digits();
+  o.cpu = "0.5";
+  o.concurrency = 1;
+  o.memory_mb = 512;
+  auto text = RenderCloudRunService(o);
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  YAML::Node ann = YAML::Load(*text)["spec"]["template"]["metadata"]["annotations"];
+  EXPECT_EQ(ann["run.googleapis.com/execution-environment"].as<std::string>(), "gen1");
+  EXPECT_EQ(ann["run.googleapis.com/cpu-throttling"].as<std::string>(), "true");
 }
 
 TEST(CloudRunServiceTest, ModelReadIsConditionedOnTheModelPrefix) {

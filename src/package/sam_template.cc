@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "faces/trigger_prefixes.h"
 #include "store/store_uri.h"
 
 namespace modelfn {
@@ -44,15 +45,8 @@ StatusOr<std::string> RenderSamTemplate(const SamOptions& o) {
     return Bad("provisioned concurrency must be <= reserved concurrency");
   }
   if (!o.trigger_bucket.empty()) {
-    for (const std::string* p : {&o.input_prefix, &o.output_prefix, &o.failure_prefix}) {
-      if (p->empty() || p->back() != '/') return Bad("trigger prefixes must end with '/'");
-    }
-    if (o.output_prefix.rfind(o.input_prefix, 0) == 0 ||
-        o.failure_prefix.rfind(o.input_prefix, 0) == 0) {
-      return Bad(
-          "the output and failure prefixes must not be inside the input prefix (the trigger would "
-          "loop)");
-    }
+    Status prefixes = CheckTriggerPrefixes(o.input_prefix, o.output_prefix, o.failure_prefix);
+    if (!prefixes.ok()) return Bad(prefixes.message());
   }
   std::string bucket, prefix;
   if (!o.model_uri.empty()) {

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "faces/trigger_prefixes.h"
 #include "store/store_uri.h"
 
 namespace modelfn {
@@ -87,15 +88,8 @@ Status ValidateCloudRunOptions(const CloudRunOptions& o) {
       return Bad("on Google Cloud the model store must be gs://");
   }
   if (!o.trigger_bucket.empty()) {
-    for (const std::string* p : {&o.input_prefix, &o.output_prefix, &o.failure_prefix}) {
-      if (p->empty() || p->back() != '/') return Bad("trigger prefixes must end with '/'");
-    }
-    if (o.output_prefix.rfind(o.input_prefix, 0) == 0 ||
-        o.failure_prefix.rfind(o.input_prefix, 0) == 0) {
-      return Bad(
-          "the output and failure prefixes must not be inside the input prefix (the trigger would "
-          "loop)");
-    }
+    Status prefixes = CheckTriggerPrefixes(o.input_prefix, o.output_prefix, o.failure_prefix);
+    if (!prefixes.ok()) return Bad(prefixes.message());
   }
   return Status();
 }

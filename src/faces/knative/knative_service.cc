@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "faces/trigger_prefixes.h"
+
 namespace modelfn {
 namespace {
 
@@ -57,15 +59,8 @@ Status ValidateKnativeOptions(const KnativeOptions& o) {
     return Bad("--timeout must be 1..600 s (Knative's default max-revision-timeout-seconds)");
   if (o.trigger) {
     if (!IsDnsLabel(o.broker)) return Bad("--broker must be a DNS label");
-    for (const std::string* p : {&o.input_prefix, &o.output_prefix, &o.failure_prefix}) {
-      if (p->empty() || p->back() != '/') return Bad("trigger prefixes must end with '/'");
-    }
-    if (o.output_prefix.rfind(o.input_prefix, 0) == 0 ||
-        o.failure_prefix.rfind(o.input_prefix, 0) == 0) {
-      return Bad(
-          "the output and failure prefixes must not be inside the input prefix (the trigger would "
-          "loop)");
-    }
+    Status prefixes = CheckTriggerPrefixes(o.input_prefix, o.output_prefix, o.failure_prefix);
+    if (!prefixes.ok()) return Bad(prefixes.message());
   }
   return Status();
 }

@@ -43,14 +43,6 @@ std::unique_ptr<TextTokenizer> MustLoad(size_t max_length = 0) {
   return t.ok() ? std::move(t).value() : nullptr;
 }
 
-TEST(TextTokenizerTest, UnavailableBuildRefusesWithPipelineUnsupported) {
-  if (TextTokenizer::Available()) GTEST_SKIP() << "this build has the tokenizer";
-  auto t = TextTokenizer::Load(kWordPiece, 0, "tokenizer.json");
-  ASSERT_FALSE(t.ok());
-  EXPECT_EQ(t.status().reason(), "pipeline_unsupported");
-  EXPECT_THAT(t.status().message(), HasSubstr(TextTokenizer::UnavailableReason()));
-}
-
 TEST(TextTokenizerTest, EncodesWithSpecialTokensAndPadsToTheLongest) {
   if (!TextTokenizer::Available()) GTEST_SKIP() << TextTokenizer::UnavailableReason();
   auto t = MustLoad();

@@ -32,80 +32,15 @@ import argparse
 import concurrent.futures
 import http.client
 import json
-import os
 import pathlib
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-BUILD = pathlib.Path(os.environ.get("MODELFN_BUILD_DIR", ROOT / "build"))
-CLI = BUILD / "modelfn"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def push(model, name, store):
-    if not (model / "manifest.json").exists():
-        subprocess.run([str(CLI), "manifest", str(model / "model.onnx"), "--name", name,
-                        "--version", "1.0.0"], check=True, capture_output=True)
-    for cmd in (["push", str(model), "--name", name, "--version", "1.0.0", "--store", str(store)],
-                ["promote", name, "1.0.0", "--store", str(store)]):
-        subprocess.run([str(CLI)] + cmd, check=True, capture_output=True)
-
-
-class Up:
-    """`modelfn up` with one function, on a free port, until stop()."""
-
-    def __init__(self, workdir, store, name, settings):
-        self.port = free_port()
-        workdir.mkdir(parents=True)
-        lines = [f"store: file://{store}", "functions:", f"  {name}:", f"    model: {name}"]
-        lines += [f"    {k}: {v}" for k, v in settings.items()]
-        lines += ["gateway:", f"  listen: 127.0.0.1:{self.port}"]
-        config = workdir / "modelfn.yaml"
-        config.write_text("\n".join(lines) + "\n")
-        self.log = open(workdir / "up.log", "wb")
-        self.proc = subprocess.Popen([str(CLI), "up", "-f", str(config)], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.status()
-                return
-            except (OSError, ValueError):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"modelfn up did not start; see {workdir / 'up.log'}")
-                time.sleep(0.05)
-
-    def status(self):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            c.request("GET", "/v1/status")
-            return json.loads(c.getresponse().read())["functions"][0]
-        finally:
-            c.close()
-
-    def ready_instances(self):
-        return sum(1 for v in self.status()["versions"] for i in v["instance_list"]
-                   if i["state"] == "idle")
-
-    def live_instances(self):
-        return sum(1 for v in self.status()["versions"] for i in v["instance_list"]
-                   if i["state"] != "stopping")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(60)
-        self.log.close()
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from up_runner import ROOT, Up, push  # noqa: E402
 
 
 def post(port, path, body, timeout):

@@ -21,27 +21,19 @@ import json
 import os
 import pathlib
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-BUILD = pathlib.Path(os.environ.get("MODELFN_BUILD_DIR", ROOT / "build"))
-CLI = BUILD / "modelfn"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from up_runner import ROOT, Up, push  # noqa: E402
+
 MODEL = ROOT / "examples" / "digits"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(*args):
-    subprocess.run([str(CLI), *map(str, args)], check=True, capture_output=True)
+def instance_pids(up):
+    return [i["pid"] for i in up.instances() if i["pid"] > 0]
 
 
 def proc_facts(pid):
@@ -79,48 +71,6 @@ def descendants(pid):
             out.append(c)
             todo.append(c)
     return out
-
-
-class Platform:
-    def __init__(self, work, idle_ttl_s):
-        self.store = work / "models"
-        cli("push", MODEL, "--name", "digits", "--version", "1.0.0", "--store", self.store)
-        cli("promote", "digits", "1.0.0", "--store", self.store)
-        self.port = free_port()
-        config = work / "modelfn.yaml"
-        config.write_text(
-            f"store: file://{self.store}\nfunctions:\n  digits:\n    model: digits\n"
-            f"    idle_ttl_s: {idle_ttl_s}\n    max_queue: 1024\n"
-            f"gateway:\n  listen: 127.0.0.1:{self.port}\n")
-        self.log = open(work / "up.log", "wb")
-        self.proc = subprocess.Popen([str(CLI), "up", "-f", str(config)], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.status()
-                return
-            except (OSError, ValueError):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"modelfn up did not start; see {work / 'up.log'}")
-                time.sleep(0.1)
-
-    def status(self):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            c.request("GET", "/v1/status")
-            return json.loads(c.getresponse().read())["functions"][0]
-        finally:
-            c.close()
-
-    def instance_pids(self):
-        return [i["pid"] for v in self.status()["versions"] for i in v["instance_list"]
-                if i["state"] != "stopping" and i["pid"] > 0]
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(60)
-        self.log.close()
 
 
 class Load:
@@ -211,7 +161,9 @@ def main():
         ap.error("--cycle-pause must be longer than --idle-ttl to reach zero instances")
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-soak-"))
-    platform = Platform(work, args.idle_ttl)
+    store = work / "models"
+    push(MODEL, "digits", store)
+    platform = Up(work, store, "digits", {"idle_ttl_s": args.idle_ttl, "max_queue": 1024})
     body = (MODEL / "requests" / "infer.json").read_bytes()
     load = Load(platform.port, body, args.rate, args.connections)
     samples, events = [], []
@@ -225,21 +177,19 @@ def main():
                 load.paused.set()
                 zero_by = time.monotonic() + args.cycle_pause
                 time.sleep(max(0.0, zero_by - time.monotonic()))
-                reached_zero = platform.instance_pids() == []
+                reached_zero = instance_pids(platform) == []
                 events.append({"t": round(t, 1), "event": "scale-to-zero pause",
                                "reached_zero": reached_zero})
                 load.paused.clear()
                 next_cycle += args.cycle_every
             if not killed and t >= args.duration / 2:
-                pids = platform.instance_pids()
+                pids = instance_pids(platform)
                 if pids:
                     os.kill(pids[0], signal.SIGKILL)
                     events.append({"t": round(t, 1), "event": f"killed instance {pids[0]}"})
                     killed = True
             if not promoted and t >= args.duration * 3 / 4:
-                cli("push", MODEL, "--name", "digits", "--version", "1.0.1", "--store",
-                    platform.store)
-                cli("promote", "digits", "1.0.1", "--store", platform.store)
+                push(MODEL, "digits", store, "1.0.1")
                 events.append({"t": round(t, 1), "event": "promoted 1.0.1"})
                 promoted = True
             sample = {"t": round(t, 1)}

@@ -9,6 +9,7 @@ scripts/build.sh
 # scripts/bench.sh --store    the model store benchmark (bench/store_bench.py)
 # scripts/bench.sh --lambda   the Lambda benchmark (bench/lambda_bench.py)
 # scripts/bench.sh --platform the local platform benchmark (bench/platform_bench.py)
+# scripts/bench.sh --faces    cold start per face (bench/face_coldstart.py)
 if [ "${1:-}" = "--lambda" ]; then
   shift
   exec .venv/bin/python bench/lambda_bench.py "$@"
@@ -16,6 +17,10 @@ fi
 if [ "${1:-}" = "--platform" ]; then
   shift
   exec .venv/bin/python bench/platform_bench.py "$@"
+fi
+if [ "${1:-}" = "--faces" ]; then
+  shift
+  exec .venv/bin/python bench/face_coldstart.py "$@"
 fi
 if [ "${1:-}" = "--store" ]; then
   shift

@@ -3,7 +3,8 @@ src/pipeline/tokenizer's C ABI, driven through build/modelfn-tokenize) against t
 `tokenizers` package, on >= 10,000 strings per tokenizer: local text, Unicode normalisation
 forms, accents, CJK, emoji, control characters, empty and whitespace-only strings and texts far
 over the maximum length, encoded in padded batches. Tokenizers are trained here, with the Python
-package, on local text: BERT WordPiece (two vocabulary sizes) and byte-level BPE."""
+package, on local text: BERT WordPiece (two vocabulary sizes), byte-level BPE and a SentencePiece-style
+Unigram model (NFKC, Metaspace, with a <s> $A </s> template)."""
 import glob
 import random
 import struct
@@ -61,6 +62,18 @@ def train(kind, corpus_path, out):
         tok = t.BertWordPieceTokenizer(lowercase=True, clean_text=True, handle_chinese_chars=True)
         tok.train([str(corpus_path)], vocab_size=int(kind.split("_")[1]), min_frequency=2,
                   show_progress=False)
+    elif kind == "unigram":
+        # Unigram training (EM over the whole corpus) takes minutes on all of it: a sample of
+        # 40,000 lines gives the full 6,000-piece vocabulary in seconds.
+        lines = corpus_path.read_text(encoding="utf-8").split("\n")
+        sample = out.with_suffix(".corpus.txt")
+        sample.write_text("\n".join(random.Random(5).sample(lines, 40_000)), encoding="utf-8")
+        tok = t.SentencePieceUnigramTokenizer()
+        tok.train([str(sample)], vocab_size=6000, show_progress=False,
+                  special_tokens=["<pad>", "<unk>", "<s>", "</s>"], unk_token="<unk>")
+        tok.post_processor = t.processors.TemplateProcessing(
+            single="<s> $A </s>", pair="<s> $A </s> $B:1 </s>:1",
+            special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])
     else:
         tok = t.ByteLevelBPETokenizer(add_prefix_space=True)
         tok.train([str(corpus_path)], vocab_size=5000, min_frequency=2, show_progress=False)
@@ -91,7 +104,7 @@ def modelfn_rows(path, texts, max_length):
     return p.stdout.decode().splitlines()
 
 
-@pytest.mark.parametrize("kind", ["wordpiece_8000", "wordpiece_30522", "bytelevel_bpe"])
+@pytest.mark.parametrize("kind", ["wordpiece_8000", "wordpiece_30522", "bytelevel_bpe", "unigram"])
 @pytest.mark.parametrize("max_length", [0, 24])
 def test_ids_masks_and_type_ids_match_the_python_package(kind, max_length, corpus, strings,
                                                          tmp_path_factory):

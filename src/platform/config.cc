@@ -12,6 +12,21 @@
 #include "store/store_uri.h"
 
 namespace modelfn {
+
+const char* InstanceFaceName(InstanceFace face) {
+  switch (face) {
+    case InstanceFace::kLambda:
+      return "lambda";
+    case InstanceFace::kHttp:
+      return "http";
+    case InstanceFace::kCloudEvents:
+      return "cloudevents";
+    case InstanceFace::kAzure:
+      return "azure";
+  }
+  return "lambda";
+}
+
 namespace {
 
 Status FieldError(const std::string& path, const std::string& what) {
@@ -153,20 +168,42 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
   RETURN_IF_ERROR(
       f.CheckKnown({"model", "mode", "concurrency", "min_instances", "max_instances", "idle_ttl_s",
                     "timeout_s", "memory_mb", "max_queue", "queue_timeout_s", "traffic",
-                    "sticky_traffic", "response_cache", "env", "command", "start"}));
+                    "sticky_traffic", "response_cache", "env", "command", "start", "face"}));
   FunctionConfig fn;
   fn.name = name;
   std::string model = name;
   RETURN_IF_ERROR(f.String("model", &model));
   RETURN_IF_ERROR(SplitModelRef(model, f.Path("model"), &fn.model, &fn.version));
-  std::string mode = "lambda";
+  std::string mode, face;
   RETURN_IF_ERROR(f.String("mode", &mode));
+  RETURN_IF_ERROR(f.String("face", &face));
+  if (mode.empty()) {
+    mode = face.empty() || face == "lambda" ? "lambda" : "http";
+  }
   if (mode == "lambda") {
     fn.mode = InstanceMode::kLambda;
   } else if (mode == "http") {
     fn.mode = InstanceMode::kHttp;
   } else {
     return FieldError(f.Path("mode"), "expected lambda or http, got '" + mode + "'");
+  }
+  if (face.empty()) face = mode;
+  if (face == "lambda") {
+    fn.face = InstanceFace::kLambda;
+  } else if (face == "http") {
+    fn.face = InstanceFace::kHttp;
+  } else if (face == "cloudevents") {
+    fn.face = InstanceFace::kCloudEvents;
+  } else if (face == "azure") {
+    fn.face = InstanceFace::kAzure;
+  } else {
+    return FieldError(f.Path("face"),
+                      "expected lambda, http, cloudevents or azure, got '" + face + "'");
+  }
+  if ((fn.face == InstanceFace::kLambda) != (fn.mode == InstanceMode::kLambda)) {
+    return FieldError(f.Path("face"), fn.face == InstanceFace::kLambda
+                                          ? "the lambda face runs in lambda mode"
+                                          : "the " + face + " face runs in http mode");
   }
   RETURN_IF_ERROR(f.Int("concurrency", 1, 1000, &fn.concurrency));
   if (fn.mode == InstanceMode::kLambda && fn.concurrency != 1) {

@@ -14,6 +14,14 @@
 namespace modelfn {
 
 enum class InstanceMode { kLambda, kHttp };
+// Which cloud's code path an instance runs (modelfn-fn's face, src/faces/face_choice.h), chosen by
+// the environment the platform gives it: kLambda (the Runtime API; lambda mode), kHttp (HTTP on a
+// port), kCloudEvents (K_SERVICE: Cloud Run / Knative, HTTP plus CloudEvents), kAzure
+// (FUNCTIONS_CUSTOMHANDLER_PORT: the request forwarded as the Azure Functions host does, under
+// /api). The last three are http mode.
+enum class InstanceFace { kLambda, kHttp, kCloudEvents, kAzure };
+// "lambda", "http", "cloudevents", "azure".
+const char* InstanceFaceName(InstanceFace face);
 // How instances start: forked from a template process of the function version (fork: where it can,
 // else exec), or exec'd each time (exec). kDefault: the platform-wide `start:` setting.
 enum class StartMode { kDefault, kFork, kExec };
@@ -28,6 +36,8 @@ struct FunctionConfig {
   std::string model;    // model name in the store
   std::string version;  // pinned version; empty: follow the store's current.json pointer
   InstanceMode mode = InstanceMode::kLambda;
+  // `face:`; without it, the mode's own (lambda or http). A face implies its mode.
+  InstanceFace face = InstanceFace::kLambda;
   int concurrency = 1;  // requests at once per instance (always 1 in lambda mode)
   int min_instances = 0;
   int max_instances = 8;  // when not configured: the host's CPUs (see ParsePlatformConfig)

@@ -112,6 +112,38 @@ TEST(ConfigTest, MistakesNameTheField) {
             "gateway.listen: expected HOST:PORT");
 }
 
+TEST(ConfigTest, FaceNamesTheCloudCodePathAndImpliesItsMode) {
+  auto c = Parse(
+      "functions:\n  a: {}\n  b: {mode: http}\n  c: {face: cloudevents, concurrency: 4}\n"
+      "  d: {face: azure}\n  e: {face: http, mode: http}\n  f: {face: lambda}\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  auto fn = [&](const std::string& name) -> const FunctionConfig& {
+    for (const auto& f : c->functions) {
+      if (f.name == name) return f;
+    }
+    ADD_FAILURE() << name;
+    return c->functions[0];
+  };
+  EXPECT_EQ(fn("a").face, InstanceFace::kLambda);
+  EXPECT_EQ(fn("a").mode, InstanceMode::kLambda);
+  EXPECT_EQ(fn("b").face, InstanceFace::kHttp);
+  EXPECT_EQ(fn("c").face, InstanceFace::kCloudEvents);
+  EXPECT_EQ(fn("c").mode, InstanceMode::kHttp);
+  EXPECT_EQ(fn("c").concurrency, 4);
+  EXPECT_EQ(fn("d").face, InstanceFace::kAzure);
+  EXPECT_EQ(fn("d").mode, InstanceMode::kHttp);
+  EXPECT_EQ(fn("e").face, InstanceFace::kHttp);
+  EXPECT_EQ(fn("f").mode, InstanceMode::kLambda);
+  EXPECT_STREQ(InstanceFaceName(InstanceFace::kCloudEvents), "cloudevents");
+
+  EXPECT_EQ(Error("functions:\n  d: {face: gcp}"),
+            "functions.d.face: expected lambda, http, cloudevents or azure, got 'gcp'");
+  EXPECT_EQ(Error("functions:\n  d: {face: azure, mode: lambda}"),
+            "functions.d.face: the azure face runs in http mode");
+  EXPECT_EQ(Error("functions:\n  d: {face: lambda, mode: http}"),
+            "functions.d.face: the lambda face runs in lambda mode");
+}
+
 TEST(ConfigTest, CanaryWeightsArePercentagesThatAddUpTo100) {
   EXPECT_EQ(Error("functions:\n  d: {traffic: {d@1: 90, d@2: 20}}"),
             "functions.d.traffic: weights add up to 110, expected 100");

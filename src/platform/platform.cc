@@ -237,6 +237,8 @@ void Platform::Run() {
     for (const auto& f : functions_) {
       w.BeginObject().Key("name").String(f->config.name);
       w.Key("mode").String(f->config.mode == InstanceMode::kLambda ? "lambda" : "http");
+      w.Key("face").String(InstanceFaceName(f->config.face));
+      w.Key("face").String(InstanceFaceName(f->config.face));
       w.Key("versions").BeginArray();
       for (const auto& v : f->variants) w.String(v.version);
       w.EndArray().EndObject();

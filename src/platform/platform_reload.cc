@@ -39,6 +39,7 @@ std::vector<std::string> NeedRestart(const PlatformConfig& a, const PlatformConf
     std::string p = "functions." + f.name + ".";
     check(f.model == n.model && f.version == n.version, p + "model");
     check(f.mode == n.mode, p + "mode");
+    check(f.face == n.face, p + "face");
     check(f.concurrency == n.concurrency, p + "concurrency");
     check(f.min_instances == n.min_instances, p + "min_instances");
     check(f.max_instances == n.max_instances, p + "max_instances");

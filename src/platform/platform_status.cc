@@ -56,6 +56,7 @@ std::string Platform::StatusJson() const {
     w.BeginObject();
     w.Key("name").String(f->config.name);
     w.Key("mode").String(f->config.mode == InstanceMode::kLambda ? "lambda" : "http");
+    w.Key("face").String(InstanceFaceName(f->config.face));
     w.Key("min_instances").Int(f->config.min_instances);
     w.Key("max_instances").Int(f->config.max_instances);
     const FunctionSummary& s = summaries[f->config.name];

@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "http/http_client.h"
 #include "http/problem.h"
+#include "pool/face_path.h"
 #include "pool/orphans.h"
 
 namespace modelfn {
@@ -339,7 +340,7 @@ InstanceResult HttpInstance::Forward(int port, const ForwardRequest& req) {
   thread_local std::unique_ptr<HttpClient> client = MakePlainHttpClient();
   HttpCall call;
   call.method = req.method;
-  call.url = "http://127.0.0.1:" + std::to_string(port) + req.path +
+  call.url = "http://127.0.0.1:" + std::to_string(port) + InstancePath(face_, req.path) +
              (req.query.empty() ? "" : "?" + req.query);
   if (!req.content_type.empty()) call.headers.emplace_back("Content-Type", req.content_type);
   if (!req.request_id.empty()) call.headers.emplace_back("X-Request-Id", req.request_id);

@@ -104,7 +104,10 @@ class HttpInstance final : public ProcessInstance,
                            public std::enable_shared_from_this<HttpInstance> {
  public:
   HttpInstance(const FunctionConfig& fn, const PoolEnv& env, InstanceEvents events)
-      : ProcessInstance(env, events), timeout_s_(fn.timeout_s), memory_mb_(fn.memory_mb) {}
+      : ProcessInstance(env, events),
+        timeout_s_(fn.timeout_s),
+        memory_mb_(fn.memory_mb),
+        face_(fn.face) {}
   // Waits for the readiness line on a thread of its own; takes ownership of `ready_fd`.
   void AwaitReady(int ready_fd);
 
@@ -118,6 +121,7 @@ class HttpInstance final : public ProcessInstance,
 
   const double timeout_s_;
   const int memory_mb_;
+  const InstanceFace face_;  // the path it is sent requests on (face_path.h)
   int ready_fd_ = -1;
   std::thread starter_;
   int port_ = 0;  // guarded by mu_

@@ -85,6 +85,11 @@ StatusOr<PreparedInstance> PrepareInstance(const FunctionConfig& fn, const PoolE
   if (env.memory->kind() == MemoryLimitKind::kRlimit) {
     spec.rlimit_as_bytes = int64_t{fn.memory_mb} << 20;
   }
+  // The face is chosen by the environment (faces/face_choice.h): only the chosen one's variable.
+  for (const char* k :
+       {"AWS_LAMBDA_RUNTIME_API", "FUNCTIONS_CUSTOMHANDLER_PORT", "K_SERVICE", "PORT"}) {
+    spec.env.erase(k);
+  }
   if (fn.mode == InstanceMode::kLambda) {
     auto lambda = LambdaInstance::Create(fn, env, std::move(events));
     if (!lambda.ok()) return lambda.status();
@@ -97,7 +102,17 @@ StatusOr<PreparedInstance> PrepareInstance(const FunctionConfig& fn, const PoolE
         request.prewarmed ? "provisioned-concurrency" : "on-demand";
     p.in = *lambda;
   } else {
-    spec.env["PORT"] = "0";
+    if (fn.face == InstanceFace::kAzure) {
+      spec.env["FUNCTIONS_CUSTOMHANDLER_PORT"] = "0";
+    } else {
+      spec.env["PORT"] = "0";
+    }
+    if (fn.face == InstanceFace::kCloudEvents) {
+      // What Cloud Run and Knative set (the service, its revision and configuration).
+      spec.env["K_SERVICE"] = fn.name;
+      spec.env["K_CONFIGURATION"] = fn.name;
+      spec.env["K_REVISION"] = request.name;
+    }
     spec.env["MODELFN_HOST"] = "127.0.0.1";
     spec.ready_pipe = true;
     p.http = std::make_shared<HttpInstance>(fn, env, std::move(events));

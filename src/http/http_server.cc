@@ -50,6 +50,7 @@ StatusOr<std::pair<int, int>> Listen(const std::string& host, int port_number) {
 
 // The loop this thread runs, if any: Detach must not wait for the loop it is called on.
 thread_local const HttpServer* current_server = nullptr;
+thread_local int current_loop = -1;
 
 }  // namespace
 
@@ -163,6 +164,7 @@ void HttpServer::Detach(uint64_t id, bool wait) {
 
 std::vector<std::shared_ptr<HttpListener>> HttpServer::LoopStarted(int index) {
   current_server = this;
+  current_loop = index;
   std::lock_guard<std::mutex> lock(attach_mu_);
   loop_live_[static_cast<size_t>(index)] = true;
   commands_[static_cast<size_t>(index)].clear();
@@ -189,6 +191,7 @@ void HttpServer::LoopClientsDone(int index) {
 
 void HttpServer::LoopExited(int index) {
   current_server = nullptr;
+  current_loop = -1;
   std::lock_guard<std::mutex> lock(attach_mu_);
   size_t i = static_cast<size_t>(index);
   loop_live_[i] = false;
@@ -227,6 +230,17 @@ void HttpServer::Shutdown() {
   draining_.store(true);
   shared->WakeAll();
 }
+
+Status HttpServer::AddLoopHooks(std::vector<LoopHook*> hooks) {
+  if (static_cast<int>(hooks.size()) != options_.workers) {
+    return InvalidArgumentError("one loop hook per event loop: " + std::to_string(hooks.size()) +
+                                " for " + std::to_string(options_.workers));
+  }
+  hooks_ = std::move(hooks);
+  return Status::Ok();
+}
+
+int HttpServer::CurrentLoop() const { return current_server == this ? current_loop : -1; }
 
 void HttpServer::Run() {
   {

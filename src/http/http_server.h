@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/loop_hook.h"
 #include "http/request_parser.h"
 #include "http/responder.h"
 #include "http/response_writer.h"
@@ -154,6 +155,15 @@ class HttpServer {
   // Installs the hook run on each request head (see HeadHandler). Call before Run().
   void SetHeadHandler(HeadHandler handler) { head_handler_ = std::move(handler); }
 
+  // The number of event loops (options.workers, at least 1).
+  int loops() const { return options_.workers; }
+  // Installs hooks[i] on loop i (loop_hook.h): watched and swept there from when the loop starts
+  // to when it exits. One per loop; call before Run(). The hooks must outlive Run().
+  // InvalidArgument when the count differs from loops().
+  Status AddLoopHooks(std::vector<LoopHook*> hooks);
+  // The index of the loop of this server the calling thread runs, or -1 when it runs none.
+  int CurrentLoop() const;
+
   // Serves until Shutdown(); then stops listening on the client listeners (new connections are
   // refused, not queued), lets requests already in progress finish (their responses carry
   // "Connection: close"), closes idle connections, and returns when all are done or the drain
@@ -187,6 +197,7 @@ class HttpServer {
   HttpHandler handler_;
   AsyncHttpHandler async_handler_;
   HeadHandler head_handler_;
+  std::vector<LoopHook*> hooks_;  // per loop, or empty
   std::shared_ptr<HttpResponder::Shared> shared_;
   // [0] host:port; then the local plain one, if asked for
   std::vector<std::shared_ptr<HttpListener>> listeners_;

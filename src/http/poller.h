@@ -28,6 +28,9 @@ class Poller {
   // Waits up to timeout_ms (-1: no limit) for ready descriptors; fills at most `max` entries of
   // `out` and returns how many (0 on timeout or EINTR).
   int Wait(epoll_event* out, int max, int timeout_ms);
+  // The epoll descriptor itself: readable while a watched descriptor is ready (a poller can be
+  // watched by another).
+  int fd() const { return ep_; }
 
  private:
   int ep_;

@@ -22,10 +22,16 @@ ServerLoop::ServerLoop(HttpServer* server, int index)
       attached_(server->LoopStarted(index)) {
   WatchListeners(true);
   poller_.Add(wake_fd_, EPOLLIN, &wake_fd_);
+  if (!server->hooks_.empty()) {
+    hook_ = server->hooks_[static_cast<size_t>(index)];
+    poller_.Add(hook_->fd(), EPOLLIN, hook_);
+    hook_->LoopStarted();
+  }
   last_sweep_ = MonotonicMs();
 }
 
 ServerLoop::~ServerLoop() {
+  if (hook_ != nullptr) hook_->LoopExited();
   server_->connections_.fetch_sub(conns_.size());
   conns_.clear();
   server_->LoopExited(index_);
@@ -449,6 +455,10 @@ void ServerLoop::Run() {
         AcceptAll(tag);
         continue;
       }
+      if (hook_ != nullptr && tag == hook_) {
+        hook_->OnReady();
+        continue;
+      }
       if (tag == &wake_fd_) {
         HttpResponder::Shared::ClearWake(wake_fd_);
         Deliver();
@@ -478,6 +488,7 @@ void ServerLoop::Run() {
     if (now - last_sweep_ >= 1000 || (!listening_ && !clients_done_)) {
       last_sweep_ = now;
       Sweep(now);
+      if (hook_ != nullptr) hook_->Sweep(now);
     }
   }
 }

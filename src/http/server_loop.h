@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "http/connection.h"
+#include "http/loop_hook.h"
 #include "http/poller.h"
 #include "http/problem.h"
 #include "http/response_writer.h"
@@ -70,6 +71,7 @@ class ServerLoop {
   HttpServer* server_;
   int index_;
   int wake_fd_;
+  LoopHook* hook_ = nullptr;  // the server's hook for this loop, if any
   Poller poller_;
   std::unordered_map<int, std::unique_ptr<Connection>> conns_;
   std::vector<std::shared_ptr<HttpListener>> attached_;  // this loop's copy of the attached ones

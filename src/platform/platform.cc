@@ -24,6 +24,7 @@
 #include "gateway/route_stage.h"
 #include "gateway/version_stage.h"
 #include "http/http_client.h"
+#include "http/loop_upstream.h"
 #include "http/openssl_tls.h"
 #include "pool/orphans.h"
 #include "store/open_store.h"
@@ -66,10 +67,23 @@ void Platform::LoopRuntimeApi::Detach(uint64_t id) {
   if (HttpServer* s = server.load()) s->Detach(id, /*wait=*/false);
 }
 
+void Platform::GatewayUpstream::Exchange(UpstreamCall call, UpstreamDone done) {
+  if (Upstream* u = real.load()) {
+    u->Exchange(std::move(call), std::move(done));
+    return;
+  }
+  // No gateway (yet, or any more): not on the caller's stack, which may hold the pool's lock.
+  std::thread([done = std::move(done)] {
+    done(StatusOr<HttpReply>(UnavailableError("the gateway is not running")),
+         HttpFailure::kConnect);
+  }).detach();
+}
+
 Platform::~Platform() {
   Shutdown();
   StopBehindTheListener();
   runtime_api_.server.store(nullptr);
+  upstream_ref_.real.store(nullptr);
   if (workers_) workers_->Stop();
   memory_.RemoveRoot();
 }
@@ -96,14 +110,12 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
 
   p->memory_ = MemoryLimiter::Detect("modelfn-up-" + std::to_string(getpid()),
                                      p->options_.memory_limit_override);
-  size_t max_threads = 16;
-  for (const auto& f : c.functions) {
-    if (f.mode == InstanceMode::kHttp) {
-      max_threads += static_cast<size_t>(f.max_instances) * static_cast<size_t>(f.concurrency) *
-                     std::max<size_t>(1, f.traffic.size());
-    }
-  }
-  p->workers_ = std::make_unique<WorkerThreads>(std::min<size_t>(max_threads, 4096));
+  // Blocking work only (process starts, template starts and stops, memory-group moves): requests
+  // to instances travel on the gateway's loops. A template start holds its thread for the
+  // template's init, so each function version may hold one beside the rest.
+  size_t variants = 0;
+  for (const auto& f : c.functions) variants += std::max<size_t>(1, f.traffic.size());
+  p->workers_ = std::make_unique<WorkerThreads>(std::min<size_t>(4 + variants, 64));
   PoolEnv& env = p->pool_env_;
   env.fn_binary = p->options_.fn_binary;
   env.store_uri = c.store;
@@ -123,6 +135,7 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   env.workers = p->workers_.get();
   env.templates = true;
   env.runtime_api = &p->runtime_api_;
+  env.upstream = &p->upstream_ref_;
   Platform* self = p.get();
   env.log = [self](const std::string& level, const std::string& message) {
     self->log_.Message(level, message);
@@ -193,6 +206,8 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
     return pipeline->CheckHead(head, early);
   });
   p->runtime_api_.server.store(p->server_.get());
+  ASSIGN_OR_RETURN(p->upstream_, LoopUpstream::Create(p->server_.get()));
+  p->upstream_ref_.real.store(p->upstream_.get());
   return p;
 }
 

@@ -25,6 +25,7 @@
 #include "gateway/rate_limit.h"
 #include "gateway/route_table.h"
 #include "http/http_server.h"
+#include "http/loop_upstream.h"
 #include "manifest/manifest.h"
 #include "platform/config.h"
 #include "pool/pool.h"
@@ -117,10 +118,19 @@ class Platform {
     std::atomic<HttpServer*> server{nullptr};
   };
   LoopRuntimeApi runtime_api_;
+  // Carries requests to http-mode instances on the gateway's loops (upstream_, once the server
+  // exists); outlives the pools.
+  class GatewayUpstream final : public Upstream {
+   public:
+    void Exchange(UpstreamCall call, UpstreamDone done) override;
+    std::atomic<Upstream*> real{nullptr};
+  };
+  GatewayUpstream upstream_ref_;
   std::once_flag pools_closed_;
   PoolEnv pool_env_;
   std::vector<std::unique_ptr<Function>> functions_;
   std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<LoopUpstream> upstream_;  // on server_'s loops; destroyed before it
   GatewayMetrics metrics_;
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<JwksVerifier> jwks_;

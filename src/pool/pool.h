@@ -29,6 +29,7 @@
 
 #include "common/clock.h"
 #include "http/http_server.h"
+#include "http/upstream.h"
 #include "platform/config.h"
 #include "pool/forward.h"
 #include "pool/init_slots.h"
@@ -80,6 +81,9 @@ struct PoolEnv {
   // Serves lambda-mode instances' Runtime API; null: each instance runs its own server on a
   // thread (tests without a gateway). Not owned.
   RuntimeApiHost* runtime_api = nullptr;
+  // Carries requests to http-mode instances (the gateway's event loops, loop_upstream.h); null:
+  // a blocking client on `workers` (tests without a gateway). Not owned.
+  Upstream* upstream = nullptr;
   // Where launchers say what the user should know (a template that cannot serve); may be empty.
   std::function<void(const std::string& level, const std::string& message)> log;
 };

@@ -331,36 +331,59 @@ void HttpInstance::Send(uint64_t id, std::shared_ptr<const ForwardRequest> reque
     port = port_;
   }
   std::shared_ptr<HttpInstance> self = shared_from_this();
+  if (env_.upstream != nullptr) {
+    // On the gateway's event loops: no thread per call.
+    env_.upstream->Exchange(
+        MakeCall(port, *request),
+        [self, done = std::move(done)](StatusOr<HttpReply> reply, HttpFailure failure) {
+          done(self->Result(std::move(reply), failure));
+        });
+    return;
+  }
   env_.workers->Post([self, port, request = std::move(request), done = std::move(done)]() mutable {
-    done(self->Forward(port, *request));
+    UpstreamCall call = self->MakeCall(port, *request);
+    thread_local std::unique_ptr<HttpClient> client = MakePlainHttpClient();
+    HttpCall http;
+    http.method = call.method;
+    http.url = "http://127.0.0.1:" + std::to_string(port) + call.target;
+    http.headers = call.headers;
+    http.body = call.body;
+    http.stall_timeout_s = call.stall_timeout_ms / 1000;
+    http.max_response_bytes = call.max_response_bytes;
+    HttpFailure failure = HttpFailure::kNone;
+    http.failure = &failure;
+    auto reply = client->Send(http);
+    done(self->Result(std::move(reply), failure));
   });
 }
 
-InstanceResult HttpInstance::Forward(int port, const ForwardRequest& req) {
-  thread_local std::unique_ptr<HttpClient> client = MakePlainHttpClient();
-  HttpCall call;
+UpstreamCall HttpInstance::MakeCall(int port, const ForwardRequest& req) const {
+  UpstreamCall call;
+  call.port = port;
   call.method = req.method;
-  call.url = "http://127.0.0.1:" + std::to_string(port) + InstancePath(face_, req.path) +
-             (req.query.empty() ? "" : "?" + req.query);
+  call.target = InstancePath(face_, req.path) + (req.query.empty() ? "" : "?" + req.query);
   if (!req.content_type.empty()) call.headers.emplace_back("Content-Type", req.content_type);
   if (!req.request_id.empty()) call.headers.emplace_back("X-Request-Id", req.request_id);
   for (const auto& [k, v] : req.headers) {
     if (k == "inference-header-content-length" || k == "accept") call.headers.emplace_back(k, v);
   }
   call.body = req.body;
-  call.stall_timeout_s = static_cast<int>(timeout_s_) + 5;  // the pool's timer kills first
+  // The pool's timer kills a request's instance at timeout_s: this only guards against a peer
+  // that stalls beyond it.
+  call.stall_timeout_ms = static_cast<int>((timeout_s_ + 5) * 1000);
   call.max_response_bytes = kMaxInstanceResponseBytes;
-  HttpFailure failure = HttpFailure::kNone;
-  call.failure = &failure;
-  auto reply = client->Send(call);
+  return call;
+}
+
+InstanceResult HttpInstance::Result(StatusOr<HttpReply> reply, HttpFailure failure) {
   InstanceResult r;
   if (reply.ok()) {
     r.reply.status = reply->status;
     r.reply.content_type = reply->HeaderOr("content-type");
-    for (const auto& [k, v] : reply->headers) {
+    for (auto& [k, v] : reply->headers) {
       if (k != "content-type" && k != "content-length" && k != "connection" && k != "date" &&
-          k != "server") {
-        r.reply.headers.emplace_back(k, v);
+          k != "server" && k != "transfer-encoding" && k != "keep-alive") {
+        r.reply.headers.emplace_back(std::move(k), std::move(v));
       }
     }
     r.reply.body = std::move(reply->body);

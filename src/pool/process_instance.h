@@ -117,7 +117,10 @@ class HttpInstance final : public ProcessInstance,
   void Close() override;
 
  private:
-  InstanceResult Forward(int port, const ForwardRequest& request);
+  // The exchange for `request` with the instance listening on `port`.
+  UpstreamCall MakeCall(int port, const ForwardRequest& request) const;
+  // What an exchange's outcome means for the request and the instance.
+  InstanceResult Result(StatusOr<HttpReply> reply, HttpFailure failure);
 
   const double timeout_s_;
   const int memory_mb_;

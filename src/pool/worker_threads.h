@@ -1,6 +1,7 @@
-// Threads for blocking work (forwarding a request to an http-mode instance): a job runs at once on
-// an idle thread, or on a new one up to `max_threads`, so a slow instance never delays another's
-// requests. Idle threads stay for reuse.
+// Threads for blocking work (starting a process or a template, moving a process into its memory
+// group; forwarding to an http-mode instance only where no gateway loop carries it): a job runs at
+// once on an idle thread, or on a new one up to `max_threads`; beyond that it waits its turn in
+// order. Idle threads stay for reuse.
 #pragma once
 
 #include <condition_variable>

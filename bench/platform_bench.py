@@ -39,6 +39,7 @@ from run import BUILD, cold_start_ms, free_port, wait_ready, wrk  # noqa: E402
 
 MODEL = ROOT / "examples" / "digits"
 CLI = BUILD / "modelfn"
+CONNS = (1, 16, 64)
 
 
 def push_store(store):
@@ -241,6 +242,8 @@ def main():
                     help="measure gateway TLS against the gateway of BASELINE_BUILD instead")
     ap.add_argument("--rounds", type=int, default=3, help="--tls: alternating rounds")
     ap.add_argument("--idle", type=int, default=500, help="--tls: idle TLS connections for the thread count")
+    ap.add_argument("--baseline", metavar="BUILD", default=None,
+                    help="also measure the gateway of BUILD (its modelfn and modelfn-fn) in the same run")
     args = ap.parse_args()
     if args.tls:
         return tls_main(args, args.tls)
@@ -256,16 +259,20 @@ def main():
         direct = subprocess.Popen([str(BUILD / "modelfn-fn"), "--model", str(MODEL), "--port", str(port),
                                    "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_ready(port, body)
-        load["direct"] = {c: wrk(port, body_file, c, args.seconds) for c in (1, 16)}
-        for mode in ("lambda", "http"):
-            extra = {"mode": mode, "min_instances": 2, "max_instances": 2, "idle_ttl_s": 600}
-            if mode == "http":
-                extra["concurrency"] = 16
-                extra["min_instances"] = extra["max_instances"] = 1
-            p = Platform(work / f"up-{mode}", store, **extra)
-            wait_ready(p.port, body)
-            load[mode] = {c: wrk(p.port, body_file, c, args.seconds) for c in (1, 16)}
-            p.stop()
+        load["direct"] = {c: wrk(port, body_file, c, args.seconds) for c in CONNS}
+        builds = [("", CLI)]
+        if args.baseline:
+            builds.insert(0, ("base-", pathlib.Path(args.baseline).resolve() / "modelfn"))
+        for prefix, cli in builds:
+            for mode in ("lambda", "http"):
+                extra = {"mode": mode, "min_instances": 2, "max_instances": 2, "idle_ttl_s": 600}
+                if mode == "http":
+                    extra["concurrency"] = 64
+                    extra["min_instances"] = extra["max_instances"] = 1
+                p = Platform(work / f"up-{prefix}{mode}", store, cli=cli, **extra)
+                wait_ready(p.port, body)
+                load[prefix + mode] = {c: wrk(p.port, body_file, c, args.seconds) for c in CONNS}
+                p.stop()
 
         # (b) cold start from zero through the gateway vs standalone exec to first answer.
         standalone = [cold_start_ms("modelfn", MODEL, body_file) for _ in range(args.cold_runs)]
@@ -297,12 +304,16 @@ def main():
         return f"{x:.0f} µs" if x < 1000 else f"{x / 1000:.2f} ms"
 
     rows = []
-    for c in (1, 16):
+    labels = {"direct": "modelfn-fn direct (baseline)", "lambda": "gateway → lambda-mode instances (2)",
+              "http": "gateway → http-mode instance (1, concurrency 64)",
+              "base-lambda": f"`{args.baseline}` gateway → lambda-mode instances (2)",
+              "base-http": f"`{args.baseline}` gateway → http-mode instance (1, concurrency 64)"}
+    kinds = ["direct"] + (["base-lambda", "base-http"] if args.baseline else []) + ["lambda", "http"]
+    for c in CONNS:
         d = load["direct"][c]
-        for kind in ("direct", "lambda", "http"):
+        for kind in kinds:
             r = load[kind][c]
-            label = {"direct": "modelfn-fn direct (baseline)", "lambda": "gateway → lambda-mode instances (2)",
-                     "http": "gateway → http-mode instance (1, concurrency 16)"}[kind]
+            label = labels[kind]
             rows.append(f"| {c} | {label} | {us(r['p50_us'])} | {us(r['p99_us'])} | {r['rps']:.0f} | "
                         f"{r['rps'] / d['rps']:.2f}x | {r['non_2xx'] + r['socket_errors']} |")
     cold_med, sa_med = statistics.median(colds), statistics.median(standalone)
@@ -322,7 +333,9 @@ def main():
         "",
         f"Added latency at c=1, p50: **{us(load['lambda'][1]['p50_us'] - load['direct'][1]['p50_us'])}** "
         f"(lambda mode: gateway + Runtime API long-poll hand-off) and "
-        f"**{us(load['http'][1]['p50_us'] - load['direct'][1]['p50_us'])}** (http mode: gateway + proxy).",
+        f"**{us(load['http'][1]['p50_us'] - load['direct'][1]['p50_us'])}** (http mode: gateway + proxy)."
+        + (f" The baseline build's: {us(load['base-lambda'][1]['p50_us'] - load['direct'][1]['p50_us'])} and "
+           f"{us(load['base-http'][1]['p50_us'] - load['direct'][1]['p50_us'])}." if args.baseline else ""),
         "",
         "### Cold start from zero",
         "",

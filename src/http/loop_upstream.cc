@@ -229,18 +229,11 @@ class LoopUpstream::Loop final : public LoopHook {
   void OnReady() override {
     epoll_event events[64];
     int n = poller_.Wait(events, 64, 0);
+    bool woken = false;
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
       if (tag == &wake_) {
-        uint64_t v;
-        ssize_t ignored = read(wake_, &v, sizeof v);
-        (void)ignored;
-        std::vector<std::pair<UpstreamCall, UpstreamDone>> calls;
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          calls.swap(mailbox_);
-        }
-        for (auto& [call, done] : calls) Start(std::move(call), std::move(done));
+        woken = true;
         continue;
       }
       auto* c = static_cast<UpstreamConn*>(tag);
@@ -250,6 +243,19 @@ class LoopUpstream::Loop final : public LoopHook {
       }
       if (active_.count(c) == 0) continue;  // finished earlier in this batch
       OnEvent(c, events[i].events);
+    }
+    // New exchanges only after the batch: a connection made now may reuse the address of one
+    // closed in it, which a later event of the batch still names.
+    if (woken) {
+      uint64_t v;
+      ssize_t ignored = read(wake_, &v, sizeof v);
+      (void)ignored;
+      std::vector<std::pair<UpstreamCall, UpstreamDone>> calls;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        calls.swap(mailbox_);
+      }
+      for (auto& [call, done] : calls) Start(std::move(call), std::move(done));
     }
     RunCompletions();
   }

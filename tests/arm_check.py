@@ -9,10 +9,11 @@ models carry the same facts as those specifications: for every resource the temp
 template's apiVersion must be the version of the SDK model it is checked against, and its body
 (the ARM envelope keys type/apiVersion/name/scope/dependsOn aside) is walked against the model
 strictly: every key must be a property of that API version, writable on create (not read-only),
-of the property's JSON type (objects, arrays, strings, integers, booleans), and every required
-property present. A string "[...]" is an ARM expression and matches any type; expressions are
-checked for balanced brackets, quotes and parentheses, and their variables(), parameters() and
-resourceId()/dependsOn references must resolve within the template.
+of the property's JSON type (objects, arrays, strings, integers, booleans), and the required
+properties the msrest-style models (msi, authorization) mark present. A string "[...]" is an ARM
+expression and matches any type; expressions are checked for balanced quotes and parentheses, and
+their variables(), parameters() and resourceId()/dependsOn references must resolve within the
+template.
 
 `check(template) -> list[str]` returns the problems found (empty when clean)."""
 import enum

@@ -135,7 +135,7 @@ def test_the_checker_finds_what_azure_would_refuse(tmp_path, mutate, want):
     (["--model", str(EXAMPLES / "digits"), "--min-instances", "two"], "whole numbers"),
 ])
 def test_bad_options_are_refused_with_typed_errors(tmp_path, args, why):
-    p, out = deploy(tmp_path, *args, "--json")
+    p, out = deploy(tmp_path, *args)
     assert p.returncode != 0 and why in p.stderr, p.stderr
     assert not (out / "azuredeploy.json").exists()
 

@@ -1,5 +1,5 @@
-// modelfn deploy: the target's artifacts (AWS in package_cmds.cc; Google Cloud Run and Knative
-// here) and, without --dry-run, the platform's own CLI to apply them.
+// modelfn deploy: the target's artifacts (AWS in package_cmds.cc; Google Cloud Run, Azure
+// Functions and Knative here) and, without --dry-run, the platform's own CLI to apply them.
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "common/files.h"
 #include "common/json.h"
+#include "faces/azure/arm_template.h"
 #include "faces/gcp/cloud_run_service.h"
 #include "faces/knative/knative_service.h"
 #include "manifest/manifest.h"
@@ -50,6 +51,20 @@ constexpr const char* kKnativeUsage =
     "Writes OUT/service.yaml (a Knative Service) and, with --trigger, OUT/trigger.yaml (a Knative\n"
     "Eventing Trigger delivering the broker's object-upload CloudEvents to it). Without --dry-run\n"
     "it runs kubectl apply -f on them. OUT defaults to ./modelfn-knative.\n";
+
+constexpr const char* kAzureUsage =
+    "usage: modelfn deploy --target azure --model DIR|az://CONTAINER/PREFIX/NAME[@V]|\n"
+    "       https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX/NAME[@V] --resource-group RG\n"
+    "       [--model-account ACCOUNT] [--name APP] [--location LOC] [--storage-account NAME]\n"
+    "       [--min-instances N] [--max-instances N] [--memory 512|2048|4096] [--package ZIP]\n"
+    "       [--out DIR] [--dry-run] [--json]\n"
+    "\n"
+    "Writes OUT/azuredeploy.json, an ARM template: a Flex Consumption function app running the\n"
+    "custom handler (always-ready instances for --min-instances), its storage account, a\n"
+    "user-assigned managed identity with Storage Blob Data Reader on the model's container only,\n"
+    "and OUT/commands.sh, the az commands that deploy it (and zip-deploy --package, the output of\n"
+    "`modelfn package --target azure-functions`). Without --dry-run it runs them. OUT defaults to\n"
+    "./modelfn-azure.\n";
 
 // --target's value, wherever it is in argv.
 std::string TargetOf(int argc, char** argv) {
@@ -226,12 +241,62 @@ int DeployKnative(int argc, char** argv) {
   return RunAll(commands, "kubectl");
 }
 
+// A storage account name from an app name: lowercase letters and digits, at most 24.
+std::string StorageAccountName(const std::string& app) {
+  std::string s;
+  for (char c : app) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) s.push_back(c);
+  }
+  return (s + "fnstore").substr(0, 24);
+}
+
+int DeployAzure(int argc, char** argv) {
+  Args a(argc, argv,
+         {"target", "model", "model-account", "resource-group", "name", "location",
+          "storage-account", "min-instances", "max-instances", "memory", "package", "out"},
+         {"dry-run", "json", "help"});
+  if (a.Has("help")) return fputs(kAzureUsage, stdout), 0;
+  if (!a.ok() || !a.positional().empty() || !a.Has("model"))
+    return Usage(kAzureUsage, a.ok() ? "--model is required" : a.error());
+  AzureDeployOptions o;
+  std::string model_name;
+  if (Status s = ModelOf(a.Get("model"), &model_name, &o.model_uri); !s.ok()) return Fail(s);
+  if (!Num(a, "min-instances", 0, &o.min_instances) ||
+      !Num(a, "max-instances", 100, &o.max_instances) ||
+      !Num(a, "memory", 2048, &o.instance_memory_mb)) {
+    return Usage(kAzureUsage, "numeric options take whole numbers");
+  }
+  o.app = a.Get("name", ServiceName(model_name) + "-fn");
+  o.resource_group = a.Get("resource-group");
+  o.location = a.Get("location", o.location);
+  o.storage_account = a.Get("storage-account", StorageAccountName(o.app));
+  o.model_account = a.Get("model-account");
+  o.package_zip = a.Get("package");
+  std::string out = a.Get("out", "modelfn-azure");
+  const std::string path = out + "/azuredeploy.json";
+  auto arm = RenderAzureArmTemplate(o);
+  if (!arm.ok()) return Fail(arm.status());
+  auto commands = AzCommands(o, path);
+  if (!commands.ok()) return Fail(commands.status());
+  mkdir(out.c_str(), 0755);
+  if (Status s = WriteFileAtomic(path, *arm); !s.ok()) return Fail(s);
+  std::string script = "#!/bin/sh\n# Deploys " + path + " with the Azure CLI.\nset -e\n";
+  for (const std::string& c : *commands) script += c + "\n";
+  if (Status s = WriteFileAtomic(out + "/commands.sh", script); !s.ok()) return Fail(s);
+  chmod((out + "/commands.sh").c_str(), 0755);
+  Report(a, {{"template", path}, {"commands_file", out + "/commands.sh"}}, *commands);
+  if (a.Has("dry-run")) return 0;
+  return RunAll(*commands, "az");
+}
+
 }  // namespace
 
 int CmdDeploy(int argc, char** argv) {
   std::string target = TargetOf(argc, argv);
   if (target == "gcp") return DeployGcp(argc, argv);
   if (target == "knative") return DeployKnative(argc, argv);
+  if (target == "azure") return DeployAzure(argc, argv);
   return CmdDeployAws(argc, argv);
 }
 

@@ -32,7 +32,9 @@ run_tsan() {
   mkdir -p "$reports"
   # halt_on_error=0: a race is reported and the run goes on, so one run shows every race; the
   # reports are counted at the end. log_path: instances' stderr is their log, which tests read.
-  export TSAN_OPTIONS="suppressions=$root/scripts/tsan.supp:halt_on_error=0:exitcode=66:second_deadlock_stack=1:history_size=4:log_path=$reports/tsan"
+  # die_after_fork=0: a unit test forks a process whose deadline watch thread runs and checks
+  # that the child starts a watch of its own (ThreadSanitizer otherwise kills such a child).
+  export TSAN_OPTIONS="suppressions=$root/scripts/tsan.supp:halt_on_error=0:exitcode=66:second_deadlock_stack=1:history_size=4:die_after_fork=0:log_path=$reports/tsan"
 
   status=0
   echo "== unit tests under ThreadSanitizer (ctest)"

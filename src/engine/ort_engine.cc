@@ -4,13 +4,11 @@
 #include <onnxruntime_session_options_config_keys.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
 #include "common/clock.h"
+#include "common/deadline_watch.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "engine/onnx_model_info.h"
@@ -297,47 +295,26 @@ StatusOr<std::vector<Tensor>> OrtEngine::Run(const std::vector<const Tensor*>& i
     std::vector<const char*> out_names;
     out_names.reserve(outputs.size());
     for (size_t idx : outputs) out_names.push_back(impl_->output_names[idx].c_str());
-    // A deadline arms a watchdog that sets the run's terminate flag; ONNX Runtime stops between
-    // kernels and throws.
+    // A deadline is armed on the process's watch, which sets the run's terminate flag when it
+    // passes; ONNX Runtime stops between kernels and throws.
     Ort::RunOptions run_options;
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    bool fired = false;
-    std::thread watchdog;
+    DeadlineWatch::Armed deadline;
     if (limits.deadline_mono_ns > 0) {
-      watchdog = std::thread([&] {
-        std::unique_lock<std::mutex> lock(mu);
-        auto deadline = std::chrono::steady_clock::time_point(
-            std::chrono::nanoseconds(limits.deadline_mono_ns));
-        if (!cv.wait_until(lock, deadline, [&] { return done; })) {
-          fired = true;
-          run_options.SetTerminate();
-        }
-      });
+      deadline = DeadlineWatch::Get().Arm(limits.deadline_mono_ns,
+                                          [&run_options] { run_options.SetTerminate(); });
     }
-    auto finish = [&] {
-      if (!watchdog.joinable()) return;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        done = true;
-      }
-      cv.notify_all();
-      watchdog.join();
-    };
     std::vector<Ort::Value> results;
     try {
       results = impl_->session.Run(run_options, impl_->input_cnames.data(), values.data(),
                                    values.size(), out_names.data(), out_names.size());
     } catch (...) {
-      finish();
-      if (fired) {
+      if (deadline.Disarm()) {
         return Status(StatusCode::kDeadlineExceeded,
                       "the model run was stopped at the invocation's deadline", "timeout");
       }
       throw;
     }
-    finish();
+    deadline.Disarm();
     std::vector<Tensor> out(outputs.size());
     for (size_t k = 0; k < outputs.size(); ++k) {
       Ort::Value& r = results[k];

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/files.h"
 
 namespace modelfn {
@@ -150,6 +151,43 @@ TEST(OrtEngineTest, IndexPastTheTableIsTheCallersInvalidInput) {
   v[1] = 9;
   memcpy(ids.data.data(), v.data(), ids.data.size());
   EXPECT_TRUE((*e)->Run({&ids, &mask}, {0}).ok());
+}
+
+// The work model runs `loops` 256x256 MatMuls: a run of millions of them is stopped at its
+// deadline, answers a typed timeout, and the engine serves the next run.
+TEST(OrtEngineTest, ARunPastItsDeadlineIsStoppedAndTheEngineKeepsWorking) {
+  auto e = OrtEngine::Load(Src("tests/models/work/model.onnx"), OrtEngineOptions());
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  const ModelSchema& s = (*e)->schema();
+  auto i64 = [](std::vector<int64_t> v) {
+    Tensor t;
+    t.dtype = DType::kInt64;
+    t.shape = {static_cast<int64_t>(v.size())};
+    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(v.data());
+    t.data.assign(bytes, bytes + v.size() * sizeof(int64_t));
+    return t;
+  };
+  Tensor x;
+  x.dtype = DType::kFp32;
+  x.shape = {1, 4};
+  x.data.resize(16);
+  Tensor loops = i64({50'000'000});  // hours of MatMuls
+  Tensor alloc = i64({1, 1});
+  std::vector<const Tensor*> in(s.inputs.size());
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    const std::string& n = s.inputs[i].name;
+    in[i] = n == "x" ? &x : n == "loops" ? &loops : &alloc;
+  }
+  std::vector<size_t> out = {static_cast<size_t>(s.OutputIndex("y"))};
+  RunLimits limits;
+  limits.deadline_mono_ns = RealClock::Get().MonotonicNanos() + 50'000'000;
+  auto r = (*e)->Run(in, out, limits);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(r.status().reason(), "timeout");
+  loops = i64({1});
+  limits.deadline_mono_ns = RealClock::Get().MonotonicNanos() + 3600'000'000'000;
+  EXPECT_TRUE((*e)->Run(in, out, limits).ok());
 }
 
 }  // namespace

@@ -60,6 +60,7 @@ struct UpstreamConn {
   uint64_t max_bytes = 0;
   int stall_ms = 0;
   int64_t last_progress_ms = 0;
+  uint32_t interest = 0;  // the events its epoll entry asks for now
   UpstreamDone done;
 
   ~UpstreamConn() {
@@ -215,8 +216,9 @@ class LoopUpstream::Loop final : public LoopHook {
     c->last_progress_ms = now;
     c->done = std::move(done);
     UpstreamConn* raw = c.get();
-    bool watched = raw->reused ? poller_.Modify(raw->fd, EPOLLOUT | EPOLLRDHUP, raw)
-                               : poller_.Add(raw->fd, EPOLLOUT | EPOLLRDHUP, raw);
+    // A reused connection keeps its EPOLLIN entry: the request is written at once below, and
+    // EPOLLOUT is asked for only if the socket's buffer is full (Write).
+    bool watched = raw->reused || Watch(raw, EPOLLOUT | EPOLLRDHUP);
     if (!watched) {
       Defer(std::move(raw->done), ResourceExhaustedError("epoll: " + std::string(strerror(errno))),
             HttpFailure::kNone);
@@ -361,7 +363,15 @@ class LoopUpstream::Loop final : public LoopHook {
         c->out_off += static_cast<size_t>(n);
         continue;
       }
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;  // EPOLLOUT brings us back
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        // EPOLLOUT brings us back (and not EPOLLIN, which would call Write again meanwhile).
+        if (!Watch(c, EPOLLOUT | EPOLLRDHUP)) {
+          Fail(c, ResourceExhaustedError("epoll: " + std::string(strerror(errno))),
+               HttpFailure::kExchange);
+        }
+        return;
+      }
       Fail(c,
            UnavailableError("the connection to 127.0.0.1:" + std::to_string(c->port) +
                             " broke while sending: " + strerror(errno)),
@@ -371,7 +381,19 @@ class LoopUpstream::Loop final : public LoopHook {
     std::string().swap(c->out);
     c->state = UpstreamConn::kReading;
     c->last_progress_ms = MonotonicMs();
-    poller_.Modify(c->fd, EPOLLIN | EPOLLRDHUP, c);
+    if (!Watch(c, EPOLLIN | EPOLLRDHUP)) {
+      Fail(c, ResourceExhaustedError("epoll: " + std::string(strerror(errno))),
+           HttpFailure::kExchange);
+    }
+  }
+
+  // Points c's epoll entry at `events` (adds it the first time); no system call when it already
+  // asks for them. False (errno set) when epoll refused.
+  bool Watch(UpstreamConn* c, uint32_t events) {
+    if (c->interest == events) return true;
+    bool ok = c->interest == 0 ? poller_.Add(c->fd, events, c) : poller_.Modify(c->fd, events, c);
+    if (ok) c->interest = events;
+    return ok;
   }
 
   void Read(UpstreamConn* c) {
@@ -441,7 +463,10 @@ class LoopUpstream::Loop final : public LoopHook {
     }
     c->state = UpstreamConn::kIdle;
     c->last_progress_ms = MonotonicMs();
-    poller_.Modify(c->fd, EPOLLIN | EPOLLRDHUP, c);
+    if (!Watch(c, EPOLLIN | EPOLLRDHUP)) {
+      poller_.Remove(c->fd);
+      return;  // own closes it
+    }
     idle_set_.insert(c);
     list.push_back(std::move(own));
   }

@@ -110,12 +110,16 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
 
   p->memory_ = MemoryLimiter::Detect("modelfn-up-" + std::to_string(getpid()),
                                      p->options_.memory_limit_override);
-  // Blocking work only (process starts, template starts and stops, memory-group moves): requests
-  // to instances travel on the gateway's loops. A template start holds its thread for the
-  // template's init, so each function version may hold one beside the rest.
+  // Blocking work only (process starts, readiness waits of http-mode instances, template starts
+  // and stops, memory-group moves): requests to instances travel on the gateway's loops. A
+  // template start holds its thread for the template's init, so each function version may hold
+  // one beside the rest; a readiness wait holds one for an instance's init, and the host's init
+  // slots (one per CPU) bound how many instances start at once.
   size_t variants = 0;
   for (const auto& f : c.functions) variants += std::max<size_t>(1, f.traffic.size());
-  p->workers_ = std::make_unique<WorkerThreads>(std::min<size_t>(4 + variants, 64));
+  size_t cpus = static_cast<size_t>(std::max(1, ReadCpuQuota().EffectiveCpus()));
+  p->workers_ =
+      std::make_unique<WorkerThreads>(std::min<size_t>(std::max<size_t>(4, cpus) + variants, 64));
   PoolEnv& env = p->pool_env_;
   env.fn_binary = p->options_.fn_binary;
   env.store_uri = c.store;

@@ -308,18 +308,23 @@ void LambdaInstance::OnRuntimeApi(HttpRequest req, HttpResponder respond) {
 // ---- http mode ----
 
 void HttpInstance::AwaitReady(int ready_fd) {
-  ready_fd_ = ready_fd;
-  starter_ = std::thread([this, ready_fd] {
+  // On the platform's worker threads (no thread of its own): the host's init slots bound the
+  // instances starting at once, and the workers are sized to hold that many waits.
+  std::shared_ptr<HttpInstance> self = shared_from_this();
+  env_.workers->Post([self, ready_fd] {
     // Exited during init (the reaper sees it) or too slow (the scheduler kills it): no event.
-    auto line = ReadReadyLine(ready_fd, env_.init_timeout_ms);
+    auto line = ReadReadyLine(ready_fd, self->env_.init_timeout_ms);
+    close(ready_fd);
     int port = line.ok() ? atoi(line->c_str()) : 0;
     if (port <= 0) return;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      port_ = port;
+      std::lock_guard<std::mutex> lock(self->mu_);
+      if (self->stopping_) return;
+      self->port_ = port;
     }
-    if (events_.ready) events_.ready();
+    // Never after Close: the pool the event goes to may be gone by then.
+    std::lock_guard<std::mutex> lock(self->ready_mu_);
+    if (!self->closed_ && self->events_.ready) self->events_.ready();
   });
 }
 
@@ -416,9 +421,10 @@ InstanceResult HttpInstance::Result(StatusOr<HttpReply> reply, HttpFailure failu
 }
 
 void HttpInstance::Close() {
-  // The starter owns the readiness pipe: it is closed after the starter is joined.
-  if (starter_.joinable()) starter_.join();
-  if (ready_fd_ >= 0) close(ready_fd_);
+  {
+    std::lock_guard<std::mutex> lock(ready_mu_);  // waits out a readiness event in flight
+    closed_ = true;
+  }
   ProcessInstance::Close();
 }
 

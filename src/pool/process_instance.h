@@ -108,7 +108,8 @@ class HttpInstance final : public ProcessInstance,
         timeout_s_(fn.timeout_s),
         memory_mb_(fn.memory_mb),
         face_(fn.face) {}
-  // Waits for the readiness line on a thread of its own; takes ownership of `ready_fd`.
+  // Waits for the readiness line on one of env.workers; takes ownership of `ready_fd`. The ready
+  // event is never sent after Close returned.
   void AwaitReady(int ready_fd);
 
   void Send(uint64_t id, std::shared_ptr<const ForwardRequest> request,
@@ -125,9 +126,9 @@ class HttpInstance final : public ProcessInstance,
   const double timeout_s_;
   const int memory_mb_;
   const InstanceFace face_;  // the path it is sent requests on (face_path.h)
-  int ready_fd_ = -1;
-  std::thread starter_;
-  int port_ = 0;  // guarded by mu_
+  std::mutex ready_mu_;      // held while the ready event is sent, and by Close
+  bool closed_ = false;      // guarded by ready_mu_
+  int port_ = 0;             // guarded by mu_
 };
 
 }  // namespace modelfn

@@ -4,10 +4,13 @@
 //     the same DOM (common/json), on examples/*/requests/*.json, a 1 MB request, an object of
 //     80,000 keys and the 6 MB object body that held a core for minutes;
 //   - JSON write: common/json's JsonWriter against nlohmann::json's dump;
+//   - JSON string escaping (a request body as the gateway puts it into a Lambda event, and prose):
+//     AppendJsonString against nlohmann::json's dump of the same string (--strings-only: this
+//     section alone);
 //   - SHA-256 of a 23 MB buffer (OpenSSL EVP, one shot and streamed from a file);
 //   - base64 decoding: ours against OpenSSL's EVP_DecodeBlock and EVP_DecodeUpdate.
-// Usage: parsers_bench [source dir] [--legacy-limit-s N] (the old parser gets N seconds per input,
-// 60 by default, in a child process, and is reported as "> N s" past that).
+// Usage: parsers_bench [source dir] [--legacy-limit-s N] [--strings-only] (the old parser gets N
+// seconds per input, 60 by default, in a child process, and is reported as "> N s" past that).
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -216,6 +219,29 @@ void JsonWriteSection() {
   printf("\nratio: nlohmann dump only / JsonWriter (above 1: ours is faster).\n\n");
 }
 
+// A string written as JSON (common/json AppendJsonString against nlohmann::json's dump of the
+// same string): a request body as the gateway puts it into a Lambda event, and prose.
+void JsonStringSection(const std::string& root) {
+  printf("### JSON string escaping: AppendJsonString vs nlohmann::json\n\n");
+  printf("| string | bytes | AppendJsonString | nlohmann dump | ratio |\n");
+  printf("| --- | --- | --- | --- | --- |\n");
+  std::string body = ReadFile(root + "/examples/digits/requests/infer.json").value();
+  std::string prose = ReadFile(root + "/README.md").value();
+  for (const auto& [label, text] :
+       {std::pair<const char*, const std::string&>{"examples/digits request body", body},
+        std::pair<const char*, const std::string&>{"README.md (prose, UTF-8)", prose}}) {
+    double ours = MedianMicros([&] {
+      std::string out;
+      AppendJsonString(&out, text);
+    });
+    nlohmann::json j = text;
+    double theirs = MedianMicros([&] { (void)j.dump(); });
+    printf("| %s | %zu | %s | %s | %.2fx |\n", label, text.size(), Fmt(ours).c_str(),
+           Fmt(theirs).c_str(), theirs / ours);
+  }
+  printf("\nratio: nlohmann / ours (above 1: ours is faster).\n\n");
+}
+
 void Sha256Section() {
   printf("### SHA-256 of 23 MB (OpenSSL EVP)\n\n| how | time | MB/s |\n| --- | --- | --- |\n");
   const size_t n = 23u << 20;
@@ -286,6 +312,10 @@ int main(int argc, char** argv) {
   std::string root = MODELFN_SOURCE_DIR;
   int limit = 60;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--strings-only") == 0) {
+      modelfn::JsonStringSection(root);
+      return 0;
+    }
     if (std::strcmp(argv[i], "--legacy-limit-s") == 0 && i + 1 < argc) {
       limit = std::atoi(argv[++i]);
     } else {
@@ -294,6 +324,7 @@ int main(int argc, char** argv) {
   }
   modelfn::JsonParseSection(root, limit);
   modelfn::JsonWriteSection();
+  modelfn::JsonStringSection(root);
   modelfn::Sha256Section();
   modelfn::Base64Section();
   return 0;

@@ -1,5 +1,7 @@
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "common/json.h"
@@ -34,6 +36,20 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return 0;
 }
 
+// True when none of the eight bytes at p needs a look of its own: each is printable ASCII other
+// than '"' and '\\' (0x20-0x7E). Exact: a false answer only sends the bytes to the slow path.
+bool PlainWord(const char* p) {
+  constexpr uint64_t k01 = 0x0101010101010101ull, k80 = 0x8080808080808080ull;
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  auto has_zero = [](uint64_t v) { return (v - k01) & ~v & k80; };
+  uint64_t special = ((w - k01 * 0x20) & ~w & k80)  // a byte below 0x20
+                     | (w & k80)                    // 0x80 and above
+                     | has_zero(w ^ (k01 * '"')) | has_zero(w ^ (k01 * '\\')) |
+                     has_zero(w ^ (k01 * 0x7F));
+  return special == 0;
+}
+
 void AppendUnicodeEscape(std::string* out, unsigned code) {
   static const char kHex[] = "0123456789abcdef";
   char e[6] = {
@@ -49,6 +65,8 @@ void AppendJsonString(std::string* out, std::string_view s) {
   size_t run = 0;  // start of the bytes not yet copied
   size_t i = 0;
   while (i < s.size()) {
+    while (i + 8 <= s.size() && PlainWord(s.data() + i)) i += 8;  // the common case
+    if (i >= s.size()) break;
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
       ++i;

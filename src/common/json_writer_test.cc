@@ -21,6 +21,31 @@ TEST(JsonStringTest, ControlCharactersAreEscaped) {
   EXPECT_EQ(Quote("\xc2\x85\xc2\x9b"), R"("\u0085\u009b")");  // C1 controls NEL, CSI
 }
 
+// Plain runs are scanned eight bytes at a time: every kind of byte that needs a look of its own,
+// at every offset from an eight-byte boundary, inside runs that are plain around it.
+TEST(JsonStringTest, SpecialBytesAreFoundAtEveryOffsetOfALongRun) {
+  const std::pair<std::string, std::string> specials[] = {{"\"", R"(\")"},
+                                                          {"\\", R"(\\)"},
+                                                          {"\n", R"(\n)"},
+                                                          {std::string(1, '\0'), R"(\u0000)"},
+                                                          {"\x1f", R"(\u001f)"},
+                                                          {"\x7f", R"(\u007f)"},
+                                                          {"\xc2\x85", R"(\u0085)"},
+                                                          {"\xe2\x82\xac", "\xe2\x82\xac"},
+                                                          {"\xff", R"(\ufffd)"},
+                                                          {" ", " "},
+                                                          {"~", "~"}};
+  for (size_t before = 0; before < 20; ++before) {
+    for (size_t after : {size_t{0}, size_t{3}, size_t{17}}) {
+      for (const auto& [raw, escaped] : specials) {
+        std::string a(before, 'a'), b(after, 'b');
+        EXPECT_EQ(Quote(a + raw + b), "\"" + a + escaped + b + "\"")
+            << "offset " << before << ", " << after << " after";
+      }
+    }
+  }
+}
+
 TEST(JsonStringTest, ValidUtf8IsKept) {
   const std::string s =
       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc2\xa0 \xef\xbf\xbf \xf4\x8f\xbf\xbf";

@@ -12,10 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -426,6 +428,61 @@ TEST_F(TemplateClientTest, ForkedLambdaInstancePollsTheRuntimeApi) {
   std::string log = ReadAll(dir_ + "/lambda.log");
   EXPECT_NE(log.find("\"start\":\"fork\""), std::string::npos) << log;
   EXPECT_NE(log.find("\"mode\":\"lambda\""), std::string::npos) << log;
+}
+
+// Forks from four threads at once (the client serialises them) while the template is killed
+// midway: each fork either makes an instance or fails typed (Unavailable) without waiting out
+// its timeout, and every instance that reported its port serves.
+TEST_F(TemplateClientTest, StressForksFromManyThreadsWhileTheTemplateIsKilled) {
+  StartReady();
+  std::mutex mu;
+  std::vector<pid_t> pids;
+  std::vector<int> ports;
+  std::atomic<int> made{0}, refused{0}, other{0};
+  auto fork_one = [&] {
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) {
+      ++other;
+      return;
+    }
+    InstanceSpec spec;
+    spec.env = {{"PORT", "0"}, {"MODELFN_HOST", "127.0.0.1"}, {"MODELFN_WORKERS", "1"}};
+    spec.ready_fd = ready[1];
+    StatusOr<pid_t> pid = client_->Fork(spec, kForkTimeoutMs);
+    close(ready[1]);
+    if (pid.ok()) {
+      std::string line = ReadLine(ready[0], kInitTimeoutMs);
+      std::lock_guard<std::mutex> lock(mu);
+      pids.push_back(*pid);
+      if (!line.empty()) ports.push_back(atoi(line.c_str()));
+      ++made;
+    } else if (pid.status().code() == StatusCode::kUnavailable) {
+      ++refused;
+    } else {
+      ++other;
+    }
+    close(ready[0]);
+  };
+  constexpr int kThreads = 4, kEach = 6;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) fork_one();
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (made.load() < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  kill(-client_->pid(), SIGKILL);
+  for (auto& t : threads) t.join();
+  instances_.insert(instances_.end(), pids.begin(), pids.end());
+  EXPECT_GE(made.load(), 4);
+  EXPECT_EQ(made.load() + refused.load(), kThreads * kEach);
+  EXPECT_EQ(other.load(), 0);
+  for (int port : ports) EXPECT_EQ(Post(port).rfind("HTTP/1.1 200", 0), 0u) << port;
+  EXPECT_EQ(client_->Fork(InstanceSpec{}, kForkTimeoutMs).status().code(),
+            StatusCode::kUnavailable);
 }
 
 }  // namespace

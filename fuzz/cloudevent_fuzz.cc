@@ -1,11 +1,15 @@
 // libFuzzer target: a CloudEvent over HTTP (binary or structured content mode) never crashes the
 // parser, and an accepted event has its required attributes and spec version 1.0. The first byte
 // picks the mode; in binary mode the input holds "name: value" lines, a blank line, then the body.
+// A structured-mode body that is JSON also goes through the legacy event conversion
+// (legacy_event.h), whose accepted events obey the same rules.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
+#include "common/json.h"
 #include "faces/gcp/cloudevent.h"
+#include "faces/gcp/legacy_event.h"
 
 using namespace modelfn;
 
@@ -39,5 +43,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     abort();
   if (!event.ok() && event.status().reason().empty()) abort();  // every refusal is typed
   if (PercentDecode(rest).size() > rest.size()) abort();        // %XX only ever shrinks
+  if (data[0] % 2 == 0) {
+    if (auto doc = Json::Parse(body); doc.ok()) {
+      bool looks = IsLegacyEvent(*doc);
+      auto legacy = LegacyToCloudEvent(*doc);
+      if (legacy.ok() &&
+          (!looks || legacy->id.empty() || legacy->source.empty() || legacy->type.empty() ||
+           legacy->specversion != "1.0" || !Json::Parse(legacy->data).ok()))
+        abort();
+      if (!legacy.ok() && legacy.status().reason().empty()) abort();
+    }
+  }
   return 0;
 }

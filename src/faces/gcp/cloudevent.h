@@ -28,7 +28,8 @@
 namespace modelfn {
 
 struct CloudEvent {
-  enum class Mode { kBinary, kStructured };
+  // kLegacy: converted from Cloud Functions' own event format (legacy_event.h).
+  enum class Mode { kBinary, kStructured, kLegacy };
   Mode mode = Mode::kBinary;
   // Required context attributes.
   std::string id;

@@ -3,6 +3,7 @@
 #include "common/base64.h"
 #include "common/json.h"
 #include "common/sha256.h"
+#include "faces/gcp/legacy_event.h"
 #include "http/http_server.h"
 #include "http/problem.h"
 
@@ -76,16 +77,23 @@ GcpEventHandler::GcpEventHandler(FunctionCore* core, std::string model_name, Gcp
       log_(log) {}
 
 Outcome GcpEventHandler::Handle(const HeaderList& headers, std::string_view body) const {
+  StatusOr<CloudEvent> event = Status(StatusCode::kInvalidArgument, "", "");
+  bool legacy = false;
   if (!LooksLikeCloudEvent(headers)) {
-    if (auto push = Json::Parse(body); push.ok() && IsPushEnvelope(*push)) {
+    auto doc = Json::Parse(body);
+    if (doc.ok() && IsPushEnvelope(*doc)) {
       EventLog::Line line = log_->Begin("pubsub_push");
-      Outcome o = InferMessage(*push, line.w());
+      Outcome o = InferMessage(*doc, line.w());
       line.w().Key("status").Int(o.status);
       log_->Emit(line);
       return o;
     }
+    if (doc.ok() && IsLegacyEvent(*doc)) {
+      event = LegacyToCloudEvent(*doc);
+      legacy = true;
+    }
   }
-  auto event = ParseCloudEvent(headers, body);
+  if (!legacy) event = ParseCloudEvent(headers, body);
   if (!event.ok()) {
     EventLog::Line line = log_->Begin("cloudevent", "warn");
     line.w().Key("error").String(event.status().reason());
@@ -96,7 +104,9 @@ Outcome GcpEventHandler::Handle(const HeaderList& headers, std::string_view body
   const CloudEvent& e = *event;
   EventLog::Line line = log_->Begin("cloudevent");
   JsonWriter& w = line.w();
-  w.Key("mode").String(e.mode == CloudEvent::Mode::kBinary ? "binary" : "structured");
+  w.Key("mode").String(e.mode == CloudEvent::Mode::kBinary       ? "binary"
+                       : e.mode == CloudEvent::Mode::kStructured ? "structured"
+                                                                 : "legacy");
   w.Key("id").String(e.id).Key("source").String(e.source).Key("type").String(e.type);
   w.Key("specversion").String(e.specversion);
   if (!e.subject.empty()) w.Key("subject").String(e.subject);

@@ -169,28 +169,50 @@ AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
                "K1SZFPTOtr/KBHBeksoGMGw==")
 
 
-class Azurite:
-    """Azurite's blob service (npm azurite@3.35.0, installed by scripts/setup.sh)."""
+def self_signed_cert(directory, host="127.0.0.1"):
+    """A certificate and key (PEM) for `host`, made with the openssl command; returns their paths."""
+    cert, key = pathlib.Path(directory) / "cert.pem", pathlib.Path(directory) / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={host}",
+                    "-addext", f"subjectAltName=IP:{host}", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
 
-    def __init__(self):
+
+class Azurite:
+    """Azurite's blob service (npm azurite@3.35.0, installed by scripts/setup.sh). With oauth=True it
+    serves HTTPS (a self-signed certificate, `self.cert`) and takes bearer tokens (`--oauth basic`:
+    it checks a token's issuer, audience and expiry, not its signature)."""
+
+    def __init__(self, oauth=False):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-azurite-"))
         (self.port,) = free_ports(1)
         exe = TOOLS / "node_modules" / ".bin" / "azurite-blob"
         self.log = open(self.dir / "log", "ab")
-        self.proc = subprocess.Popen([str(exe), "--blobHost", "127.0.0.1", "--blobPort", str(self.port),
-                                      "--location", str(self.dir / "data"), "--skipApiVersionCheck"],
-                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        args = [str(exe), "--blobHost", "127.0.0.1", "--blobPort", str(self.port),
+                "--location", str(self.dir / "data"), "--skipApiVersionCheck"]
+        self.scheme_http = "http"
+        self.cert = None
+        if oauth:
+            self.cert, key = self_signed_cert(self.dir)
+            args += ["--cert", str(self.cert), "--key", str(key), "--oauth", "basic"]
+            self.scheme_http = "https"
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_port(self.port, 60, self.proc)
 
+    def endpoint(self):
+        return f"{self.scheme_http}://127.0.0.1:{self.port}/{AZURITE_ACCOUNT}"
+
     def connection_string(self, key=AZURITE_KEY):
-        return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={key};"
-                f"BlobEndpoint=http://127.0.0.1:{self.port}/{AZURITE_ACCOUNT};")
+        return (f"DefaultEndpointsProtocol={self.scheme_http};AccountName={AZURITE_ACCOUNT};AccountKey={key};"
+                f"BlobEndpoint={self.endpoint()};")
 
     def env(self):
         return {"AZURE_STORAGE_CONNECTION_STRING": self.connection_string()}
 
     def client(self):
         from azure.storage.blob import BlobServiceClient
+        if self.cert:
+            return BlobServiceClient.from_connection_string(self.connection_string(), connection_verify=str(self.cert))
         return BlobServiceClient.from_connection_string(self.connection_string())
 
     def bucket(self, name):

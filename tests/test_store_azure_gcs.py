@@ -157,7 +157,7 @@ def test_azure_wrong_key_is_typed(azurite):
     assert r.returncode == 1 and ("AuthorizationFailure" in r.stderr or "AuthenticationFailed" in r.stderr), r.stderr
     assert wrong not in r.stderr
     r = cli("list", "--store", "az://lifecycle/models", env={"AZURE_STORAGE_CONNECTION_STRING": ""}, check=False)
-    assert r.returncode == 1 and "no Azure Storage credentials" in r.stderr
+    assert r.returncode == 1 and "no Azure Storage account" in r.stderr
 
 
 class TokenEndpoint:

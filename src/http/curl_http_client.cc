@@ -207,6 +207,11 @@ class CurlHttpClient final : public HttpClient {
     Curl().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     Curl().easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     Curl().easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    // A private CA (a store behind a company's TLS proxy, an emulator with its own certificate):
+    // CURL_CA_BUNDLE names its certificates, as for the curl tool.
+    if (const char* ca = getenv("CURL_CA_BUNDLE"); ca != nullptr && *ca != '\0') {
+      Curl().easy_setopt(h, CURLOPT_CAINFO, ca);
+    }
     CURLcode rc = Curl().easy_perform(h);
     long status = 0;
     Curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -101,11 +101,14 @@ StatusOr<std::unique_ptr<AzureStore>> AzureStore::FromEnvironment(const std::str
                           "' but the credentials are for '" + c.account + "'");
   }
   if (!c.sas.empty() && c.sas[0] == '?') c.sas.erase(0, 1);
-  if (c.account.empty() || c.endpoint.empty() || (c.key_base64.empty() && c.sas.empty())) {
+  if (c.account.empty() || c.endpoint.empty()) {
     return StoreAuthError(
-        "no Azure Storage credentials: set AZURE_STORAGE_CONNECTION_STRING, or "
-        "AZURE_STORAGE_ACCOUNT with "
-        "AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN");
+        "no Azure Storage account: set AZURE_STORAGE_CONNECTION_STRING, or "
+        "AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or neither (the "
+        "host's managed identity)");
+  }
+  if (c.key_base64.empty() && c.sas.empty()) {
+    c.tokens = std::make_shared<ManagedIdentityTokens>(env, MakeCurlHttpClient(), clock);
   }
   return std::make_unique<AzureStore>(std::move(c), MakeCurlHttpClient(), clock);
 }
@@ -137,6 +140,11 @@ Status AzureStore::ErrorFor(const Request& r, const HttpReply& reply) const {
       return StoreAuthError(what + " (" + detail +
                             "): this machine's clock may be off; fix the clock");
     }
+    if (config_.tokens) {
+      return StoreAuthError(what +
+                            ": check the managed identity's role on the container (Storage Blob "
+                            "Data Reader to read, Contributor to write)");
+    }
     return StoreAuthError(what + ": check the account key or SAS and its permissions");
   }
   if (reply.status >= 500 || reply.status == 429) return UnavailableError(what);
@@ -158,7 +166,8 @@ StatusOr<HttpReply> AzureStore::Call(const Request& r) {
   call.response_file = r.response_file;
   call.progress = r.progress;
   std::string full_query = query;
-  if (config_.key_base64.empty()) full_query += (full_query.empty() ? "" : "&") + config_.sas;
+  if (config_.key_base64.empty() && !config_.sas.empty())
+    full_query += (full_query.empty() ? "" : "&") + config_.sas;
   call.url = config_.endpoint.substr(0, config_.endpoint.size() - base_path_.size()) + path +
              (full_query.empty() ? "" : "?" + full_query);
   uint64_t length = r.body_file.empty() ? r.body.size() : r.body_length;
@@ -168,6 +177,11 @@ StatusOr<HttpReply> AzureStore::Call(const Request& r) {
     headers.emplace_back("x-ms-version", "2021-08-06");
     bool sends_body = r.method == "PUT" || r.method == "POST";
     if (sends_body) headers.emplace_back("Content-Length", std::to_string(length));
+    if (config_.key_base64.empty() && config_.sas.empty() && config_.tokens) {
+      auto token = config_.tokens->Token();
+      if (!token.ok()) return token.status();
+      headers.emplace_back("Authorization", "Bearer " + *token);
+    }
     if (!config_.key_base64.empty()) {
       auto header = [&](const char* name) {
         for (const auto& [k, v] : headers) {

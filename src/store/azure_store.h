@@ -2,8 +2,11 @@
 //   - Account and credentials: AZURE_STORAGE_CONNECTION_STRING (AccountName, AccountKey,
 //     BlobEndpoint, DefaultEndpointsProtocol, EndpointSuffix, SharedAccessSignature), else
 //     AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY (SharedKey) or AZURE_STORAGE_SAS_TOKEN (SAS).
-//   - Requests are signed with SharedKey (HMAC-SHA256 over the canonical request), or carry the
-//     SAS query; a SAS never appears in messages.
+//     Without a key or a SAS: the host's managed identity (azure_identity.h), for an account
+//     named by AZURE_STORAGE_ACCOUNT or by a connection string's AccountName / BlobEndpoint.
+//   - Requests are signed with SharedKey (HMAC-SHA256 over the canonical request), carry the SAS
+//     query, or carry the identity's token as "Authorization: Bearer"; neither a SAS nor a token
+//     ever appears in messages.
 //   - Conditional writes: If-None-Match: * (409 BlobAlreadyExists / 412) and If-Match: ETag (412).
 //   - Files over 64 MiB upload as 16 MiB blocks committed with one Put Block List, which carries
 //     the condition.
@@ -15,6 +18,7 @@
 #include "common/clock.h"
 #include "http/http_client.h"
 #include "store/aws_auth.h"
+#include "store/azure_identity.h"
 #include "store/object_store.h"
 
 namespace modelfn {
@@ -23,8 +27,10 @@ struct AzureConfig {
   std::string account;
   std::string key_base64;  // SharedKey; empty when using a SAS
   std::string sas;         // query string without '?'; empty when using SharedKey
-  std::string endpoint;    // "https://ACCOUNT.blob.core.windows.net" or
-                           // "http://127.0.0.1:10000/devstoreaccount1"
+  // Bearer tokens, when there is neither a key nor a SAS (shared by copies of the config).
+  std::shared_ptr<AccessTokenSource> tokens;
+  std::string endpoint;  // "https://ACCOUNT.blob.core.windows.net" or
+                         // "http://127.0.0.1:10000/devstoreaccount1"
   std::string container;
   std::string prefix;
   uint64_t block_threshold = 64ull << 20;

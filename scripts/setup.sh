@@ -25,7 +25,7 @@ done
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
-debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libexpat1-dev libhttp-parser-dev zlib1g-dev libprotobuf-dev libsimdjson-dev libyaml-cpp-dev nlohmann-json3-dev curl wrk clang-format python3-venv faketime umoci skopeo chromium)
+debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libexpat1-dev libhttp-parser-dev zlib1g-dev libprotobuf-dev libsimdjson-dev libyaml-cpp-dev nlohmann-json3-dev curl openssl wrk clang-format python3-venv faketime umoci skopeo chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -55,6 +55,16 @@ struct Report {
   LambdaZipReport zip;
 };
 
+std::string Size(uint64_t bytes) {
+  char buf[32];
+  if (bytes < (1u << 20)) {
+    snprintf(buf, sizeof buf, "%.1f KB", bytes / 1024.0);
+  } else {
+    snprintf(buf, sizeof buf, "%.1f MB", bytes / 1048576.0);
+  }
+  return buf;
+}
+
 void PrintReports(bool json, const std::vector<std::pair<std::string, Report>>& reports,
                   const std::vector<std::string>& notes) {
   if (json) {
@@ -79,8 +89,8 @@ void PrintReports(bool json, const std::vector<std::pair<std::string, Report>>& 
     if (r.zip.entries.empty()) {
       printf("wrote %s\n", r.path.c_str());
     } else {
-      printf("wrote %s (%.1f MB zipped, %.1f MB unzipped)\n", r.path.c_str(),
-             r.zip.zipped_bytes / 1048576.0, r.zip.unzipped_bytes / 1048576.0);
+      printf("wrote %s (%s zipped, %s unzipped)\n", r.path.c_str(),
+             Size(r.zip.zipped_bytes).c_str(), Size(r.zip.unzipped_bytes).c_str());
     }
   }
   for (const std::string& n : notes) printf("note: %s\n", n.c_str());

@@ -15,6 +15,7 @@
 #include "package/lambda_layer.h"
 #include "package/sam_stack.h"
 #include "platform/config.h"
+#include "platform/yaml.h"
 #include "store/registry.h"
 #include "store/store_uri.h"
 
@@ -173,6 +174,16 @@ int CmdDeployAwsStack(int argc, char** argv) {
   auto config = LoadPlatformConfig(a.Get("config"));
   if (!config.ok()) return Fail(config.status());
   SamStackOptions o;
+  // The config parsed: its text is YAML a second parse reads the same way.
+  auto text = ReadFile(a.Get("config"));
+  auto doc = text.ok() ? ParseYaml(*text) : StatusOr<Json>(text.status());
+  if (!doc.ok()) return Fail(doc.status());
+  for (const FunctionConfig& f : config->functions) {
+    const Json* fns = doc->Find("functions");
+    const Json* fn = fns != nullptr ? fns->Find(f.name) : nullptr;
+    if (fn != nullptr && fn->is_object() && fn->Find("max_instances") != nullptr)
+      o.configured_max.insert(f.name);
+  }
   if (!Int(a, "ephemeral", o.ephemeral_mb, &o.ephemeral_mb) ||
       !Int(a, "log-retention-days", o.log_retention_days, &o.log_retention_days) ||
       !Int(a, "canary-minutes", o.canary_minutes, &o.canary_minutes)) {

@@ -312,7 +312,9 @@ StatusOr<SamStack> RenderSamStack(const PlatformConfig& cfg, const SamStackOptio
     Line(&y, 6, "Role: !GetAtt " + id + "Role.Arn");
     Line(&y, 6,
          "LoggingConfig:\n        LogGroup: !Ref " + log_group + "\n        LogFormat: Text");
-    Line(&y, 6, "ReservedConcurrentExecutions: " + Str(f.max_instances));
+    if (o.configured_max.count(f.name)) {
+      Line(&y, 6, "ReservedConcurrentExecutions: " + Str(f.max_instances));
+    }
     Line(&y, 6, "AutoPublishAlias: live");
     if (f.min_instances > 0) {
       Line(&y, 6, "ProvisionedConcurrencyConfig:");

@@ -10,7 +10,8 @@
 //     in Layers; each function's zip holds only its model, or nothing for a model in an s3://
 //     store (MODELFN_MODEL then names it);
 //   - per function: AutoPublishAlias `live`, ProvisionedConcurrencyConfig from min_instances,
-//     ReservedConcurrentExecutions from max_instances, memory and timeout, a log group, and one IAM
+//     ReservedConcurrentExecutions from a configured max_instances,
+//     memory and timeout, a log group, and one IAM
 //     role of its own: its log group, X-Ray, and S3 reads limited to its model's prefix;
 //   - a canary (`traffic:` with two versions) as a DeploymentPreference on the alias: the version
 //     with the smaller weight is the one deployed, and CodeDeploy routes its weight (in percent)
@@ -21,6 +22,7 @@
 // origins) or reported in `notes` (settings Lambda manages itself).
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,9 @@ struct SamStackOptions {
   int log_retention_days = 14;
   int canary_minutes = 5;  // how long a canary's weight holds before the full shift
   std::string stage = "api";
+  // Functions whose max_instances the config sets: those get ReservedConcurrentExecutions (the
+  // default follows the CPUs of the machine reading the config, which says nothing about Lambda).
+  std::set<std::string> configured_max;
   // S3 trigger (object_events.h) for one function; empty: none.
   std::string trigger_function;
   std::string trigger_bucket;

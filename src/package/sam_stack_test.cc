@@ -33,6 +33,8 @@ TEST(SamStackTest, CanaryDeploysTheSmallerWeightWithItsPercent) {
   EXPECT_NE(s->yaml.find("CanaryPercentage: 25"), std::string::npos);
   EXPECT_NE(s->yaml.find("Type: !Ref FaceDetectCanary"), std::string::npos);
   EXPECT_EQ(s->yaml.find("DigitsCanary"), std::string::npos);
+  // No max_instances in the config: no reserved concurrency.
+  EXPECT_EQ(s->yaml.find("ReservedConcurrentExecutions"), std::string::npos);
   // 64 MB is below Lambda's minimum: raised, and said so.
   EXPECT_NE(s->yaml.find("MemorySize: 128"), std::string::npos);
   ASSERT_EQ(s->notes.size(), 1u);
@@ -40,8 +42,11 @@ TEST(SamStackTest, CanaryDeploysTheSmallerWeightWithItsPercent) {
 }
 
 TEST(SamStackTest, RolesAreLimitedToEachModelsPrefix) {
-  auto s = RenderSamStack(TwoFunctions(), SamStackOptions());
+  SamStackOptions o;
+  o.configured_max = {"digits"};
+  auto s = RenderSamStack(TwoFunctions(), o);
   ASSERT_TRUE(s.ok());
+  EXPECT_NE(s->yaml.find("ReservedConcurrentExecutions: 8"), std::string::npos);
   EXPECT_NE(s->yaml.find("\"arn:aws:s3:::models/prod/faces/*\""), std::string::npos);
   EXPECT_NE(s->yaml.find("\"arn:aws:s3:::models/prod/digits/*\""), std::string::npos);
   EXPECT_NE(s->yaml.find("Role: !GetAtt FaceDetectRole.Arn"), std::string::npos);

@@ -143,6 +143,15 @@ if [ ! -x "$tools/bin/aws-lambda-rie" ]; then
     { log "go install of aws-lambda-rie failed"; exit 1; }
 fi
 
+# The AWS SAM CLI for `sam validate --lint` in tests/test_aws_stack.py, in a virtualenv of its own
+# (it pins its own cfn-lint, which must not replace the test virtualenv's).
+if [ ! -x "$tools/sam/bin/sam" ]; then
+  log "installing aws-sam-cli==1.170.0 (PyPI) into $tools/sam"
+  python3 -m venv "$tools/sam"
+  "$tools/sam/bin/pip" install -q --disable-pip-version-check aws-sam-cli==1.170.0 ||
+    { log "pip install aws-sam-cli failed"; exit 1; }
+fi
+
 # --- Rust (the text tokenizer, src/pipeline/tokenizer) -----------------------------------------
 # cargo builds the tokenizers crate into the function runtime; without it the build still works
 # but has no text tokenizer (text inputs are refused at load, tests/test_tokenizer_parity.py

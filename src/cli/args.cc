@@ -74,4 +74,13 @@ std::string SelfDir() {
   return self.substr(0, self.rfind('/'));
 }
 
+std::string BinariesFor(const std::string& arch) {
+#if defined(__x86_64__)
+  const char* host = "x86_64";
+#else
+  const char* host = "arm64";
+#endif
+  return arch == host ? SelfDir() : SelfDir() + "/" + arch;
+}
+
 }  // namespace modelfn

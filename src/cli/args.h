@@ -32,5 +32,8 @@ class Args {
 int Usage(const char* text, const std::string& error = "");
 int Fail(const std::string& message);
 std::string SelfDir();
+// Where the function binaries (modelfn-fn, modelfn-bootstrap) for a Lambda `arch` are: SelfDir()
+// for this machine's architecture, else its arm64/ or x86_64/ folder.
+std::string BinariesFor(const std::string& arch);
 
 }  // namespace modelfn

@@ -22,5 +22,8 @@ int CmdPackage(int argc, char** argv);
 int CmdDeploy(int argc, char** argv);
 // `package --target azure-functions` (azure_package_cmd.cc).
 int CmdPackageAzureFunctions(int argc, char** argv);
+// aws_stack_cmd.cc: the runtime as a Lambda layer, and one SAM template for a whole modelfn.yaml.
+int CmdPackageLambdaLayer(int argc, char** argv);
+int CmdDeployAwsStack(int argc, char** argv);
 
 }  // namespace modelfn

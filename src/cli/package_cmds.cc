@@ -40,18 +40,9 @@ constexpr const char* kPackageUsage =
     "OUT/image.tar, the scratch image as an OCI image layout, built without a container engine.\n"
     "cloud-run writes the same kind of image (OUT/image.tar, OUT/context) for Cloud Run and\n"
     "Knative: modelfn-fn serving HTTP and CloudEvents on $PORT; --model may also be a store URI\n"
-    "(gs://...), fetched when the container starts.\n";
-
-// Where the function binaries for `arch` are: beside modelfn for this machine's architecture,
-// else in the arch's folder beside it.
-std::string BinariesFor(const std::string& arch) {
-#if defined(__x86_64__)
-  const char* host = "x86_64";
-#else
-  const char* host = "arm64";
-#endif
-  return arch == host ? SelfDir() : SelfDir() + "/" + arch;
-}
+    "(gs://...), fetched when the container starts.\n"
+    "Other targets: modelfn package --target aws-lambda-layer --help (the runtime as a Lambda\n"
+    "layer), modelfn package --target azure-functions --help.\n";
 
 }  // namespace
 
@@ -61,6 +52,9 @@ int CmdPackage(int argc, char** argv) {
     if (arg == "--target=azure-functions" ||
         (arg == "--target" && i + 1 < argc && std::string(argv[i + 1]) == "azure-functions"))
       return CmdPackageAzureFunctions(argc, argv);
+    if (arg == "--target=aws-lambda-layer" ||
+        (arg == "--target" && i + 1 < argc && std::string(argv[i + 1]) == "aws-lambda-layer"))
+      return CmdPackageLambdaLayer(argc, argv);
   }
   Args a(argc, argv, {"target", "model", "out", "arch", "runtime", "bootstrap"}, {"json", "help"});
   if (a.Has("help")) return fputs(kPackageUsage, stdout), 0;
@@ -155,11 +149,17 @@ constexpr const char* kDeployUsage =
     "--dry-run it then runs your AWS SAM CLI: sam deploy --template-file OUT/template.yaml\n"
     "--stack-name FUNCTION --resolve-s3 --capabilities CAPABILITY_IAM. OUT defaults to "
     "./modelfn-aws.\n"
+    "With --config modelfn.yaml instead of --model: one template for every function of the config\n"
+    "(modelfn deploy --target aws --config modelfn.yaml --help).\n"
     "Other targets: modelfn deploy --target gcp --help, modelfn deploy --target knative --help.\n";
 
 }  // namespace
 
 int CmdDeployAws(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {  // every function of a modelfn.yaml: aws_stack_cmd.cc
+    std::string arg = argv[i];
+    if (arg == "--config" || arg.rfind("--config=", 0) == 0) return CmdDeployAwsStack(argc, argv);
+  }
   Args a(argc, argv, {"target",       "model",         "out",
                       "name",         "arch",          "memory",
                       "timeout",      "ephemeral",     "reserved",

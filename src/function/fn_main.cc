@@ -228,6 +228,8 @@ int RunLambda(const FaceChoice& face, LoadedModel loaded,
   FunctionIdentity id{loaded.manifest.name, loaded.manifest.version};
   InitTimings timings = ServingTimings(loaded, fetched, forked);
   FunctionCore core(std::move(loaded.engine), id, limits, &clock, &request_log);
+  // The modelfn.yaml function a Lambda function was deployed as (`modelfn deploy --config`).
+  if (const char* route = getenv("MODELFN_ROUTE_NAME")) core.SetRouteName(route);
   timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
   core.SetReady(timings);
   {
@@ -316,6 +318,8 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
   FunctionIdentity id{loaded.manifest.name, loaded.manifest.version};
   InitTimings timings = ServingTimings(loaded, fetched, forked);
   FunctionCore core(std::move(loaded.engine), id, limits, &clock, &request_log);
+  // The modelfn.yaml function a Lambda function was deployed as (`modelfn deploy --config`).
+  if (const char* route = getenv("MODELFN_ROUTE_NAME")) core.SetRouteName(route);
 
   // The Google Cloud face: CloudEvents (Eventarc) to any POST that carries one, and to POST /.
   std::unique_ptr<GcpEventHandler> events;

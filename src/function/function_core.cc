@@ -207,6 +207,21 @@ Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string*
     if (!get) return fail(MethodNotAllowed("GET", false), "method_not_allowed");
     return Metrics();
   }
+  // /v1/models/{name}/infer | /batch: the gateway's per-function routes, for a function behind an
+  // API that forwards them unchanged (API Gateway on AWS).
+  constexpr std::string_view kPerFunction = "/v1/models/";
+  if (path.rfind(kPerFunction, 0) == 0) {
+    std::string_view rest = path.substr(kPerFunction.size());
+    size_t slash = rest.find('/');
+    std::string_view name = rest.substr(0, slash);
+    std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+    if ((action == "infer" || action == "batch") && AnsweredName(name)) {
+      const bool infer = action == "infer";
+      *route = infer ? kInfer : kBatch;
+      if (inv.method != "POST") return fail(MethodNotAllowed("POST", false), "method_not_allowed");
+      return infer ? Infer(inv, limits, error_code) : Batch(inv, limits, error_code);
+    }
+  }
   if (path == "/v2" || path.rfind("/v2/", 0) == 0) return V2(inv, limits, route, error_code);
   return fail(ProblemOutcome(MakeProblem("not_found", "no route for " + std::string(inv.path))),
               "not_found");
@@ -345,7 +360,7 @@ Outcome FunctionCore::V2(const Invocation& inv, const RunLimits& limits, Route* 
       (!action.empty() && action != "ready" && action != "infer")) {
     return fail(MakeProblem("not_found", "no route for " + std::string(inv.path)));
   }
-  if (model != id_.model_name) {
+  if (!AnsweredName(model)) {
     return fail(MakeProblem("not_found", "unknown model '" + std::string(model) +
                                              "'; this function serves '" + id_.model_name + "'"));
   }

@@ -65,10 +65,19 @@ class FunctionCore {
   // Marks the end of the init phase (timings for health/metrics) and flips readiness.
   void SetReady(const InitTimings& timings);
   bool ready() const { return ready_.load(); }
+  // A second name /v1/models/{name}/... and /v2/models/{name}/... answer to besides the model's:
+  // the modelfn.yaml function it is deployed as, behind an API that forwards the platform's
+  // per-function routes unchanged (API Gateway). Call before the first Handle.
+  void SetRouteName(std::string name) { route_name_ = std::move(name); }
   Engine& engine() { return *engine_; }
   const RouteStats& stats() const { return stats_; }
 
  private:
+  // True for the model's name and for the route name it is deployed under.
+  bool AnsweredName(std::string_view name) const {
+    return name == id_.model_name || (!route_name_.empty() && name == route_name_);
+  }
+
   enum Route : size_t {
     kInfer,
     kBatch,
@@ -94,6 +103,7 @@ class FunctionCore {
 
   std::unique_ptr<Engine> engine_;
   FunctionIdentity id_;
+  std::string route_name_;
   InferenceLimits limits_;
   const Clock* clock_;
   const EventLog* log_;

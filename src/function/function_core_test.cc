@@ -346,6 +346,30 @@ TEST_F(CoreTest, V2MetadataAndInferWithBinaryData) {
   EXPECT_EQ(count, 2);
 }
 
+TEST_F(CoreTest, PerFunctionRoutesAnswerTheModelAndRouteNames) {
+  auto e = OrtEngine::Load(Src("tests/models/add2/model.onnx"), OrtEngineOptions());
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  core_ = std::make_unique<FunctionCore>(std::move(e).value(), FunctionIdentity{"add2", "1"},
+                                         InferenceLimits(), &clock_, &log_);
+  core_->SetRouteName("adder");
+  core_->SetReady(InitTimings());
+  const std::string body = R"({"inputs":{"a":[[1,2,3]],"b":[[1,1,1]]}})";
+  Outcome direct = Call("POST", "/v1/infer", body);
+  ASSERT_EQ(direct.status, 200) << direct.body;
+  for (const char* path : {"/v1/models/add2/infer", "/v1/models/adder/infer"}) {
+    Outcome o = Call("POST", path, body);
+    EXPECT_EQ(o.status, 200) << path << ": " << o.body;
+    EXPECT_EQ(o.body, direct.body) << path;
+  }
+  EXPECT_EQ(Call("POST", "/v1/models/adder/batch", R"({"items":[]})").status,
+            Call("POST", "/v1/batch", R"({"items":[]})").status);
+  EXPECT_EQ(Call("POST", "/v1/models/other/infer", body).status, 404);
+  EXPECT_EQ(Call("POST", "/v1/models/adder/predict", body).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/models/adder/infer").status, 405);
+  EXPECT_EQ(Call("GET", "/v2/models/adder/ready").status, 200);
+  EXPECT_EQ(Call("GET", "/v2/models/other/ready").status, 404);
+}
+
 TEST_F(CoreTest, V2ErrorsUseTheProtocolShape) {
   Use("tests/models/add2/model.onnx", "add2");
   Outcome o = Call("POST", "/v2/models/add2/infer",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything modelfn needs on a fresh Debian 12 machine (x86_64 or arm64), idempotently.
 # Quiet when everything is already in place. Usage: scripts/setup.sh [--bench]
-#   - Debian packages: compiler, CMake, Ninja, GoogleTest, OpenSSL, SQLite, expat, simdjson,
+#   - Debian packages: compiler, CMake, Ninja, GoogleTest, OpenSSL, SQLite, expat, simdjson, the
+#     image libraries (libjpeg-turbo, libpng, libwebp),
 #     yaml-cpp, nlohmann-json (the parser benchmark's peer), wrk, clang-format, Chromium (the
 #     dashboard test).
 #   - ONNX Runtime 1.29.0 (Microsoft's release build, as the npm registry carries it), unpacked into
@@ -25,7 +26,7 @@ done
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
-debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev libexpat1-dev libhttp-parser-dev zlib1g-dev libprotobuf-dev libsimdjson-dev libyaml-cpp-dev nlohmann-json3-dev curl openssl wrk clang-format python3-venv faketime umoci skopeo chromium)
+debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libsqlite3-dev libexpat1-dev libhttp-parser-dev zlib1g-dev libprotobuf-dev libsimdjson-dev libyaml-cpp-dev nlohmann-json3-dev curl openssl wrk clang-format python3-venv faketime umoci skopeo chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -58,6 +58,9 @@ constexpr CodeInfo kCodes[] = {
     {"invalid_event_data", 400, "Event data does not match its type"},
     {"invalid_invocation", 400, "Malformed Azure Functions invocation payload"},
     {"unsupported_trigger", 400, "Azure Functions trigger not served by this function"},
+    {"image_unsupported", 415, "Not a JPEG, PNG or WebP image"},
+    {"image_invalid", 400, "Image data is corrupt or truncated"},
+    {"image_too_large", 413, "Image dimensions over the model's limits"},
 };
 
 const CodeInfo* Find(std::string_view code) {

@@ -101,6 +101,11 @@ Status ParseImage(const Json& e, ImageSpec* img, const std::string& where) {
   ASSIGN_OR_RETURN(img->max_width, OptInt(e, "max_width", 1, img->max_width, where));
   ASSIGN_OR_RETURN(img->max_height, OptInt(e, "max_height", 1, img->max_height, where));
   ASSIGN_OR_RETURN(img->max_pixels, OptInt(e, "max_pixels", 1, img->max_pixels, where));
+  ASSIGN_OR_RETURN(std::string resize, OptString(e, "resize", where));
+  if (!resize.empty()) img->resize = resize;
+  if (img->resize != "bilinear" && img->resize != "bicubic" && img->resize != "nearest") {
+    return Bad(where, "'resize' must be \"bilinear\", \"bicubic\" or \"nearest\"");
+  }
   return Status::Ok();
 }
 
@@ -138,7 +143,7 @@ Status ParseInput(const Json& e, const std::string& at, PipelineInput* in) {
     in->source = InputSource::kImage;
     RETURN_IF_ERROR(OnlyKnown(e, where,
                               {"name", "source", "layout", "color", "size", "mean", "std", "scale",
-                               "max_width", "max_height", "max_pixels"}));
+                               "max_width", "max_height", "max_pixels", "resize"}));
     return ParseImage(e, &in->image, where);
   }
   return Bad(where, "'source' must be \"tensor\", \"text\" or \"image\"");
@@ -315,6 +320,7 @@ void WritePipeline(const PipelineSpec& spec, JsonWriter* w) {
       w->Key("scale").Double(img.scale);
       w->Key("max_width").Int(img.max_width).Key("max_height").Int(img.max_height);
       w->Key("max_pixels").Int(img.max_pixels);
+      w->Key("resize").String(img.resize);
     }
     w->EndObject();
   }

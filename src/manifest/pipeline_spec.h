@@ -31,7 +31,7 @@ enum class OutputReport : uint8_t { kTensor, kSoftmax, kTopK, kArgmax, kMeanPool
 const char* InputSourceName(InputSource s);
 const char* OutputReportName(OutputReport r);
 
-// Image decoding parameters ("source": "image"). Parsed and validated; not served yet.
+// Image decoding parameters ("source": "image").
 struct ImageSpec {
   std::string layout = "NCHW";  // NCHW | NHWC
   std::string color = "RGB";    // RGB | BGR
@@ -43,6 +43,7 @@ struct ImageSpec {
   int64_t max_width = 4096;    // checked from the header, before decoding
   int64_t max_height = 4096;
   int64_t max_pixels = 16 * 1024 * 1024;
+  std::string resize = "bilinear";  // bilinear | bicubic | nearest (as Pillow's Image.resize)
 };
 
 struct PipelineInput {

@@ -1,0 +1,25 @@
+// Resizing, channel order, layout and normalisation of a decoded image into a model's float input,
+// as a pipeline input of source "image" declares.
+//
+// Resizing follows Pillow's Image.resize for 8-bit RGB: "bilinear" and "bicubic" (a = -0.5) are
+// separable convolutions whose support widens by the scale factor when shrinking (antialiased),
+// the horizontal pass first, each pass rounded and clamped to 0..255; "nearest" takes the source
+// pixel under each output pixel's centre. Then each sample v becomes (v * scale - mean[c]) /
+// std[c].
+#pragma once
+
+#include <string>
+
+#include "manifest/pipeline_spec.h"
+#include "pipeline/image_decode.h"
+
+namespace modelfn {
+
+// Resizes `img` to out_w x out_h with `filter` ("bilinear", "bicubic" or "nearest").
+RgbImage ResizeRgb(const RgbImage& img, int64_t out_w, int64_t out_h, const std::string& filter);
+
+// Writes one image as spec.height x spec.width float samples at `out` (3 * h * w floats) in the
+// spec's layout (NCHW: planes; NHWC: interleaved) and colour order, normalised.
+void ImageToFloats(const RgbImage& img, const ImageSpec& spec, float* out);
+
+}  // namespace modelfn

@@ -13,14 +13,16 @@ lossless decode to the same bytes; the JPEG case passes within the same bound).
 """
 import io
 import json
+import struct
 import subprocess
+import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import BUILD
 
-Image = pytest.importorskip("PIL.Image")
 TOOL = BUILD / "modelfn-image-prep"
 
 FILTERS = {"bilinear": 2, "bicubic": 3, "nearest": 0}  # Pillow's Resampling values
@@ -107,9 +109,26 @@ def test_matches_pillow_and_numpy(tmp_path, fmt, w, h, spec):
     assert np.mean(diff > 1e-5) < 0.10
 
 
+def bomb_png():
+    """A PNG whose IHDR declares 100000 x 100000 (CRC fixed up) over one pixel of data."""
+    data = bytearray(encode(source_image(1, 1, 0), "PNG"))
+    data[16:24] = struct.pack(">II", 100000, 100000)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+def truncated(fmt):
+    data = encode(source_image(40, 40, 1), fmt)
+    return data[: len(data) // 2]
+
+
 @pytest.mark.parametrize("data,reason", [
     (b"GIF89a\x01\x00\x01\x00\x00\x00", "image_unsupported"),
     (b"not an image at all", "image_unsupported"),
+    (bomb_png(), "image_too_large"),
+    (truncated("PNG"), "image_invalid"),
+    (truncated("JPEG"), "image_invalid"),
+    (truncated("WEBP"), "image_invalid"),
 ])
 def test_refusals_are_typed(tmp_path, data, reason):
     path = tmp_path / "bad"

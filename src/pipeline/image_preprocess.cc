@@ -128,4 +128,29 @@ void ImageToFloats(const RgbImage& img, const ImageSpec& spec, float* out) {
   }
 }
 
+StatusOr<Tensor> ImagesToTensor(const std::vector<std::string_view>& encoded, const ImageSpec& spec,
+                                const std::string& name) {
+  if (encoded.empty()) {
+    return Status(StatusCode::kInvalidArgument, "input '" + name + "' holds no images",
+                  "invalid_request");
+  }
+  ImageLimits limits{spec.max_width, spec.max_height, spec.max_pixels};
+  int64_t n = static_cast<int64_t>(encoded.size());
+  Tensor t;
+  t.name = name;
+  t.dtype = DType::kFp32;
+  t.shape = spec.layout == "NCHW" ? std::vector<int64_t>{n, 3, spec.height, spec.width}
+                                  : std::vector<int64_t>{n, spec.height, spec.width, 3};
+  size_t per = static_cast<size_t>(3 * spec.height * spec.width);
+  t.data.resize(static_cast<size_t>(n) * per * sizeof(float));
+  for (size_t i = 0; i < encoded.size(); ++i) {
+    auto img = DecodeImage(encoded[i], limits);
+    if (!img.ok()) {
+      return img.status().WithContext("input '" + name + "', image " + std::to_string(i));
+    }
+    ImageToFloats(*img, spec, t.MutableAs<float>() + i * per);
+  }
+  return t;
+}
+
 }  // namespace modelfn

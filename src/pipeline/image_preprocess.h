@@ -9,9 +9,12 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "manifest/pipeline_spec.h"
 #include "pipeline/image_decode.h"
+#include "tensor/tensor.h"
 
 namespace modelfn {
 
@@ -21,5 +24,11 @@ RgbImage ResizeRgb(const RgbImage& img, int64_t out_w, int64_t out_h, const std:
 // Writes one image as spec.height x spec.width float samples at `out` (3 * h * w floats) in the
 // spec's layout (NCHW: planes; NHWC: interleaved) and colour order, normalised.
 void ImageToFloats(const RgbImage& img, const ImageSpec& spec, float* out);
+
+// Decodes and prepares a batch of encoded images into one FP32 tensor named `name`, of shape
+// [N, 3, h, w] (NCHW) or [N, h, w, 3] (NHWC). Errors: DecodeImage's (the message names the image's
+// index); InvalidArgument "invalid_request" for an empty batch.
+StatusOr<Tensor> ImagesToTensor(const std::vector<std::string_view>& encoded, const ImageSpec& spec,
+                                const std::string& name);
 
 }  // namespace modelfn

@@ -1,6 +1,9 @@
 #include "pipeline/image_preprocess.h"
 
 #include <gtest/gtest.h>
+#include <png.h>
+
+#include <string>
 
 namespace modelfn {
 namespace {
@@ -59,6 +62,60 @@ TEST(ImagePreprocessTest, LayoutColourAndNormalisation) {
   EXPECT_FLOAT_EQ(out[0], -0.6f);  // B of pixel 0
   EXPECT_FLOAT_EQ(out[2], 1.0f);   // R of pixel 0
   EXPECT_FLOAT_EQ(out[5], -1.0f);  // R of pixel 1
+}
+
+std::string Png(const RgbImage& img) {
+  png_image p{};
+  p.version = PNG_IMAGE_VERSION;
+  p.width = static_cast<png_uint_32>(img.width);
+  p.height = static_cast<png_uint_32>(img.height);
+  p.format = PNG_FORMAT_RGB;
+  png_alloc_size_t size = 0;
+  EXPECT_TRUE(png_image_write_to_memory(&p, nullptr, &size, 0, img.pixels.data(), 0, nullptr));
+  std::string out(size, '\0');
+  EXPECT_TRUE(png_image_write_to_memory(&p, out.data(), &size, 0, img.pixels.data(), 0, nullptr));
+  out.resize(size);
+  return out;
+}
+
+TEST(ImagePreprocessTest, ABatchBecomesOneTensorInTheDeclaredLayout) {
+  std::string red = Png(Solid(9, 4, 255, 0, 0));
+  std::string blue = Png(Solid(3, 3, 0, 0, 255));
+  ImageSpec s;
+  s.width = 2;
+  s.height = 2;
+  auto t = ImagesToTensor({red, blue}, s, "pixels");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->name, "pixels");
+  EXPECT_EQ(t->dtype, DType::kFp32);
+  EXPECT_EQ(t->shape, (std::vector<int64_t>{2, 3, 2, 2}));
+  const float* f = t->As<float>();
+  EXPECT_FLOAT_EQ(f[0], 1.0f);       // image 0, R plane
+  EXPECT_FLOAT_EQ(f[4], 0.0f);       // image 0, G plane
+  EXPECT_FLOAT_EQ(f[12 + 8], 1.0f);  // image 1, B plane
+  s.layout = "NHWC";
+  t = ImagesToTensor({blue}, s, "pixels");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->shape, (std::vector<int64_t>{1, 2, 2, 3}));
+  EXPECT_FLOAT_EQ(t->As<float>()[2], 1.0f);
+}
+
+TEST(ImagePreprocessTest, ABadImageInABatchNamesItsIndex) {
+  std::string ok = Png(Solid(2, 2, 1, 2, 3));
+  ImageSpec s;
+  s.width = 2;
+  s.height = 2;
+  s.max_pixels = 100;
+  auto t = ImagesToTensor({ok, "not an image"}, s, "pixels");
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().reason(), "image_unsupported");
+  EXPECT_NE(t.status().message().find("image 1"), std::string::npos) << t.status().message();
+  t = ImagesToTensor({Png(Solid(11, 10, 0, 0, 0))}, s, "pixels");
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().reason(), "image_too_large");
+  t = ImagesToTensor({}, s, "pixels");
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().reason(), "invalid_request");
 }
 
 }  // namespace

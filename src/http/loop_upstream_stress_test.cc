@@ -120,6 +120,12 @@ class Ledger {
                           [this] { return answered_ + refused_ + broken_ >= calls_.size(); });
   }
 
+  // Waits until `n` calls have been answered; false after 60 s.
+  bool WaitAnswered(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return done_.wait_for(lock, std::chrono::seconds(60), [&] { return answered_ >= n; });
+  }
+
   // Calls whose callback came other than once.
   size_t NotOnce() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -167,11 +173,14 @@ TEST(LoopUpstreamStressTest, CallsRacingTheLoopsStopEachGetOneCallback) {
   std::atomic<int> after_stop{0};
   std::thread stopper;
   FromThreads(6, 150, [&](int t, int i) {
-    if (t == 0 && i == 50)
+    // Midway, once answers flow: the stop races the calls in flight and those still coming.
+    if (t == 0 && i == 50) {
+      EXPECT_TRUE(ledger.WaitAnswered(10));
       stopper = std::thread([&] {
         gw->Stop();
         stopped = true;
       });
+    }
     bool late = stopped.load();
     ledger.Call(gw->upstream(), peer.port(), std::to_string(t) + ":" + std::to_string(i));
     if (late) ++after_stop;
@@ -195,7 +204,10 @@ TEST(LoopUpstreamStressTest, APeerWhosePortClosesMidwayLeavesNoCallUnanswered) {
   Ledger ledger;
   std::thread closer;
   FromThreads(6, 150, [&](int t, int i) {
-    if (t == 0 && i == 50) closer = std::thread([&] { peer->Close(); });
+    if (t == 0 && i == 50) {
+      EXPECT_TRUE(ledger.WaitAnswered(10));
+      closer = std::thread([&] { peer->Close(); });
+    }
     ledger.Call(gw.upstream(), port, std::to_string(t) + ":" + std::to_string(i));
   });
   closer.join();

@@ -99,6 +99,9 @@ class TemplateLauncherStressTest : public ::testing::Test {
     env_.memory = &memory_;
     env_.workers = &workers_;
     env_.init_timeout_ms = kInitTimeoutMs;
+    env_.log = [this](const std::string&, const std::string& message) {
+      if (message.find("failed a fork") != std::string::npos) ++replaced_;
+    };
     fn_.name = "f";
     fn_.model = "add2";
     fn_.mode = InstanceMode::kHttp;
@@ -124,6 +127,7 @@ class TemplateLauncherStressTest : public ::testing::Test {
   WorkerThreads workers_;
   PoolEnv env_;
   FunctionConfig fn_;
+  std::atomic<int> replaced_{0};  // templates found dead by a fork
 };
 
 // One launched instance's readiness, reported by its events.
@@ -224,6 +228,7 @@ TEST_F(TemplateLauncherStressTest, LaunchesStopsAndKillsWhileTheTemplateDiesAndI
   EXPECT_EQ(not_ready.load(), 0) << ReadAll(dir_ + "/f.log");
   EXPECT_EQ(not_exited.load(), 0);
   EXPECT_GT(forked.load(), 0);
+  EXPECT_GT(replaced_.load(), 0);  // the killed template was found out and replaced
   // After all that, version 1's template serves again.
   ASSERT_TRUE(WaitState(l, "ready")) << l.template_state();
   launcher.reset();

@@ -592,5 +592,57 @@ TEST_F(PoolTest, StressEveryRequestGetsExactlyOneReply) {
   for (const auto& in : launcher_.launched()) EXPECT_TRUE(in->closed());
 }
 
+// The scheduler's timers racing its callers: short request and queue timeouts on the fake clock,
+// every other instance hanging on what it takes (each of its requests times out and it is
+// killed), a small queue throttling the submitters, while the others answer or crash. Every
+// request still gets exactly one reply.
+TEST_F(PoolTest, StressTimeoutsAndThrottlingRaceAnswersAndCrashes) {
+  FunctionConfig fn = Fn(0, 3);
+  fn.max_queue = 8;
+  fn.timeout_s = 1;
+  fn.queue_timeout_s = 0.5;
+  Make(fn, 2);
+  constexpr int kThreads = 4, kPerThread = 200;
+  std::atomic<bool> done{false};
+  std::thread driver([&] {
+    std::mt19937 rng(11);
+    while (!done.load()) {
+      auto launched = launcher_.launched();
+      for (size_t i = 0; i < launched.size(); ++i) {
+        const auto& in = launched[i];
+        if (in->exited()) continue;
+        in->MakeReady();
+        if (i % 2 == 1) continue;  // hangs: its requests time out
+        if (rng() % 32 == 0) {
+          in->Crash(rng() % 2 == 0);
+        } else {
+          in->AnswerAll();
+        }
+      }
+      clock_.Advance(100 * kMs);
+      pool_->Tick();
+    }
+  });
+  std::vector<std::thread> submitters;
+  for (int t = 0; t < kThreads; ++t) {
+    submitters.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) Submit(t * kPerThread + i, i % 3 ? "POST" : "GET");
+    });
+  }
+  for (auto& s : submitters) s.join();
+  const int64_t give_up = clock_.MonotonicNanos() + 1000 * kSec;
+  while (replies_.size() < kThreads * kPerThread && clock_.MonotonicNanos() < give_up) {
+    std::this_thread::yield();
+  }
+  done = true;
+  driver.join();
+  PoolCounters c = Counters();
+  pool_->Shutdown();
+  EXPECT_EQ(replies_.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(replies_.MaxCount(), 1);
+  EXPECT_GT(c.timeouts, 0u);
+  for (const auto& in : launcher_.launched()) EXPECT_TRUE(in->closed());
+}
+
 }  // namespace
 }  // namespace modelfn

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
 namespace modelfn {
 
@@ -13,17 +14,15 @@ EventLog::Line EventLog::Begin(std::string_view event, std::string_view level) c
   line.s_->w.Key("ts").String(FormatRfc3339(clock_->WallNanos()));
   line.s_->w.Key("level").String(level);
   line.s_->w.Key("event").String(event);
+  line.s_->urgent = level != "info" && level != "debug";
   return line;
 }
 
-void EventLog::Emit(Line& line) const {
-  line.s_->w.EndObject();
-  if (fd_ < 0) return;
-  line.s_->text.push_back('\n');
-  const char* p = line.s_->text.data();
-  size_t left = line.s_->text.size();
+namespace {
+
+void WriteAll(int fd, const char* p, size_t left) {
   while (left > 0) {
-    ssize_t n = write(fd_, p, left);
+    ssize_t n = write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
       return;  // a closed stdout must not take the function down
@@ -31,6 +30,61 @@ void EventLog::Emit(Line& line) const {
     p += n;
     left -= static_cast<size_t>(n);
   }
+}
+
+// The lines a LogBatch gathers on this thread, all for one descriptor.
+struct Gathered {
+  bool open = false;
+  int fd = -1;
+  std::string text;
+  void Flush() {
+    if (!text.empty()) WriteAll(fd, text.data(), text.size());
+    text.clear();
+  }
+};
+thread_local Gathered tl_gathered;
+
+constexpr size_t kBatchLimit = 64 * 1024;
+
+}  // namespace
+
+void EventLog::Emit(Line& line) const {
+  line.s_->w.EndObject();
+  if (fd_ < 0) return;
+  std::string& text = line.s_->text;
+  text.push_back('\n');
+  Gathered& g = tl_gathered;
+  if (!g.open) {
+    WriteAll(fd_, text.data(), text.size());
+    return;
+  }
+  if (g.fd != fd_) {
+    g.Flush();
+    g.fd = fd_;
+  }
+  if (g.text.empty() && line.s_->urgent) {
+    WriteAll(fd_, text.data(), text.size());
+    return;
+  }
+  g.text += text;
+  if (line.s_->urgent || g.text.size() >= kBatchLimit) g.Flush();
+}
+
+LogBatch::LogBatch() {
+  if (tl_gathered.open) return;
+  tl_gathered.open = true;
+  active_ = true;
+}
+
+LogBatch::~LogBatch() {
+  if (!active_) return;
+  tl_gathered.Flush();
+  tl_gathered.open = false;
+  tl_gathered.fd = -1;
+}
+
+void LogBatch::Flush() {
+  if (active_) tl_gathered.Flush();
 }
 
 void EventLog::Message(std::string_view level, std::string_view msg) const {

@@ -27,7 +27,8 @@ class EventLog {
     struct State {
       State() : w(&text) {}
       std::string text;
-      JsonWriter w;  // writes into text; State never moves, so the pointer stays valid
+      JsonWriter w;         // writes into text; State never moves, so the pointer stays valid
+      bool urgent = false;  // level other than info/debug: written at once, even in a LogBatch
     };
     Line() : s_(std::make_unique<State>()) {}
     std::unique_ptr<State> s_;
@@ -43,6 +44,24 @@ class EventLog {
  private:
   int fd_;
   const Clock* clock_;
+};
+
+// Gathers the lines EventLogs emit on the calling thread while it is alive, and writes them when
+// Flush() is called or it ends: whole lines, one write(2) per descriptor, in the order they were
+// emitted. A line of a level other than info/debug flushes what is gathered and goes out at once;
+// so does a batch that reaches 64 KiB. An event loop holds one and flushes it before each wait, so
+// a turn's access lines cost one write instead of one each. One per thread at a time (a nested one
+// is inert); not movable.
+class LogBatch {
+ public:
+  LogBatch();
+  ~LogBatch();
+  LogBatch(const LogBatch&) = delete;
+  LogBatch& operator=(const LogBatch&) = delete;
+  void Flush();
+
+ private:
+  bool active_ = false;  // false when another batch was already open on this thread
 };
 
 }  // namespace modelfn

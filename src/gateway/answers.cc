@@ -26,10 +26,13 @@ HttpResponse ProblemAnswer(std::string_view code, const std::string& detail, boo
 
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng(std::random_device{}());
-  char buf[40];
-  snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
-           static_cast<unsigned long long>(rng()));
-  return buf;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t v = rng();
+    for (int i = 15; i >= 0; --i, v >>= 4) id[static_cast<size_t>(half * 16 + i)] = kHex[v & 15];
+  }
+  return id;
 }
 
 }  // namespace modelfn::gateway

@@ -34,6 +34,9 @@ TEST(RequestIdStageTest, UnsafeOrMissingIdIsReplaced) {
   stage.OnRequest(other, next);
   EXPECT_EQ(other->request_id.size(), 32u);
   EXPECT_NE(other->request_id, ex->request_id);
+  for (const std::string& id : {ex->request_id, other->request_id}) {
+    EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  }
 }
 
 TEST(RequestIdStageTest, EarlyAnswersCarryTheId) {

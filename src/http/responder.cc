@@ -5,6 +5,13 @@
 
 namespace modelfn {
 
+namespace {
+// The loop the calling thread runs, if any, and whether it posted to that loop.
+thread_local const HttpResponder::Shared* tl_shared = nullptr;
+thread_local int tl_loop = -1;
+thread_local bool tl_posted = false;
+}  // namespace
+
 void HttpResponder::operator()(HttpResponse response) const {
   if (shared_) shared_->Post(loop_, conn_id_, std::move(response));
 }
@@ -25,10 +32,34 @@ void HttpResponder::Shared::Close() {
 void HttpResponder::Shared::Post(int loop, uint64_t token, HttpResponse response) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return;
-  mailboxes_[static_cast<size_t>(loop)].emplace_back(token, std::move(response));
+  auto& box = mailboxes_[static_cast<size_t>(loop)];
+  box.emplace_back(token, std::move(response));
+  if (tl_shared == this && tl_loop == loop) {
+    tl_posted = true;  // the loop takes it after the batch of events it is in
+    return;
+  }
+  if (box.size() > 1) return;  // not empty before: a wake (or the loop's own take) is pending
   uint64_t one = 1;
   ssize_t ignored = write(wake_fds_[static_cast<size_t>(loop)], &one, sizeof one);
   (void)ignored;
+}
+
+void HttpResponder::Shared::EnterLoop(int loop) {
+  tl_shared = this;
+  tl_loop = loop;
+  tl_posted = false;
+}
+
+void HttpResponder::Shared::LeaveLoop() {
+  tl_shared = nullptr;
+  tl_loop = -1;
+  tl_posted = false;
+}
+
+bool HttpResponder::Shared::TakeOwnPosts() {
+  bool posted = tl_posted;
+  tl_posted = false;
+  return posted;
 }
 
 void HttpResponder::Shared::Take(int loop, std::vector<std::pair<uint64_t, HttpResponse>>* out) {

@@ -38,8 +38,17 @@ struct HttpResponder::Shared {
   // Closes the eventfds; from then on Post drops what it is given and Wake does nothing.
   ~Shared();
 
-  // Queues (token, response) for `loop` and wakes it. Dropped once Close() ran.
+  // Queues (token, response) for `loop` and wakes it. Dropped once Close() ran. Wakes only when
+  // the mailbox was empty (a wake is pending otherwise) and the caller is not `loop`'s own thread
+  // inside its Run (which takes its mail after each batch of events: TakeOwnPosts).
   void Post(int loop, uint64_t token, HttpResponse response);
+  // Marks the calling thread as running `loop` (until LeaveLoop), so that its own posts skip the
+  // wakeup descriptor.
+  void EnterLoop(int loop);
+  void LeaveLoop();
+  // On a loop's thread: true once if it posted to its own loop since the last call. The loop then
+  // Takes its mailbox (posts from other threads that found it non-empty did not wake it either).
+  static bool TakeOwnPosts();
   // Moves what is queued for `loop` into *out (cleared first).
   void Take(int loop, std::vector<std::pair<uint64_t, HttpResponse>>* out);
   // Makes wake_fd(loop) readable.

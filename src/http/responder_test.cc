@@ -69,5 +69,37 @@ TEST(ResponderTest, DefaultResponderIsEmptyAndHarmless) {
   none(HttpResponse());
 }
 
+// A loop's own thread posting to it does not touch the wakeup descriptor (the loop takes its mail
+// after the batch of events it is in: TakeOwnPosts says so once); other threads wake it only when
+// its mailbox was empty.
+TEST(ResponderTest, OwnLoopPostsAndPostsToAFullMailboxDoNotWake) {
+  auto shared = std::make_shared<HttpResponder::Shared>(2);
+  HttpResponse r;
+  shared->EnterLoop(0);
+  EXPECT_FALSE(HttpResponder::Shared::TakeOwnPosts());
+  HttpResponder(shared, 0, 1)(r);
+  EXPECT_FALSE(Readable(shared->wake_fd(0)));
+  std::thread([&] { HttpResponder(shared, 0, 2)(r); }).join();  // the mailbox was not empty
+  EXPECT_FALSE(Readable(shared->wake_fd(0)));
+  HttpResponder(shared, 1, 3)(r);  // another loop: woken
+  EXPECT_TRUE(Readable(shared->wake_fd(1)));
+  EXPECT_TRUE(HttpResponder::Shared::TakeOwnPosts());
+  EXPECT_FALSE(HttpResponder::Shared::TakeOwnPosts());
+  std::vector<std::pair<uint64_t, HttpResponse>> got;
+  shared->Take(0, &got);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].first, 1u);
+  EXPECT_EQ(got[1].first, 2u);
+
+  std::thread([&] { HttpResponder(shared, 0, 4)(r); }).join();  // empty again: wakes
+  EXPECT_TRUE(Readable(shared->wake_fd(0)));
+  shared->LeaveLoop();
+  HttpResponder::Shared::ClearWake(shared->wake_fd(0));
+  shared->Take(0, &got);
+  HttpResponder(shared, 0, 5)(r);  // no longer the loop's thread: wakes
+  EXPECT_TRUE(Readable(shared->wake_fd(0)));
+  EXPECT_FALSE(HttpResponder::Shared::TakeOwnPosts());
+}
+
 }  // namespace
 }  // namespace modelfn

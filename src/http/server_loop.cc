@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "common/log.h"
 #include "http/accept.h"
 #include "http/http_server.h"
 
@@ -316,6 +317,10 @@ void ServerLoop::OnReadable(Connection* c) {
       if (c->in.size() > limits.max_body_bytes + limits.max_header_bytes + 65536) {
         break;  // parse what we have; the parser reports the limit
       }
+      // A short read of a plain socket took what was there: epoll (level-triggered) reports what
+      // comes later, so the read that would only say EAGAIN is saved. TLS reads on: the session
+      // may hold decrypted bytes the socket no longer shows.
+      if (got < sizeof buf && !c->tls()) break;
       continue;
     }
     if (r == IoResult::kEof) {
@@ -425,6 +430,12 @@ void ServerLoop::Sweep(int64_t now) {
 
 void ServerLoop::Run() {
   epoll_event events[128];
+  server_->shared_->EnterLoop(index_);
+  struct Leave {
+    HttpResponder::Shared* shared;
+    ~Leave() { shared->LeaveLoop(); }
+  } leave{server_->shared_.get()};
+  LogBatch log_batch;
   while (true) {
     if (server_->draining_.load() && listening_) BeginDrain();
     if (!listening_) {
@@ -447,6 +458,10 @@ void ServerLoop::Run() {
       accept_paused_until_ = 0;
       WatchListeners(true);
     }
+    // Answers this thread posted to its own loop (an upstream completion run by the hook, a
+    // handler that answered at once) did not touch the wakeup descriptor: take them now.
+    while (HttpResponder::Shared::TakeOwnPosts()) Deliver();
+    log_batch.Flush();  // the turn's log lines, in one write
     int n = poller_.Wait(events, 128, accept_paused_until_ != 0 ? kAcceptBackoffMs : 250);
     bool woken = false;
     for (int i = 0; i < n; ++i) {

@@ -444,7 +444,27 @@ void ServerLoop::Run() {
         for (auto& [fd, c] : conns_) {
           if (!c->listener->attached) left.push_back(c.get());
         }
-        for (Connection* c : left) Close(c);
+        for (Connection* c : left) {
+          // A request still held gets a typed answer, not a silent close (its handler's later
+          // answer finds no connection and is dropped).
+          if (c->awaiting && !c->peer_closed && !c->handshaking()) {
+            for (auto it = awaiting_.begin(); it != awaiting_.end(); ++it) {
+              if (it->second == c) {
+                awaiting_.erase(it);
+                break;
+              }
+            }
+            c->awaiting = false;
+            ReplyError(c,
+                       MakeProblem("shutting_down",
+                                   "the server is shutting down and this request was not "
+                                   "answered within its drain deadline of " +
+                                       std::to_string(server_->options_.drain_timeout_ms) + " ms"));
+            // One attempt (the answer is small); the connection closes either way.
+            if (!Flush(c)) continue;  // Flush closed it
+          }
+          Close(c);
+        }
       }
       if (!clients_done_ && client_conns_ == 0) {
         clients_done_ = true;

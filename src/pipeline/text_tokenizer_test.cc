@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
 
 #include "common/json.h"
 #include "pipeline/pipeline.h"
@@ -59,6 +62,31 @@ TEST(TextTokenizerTest, EncodesWithSpecialTokensAndPadsToTheLongest) {
   ASSERT_TRUE(short_one.ok());
   EXPECT_THAT(short_one->input_ids, ElementsAre(2, 4, 3, 0, 0, 2, 4, 5, 5, 3));
   EXPECT_THAT(short_one->attention_mask, ElementsAre(1, 1, 1, 0, 0, 1, 1, 1, 1, 1));
+}
+
+// The threads of this process, from /proc.
+int Threads() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+// Encoding and padding a batch runs on the calling thread: the crate's thread pool (rayon, one
+// thread per CPU, which its padding would otherwise start and keep) is never started.
+TEST(TextTokenizerTest, EncodingABatchStartsNoThread) {
+  if (!TextTokenizer::Available()) GTEST_SKIP() << TextTokenizer::UnavailableReason();
+  const int before = Threads();
+  auto t = MustLoad();
+  ASSERT_NE(t, nullptr);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 64; ++i) texts.push_back(std::string("hello ") + std::string(i % 7, 'w'));
+  std::vector<std::string_view> views(texts.begin(), texts.end());
+  auto b = t->Encode(views);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(b->rows, 64);
+  EXPECT_EQ(Threads(), before);
 }
 
 TEST(TextTokenizerTest, TruncatesToMaxLengthKeepingSpecialTokens) {

@@ -287,12 +287,13 @@ StatusOr<GatewayConfig> ParseGateway(const Json* v, const std::string& base_dir)
   Fields f(v, "gateway");
   RETURN_IF_ERROR(f.CheckObject());
   RETURN_IF_ERROR(f.CheckKnown({"listen", "auth", "cors", "limits", "allow_unauthenticated",
-                                "workers", "tls", "public_routes"}));
+                                "workers", "tls", "public_routes", "drain_timeout_s"}));
   std::string listen;
   RETURN_IF_ERROR(f.String("listen", &listen));
   if (!listen.empty()) RETURN_IF_ERROR(ParseListen(listen, &g));
   RETURN_IF_ERROR(f.Bool("allow_unauthenticated", &g.allow_unauthenticated));
   RETURN_IF_ERROR(f.Int("workers", 0, 256, &g.workers));
+  RETURN_IF_ERROR(f.Number("drain_timeout_s", 0, 3600, &g.drain_timeout_s));
   Fields auth(f.Get("auth"), "gateway.auth");
   RETURN_IF_ERROR(auth.CheckObject());
   RETURN_IF_ERROR(auth.CheckKnown({"api_keys", "jwt"}));

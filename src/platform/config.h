@@ -84,6 +84,9 @@ struct GatewayConfig {
   // Listening on a non-loopback address with no auth needs this, spelled out.
   bool allow_unauthenticated = false;
   int workers = 0;  // 0: one per CPU
+  // After SIGTERM, requests in flight get this long to finish; those still unanswered then are
+  // answered 503 "shutting_down" and their connections close.
+  double drain_timeout_s = 10;
   // With auth on, the platform's own routes need credentials like the functions (health routes
   // excepted); those listed here are served to anyone. Each is one of kPublishableRoutes.
   std::vector<std::string> public_routes;

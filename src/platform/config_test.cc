@@ -31,6 +31,17 @@ TEST(ConfigTest, DefaultsAndRelativePaths) {
   EXPECT_EQ(f.max_instances, 4);  // the host's CPUs
   EXPECT_EQ(c->gateway.host, "127.0.0.1");
   EXPECT_EQ(c->gateway.port, 8080);
+  EXPECT_EQ(c->gateway.drain_timeout_s, 10);
+}
+
+TEST(ConfigTest, DrainTimeoutIsSecondsWithinAnHour) {
+  auto c = Parse("functions:\n  d: {}\ngateway: {drain_timeout_s: 0.5}");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->gateway.drain_timeout_s, 0.5);
+  EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {drain_timeout_s: 3601}"),
+            "gateway.drain_timeout_s: expected a number in [0, 3600]");
+  EXPECT_EQ(Error("functions:\n  d: {}\ngateway: {drain_timeout_s: soon}"),
+            "gateway.drain_timeout_s: expected a number in [0, 3600]");
 }
 
 TEST(ConfigTest, MaxInstancesFollowsTheHostUnlessSet) {

@@ -199,6 +199,7 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
     o.local_plain_listener = true;
   }
   o.workers = c.gateway.workers > 0 ? c.gateway.workers : ReadCpuQuota().EffectiveCpus();
+  o.drain_timeout_ms = static_cast<int>(c.gateway.drain_timeout_s * 1000);
   o.limits.max_body_bytes = c.gateway.max_body_bytes;
   o.limits.require_host = true;
   gateway::Pipeline* pipeline = p->pipeline_.get();

@@ -587,8 +587,9 @@ def test_tls_gateway_refuses_new_connections_during_drain_and_finishes_in_flight
     ca_key, ca = make_ca("modelfn faults CA")
     sk, sc = issue(ca_key, ca, "127.0.0.1", server=True)
     ca_pem = write(tmp_path / "ca.pem", cert=ca)
+    # A drain deadline well past the slow request, which takes seconds in sanitizer builds.
     gw = (f"  tls: {{cert: {write(tmp_path / 'server.pem', cert=sc)}, "
-          f"key: {write(tmp_path / 'server.key', key=sk)}}}\n")
+          f"key: {write(tmp_path / 'server.key', key=sk)}}}\n  drain_timeout_s: 120\n")
     u = up(config(store, [fn_config(timeout_s=60, idle_ttl_s=30)], gateway=gw))
     port = int(u.url.rsplit(":", 1)[1])
     result = {}
@@ -622,4 +623,37 @@ def test_tls_gateway_refuses_new_connections_during_drain_and_finishes_in_flight
     t.join(60)
     assert "error" not in result, result.get("error")
     assert result["r"].status_code == 200, result["r"].text
+    assert u.proc.wait(30) == 0
+
+
+def test_request_outliving_the_drain_deadline_is_answered_503_shutting_down(up, store):
+    """SIGTERM with a request in flight that needs longer than gateway.drain_timeout_s: its client
+    gets a typed 503 when the deadline passes (not a dropped connection), and the platform exits
+    cleanly."""
+    u = up(config(store, [fn_config(timeout_s=60, idle_ttl_s=30)],
+                  gateway="  drain_timeout_s: 0.5\n"))
+    result = {}
+
+    def slow():
+        try:
+            result["r"] = requests.post(u.url + "/v1/models/work/infer",
+                                        json=work_body(loops=SLOW * 20), timeout=60)
+        except requests.RequestException as e:
+            result["error"] = e
+    t = threading.Thread(target=slow)
+    t.start()
+
+    def busy():
+        st = json.loads(cli("status", "-f", u.config, "--json").stdout)
+        return [i for f in st["functions"] for v in f["versions"] for i in v["instance_list"]
+                if i["state"] == "busy"]
+    u.wait_until(busy)
+    u.proc.send_signal(signal.SIGTERM)
+    t.join(60)
+    assert "error" not in result, result.get("error")
+    r = result["r"]
+    assert r.status_code == 503, r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.json()["code"] == "shutting_down", r.text
+    assert "drain deadline of 500 ms" in r.json()["detail"], r.text
     assert u.proc.wait(30) == 0

@@ -4,7 +4,8 @@
 // Every function returning int32_t returns MFN_TOK_OK or an error code; on error, when `err` is
 // non-null, *err receives a NUL-terminated message the caller frees with mfn_tok_string_free.
 // No panic crosses the border: one becomes MFN_TOK_INTERNAL. A loaded tokenizer is immutable;
-// encoding on it from several threads at once is safe.
+// encoding on it from several threads at once is safe. The crate starts no thread: mfn_tok_load
+// turns its parallelism off for the process, so a batch is encoded on the calling thread.
 #pragma once
 
 #include <stddef.h>

@@ -85,6 +85,10 @@ pub unsafe extern "C" fn mfn_tok_load(
         if out.is_null() || (json.is_null() && len > 0) {
             return Err((MFN_TOK_BAD_ARGUMENT, "null argument".into()));
         }
+        // The crate's own thread pool (rayon, as many threads as CPUs, made on first use) stays
+        // off: a batch is encoded on the calling thread, beside ONNX Runtime's threads, with no
+        // threads that live on in the instance.
+        tokenizers::utils::parallelism::set_parallelism(false);
         let mut tok = Tokenizer::from_bytes(bytes(json, len))
             .map_err(|e| (MFN_TOK_INVALID_TOKENIZER, e.to_string()))?;
         if max_length > 0 {

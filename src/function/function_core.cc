@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iterator>
 
+#include "function/batch.h"
 #include "http/problem.h"
 #include "manifest/manifest.h"
 #include "tensor/codec.h"

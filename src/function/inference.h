@@ -87,16 +87,4 @@ std::optional<size_t> WriteV2Response(std::string_view model_name, std::string_v
                                       const Json* request_id, const std::vector<Tensor>& outputs,
                                       const std::vector<bool>& binary, std::string* out);
 
-// Runs a batch of seed-API items (outputs reported through engine.pipeline(), if any): items with
-// compatible shapes run as one engine call (rows concatenated along the first dimension and split
-// afterwards) when engine.merge_rows(), else one call per item; an invalid item gets its own error.
-// Writes {"results": [...]} members into the open object of *w.
-struct BatchStats {
-  int items = 0;
-  int failed = 0;
-  int engine_calls = 0;
-};
-BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLimits& limits,
-                    const RunLimits& run_limits, std::string_view model_name, JsonWriter* w);
-
 }  // namespace modelfn

@@ -215,7 +215,7 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
       auto r = ReportOutputs(engine.pipeline(), std::move(it.outputs), it.prepared->inputs);
       if (r.ok()) {
         reported = std::move(r).value();
-        DropSingleTextBatchDim(*it.prepared, &*reported);
+        DropSingleBatchDim(*it.prepared, &*reported);
       } else {
         it.error = r.status();
       }

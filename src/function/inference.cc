@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "function/image_inputs.h"
 #include "tensor/codec.h"
 
 namespace modelfn {
@@ -52,7 +53,7 @@ Status DecodeSeedInput(const Json& value, const TensorSpec& spec, int64_t* budge
 StatusOr<bool> TakeTexts(const Json& inputs, const ModelSchema& schema, PreparedInputs* p) {
   if (inputs.is_string()) {
     p->texts.push_back(inputs.AsString());
-    p->single_text = true;
+    p->single = true;
   } else if (inputs.is_array()) {
     const Json::Array& a = inputs.AsArray();
     if (a.empty()) return Invalid("invalid_request", "'inputs' holds no texts");
@@ -77,8 +78,8 @@ StatusOr<bool> TakeTexts(const Json& inputs, const ModelSchema& schema, Prepared
 
 }  // namespace
 
-void DropSingleTextBatchDim(const PreparedInputs& p, std::vector<ReportedOutput>* outputs) {
-  if (!p.single_text) return;
+void DropSingleBatchDim(const PreparedInputs& p, std::vector<ReportedOutput>* outputs) {
+  if (!p.single) return;
   for (ReportedOutput& r : *outputs) {
     std::vector<int64_t>& shape = r.ranked ? r.outer_shape : r.tensor.shape;
     if (!shape.empty() && shape[0] == 1) shape.erase(shape.begin());
@@ -167,6 +168,14 @@ StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema&
       return p;
     }
   }
+  const bool images = pipeline != nullptr && pipeline->has_images();
+  if (images) {
+    ASSIGN_OR_RETURN(bool taken, TakeSeedImages(*inputs, *pipeline, budget, &p));
+    if (taken) {
+      RETURN_IF_ERROR(SelectOutputs(body.Find("outputs"), schema, &p));
+      return p;
+    }
+  }
   p.inputs.resize(schema.inputs.size());
   if (inputs->is_object()) {
     std::vector<bool> seen(schema.inputs.size(), false);
@@ -176,8 +185,12 @@ StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema&
         return Invalid("unknown_input", "the model has no input '" + name + "'; its inputs are " +
                                             InputNames(schema));
       }
-      RETURN_IF_ERROR(DecodeSeedInput(value, schema.inputs[static_cast<size_t>(idx)], budget,
-                                      &p.inputs[static_cast<size_t>(idx)]));
+      auto i = static_cast<size_t>(idx);
+      if (images && pipeline->ImageInput(i) != nullptr && IsImageValue(value)) {
+        RETURN_IF_ERROR(ImageValue(value, *pipeline, i, budget, &p.inputs[i]));
+      } else {
+        RETURN_IF_ERROR(DecodeSeedInput(value, schema.inputs[i], budget, &p.inputs[i]));
+      }
       seen[static_cast<size_t>(idx)] = true;
     }
     for (size_t i = 0; i < seen.size(); ++i) {
@@ -255,11 +268,13 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
                      "input '" + n + "': unknown datatype '" + datatype->AsString() + "'");
     bool text_in = pipeline != nullptr && pipeline->has_text() && *dt == DType::kBytes &&
                    spec.dtype != DType::kBytes && pipeline->IsTextInput(static_cast<size_t>(idx));
+    bool image_in = pipeline != nullptr && *dt == DType::kBytes &&
+                    pipeline->ImageInput(static_cast<size_t>(idx)) != nullptr;
     if (text_in && p.text) {
       return Invalid("invalid_request",
                      "input '" + n + "': the texts are given already (in one BYTES input)");
     }
-    if (*dt != spec.dtype && !text_in) {
+    if (*dt != spec.dtype && !text_in && !image_in) {
       return Invalid("dtype_mismatch", "input '" + n + "' has datatype " + DTypeName(spec.dtype) +
                                            ", not " + datatype->AsString());
     }
@@ -280,7 +295,7 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
         return Invalid("shape_mismatch", "input '" + n + "': texts go in a BYTES tensor of shape " +
                                              "[N] or [N, 1], got " + ShapeToString(t.shape));
       }
-    } else {
+    } else if (!image_in) {
       RETURN_IF_ERROR(CheckShape(spec, t));
     }
     const Json* params = in.Find("parameters");
@@ -307,6 +322,10 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
     }
     if (!s.ok()) return s.WithContext("input '" + n + "'");
     budget -= t.NumElements();
+    if (image_in) {
+      RETURN_IF_ERROR(
+          V2ImageInput(*pipeline, static_cast<size_t>(idx), bsize == nullptr, &budget, &t));
+    }
     if (text_in) {
       p.text = true;
       p.texts = std::move(t.strings);

@@ -372,3 +372,23 @@ def test_a_size_the_model_cannot_take_stops_the_function_at_init(tmp_path):
     line = json.loads(p.stdout.splitlines()[-1])
     assert line["event"] == "init_error" and line["code"] == "pipeline_mismatch"
     assert "'left'" in line["error"] and "NHWC" in line["error"]
+
+
+@pytest.mark.parametrize("mode", ["http", "lambda"])
+def test_images_reach_instances_through_modelfn_up(tmp_path, up, mode):
+    from up_harness import cli, config, fn_config
+    store = tmp_path / "models"
+    cli("push", make_version(tmp_path), "--name", "colors", "--version", "1", "--store", store)
+    cli("promote", "colors", "1", "--store", store)
+    u = up(config(store, [fn_config("colors", mode=mode)]))
+    r = u.post("/v1/models/colors/infer", data=picture("WEBP", 2),
+               headers={"Content-Type": "image/webp"})
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"]["logits"]["label"] == "blue"
+    r = u.post("/v1/models/colors/infer", data=json.dumps({"inputs": [b64(picture("JPEG", 1))]}),
+               headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert [o["label"] for o in r.json()["outputs"]["logits"]] == ["green"]
+    r = u.post("/v1/models/colors/infer", data=truncated("PNG"),
+               headers={"Content-Type": "image/png"})
+    assert r.status_code == 400 and r.json()["code"] == "image_invalid", r.text

@@ -90,9 +90,11 @@ if [ "$arch" = x86_64 ]; then
   # libsimdjson14:arm64, not libsimdjson-dev:arm64: Debian's -dev packages of simdjson and
   # yaml-cpp are not co-installable across architectures (installing the arm64 one removes the
   # x86_64 one); cmake/parsers.cmake links the versioned library and the shared headers instead.
+  # The image libraries' -dev packages are (Multi-Arch: same; apt brings both architectures to
+  # the same version).
   cross=(g++-aarch64-linux-gnu qemu-user-static libssl-dev:arm64 libcurl4-openssl-dev:arm64
          zlib1g-dev:arm64 libsqlite3-dev:arm64 libexpat1-dev:arm64 libprotobuf-dev:arm64
-         libsimdjson14:arm64)
+         libsimdjson14:arm64 libjpeg62-turbo-dev:arm64 libpng-dev:arm64 libwebp-dev:arm64)
   missing=()
   for p in "${cross[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from conftest import BUILD, CLI, EXAMPLES, ROOT
-from test_lambda_package import ChrootLambda
+from test_lambda_package import IMAGE_LIBS, ChrootLambda, check_serves_images
 
 ARM64 = ROOT / "build" / "arm64"  # cross-built by scripts/build.sh --arch arm64
 BINFMT = pathlib.Path("/proc/sys/fs/binfmt_misc")
@@ -33,17 +33,20 @@ def ensure_binfmt():
     assert (BINFMT / "qemu-aarch64").read_text().startswith("enabled")
 
 
-@pytest.fixture(scope="module")
-def arm64_zip(tmp_path_factory):
+def package_arm64(model_dir, out):
     assert (ARM64 / "modelfn-fn").exists(), "scripts/build.sh --arch arm64 builds build/arm64/"
-    out = tmp_path_factory.mktemp("arm64") / "function.zip"
     p = subprocess.run([str(CLI), "package", "--target", "aws-lambda-zip", "--arch", "arm64",
                         "--runtime", str(ARM64 / "modelfn-fn"), "--bootstrap",
-                        str(ARM64 / "modelfn-bootstrap"), "--model", str(EXAMPLES / "digits"),
+                        str(ARM64 / "modelfn-bootstrap"), "--model", str(model_dir),
                         "--out", str(out), "--json"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     return out, json.loads(p.stdout)
+
+
+@pytest.fixture(scope="module")
+def arm64_zip(tmp_path_factory):
+    return package_arm64(EXAMPLES / "digits", tmp_path_factory.mktemp("arm64") / "function.zip")
 
 
 def test_arm64_zip_holds_only_arm64_code(arm64_zip):
@@ -53,6 +56,7 @@ def test_arm64_zip_holds_only_arm64_code(arm64_zip):
         names = set(z.namelist())
         assert {"bootstrap", "bin/modelfn-fn", "lib/ld-linux-aarch64.so.1", "lib/libc.so.6",
                 "lib/libonnxruntime.so.1", "lib/libcurl.so.4", "model/model.onnx"} <= names
+        assert IMAGE_LIBS <= names
         assert not any("x86-64" in n for n in names)
         elves = [n for n in names if n.startswith(("lib/", "bin/")) or n == "bootstrap"]
         for n in elves:
@@ -85,6 +89,17 @@ def test_arm64_zip_runs_under_rie_in_an_empty_root(arm64_zip, tmp_path):
         assert top == ["aws-lambda-rie", "dev", "proc", "tmp", "var"]
         log = (tmp_path / "rie.log").read_text()
         assert '"event":"init"' in log
+    finally:
+        fn.stop()
+
+
+def test_arm64_zip_serves_images_under_rie(tmp_path):
+    from test_pipeline_image import make_version
+    ensure_binfmt()
+    out, _ = package_arm64(make_version(tmp_path), tmp_path / "f.zip")
+    fn = ChrootLambda(out, tmp_path / "root")
+    try:
+        check_serves_images(fn)
     finally:
         fn.stop()
 

@@ -14,6 +14,8 @@ import requests
 from conftest import CLI, EXAMPLES
 from servers import TOOLS, free_ports, wait_port, write_big_onnx
 
+IMAGE_LIBS = {"lib/libjpeg.so.62", "lib/libpng16.so.16", "lib/libwebp.so.7"}
+
 
 def package(model_dir, out, check=True):
     p = subprocess.run([str(CLI), "package", "--target", "aws-lambda-zip", "--model", str(model_dir), "--out", str(out),
@@ -78,6 +80,7 @@ def test_package_contents_and_sizes(digits_zip):
         names = set(z.namelist())
         assert {"bootstrap", "bin/modelfn-fn", "lib/ld-linux-x86-64.so.2", "lib/libc.so.6",
                 "lib/libonnxruntime.so.1", "model/manifest.json", "model/model.onnx"} <= names
+        assert IMAGE_LIBS <= names  # modelfn-fn decodes a pipeline's image inputs
         assert (z.getinfo("bootstrap").external_attr >> 16) & 0o777 == 0o755
         boot = z.read("bootstrap")
         assert boot[:4] == b"\x7fELF" and b"#!" not in boot[:2]  # a program, not a shell script
@@ -106,6 +109,36 @@ def test_zip_runs_in_an_empty_root_under_rie(digits_zip, tmp_path):
         # The root holds nothing but the package and the emulator: every library came from lib/.
         top = sorted(p.name for p in (tmp_path / "root").iterdir())
         assert top == ["aws-lambda-rie", "dev", "proc", "tmp", "var"]
+    finally:
+        fn.stop()
+
+
+def check_serves_images(fn):
+    """A packaged colors model (test_pipeline_image.py) answers images sent directly and through
+    an API Gateway event with a raw image body: the bundled image libraries load and decode."""
+    from test_pipeline_image import LABELS, b64, picture
+    for fmt, k in (("JPEG", 0), ("PNG", 1), ("WEBP", 2)):
+        r = fn.invoke({"inputs": b64(picture(fmt, k)), "outputs": ["logits"]})
+        assert r.status_code == 200, r.text
+        assert r.json()["outputs"]["logits"]["label"] == LABELS[k], r.text
+    event = {"version": "2.0", "rawPath": "/v1/infer", "rawQueryString": "",
+             "headers": {"content-type": "image/png"},
+             "requestContext": {"http": {"method": "POST", "path": "/v1/infer"}},
+             "body": b64(picture("PNG", 2)), "isBase64Encoded": True}
+    resp = fn.invoke(event).json()
+    assert resp["statusCode"] == 200, resp
+    assert json.loads(resp["body"])["outputs"]["logits"]["label"] == "blue"
+    bad = fn.invoke({"inputs": b64(b"GIF89a......")}).json()
+    assert bad["errorType"] == "image_unsupported"
+
+
+def test_zip_serves_images_in_an_empty_root(tmp_path):
+    from test_pipeline_image import make_version
+    out = tmp_path / "f.zip"
+    package(make_version(tmp_path), out)
+    fn = ChrootLambda(out, tmp_path / "root")
+    try:
+        check_serves_images(fn)
     finally:
         fn.stop()
 

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <iterator>
 
+#include "function/batch.h"
+#include "function/image_inputs.h"
 #include "http/problem.h"
 #include "manifest/manifest.h"
 #include "tensor/codec.h"
@@ -250,16 +252,28 @@ Outcome FunctionCore::Infer(const Invocation& inv, const RunLimits& limits,
     *error_code = p.code;
     return ProblemOutcome(p);
   };
-  Problem problem;
-  std::optional<Json> body = JsonRequestBody(inv, &problem);
-  if (!body) return fail(problem);
-  if (const Json* m = body->is_object() ? body->Find("model") : nullptr) {
-    if (!m->is_string() || m->AsString() != id_.model_name) {
-      return fail(MakeProblem("not_found", "this function serves model '" + id_.model_name + "'"));
-    }
-  }
   int64_t budget = limits_.max_elements;
-  auto prepared = PrepareSeedRequest(*body, engine_->schema(), &budget, engine_->pipeline());
+  StatusOr<PreparedInputs> prepared = PreparedInputs();
+  if (IsImageMediaType(inv.content_type)) {  // the body is one image
+    if (!ready()) return fail(MakeProblem("model_not_ready", "the model is still loading"));
+    prepared = PrepareRawImageRequest(inv.body, engine_->pipeline(), &budget);
+  } else if (engine_->pipeline() != nullptr && engine_->pipeline()->has_images() &&
+             !IsJsonMediaType(inv.content_type)) {
+    return fail(UnsupportedType(inv.content_type,
+                                "application/json, or one image as image/jpeg, image/png or "
+                                "image/webp"));
+  } else {
+    Problem problem;
+    std::optional<Json> body = JsonRequestBody(inv, &problem);
+    if (!body) return fail(problem);
+    if (const Json* m = body->is_object() ? body->Find("model") : nullptr) {
+      if (!m->is_string() || m->AsString() != id_.model_name) {
+        return fail(
+            MakeProblem("not_found", "this function serves model '" + id_.model_name + "'"));
+      }
+    }
+    prepared = PrepareSeedRequest(*body, engine_->schema(), &budget, engine_->pipeline());
+  }
   if (!prepared.ok()) return fail(ProblemFromStatus(prepared.status()));
   if (prepared->text) {
     Status s = EncodeTextInputs(*engine_->pipeline(), &*prepared, &budget);
@@ -269,7 +283,7 @@ Outcome FunctionCore::Infer(const Invocation& inv, const RunLimits& limits,
   if (!result.ok()) return fail(ProblemFromStatus(result.status()));
   auto reported = ReportOutputs(engine_->pipeline(), std::move(result).value(), prepared->inputs);
   if (!reported.ok()) return fail(ProblemFromStatus(reported.status()));
-  DropSingleTextBatchDim(*prepared, &*reported);
+  DropSingleBatchDim(*prepared, &*reported);
   Outcome o;
   o.body.reserve(256);
   JsonWriter w(&o.body);

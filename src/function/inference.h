@@ -31,13 +31,15 @@ struct PreparedInputs {
   // A request in text for a pipeline with text inputs: the texts, one per row, whose tokens are
   // still to be put into `inputs` (EncodeTextInputs); those inputs are empty until then.
   bool text = false;
-  bool single_text = false;  // "inputs" was one string, not a list: answers drop the batch dim
   std::vector<std::string> texts;
+  // "inputs" was one string (a text, a base64 image) rather than a list, or the body one raw
+  // image: answers drop the batch dimension.
+  bool single = false;
 };
 
-// For a request that sent one string (p.single_text): each output loses its leading dimension
-// of 1, so an argmax answers one {"label", "index", "score"} object rather than a list of one.
-void DropSingleTextBatchDim(const PreparedInputs& p, std::vector<ReportedOutput>* outputs);
+// For a request of one text or image (p.single): each output loses its leading dimension of 1,
+// so an argmax answers one {"label", "index", "score"} object rather than a list of one.
+void DropSingleBatchDim(const PreparedInputs& p, std::vector<ReportedOutput>* outputs);
 
 // Checks a decoded tensor against its spec: same rank, fixed dims equal. shape_mismatch otherwise.
 Status CheckShape(const TensorSpec& spec, const Tensor& t);
@@ -58,6 +60,9 @@ std::string SpecShapeString(const TensorSpec& spec);
 // With a `pipeline` that has text inputs, "inputs" may also be a string or a list of strings:
 // the result then holds the texts (text = true; see EncodeTextInputs); a list holding anything
 // else is InvalidArgument "text_expected". Named tensors (an object) still bypass the tokenizer.
+// With image inputs, base64 images are decoded here (image_inputs.h): "inputs" a string or a list
+// of strings for a model whose only input is an image input, or, in an object of named inputs, an
+// image input's value a string or a list of strings; a tensor still bypasses the decoder.
 StatusOr<PreparedInputs> PrepareSeedRequest(const Json& body, const ModelSchema& schema,
                                             int64_t* budget, const Pipeline* pipeline = nullptr);
 
@@ -75,7 +80,9 @@ void WriteSeedOutputs(const std::vector<ReportedOutput>& outputs, JsonWriter* w)
 // tensor data extension), consumed by inputs with parameters.binary_data_size in order.
 // With a `pipeline` that has text inputs, a BYTES tensor of shape [N] or [N, 1] given for one of
 // them holds N texts: the result holds them (text = true) and the other text inputs are not
-// needed; a tensor of the model's own datatype still bypasses the tokenizer.
+// needed; a tensor of the model's own datatype still bypasses the tokenizer. A BYTES tensor
+// [N] or [N, 1] given for an image input holds N encoded images (base64 in JSON `data`, raw bytes
+// as binary data), decoded here (image_inputs.h).
 StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view binary,
                                           const ModelSchema& schema, int64_t max_elements,
                                           const Pipeline* pipeline = nullptr);
@@ -86,17 +93,5 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
 std::optional<size_t> WriteV2Response(std::string_view model_name, std::string_view version,
                                       const Json* request_id, const std::vector<Tensor>& outputs,
                                       const std::vector<bool>& binary, std::string* out);
-
-// Runs a batch of seed-API items (outputs reported through engine.pipeline(), if any): items with
-// compatible shapes run as one engine call (rows concatenated along the first dimension and split
-// afterwards) when engine.merge_rows(), else one call per item; an invalid item gets its own error.
-// Writes {"results": [...]} members into the open object of *w.
-struct BatchStats {
-  int items = 0;
-  int failed = 0;
-  int engine_calls = 0;
-};
-BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLimits& limits,
-                    const RunLimits& run_limits, std::string_view model_name, JsonWriter* w);
 
 }  // namespace modelfn

@@ -18,6 +18,12 @@ Status Warmup(Engine& engine) {
     t.name = s.inputs[i].name;
     t.dtype = s.inputs[i].dtype;
     for (int64_t d : s.inputs[i].shape) t.shape.push_back(d < 0 ? 1 : d);
+    // An image input runs at the size its images are prepared to, whatever the model allows.
+    if (const ImageSpec* img = engine.pipeline() ? engine.pipeline()->ImageInput(i) : nullptr) {
+      bool nchw = img->layout == "NCHW";
+      t.shape = {t.shape[0], nchw ? 3 : img->height, nchw ? img->height : img->width,
+                 nchw ? img->width : 3};
+    }
     int64_t n = t.NumElements();
     // Large inputs: a zero run costs more (allocating and copying) than it saves the first request.
     if (n > (1 << 20)) {

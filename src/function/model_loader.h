@@ -40,8 +40,9 @@ struct LoadedModel {
 StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& make_engine,
                                    const Clock& clock);
 
-// Runs the model once on zeros (dynamic dimensions = 1) so the first request does not pay for
-// lazy initialisation. Errors are returned, not fatal: some models reject all-zero inputs.
+// Runs the model once on zeros (dynamic dimensions = 1; an image input at its pipeline's size) so
+// the first request does not pay for lazy initialisation. Errors are returned, not fatal: some
+// models reject all-zero inputs.
 Status Warmup(Engine& engine);
 
 }  // namespace modelfn

@@ -107,21 +107,27 @@ RgbImage ResizeRgb(const RgbImage& img, int64_t out_w, int64_t out_h, const std:
   }
   double (*f)(double) = filter == "bicubic" ? Bicubic : Bilinear;
   double support = filter == "bicubic" ? 2.0 : 1.0;
-  RgbImage cur = img;
-  if (cur.width != out_w) cur = Pass(cur, out_w, true, f, support);
-  if (cur.height != out_h) cur = Pass(cur, out_h, false, f, support);
-  return cur;
+  // No copy of the source: a decoded image may be max_pixels * 3 bytes.
+  if (img.width == out_w) return Pass(img, out_h, false, f, support);
+  RgbImage wide = Pass(img, out_w, true, f, support);
+  if (wide.height == out_h) return wide;
+  return Pass(wide, out_h, false, f, support);
 }
 
 void ImageToFloats(const RgbImage& img, const ImageSpec& spec, float* out) {
-  RgbImage r = ResizeRgb(img, spec.width, spec.height, spec.resize);
+  RgbImage resized;
+  const RgbImage* r = &img;
+  if (img.width != spec.width || img.height != spec.height) {
+    resized = ResizeRgb(img, spec.width, spec.height, spec.resize);
+    r = &resized;
+  }
   bool bgr = spec.color == "BGR";
   bool planes = spec.layout == "NCHW";
   size_t hw = static_cast<size_t>(spec.width * spec.height);
   for (size_t p = 0; p < hw; ++p) {
     for (size_t c = 0; c < 3; ++c) {
       size_t src = bgr ? 2 - c : c;
-      double v = r.pixels[p * 3 + src] * spec.scale;
+      double v = r->pixels[p * 3 + src] * spec.scale;
       v = (v - spec.mean[c]) / spec.std[c];
       out[planes ? c * hw + p : p * 3 + c] = static_cast<float>(v);
     }

@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.h"
 
+#include <cstdint>
 #include <cstdio>
 
 #include "common/files.h"
@@ -75,6 +76,26 @@ void CopyRows(const std::vector<int64_t>& src, size_t first, size_t n, Tensor* t
   t->data.resize(n * sizeof(T));
   T* dst = reinterpret_cast<T*>(t->data.data());
   for (size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(src[first + i]);
+}
+
+// An image input's tensor is [N, 3, h, w] (NCHW) or [N, h, w, 3] (NHWC): the model's fixed
+// dimensions must agree (its rank and float dtype are checked by CheckPipelineMatches).
+Status CheckImageInput(const PipelineInput& in, const TensorSpec& model) {
+  const ImageSpec& img = in.image;
+  bool nchw = img.layout == "NCHW";
+  std::vector<int64_t> made = nchw ? std::vector<int64_t>{-1, 3, img.height, img.width}
+                                   : std::vector<int64_t>{-1, img.height, img.width, 3};
+  for (size_t d = 1; d < 4; ++d) {
+    if (model.shape[d] >= 0 && model.shape[d] != made[d]) {
+      return Mismatch(
+          "pipeline input '" + in.name + "': 'size' [" + std::to_string(img.height) + ", " +
+          std::to_string(img.width) + "] in " + img.layout + " makes [N, " +
+          (nchw ? "3, " + std::to_string(img.height) + ", " + std::to_string(img.width)
+                : std::to_string(img.height) + ", " + std::to_string(img.width) + ", 3") +
+          "], but the model takes " + ShapeToString(model.shape));
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -161,13 +182,16 @@ StatusOr<std::shared_ptr<const Pipeline>> Pipeline::FromSpec(
   RETURN_IF_ERROR(CheckPipelineMatches(probe, model));
   std::vector<int> text_field(model.inputs.size(), -1);
   int64_t max_text_bytes = 0;
-  for (const PipelineInput& in : spec.inputs) {
+  std::vector<int> image_of(model.inputs.size(), -1);
+  size_t image_inputs = 0;
+  for (size_t k = 0; k < spec.inputs.size(); ++k) {
+    const PipelineInput& in = spec.inputs[k];
     if (in.source == InputSource::kImage) {
-      return Status(StatusCode::kUnimplemented,
-                    "manifest.json: pipeline input '" + in.name +
-                        "': the source \"image\" is not supported by this runtime yet (send the "
-                        "tensor instead)",
-                    "pipeline_unsupported");
+      auto idx = static_cast<size_t>(model.InputIndex(in.name));
+      RETURN_IF_ERROR(CheckImageInput(in, model.inputs[idx]));
+      image_of[idx] = static_cast<int>(k);
+      ++image_inputs;
+      continue;
     }
     if (in.source != InputSource::kText) continue;
     if (tok == nullptr) {
@@ -206,6 +230,8 @@ StatusOr<std::shared_ptr<const Pipeline>> Pipeline::FromSpec(
   p->tokenizer_ = std::move(tok);
   p->text_field_ = std::move(text_field);
   p->max_text_bytes_ = max_text_bytes;
+  p->image_of_ = std::move(image_of);
+  p->image_inputs_ = image_inputs;
   return std::shared_ptr<const Pipeline>(std::move(p));
 }
 
@@ -382,6 +408,44 @@ void Pipeline::FillTextInputs(const TokenBatch& b, int64_t row0, int64_t rows,
       CopyRows<int64_t>(src, first, n, &t);
     }
   }
+}
+
+const ImageSpec* Pipeline::ImageInput(size_t i) const {
+  if (i >= image_of_.size() || image_of_[i] < 0) return nullptr;
+  return &spec_.inputs[static_cast<size_t>(image_of_[i])].image;
+}
+
+int64_t Pipeline::ImageElements(size_t i, int64_t images) const {
+  const ImageSpec* img = ImageInput(i);
+  if (img == nullptr || images <= 0) return 0;
+  int64_t per = 3 * img->height * img->width;  // at most 3 * 65535^2: no overflow
+  if (images > INT64_MAX / per) return INT64_MAX;
+  return images * per;
+}
+
+StatusOr<Tensor> Pipeline::PrepareImages(size_t i,
+                                         const std::vector<std::string_view>& encoded) const {
+  const ImageSpec* img = ImageInput(i);
+  if (img == nullptr) {
+    return Status(StatusCode::kInternal,
+                  "input '" + model_.inputs[i].name + "' is not fed from images", "internal");
+  }
+  ASSIGN_OR_RETURN(Tensor t, ImagesToTensor(encoded, *img, model_.inputs[i].name));
+  DType want = model_.inputs[i].dtype;
+  if (want == DType::kFp32) return t;
+  size_t n = static_cast<size_t>(t.NumElements());
+  const float* src = t.As<float>();
+  std::vector<uint8_t> data(n * DTypeSize(want));
+  if (want == DType::kFp16) {
+    auto* dst = reinterpret_cast<uint16_t*>(data.data());
+    for (size_t k = 0; k < n; ++k) dst[k] = FloatToHalf(src[k]);
+  } else {
+    auto* dst = reinterpret_cast<double*>(data.data());
+    for (size_t k = 0; k < n; ++k) dst[k] = src[k];
+  }
+  t.data = std::move(data);
+  t.dtype = want;
+  return t;
 }
 
 }  // namespace modelfn

@@ -2,10 +2,10 @@
 // with the files it names (label files) read from exactly the bytes whose sha256 the manifest
 // lists. Sits between the handler core and the engine; knows no transport.
 //
-// It reports outputs (softmax, top-k, argmax with labels, mean pooling) and feeds text inputs
-// through a tokenizer.json (TextTokenizer); image inputs are refused at load with reason
-// "pipeline_unsupported" until their decoder lands, and so are text inputs in a build without
-// the tokenizer.
+// It reports outputs (softmax, top-k, argmax with labels, mean pooling), feeds text inputs
+// through a tokenizer.json (TextTokenizer) and image inputs from encoded JPEG, PNG or WebP images
+// (image_preprocess.h); text inputs in a build without the tokenizer are refused at load with
+// reason "pipeline_unsupported".
 #pragma once
 
 #include <memory>
@@ -15,6 +15,7 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "manifest/manifest.h"
+#include "pipeline/image_preprocess.h"
 #include "pipeline/postprocess.h"
 #include "pipeline/text_tokenizer.h"
 #include "tensor/schema.h"
@@ -39,8 +40,9 @@ class Pipeline {
  public:
   // Loads m.pipeline (nullptr result when the manifest has none) for a model whose schema is
   // `model`, reading label files from `dir`. Errors: FailedPrecondition "pipeline_mismatch"
-  // (CheckPipelineMatches; or a labels file whose line count differs from the output's fixed
-  // last dimension); Unimplemented "pipeline_unsupported" (text or image inputs); DataLoss
+  // (CheckPipelineMatches; a labels file whose line count differs from the output's fixed last
+  // dimension; an image input whose fixed dimensions differ from its size and layout);
+  // Unimplemented "pipeline_unsupported" (text inputs in a build without the tokenizer); DataLoss
   // "checksum_mismatch" when a file's bytes differ from the manifest; InvalidArgument
   // "invalid_labels" for a labels file that is not UTF-8 text or has an empty line; NotFound.
   static StatusOr<std::shared_ptr<const Pipeline>> Load(const Manifest& m, const ModelSchema& model,
@@ -81,6 +83,21 @@ class Pipeline {
   void FillTextInputs(const TokenBatch& b, int64_t row0, int64_t rows,
                       std::vector<Tensor>* inputs) const;
 
+  // True when some model input is fed from encoded images.
+  bool has_images() const { return image_inputs_ > 0; }
+  // How many schema inputs are fed from images.
+  size_t image_inputs() const { return image_inputs_; }
+  // The image spec of schema input `i`, or nullptr when it is not fed from images.
+  const ImageSpec* ImageInput(size_t i) const;
+  // Elements of the tensor `images` encoded images make for schema input `i` (an image input):
+  // images * 3 * height * width, saturating at INT64_MAX.
+  int64_t ImageElements(size_t i, int64_t images) const;
+  // Decodes and prepares `encoded` (one image per row) into schema input `i` (an image input): a
+  // tensor [N, 3, h, w] or [N, h, w, 3] as its ImageSpec says, of the input's dtype (FP32, or
+  // converted to FP16 or FP64). Errors: ImagesToTensor's (image_unsupported, image_invalid,
+  // image_too_large naming the input and the image's index; invalid_request for no image).
+  StatusOr<Tensor> PrepareImages(size_t i, const std::vector<std::string_view>& encoded) const;
+
   // Reports `out` (an output of the model) as the pipeline says; `inputs` are the run's inputs
   // in schema order (mean pooling reads its mask there). Outputs without a report come back as
   // the raw tensor. Errors: InvalidArgument (reason "shape_mismatch") when a mask does not fit;
@@ -96,6 +113,7 @@ class Pipeline {
   const char* ReportName(const std::string& output) const;
 
   const PipelineSpec& spec() const { return spec_; }
+  const ModelSchema& model() const { return model_; }
 
  private:
   Pipeline() = default;
@@ -106,6 +124,8 @@ class Pipeline {
   std::shared_ptr<const TextTokenizer> tokenizer_;                        // null: no text inputs
   std::vector<int> text_field_;  // per schema input: -1 tensor, 0 ids, 1 mask, 2 type ids
   int64_t max_text_bytes_ = 0;
+  std::vector<int> image_of_;  // per schema input: its index in spec_.inputs if fed from images
+  size_t image_inputs_ = 0;
 };
 
 // Reports every output (a null pipeline reports all raw). Errors as Pipeline::Report.

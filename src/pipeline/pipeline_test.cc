@@ -1,9 +1,11 @@
 #include "pipeline/pipeline.h"
 
 #include <gtest/gtest.h>
+#include <png.h>
 #include <sys/stat.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "common/files.h"
 #include "common/sha256.h"
@@ -189,6 +191,137 @@ TEST(OutputPipelineTest, LoadVerifiesTheLabelsFileBytes) {
   auto absent = Pipeline::Load(none, Schema(), dir);
   ASSERT_TRUE(absent.ok());
   EXPECT_EQ(*absent, nullptr);
+}
+
+// A w x h RGB PNG whose pixel (x, y) is (x * 10, y * 20, 7).
+std::string Png(int w, int h) {
+  std::vector<uint8_t> px(static_cast<size_t>(w * h * 3));
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      uint8_t* p = &px[static_cast<size_t>((y * w + x) * 3)];
+      p[0] = static_cast<uint8_t>(x * 10);
+      p[1] = static_cast<uint8_t>(y * 20);
+      p[2] = 7;
+    }
+  }
+  png_image img{};
+  img.version = PNG_IMAGE_VERSION;
+  img.width = static_cast<png_uint_32>(w);
+  img.height = static_cast<png_uint_32>(h);
+  img.format = PNG_FORMAT_RGB;
+  png_alloc_size_t size = 0;
+  EXPECT_TRUE(png_image_write_to_memory(&img, nullptr, &size, 0, px.data(), 0, nullptr));
+  std::string out(size, '\0');
+  EXPECT_TRUE(png_image_write_to_memory(&img, out.data(), &size, 0, px.data(), 0, nullptr));
+  out.resize(size);
+  return out;
+}
+
+ModelSchema ImageSchema(DType dtype, std::vector<int64_t> shape) {
+  ModelSchema s;
+  s.inputs.push_back({"scale", DType::kFp32, {-1, 1}, {"N", ""}});
+  s.inputs.push_back({"img", dtype, std::move(shape), {"N", "", "", ""}});
+  s.outputs.push_back({"logits", DType::kFp32, {-1, 3}, {"N", ""}});
+  return s;
+}
+
+TEST(ImagePipelineTest, ImageInputsPrepareEncodedImagesIntoTheirTensor) {
+  auto p = Pipeline::FromSpec(
+      Spec(R"({"version":1,"inputs":[{"name":"img","source":"image","size":[3,4],)"
+           R"("mean":[0.5,0,0],"std":[0.5,1,1]}]})"),
+      ImageSchema(DType::kFp32, {-1, 3, 3, -1}), {});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE((*p)->has_images());
+  EXPECT_EQ((*p)->image_inputs(), 1u);
+  EXPECT_EQ((*p)->ImageInput(0), nullptr);
+  ASSERT_NE((*p)->ImageInput(1), nullptr);
+  EXPECT_EQ((*p)->ImageInput(1)->width, 4);
+  EXPECT_EQ((*p)->ImageElements(1, 2), 2 * 3 * 3 * 4);
+  EXPECT_EQ((*p)->ImageElements(1, INT64_MAX / 2), INT64_MAX);
+  std::string a = Png(4, 3), b = Png(4, 3);
+  auto t = (*p)->PrepareImages(1, {a, b});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->name, "img");
+  EXPECT_EQ(t->dtype, DType::kFp32);
+  EXPECT_EQ(t->shape, (std::vector<int64_t>{2, 3, 3, 4}));
+  const float* f = t->As<float>();
+  // Image 1, red plane, pixel (x=3, y=2): (30/255 - 0.5) / 0.5; green plane: 40/255.
+  EXPECT_FLOAT_EQ(f[36 + 2 * 4 + 3], static_cast<float>((30.0 / 255 - 0.5) / 0.5));
+  EXPECT_FLOAT_EQ(f[36 + 12 + 2 * 4 + 3], static_cast<float>(40.0 / 255));
+}
+
+TEST(ImagePipelineTest, Fp16AndFp64InputsGetTheSamplesConverted) {
+  std::string png = Png(2, 2);
+  for (DType dt : {DType::kFp16, DType::kFp64}) {
+    auto p = Pipeline::FromSpec(
+        Spec(R"({"version":1,"inputs":[{"name":"img","source":"image","size":[2,2],)"
+             R"("layout":"NHWC"}]})"),
+        ImageSchema(dt, {1, 2, 2, 3}), {});
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    auto t = (*p)->PrepareImages(1, {png});
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    EXPECT_EQ(t->dtype, dt);
+    EXPECT_EQ(t->shape, (std::vector<int64_t>{1, 2, 2, 3}));
+    ASSERT_EQ(t->data.size(), 12 * DTypeSize(dt));
+    // NHWC: pixel (x=1, y=1) is (10, 20, 7).
+    double green = dt == DType::kFp16 ? HalfToFloat(t->As<uint16_t>()[10]) : t->As<double>()[10];
+    EXPECT_NEAR(green, 20.0 / 255, 1e-3);
+  }
+}
+
+TEST(ImagePipelineTest, ASizeOrLayoutTheModelCannotTakeIsRefusedAtLoad) {
+  struct Case {
+    const char* spec;
+    std::vector<int64_t> shape;
+    DType dtype;
+    const char* words;
+  } cases[] = {
+      {R"({"name":"img","source":"image","size":[224,224]})",
+       {-1, 3, 32, 32},
+       DType::kFp32,
+       "makes [N, 3, 224, 224], but the model takes [-1,3,32,32]"},
+      {R"({"name":"img","source":"image","size":[32,32],"layout":"NHWC"})",
+       {-1, 3, 32, 32},
+       DType::kFp32,
+       "in NHWC makes [N, 32, 32, 3]"},
+      {R"({"name":"img","source":"image","size":[32,32]})",
+       {-1, 1, 32, 32},
+       DType::kFp32,
+       "makes [N, 3, 32, 32]"},
+      {R"({"name":"img","source":"image","size":[32,32]})",
+       {-1, 3, 32, 32},
+       DType::kInt64,
+       "rank-4 float"},
+  };
+  for (const Case& c : cases) {
+    auto p = Pipeline::FromSpec(Spec(std::string(R"({"version":1,"inputs":[)") + c.spec + "]}"),
+                                ImageSchema(c.dtype, c.shape), {});
+    ASSERT_FALSE(p.ok()) << c.spec;
+    EXPECT_EQ(p.status().reason(), "pipeline_mismatch") << p.status().ToString();
+    EXPECT_NE(p.status().message().find("'img'"), std::string::npos) << p.status().message();
+    EXPECT_NE(p.status().message().find(c.words), std::string::npos) << p.status().message();
+  }
+}
+
+TEST(ImagePipelineTest, BadImagesAreTypedErrorsNamingTheInputAndImage) {
+  auto p = Pipeline::FromSpec(
+      Spec(R"({"version":1,"inputs":[{"name":"img","source":"image","size":[2,2],)"
+           R"("max_width":8}]})"),
+      ImageSchema(DType::kFp32, {-1, 3, 2, 2}), {});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  std::string good = Png(2, 2), wide = Png(9, 1), cut = good.substr(0, good.size() / 2);
+  struct Case {
+    std::string_view bytes;
+    const char* reason;
+  } cases[] = {
+      {"GIF89a....", "image_unsupported"}, {cut, "image_invalid"}, {wide, "image_too_large"}};
+  for (const Case& c : cases) {
+    auto t = (*p)->PrepareImages(1, {good, c.bytes});
+    ASSERT_FALSE(t.ok()) << c.reason;
+    EXPECT_EQ(t.status().reason(), c.reason) << t.status().ToString();
+    EXPECT_NE(t.status().message().find("input 'img', image 1"), std::string::npos)
+        << t.status().message();
+  }
 }
 
 }  // namespace

@@ -26,6 +26,11 @@
            hidden FP32 [N, T, 8] (token plus type embedding) and logits FP32 [N, 2] (the hidden
            states' mean over the mask, times W plus b; an empty text has no tokens, not even
            [CLS] and [SEP], and answers b); labels.txt names the two classes.
+  colors/  image FP32 [N, 3, H, W] (an image input, NCHW) -> logits FP32 [N, 3] (each channel's
+           mean: GlobalAveragePool) and pixels FP32 [N, 3, H, W] (the input as the model received
+           it); labels.txt names the classes red, green, blue.
+  imgpair/ left, right FP32 [N, 3, H, W] (two image inputs) and gain FP32 [N, 1] -> diff FP32
+           [N, 3] = (left's channel means - right's) * gain.
   dynq/    x FP32 [N, 4] -> y FP32 [N, 3]: DynamicQuantizeLinear of x (one scale over the whole
            batch), then an integer MatMul: a row's answer depends on the other rows of the Run.
 """
@@ -188,6 +193,43 @@ def classify_model():
         initializer=[w, b]))
 
 
+def colors_model():
+    d = os.path.join(HERE, "colors")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "labels.txt"), "w") as f:
+        f.write("red\ngreen\nblue\n")
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [0, 3])
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
+        helper.make_node("Reshape", ["pooled", "shape"], ["logits"]),
+        helper.make_node("Identity", ["image"], ["pixels"]),
+    ]
+    save("colors", helper.make_graph(
+        nodes, "colors",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3]),
+         helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        initializer=[shape]))
+
+
+def imgpair_model():
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [0, 3])
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["left"], ["lp"]),
+        helper.make_node("GlobalAveragePool", ["right"], ["rp"]),
+        helper.make_node("Sub", ["lp", "rp"], ["d4"]),
+        helper.make_node("Reshape", ["d4", "shape"], ["d"]),
+        helper.make_node("Mul", ["d", "gain"], ["diff"]),
+    ]
+    save("imgpair", helper.make_graph(
+        nodes, "imgpair",
+        [helper.make_tensor_value_info("left", TensorProto.FLOAT, ["N", 3, "H", "W"]),
+         helper.make_tensor_value_info("right", TensorProto.FLOAT, ["N", 3, "H", "W"]),
+         helper.make_tensor_value_info("gain", TensorProto.FLOAT, ["N", 1])],
+        [helper.make_tensor_value_info("diff", TensorProto.FLOAT, ["N", 3])],
+        initializer=[shape]))
+
+
 def dynq_model():
     import numpy as np
     w = helper.make_tensor("W", TensorProto.UINT8, [4, 3], (np.arange(12) * 7 % 255).tolist())
@@ -274,6 +316,8 @@ def main():
     embed_model()
     classify_model()
     textcls_model()
+    colors_model()
+    imgpair_model()
     dynq_model()
 
 

@@ -10,6 +10,9 @@ scripts/build.sh
 # scripts/bench.sh --lambda   the Lambda benchmark (bench/lambda_bench.py)
 # scripts/bench.sh --platform the local platform benchmark (bench/platform_bench.py)
 # scripts/bench.sh --faces    cold start per face (bench/face_coldstart.py)
+# scripts/bench.sh --gateway-ab BASELINE_BUILD
+#                             the gateway's CPU and system calls per request, against an older
+#                             build, in alternating rounds (bench/gateway_ab.py; prints a table)
 if [ "${1:-}" = "--lambda" ]; then
   shift
   exec .venv/bin/python bench/lambda_bench.py "$@"
@@ -17,6 +20,10 @@ fi
 if [ "${1:-}" = "--platform" ]; then
   shift
   exec .venv/bin/python bench/platform_bench.py "$@"
+fi
+if [ "${1:-}" = "--gateway-ab" ]; then
+  shift
+  exec .venv/bin/python bench/gateway_ab.py "$@"
 fi
 if [ "${1:-}" = "--faces" ]; then
   shift

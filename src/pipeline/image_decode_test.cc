@@ -31,7 +31,8 @@ std::vector<uint8_t> Gradient(int w, int h) {
   return px;
 }
 
-std::string EncodeJpeg(const std::vector<uint8_t>& px, int w, int h, int quality = 95) {
+std::string EncodeJpeg(const std::vector<uint8_t>& px, int w, int h, int quality = 95,
+                       bool progressive = false) {
   jpeg_compress_struct c;
   jpeg_error_mgr err;
   c.err = jpeg_std_error(&err);
@@ -45,6 +46,7 @@ std::string EncodeJpeg(const std::vector<uint8_t>& px, int w, int h, int quality
   c.in_color_space = JCS_RGB;
   jpeg_set_defaults(&c);
   jpeg_set_quality(&c, quality, TRUE);
+  if (progressive) jpeg_simple_progression(&c);
   jpeg_start_compress(&c, TRUE);
   while (c.next_scanline < c.image_height) {
     JSAMPROW row = const_cast<uint8_t*>(&px[static_cast<size_t>(c.next_scanline) * w * 3]);
@@ -149,6 +151,60 @@ TEST(ImageDecodeTest, TruncatedFilesAreInvalid) {
       EXPECT_EQ(r.status().reason(), "image_invalid") << r.status().message();
     }
   }
+}
+
+// The JPEG with its last scan (SOS segment and entropy-coded data) repeated `extra` more times
+// before EOI, and the number of scans it then has.
+std::string RepeatLastScan(const std::string& jpg, int extra, int* scans) {
+  size_t i = 2, last = 0, end = 0;
+  *scans = 0;
+  while (i + 4 <= jpg.size() && static_cast<uint8_t>(jpg[i + 1]) != 0xD9) {
+    size_t len = (static_cast<uint8_t>(jpg[i + 2]) << 8) | static_cast<uint8_t>(jpg[i + 3]);
+    size_t next = i + 2 + len;
+    if (static_cast<uint8_t>(jpg[i + 1]) == 0xDA) {  // entropy-coded data up to the next marker
+      while (next + 1 < jpg.size() &&
+             !(static_cast<uint8_t>(jpg[next]) == 0xFF && jpg[next + 1] != 0 &&
+               (static_cast<uint8_t>(jpg[next + 1]) < 0xD0 ||
+                static_cast<uint8_t>(jpg[next + 1]) > 0xD7))) {
+        ++next;
+      }
+      last = i;
+      end = next;
+      ++*scans;
+    }
+    i = next;
+  }
+  std::string scan = jpg.substr(last, end - last);
+  std::string out = jpg.substr(0, end);
+  for (int k = 0; k < extra; ++k) out += scan;
+  *scans += extra;
+  return out + jpg.substr(end);
+}
+
+// Each scan of a progressive JPEG passes over the whole image, and a repeated scan can be a few
+// bytes: past 32 scans the image is refused as it is read, not decoded for minutes.
+TEST(ImageDecodeTest, ProgressiveJpegWithTooManyScansIsInvalid) {
+  std::vector<uint8_t> px = Gradient(64, 64);
+  std::string jpg = EncodeJpeg(px, 64, 64, 90, /*progressive=*/true);
+  int scans = 0;
+  std::string many = RepeatLastScan(jpg, 0, &scans);
+  EXPECT_EQ(many, jpg);
+  EXPECT_EQ(scans, 10);  // libjpeg's simple progression
+  auto ok = DecodeImage(jpg, ImageLimits());
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  auto at_limit = DecodeImage(RepeatLastScan(jpg, 22, &scans), ImageLimits());
+  EXPECT_EQ(scans, 32);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().message();  // a repeated refinement is allowed
+  auto bomb = DecodeImage(RepeatLastScan(jpg, 23, &scans), ImageLimits());
+  EXPECT_EQ(scans, 33);
+  ASSERT_FALSE(bomb.ok());
+  EXPECT_EQ(bomb.status().reason(), "image_invalid");
+  EXPECT_NE(bomb.status().message().find("more than 32 scans"), std::string::npos)
+      << bomb.status().message();
+  // The header alone is still read (the limits are checked from it).
+  auto h = ReadImageHeader(RepeatLastScan(jpg, 500, &scans));
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EXPECT_EQ(h->width, 64);
 }
 
 TEST(ImageDecodeTest, LimitsAreCheckedFromTheHeader) {

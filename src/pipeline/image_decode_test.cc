@@ -207,6 +207,48 @@ TEST(ImageDecodeTest, ProgressiveJpegWithTooManyScansIsInvalid) {
   EXPECT_EQ(h->width, 64);
 }
 
+// A PNG chunk of type `type` holding `data`, with its CRC.
+std::string PngChunk(const std::string& type, const std::string& data) {
+  auto be32 = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 8), static_cast<char>(v)};
+  };
+  std::string body = type + data;
+  uint32_t crc = static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+  return be32(static_cast<uint32_t>(data.size())) + body + be32(crc);
+}
+
+// Text and ICC profile chunks (skipped unread) change nothing, whether they hold valid or corrupt
+// compressed data, before or after the image data.
+TEST(ImageDecodeTest, PngTextAndProfileChunksAreSkipped) {
+  std::vector<uint8_t> px = Gradient(20, 10);
+  std::string png = EncodePng(px, 20, 10, PNG_FORMAT_RGB);
+  const size_t after_ihdr = 8 + 25;  // signature, IHDR (length, type, 13 bytes, CRC)
+  std::string zeros(1 << 20, '\0');
+  uLongf packed_size = compressBound(static_cast<uLong>(zeros.size()));
+  std::string packed(packed_size, '\0');
+  ASSERT_EQ(
+      compress(reinterpret_cast<Bytef*>(packed.data()), &packed_size,
+               reinterpret_cast<const Bytef*>(zeros.data()), static_cast<uLong>(zeros.size())),
+      Z_OK);
+  packed.resize(packed_size);
+  std::string extra = PngChunk("tEXt", std::string("Comment\0hello", 13)) +
+                      PngChunk("zTXt", std::string("Comment\0\0", 9) + packed) +
+                      PngChunk("zTXt", std::string("Bad\0\0not zlib", 14)) +
+                      PngChunk("iCCP", std::string("icc\0\0garbage", 13)) +
+                      PngChunk("iTXt", std::string("Key\0\1\0\0\0not zlib", 16));
+  std::string iend = png.substr(png.size() - 12);
+  std::string with = png.substr(0, after_ihdr) + extra +
+                     png.substr(after_ihdr, png.size() - 12 - after_ihdr) + extra + iend;
+  auto plain = DecodeImage(png, ImageLimits());
+  auto r = DecodeImage(with, ImageLimits());
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->pixels, plain->pixels);
+  EXPECT_EQ(r->pixels, px);
+}
+
 TEST(ImageDecodeTest, LimitsAreCheckedFromTheHeader) {
   std::vector<uint8_t> px = Gradient(40, 30);
   ImageLimits l;

@@ -7,6 +7,7 @@ is compared. Bad images, bad base64 and wrong content types get typed problems, 
 keeps answering."""
 import base64
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -392,3 +393,38 @@ def test_images_reach_instances_through_modelfn_up(tmp_path, up, mode):
     r = u.post("/v1/models/colors/infer", data=truncated("PNG"),
                headers={"Content-Type": "image/png"})
     assert r.status_code == 400 and r.json()["code"] == "image_invalid", r.text
+
+
+def test_uploaded_images_through_the_s3_trigger(tmp_path):
+    """An image uploaded under incoming/ is inferred by the S3 trigger (under the Lambda Runtime
+    Interface Emulator, against a real S3 server) like the same bytes posted to /v1/infer; a
+    broken image gets its failure record with the typed code."""
+    from servers import LambdaRie, SeaweedS3
+    from test_lambda_rie import s3_record
+    version = make_version(tmp_path)
+    s3 = SeaweedS3()
+    rie = None
+    try:
+        bucket = s3.bucket("uploads")
+        c = s3.client()
+        objects = {"incoming/red.JPG": picture("JPEG", 0), "incoming/cam/green.png": picture("PNG", 1),
+                   "incoming/blue.webp": picture("WEBP", 2), "incoming/broken.png": truncated("PNG")}
+        records = []
+        for key, data in objects.items():
+            c.put_object(Bucket=bucket, Key=key, Body=data)
+            etag = c.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+            records.append(s3_record(bucket, key, etag, len(data)))
+        rie = LambdaRie([str(FN), "--model", str(version)], env={**os.environ, **s3.env()})
+        summary = rie.invoke({"Records": records}).json()
+        assert summary["processed"] == 3, summary
+        assert [f["input"] for f in summary["failed"]] == ["incoming/broken.png"]
+        for key, written in zip(list(objects)[:3], summary["written"]):
+            assert written.startswith("results/" + key[len("incoming/"):] + ".")
+            out = json.loads(c.get_object(Bucket=bucket, Key=written)["Body"].read())["outputs"]
+            check(out, [objects[key]], single=True)
+        failure = json.loads(c.get_object(Bucket=bucket, Key=summary["failed"][0]["failure"])["Body"].read())
+        assert failure["error"]["code"] == "image_invalid", failure
+    finally:
+        if rie:
+            rie.stop()
+        s3.stop()

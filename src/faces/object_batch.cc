@@ -119,11 +119,13 @@ StatusOr<std::string> NpyToBody(const std::string& data) {
   return out;
 }
 
-Outcome InferBody(FunctionCore& core, const std::string& body, const std::string& request_id) {
+Outcome InferRequest(FunctionCore& core, const ObjectRequest& request,
+                     const std::string& request_id) {
   Invocation inv;
   inv.method = "POST";
   inv.path = "/v1/infer";
-  inv.body = body;
+  inv.body = request.body;
+  inv.content_type = &request.content_type;
   inv.request_id = &request_id;
   return core.Handle(inv);
 }
@@ -138,9 +140,19 @@ Status OutcomeError(const Outcome& o) {
                 code && code->is_string() ? code->AsString() : "internal");
 }
 
-}  // namespace
+// The image media type of a key's extension (case-insensitive), or null.
+const char* ImageTypeOf(const std::string& key) {
+  size_t dot = key.rfind('.');
+  if (dot == std::string::npos) return nullptr;
+  std::string ext = key.substr(dot + 1);
+  for (char& c : ext) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  if (ext == "jpg" || ext == "jpeg") return "image/jpeg";
+  if (ext == "png") return "image/png";
+  if (ext == "webp") return "image/webp";
+  return nullptr;
+}
 
-StatusOr<std::string> InputObjectToBody(const std::string& key, const std::string& data) {
+StatusOr<std::string> RowsToBody(const std::string& key, const std::string& data) {
   if (EndsWith(key, ".npy")) return NpyToBody(data);
   if (EndsWith(key, ".jsonl")) {
     std::string out = "{\"inputs\":[";
@@ -164,7 +176,25 @@ StatusOr<std::string> InputObjectToBody(const std::string& key, const std::strin
     if (doc->is_array()) return "{\"inputs\":" + data + "}";
     return data;
   }
-  return BadInput("unsupported input object type (use .json, .jsonl or .npy): " + key);
+  return BadInput(
+      "unsupported input object type (use .json, .jsonl, .npy, .jpg, .jpeg, .png or .webp): " +
+      key);
+}
+
+}  // namespace
+
+StatusOr<ObjectRequest> InputObjectToRequest(const std::string& key, std::string data) {
+  ObjectRequest r;
+  if (const char* type = ImageTypeOf(key)) {
+    r.body = std::move(data);
+    r.content_type = type;
+    return r;
+  }
+  auto body = RowsToBody(key, data);
+  if (!body.ok()) return body.status();
+  r.body = std::move(body).value();
+  r.content_type = "application/json";
+  return r;
 }
 
 ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
@@ -190,11 +220,11 @@ ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
   if (!data.ok()) {
     error = data.status();
   } else {
-    auto body = InputObjectToBody(key, *data);
-    if (!body.ok()) {
-      error = body.status();
+    auto request = InputObjectToRequest(key, std::move(data).value());
+    if (!request.ok()) {
+      error = request.status();
     } else {
-      Outcome o = InferBody(core, *body, request_id);
+      Outcome o = InferRequest(core, *request, request_id);
       if (o.status >= 200 && o.status < 300) {
         result = std::move(o.body);
       } else {

@@ -8,7 +8,9 @@
 // Storage: its generation). An object that fails (unreadable, not an input, refused by the model)
 // gets FAILURE_PREFIX/<...>.<tag>.error.json = {"input", "etag", "error": <problem>}: never
 // silently dropped. Inputs: .json (a seed body {"inputs": ...} or a JSON array of rows), .jsonl
-// (one row per line), .npy (a little-endian float32/float64/int32/int64 array, C order).
+// (one row per line), .npy (a little-endian float32/float64/int32/int64 array, C order), and
+// .jpg/.jpeg/.png/.webp (one image, for a model whose manifest pipeline has an image input: the
+// object's bytes go to the model as a raw image body; their format is judged by the bytes).
 #pragma once
 
 #include <functional>
@@ -76,8 +78,14 @@ class ObjectBatchSummary {
   std::vector<std::pair<std::string, std::string>> failures_;  // key, failure
 };
 
-// Rows of an input object as a seed body ({"inputs": [...]}) for a one-input model.
+// An input object as the request it makes.
+struct ObjectRequest {
+  std::string body;
+  std::string content_type;  // application/json, or image/jpeg|png|webp for an image object
+};
+
+// An input object as a request: rows as a seed body ({"inputs": [...]}), an image as itself.
 // InvalidArgument ("invalid_request" / "invalid_json") when the object is not a readable input.
-StatusOr<std::string> InputObjectToBody(const std::string& key, const std::string& data);
+StatusOr<ObjectRequest> InputObjectToRequest(const std::string& key, std::string data);
 
 }  // namespace modelfn

@@ -59,6 +59,17 @@ TEST_F(ObjectBatchTest, AFailureThatCannotBeWrittenIsReportedLost) {
   EXPECT_TRUE(summary.lost_failures());
 }
 
+TEST_F(ObjectBatchTest, AnImageForAModelWithoutImageInputsGetsItsFailureRecord) {
+  ASSERT_TRUE(store_.Put("incoming/p.png", std::string("\x89PNG\r\n\x1a\n", 8), PutOptions()).ok());
+  ObjectResult r =
+      InferStoredObject(store_, ObjectRef{"incoming/p.png", "e", "t1"}, {}, *core_, "t");
+  ASSERT_EQ(r.kind, ObjectResult::Kind::kFailed);
+  EXPECT_TRUE(r.failure_recorded);
+  auto doc = Json::Parse(store_.Get("failed/p.png.t1.error.json").value());
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(doc->Find("error")->Find("code")->AsString(), "unsupported_media_type");
+}
+
 TEST_F(ObjectBatchTest, TheSummaryCountsEveryOutcome) {
   ObjectBatchSummary summary;
   ObjectResult processed;

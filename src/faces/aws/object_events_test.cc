@@ -14,10 +14,10 @@ TEST(ObjectEventsTest, KeysAreUrlDecoded) {
 }
 
 TEST(ObjectEventsTest, InputFormats) {
-  EXPECT_EQ(InputObjectToBody("x.jsonl", "[1,2]\n\n[3,4]\n").value(),
+  EXPECT_EQ(InputObjectToRequest("x.jsonl", "[1,2]\n\n[3,4]\n").value().body,
             R"({"inputs":[[1,2],[3,4]]})");
-  EXPECT_EQ(InputObjectToBody("x.json", "[[1,2]]").value(), R"({"inputs":[[1,2]]})");
-  EXPECT_EQ(InputObjectToBody("x.json", R"({"inputs":[[1]]})").value(), R"({"inputs":[[1]]})");
+  EXPECT_EQ(InputObjectToRequest("x.json", "[[1,2]]").value().body, R"({"inputs":[[1,2]]})");
+  EXPECT_EQ(InputObjectToRequest("x.json", R"({"inputs":[[1]]})").value().body, R"({"inputs":[[1]]})");
   // A 2x2 float32 .npy written by numpy.save.
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
   header.resize(118 - 10, ' ');
@@ -28,10 +28,27 @@ TEST(ObjectEventsTest, InputFormats) {
   npy += header;
   float v[4] = {1, 2.5f, -3, 4};
   npy.append(reinterpret_cast<char*>(v), 16);
-  EXPECT_EQ(InputObjectToBody("x.npy", npy).value(), R"({"inputs":[[1,2.5],[-3,4]]})");
-  EXPECT_FALSE(InputObjectToBody("x.npy", npy.substr(0, npy.size() - 1)).ok());
-  EXPECT_FALSE(InputObjectToBody("x.csv", "1,2").ok());
-  EXPECT_FALSE(InputObjectToBody("x.jsonl", "[1,\n").ok());
+  EXPECT_EQ(InputObjectToRequest("x.npy", npy).value().body, R"({"inputs":[[1,2.5],[-3,4]]})");
+  EXPECT_FALSE(InputObjectToRequest("x.npy", npy.substr(0, npy.size() - 1)).ok());
+  EXPECT_FALSE(InputObjectToRequest("x.csv", "1,2").ok());
+  EXPECT_FALSE(InputObjectToRequest("x.jsonl", "[1,\n").ok());
+  EXPECT_EQ(InputObjectToRequest("x.json", "[[1]]").value().content_type, "application/json");
+}
+
+TEST(ObjectEventsTest, ImageObjectsAreTheirOwnBodies) {
+  const std::string bytes("\x89PNG\r\n\x1a\n\0rest", 13);
+  for (auto [key, type] : {std::pair{"a/b.jpg", "image/jpeg"}, std::pair{"c.JPEG", "image/jpeg"},
+                           std::pair{"d.png", "image/png"}, std::pair{"e.WebP", "image/webp"}}) {
+    auto r = InputObjectToRequest(key, bytes);
+    ASSERT_TRUE(r.ok()) << key;
+    EXPECT_EQ(r->content_type, type) << key;
+    EXPECT_EQ(r->body, bytes) << key;  // unchanged: the format is judged by the bytes later
+  }
+  for (const char* key : {"x.gif", "x.jpg.txt", "jpg", "x."}) {
+    auto r = InputObjectToRequest(key, bytes);
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_EQ(r.status().reason(), "invalid_request") << key;
+  }
 }
 
 // A .npy whose header claims a shape its few bytes cannot hold: refused before any output is
@@ -53,16 +70,16 @@ TEST(ObjectEventsTest, NpyShapesThatLieAreRefused) {
         "(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "
         "1, "
         "1, 1, 1)"}) {
-    auto r = InputObjectToBody("x.npy", Npy(shape, ""));
+    auto r = InputObjectToRequest("x.npy", Npy(shape, ""));
     ASSERT_FALSE(r.ok()) << shape;
     EXPECT_EQ(r.status().reason(), "invalid_request") << shape;
   }
-  EXPECT_EQ(InputObjectToBody("x.npy", Npy("(0, 4)", "")).value(), R"({"inputs":[]})");
-  EXPECT_EQ(InputObjectToBody("x.npy", Npy("(0, 1000000000000, 1000000000000)", "")).value(),
+  EXPECT_EQ(InputObjectToRequest("x.npy", Npy("(0, 4)", "")).value().body, R"({"inputs":[]})");
+  EXPECT_EQ(InputObjectToRequest("x.npy", Npy("(0, 1000000000000, 1000000000000)", "")).value().body,
             R"({"inputs":[]})");
   float v[2] = {1, 2};
   EXPECT_EQ(
-      InputObjectToBody("x.npy", Npy("(2,)", std::string(reinterpret_cast<char*>(v), 8))).value(),
+      InputObjectToRequest("x.npy", Npy("(2,)", std::string(reinterpret_cast<char*>(v), 8))).value().body,
       R"({"inputs":[1,2]})");
 }
 

@@ -107,6 +107,22 @@ def test_a_raw_image_body_is_the_image(fn, fmt):
     check(out, [data], single=True)  # one image: the batch dimension is dropped
 
 
+def test_metadata_says_which_inputs_take_images():
+    import tempfile, pathlib
+    with tempfile.TemporaryDirectory() as t:
+        f = Function(make_version(pathlib.Path(t), "imgpair", {"version": 1, "inputs": [
+            {"name": "left", "source": "image", "size": [6, 8]}]}, labels=False))
+        try:
+            v1 = f.get("/v1/models").json()["models"][0]["inputs"]
+            assert v1[0]["name"] == "left" and v1[0]["source"] == "image" and v1[0]["size"] == [6, 8]
+            assert v1[1]["name"] == "right" and "source" not in v1[1]  # a tensor input
+            v2 = f.get("/v2/models/imgpair").json()["inputs"]
+            assert v2[0]["parameters"] == {"source": "image", "size": [6, 8]}
+            assert v2[0]["datatype"] == "FP32" and "parameters" not in v2[1]
+        finally:
+            f.terminate()
+
+
 def test_the_format_is_judged_by_the_bytes_not_the_content_type(fn):
     data = picture("PNG", 0)
     r = fn.post("/v1/infer", data=data, headers={"Content-Type": "image/jpeg; q=1"})

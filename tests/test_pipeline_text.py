@@ -76,6 +76,16 @@ def test_a_list_of_texts_answers_labels_and_scores_like_python(fn):
     np.testing.assert_allclose(out["hidden"], pooled, rtol=1e-4, atol=1e-6)
 
 
+def test_metadata_says_which_inputs_take_text(fn):
+    v1 = {i["name"]: i for i in fn.get("/v1/models").json()["models"][0]["inputs"]}
+    assert {n: i.get("source") for n, i in v1.items()} == {
+        "input_ids": "text", "attention_mask": "text", "token_type_ids": "text"}
+    v2 = fn.get("/v2/models/textcls").json()
+    assert {i["name"]: i["parameters"]["source"] for i in v2["inputs"]} == {
+        "input_ids": "text", "attention_mask": "text", "token_type_ids": "text"}
+    assert all(i["datatype"] == "INT64" for i in v2["inputs"])  # as the model takes them
+
+
 def test_one_string_answers_one_object(fn):
     r = fn.post("/v1/infer", {"inputs": "I loved this film", "outputs": ["logits"]})
     assert r.status_code == 200, r.text

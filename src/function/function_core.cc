@@ -78,15 +78,41 @@ std::vector<TensorSpec> AnsweredOutputs(const Engine& engine) {
   return outs;
 }
 
-// With `pipeline`, an output it reports also names its report ("report": "argmax"): /v1/models
-// lists the model's own outputs and how each is reported.
+// How a request may feed schema input `i` besides a tensor of its own datatype: "image" (encoded
+// images), "text" (texts through the tokenizer), or null.
+const char* InputSource(const Pipeline* pipeline, size_t i) {
+  if (pipeline == nullptr) return nullptr;
+  if (pipeline->ImageInput(i) != nullptr) return "image";
+  if (pipeline->IsTextInput(i)) return "text";
+  return nullptr;
+}
+
+enum class SpecStyle {
+  kV1Inputs,   // /v1/models: "source" ("image" with "size" [h, w]) on pipeline-fed inputs
+  kV1Outputs,  // /v1/models: "report" on reported outputs
+  kV2Inputs,   // V2 metadata: "parameters": {"source": ...} on pipeline-fed inputs
+  kPlain,
+};
+
+// Tensor metadata; symbolic dims (dim_params) by name when `symbolic`, else -1.
 void WriteSpecs(JsonWriter& w, const std::vector<TensorSpec>& specs, bool symbolic,
-                const Pipeline* pipeline = nullptr) {
+                const Pipeline* pipeline = nullptr, SpecStyle style = SpecStyle::kPlain) {
   w.BeginArray();
-  for (const TensorSpec& s : specs) {
+  for (size_t n = 0; n < specs.size(); ++n) {
+    const TensorSpec& s = specs[n];
     w.BeginObject().Key("name").String(s.name).Key("datatype").String(DTypeName(s.dtype));
-    if (const char* report = pipeline ? pipeline->ReportName(s.name) : nullptr) {
-      w.Key("report").String(report);
+    if (style == SpecStyle::kV1Outputs) {
+      if (const char* report = pipeline ? pipeline->ReportName(s.name) : nullptr) {
+        w.Key("report").String(report);
+      }
+    } else if (const char* source = style == SpecStyle::kPlain ? nullptr
+                                                                : InputSource(pipeline, n)) {
+      if (style == SpecStyle::kV2Inputs) w.Key("parameters").BeginObject();
+      w.Key("source").String(source);
+      if (const ImageSpec* image = pipeline->ImageInput(n)) {
+        w.Key("size").BeginArray().Int(image->height).Int(image->width).EndArray();
+      }
+      if (style == SpecStyle::kV2Inputs) w.EndObject();
     }
     w.Key("shape").BeginArray();
     for (size_t i = 0; i < s.shape.size(); ++i) {
@@ -400,7 +426,7 @@ Outcome FunctionCore::V2(const Invocation& inv, const RunLimits& limits, Route* 
   w.Key("versions").BeginArray().String(id_.model_version).EndArray();
   w.Key("platform").String("onnxruntime_onnx");
   w.Key("inputs");
-  WriteSpecs(w, s.inputs, false);
+  WriteSpecs(w, s.inputs, false, engine_->pipeline(), SpecStyle::kV2Inputs);
   w.Key("outputs");
   WriteSpecs(w, AnsweredOutputs(*engine_), false);
   w.EndObject();
@@ -496,9 +522,9 @@ Outcome FunctionCore::Models() {
   w.Key("version").String(id_.model_version);
   w.Key("ready").Bool(ready());
   w.Key("inputs");
-  WriteSpecs(w, engine_->schema().inputs, true);
+  WriteSpecs(w, engine_->schema().inputs, true, engine_->pipeline(), SpecStyle::kV1Inputs);
   w.Key("outputs");
-  WriteSpecs(w, engine_->schema().outputs, true, engine_->pipeline());
+  WriteSpecs(w, engine_->schema().outputs, true, engine_->pipeline(), SpecStyle::kV1Outputs);
   w.EndObject().EndArray().EndObject();
   return o;
 }

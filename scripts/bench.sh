@@ -10,6 +10,8 @@ scripts/build.sh
 # scripts/bench.sh --lambda   the Lambda benchmark (bench/lambda_bench.py)
 # scripts/bench.sh --platform the local platform benchmark (bench/platform_bench.py)
 # scripts/bench.sh --faces    cold start per face (bench/face_coldstart.py)
+# scripts/bench.sh --pipeline text and images through the manifest's pipeline against Python
+#                             (bench/pipeline_bench.py)
 # scripts/bench.sh --gateway-ab BASELINE_BUILD
 #                             the gateway's CPU and system calls per request, against an older
 #                             build, in alternating rounds (bench/gateway_ab.py; prints a table)
@@ -28,6 +30,10 @@ fi
 if [ "${1:-}" = "--faces" ]; then
   shift
   exec .venv/bin/python bench/face_coldstart.py "$@"
+fi
+if [ "${1:-}" = "--pipeline" ]; then
+  shift
+  exec .venv/bin/python bench/pipeline_bench.py "$@"
 fi
 if [ "${1:-}" = "--store" ]; then
   shift

@@ -3,7 +3,8 @@
 //
 // Resizing follows Pillow's Image.resize for 8-bit RGB: "bilinear" and "bicubic" (a = -0.5) are
 // separable convolutions whose support widens by the scale factor when shrinking (antialiased),
-// the horizontal pass first, each pass rounded and clamped to 0..255; "nearest" takes the source
+// the horizontal pass first, with fixed-point weights (22 fraction bits) as Pillow's 8-bit
+// resampling, each pass rounded and clamped to 0..255; "nearest" takes the source
 // pixel under each output pixel's centre. Then each sample v becomes (v * scale - mean[c]) /
 // std[c].
 #pragma once

@@ -17,6 +17,8 @@ function(modelfn_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
   target_compile_definitions(${name} PRIVATE MODELFN_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   include(GoogleTest)
+  # Scratch files of the tests (testing::TempDir()) go under the build tree, not /tmp.
+  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/test-tmp)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30
-                       PROPERTIES ENVIRONMENT "MODELFN_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+                       PROPERTIES ENVIRONMENT "TEST_TMPDIR=${CMAKE_BINARY_DIR}/test-tmp")
 endfunction()

@@ -38,7 +38,7 @@ run_tsan() {
 
   status=0
   echo "== unit tests under ThreadSanitizer (ctest)"
-  (cd "$tsan" && ctest --output-on-failure --timeout 600 -j2) | tail -n 15 || status=1
+  (cd "$tsan" && rm -rf test-tmp && mkdir test-tmp && ctest --output-on-failure --timeout 600 -j2) | tail -n 15 || status=1
 
   echo "== platform black-box tests under ThreadSanitizer (pytest)"
   set +e
@@ -93,7 +93,7 @@ run_pytest() {
 }
 
 echo "== unit tests (ctest)"
-(cd "$build" && ctest --output-on-failure --timeout 120 -j2) | tail -n 4
+(cd "$build" && rm -rf test-tmp && mkdir test-tmp && ctest --output-on-failure --timeout 120 -j2) | tail -n 4
 
 echo "== sanitizer build (ASan + UBSan + LSan)"
 # UBSan without its vptr check: the check proves an object's type by probing its memory through
@@ -117,7 +117,7 @@ fi
 ninja -C "$asan" --quiet
 export LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-(cd "$asan" && ctest --output-on-failure --timeout 300 -j2) | tail -n 4
+(cd "$asan" && rm -rf test-tmp && mkdir test-tmp && ctest --output-on-failure --timeout 300 -j2) | tail -n 4
 echo "== black-box tests against the sanitizer build (pytest)"
 run_pytest "$asan" "$@"
 unset LSAN_OPTIONS UBSAN_OPTIONS

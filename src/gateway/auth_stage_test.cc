@@ -38,7 +38,11 @@ class KeyAuthTest : public ::testing::Test {
     o.keys = keys_.get();
     stage_ = std::make_unique<AuthStage>(o, table_, &metrics_, &clock_, nullptr);
   }
-  void TearDown() override { unlink(path_.c_str()); }
+  void TearDown() override {
+    stage_.reset();
+    keys_.reset();  // closed first: SQLite removes its -wal and -shm files on close
+    for (const char* suffix : {"", "-wal", "-shm"}) unlink((path_ + suffix).c_str());
+  }
   HttpRequest Head(std::string method, std::string path,
                    std::vector<std::pair<std::string, std::string>> headers = {}) {
     HttpRequest h;

@@ -224,6 +224,11 @@ def test_manifest_cli_labels_picks_the_output(tmp_path):
     p = subprocess.run([str(CLI), "manifest", str(d / "model.onnx"), "--name", "m", "--version",
                         "2", "--labels", "labels.txt", "--tokenizer", "tok.json", "--out", "-"],
                        capture_output=True, text=True)
+    # No input a tokenizer feeds (input_ids, attention_mask, token_type_ids): a usage error.
+    assert p.returncode == 2 and "input_ids" in p.stderr and "(inputs: x)" in p.stderr
+    p = subprocess.run([str(CLI), "manifest", str(d / "model.onnx"), "--name", "m", "--version",
+                        "2", "--labels", "labels.txt", "--file", "tok.json", "--out", "-"],
+                       capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     m = json.loads(p.stdout)
     assert [f["path"] for f in m["files"]] == ["model.onnx", "labels.txt", "tok.json"]
@@ -291,7 +296,7 @@ def test_an_unusable_tokenizer_file_is_refused_at_load(tmp_path):
     shutil.copy(MODELS / "embed" / "model.onnx", d / "model.onnx")
     shutil.copy(tmp_path / "tokenizer.json", d / "tokenizer.json")
     subprocess.run([str(CLI), "manifest", str(d / "model.onnx"), "--name", "m", "--version", "1",
-                    "--tokenizer", "tokenizer.json"], check=True, capture_output=True)
+                    "--file", "tokenizer.json"], check=True, capture_output=True)
     m = json.loads((d / "manifest.json").read_text())
     m["pipeline"] = {"version": 1, "inputs": [
         {"name": "ids", "source": "text", "tokenizer": "tokenizer.json", "field": "input_ids"},

@@ -76,6 +76,24 @@ def test_a_list_of_texts_answers_labels_and_scores_like_python(fn):
     np.testing.assert_allclose(out["hidden"], pooled, rtol=1e-4, atol=1e-6)
 
 
+def test_manifest_cli_with_tokenizer_and_labels_makes_a_text_model(tmp_path, start_function):
+    d = tmp_path / "m"
+    d.mkdir()
+    for f in ("model.onnx", "tokenizer.json", "labels.txt"):
+        shutil.copy(MODEL / f, d / f)
+    subprocess.run([str(CLI), "manifest", str(d / "model.onnx"), "--name", "m", "--version", "1",
+                    "--tokenizer", "tokenizer.json", "--labels", "labels.txt", "--labels-for",
+                    "logits"], check=True, capture_output=True)
+    m = json.loads((d / "manifest.json").read_text())
+    assert [(i["name"], i["source"], i["tokenizer"]) for i in m["pipeline"]["inputs"]] == [
+        (n, "text", "tokenizer.json") for n in ("input_ids", "attention_mask", "token_type_ids")]
+    f = start_function(d)  # no hand edit: texts in, labels out
+    r = f.post("/v1/infer", {"inputs": ["I loved this film"], "outputs": ["logits"]})
+    assert r.status_code == 200, r.text
+    labels, scores, _, _ = reference(["I loved this film"])
+    assert r.json()["outputs"]["logits"][0]["label"] == labels[0]
+
+
 def test_metadata_says_which_inputs_take_text(fn):
     v1 = {i["name"]: i for i in fn.get("/v1/models").json()["models"][0]["inputs"]}
     assert {n: i.get("source") for n, i in v1.items()} == {

@@ -35,7 +35,9 @@ constexpr const char* kManifestUsage =
     "               answers become {\"label\": ..., \"index\": ..., \"score\": ...} "
     "(docs/pipeline.md)\n"
     "  --scores S   softmax (default: the output holds logits) or raw (it holds probabilities)\n"
-    "  --tokenizer F  lists the tokenizer file (tokenizer.json) with its sha256\n"
+    "  --tokenizer F  lists the tokenizer file (a Hugging Face tokenizer.json) and feeds the\n"
+    "               model's input_ids, attention_mask and token_type_ids inputs from it: texts\n"
+    "               in, tokens to the model (docs/pipeline.md)\n"
     "  --out PATH   where to write (default: manifest.json beside the model; '-' for stdout)\n"
     "  --json       print the manifest on stdout as well\n";
 
@@ -93,7 +95,51 @@ Status AddLabelsReport(const std::string& dir, const std::string& file, const st
     ASSIGN_OR_RETURN(std::vector<std::string> lines, ParseLabels(other, o.labels));
     read.emplace_back(o.labels, std::move(lines));
   }
-  return Pipeline::FromSpec(*m->pipeline, m->schema, std::move(read)).status();
+  // Text inputs need the tokenizer loaded, which the function does; they are checked there.
+  PipelineSpec outputs_only = *m->pipeline;
+  std::erase_if(outputs_only.inputs,
+                [](const PipelineInput& in) { return in.source == InputSource::kText; });
+  return Pipeline::FromSpec(outputs_only, m->schema, std::move(read)).status();
+}
+
+// Adds a text input {"name", "source": "text", "tokenizer": FILE} to m's pipeline for every model
+// input the tokenizer's encodings feed: the integer inputs named input_ids, attention_mask and
+// token_type_ids (the names Hugging Face exports give them). InvalidArgument with reason "usage"
+// when there is none, since the tokenizer would then feed nothing.
+Status AddTextInputs(const std::string& file, Manifest* m) {
+  auto is_int = [](DType t) { return t == DType::kInt64 || t == DType::kInt32; };
+  std::vector<PipelineInput> found;
+  for (const TensorSpec& in : m->schema.inputs) {
+    if (in.name != "input_ids" && in.name != "attention_mask" && in.name != "token_type_ids") {
+      continue;
+    }
+    if (!is_int(in.dtype) || in.shape.size() != 2) continue;
+    PipelineInput text;
+    text.name = in.name;
+    text.source = InputSource::kText;
+    text.tokenizer = file;
+    text.field = in.name;
+    found.push_back(text);
+  }
+  if (found.empty()) {
+    std::string names;
+    for (const TensorSpec& i : m->schema.inputs) names += (names.empty() ? "" : ", ") + i.name;
+    return Status(StatusCode::kInvalidArgument,
+                  "--tokenizer: no INT64/INT32 [N, T] input is named input_ids, attention_mask or "
+                  "token_type_ids (inputs: " + names +
+                      "); list the file with --file and write the pipeline's text inputs by hand "
+                      "(docs/pipeline.md)",
+                  "usage");
+  }
+  if (!m->pipeline) m->pipeline = PipelineSpec();
+  std::vector<PipelineInput>& ins = m->pipeline->inputs;
+  for (const PipelineInput& t : found) {
+    for (size_t i = 0; i < ins.size(); ++i) {
+      if (ins[i].name == t.name) ins.erase(ins.begin() + static_cast<ptrdiff_t>(i));
+    }
+    ins.push_back(t);
+  }
+  return Status();
 }
 
 }  // namespace
@@ -125,6 +171,10 @@ int CmdManifest(int argc, char** argv) {
   if (!files.ok()) return Fail(files.status());
   auto m = ManifestFor(dir, *files, a.Get("name"), a.Get("version"));
   if (!m.ok()) return Fail(m.status());
+  if (a.Has("tokenizer")) {
+    Status s = AddTextInputs(a.Get("tokenizer"), &*m);
+    if (!s.ok()) return Usage(kManifestUsage, s.message());
+  }
   if (a.Has("labels")) {
     Status s = AddLabelsReport(dir, a.Get("labels"), a.Get("labels-for"), a.Get("scores"), &*m);
     if (s.code() == StatusCode::kInvalidArgument && s.reason() == "usage") {

@@ -175,15 +175,23 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=pathlib.Path, default=ROOT / "examples" / "sentiment")
     ap.add_argument("--image", type=pathlib.Path, default=None,
-                    help="a photo (default: the first picture in examples/*/requests/)")
+                    help="a photo (default: a 640 x 480 noisy gradient made with numpy)")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cold-runs", type=int, default=9)
     ap.add_argument("--out", default=None, help="write the section here instead of docs/benchmarks.md")
     args = ap.parse_args()
-    photo = args.image or next(iter(sorted(ROOT.glob("examples/*/requests/*.jpg"))), None)
-    if photo is None:
-        sys.exit("no photo: pass --image FILE")
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = args.image
+        if photo is None:  # smooth gradients and noise: neither a flat nor a random picture
+            y, x = np.mgrid[0:480, 0:640]
+            rng = np.random.default_rng(7)
+            a = np.stack([x * 255 / 640, y * 255 / 480, (x + y) * 255 / 1120], -1)
+            a = np.clip(a + rng.normal(0, 12, a.shape), 0, 255).astype(np.uint8)
+            photo = pathlib.Path(tmp) / "gradient.png"
+            Image.fromarray(a).save(photo)
+        size, image_rows = images(photo, min(args.seconds, 3), args.rounds)
+        photo_name = args.image.name if args.image else "a 640 x 480 noisy gradient"
     with tempfile.TemporaryDirectory() as tmp:
         body_file = pathlib.Path(tmp) / "body.json"
         body_file.write_text(json.dumps({"inputs": TEXT}))
@@ -191,7 +199,6 @@ def main():
         cold = {k: statistics.median(cold_start(k, args.model, body_file) for _ in range(args.cold_runs))
                 for k in ("modelfn", "python")}
     tok = tokenizer_init(args.model, args.cold_runs)
-    size, image_rows = images(photo, min(args.seconds, 3), args.rounds)
 
     med = lambda kind, key: statistics.median(r[key] for r in runs[kind])
     m, p = "modelfn", "python"
@@ -199,7 +206,8 @@ def main():
         f"## Text and images through the pipeline: modelfn-fn vs Python ({today()})",
         "",
         f"- Machine: {machine()}; wrk (1 thread) shares the cores with the server.",
-        f"- Command: `scripts/bench.sh --pipeline --model {os.path.relpath(args.model, ROOT)}` "
+        f"- Command: `scripts/bench.sh --pipeline --model {os.path.relpath(args.model, ROOT)}"
+        f"{' --image ' + args.image.name if args.image else ''}` "
         f"(bench/pipeline_bench.py); {args.rounds} alternating rounds of {args.seconds:g} s per "
         "measure, medians.",
         f"- Text model: `{os.path.relpath(args.model, ROOT)}`; one text per request "
@@ -226,7 +234,7 @@ def main():
         f"**{tok['with']['runtime_init_ms'] - tok['without']['runtime_init_ms']:+.1f} ms** "
         f"(`model_load_ms` {tok['with']['model_load_ms']:.1f} vs {tok['without']['model_load_ms']:.1f}).",
         "",
-        f"Images: one {size[0]} x {size[1]} photo (`{os.path.relpath(photo, ROOT)}`) re-encoded by "
+        f"Images: one {size[0]} x {size[1]} picture ({photo_name}) re-encoded by "
         "Pillow, decoded, resized (bilinear, antialiased) to 224 x 224 and normalised into an FP32 "
         "NCHW input; modelfn's pipeline in-process (bench/image_prep_bench.cc) against Pillow 13 + "
         "numpy (`Image.open().convert('RGB').resize()`, then scale, mean, std, transpose).",

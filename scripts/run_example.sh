@@ -2,7 +2,8 @@
 # The main job on the bundled example: builds modelfn, starts modelfn-fn on the digits model,
 # sends the sample requests and prints the answers and the cold-start timings, then stops it.
 # Then the same model behind `modelfn up`: pushed to a store folder, served from zero instances
-# through the gateway, with a burst that scales it out and the platform's status.
+# through the gateway, with a burst that scales it out and the platform's status. Last, text in and
+# labels out: the sentiment example (examples/sentiment) answering sentences.
 # Usage: scripts/run_example.sh [MODEL_DIR]   (default: examples/digits)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,8 +15,10 @@ log=$(mktemp)
 work=$(mktemp -d)
 fn_pid=""
 up_pid=""
+text_pid=""
 cleanup() {
   [ -n "$fn_pid" ] && kill "$fn_pid" 2>/dev/null
+  [ -n "$text_pid" ] && kill "$text_pid" 2>/dev/null
   [ -n "$up_pid" ] && kill "$up_pid" 2>/dev/null && wait "$up_pid" 2>/dev/null
   rm -rf "$log" "$work"
 }
@@ -105,3 +108,30 @@ build/modelfn status -f "$work/modelfn.yaml"
 kill -TERM "$up_pid"
 wait "$up_pid" || true
 up_pid=""
+
+echo
+echo "== text in, labels out: examples/sentiment (tokenizer.json + a classifier, see examples/README.md) =="
+text_log="$work/sentiment.log"
+build/modelfn-fn --model examples/sentiment --port 0 --host 127.0.0.1 >"$text_log" 2>&1 &
+text_pid=$!
+for _ in $(seq 200); do
+  grep -q '"event":"init' "$text_log" && break
+  sleep 0.05
+done
+if ! grep -q '"event":"init"' "$text_log"; then
+  cat "$text_log" >&2
+  exit 1
+fi
+turl="http://127.0.0.1:$(sed -n 's/.*"event":"init".*"port":\([0-9]*\).*/\1/p' "$text_log" | head -1)"
+show "POST /v1/infer (one text)" -X POST "$turl/v1/infer" -H 'Content-Type: application/json' \
+  -d '{"inputs": "I loved this film"}'
+show "POST /v1/infer (a list of texts, padded together in one run)" -X POST "$turl/v1/infer" \
+  -H 'Content-Type: application/json' -d @examples/sentiment/requests/infer.json
+show "POST /v2/models/sentiment/infer (texts as a BYTES tensor)" -X POST \
+  "$turl/v2/models/sentiment/infer" -H 'Content-Type: application/json' \
+  -d @examples/sentiment/requests/v2_infer.json
+show "POST /v1/infer with a number where text belongs (typed error)" -X POST "$turl/v1/infer" \
+  -H 'Content-Type: application/json' -d '{"inputs": [42]}'
+kill -TERM "$text_pid"
+wait "$text_pid" || true
+text_pid=""

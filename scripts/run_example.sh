@@ -3,7 +3,8 @@
 # sends the sample requests and prints the answers and the cold-start timings, then stops it.
 # Then the same model behind `modelfn up`: pushed to a store folder, served from zero instances
 # through the gateway, with a burst that scales it out and the platform's status. Last, text in and
-# labels out: the sentiment example (examples/sentiment) answering sentences.
+# labels out: the sentiment example (examples/sentiment) answering sentences, and images in: the
+# clothing classifier (examples/fashion) answering a PNG and a JPEG.
 # Usage: scripts/run_example.sh [MODEL_DIR]   (default: examples/digits)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +17,9 @@ work=$(mktemp -d)
 fn_pid=""
 up_pid=""
 text_pid=""
+image_pid=""
 cleanup() {
+  [ -n "$image_pid" ] && kill "$image_pid" 2>/dev/null
   [ -n "$fn_pid" ] && kill "$fn_pid" 2>/dev/null
   [ -n "$text_pid" ] && kill "$text_pid" 2>/dev/null
   [ -n "$up_pid" ] && kill "$up_pid" 2>/dev/null && wait "$up_pid" 2>/dev/null
@@ -135,3 +138,28 @@ show "POST /v1/infer with a number where text belongs (typed error)" -X POST "$t
 kill -TERM "$text_pid"
 wait "$text_pid" || true
 text_pid=""
+
+echo
+echo "== images in, labels out: examples/fashion (a clothing classifier, see examples/README.md) =="
+image_log="$work/fashion.log"
+build/modelfn-fn --model examples/fashion --port 0 --host 127.0.0.1 >"$image_log" 2>&1 &
+image_pid=$!
+for _ in $(seq 200); do
+  grep -q '"event":"init' "$image_log" && break
+  sleep 0.05
+done
+if ! grep -q '"event":"init"' "$image_log"; then
+  cat "$image_log" >&2
+  exit 1
+fi
+iurl="http://127.0.0.1:$(sed -n 's/.*"event":"init".*"port":\([0-9]*\).*/\1/p' "$image_log" | head -1)"
+show "POST /v1/infer (a PNG as the body)" -X POST "$iurl/v1/infer" -H 'Content-Type: image/png' \
+  --data-binary @examples/fashion/requests/sneaker.png
+show "POST /v1/infer (a JPEG as the body)" -X POST "$iurl/v1/infer" -H 'Content-Type: image/jpeg' \
+  --data-binary @examples/fashion/requests/ankle-boot.jpg
+head -c 100 examples/fashion/requests/coat.png >"$work/half.png"
+show "POST /v1/infer (the first 100 bytes of a PNG: typed error)" -X POST "$iurl/v1/infer" \
+  -H 'Content-Type: image/png' --data-binary "@$work/half.png"
+kill -TERM "$image_pid"
+wait "$image_pid" || true
+image_pid=""

@@ -94,6 +94,13 @@ def test_manifest_cli_with_tokenizer_and_labels_makes_a_text_model(tmp_path, sta
     assert r.json()["outputs"]["logits"][0]["label"] == labels[0]
 
 
+def test_the_init_line_says_what_loading_the_tokenizer_cost(fn, digits):
+    # Loaded on its own thread while ONNX Runtime makes the session; the wait is what it added.
+    assert fn.init["tokenizer_load_ms"] > 0 and fn.init["tokenizer_wait_ms"] >= 0
+    assert fn.init["tokenizer_wait_ms"] <= fn.init["model_load_ms"]
+    assert "tokenizer_load_ms" not in digits.init and "tokenizer_wait_ms" not in digits.init
+
+
 def test_metadata_says_which_inputs_take_text(fn):
     v1 = {i["name"]: i for i in fn.get("/v1/models").json()["models"][0]["inputs"]}
     assert {n: i.get("source") for n, i in v1.items()} == {

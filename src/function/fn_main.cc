@@ -196,6 +196,10 @@ EventLog::Line InitLine(const EventLog& log, const FunctionIdentity& id, const I
   w.Key("model_load_ms").Double(timings.model_load_ms);
   w.Key("ort_env_ms").Double(timings.ort_env_ms);
   w.Key("warmup_ms").Double(timings.warmup_ms);
+  if (timings.tokenizer_load_ms >= 0) {
+    w.Key("tokenizer_load_ms").Double(timings.tokenizer_load_ms);
+    w.Key("tokenizer_wait_ms").Double(timings.tokenizer_wait_ms);
+  }
   w.Key("cold_start").Bool(true);
   if (fetched) {
     w.Key("source").String(source);

@@ -86,12 +86,18 @@ StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& 
       has_text = has_text || in.source == InputSource::kText;
   }
   if (has_text) {
-    tokenizer = std::async(std::launch::async,
-                           [&m = out.manifest, &dir] { return Pipeline::LoadTokenizer(m, dir); });
+    tokenizer = std::async(std::launch::async, [&m = out.manifest, &dir, &clock, &out] {
+      int64_t start = clock.MonotonicNanos();
+      auto t = Pipeline::LoadTokenizer(m, dir);
+      out.timings.tokenizer_load_ms = static_cast<double>(clock.MonotonicNanos() - start) / 1e6;
+      return t;
+    });
   }
   auto engine = make_engine(model_path, bytes);
+  int64_t wait_start = clock.MonotonicNanos();
   StatusOr<std::shared_ptr<const TextTokenizer>> tok =
       has_text ? tokenizer.get() : std::shared_ptr<const TextTokenizer>();
+  if (has_text) out.timings.tokenizer_wait_ms = ms_since(wait_start);
   if (!engine.ok()) return engine.status();
   out.engine = std::move(engine).value();
   out.timings.model_load_ms = ms_since(t0);

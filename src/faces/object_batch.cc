@@ -1,5 +1,6 @@
 #include "faces/object_batch.h"
 
+#include <charconv>
 #include <cstring>
 #include <functional>
 
@@ -216,7 +217,25 @@ ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
   }
   Status error;
   std::string result;
-  auto data = store.Get(key);
+  StatusOr<std::string> data = std::string();
+  auto info = store.Head(key);
+  if (!info.ok()) {
+    data = info.status();
+  } else if (info->size > config.max_object_bytes) {
+    data = Status(StatusCode::kInvalidArgument,
+                  key + " holds " + std::to_string(info->size) + " bytes, over the limit of " +
+                      std::to_string(config.max_object_bytes) + " (MODELFN_MAX_OBJECT_BYTES)",
+                  "object_too_large");
+  } else {
+    data = store.Get(key);
+    if (data.ok() && data->size() > config.max_object_bytes) {  // replaced since the Head
+      data = Status(StatusCode::kInvalidArgument,
+                    key + " holds " + std::to_string(data->size()) +
+                        " bytes, over the limit of " + std::to_string(config.max_object_bytes) +
+                        " (MODELFN_MAX_OBJECT_BYTES)",
+                    "object_too_large");
+    }
+  }
   if (!data.ok()) {
     error = data.status();
   } else {
@@ -266,6 +285,17 @@ ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
   r.failure = r.failure_recorded ? fail_key
                                  : "could not write the failure record: " + put.status().message();
   return r;
+}
+
+void ObjectBatchConfig::ReadLimitsFromEnv(
+    const std::function<std::optional<std::string>(const std::string&)>& env) {
+  auto v = env("MODELFN_MAX_OBJECT_BYTES");
+  if (!v) return;
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec == std::errc() && end == v->data() + v->size() && n >= 1 && n <= (4ULL << 30)) {
+    max_object_bytes = n;
+  }
 }
 
 void ObjectBatchSummary::Add(const std::string& key, const ObjectResult& result) {

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,12 @@ struct ObjectBatchConfig {
   std::string input_prefix = "incoming/";
   std::string output_prefix = "results/";
   std::string failure_prefix = "failed/";
+  // An input object larger than this (its size as the store reports it, before it is read) gets
+  // a failure record with 413 "object_too_large" instead of being read into memory.
+  // MODELFN_MAX_OBJECT_BYTES, every face.
+  uint64_t max_object_bytes = 16 << 20;
+  // Reads MODELFN_MAX_OBJECT_BYTES (1 .. 4 GiB; other values keep the default) into *this.
+  void ReadLimitsFromEnv(const std::function<std::optional<std::string>(const std::string&)>& env);
 };
 
 // One object named by an event.

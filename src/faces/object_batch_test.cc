@@ -70,6 +70,42 @@ TEST_F(ObjectBatchTest, AnImageForAModelWithoutImageInputsGetsItsFailureRecord) 
   EXPECT_EQ(doc->Find("error")->Find("code")->AsString(), "unsupported_media_type");
 }
 
+TEST_F(ObjectBatchTest, AnObjectOverTheLimitIsRecordedWithoutBeingRead) {
+  ASSERT_TRUE(store_.Put("incoming/big.json", "[[1,2,3,4]]", PutOptions()).ok());
+  ObjectBatchConfig config;
+  config.max_object_bytes = 10;  // the object holds 11
+  FaultyStore counting(&store_);
+  ObjectResult r =
+      InferStoredObject(counting, ObjectRef{"incoming/big.json", "e", "t1"}, config, *core_, "t");
+  ASSERT_EQ(r.kind, ObjectResult::Kind::kFailed);
+  auto doc = Json::Parse(store_.Get("failed/big.json.t1.error.json").value());
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(doc->Find("error")->Find("code")->AsString(), "object_too_large");
+  EXPECT_EQ(doc->Find("error")->Find("status")->AsDouble(), 413);
+  // Never read: the answer's Head, the object's Head and the failure record's Put, no Get.
+  EXPECT_EQ(counting.calls(), 3);
+  config.max_object_bytes = 11;
+  r = InferStoredObject(store_, ObjectRef{"incoming/big.json", "e", "t2"}, config, *core_, "t");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
+}
+
+TEST(ObjectBatchConfigTest, TheLimitComesFromTheEnvironment) {
+  auto env = [](std::string value) {
+    return [value](const std::string& name) -> std::optional<std::string> {
+      if (name == "MODELFN_MAX_OBJECT_BYTES") return value;
+      return std::nullopt;
+    };
+  };
+  ObjectBatchConfig c;
+  c.ReadLimitsFromEnv(env("1048576"));
+  EXPECT_EQ(c.max_object_bytes, 1048576u);
+  for (const char* bad : {"0", "-1", "12abc", "", "99999999999999"}) {
+    ObjectBatchConfig d;
+    d.ReadLimitsFromEnv(env(bad));
+    EXPECT_EQ(d.max_object_bytes, 16u << 20) << bad;
+  }
+}
+
 TEST_F(ObjectBatchTest, TheSummaryCountsEveryOutcome) {
   ObjectBatchSummary summary;
   ObjectResult processed;

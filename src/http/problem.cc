@@ -61,6 +61,7 @@ constexpr CodeInfo kCodes[] = {
     {"image_unsupported", 415, "Not a JPEG, PNG or WebP image"},
     {"image_invalid", 400, "Image data is corrupt or truncated"},
     {"image_too_large", 413, "Image dimensions over the model's limits"},
+    {"object_too_large", 413, "Stored input object too large"},
 };
 
 const CodeInfo* Find(std::string_view code) {

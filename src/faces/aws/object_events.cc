@@ -11,6 +11,7 @@ ObjectEventConfig ObjectEventConfig::FromEnv(const EnvFn& env) {
   if (auto v = env("MODELFN_S3_OUTPUT_PREFIX")) c.output_prefix = *v;
   if (auto v = env("MODELFN_S3_FAILURE_PREFIX")) c.failure_prefix = *v;
   if (auto v = env("MODELFN_SQS_OUTPUT")) c.sqs_output = *v;
+  c.ReadLimitsFromEnv(env);
   return c;
 }
 

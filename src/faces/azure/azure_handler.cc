@@ -45,6 +45,7 @@ AzureFaceConfig AzureFaceConfig::FromEnv(const EnvFn& env) {
   if (auto v = env("MODELFN_AZURE_INPUT_PREFIX")) c.input_prefix = *v;
   if (auto v = env("MODELFN_AZURE_OUTPUT_PREFIX")) c.output_prefix = *v;
   if (auto v = env("MODELFN_AZURE_FAILURE_PREFIX")) c.failure_prefix = *v;
+  c.ReadLimitsFromEnv(env);
   if (auto v = env("MODELFN_AZURE_ROUTE_PREFIX")) c.route_prefix = *v;
   if (auto v = env("MODELFN_AZURE_OUTPUT_BINDING")) c.output_binding = *v;
   if (auto v = env("MODELFN_AZURE_HTTP_OUTPUT"); v && !v->empty()) c.http_output = *v;

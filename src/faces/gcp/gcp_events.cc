@@ -65,6 +65,7 @@ GcpEventConfig GcpEventConfig::FromEnv(const EnvFn& env) {
   if (auto v = env("MODELFN_GCS_INPUT_PREFIX")) c.input_prefix = *v;
   if (auto v = env("MODELFN_GCS_OUTPUT_PREFIX")) c.output_prefix = *v;
   if (auto v = env("MODELFN_GCS_FAILURE_PREFIX")) c.failure_prefix = *v;
+  c.ReadLimitsFromEnv(env);
   return c;
 }
 

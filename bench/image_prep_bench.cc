@@ -25,8 +25,7 @@ int main(int argc, char** argv) {
   auto spec = json.ok() ? ParsePipeline(*json) : StatusOr<PipelineSpec>(json.status());
   auto bytes = ReadFile(argv[2]);
   if (!spec.ok() || !bytes.ok()) {
-    std::fprintf(stderr, "%s\n",
-                 (!spec.ok() ? spec.status() : bytes.status()).message().c_str());
+    std::fprintf(stderr, "%s\n", (!spec.ok() ? spec.status() : bytes.status()).message().c_str());
     return 2;
   }
   const ImageSpec& image = spec->inputs[0].image;

@@ -126,7 +126,8 @@ Status AddTextInputs(const std::string& file, Manifest* m) {
     for (const TensorSpec& i : m->schema.inputs) names += (names.empty() ? "" : ", ") + i.name;
     return Status(StatusCode::kInvalidArgument,
                   "--tokenizer: no INT64/INT32 [N, T] input is named input_ids, attention_mask or "
-                  "token_type_ids (inputs: " + names +
+                  "token_type_ids (inputs: " +
+                      names +
                       "); list the file with --file and write the pipeline's text inputs by hand "
                       "(docs/pipeline.md)",
                   "usage");

@@ -230,9 +230,8 @@ ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
     data = store.Get(key);
     if (data.ok() && data->size() > config.max_object_bytes) {  // replaced since the Head
       data = Status(StatusCode::kInvalidArgument,
-                    key + " holds " + std::to_string(data->size()) +
-                        " bytes, over the limit of " + std::to_string(config.max_object_bytes) +
-                        " (MODELFN_MAX_OBJECT_BYTES)",
+                    key + " holds " + std::to_string(data->size()) + " bytes, over the limit of " +
+                        std::to_string(config.max_object_bytes) + " (MODELFN_MAX_OBJECT_BYTES)",
                     "object_too_large");
     }
   }

@@ -105,8 +105,8 @@ void WriteSpecs(JsonWriter& w, const std::vector<TensorSpec>& specs, bool symbol
       if (const char* report = pipeline ? pipeline->ReportName(s.name) : nullptr) {
         w.Key("report").String(report);
       }
-    } else if (const char* source = style == SpecStyle::kPlain ? nullptr
-                                                                : InputSource(pipeline, n)) {
+    } else if (const char* source =
+                   style == SpecStyle::kPlain ? nullptr : InputSource(pipeline, n)) {
       if (style == SpecStyle::kV2Inputs) w.Key("parameters").BeginObject();
       w.Key("source").String(source);
       if (const ImageSpec* image = pipeline->ImageInput(n)) {

@@ -29,8 +29,8 @@ constexpr int kPrecision = 32 - 8 - 2;
 struct Taps {
   std::vector<int64_t> first;
   std::vector<int32_t> count;
-  size_t stride = 0;              // weights per output index (the widest window)
-  std::vector<int32_t> weights;   // [out][stride], fixed point, zero past `count`
+  size_t stride = 0;             // weights per output index (the widest window)
+  std::vector<int32_t> weights;  // [out][stride], fixed point, zero past `count`
 };
 
 Taps MakeTaps(int64_t in, int64_t out, double (*f)(double), double support) {

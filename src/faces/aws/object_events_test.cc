@@ -17,7 +17,8 @@ TEST(ObjectEventsTest, InputFormats) {
   EXPECT_EQ(InputObjectToRequest("x.jsonl", "[1,2]\n\n[3,4]\n").value().body,
             R"({"inputs":[[1,2],[3,4]]})");
   EXPECT_EQ(InputObjectToRequest("x.json", "[[1,2]]").value().body, R"({"inputs":[[1,2]]})");
-  EXPECT_EQ(InputObjectToRequest("x.json", R"({"inputs":[[1]]})").value().body, R"({"inputs":[[1]]})");
+  EXPECT_EQ(InputObjectToRequest("x.json", R"({"inputs":[[1]]})").value().body,
+            R"({"inputs":[[1]]})");
   // A 2x2 float32 .npy written by numpy.save.
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
   header.resize(118 - 10, ' ');
@@ -75,12 +76,14 @@ TEST(ObjectEventsTest, NpyShapesThatLieAreRefused) {
     EXPECT_EQ(r.status().reason(), "invalid_request") << shape;
   }
   EXPECT_EQ(InputObjectToRequest("x.npy", Npy("(0, 4)", "")).value().body, R"({"inputs":[]})");
-  EXPECT_EQ(InputObjectToRequest("x.npy", Npy("(0, 1000000000000, 1000000000000)", "")).value().body,
-            R"({"inputs":[]})");
-  float v[2] = {1, 2};
   EXPECT_EQ(
-      InputObjectToRequest("x.npy", Npy("(2,)", std::string(reinterpret_cast<char*>(v), 8))).value().body,
-      R"({"inputs":[1,2]})");
+      InputObjectToRequest("x.npy", Npy("(0, 1000000000000, 1000000000000)", "")).value().body,
+      R"({"inputs":[]})");
+  float v[2] = {1, 2};
+  EXPECT_EQ(InputObjectToRequest("x.npy", Npy("(2,)", std::string(reinterpret_cast<char*>(v), 8)))
+                .value()
+                .body,
+            R"({"inputs":[1,2]})");
 }
 
 TEST(ObjectEventsTest, S3EventWritesOnceAndRecordsFailures) {

@@ -27,18 +27,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits for modelfn-fn's init line in the log file $1 and prints the URL it listens on; shows the
+# log and fails when the function did not start.
+fn_url() {
+  for _ in $(seq 200); do
+    grep -q '"event":"init' "$1" && break
+    sleep 0.05
+  done
+  if ! grep -q '"event":"init"' "$1"; then
+    cat "$1" >&2
+    return 1
+  fi
+  echo "http://127.0.0.1:$(sed -n 's/.*"event":"init".*"port":\([0-9]*\).*/\1/p' "$1" | head -1)"
+}
+
 build/modelfn-fn --model "$model" --port 0 --host 127.0.0.1 >"$log" 2>&1 &
 fn_pid=$!
-for _ in $(seq 200); do
-  grep -q '"event":"init' "$log" && break
-  sleep 0.05
-done
-if ! grep -q '"event":"init"' "$log"; then
-  cat "$log" >&2
-  exit 1
-fi
-port=$(sed -n 's/.*"event":"init".*"port":\([0-9]*\).*/\1/p' "$log" | head -1)
-url="http://127.0.0.1:$port"
+url=$(fn_url "$log")
 echo "modelfn-fn serves $model on $url"
 echo
 echo "== init (cold start) =="
@@ -117,15 +122,7 @@ echo "== text in, labels out: examples/sentiment (tokenizer.json + a classifier,
 text_log="$work/sentiment.log"
 build/modelfn-fn --model examples/sentiment --port 0 --host 127.0.0.1 >"$text_log" 2>&1 &
 text_pid=$!
-for _ in $(seq 200); do
-  grep -q '"event":"init' "$text_log" && break
-  sleep 0.05
-done
-if ! grep -q '"event":"init"' "$text_log"; then
-  cat "$text_log" >&2
-  exit 1
-fi
-turl="http://127.0.0.1:$(sed -n 's/.*"event":"init".*"port":\([0-9]*\).*/\1/p' "$text_log" | head -1)"
+turl=$(fn_url "$text_log")
 show "POST /v1/infer (one text)" -X POST "$turl/v1/infer" -H 'Content-Type: application/json' \
   -d '{"inputs": "I loved this film"}'
 show "POST /v1/infer (a list of texts, padded together in one run)" -X POST "$turl/v1/infer" \
@@ -144,15 +141,7 @@ echo "== images in, labels out: examples/fashion (a clothing classifier, see exa
 image_log="$work/fashion.log"
 build/modelfn-fn --model examples/fashion --port 0 --host 127.0.0.1 >"$image_log" 2>&1 &
 image_pid=$!
-for _ in $(seq 200); do
-  grep -q '"event":"init' "$image_log" && break
-  sleep 0.05
-done
-if ! grep -q '"event":"init"' "$image_log"; then
-  cat "$image_log" >&2
-  exit 1
-fi
-iurl="http://127.0.0.1:$(sed -n 's/.*"event":"init".*"port":\([0-9]*\).*/\1/p' "$image_log" | head -1)"
+iurl=$(fn_url "$image_log")
 show "POST /v1/infer (a PNG as the body)" -X POST "$iurl/v1/infer" -H 'Content-Type: image/png' \
   --data-binary @examples/fashion/requests/sneaker.png
 show "POST /v1/infer (a JPEG as the body)" -X POST "$iurl/v1/infer" -H 'Content-Type: image/jpeg' \

@@ -199,9 +199,11 @@ Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string*
     constexpr int64_t kDayMs = 86'400'000;
     int64_t left_ms = std::min(inv.deadline_wall_ms, clock_->WallNanos() / 1'000'000 + kDayMs) -
                       clock_->WallNanos() / 1'000'000;
+    // The time left comes from the injected clock; the engine's deadline is on RealClock's
+    // monotonic clock (RunLimits), whatever clock this core was given.
     int64_t margin_ms = std::clamp<int64_t>(left_ms / 20, 50, 500);
     limits.deadline_mono_ns =
-        clock_->MonotonicNanos() + std::max<int64_t>(left_ms - margin_ms, 1) * 1'000'000;
+        RealClock::Get().MonotonicNanos() + std::max<int64_t>(left_ms - margin_ms, 1) * 1'000'000;
   }
   std::string_view path = inv.path;
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);

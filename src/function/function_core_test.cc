@@ -88,6 +88,28 @@ TEST_F(CoreTest, FarDeadlinesRunNormally) {
   }
 }
 
+// The time left is read from the core's clock, but the engine's deadline is on the real
+// monotonic clock: a fake clock whose monotonic time lags the machine's (1 s here, against the
+// machine's uptime) must not turn a deadline seconds away into one already passed.
+TEST_F(CoreTest, DeadlineIsSetOnTheEnginesClockNotTheCoresOwn) {
+  // The work model runs `loops` 256x256 MatMuls: 200 take long enough (tens of milliseconds) for a
+  // deadline wrongly already passed to stop the run.
+  Use("tests/models/work/model.onnx", "work");
+  Invocation inv;
+  inv.method = "POST";
+  inv.path = "/v1/infer";
+  inv.body = R"({"inputs":{"x":[[1,2,3,4]],"loops":[200],"alloc":[1,1]},"outputs":["y"]})";
+  inv.deadline_wall_ms = clock_.WallNanos() / 1'000'000 + 600'000;  // 10 min from the core's now
+  Outcome o = core_->Handle(inv);
+  EXPECT_EQ(o.status, 200) << o.body;
+  // The same deadline already passed on the core's clock stops the run with a typed timeout.
+  clock_.Advance(601'000'000'000);
+  inv.body = R"({"inputs":{"x":[[1,2,3,4]],"loops":[50000000],"alloc":[1,1]},"outputs":["y"]})";
+  o = core_->Handle(inv);
+  EXPECT_EQ(o.status, 504) << o.body;
+  EXPECT_EQ(Code(o), "timeout") << o.body;
+}
+
 TEST_F(CoreTest, BadInputsGetTypedProblems) {
   Use("tests/models/add2/model.onnx", "add2");
   std::string form = "application/x-www-form-urlencoded";

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -231,7 +232,9 @@ class FlakyPeer {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 128);
+    // Room for every call's connection at once: a full queue would drop SYNs, and their
+    // retransmits (1 s, then 3 s, ...) would only slow the test down.
+    listen(fd_, 1024);
     socklen_t len = sizeof a;
     getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
@@ -249,6 +252,9 @@ class FlakyPeer {
     while (true) {
       int c = accept(fd_, nullptr, nullptr);
       if (c < 0) return;
+      // Never blocks for good on a connection its client left open: the destructor joins us.
+      timeval tv{5, 0};
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       int n = served_.fetch_add(1);
       std::string in;
       char buf[4096];
@@ -279,11 +285,14 @@ class FlakyPeer {
 };
 
 TEST(LoopUpstreamStressTest, ResetsAndHalfAnswersEachGetOneCallback) {
-  Gateway gw(2);
-  FlakyPeer peer;
+  // Declared in this order so that they go in the reverse one: the gateway first (any call still
+  // pending fails, its callback finding these counters alive, and its connections close), then
+  // the peer (whose threads then see every connection closed).
   std::mutex mu;
   std::condition_variable cv;
   int calls = 0, callbacks = 0, twice = 0, ok = 0, bad_ok = 0;
+  FlakyPeer peer;
+  Gateway gw(2);
   constexpr int kThreads = 4, kEach = 100;
   FromThreads(kThreads, kEach, [&](int, int) {
     auto seen = std::make_shared<std::atomic<int>>(0);
@@ -307,7 +316,8 @@ TEST(LoopUpstreamStressTest, ResetsAndHalfAnswersEachGetOneCallback) {
     });
   });
   std::unique_lock<std::mutex> lock(mu);
-  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return callbacks >= calls; }));
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return callbacks >= calls; }))
+      << callbacks << " callbacks for " << calls << " calls";
   EXPECT_EQ(callbacks, kThreads * kEach);
   EXPECT_EQ(twice, 0);
   EXPECT_GT(ok, 0);

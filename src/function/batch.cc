@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "function/row_merge.h"
 #include "http/problem.h"
 
 namespace modelfn {
@@ -54,56 +55,6 @@ void EncodeBatchTexts(const Pipeline* pipeline, int64_t* budget, std::vector<Bat
   }
 }
 
-Tensor Concat(const std::vector<const Tensor*>& parts) {
-  Tensor t;
-  t.name = parts[0]->name;
-  t.dtype = parts[0]->dtype;
-  t.shape = parts[0]->shape;
-  t.shape[0] = 0;
-  for (const Tensor* p : parts) {
-    t.shape[0] += p->shape[0];
-    t.data.insert(t.data.end(), p->data.begin(), p->data.end());
-    t.strings.insert(t.strings.end(), p->strings.begin(), p->strings.end());
-  }
-  return t;
-}
-
-// Splits `t` along its first dimension into pieces of `rows` each (sum == t.shape[0]).
-std::vector<Tensor> Split(const Tensor& t, const std::vector<int64_t>& rows) {
-  std::vector<Tensor> out;
-  int64_t total = t.shape[0];
-  size_t row_bytes = total > 0 ? t.data.size() / static_cast<size_t>(total) : 0;
-  size_t row_strings = total > 0 ? t.strings.size() / static_cast<size_t>(total) : 0;
-  size_t b = 0, s = 0;
-  for (int64_t r : rows) {
-    Tensor piece;
-    piece.name = t.name;
-    piece.dtype = t.dtype;
-    piece.shape = t.shape;
-    piece.shape[0] = r;
-    size_t nb = row_bytes * static_cast<size_t>(r), ns = row_strings * static_cast<size_t>(r);
-    piece.data.assign(t.data.begin() + static_cast<ptrdiff_t>(b),
-                      t.data.begin() + static_cast<ptrdiff_t>(b + nb));
-    piece.strings.assign(t.strings.begin() + static_cast<ptrdiff_t>(s),
-                         t.strings.begin() + static_cast<ptrdiff_t>(s + ns));
-    b += nb;
-    s += ns;
-    out.push_back(std::move(piece));
-  }
-  return out;
-}
-
-std::string GroupKey(const PreparedInputs& p) {
-  std::string key;
-  for (size_t o : p.outputs) key += std::to_string(o) + ",";
-  key += "|";
-  for (const Tensor& t : p.inputs) {
-    for (size_t i = 1; i < t.shape.size(); ++i) key += std::to_string(t.shape[i]) + ",";
-    key += "|";
-  }
-  return key;
-}
-
 void RunOne(Engine& engine, const RunLimits& run_limits, BatchItem* item, int* calls) {
   ++*calls;
   auto r = RunPrepared(engine, *item->prepared, run_limits);
@@ -123,10 +74,7 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
   BatchStats stats;
   std::vector<BatchItem> batch(items.size());
   int64_t budget = limits.max_elements;
-  bool batchable_model = !schema.inputs.empty() && engine.merge_rows();
-  for (const auto& spec : schema.inputs) {
-    batchable_model = batchable_model && !spec.shape.empty() && spec.shape[0] < 0;
-  }
+  bool batchable_model = ModelMergesRows(engine);
   for (size_t i = 0; i < items.size(); ++i) {
     BatchItem& it = batch[i];
     const Json& body = items[i];
@@ -155,19 +103,14 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
       it.done = true;
       continue;
     }
-    if (batchable_model) {
-      int64_t rows = it.prepared->inputs[0].shape[0];
-      bool same = true;
-      for (const Tensor& t : it.prepared->inputs) same = same && t.shape[0] == rows;
-      it.rows = same && rows > 0 ? rows : -1;
-    }
+    if (batchable_model) it.rows = MergeRows(*it.prepared);
   }
   // Group compatible items (same trailing dims and outputs), preserving first appearance.
   std::map<std::string, std::vector<size_t>> groups;
   std::vector<std::string> order;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].done || batch[i].rows < 0) continue;
-    std::string key = GroupKey(*batch[i].prepared);
+    std::string key = MergeKey(*batch[i].prepared);
     if (groups.find(key) == groups.end()) order.push_back(key);
     groups[key].push_back(i);
   }
@@ -181,7 +124,7 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
     for (size_t k = 0; k < first.inputs.size(); ++k) {
       std::vector<const Tensor*> parts;
       for (size_t m : members) parts.push_back(&batch[m].prepared->inputs[k]);
-      merged.push_back(Concat(parts));
+      merged.push_back(ConcatRows(parts));
     }
     // Rows merged past a declared maximum (of the batch dimension) run one item at a time.
     if (!CheckInputLimits(engine, merged).ok()) continue;
@@ -196,7 +139,7 @@ BatchStats RunBatch(const Json::Array& items, Engine& engine, const InferenceLim
     for (const Tensor& o : *r) splittable = splittable && !o.shape.empty() && o.shape[0] == total;
     if (!splittable) continue;
     std::vector<std::vector<Tensor>> per_output;
-    for (const Tensor& o : *r) per_output.push_back(Split(o, rows));
+    for (const Tensor& o : *r) per_output.push_back(SplitRows(o, rows));
     for (size_t j = 0; j < members.size(); ++j) {
       BatchItem& it = batch[members[j]];
       for (auto& pieces : per_output) it.outputs.push_back(std::move(pieces[j]));

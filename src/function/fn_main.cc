@@ -51,6 +51,8 @@ constexpr const char* kUsage =
     "  --workers N     event-loop threads (env MODELFN_WORKERS, default: the cgroup CPU quota)\n"
     "  --face F        lambda|http|cloudevents|azure (default: from the environment:\n"
     "                  AWS_LAMBDA_RUNTIME_API, FUNCTIONS_CUSTOMHANDLER_PORT, K_SERVICE, PORT)\n"
+    "  --batching B    dynamic batching of concurrent requests over HTTP (env MODELFN_BATCHING):\n"
+    "                  off (default), on, or max_batch=N,max_delay_ms=auto|N,p99_ms=N,runners=N\n"
     "\n"
     "Environment: MODELFN_MAX_BODY_BYTES (default 6291456), MODELFN_MAX_ELEMENTS (default "
     "16777216),\n"
@@ -66,8 +68,10 @@ struct Args {
   std::string host = "0.0.0.0";
   int port = 8080;
   int workers = 0;
-  bool port_given = false;          // --port on the command line
-  std::optional<std::string> face;  // --face
+  bool port_given = false;           // --port on the command line
+  std::optional<std::string> face;   // --face
+  std::string batching;              // --batching, else MODELFN_BATCHING
+  BatchingOptions batching_options;  // parsed from `batching`
 };
 
 bool ParseInt(const char* s, long lo, long hi, long* out) {
@@ -103,6 +107,7 @@ int ParseArgs(int argc, char** argv, Args* args) {
     args->port = static_cast<int>(v);
   }
   args->workers = static_cast<int>(EnvInt("MODELFN_WORKERS", 0, 0, 1024));
+  if (const char* b = getenv("MODELFN_BATCHING")) args->batching = b;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -128,6 +133,10 @@ int ParseArgs(int argc, char** argv, Args* args) {
       const char* f = value();
       if (!f) break;
       args->face = f;
+    } else if (a == "--batching") {
+      const char* b = value();
+      if (!b) break;
+      args->batching = b;
     } else if (a == "--workers") {
       if (!ParseInt(value(), 1, 1024, &v)) {
         fprintf(stderr, "modelfn-fn: --workers needs a number in [1, 1024]\n%s", kUsage);
@@ -139,6 +148,12 @@ int ParseArgs(int argc, char** argv, Args* args) {
       return 2;
     }
   }
+  auto batching = ParseBatchingOptions(args->batching);
+  if (!batching.ok()) {
+    fprintf(stderr, "modelfn-fn: %s\n%s", batching.status().message().c_str(), kUsage);
+    return 2;
+  }
+  args->batching_options = *batching;
   if (args->model.empty()) {
     // As a Lambda function the model ships in the deployment package by default.
     const char* task_root = getenv("LAMBDA_TASK_ROOT");
@@ -283,6 +298,13 @@ Status WithStoreCode(const Status& s) {
                 unreachable ? std::string("store_unavailable") : ProblemFromStatus(s).code);
 }
 
+void ToResponse(Outcome o, HttpResponse* resp) {
+  resp->status = o.status;
+  resp->content_type = std::move(o.content_type);
+  resp->headers = std::move(o.headers);
+  resp->body = std::move(o.body);
+}
+
 // The serving path, after the init: the Runtime API loop or the HTTP server. Runs in an exec'd
 // process, or in an instance forked from a template (`forked`), whose environment it reads anew.
 int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel>& fetched,
@@ -296,6 +318,11 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
     return 2;
   }
   if (face->face == Face::kLambda) {
+    if (args.batching_options.enabled()) {
+      log.Message("info",
+                  "batching is for the HTTP faces: a Lambda instance receives one event at a time "
+                  "(POST /v1/batch still merges the items of one request)");
+    }
     return RunLambda(*face, std::move(loaded), fetched, log, request_log, clock, t_start,
                      args.model, forked);
   }
@@ -349,40 +376,62 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
         },
         &request_log);
   }
-  auto server = HttpServer::Create(opts, [&core, &events, &azure](const HttpRequest& req,
-                                                                  HttpResponse* resp) {
+  BatchingOptions batching = args.batching_options;
+  if (batching.enabled()) {
+    if (batching.runners == 0) batching.runners = workers;
+    Status s = core.EnableBatching(batching);
+    if (!s.ok()) log.Message("warn", "batching: the Run times were not measured: " + s.message());
+  }
+  // The events and the Azure invocations of those faces: answered at once (true), else false.
+  auto face_request = [&events, &azure](const HttpRequest& req, HttpResponse* resp) {
+    Outcome o;
     if (events && req.method == "POST" && (req.path == "/" || LooksLikeCloudEvent(req.headers))) {
-      Outcome o = events->Handle(req.headers, req.body);
-      resp->status = o.status;
-      resp->content_type = std::move(o.content_type);
-      resp->headers = std::move(o.headers);
-      resp->body = std::move(o.body);
-      return;
+      o = events->Handle(req.headers, req.body);
+    } else if (azure && azure->IsInvocation(req.method, req.path)) {
+      o = azure->Invoke(req.path.substr(1), req.body);
+    } else {
+      return false;
     }
-    if (azure && azure->IsInvocation(req.method, req.path)) {
-      Outcome o = azure->Invoke(req.path.substr(1), req.body);
-      resp->status = o.status;
-      resp->content_type = std::move(o.content_type);
-      resp->headers = std::move(o.headers);
-      resp->body = std::move(o.body);
-      return;
-    }
-    std::string route = azure ? azure->Route(req.path) : std::string();
+    ToResponse(std::move(o), resp);
+    return true;
+  };
+  // `route` holds the path an Azure forwarded request maps to (the invocation points at it).
+  auto invocation = [&azure](const HttpRequest& req, std::string* route) {
+    if (azure) *route = azure->Route(req.path);
     Invocation inv;
     inv.method = req.method;
-    inv.path = azure ? std::string_view(route) : std::string_view(req.path);
+    inv.path = azure ? std::string_view(*route) : std::string_view(req.path);
     inv.query = req.query;
     inv.body = req.body;
     inv.content_type = req.Header("content-type");
     inv.request_id = req.Header("x-request-id");
     if (inv.request_id && !IsSafeRequestId(*inv.request_id)) inv.request_id = nullptr;  // generated
     inv.inference_header_length = req.Header("inference-header-content-length");
-    Outcome o = core.Handle(inv);
-    resp->status = o.status;
-    resp->content_type = std::move(o.content_type);
-    resp->headers = std::move(o.headers);
-    resp->body = std::move(o.body);
-  });
+    return inv;
+  };
+  StatusOr<std::unique_ptr<HttpServer>> server = InternalError("no server");
+  if (core.batcher() != nullptr) {
+    // Requests are held while the batcher queues and runs them; its runners answer.
+    server = HttpServer::CreateAsync(opts, [&](HttpRequest req, HttpResponder respond) {
+      HttpResponse resp;
+      if (face_request(req, &resp)) {
+        respond(std::move(resp));
+        return;
+      }
+      std::string route;
+      core.HandleAsync(invocation(req, &route), [respond](Outcome o) {
+        HttpResponse r;
+        ToResponse(std::move(o), &r);
+        respond(std::move(r));
+      });
+    });
+  } else {
+    server = HttpServer::Create(opts, [&](const HttpRequest& req, HttpResponse* resp) {
+      if (face_request(req, resp)) return;
+      std::string route;
+      ToResponse(core.Handle(invocation(req, &route)), resp);
+    });
+  }
   if (!server.ok()) {
     fprintf(stderr, "modelfn-fn: %s\n", server.status().message().c_str());
     return 1;
@@ -398,6 +447,10 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
     w.Key("workers").Int(workers);
     w.Key("cpu_quota").Double(quota.quota_cpus);
     w.Key("ort_intra_op_threads").Int(intra_op_threads);
+    if (const Batcher* b = core.batcher()) {
+      w.Key("batching").String(BatchingOptionsString(b->options()));
+      w.Key("batch_run_ms").String(b->run_times().ToString());
+    }
     log.Emit(line);
   }
   // A supervisor (modelfn up) learns the port and that init is done from one line on this fd.

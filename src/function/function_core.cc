@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "function/batch.h"
+#include "function/function_core_outcomes.h"
 #include "function/image_inputs.h"
 #include "http/problem.h"
 #include "manifest/manifest.h"
@@ -16,35 +17,10 @@
 namespace modelfn {
 namespace {
 
-constexpr std::string_view kServerVersion = "0.1.0";
 // Indexed by FunctionCore::Route.
 constexpr const char* kRouteLabels[] = {"/v1/infer",  "/v1/batch",  "/v2/models/{model}/infer",
                                         "/v1/health", "/v1/models", "/v2",
                                         "/metrics",   "other"};
-
-Outcome ProblemOutcome(const Problem& p) {
-  Outcome o;
-  o.status = p.status;
-  o.content_type = std::string(kProblemContentType);
-  o.body = p.ToJson();
-  return o;
-}
-
-// Open Inference Protocol errors: {"error": "..."} as the protocol says, plus our stable code.
-Outcome V2ErrorOutcome(const Problem& p) {
-  Outcome o;
-  o.status = p.status;
-  JsonWriter w(&o.body);
-  w.BeginObject().Key("error").String(p.detail).Key("code").String(p.code).EndObject();
-  return o;
-}
-
-Outcome MethodNotAllowed(std::string_view allow, bool v2) {
-  Problem p = MakeProblem("method_not_allowed", "use " + std::string(allow));
-  Outcome o = v2 ? V2ErrorOutcome(p) : ProblemOutcome(p);
-  o.headers.emplace_back("Allow", std::string(allow));
-  return o;
-}
 
 std::string LowerMediaType(const std::string& ct) {
   std::string out;
@@ -69,65 +45,30 @@ Problem UnsupportedType(const std::string* ct, const char* want) {
                          want + " (with curl: -H 'Content-Type: application/json')");
 }
 
-// Outputs as the pipeline (if any) answers them: see Pipeline::ReportedSpec.
-std::vector<TensorSpec> AnsweredOutputs(const Engine& engine) {
-  std::vector<TensorSpec> outs = engine.schema().outputs;
-  if (const Pipeline* p = engine.pipeline()) {
-    for (TensorSpec& o : outs) o = p->ReportedSpec(o);
-  }
-  return outs;
-}
-
-// How a request may feed schema input `i` besides a tensor of its own datatype: "image" (encoded
-// images), "text" (texts through the tokenizer), or null.
-const char* InputSource(const Pipeline* pipeline, size_t i) {
-  if (pipeline == nullptr) return nullptr;
-  if (pipeline->ImageInput(i) != nullptr) return "image";
-  if (pipeline->IsTextInput(i)) return "text";
-  return nullptr;
-}
-
-enum class SpecStyle {
-  kV1Inputs,   // /v1/models: "source" ("image" with "size" [h, w]) on pipeline-fed inputs
-  kV1Outputs,  // /v1/models: "report" on reported outputs
-  kV2Inputs,   // V2 metadata: "parameters": {"source": ...} on pipeline-fed inputs
-  kPlain,
-};
-
-// Tensor metadata; symbolic dims (dim_params) by name when `symbolic`, else -1.
-void WriteSpecs(JsonWriter& w, const std::vector<TensorSpec>& specs, bool symbolic,
-                const Pipeline* pipeline = nullptr, SpecStyle style = SpecStyle::kPlain) {
-  w.BeginArray();
-  for (size_t n = 0; n < specs.size(); ++n) {
-    const TensorSpec& s = specs[n];
-    w.BeginObject().Key("name").String(s.name).Key("datatype").String(DTypeName(s.dtype));
-    if (style == SpecStyle::kV1Outputs) {
-      if (const char* report = pipeline ? pipeline->ReportName(s.name) : nullptr) {
-        w.Key("report").String(report);
-      }
-    } else if (const char* source =
-                   style == SpecStyle::kPlain ? nullptr : InputSource(pipeline, n)) {
-      if (style == SpecStyle::kV2Inputs) w.Key("parameters").BeginObject();
-      w.Key("source").String(source);
-      if (const ImageSpec* image = pipeline->ImageInput(n)) {
-        w.Key("size").BeginArray().Int(image->height).Int(image->width).EndArray();
-      }
-      if (style == SpecStyle::kV2Inputs) w.EndObject();
-    }
-    w.Key("shape").BeginArray();
-    for (size_t i = 0; i < s.shape.size(); ++i) {
-      if (symbolic && s.shape[i] < 0 && i < s.dim_params.size() && !s.dim_params[i].empty()) {
-        w.String(s.dim_params[i]);
-      } else {
-        w.Int(s.shape[i]);
-      }
-    }
-    w.EndArray().EndObject();
-  }
-  w.EndArray();
-}
-
 }  // namespace
+
+Outcome ProblemOutcome(const Problem& p) {
+  Outcome o;
+  o.status = p.status;
+  o.content_type = std::string(kProblemContentType);
+  o.body = p.ToJson();
+  return o;
+}
+
+Outcome V2ErrorOutcome(const Problem& p) {
+  Outcome o;
+  o.status = p.status;
+  JsonWriter w(&o.body);
+  w.BeginObject().Key("error").String(p.detail).Key("code").String(p.code).EndObject();
+  return o;
+}
+
+Outcome MethodNotAllowed(std::string_view allow, bool v2) {
+  Problem p = MakeProblem("method_not_allowed", "use " + std::string(allow));
+  Outcome o = v2 ? V2ErrorOutcome(p) : ProblemOutcome(p);
+  o.headers.emplace_back("Allow", std::string(allow));
+  return o;
+}
 
 FunctionCore::FunctionCore(std::unique_ptr<Engine> engine, FunctionIdentity id,
                            InferenceLimits limits, const Clock* clock, const EventLog* log)
@@ -157,39 +98,110 @@ std::string FunctionCore::NextRequestId() {
   return buf;
 }
 
+FunctionCore::RequestFacts FunctionCore::Facts(const Invocation& inv, int64_t t0) {
+  RequestFacts f;
+  f.t0 = t0;
+  f.request_id = inv.request_id && !inv.request_id->empty() && inv.request_id->size() <= 200
+                     ? *inv.request_id
+                     : NextRequestId();
+  f.method = std::string(inv.method);
+  f.path = std::string(inv.path);
+  f.input_bytes = inv.body.size();
+  return f;
+}
+
+void FunctionCore::Finish(const RequestFacts& facts, Route route, const std::string& error_code,
+                          Outcome* out, const BatchedResult* batch) {
+  // Probes (health, readiness, metrics) are not requests: only the first inference is cold.
+  bool inference = route == kInfer || route == kBatch || route == kV2Infer;
+  bool cold = inference && cold_.load(std::memory_order_relaxed) && cold_.exchange(false);
+  out->headers.emplace_back("X-Request-Id", facts.request_id);
+  int64_t micros = (clock_->MonotonicNanos() - facts.t0) / 1000;
+  stats_.Record(route, out->status, micros);
+  if (log_->enabled()) {
+    EventLog::Line line = log_->Begin("request", out->status >= 500 ? "error" : "info");
+    JsonWriter& w = line.w();
+    w.Key("request_id").String(facts.request_id);
+    w.Key("route").String(kRouteLabels[route]);
+    w.Key("method").String(facts.method);
+    w.Key("path").String(facts.path);
+    w.Key("status").Int(out->status);
+    if (!error_code.empty()) w.Key("code").String(error_code);
+    w.Key("handler_ms").Double(static_cast<double>(micros) / 1000.0);
+    if (batch != nullptr) {
+      w.Key("batch_rows").Int(batch->batch_rows);
+      w.Key("batch_requests").Int(batch->batch_requests);
+      w.Key("queue_ms").Double(batch->queue_ms);
+    }
+    w.Key("input_bytes").Uint(facts.input_bytes);
+    w.Key("output_bytes").Uint(out->body.size());
+    w.Key("cold_start").Bool(cold);
+    log_->Emit(line);
+  }
+}
+
 Outcome FunctionCore::Handle(const Invocation& inv) {
   int64_t t0 = clock_->MonotonicNanos();
   Route route = kOther;
   std::string error_code;
-  Outcome out = Dispatch(inv, &route, &error_code);
-  // Probes (health, readiness, metrics) are not requests: only the first inference is cold.
-  bool inference = route == kInfer || route == kBatch || route == kV2Infer;
-  bool cold = inference && cold_.load(std::memory_order_relaxed) && cold_.exchange(false);
-  std::string request_id =
-      inv.request_id && !inv.request_id->empty() && inv.request_id->size() <= 200 ? *inv.request_id
-                                                                                  : NextRequestId();
-  out.headers.emplace_back("X-Request-Id", request_id);
-  int64_t micros = (clock_->MonotonicNanos() - t0) / 1000;
-  stats_.Record(route, out.status, micros);
-  if (log_->enabled()) {
-    EventLog::Line line = log_->Begin("request", out.status >= 500 ? "error" : "info");
-    JsonWriter& w = line.w();
-    w.Key("request_id").String(request_id);
-    w.Key("route").String(kRouteLabels[route]);
-    w.Key("method").String(inv.method);
-    w.Key("path").String(inv.path);
-    w.Key("status").Int(out.status);
-    if (!error_code.empty()) w.Key("code").String(error_code);
-    w.Key("handler_ms").Double(static_cast<double>(micros) / 1000.0);
-    w.Key("input_bytes").Uint(inv.body.size());
-    w.Key("output_bytes").Uint(out.body.size());
-    w.Key("cold_start").Bool(cold);
-    log_->Emit(line);
-  }
+  Outcome out = Dispatch(inv, &route, &error_code, nullptr);
+  Finish(Facts(inv, t0), route, error_code, &out, nullptr);
   return out;
 }
 
-Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string* error_code) {
+void FunctionCore::HandleAsync(const Invocation& inv, std::function<void(Outcome)> done) {
+  if (batcher_ == nullptr) {
+    done(Handle(inv));
+    return;
+  }
+  int64_t t0 = clock_->MonotonicNanos();
+  Route route = kOther;
+  std::string error_code;
+  auto deferred = std::make_shared<Deferred>();
+  Outcome out = Dispatch(inv, &route, &error_code, deferred.get());
+  RequestFacts facts = Facts(inv, t0);
+  if (out.status != 0) {
+    Finish(facts, route, error_code, &out, nullptr);
+    done(std::move(out));
+    return;
+  }
+  const PreparedInputs* prepared = &deferred->prepared;
+  RunLimits limits = deferred->limits;
+  batcher_->Submit(prepared, limits,
+                   [this, deferred = std::move(deferred), facts = std::move(facts), route,
+                    done = std::move(done)](BatchedResult r) {
+                     std::string code;
+                     Outcome o = deferred->finish(std::move(r.outputs), deferred->prepared, &code);
+                     Finish(facts, route, code, &o, &r);
+                     done(std::move(o));
+                   });
+}
+
+Status FunctionCore::EnableBatching(const BatchingOptions& options) {
+  if (!options.enabled()) return Status::Ok();
+  batcher_ = std::make_unique<Batcher>(engine_.get(), options, clock_);
+  return batcher_->Calibrate();
+}
+
+Outcome FunctionCore::RunOrDefer(
+    PreparedInputs prepared, const RunLimits& limits,
+    std::function<Outcome(StatusOr<std::vector<Tensor>>, const PreparedInputs&, std::string*)>
+        finish,
+    std::string* error_code, Deferred* deferred) {
+  if (deferred != nullptr && batcher_ != nullptr) {
+    deferred->prepared = std::move(prepared);
+    deferred->limits = limits;
+    deferred->finish = std::move(finish);
+    Outcome pending;
+    pending.status = 0;
+    return pending;
+  }
+  auto result = RunPrepared(*engine_, prepared, limits);
+  return finish(std::move(result), prepared, error_code);
+}
+
+Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string* error_code,
+                               Deferred* deferred) {
   RunLimits limits;
   if (inv.deadline_wall_ms > 0) {
     // Stop the model in time to still send the answer: the kernel running at the deadline must
@@ -215,7 +227,7 @@ Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string*
   if (path == "/v1/infer") {
     *route = kInfer;
     if (inv.method != "POST") return fail(MethodNotAllowed("POST", false), "method_not_allowed");
-    return Infer(inv, limits, error_code);
+    return Infer(inv, limits, error_code, deferred);
   }
   if (path == "/v1/batch") {
     *route = kBatch;
@@ -249,10 +261,11 @@ Outcome FunctionCore::Dispatch(const Invocation& inv, Route* route, std::string*
       const bool infer = action == "infer";
       *route = infer ? kInfer : kBatch;
       if (inv.method != "POST") return fail(MethodNotAllowed("POST", false), "method_not_allowed");
-      return infer ? Infer(inv, limits, error_code) : Batch(inv, limits, error_code);
+      return infer ? Infer(inv, limits, error_code, deferred) : Batch(inv, limits, error_code);
     }
   }
-  if (path == "/v2" || path.rfind("/v2/", 0) == 0) return V2(inv, limits, route, error_code);
+  if (path == "/v2" || path.rfind("/v2/", 0) == 0)
+    return V2(inv, limits, route, error_code, deferred);
   return fail(ProblemOutcome(MakeProblem("not_found", "no route for " + std::string(inv.path))),
               "not_found");
 }
@@ -274,8 +287,8 @@ std::optional<Json> FunctionCore::JsonRequestBody(const Invocation& inv, Problem
   return std::nullopt;
 }
 
-Outcome FunctionCore::Infer(const Invocation& inv, const RunLimits& limits,
-                            std::string* error_code) {
+Outcome FunctionCore::Infer(const Invocation& inv, const RunLimits& limits, std::string* error_code,
+                            Deferred* deferred) {
   auto fail = [&](const Problem& p) {
     *error_code = p.code;
     return ProblemOutcome(p);
@@ -307,20 +320,29 @@ Outcome FunctionCore::Infer(const Invocation& inv, const RunLimits& limits,
     Status s = EncodeTextInputs(*engine_->pipeline(), &*prepared, &budget);
     if (!s.ok()) return fail(ProblemFromStatus(s));
   }
-  auto result = RunPrepared(*engine_, *prepared, limits);
-  if (!result.ok()) return fail(ProblemFromStatus(result.status()));
-  auto reported = ReportOutputs(engine_->pipeline(), std::move(result).value(), prepared->inputs);
-  if (!reported.ok()) return fail(ProblemFromStatus(reported.status()));
-  DropSingleBatchDim(*prepared, &*reported);
-  Outcome o;
-  o.body.reserve(256);
-  JsonWriter w(&o.body);
-  w.BeginObject();
-  w.Key("model").String(id_.model_name);
-  w.Key("version").String(id_.model_version);
-  WriteSeedOutputs(*reported, &w);
-  w.EndObject();
-  return o;
+  // The answer, from the outputs: now, or later on a batcher's runner (it holds no reference to
+  // the request).
+  auto finish = [this](StatusOr<std::vector<Tensor>> result, const PreparedInputs& p,
+                       std::string* code) {
+    auto fail_with = [&](const Problem& problem) {
+      *code = problem.code;
+      return ProblemOutcome(problem);
+    };
+    if (!result.ok()) return fail_with(ProblemFromStatus(result.status()));
+    auto reported = ReportOutputs(engine_->pipeline(), std::move(result).value(), p.inputs);
+    if (!reported.ok()) return fail_with(ProblemFromStatus(reported.status()));
+    DropSingleBatchDim(p, &*reported);
+    Outcome o;
+    o.body.reserve(256);
+    JsonWriter w(&o.body);
+    w.BeginObject();
+    w.Key("model").String(id_.model_name);
+    w.Key("version").String(id_.model_version);
+    WriteSeedOutputs(*reported, &w);
+    w.EndObject();
+    return o;
+  };
+  return RunOrDefer(std::move(prepared).value(), limits, std::move(finish), error_code, deferred);
 }
 
 Outcome FunctionCore::Batch(const Invocation& inv, const RunLimits& limits,
@@ -354,89 +376,8 @@ Outcome FunctionCore::Batch(const Invocation& inv, const RunLimits& limits,
   return o;
 }
 
-Outcome FunctionCore::V2(const Invocation& inv, const RunLimits& limits, Route* route,
-                         std::string* error_code) {
-  *route = kV2Meta;
-  auto fail = [&](const Problem& p) {
-    *error_code = p.code;
-    return V2ErrorOutcome(p);
-  };
-  std::string_view path = inv.path;
-  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-  std::vector<std::string_view> seg;
-  for (size_t pos = 1; pos <= path.size();) {
-    size_t next = path.find('/', pos);
-    if (next == std::string_view::npos) next = path.size();
-    seg.push_back(path.substr(pos, next - pos));
-    pos = next + 1;
-  }
-  bool get = inv.method == "GET" || inv.method == "HEAD";
-  Outcome o;
-  JsonWriter w(&o.body);
-  if (seg.size() == 1) {  // /v2
-    if (!get) return fail(MakeProblem("method_not_allowed", "use GET"));
-    w.BeginObject().Key("name").String("modelfn").Key("version").String(kServerVersion);
-    w.Key("extensions").BeginArray().String("binary_tensor_data").EndArray().EndObject();
-    return o;
-  }
-  if (seg.size() == 3 && seg[1] == "health" && (seg[2] == "live" || seg[2] == "ready")) {
-    if (!get) return fail(MakeProblem("method_not_allowed", "use GET"));
-    bool ok = seg[2] == "live" || ready();
-    o.status = ok ? 200 : 503;
-    w.BeginObject().Key(seg[2] == "live" ? "live" : "ready").Bool(ok).EndObject();
-    return o;
-  }
-  if (seg.size() < 3 || seg[1] != "models") {
-    return fail(MakeProblem("not_found", "no route for " + std::string(inv.path)));
-  }
-  // /v2/models/{m}[/versions/{v}][/ready|/infer]
-  std::string_view model = seg[2];
-  size_t next = 3;
-  std::string_view version;
-  if (seg.size() >= 5 && seg[3] == "versions") {
-    version = seg[4];
-    next = 5;
-  }
-  std::string_view action = next < seg.size() ? seg[next] : std::string_view();
-  if (next + (action.empty() ? 0 : 1) != seg.size() ||
-      (!action.empty() && action != "ready" && action != "infer")) {
-    return fail(MakeProblem("not_found", "no route for " + std::string(inv.path)));
-  }
-  if (!AnsweredName(model)) {
-    return fail(MakeProblem("not_found", "unknown model '" + std::string(model) +
-                                             "'; this function serves '" + id_.model_name + "'"));
-  }
-  if (!version.empty() && version != id_.model_version) {
-    return fail(MakeProblem("not_found", "model '" + id_.model_name + "' has no version '" +
-                                             std::string(version) + "'; it serves version '" +
-                                             id_.model_version + "'"));
-  }
-  if (action == "infer") {
-    *route = kV2Infer;
-    if (inv.method != "POST") return fail(MakeProblem("method_not_allowed", "use POST"));
-    return V2Infer(inv, limits, error_code);
-  }
-  if (!get) return fail(MakeProblem("method_not_allowed", "use GET"));
-  if (action == "ready") {
-    o.status = ready() ? 200 : 503;
-    w.BeginObject().Key("name").String(id_.model_name).Key("ready").Bool(ready()).EndObject();
-    return o;
-  }
-  const ModelSchema& s = engine_->schema();
-  w.BeginObject();
-  w.Key("name").String(id_.model_name);
-  w.Key("versions").BeginArray().String(id_.model_version).EndArray();
-  w.Key("platform").String("onnxruntime_onnx");
-  w.Key("inputs");
-  WriteSpecs(w, s.inputs, false, engine_->pipeline(), SpecStyle::kV2Inputs);
-  w.Key("outputs");
-  WriteSpecs(w, AnsweredOutputs(*engine_), false);
-  w.EndObject();
-  return o;
-}
-
 Outcome FunctionCore::V2Infer(const Invocation& inv, const RunLimits& limits,
-                              std::string* error_code) {
+                              std::string* error_code, Deferred* deferred) {
   auto fail = [&](const Problem& p) {
     *error_code = p.code;
     return V2ErrorOutcome(p);
@@ -475,95 +416,31 @@ Outcome FunctionCore::V2Infer(const Invocation& inv, const RunLimits& limits,
     Status s = EncodeTextInputs(*engine_->pipeline(), &*prepared, &budget);
     if (!s.ok()) return fail(ProblemFromStatus(s));
   }
-  auto result = RunPrepared(*engine_, *prepared, limits);
-  if (!result.ok()) return fail(ProblemFromStatus(result.status()));
-  auto reported = ReportOutputs(engine_->pipeline(), std::move(result).value(), prepared->inputs);
-  if (!reported.ok()) return fail(ProblemFromStatus(reported.status()));
-  std::vector<Tensor> outputs;
-  outputs.reserve(reported->size());
-  for (ReportedOutput& r : *reported) outputs.push_back(ReportedToV2Tensor(std::move(r)));
-  Outcome o;
-  auto header_len = WriteV2Response(id_.model_name, id_.model_version, doc->Find("id"), outputs,
-                                    prepared->binary_outputs, &o.body);
-  if (header_len) {
-    o.content_type = "application/octet-stream";
-    o.headers.emplace_back("Inference-Header-Content-Length", std::to_string(*header_len));
-  }
-  return o;
-}
-
-Outcome FunctionCore::Health() {
-  Outcome o;
-  o.status = ready() ? 200 : 503;
-  JsonWriter w(&o.body);
-  w.BeginObject();
-  w.Key("status").String(ready() ? "ok" : "loading");
-  w.Key("model").String(id_.model_name);
-  w.Key("version").String(id_.model_version);
-  w.Key("ready").Bool(ready());
-  w.Key("uptime_s").Double(static_cast<double>(clock_->MonotonicNanos() - start_nanos_) / 1e9);
-  w.Key("cold_start").BeginObject();
-  w.Key("runtime_init_ms").Double(timings_.runtime_init_ms);
-  w.Key("model_fetch_ms").Double(timings_.model_fetch_ms);
-  w.Key("model_verify_ms").Double(timings_.model_verify_ms);
-  w.Key("model_load_ms").Double(timings_.model_load_ms);
-  w.Key("ort_env_ms").Double(timings_.ort_env_ms);
-  w.Key("warmup_ms").Double(timings_.warmup_ms);
-  w.Key("first_request_served").Bool(!cold_.load());
-  w.EndObject();
-  w.Key("requests").Uint(stats_.Total());
-  w.EndObject();
-  return o;
-}
-
-Outcome FunctionCore::Models() {
-  Outcome o;
-  JsonWriter w(&o.body);
-  w.BeginObject().Key("models").BeginArray().BeginObject();
-  w.Key("name").String(id_.model_name);
-  w.Key("version").String(id_.model_version);
-  w.Key("ready").Bool(ready());
-  w.Key("inputs");
-  WriteSpecs(w, engine_->schema().inputs, true, engine_->pipeline(), SpecStyle::kV1Inputs);
-  w.Key("outputs");
-  WriteSpecs(w, engine_->schema().outputs, true, engine_->pipeline(), SpecStyle::kV1Outputs);
-  w.EndObject().EndArray().EndObject();
-  return o;
-}
-
-Outcome FunctionCore::Metrics() {
-  Outcome o;
-  o.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  std::string& out = o.body;
-  stats_.AppendPrometheus(&out);
-  char buf[2048];
-  snprintf(buf, sizeof buf,
-           "# HELP modelfn_model_info The model this instance serves.\n"
-           "# TYPE modelfn_model_info gauge\n"
-           "modelfn_model_info{model=\"%s\",version=\"%s\"} 1\n"
-           "# HELP modelfn_ready Whether the model is loaded and serving.\n"
-           "# TYPE modelfn_ready gauge\nmodelfn_ready %d\n"
-           "# HELP modelfn_cold_starts_total Cold starts of this process (1 once the first request "
-           "is served).\n"
-           "# TYPE modelfn_cold_starts_total counter\nmodelfn_cold_starts_total %d\n",
-           id_.model_name.c_str(), id_.model_version.c_str(), ready() ? 1 : 0,
-           cold_.load() ? 0 : 1);
-  out.append(buf);
-  snprintf(buf, sizeof buf,
-           "# HELP modelfn_init_phase_seconds Duration of each init phase of this process.\n"
-           "# TYPE modelfn_init_phase_seconds gauge\n"
-           "modelfn_init_phase_seconds{phase=\"runtime_init\"} %.6f\n"
-           "modelfn_init_phase_seconds{phase=\"model_fetch\"} %.6f\n"
-           "modelfn_init_phase_seconds{phase=\"model_verify\"} %.6f\n"
-           "modelfn_init_phase_seconds{phase=\"model_load\"} %.6f\n"
-           "modelfn_init_phase_seconds{phase=\"warmup\"} %.6f\n"
-           "# HELP modelfn_uptime_seconds Seconds since the function started.\n"
-           "# TYPE modelfn_uptime_seconds gauge\nmodelfn_uptime_seconds %.3f\n",
-           timings_.runtime_init_ms / 1e3, timings_.model_fetch_ms / 1e3,
-           timings_.model_verify_ms / 1e3, timings_.model_load_ms / 1e3, timings_.warmup_ms / 1e3,
-           static_cast<double>(clock_->MonotonicNanos() - start_nanos_) / 1e9);
-  out.append(buf);
-  return o;
+  // The answer, from the outputs: now, or later on a batcher's runner. It keeps the request's
+  // "id" (the parsed header) for the answer.
+  auto id_doc = std::make_shared<Json>(std::move(doc).value());
+  auto finish = [this, id_doc](StatusOr<std::vector<Tensor>> result, const PreparedInputs& p,
+                               std::string* code) {
+    auto fail_with = [&](const Problem& problem) {
+      *code = problem.code;
+      return V2ErrorOutcome(problem);
+    };
+    if (!result.ok()) return fail_with(ProblemFromStatus(result.status()));
+    auto reported = ReportOutputs(engine_->pipeline(), std::move(result).value(), p.inputs);
+    if (!reported.ok()) return fail_with(ProblemFromStatus(reported.status()));
+    std::vector<Tensor> outputs;
+    outputs.reserve(reported->size());
+    for (ReportedOutput& r : *reported) outputs.push_back(ReportedToV2Tensor(std::move(r)));
+    Outcome o;
+    auto header_len = WriteV2Response(id_.model_name, id_.model_version, id_doc->Find("id"),
+                                      outputs, p.binary_outputs, &o.body);
+    if (header_len) {
+      o.content_type = "application/octet-stream";
+      o.headers.emplace_back("Inference-Header-Content-Length", std::to_string(*header_len));
+    }
+    return o;
+  };
+  return RunOrDefer(std::move(prepared).value(), limits, std::move(finish), error_code, deferred);
 }
 
 }  // namespace modelfn

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,8 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "engine/engine.h"
+#include "function/batch_policy.h"
+#include "function/batcher.h"
 #include "function/inference.h"
 #include "function/stats.h"
 #include "http/problem.h"
@@ -64,7 +67,20 @@ class FunctionCore {
                const Clock* clock, const EventLog* log);
 
   // Handles one invocation. Thread-safe. Never throws; every failure becomes an error Outcome.
+  // Runs the model on the caller's thread, batching or not.
   Outcome Handle(const Invocation& inv);
+
+  // The same, answering through `done`: with batching enabled, an inference (/v1/infer, V2
+  // infer) is prepared on the caller's thread and queued for the batcher, whose runner thread
+  // then calls `done`; everything else (and every request without batching) calls `done` before
+  // returning. `inv` need not outlive this call.
+  void HandleAsync(const Invocation& inv, std::function<void(Outcome)> done);
+
+  // Turns dynamic batching on (batcher.h) for HandleAsync, and measures the model's Run time per
+  // batch size. Call before the first request. The error of calibration is returned (batching
+  // stays on and learns from real runs).
+  Status EnableBatching(const BatchingOptions& options);
+  const Batcher* batcher() const { return batcher_.get(); }
 
   // Marks the end of the init phase (timings for health/metrics) and flips readiness.
   void SetReady(const InitTimings& timings);
@@ -94,12 +110,45 @@ class FunctionCore {
     kRouteCount
   };
 
-  Outcome Dispatch(const Invocation& inv, Route* route, std::string* error_code);
+  // An inference whose run was left to the batcher: its inputs, and how its outputs become the
+  // answer. Dispatch returns an Outcome of status 0 when it filled one.
+  struct Deferred {
+    PreparedInputs prepared;
+    RunLimits limits;
+    std::function<Outcome(StatusOr<std::vector<Tensor>>, const PreparedInputs&,
+                          std::string* error_code)>
+        finish;
+  };
+  // What the request log line needs of an invocation once it is gone.
+  struct RequestFacts {
+    int64_t t0 = 0;
+    std::string request_id;
+    std::string method;
+    std::string path;
+    size_t input_bytes = 0;
+  };
+  RequestFacts Facts(const Invocation& inv, int64_t t0);
+  // Stats, the X-Request-Id header and the request log line; `batch` when the batcher ran it.
+  void Finish(const RequestFacts& facts, Route route, const std::string& error_code, Outcome* out,
+              const BatchedResult* batch);
+
+  // `deferred` non-null: an inference may be left to the batcher (see Deferred).
+  Outcome Dispatch(const Invocation& inv, Route* route, std::string* error_code,
+                   Deferred* deferred);
   std::optional<Json> JsonRequestBody(const Invocation& inv, Problem* problem) const;
-  Outcome Infer(const Invocation& inv, const RunLimits& limits, std::string* error_code);
+  Outcome Infer(const Invocation& inv, const RunLimits& limits, std::string* error_code,
+                Deferred* deferred);
   Outcome Batch(const Invocation& inv, const RunLimits& limits, std::string* error_code);
-  Outcome V2(const Invocation& inv, const RunLimits& limits, Route* route, std::string* error_code);
-  Outcome V2Infer(const Invocation& inv, const RunLimits& limits, std::string* error_code);
+  Outcome V2(const Invocation& inv, const RunLimits& limits, Route* route, std::string* error_code,
+             Deferred* deferred);
+  Outcome V2Infer(const Invocation& inv, const RunLimits& limits, std::string* error_code,
+                  Deferred* deferred);
+  // Runs `prepared` now and finishes it, or (deferred non-null) leaves both to the batcher.
+  Outcome RunOrDefer(
+      PreparedInputs prepared, const RunLimits& limits,
+      std::function<Outcome(StatusOr<std::vector<Tensor>>, const PreparedInputs&, std::string*)>
+          finish,
+      std::string* error_code, Deferred* deferred);
   Outcome Health();
   Outcome Models();
   Outcome Metrics();
@@ -118,6 +167,8 @@ class FunctionCore {
   std::atomic<bool> cold_{true};
   std::atomic<uint64_t> next_id_{0};
   std::string id_prefix_;
+  // Declared after engine_: goes first, its runners done before the engine is.
+  std::unique_ptr<Batcher> batcher_;
 };
 
 }  // namespace modelfn

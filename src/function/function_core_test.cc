@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <limits>
+#include <mutex>
 
 #include "engine/fake_engine.h"
 #include "engine/ort_engine.h"
@@ -430,6 +432,75 @@ TEST_F(CoreTest, NotReadyAnswers503) {
   EXPECT_EQ(Call("POST", "/v1/infer", R"({"inputs":[1,2]})").body,
             R"({"model":"m","version":"1","outputs":{"y":[1,2]}})");
   EXPECT_EQ(raw->runs(), 1);
+}
+
+TEST_F(CoreTest, BatchedInferencesAnswerAsUnbatchedOnes) {
+  Use("tests/models/add2/model.onnx", "add2");
+  const std::vector<std::string> bodies = {R"({"inputs":{"a":[[1,2,3]],"b":[[3,2,1]]}})",
+                                           R"({"inputs":{"a":[[0,0,9]],"b":[[1,1,1]]}})",
+                                           R"({"inputs":{"a":[[5,5,5]],"b":[[4,6,5]]}})"};
+  std::vector<std::string> unbatched;
+  for (const std::string& b : bodies) unbatched.push_back(Call("POST", "/v1/infer", b).body);
+  BatchingOptions o;
+  o.max_batch = 3;
+  o.max_delay_ms = 600'000;  // the third row releases the Run
+  o.runners = 1;
+  ASSERT_TRUE(core_->EnableBatching(o).ok());
+  // Not an inference: answered before HandleAsync returns.
+  bool health = false;
+  Invocation h;
+  h.method = "GET";
+  h.path = "/v1/health";
+  core_->HandleAsync(h, [&](Outcome out) { health = out.status == 200; });
+  EXPECT_TRUE(health);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Outcome> answers(bodies.size());
+  size_t answered = 0;
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    std::string body = bodies[i];  // gone before the answer: the core keeps what it needs
+    Invocation inv;
+    inv.method = "POST";
+    inv.path = "/v1/infer";
+    inv.body = body;
+    core_->HandleAsync(inv, [&, i](Outcome out) {
+      std::lock_guard<std::mutex> lock(mu);
+      answers[i] = std::move(out);
+      ++answered;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return answered == bodies.size(); });
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_EQ(answers[i].status, 200);
+    EXPECT_EQ(answers[i].body, unbatched[i]);
+    EXPECT_FALSE(Header(answers[i], "X-Request-Id").empty());
+  }
+  std::string metrics = Call("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("modelfn_batch_merged_requests_total 3\n"), std::string::npos) << metrics;
+}
+
+TEST_F(CoreTest, ABatchedRequestThatFailsToPrepareIsAnsweredAtOnce) {
+  Use("tests/models/add2/model.onnx", "add2");
+  BatchingOptions o;
+  o.max_batch = 4;
+  o.max_delay_ms = 600'000;
+  o.runners = 1;
+  ASSERT_TRUE(core_->EnableBatching(o).ok());
+  Outcome got;
+  bool done = false;
+  Invocation inv;
+  inv.method = "POST";
+  inv.path = "/v1/infer";
+  inv.body = R"({"inputs":{"a":[[1,2]],"b":[[1,2,3]]}})";
+  core_->HandleAsync(inv, [&](Outcome out) {
+    got = std::move(out);
+    done = true;
+  });
+  ASSERT_TRUE(done);
+  EXPECT_EQ(Code(got), "shape_mismatch");
 }
 
 TEST_F(CoreTest, ElementCapIs413) {

@@ -9,15 +9,17 @@
 
 namespace modelfn {
 
-Status Warmup(Engine& engine) {
+StatusOr<std::vector<Tensor>> ZeroInputs(const Engine& engine, int64_t rows) {
   const ModelSchema& s = engine.schema();
   std::vector<Tensor> inputs(s.inputs.size());
-  std::vector<const Tensor*> ptrs;
   for (size_t i = 0; i < s.inputs.size(); ++i) {
     Tensor& t = inputs[i];
     t.name = s.inputs[i].name;
     t.dtype = s.inputs[i].dtype;
-    for (int64_t d : s.inputs[i].shape) t.shape.push_back(d < 0 ? 1 : d);
+    for (size_t d = 0; d < s.inputs[i].shape.size(); ++d) {
+      int64_t dim = s.inputs[i].shape[d];
+      t.shape.push_back(dim >= 0 ? dim : d == 0 ? rows : 1);
+    }
     // An image input runs at the size its images are prepared to, whatever the model allows.
     if (const ImageSpec* img = engine.pipeline() ? engine.pipeline()->ImageInput(i) : nullptr) {
       bool nchw = img->layout == "NCHW";
@@ -36,10 +38,16 @@ Status Warmup(Engine& engine) {
     } else {
       t.data.assign(static_cast<size_t>(n) * DTypeSize(t.dtype), 0);
     }
-    ptrs.push_back(&t);
   }
+  return inputs;
+}
+
+Status Warmup(Engine& engine) {
+  ASSIGN_OR_RETURN(std::vector<Tensor> inputs, ZeroInputs(engine, 1));
+  std::vector<const Tensor*> ptrs;
+  for (const Tensor& t : inputs) ptrs.push_back(&t);
   std::vector<size_t> outs;
-  for (size_t i = 0; i < s.outputs.size(); ++i) outs.push_back(i);
+  for (size_t i = 0; i < engine.schema().outputs.size(); ++i) outs.push_back(i);
   auto r = engine.Run(ptrs, outs);
   return r.ok() ? Status::Ok() : r.status();
 }

@@ -45,4 +45,9 @@ StatusOr<LoadedModel> LoadModelDir(const std::string& dir, const EngineFactory& 
 // models reject all-zero inputs.
 Status Warmup(Engine& engine);
 
+// Zero tensors for every input of the engine's model: fixed dimensions as declared, the first
+// dynamic one `rows`, others 1, an image input at its pipeline's size. ResourceExhausted
+// (reason warmup_skipped) when an input would exceed 2^20 elements.
+StatusOr<std::vector<Tensor>> ZeroInputs(const Engine& engine, int64_t rows);
+
 }  // namespace modelfn

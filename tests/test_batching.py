@@ -1,0 +1,119 @@
+"""Dynamic batching in modelfn-fn (--batching): concurrent requests merged into one Run answer
+exactly what they answer one at a time, each with its own errors; the metrics show the merging."""
+import json
+import re
+import subprocess
+import threading
+
+import pytest
+import requests
+
+from conftest import EXAMPLES, FN, MODELS
+
+
+def concurrently(url, bodies):
+    """POSTs every body at once (one thread and connection each); the responses, in order."""
+    barrier = threading.Barrier(len(bodies))
+    out = [None] * len(bodies)
+
+    def one(i):
+        with requests.Session() as s:
+            barrier.wait()
+            out[i] = s.post(url, data=json.dumps(bodies[i]),
+                            headers={"Content-Type": "application/json"}, timeout=30)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def metric(f, name):
+    text = f.get("/metrics").text
+    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    assert m, text
+    return float(m.group(1))
+
+
+def digit_rows():
+    rows = json.loads((EXAMPLES / "digits" / "requests" / "infer.json").read_text())["inputs"]
+    # 24 distinct rows: the example's 8, and each scaled twice
+    return rows + [[v * 0.5 for v in r] for r in rows] + [[min(v * 1.5, 16.0) for v in r] for r in rows]
+
+
+def test_batched_answers_equal_unbatched_ones(start_function):
+    plain = start_function(EXAMPLES / "digits")
+    # A window long enough that requests released together meet in it.
+    batched = start_function(EXAMPLES / "digits", args=["--batching", "max_batch=64,max_delay_ms=200"])
+    assert batched.init["batching"].startswith("max_batch=64,max_delay_ms=200,runners=")
+    assert batched.init["batch_run_ms"].startswith("1:")  # measured at load
+    bodies = [{"inputs": [row]} for row in digit_rows()]
+    expected = [plain.post("/v1/infer", b).json()["outputs"] for b in bodies]
+    got = concurrently(batched.url + "/v1/infer", bodies)
+    for want, r in zip(expected, got):
+        assert r.status_code == 200, r.text
+        outputs = r.json()["outputs"]
+        assert outputs["label"] == want["label"]
+        assert len(outputs["probabilities"]) == 1
+        assert outputs["probabilities"][0] == pytest.approx(want["probabilities"][0], rel=1e-5,
+                                                            abs=1e-7)
+        assert r.headers["X-Request-Id"]
+    lines = batched.requests_logged(len(bodies))
+    infer = [l for l in lines if l.get("path") == "/v1/infer"]
+    assert len(infer) == len(bodies)
+    assert all(l["status"] == 200 and l["batch_rows"] >= 1 for l in infer)
+    assert max(l["batch_requests"] for l in infer) > 1, infer
+    assert metric(batched, "modelfn_batch_merged_requests_total") > 1
+    assert metric(batched, "modelfn_batch_rows_count") < len(bodies)  # fewer Runs than requests
+
+
+def test_v2_requests_are_batched_too(start_function):
+    f = start_function(MODELS / "add2", args=["--batching", "max_batch=8,max_delay_ms=200"])
+    bodies = [{"id": f"r{i}", "inputs": [
+        {"name": "a", "shape": [1, 3], "datatype": "FP32", "data": [i, i + 1, i + 2]},
+        {"name": "b", "shape": [1, 3], "datatype": "FP32", "data": [1, 1, 1]}]} for i in range(8)]
+    got = concurrently(f.url + "/v2/models/add2/infer", bodies)
+    for i, r in enumerate(got):
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["id"] == f"r{i}"
+        out = {o["name"]: o for o in body["outputs"]}
+        assert out["sum"]["data"] == [i + 1, i + 2, i + 3]
+        assert out["sum"]["shape"] == [1, 3]
+    assert metric(f, "modelfn_batch_merged_requests_total") > 1
+
+
+def test_a_merged_run_that_cannot_be_split_answers_each_request_alone(start_function):
+    # fails/: y = Reshape(x, [-1, 4]). One row of 2 cannot be reshaped (a 500 model_error of its
+    # own), one row of 4 can; two rows of 2 merged could, but the answer's rows would not be theirs.
+    f = start_function(MODELS / "fails", args=["--batching", "max_batch=8,max_delay_ms=200"])
+    bodies = [{"inputs": [[1, 2]]}, {"inputs": [[3, 4]]}, {"inputs": [[1, 2, 3, 4]]}]
+    got = concurrently(f.url + "/v1/infer", bodies)
+    for r in got[:2]:
+        assert r.status_code == 500, r.text
+        assert r.headers["Content-Type"].startswith("application/problem+json")
+        assert r.json()["code"] == "model_error"
+    assert got[2].status_code == 200, got[2].text
+    assert got[2].json()["outputs"]["y"] == [[1, 2, 3, 4]]
+    # And the function goes on serving.
+    assert f.post("/v1/infer", {"inputs": [[5, 6, 7, 8]]}).json()["outputs"]["y"] == [[5, 6, 7, 8]]
+
+
+def test_bad_input_in_a_batched_function_is_a_typed_400(start_function):
+    f = start_function(EXAMPLES / "digits", args=["--batching", "on"])
+    good = {"inputs": [digit_rows()[0]]}
+    bodies = [good, {"inputs": [[1, 2, 3]]}, good, {"inputs": "nope"}, good]
+    got = concurrently(f.url + "/v1/infer", bodies)
+    assert [r.status_code for r in got] == [200, 400, 200, 400, 200]
+    assert got[1].json()["code"] == "shape_mismatch"
+    assert got[3].headers["Content-Type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("spec", ["max_batch=0", "max_delay_ms=soon", "speed=fast", "max_batch=8,"])
+def test_a_bad_batching_setting_is_a_usage_error(spec):
+    p = subprocess.run([str(FN), "--model", str(EXAMPLES / "digits"), "--batching", spec],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 2
+    assert b"batching" in p.stderr

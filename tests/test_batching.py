@@ -117,3 +117,25 @@ def test_a_bad_batching_setting_is_a_usage_error(spec):
                        capture_output=True, timeout=30)
     assert p.returncode == 2
     assert b"batching" in p.stderr
+
+
+def test_modelfn_up_batches_inside_http_instances(up, tmp_path):
+    from up_harness import config, fn_config, push
+    store = tmp_path / "models"
+    push(store, EXAMPLES / "digits", "digits", "1.0.0")
+    u = up(config(store, [fn_config("digits", mode="http", concurrency=32, max_instances=1,
+                                    min_instances=1,
+                                    batching={"max_batch": 32, "max_delay_ms": 200})]))
+    bodies = [{"inputs": [row]} for row in digit_rows()]
+    got = concurrently(u.url + "/v1/models/digits/infer", bodies)
+    labels = [r.json()["outputs"]["label"] for r in got]
+    assert all(r.status_code == 200 for r in got), [r.text for r in got if r.status_code != 200]
+    single = [u.post("/v1/models/digits/infer", b).json()["outputs"]["label"] for b in bodies]
+    assert labels == single
+    # The instance's own log (<state_dir>/logs/<function>.log): its init line names its batching,
+    # and its request lines show Runs shared by several requests.
+    log = u.dir / ".modelfn" / "logs" / "digits.log"
+    lines = [json.loads(l) for l in log.read_text().splitlines() if l.startswith("{")]
+    init = [l for l in lines if l.get("event") == "init" and l.get("mode") == "http"]
+    assert init and init[0]["batching"].startswith("max_batch=32,max_delay_ms=200"), init
+    assert max(l.get("batch_requests", 0) for l in lines if l.get("event") == "request") > 1

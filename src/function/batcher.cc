@@ -44,7 +44,7 @@ Batcher::~Batcher() {
   for (std::thread& t : runners_) t.join();
   for (Item& item : left) {
     BatchedResult r;
-    r.outputs = UnavailableError("the function is stopping");
+    r.outputs = Status(StatusCode::kUnavailable, "the function is stopping", "shutting_down");
     item.done(std::move(r));
   }
 }
@@ -61,7 +61,7 @@ void Batcher::Submit(const PreparedInputs* prepared, const RunLimits& limits, Do
     if (stopping_) {
       lock.unlock();
       BatchedResult r;
-      r.outputs = UnavailableError("the function is stopping");
+      r.outputs = Status(StatusCode::kUnavailable, "the function is stopping", "shutting_down");
       item.done(std::move(r));
       return;
     }

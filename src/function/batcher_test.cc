@@ -227,6 +227,7 @@ TEST(BatcherTest, StoppingFailsWhatIsStillQueued) {
   r.WaitFor(1);
   ASSERT_FALSE(r[0].outputs.ok());
   EXPECT_EQ(r[0].outputs.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(r[0].outputs.status().reason(), "shutting_down");
   EXPECT_TRUE(d.rows().empty());
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/cpu_quota.h"
 #include "common/files.h"
+#include "function/batch_policy.h"
 #include "platform/yaml.h"
 #include "store/store_uri.h"
 
@@ -160,15 +161,52 @@ Status ParseStart(const Json* v, const std::string& path, StartMode* out) {
   return Status::Ok();
 }
 
+// `batching:` (on | off | {max_batch: N, max_delay_ms: auto | N, p99_ms: N, runners: N}):
+// dynamic batching inside the function's instances, which read it from MODELFN_BATCHING.
+Status ParseBatching(const Json* b, const std::string& path, FunctionConfig* fn) {
+  if (b == nullptr || b->is_null()) return Status::Ok();
+  std::string spec;
+  if (b->is_bool()) {
+    spec = b->AsBool() ? "on" : "off";
+  } else if (b->is_string()) {
+    spec = b->AsString();
+  } else if (b->is_object()) {
+    for (const auto& [k, v] : b->AsObject()) {
+      if (!v.is_string() && !v.is_number()) {
+        return FieldError(path + "." + k, "expected a number (or auto for max_delay_ms)");
+      }
+      spec += (spec.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.AsString() : v.Dump());
+    }
+    if (spec.empty()) spec = "on";
+  } else {
+    return FieldError(path, "expected on, off or {max_batch, max_delay_ms, p99_ms, runners}");
+  }
+  auto options = ParseBatchingOptions(spec);
+  if (!options.ok()) return FieldError(path, options.status().message());
+  if (!options->enabled()) return Status::Ok();
+  if (fn->mode == InstanceMode::kLambda) {
+    return FieldError(path,
+                      "batching merges concurrent requests; lambda mode serves one per instance "
+                      "(use mode: http)");
+  }
+  if (fn->concurrency < 2) {
+    return FieldError(path,
+                      "batching merges concurrent requests; set concurrency above 1 (the "
+                      "requests an instance takes at once)");
+  }
+  fn->env["MODELFN_BATCHING"] = BatchingOptionsString(*options);
+  return Status::Ok();
+}
+
 StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, int host_cpus) {
   std::string path = "functions." + name;
   if (!ValidName(name)) return FieldError(path, "a function name is [A-Za-z0-9._-]{1,64}");
   Fields f(&v, path);
   RETURN_IF_ERROR(f.CheckObject());
-  RETURN_IF_ERROR(
-      f.CheckKnown({"model", "mode", "concurrency", "min_instances", "max_instances", "idle_ttl_s",
-                    "timeout_s", "memory_mb", "max_queue", "queue_timeout_s", "traffic",
-                    "sticky_traffic", "response_cache", "env", "command", "start", "face"}));
+  RETURN_IF_ERROR(f.CheckKnown({"model", "mode", "concurrency", "min_instances", "max_instances",
+                                "idle_ttl_s", "timeout_s", "memory_mb", "max_queue",
+                                "queue_timeout_s", "traffic", "sticky_traffic", "response_cache",
+                                "env", "command", "start", "face", "batching"}));
   FunctionConfig fn;
   fn.name = name;
   std::string model = name;
@@ -262,6 +300,7 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
       fn.env[k] = val.is_string() ? val.AsString() : val.Dump();
     }
   }
+  RETURN_IF_ERROR(ParseBatching(f.Get("batching"), f.Path("batching"), &fn));
   return fn;
 }
 

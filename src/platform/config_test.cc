@@ -123,6 +123,40 @@ TEST(ConfigTest, MistakesNameTheField) {
             "gateway.listen: expected HOST:PORT");
 }
 
+TEST(ConfigTest, BatchingReachesHttpInstancesThroughTheirEnvironment) {
+  auto c = Parse(
+      "functions:\n"
+      "  a: {mode: http, concurrency: 16, batching: {max_batch: 16, p99_ms: 50}}\n"
+      "  b: {mode: http, concurrency: 8, batching: on}\n"
+      "  c: {mode: http, concurrency: 8, batching: {max_delay_ms: auto, runners: 1}}\n"
+      "  d: {mode: http, concurrency: 8, batching: off}\n"
+      "  e: {mode: http, concurrency: 8}\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->functions[0].env.at("MODELFN_BATCHING"), "max_batch=16,max_delay_ms=auto,p99_ms=50");
+  EXPECT_EQ(c->functions[1].env.at("MODELFN_BATCHING"), "max_batch=32,max_delay_ms=auto");
+  EXPECT_EQ(c->functions[2].env.at("MODELFN_BATCHING"), "max_batch=32,max_delay_ms=auto,runners=1");
+  EXPECT_EQ(c->functions[3].env.count("MODELFN_BATCHING"), 0u);
+  EXPECT_EQ(c->functions[4].env.count("MODELFN_BATCHING"), 0u);
+}
+
+TEST(ConfigTest, BatchingMistakesNameTheField) {
+  EXPECT_EQ(Error("functions:\n  d: {batching: on}"),
+            "functions.d.batching: batching merges concurrent requests; lambda mode serves one per "
+            "instance (use mode: http)");
+  EXPECT_EQ(Error("functions:\n  d: {mode: http, batching: on}"),
+            "functions.d.batching: batching merges concurrent requests; set concurrency above 1 "
+            "(the requests an instance takes at once)");
+  EXPECT_NE(Error("functions:\n  d: {mode: http, concurrency: 4, batching: {max_batch: 0}}")
+                .find("functions.d.batching: batching: 'max_batch=0' is not one of"),
+            std::string::npos);
+  EXPECT_EQ(Error("functions:\n  d: {mode: http, concurrency: 4, batching: {max_batch: [1]}}"),
+            "functions.d.batching.max_batch: expected a number (or auto for max_delay_ms)");
+  EXPECT_EQ(Error("functions:\n  d: {mode: http, concurrency: 4, batching: [1]}"),
+            "functions.d.batching: expected on, off or {max_batch, max_delay_ms, p99_ms, runners}");
+  // A lambda-mode function may say it does not batch.
+  EXPECT_EQ(Error("functions:\n  d: {batching: off}"), "ok");
+}
+
 TEST(ConfigTest, FaceNamesTheCloudCodePathAndImpliesItsMode) {
   auto c = Parse(
       "functions:\n  a: {}\n  b: {mode: http}\n  c: {face: cloudevents, concurrency: 4}\n"

@@ -128,7 +128,7 @@ void Batcher::RunAlone(Item& item, int64_t start_ns) {
   r.batch_rows = rows;
   r.batch_requests = 1;
   if (r.outputs.ok() && rows <= options_.max_batch) model_.Observe(rows, run_ms);
-  Record(rows, 1, run_ms, {r.queue_ms});
+  Record(rows, 1, {r.queue_ms});
   item.done(std::move(r));
 }
 
@@ -166,15 +166,15 @@ void Batcher::RunItems(std::vector<Item> items) {
     auto r = engine_->Run(ptrs, first.outputs, limits);
     double run_ms = MsBetween(t0, clock_->MonotonicNanos());
     bool splittable = r.ok();
-    for (const Tensor& o : r.ok() ? *r : std::vector<Tensor>()) {
-      splittable = splittable && !o.shape.empty() && o.shape[0] == total;
+    if (splittable) {
+      for (const Tensor& o : *r) splittable = splittable && !o.shape.empty() && o.shape[0] == total;
     }
     if (splittable) {
       model_.Observe(static_cast<int>(total), run_ms);
       for (const Tensor& o : *r) per_output.push_back(SplitRows(o, rows));
       std::vector<double> waits;
       for (const Item& it : items) waits.push_back(MsBetween(it.enqueued_ns, start));
-      Record(static_cast<int>(total), static_cast<int>(items.size()), run_ms, waits);
+      Record(static_cast<int>(total), static_cast<int>(items.size()), waits);
       for (size_t j = 0; j < items.size(); ++j) {
         BatchedResult res;
         std::vector<Tensor> outs;
@@ -192,8 +192,7 @@ void Batcher::RunItems(std::vector<Item> items) {
   for (Item& it : items) RunAlone(it, start);
 }
 
-void Batcher::Record(int rows, int requests, double run_ms, const std::vector<double>& queue_ms) {
-  (void)run_ms;
+void Batcher::Record(int rows, int requests, const std::vector<double>& queue_ms) {
   std::lock_guard<std::mutex> lock(stats_mu_);
   ++runs_;
   rows_sum_ += static_cast<uint64_t>(rows);

@@ -72,7 +72,8 @@ class Batcher {
   // Runs `items` (one Run if they merge) and calls their dones. Without the lock.
   void RunItems(std::vector<Item> items);
   void RunAlone(Item& item, int64_t start_ns);
-  void Record(int rows, int requests, double run_ms, const std::vector<double>& queue_ms);
+  // Counts one Run of `rows` rows for `requests` requests that waited `queue_ms` each.
+  void Record(int rows, int requests, const std::vector<double>& queue_ms);
 
   Engine* engine_;
   const BatchingOptions options_;

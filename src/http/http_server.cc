@@ -105,11 +105,20 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler,
       shared_(std::make_shared<HttpResponder::Shared>(options_.workers)),
       commands_(static_cast<size_t>(options_.workers)),
       loop_live_(static_cast<size_t>(options_.workers), false),
-      loop_clients_done_(static_cast<size_t>(options_.workers), false) {
+      loop_clients_done_(static_cast<size_t>(options_.workers), false),
+      loop_clients_(new std::atomic<int>[static_cast<size_t>(options_.workers)]) {
+  for (int i = 0; i < options_.workers; ++i) loop_clients_[i].store(0);
   ReserveDescriptorForAccept();
 }
 
-HttpServer::~HttpServer() { shared_->Close(); }
+HttpServer::~HttpServer() {
+  shared_->Close();
+  for (const auto& mailbox : commands_) {  // connections handed to a loop that never ran
+    for (const LoopCommand& cmd : mailbox) {
+      if (cmd.adopt_fd >= 0) close(cmd.adopt_fd);
+    }
+  }
+}
 
 StatusOr<HttpServer::Attached> HttpServer::Attach(AttachOptions options, AsyncHttpHandler handler) {
   ASSIGN_OR_RETURN(auto fd_port, Listen(options.host, options.port));
@@ -166,8 +175,10 @@ std::vector<std::shared_ptr<HttpListener>> HttpServer::LoopStarted(int index) {
   current_server = this;
   current_loop = index;
   std::lock_guard<std::mutex> lock(attach_mu_);
-  loop_live_[static_cast<size_t>(index)] = true;
-  commands_[static_cast<size_t>(index)].clear();
+  size_t i = static_cast<size_t>(index);
+  loop_live_[i] = true;
+  // attached_ is what the loop serves now; only connections handed over before it ran remain.
+  std::erase_if(commands_[i], [](const LoopCommand& cmd) { return cmd.adopt_fd < 0; });
   return attached_;
 }
 
@@ -176,6 +187,34 @@ std::vector<HttpServer::LoopCommand> HttpServer::TakeCommands(int index) {
   std::vector<LoopCommand> out;
   out.swap(commands_[static_cast<size_t>(index)]);
   return out;
+}
+
+int HttpServer::LeastLoadedLoop(int self) const {
+  int best = self;
+  int least = loop_clients_[self].load(std::memory_order_relaxed);
+  for (int i = 0; i < options_.workers; ++i) {
+    int n = loop_clients_[i].load(std::memory_order_relaxed);
+    if (n < least) {
+      best = i;
+      least = n;
+    }
+  }
+  return best;
+}
+
+bool HttpServer::HandOff(int target, int fd, const HttpListener* listener) {
+  {
+    std::lock_guard<std::mutex> lock(attach_mu_);
+    size_t i = static_cast<size_t>(target);
+    if (loop_clients_done_[i]) return false;  // exited, or drained (a loop yet to start takes it)
+    LoopCommand cmd;
+    cmd.adopt_fd = fd;
+    cmd.adopt_listener = listener;
+    commands_[i].push_back(std::move(cmd));
+    loop_clients_[target].fetch_add(1, std::memory_order_relaxed);
+  }
+  shared_->Wake(target);
+  return true;
 }
 
 void HttpServer::AckRemoval(const LoopCommand& cmd) {
@@ -198,6 +237,11 @@ void HttpServer::LoopExited(int index) {
   loop_clients_done_[i] = true;
   for (const LoopCommand& cmd : commands_[i]) {
     if (cmd.pending && --*cmd.pending == 0) attach_cv_.notify_all();
+    if (cmd.adopt_fd >= 0) {  // handed over as this loop was leaving: nobody will serve it
+      close(cmd.adopt_fd);
+      connections_.fetch_sub(1);
+      loop_clients_[index].fetch_sub(1, std::memory_order_relaxed);
+    }
   }
   commands_[i].clear();
 }

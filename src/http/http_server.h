@@ -5,8 +5,11 @@
 // across threads), server_loop.h (one event loop), connection.h (one connection's state and its
 // TLS session), poller.h, tls_session.h (the TLS seam; OpenSSL in openssl_tls.h).
 //
-// Threading: `workers` event-loop threads share the listening sockets (EPOLLEXCLUSIVE); each owns
-// the connections it accepts (TLS handshake included) and runs the handler inline for them. The
+// Threading: `workers` event-loop threads share the listening sockets (EPOLLEXCLUSIVE). The loop
+// that accepts a client connection keeps it, or hands it to a loop holding fewer client
+// connections (the kernel wakes one waiter, which takes the whole backlog: without the hand-off a
+// burst of connects lands on one loop and the others idle). Each loop owns its connections (TLS
+// handshake included) and runs the handler inline for them. The
 // handler is synchronous and must be thread-safe. For inference on 1-2 vCPU instances this avoids
 // any cross-thread hand-off; a long handler delays only the connections of its own loop.
 #pragma once
@@ -179,7 +182,16 @@ class HttpServer {
     std::shared_ptr<HttpListener> add;  // or, when null:
     uint64_t remove = 0;
     std::shared_ptr<int> pending;  // Detach waits until it is 0 (guarded by attach_mu_)
+    // Or, when >= 0: a client connection another loop accepted, for this loop to serve.
+    int adopt_fd = -1;
+    const HttpListener* adopt_listener = nullptr;
   };
+  // The loop that should serve a client connection loop `self` just accepted: `self`, unless
+  // another loop holds fewer client connections (counting those handed to it on the way).
+  int LeastLoadedLoop(int self) const;
+  // Queues client connection `fd` (of `listener`) for loop `target` and counts it there. False
+  // when that loop no longer takes clients (the caller keeps the connection).
+  bool HandOff(int target, int fd, const HttpListener* listener);
   // Loop `index` starts: marks it live and returns the attached listeners it serves.
   std::vector<std::shared_ptr<HttpListener>> LoopStarted(int index);
   // Loop `index` takes its commands; acknowledges removals (under attach_mu_).
@@ -213,6 +225,8 @@ class HttpServer {
   std::atomic<bool> draining_{false};
   std::atomic<bool> listener_shut_{false};  // shutdown(2) of the listeners, once
   std::atomic<size_t> connections_{0};
+  // Per loop: client connections it serves or that were handed to it and not yet taken.
+  std::unique_ptr<std::atomic<int>[]> loop_clients_;
   HttpServerCounters counters_;
 };
 

@@ -34,6 +34,8 @@ ServerLoop::ServerLoop(HttpServer* server, int index)
 ServerLoop::~ServerLoop() {
   if (hook_ != nullptr) hook_->LoopExited();
   server_->connections_.fetch_sub(conns_.size());
+  server_->loop_clients_[index_].fetch_sub(static_cast<int>(client_conns_),
+                                           std::memory_order_relaxed);
   conns_.clear();
   server_->LoopExited(index_);
 }
@@ -71,6 +73,16 @@ void ServerLoop::WatchListeners(bool on) {
 
 void ServerLoop::ApplyCommands() {
   for (const HttpServer::LoopCommand& cmd : server_->TakeCommands(index_)) {
+    if (cmd.adopt_fd >= 0) {  // counted in connections_ and loop_clients_ by the loop that accepted
+      if (listening_) {
+        Adopt(cmd.adopt_fd, *cmd.adopt_listener);
+      } else {  // the drain began: as if it had arrived a moment later
+        close(cmd.adopt_fd);
+        server_->connections_.fetch_sub(1);
+        server_->loop_clients_[index_].fetch_sub(1, std::memory_order_relaxed);
+      }
+      continue;
+    }
     if (cmd.add) {
       attached_.push_back(cmd.add);
       if (accept_paused_until_ == 0) poller_.Add(cmd.add->fd, kListenerEvents, cmd.add.get());
@@ -110,7 +122,10 @@ void ServerLoop::Watch(Connection* c, bool write) {
 void ServerLoop::Close(Connection* c) {
   poller_.Remove(c->fd());
   server_->connections_.fetch_sub(1);
-  if (!c->listener->attached) --client_conns_;
+  if (!c->listener->attached) {
+    --client_conns_;
+    server_->loop_clients_[index_].fetch_sub(1, std::memory_order_relaxed);
+  }
   if (c->awaiting) awaiting_.erase(c->await_token);
   conns_.erase(c->fd());  // closes the socket
 }
@@ -275,16 +290,25 @@ void ServerLoop::AcceptAll(const void* tag) {
     }
     int one = 1;
     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto c = std::make_unique<Connection>(cfd, listener.limits, listener.tls);
-    c->listener = &listener;
-    if (!listener.attached) ++client_conns_;
-    c->last_active_ms = MonotonicMs();
-    if (c->tls())
-      c->handshake_deadline_ms = c->last_active_ms + server_->options_.tls_handshake_timeout_ms;
-    poller_.Add(cfd, EPOLLIN | EPOLLRDHUP, c.get());
     server_->connections_.fetch_add(1);
-    conns_.emplace(cfd, std::move(c));
+    if (!listener.attached) {
+      int target = server_->LeastLoadedLoop(index_);
+      if (target != index_ && server_->HandOff(target, cfd, &listener)) continue;
+      server_->loop_clients_[index_].fetch_add(1, std::memory_order_relaxed);
+    }
+    Adopt(cfd, listener);
   }
+}
+
+void ServerLoop::Adopt(int cfd, const HttpListener& listener) {
+  auto c = std::make_unique<Connection>(cfd, listener.limits, listener.tls);
+  c->listener = &listener;
+  if (!listener.attached) ++client_conns_;
+  c->last_active_ms = MonotonicMs();
+  if (c->tls())
+    c->handshake_deadline_ms = c->last_active_ms + server_->options_.tls_handshake_timeout_ms;
+  poller_.Add(cfd, EPOLLIN | EPOLLRDHUP, c.get());
+  conns_.emplace(cfd, std::move(c));
 }
 
 void ServerLoop::OnLingerReadable(Connection* c) {

@@ -1,4 +1,5 @@
-// One event loop of an HttpServer: accepts from the shared listener, reads, parses and answers
+// One event loop of an HttpServer: accepts from the shared listener (or takes the client
+// connections another loop accepted and handed over, to even the load), reads, parses and answers
 // the connections it accepted, writes the answers asynchronous handlers post to its mailbox, and
 // keeps the deadlines (read timeout -> 408, idle keep-alive, linger, drain).
 //
@@ -45,7 +46,10 @@ class ServerLoop {
   void ApplyCommands();
   // Closes every connection of the attached listener `l` and stops watching it.
   void DropAttached(const HttpListener* l);
+  // Accepts what the listener holds; client connections go to the least loaded loop.
   void AcceptAll(const void* listener);
+  // Serves accepted connection `cfd` on this loop (already counted in the server's totals).
+  void Adopt(int cfd, const HttpListener& listener);
   // TLS: takes the handshake on; once done, the connection reads like a plain one.
   void OnHandshake(Connection* c);
   void OnReadable(Connection* c);

@@ -56,14 +56,14 @@ def server_cmd(kind, model_dir, port):
     return [PY, str(ROOT / "bench" / "fastapi_peer.py"), str(model_dir), str(port)]
 
 
-def cold_start_ms(kind, model_dir, body_file, spec=None):
+def cold_start_ms(kind, model_dir, body_file):
     """Exec to first 200 answer on /v1/infer, measured by bench/coldstart_probe (C++, polls every
     200 us with fresh connections). kind "floor": exec to exit of a process that only creates the
     ONNX Runtime environment and session and runs once (bench/ort_run_loop with 0 seconds)."""
     probe = str(BUILD / "bench" / "coldstart_probe")
     if kind == "floor":
         cmd = [probe, "--exit", "--", str(BUILD / "bench" / "ort_run_loop"), str(model_dir / "model.onnx"),
-               spec["name"], str(spec["shape"][1]), "0"]
+               "--seconds", "0"]
     else:
         port = free_port()
         cmd = [probe, str(port), str(body_file), "--", *server_cmd(kind, model_dir, port)]
@@ -134,7 +134,7 @@ def main():
     print(f"model {manifest['name']}@{manifest['version']}, one row of {width} FP32 per request")
     print("(a) ONNX Runtime Run loop in-process ...", flush=True)
     raw = json.loads(subprocess.run([str(BUILD / "bench" / "ort_run_loop"), str(model_dir / "model.onnx"),
-                                     spec["name"], str(width), str(args.seconds), "2"],
+                                     "--seconds", str(args.seconds), "--threads", "2"],
                                     capture_output=True, text=True, check=True).stdout)
     print(f"    Run p50 {raw['p50_us']:.2f} us, p99 {raw['p99_us']:.2f} us; "
           f"2 threads {raw['throughput_rps']:.0f} runs/s; Env {raw['env_ms']:.1f} ms, session {raw['session_ms']:.1f} ms")
@@ -142,7 +142,7 @@ def main():
     print("cold starts ...", flush=True)
     cold = {}
     for kind, n in (("floor", args.cold_runs), ("modelfn", args.cold_runs), ("python", args.python_cold_runs)):
-        samples = [cold_start_ms(kind, model_dir, body_file, spec) for _ in range(n)]
+        samples = [cold_start_ms(kind, model_dir, body_file) for _ in range(n)]
         cold[kind] = {"median_ms": statistics.median(samples), "min_ms": min(samples),
                       "max_ms": max(samples), "runs": n}
         print(f"    {kind}: median {cold[kind]['median_ms']:.1f} ms (min {cold[kind]['min_ms']:.1f}, "

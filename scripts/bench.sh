@@ -13,6 +13,8 @@ scripts/build.sh
 # scripts/bench.sh --pipeline text and images through the manifest's pipeline against Python
 #                             (bench/pipeline_bench.py)
 # scripts/bench.sh --batching dynamic batching on and off on a medium model (bench/batching_bench.py)
+# scripts/bench.sh --coldstart cold start of a 23 MB model against ONNX Runtime's floor
+#                             (bench/coldstart_bench.py)
 # scripts/bench.sh --gateway-ab BASELINE_BUILD
 #                             the gateway's CPU and system calls per request, against an older
 #                             build, in alternating rounds (bench/gateway_ab.py; prints a table)
@@ -39,6 +41,10 @@ fi
 if [ "${1:-}" = "--batching" ]; then
   shift
   exec .venv/bin/python bench/batching_bench.py "$@"
+fi
+if [ "${1:-}" = "--coldstart" ]; then
+  shift
+  exec .venv/bin/python bench/coldstart_bench.py "$@"
 fi
 if [ "${1:-}" = "--store" ]; then
   shift

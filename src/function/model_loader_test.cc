@@ -36,21 +36,42 @@ TEST(ModelLoaderTest, LoadsVerifiesAndWarmsUp) {
   EXPECT_GT(m->timings.model_load_ms, 0);
 }
 
-TEST(ModelLoaderTest, TamperedModelIsNeverLoaded) {
+// The digest runs while the session is made from the same bytes in memory: a tampered model may
+// reach the engine factory, but its engine is dropped and the digest's error is the one reported,
+// whether the factory accepted the bytes or failed on them.
+TEST(ModelLoaderTest, TamperedModelIsNeverServed) {
   std::string dir = CopyExample("tampered");
   std::string bytes = ReadFile(dir + "/model.onnx").value();
   bytes[bytes.size() / 2] ^= 1;
   ASSERT_TRUE(WriteFileAtomic(dir + "/model.onnx", bytes).ok());
-  bool engine_made = false;
-  auto m = LoadModelDir(
-      dir,
-      [&](const std::string&, std::string_view) -> StatusOr<std::unique_ptr<Engine>> {
-        engine_made = true;
-        return InternalError("unreachable");
-      },
-      RealClock::Get());
-  EXPECT_EQ(m.status().reason(), "checksum_mismatch");
-  EXPECT_FALSE(engine_made);
+  for (bool factory_fails : {false, true}) {
+    SCOPED_TRACE(factory_fails ? "the factory fails" : "the factory makes an engine");
+    int engines_alive = 0;
+    struct CountedEngine : public Engine {
+      explicit CountedEngine(int* alive) : alive_(alive) { ++*alive_; }
+      ~CountedEngine() override { --*alive_; }
+      const ModelSchema& schema() const override { return schema_; }
+      StatusOr<std::vector<Tensor>> Run(const std::vector<const Tensor*>&,
+                                        const std::vector<size_t>&, const RunLimits&) override {
+        return InternalError("never run");
+      }
+      int* alive_;
+      ModelSchema schema_;
+    };
+    std::string seen;
+    auto m = LoadModelDir(
+        dir,
+        [&](const std::string&, std::string_view b) -> StatusOr<std::unique_ptr<Engine>> {
+          seen = std::string(b);
+          if (factory_fails) return InternalError("the engine could not parse it");
+          return std::unique_ptr<Engine>(std::make_unique<CountedEngine>(&engines_alive));
+        },
+        RealClock::Get());
+    EXPECT_EQ(m.status().reason(), "checksum_mismatch");
+    EXPECT_EQ(m.status().code(), StatusCode::kDataLoss);
+    EXPECT_EQ(seen, bytes);       // the factory saw exactly the bytes that failed their digest
+    EXPECT_EQ(engines_alive, 0);  // and whatever it made is gone
+  }
 }
 
 TEST(ModelLoaderTest, TruncatedModelIsRefused) {

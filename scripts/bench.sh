@@ -15,6 +15,8 @@ scripts/build.sh
 # scripts/bench.sh --batching dynamic batching on and off on a medium model (bench/batching_bench.py)
 # scripts/bench.sh --coldstart cold start of a 23 MB model against ONNX Runtime's floor
 #                             (bench/coldstart_bench.py)
+# scripts/bench.sh --threads   ONNX Runtime threads per Run, one and 16 connections
+#                             (bench/threads_bench.py)
 # scripts/bench.sh --gateway-ab BASELINE_BUILD
 #                             the gateway's CPU and system calls per request, against an older
 #                             build, in alternating rounds (bench/gateway_ab.py; prints a table)
@@ -45,6 +47,10 @@ fi
 if [ "${1:-}" = "--coldstart" ]; then
   shift
   exec .venv/bin/python bench/coldstart_bench.py "$@"
+fi
+if [ "${1:-}" = "--threads" ]; then
+  shift
+  exec .venv/bin/python bench/threads_bench.py "$@"
 fi
 if [ "${1:-}" = "--store" ]; then
   shift

@@ -210,7 +210,7 @@ StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::LoadImpl(std::string_view model_
     so.SetIntraOpNumThreads(options.intra_op_threads);
     so.SetInterOpNumThreads(options.inter_op_threads);
     so.SetExecutionMode(ORT_SEQUENTIAL);
-    so.AddConfigEntry("session.intra_op.allow_spinning", "0");
+    so.AddConfigEntry("session.intra_op.allow_spinning", options.spin ? "1" : "0");
     so.AddConfigEntry("session.inter_op.allow_spinning", "0");
     GraphOptimizationLevel level = ORT_ENABLE_ALL;
     switch (options.graph_optimization_level) {

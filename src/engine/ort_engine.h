@@ -9,15 +9,17 @@
 
 namespace modelfn {
 
-// Thread settings are chosen for serverless instances, where the CPU quota is small (often one or
-// two vCPUs) and billed: by default ONNX Runtime runs each request on the calling thread
-// (intra_op = inter_op = 1, sequential execution, no spinning). Requests run in parallel across the
-// server's worker threads, which are sized from the cgroup quota. A process with no ORT pool
-// threads can also be forked safely (template instances). Large compute-bound models that gain
-// from intra-op parallelism can raise intra_op_threads (env MODELFN_ORT_INTRA_OP_THREADS).
+// Thread settings: by default ONNX Runtime runs each request on the calling thread (intra_op =
+// inter_op = 1, sequential execution, no spinning), and requests run in parallel across the
+// server's worker threads; a process with no ORT pool threads can also be forked safely (template
+// instances). modelfn-fn chooses other values per face (function/ort_threads.h: every CPU and
+// spinning for the Lambda face's one event at a time).
 struct OrtEngineOptions {
   int intra_op_threads = 1;
   int inter_op_threads = 1;
+  // Whether idle intra-op pool threads spin a moment before sleeping (ONNX Runtime's
+  // session.intra_op.allow_spinning): shorter Runs of many small operators, paid in CPU time.
+  bool spin = false;
   // 0 disable, 1 basic, 2 extended, 99 all (ONNX Runtime's GraphOptimizationLevel).
   int graph_optimization_level = 99;
 };
@@ -33,10 +35,11 @@ class OrtEngine final : public Engine {
   // missing one is NotFound (reason "external_data_missing").
   static StatusOr<std::unique_ptr<OrtEngine>> Load(const std::string& model_path,
                                                    const OrtEngineOptions& options);
-  // The same, from the model's bytes in memory (the caller verified exactly these bytes; the
-  // model file is not read from disk again). `model_path` is where the bytes came from: it names
-  // the model in error messages and its folder is the one external data is read from (the
-  // working directory when it has no "/"). The bytes may be freed once this returns.
+  // The same, from the model's bytes in memory (the caller verifies exactly these bytes, before
+  // or while this runs, and drops the engine if they fail; the model file is not read again).
+  // `model_path` is where the bytes came from: it names the model in error messages and its folder
+  // is the one external data is read from (the working directory when it has no "/"). The bytes may
+  // be freed once this returns.
   static StatusOr<std::unique_ptr<OrtEngine>> LoadFromBytes(std::string_view model_bytes,
                                                             const std::string& model_path,
                                                             const OrtEngineOptions& options);

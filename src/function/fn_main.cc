@@ -25,6 +25,7 @@
 #include "function/function_core.h"
 #include "function/model_loader.h"
 #include "function/model_source.h"
+#include "function/ort_threads.h"
 #include "function/template_mode.h"
 #include "function/template_protocol.h"
 #include "http/http_server.h"
@@ -53,10 +54,16 @@ constexpr const char* kUsage =
     "                  AWS_LAMBDA_RUNTIME_API, FUNCTIONS_CUSTOMHANDLER_PORT, K_SERVICE, PORT)\n"
     "  --batching B    dynamic batching of concurrent requests over HTTP (env MODELFN_BATCHING):\n"
     "                  off (default), on, or max_batch=N,max_delay_ms=auto|N,p99_ms=N,runners=N\n"
+    "  --threads T     ONNX Runtime threads per Run (env MODELFN_ORT_INTRA_OP_THREADS): auto\n"
+    "                  (default: every CPU for the Lambda face's one event at a time, one per\n"
+    "                  request for the HTTP faces, CPUs / runners with batching) or N in [1, "
+    "256];\n"
+    "                  MODELFN_ORT_SPIN=auto|on|off: whether those threads spin between operators\n"
+    "                  (auto: on for the Lambda face with more than one thread)\n"
     "\n"
     "Environment: MODELFN_MAX_BODY_BYTES (default 6291456), MODELFN_MAX_ELEMENTS (default "
     "16777216),\n"
-    "MODELFN_ORT_INTRA_OP_THREADS (default 1), MODELFN_ORT_OPT_LEVEL (0|1|2|99, default 99),\n"
+    "MODELFN_ORT_OPT_LEVEL (0|1|2|99, default 99),\n"
     "MODELFN_LOG_REQUESTS (1|0, default 1), MODELFN_CACHE_DIR (default $TMPDIR/modelfn-cache),\n"
     "MODELFN_CACHE_MAX_BYTES (default 2147483648).\n"
     "MODELFN_TEMPLATE_FD=N: template mode (a platform's instance factory; docs/platform.md).\n"
@@ -72,6 +79,9 @@ struct Args {
   std::optional<std::string> face;   // --face
   std::string batching;              // --batching, else MODELFN_BATCHING
   BatchingOptions batching_options;  // parsed from `batching`
+  std::string threads;               // --threads, else MODELFN_ORT_INTRA_OP_THREADS ("" = auto)
+  std::string spin;                  // MODELFN_ORT_SPIN ("" = auto)
+  OrtThreadsChoice ort_threads;      // chosen in Main, before the model loads
 };
 
 bool ParseInt(const char* s, long lo, long hi, long* out) {
@@ -108,6 +118,8 @@ int ParseArgs(int argc, char** argv, Args* args) {
   }
   args->workers = static_cast<int>(EnvInt("MODELFN_WORKERS", 0, 0, 1024));
   if (const char* b = getenv("MODELFN_BATCHING")) args->batching = b;
+  if (const char* t = getenv("MODELFN_ORT_INTRA_OP_THREADS")) args->threads = t;
+  if (const char* t = getenv("MODELFN_ORT_SPIN")) args->spin = t;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -137,6 +149,10 @@ int ParseArgs(int argc, char** argv, Args* args) {
       const char* b = value();
       if (!b) break;
       args->batching = b;
+    } else if (a == "--threads") {
+      const char* t = value();
+      if (!t) break;
+      args->threads = t;
     } else if (a == "--workers") {
       if (!ParseInt(value(), 1, 1024, &v)) {
         fprintf(stderr, "modelfn-fn: --workers needs a number in [1, 1024]\n%s", kUsage);
@@ -154,6 +170,11 @@ int ParseArgs(int argc, char** argv, Args* args) {
     return 2;
   }
   args->batching_options = *batching;
+  // The choice itself needs the face and the CPUs (Main); the setting is checked here.
+  if (auto t = ChooseOrtThreads(args->threads, args->spin, OrtThreadsFacts()); !t.ok()) {
+    fprintf(stderr, "modelfn-fn: %s\n%s", t.status().message().c_str(), kUsage);
+    return 2;
+  }
   if (args->model.empty()) {
     // As a Lambda function the model ships in the deployment package by default.
     const char* task_root = getenv("LAMBDA_TASK_ROOT");
@@ -194,7 +215,7 @@ int InitFailure(const EventLog& log, const std::string& model, const Status& sta
 // paid itself, the template's init being logged by the template.
 EventLog::Line InitLine(const EventLog& log, const FunctionIdentity& id, const InitTimings& timings,
                         const std::optional<FetchedModel>& fetched, const std::string& source,
-                        const ForkedStart* forked) {
+                        const ForkedStart* forked, const OrtThreadsChoice& threads) {
   EventLog::Line line = log.Begin("init");
   JsonWriter& w = line.w();
   w.Key("start").String(forked != nullptr ? "fork" : "exec");
@@ -208,9 +229,13 @@ EventLog::Line InitLine(const EventLog& log, const FunctionIdentity& id, const I
   w.Key("runtime_init_ms").Double(timings.runtime_init_ms);
   w.Key("model_fetch_ms").Double(timings.model_fetch_ms);
   w.Key("model_verify_ms").Double(timings.model_verify_ms);
+  w.Key("model_digest_ms").Double(timings.model_digest_ms);
   w.Key("model_load_ms").Double(timings.model_load_ms);
   w.Key("ort_env_ms").Double(timings.ort_env_ms);
   w.Key("warmup_ms").Double(timings.warmup_ms);
+  w.Key("ort_intra_op_threads").Int(threads.intra_op);
+  w.Key("ort_spin").Bool(threads.spin);
+  w.Key("ort_threads_reason").String(threads.reason);
   if (timings.tokenizer_load_ms >= 0) {
     w.Key("tokenizer_load_ms").Double(timings.tokenizer_load_ms);
     w.Key("tokenizer_wait_ms").Double(timings.tokenizer_wait_ms);
@@ -240,7 +265,8 @@ InitTimings ServingTimings(const LoadedModel& loaded, const std::optional<Fetche
 int RunLambda(const FaceChoice& face, LoadedModel loaded,
               const std::optional<FetchedModel>& fetched, const EventLog& log,
               const EventLog& request_log, const Clock& clock, int64_t t_start,
-              const std::string& source, const ForkedStart* forked) {
+              const std::string& source, const ForkedStart* forked,
+              const OrtThreadsChoice& threads) {
   const std::string& api = face.endpoint;
   InferenceLimits limits;
   limits.max_elements = EnvInt("MODELFN_MAX_ELEMENTS", limits.max_elements, 1, 1L << 40);
@@ -252,7 +278,7 @@ int RunLambda(const FaceChoice& face, LoadedModel loaded,
   timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
   core.SetReady(timings);
   {
-    EventLog::Line line = InitLine(log, id, timings, fetched, source, forked);
+    EventLog::Line line = InitLine(log, id, timings, fetched, source, forked, threads);
     line.w().Key("mode").String("lambda");
     line.w().Key("face").String(FaceName(face.face)).Key("face_reason").String(face.reason);
     log.Emit(line);
@@ -308,7 +334,7 @@ void ToResponse(Outcome o, HttpResponse* resp) {
 // The serving path, after the init: the Runtime API loop or the HTTP server. Runs in an exec'd
 // process, or in an instance forked from a template (`forked`), whose environment it reads anew.
 int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel>& fetched,
-          const Clock& clock, int64_t t_start, const ForkedStart* forked, int intra_op_threads) {
+          const Clock& clock, int64_t t_start, const ForkedStart* forked) {
   bool log_requests = EnvInt("MODELFN_LOG_REQUESTS", 1, 0, 1) == 1;
   EventLog log(STDOUT_FILENO, &clock);
   EventLog request_log(log_requests ? STDOUT_FILENO : -1, &clock);
@@ -324,7 +350,7 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
                   "(POST /v1/batch still merges the items of one request)");
     }
     return RunLambda(*face, std::move(loaded), fetched, log, request_log, clock, t_start,
-                     args.model, forked);
+                     args.model, forked, args.ort_threads);
   }
   CpuQuota quota = ReadCpuQuota();
   int workers = args.workers > 0 ? args.workers : quota.EffectiveCpus();
@@ -439,14 +465,13 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
   timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
   core.SetReady(timings);
   {
-    EventLog::Line line = InitLine(log, id, timings, fetched, args.model, forked);
+    EventLog::Line line = InitLine(log, id, timings, fetched, args.model, forked, args.ort_threads);
     JsonWriter& w = line.w();
     w.Key("mode").String("http");
     w.Key("face").String(FaceName(face->face)).Key("face_reason").String(face->reason);
     w.Key("port").Int((*server)->port());
     w.Key("workers").Int(workers);
     w.Key("cpu_quota").Double(quota.quota_cpus);
-    w.Key("ort_intra_op_threads").Int(intra_op_threads);
     if (const Batcher* b = core.batcher()) {
       w.Key("batching").String(BatchingOptionsString(b->options()));
       w.Key("batch_run_ms").String(b->run_times().ToString());
@@ -491,7 +516,7 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
 // control socket. Returns the exit code of the template, or serves in a forked instance.
 int RunTemplate(int argc, char** argv, int control_fd, const Args& args, LoadedModel loaded,
                 const std::optional<FetchedModel>& fetched, const EventLog& log, const Clock& clock,
-                int64_t t_start, int intra_op_threads) {
+                int64_t t_start) {
   FunctionIdentity id{loaded.manifest.name, loaded.manifest.version};
   InitTimings timings = ServingTimings(loaded, fetched, nullptr);
   timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
@@ -506,7 +531,8 @@ int RunTemplate(int argc, char** argv, int control_fd, const Args& args, LoadedM
     w.EndObject();
   }
   {
-    EventLog::Line line = InitLine(log, id, timings, fetched, args.model, nullptr);
+    EventLog::Line line =
+        InitLine(log, id, timings, fetched, args.model, nullptr, args.ort_threads);
     line.w().Key("mode").String("template");
     log.Emit(line);
   }
@@ -523,8 +549,8 @@ int RunTemplate(int argc, char** argv, int control_fd, const Args& args, LoadedM
   own.model = args.model;
   int rc = ParseArgs(argc, argv, &own);
   if (rc != 0) return rc < 0 ? 0 : rc;
-  return Serve(own, std::move(loaded), fetched, clock, start->requested_ns, &*start,
-               intra_op_threads);
+  own.ort_threads = args.ort_threads;  // the session, and its threads, are the template's
+  return Serve(own, std::move(loaded), fetched, clock, start->requested_ns, &*start);
 }
 
 int Main(int argc, char** argv) {
@@ -562,7 +588,18 @@ int Main(int argc, char** argv) {
 
   EventLog log(STDOUT_FILENO, &clock);
   OrtEngineOptions ort;
-  ort.intra_op_threads = static_cast<int>(EnvInt("MODELFN_ORT_INTRA_OP_THREADS", 1, 1, 256));
+  OrtThreadsFacts facts;
+  facts.cpus = ReadCpuQuota().EffectiveCpus();
+  facts.one_at_a_time = face->face == Face::kLambda;
+  facts.forks_instances = control_fd >= 0;
+  if (args.batching_options.enabled() && !facts.one_at_a_time) {
+    facts.batch_runners = args.batching_options.runners > 0 ? args.batching_options.runners
+                          : args.workers > 0                ? args.workers
+                                                            : facts.cpus;
+  }
+  args.ort_threads = *ChooseOrtThreads(args.threads, args.spin, facts);  // checked by ParseArgs
+  ort.intra_op_threads = args.ort_threads.intra_op;
+  ort.spin = args.ort_threads.spin;
   ort.graph_optimization_level = static_cast<int>(EnvInt("MODELFN_ORT_OPT_LEVEL", 99, 0, 99));
   EngineFactory factory = [&](const std::string& path,
                               std::string_view bytes) -> StatusOr<std::unique_ptr<Engine>> {
@@ -593,10 +630,9 @@ int Main(int argc, char** argv) {
   }
   if (control_fd >= 0) {
     return RunTemplate(argc, argv, control_fd, args, std::move(loaded).value(), fetched, log, clock,
-                       t_start, ort.intra_op_threads);
+                       t_start);
   }
-  return Serve(args, std::move(loaded).value(), fetched, clock, t_start, nullptr,
-               ort.intra_op_threads);
+  return Serve(args, std::move(loaded).value(), fetched, clock, t_start, nullptr);
 }
 
 }  // namespace

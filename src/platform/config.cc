@@ -9,6 +9,7 @@
 #include "common/cpu_quota.h"
 #include "common/files.h"
 #include "function/batch_policy.h"
+#include "function/ort_threads.h"
 #include "platform/yaml.h"
 #include "store/store_uri.h"
 
@@ -198,6 +199,33 @@ Status ParseBatching(const Json* b, const std::string& path, FunctionConfig* fn)
   return Status::Ok();
 }
 
+// `threads:` (auto | N): ONNX Runtime threads per Run in the function's instances, which read it
+// from MODELFN_ORT_INTRA_OP_THREADS (function/ort_threads.h). Checked here, applied by Resolve.
+Status ParseThreads(const Json* t, const std::string& path, FunctionConfig* fn) {
+  if (t == nullptr || t->is_null()) return Status::Ok();
+  if (!t->is_string() && !t->is_number()) return FieldError(path, "expected auto or a number");
+  std::string setting = t->is_string() ? t->AsString() : t->Dump();
+  auto choice = ChooseOrtThreads(setting, "", OrtThreadsFacts());
+  if (!choice.ok()) return FieldError(path, choice.status().message());
+  fn->threads = setting;
+  return Status::Ok();
+}
+
+// What the function's instances are told about threads, once its start mode is known. A lambda-mode
+// instance serves one event at a time and on its own would take every CPU of the host, as on Lambda
+// where the CPUs are its own; here max_instances of them share the host, so unless the function
+// says otherwise each gets its share. A template (start: fork) holds no thread pool: its instances
+// run each Run on one thread (a number above 1 makes them exec'd).
+void ApplyThreads(int host_cpus, FunctionConfig* fn) {
+  if (fn->env.count("MODELFN_ORT_INTRA_OP_THREADS") != 0) return;  // env: wins, as written
+  std::string setting = fn->threads;
+  if ((setting.empty() || setting == "auto") && fn->mode == InstanceMode::kLambda &&
+      fn->start == StartMode::kExec) {
+    setting = std::to_string(std::max(1, host_cpus / std::max(1, fn->max_instances)));
+  }
+  if (!setting.empty()) fn->env["MODELFN_ORT_INTRA_OP_THREADS"] = setting;
+}
+
 StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, int host_cpus) {
   std::string path = "functions." + name;
   if (!ValidName(name)) return FieldError(path, "a function name is [A-Za-z0-9._-]{1,64}");
@@ -206,7 +234,7 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
   RETURN_IF_ERROR(f.CheckKnown({"model", "mode", "concurrency", "min_instances", "max_instances",
                                 "idle_ttl_s", "timeout_s", "memory_mb", "max_queue",
                                 "queue_timeout_s", "traffic", "sticky_traffic", "response_cache",
-                                "env", "command", "start", "face", "batching"}));
+                                "env", "command", "start", "face", "batching", "threads"}));
   FunctionConfig fn;
   fn.name = name;
   std::string model = name;
@@ -301,6 +329,7 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
     }
   }
   RETURN_IF_ERROR(ParseBatching(f.Get("batching"), f.Path("batching"), &fn));
+  RETURN_IF_ERROR(ParseThreads(f.Get("threads"), f.Path("threads"), &fn));
   return fn;
 }
 
@@ -453,6 +482,7 @@ StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string&
   for (const auto& [name, v] : fns->AsObject()) {
     ASSIGN_OR_RETURN(FunctionConfig fn, ParseFunction(name, v, host_cpus));
     if (fn.start == StartMode::kDefault) fn.start = start;
+    ApplyThreads(host_cpus, &fn);
     c.functions.push_back(std::move(fn));
   }
   ASSIGN_OR_RETURN(c.gateway, ParseGateway(doc.Find("gateway"), base_dir));

@@ -56,6 +56,7 @@ struct FunctionConfig {
   // fork or exec (functions with a `command:` always exec); kDefault is resolved by
   // ParsePlatformConfig to the top-level `start:` (default fork).
   StartMode start = StartMode::kDefault;
+  std::string threads;  // `threads:` as written ("" when absent); instances get it in env
 };
 
 struct JwtConfig {

@@ -157,6 +157,35 @@ TEST(ConfigTest, BatchingMistakesNameTheField) {
   EXPECT_EQ(Error("functions:\n  d: {batching: off}"), "ok");
 }
 
+TEST(ConfigTest, ThreadsReachInstancesAndExecdLambdaInstancesShareTheHost) {
+  auto c = Parse(
+      "functions:\n"
+      "  a: {threads: 3}\n"
+      "  b: {threads: auto, mode: http}\n"
+      "  c: {start: exec, max_instances: 2}\n"
+      "  d: {start: exec, max_instances: 8}\n"
+      "  e: {}\n"
+      "  f: {start: exec, env: {MODELFN_ORT_INTRA_OP_THREADS: '1'}, threads: 4}\n",
+      8);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  auto threads = [&](size_t i) {
+    const auto& env = c->functions[i].env;
+    auto it = env.find("MODELFN_ORT_INTRA_OP_THREADS");
+    return it == env.end() ? std::string("(unset)") : it->second;
+  };
+  EXPECT_EQ(threads(0), "3");
+  EXPECT_EQ(threads(1), "auto");
+  EXPECT_EQ(threads(2), "4");  // 8 CPUs shared by up to 2 instances, one event each
+  EXPECT_EQ(threads(3), "1");
+  EXPECT_EQ(threads(4), "(unset)");  // forked from a template: its own choice (one thread)
+  EXPECT_EQ(threads(5), "1");        // env: as written
+  EXPECT_EQ(Error("functions:\n  d: {threads: 0}"),
+            "functions.d.threads: ONNX Runtime threads must be auto or a number in [1, 256], not "
+            "'0'");
+  EXPECT_EQ(Error("functions:\n  d: {threads: [2]}"),
+            "functions.d.threads: expected auto or a number");
+}
+
 TEST(ConfigTest, FaceNamesTheCloudCodePathAndImpliesItsMode) {
   auto c = Parse(
       "functions:\n  a: {}\n  b: {mode: http}\n  c: {face: cloudevents, concurrency: 4}\n"

@@ -22,6 +22,7 @@
 #include "faces/azure/azure_handler.h"
 #include "faces/face_choice.h"
 #include "faces/gcp/gcp_events.h"
+#include "function/fn_args.h"
 #include "function/function_core.h"
 #include "function/model_loader.h"
 #include "function/model_source.h"
@@ -38,155 +39,6 @@
 
 namespace modelfn {
 namespace {
-
-constexpr const char* kUsage =
-    "usage: modelfn-fn --model DIR|STORE-URI/NAME[@VERSION] [--port N] [--host ADDR] [--workers "
-    "N]\n"
-    "\n"
-    "Serves the ONNX model in DIR (model.onnx + manifest.json), or model NAME from a store\n"
-    "(file:///path, s3://bucket/prefix, gs://..., az://...) at VERSION or at its current.json.\n"
-    "\n"
-    "  --model M       model folder or store URI (env MODELFN_MODEL)\n"
-    "  --port N        listen port (env PORT, default 8080; 0 picks a free port)\n"
-    "  --host ADDR     listen address (env MODELFN_HOST, default 0.0.0.0)\n"
-    "  --workers N     event-loop threads (env MODELFN_WORKERS, default: the cgroup CPU quota)\n"
-    "  --face F        lambda|http|cloudevents|azure (default: from the environment:\n"
-    "                  AWS_LAMBDA_RUNTIME_API, FUNCTIONS_CUSTOMHANDLER_PORT, K_SERVICE, PORT)\n"
-    "  --batching B    dynamic batching of concurrent requests over HTTP (env MODELFN_BATCHING):\n"
-    "                  off (default), on, or max_batch=N,max_delay_ms=auto|N,p99_ms=N,runners=N\n"
-    "  --threads T     ONNX Runtime threads per Run (env MODELFN_ORT_INTRA_OP_THREADS): auto\n"
-    "                  (default: every CPU for the Lambda face's one event at a time, one per\n"
-    "                  request for the HTTP faces, CPUs / runners with batching) or N in [1, "
-    "256];\n"
-    "                  MODELFN_ORT_SPIN=auto|on|off: whether those threads spin between operators\n"
-    "                  (auto: on for the Lambda face with more than one thread)\n"
-    "\n"
-    "Environment: MODELFN_MAX_BODY_BYTES (default 6291456), MODELFN_MAX_ELEMENTS (default "
-    "16777216),\n"
-    "MODELFN_ORT_OPT_LEVEL (0|1|2|99, default 99),\n"
-    "MODELFN_LOG_REQUESTS (1|0, default 1), MODELFN_CACHE_DIR (default $TMPDIR/modelfn-cache),\n"
-    "MODELFN_CACHE_MAX_BYTES (default 2147483648).\n"
-    "MODELFN_TEMPLATE_FD=N: template mode (a platform's instance factory; docs/platform.md).\n"
-    "Routes: POST /v1/infer, POST /v1/batch, GET /v1/health, GET /v1/models, GET /metrics,\n"
-    "and the Open Inference Protocol under /v2.\n";
-
-struct Args {
-  std::string model;
-  std::string host = "0.0.0.0";
-  int port = 8080;
-  int workers = 0;
-  bool port_given = false;           // --port on the command line
-  std::optional<std::string> face;   // --face
-  std::string batching;              // --batching, else MODELFN_BATCHING
-  BatchingOptions batching_options;  // parsed from `batching`
-  std::string threads;               // --threads, else MODELFN_ORT_INTRA_OP_THREADS ("" = auto)
-  std::string spin;                  // MODELFN_ORT_SPIN ("" = auto)
-  OrtThreadsChoice ort_threads;      // chosen in Main, before the model loads
-};
-
-bool ParseInt(const char* s, long lo, long hi, long* out) {
-  if (s == nullptr || *s == '\0') return false;
-  char* end = nullptr;
-  long v = strtol(s, &end, 10);
-  if (*end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
-long EnvInt(const char* name, long def, long lo, long hi) {
-  const char* v = getenv(name);
-  long out = def;
-  if (v != nullptr && !ParseInt(v, lo, hi, &out)) {
-    fprintf(stderr, "modelfn-fn: ignoring %s=%s (expected an integer in [%ld, %ld])\n", name, v, lo,
-            hi);
-    return def;
-  }
-  return out;
-}
-
-// Returns 0 to continue, or the process exit code.
-int ParseArgs(int argc, char** argv, Args* args) {
-  if (const char* m = getenv("MODELFN_MODEL")) args->model = m;
-  if (const char* h = getenv("MODELFN_HOST")) args->host = h;
-  long v;
-  if (const char* p = getenv("PORT")) {
-    if (!ParseInt(p, 0, 65535, &v)) {
-      fprintf(stderr, "modelfn-fn: PORT=%s is not a port number\n", p);
-      return 2;
-    }
-    args->port = static_cast<int>(v);
-  }
-  args->workers = static_cast<int>(EnvInt("MODELFN_WORKERS", 0, 0, 1024));
-  if (const char* b = getenv("MODELFN_BATCHING")) args->batching = b;
-  if (const char* t = getenv("MODELFN_ORT_INTRA_OP_THREADS")) args->threads = t;
-  if (const char* t = getenv("MODELFN_ORT_SPIN")) args->spin = t;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
-    if (a == "-h" || a == "--help") {
-      fputs(kUsage, stdout);
-      return -1;
-    } else if (a == "--model") {
-      const char* m = value();
-      if (!m) break;
-      args->model = m;
-    } else if (a == "--host") {
-      const char* h = value();
-      if (!h) break;
-      args->host = h;
-    } else if (a == "--port") {
-      if (!ParseInt(value(), 0, 65535, &v)) {
-        fprintf(stderr, "modelfn-fn: --port needs a number in [0, 65535]\n%s", kUsage);
-        return 2;
-      }
-      args->port = static_cast<int>(v);
-      args->port_given = true;
-    } else if (a == "--face") {
-      const char* f = value();
-      if (!f) break;
-      args->face = f;
-    } else if (a == "--batching") {
-      const char* b = value();
-      if (!b) break;
-      args->batching = b;
-    } else if (a == "--threads") {
-      const char* t = value();
-      if (!t) break;
-      args->threads = t;
-    } else if (a == "--workers") {
-      if (!ParseInt(value(), 1, 1024, &v)) {
-        fprintf(stderr, "modelfn-fn: --workers needs a number in [1, 1024]\n%s", kUsage);
-        return 2;
-      }
-      args->workers = static_cast<int>(v);
-    } else {
-      fprintf(stderr, "modelfn-fn: unknown argument '%s'\n%s", a.c_str(), kUsage);
-      return 2;
-    }
-  }
-  auto batching = ParseBatchingOptions(args->batching);
-  if (!batching.ok()) {
-    fprintf(stderr, "modelfn-fn: %s\n%s", batching.status().message().c_str(), kUsage);
-    return 2;
-  }
-  args->batching_options = *batching;
-  // The choice itself needs the face and the CPUs (Main); the setting is checked here.
-  if (auto t = ChooseOrtThreads(args->threads, args->spin, OrtThreadsFacts()); !t.ok()) {
-    fprintf(stderr, "modelfn-fn: %s\n%s", t.status().message().c_str(), kUsage);
-    return 2;
-  }
-  if (args->model.empty()) {
-    // As a Lambda function the model ships in the deployment package by default.
-    const char* task_root = getenv("LAMBDA_TASK_ROOT");
-    if (getenv("AWS_LAMBDA_RUNTIME_API") && task_root && *task_root) {
-      args->model = std::string(task_root) + "/model";
-    } else {
-      fprintf(stderr, "modelfn-fn: no model: pass --model DIR or set MODELFN_MODEL\n%s", kUsage);
-      return 2;
-    }
-  }
-  return 0;
-}
 
 // `control_fd` >= 0: a template's init failed; it reports to its platform, never to a Runtime API
 // (the instances it would have made have their own).
@@ -333,7 +185,7 @@ void ToResponse(Outcome o, HttpResponse* resp) {
 
 // The serving path, after the init: the Runtime API loop or the HTTP server. Runs in an exec'd
 // process, or in an instance forked from a template (`forked`), whose environment it reads anew.
-int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel>& fetched,
+int Serve(const FnArgs& args, LoadedModel loaded, const std::optional<FetchedModel>& fetched,
           const Clock& clock, int64_t t_start, const ForkedStart* forked) {
   bool log_requests = EnvInt("MODELFN_LOG_REQUESTS", 1, 0, 1) == 1;
   EventLog log(STDOUT_FILENO, &clock);
@@ -514,7 +366,7 @@ int Serve(const Args& args, LoadedModel loaded, const std::optional<FetchedModel
 
 // Template mode: the init is done; report it, then make instances until the platform closes the
 // control socket. Returns the exit code of the template, or serves in a forked instance.
-int RunTemplate(int argc, char** argv, int control_fd, const Args& args, LoadedModel loaded,
+int RunTemplate(int argc, char** argv, int control_fd, const FnArgs& args, LoadedModel loaded,
                 const std::optional<FetchedModel>& fetched, const EventLog& log, const Clock& clock,
                 int64_t t_start) {
   FunctionIdentity id{loaded.manifest.name, loaded.manifest.version};
@@ -545,7 +397,7 @@ int RunTemplate(int argc, char** argv, int control_fd, const Args& args, LoadedM
     return stopped ? 0 : 1;
   }
   // A forked instance: its own environment now, so its own arguments; the model is the one loaded.
-  Args own;
+  FnArgs own;
   own.model = args.model;
   int rc = ParseArgs(argc, argv, &own);
   if (rc != 0) return rc < 0 ? 0 : rc;
@@ -557,14 +409,14 @@ int Main(int argc, char** argv) {
   const Clock& clock = RealClock::Get();
   int64_t t_start = clock.MonotonicNanos();
   OrtEngine::PrepareProcess();
-  Args args;
+  FnArgs args;
   int rc = ParseArgs(argc, argv, &args);
   if (rc != 0) return rc < 0 ? 0 : rc;
   // The face is chosen again where serving starts (a forked instance has its own environment);
   // a choice that cannot be served is a usage error before any model is loaded.
   auto face = ChooseFace(args.face, ProcessEnv());
   if (!face.ok()) {
-    fprintf(stderr, "modelfn-fn: %s\n%s", face.status().message().c_str(), kUsage);
+    fprintf(stderr, "modelfn-fn: %s\n%s", face.status().message().c_str(), kFnUsage);
     return 2;
   }
   int control_fd = -1;

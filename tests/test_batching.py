@@ -2,13 +2,16 @@
 exactly what they answer one at a time, each with its own errors; the metrics show the merging."""
 import json
 import re
+import shutil
+import socket
 import subprocess
 import threading
+import time
 
 import pytest
 import requests
 
-from conftest import EXAMPLES, FN, MODELS
+from conftest import CLI, EXAMPLES, FN, MODELS
 
 
 def concurrently(url, bodies):
@@ -109,6 +112,59 @@ def test_bad_input_in_a_batched_function_is_a_typed_400(start_function):
     assert [r.status_code for r in got] == [200, 400, 200, 400, 200]
     assert got[1].json()["code"] == "shape_mismatch"
     assert got[3].headers["Content-Type"].startswith("application/problem+json")
+
+
+def wait_metric(f, name, value, timeout=30):
+    """Waits until /metrics reports `name` at `value` (a readiness wait on the batcher's gauges)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if metric(f, name) == value:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{name} never reached {value}: {metric(f, name)}")
+
+
+def test_a_queued_request_whose_client_left_is_dropped_before_its_run(start_function, tmp_path):
+    # The work fixture runs as many 256x256 MatMuls as a request asks: one runner busy with a long
+    # request, a second request queued behind it whose client closes its connection, a third after.
+    d = tmp_path / "work"
+    d.mkdir()
+    shutil.copy(MODELS / "work" / "model.onnx", d / "model.onnx")
+    subprocess.run([str(CLI), "manifest", str(d / "model.onnx"), "--name", "work", "--version", "1"],
+                   check=True, capture_output=True, timeout=120)
+    f = start_function(d, args=["--batching", "runners=1"])
+
+    def body(loops):
+        return {"inputs": {"x": [[1, 2, 3, 4]], "loops": [loops], "alloc": [1, 1]}}
+
+    # Long enough that the server sees the client leave while the first request still runs: about
+    # two seconds on this machine, measured rather than assumed.
+    t0 = time.monotonic()
+    assert f.post("/v1/infer", body(200)).status_code == 200
+    per_loop = max((time.monotonic() - t0) / 200, 1e-6)
+    long = body(int(min(max(2.0 / per_loop, 1000), 5_000_000)))
+    first = {}
+    runner = threading.Thread(target=lambda: first.update(r=requests.post(
+        f.url + "/v1/infer", json=long, timeout=120)))
+    runner.start()
+    wait_metric(f, "modelfn_batch_running_requests", 1)
+    leaver = socket.create_connection(("127.0.0.1", f.port))
+    payload = json.dumps(body(1)).encode()
+    leaver.sendall(b"POST /v1/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   b"X-Request-Id: leaver\r\nContent-Length: " + str(len(payload)).encode() +
+                   b"\r\n\r\n" + payload)
+    wait_metric(f, "modelfn_batch_queued_requests", 1)
+    leaver.close()
+    after = requests.post(f.url + "/v1/infer", json=body(1), timeout=120)
+    runner.join()
+    assert first["r"].status_code == 200, first["r"].text
+    assert after.status_code == 200, after.text
+    assert metric(f, "modelfn_batch_dropped_requests_total") == 1
+    logged = {l["request_id"]: l for l in f.requests_logged(4)}
+    assert logged["leaver"]["status"] == 499, logged["leaver"]
+    assert logged["leaver"]["code"] == "client_closed", logged["leaver"]
+    # Two Runs counted after the first request's: the long one and the one after; none for it.
+    assert metric(f, "modelfn_batch_rows_count") == 3
 
 
 @pytest.mark.parametrize("spec", ["max_batch=0", "max_delay_ms=soon", "speed=fast", "max_batch=8,"])

@@ -49,8 +49,10 @@ Batcher::~Batcher() {
   }
 }
 
-void Batcher::Submit(const PreparedInputs* prepared, const RunLimits& limits, Done done) {
-  Item item{prepared, limits, std::move(done), clock_->MonotonicNanos(), -1, std::string()};
+void Batcher::Submit(const PreparedInputs* prepared, const RunLimits& limits, Done done,
+                     GoneFlag gone) {
+  Item item{prepared, limits,        std::move(done), clock_->MonotonicNanos(),
+            -1,       std::string(), std::move(gone)};
   if (model_merges_) {
     item.rows = MergeRows(*prepared);
     if (item.rows > options_.max_batch) item.rows = -1;
@@ -72,8 +74,21 @@ void Batcher::Submit(const PreparedInputs* prepared, const RunLimits& limits, Do
     }
     last_arrival_ns_ = item.enqueued_ns;
     queue_.push_back(std::move(item));
+    queued_now_.store(queue_.size(), std::memory_order_relaxed);
   }
   cv_.notify_all();
+}
+
+void Batcher::TakeGone(std::vector<Item>* out) {
+  for (size_t i = 0; i < queue_.size();) {
+    const GoneFlag& g = queue_[i].gone;
+    if (g != nullptr && g->load(std::memory_order_relaxed)) {
+      out->push_back(std::move(queue_[i]));
+      queue_.erase(queue_.begin() + static_cast<ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
 }
 
 void Batcher::RunnerLoop() {
@@ -81,6 +96,28 @@ void Batcher::RunnerLoop() {
   while (true) {
     cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
+    // Requests whose clients left while they waited: answered (for a client that only
+    // half-closed) without spending a Run on them.
+    std::vector<Item> gone;
+    TakeGone(&gone);
+    if (!gone.empty()) {
+      queued_now_.store(queue_.size(), std::memory_order_relaxed);
+      lock.unlock();
+      {
+        std::lock_guard<std::mutex> stats(stats_mu_);
+        dropped_ += gone.size();
+      }
+      for (Item& it : gone) {
+        BatchedResult r;
+        r.queue_ms = MsBetween(it.enqueued_ns, clock_->MonotonicNanos());
+        r.outputs =
+            Status(StatusCode::kUnavailable,
+                   "the client closed the connection before the request ran", "client_closed");
+        it.done(std::move(r));
+      }
+      lock.lock();
+      continue;
+    }
     // The head's batch: it and every later request that merges with it, up to max_batch rows.
     const Item& head = queue_.front();
     std::vector<size_t> members{0};
@@ -110,10 +147,14 @@ void Batcher::RunnerLoop() {
       queue_.erase(queue_.begin() + static_cast<ptrdiff_t>(members[i]));
     }
     std::reverse(batch.begin(), batch.end());
+    queued_now_.store(queue_.size(), std::memory_order_relaxed);
     // Others may take what is left while this runner runs.
     if (!queue_.empty()) cv_.notify_all();
     lock.unlock();
+    size_t n = batch.size();
+    running_now_.fetch_add(n, std::memory_order_relaxed);
     RunItems(std::move(batch));
+    running_now_.fetch_sub(n, std::memory_order_relaxed);
     lock.lock();
   }
 }
@@ -276,6 +317,23 @@ void Batcher::AppendPrometheus(std::string* out) const {
            "# TYPE modelfn_batch_merged_requests_total counter\n"
            "modelfn_batch_merged_requests_total %llu\n",
            static_cast<unsigned long long>(merged_requests_));
+  out->append(buf);
+  snprintf(buf, sizeof buf,
+           "# HELP modelfn_batch_dropped_requests_total Queued requests dropped before their Run "
+           "because their client closed the connection.\n"
+           "# TYPE modelfn_batch_dropped_requests_total counter\n"
+           "modelfn_batch_dropped_requests_total %llu\n",
+           static_cast<unsigned long long>(dropped_));
+  out->append(buf);
+  snprintf(buf, sizeof buf,
+           "# HELP modelfn_batch_queued_requests Requests waiting for a Run now.\n"
+           "# TYPE modelfn_batch_queued_requests gauge\n"
+           "modelfn_batch_queued_requests %zu\n"
+           "# HELP modelfn_batch_running_requests Requests in a Run now.\n"
+           "# TYPE modelfn_batch_running_requests gauge\n"
+           "modelfn_batch_running_requests %zu\n",
+           queued_now_.load(std::memory_order_relaxed),
+           running_now_.load(std::memory_order_relaxed));
   out->append(buf);
   out->append(
       "# HELP modelfn_batch_run_seconds Learned Run time of the model per batch size.\n"

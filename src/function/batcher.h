@@ -9,10 +9,12 @@
 // options.runners threads of this object, which call each request's `done` there.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -43,9 +45,15 @@ class Batcher {
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
+  // A flag the request's connection sets once its client has closed (HttpResponder::gone_flag).
+  using GoneFlag = std::shared_ptr<const std::atomic<bool>>;
+
   // Queues a request. `prepared` must stay alive and unchanged until `done` has run; `done` runs
-  // once, on a runner thread (or, when the batcher is stopping, on the caller's).
-  void Submit(const PreparedInputs* prepared, const RunLimits& limits, Done done);
+  // once, on a runner thread (or, when the batcher is stopping, on the caller's). A request whose
+  // `gone` flag is set before it runs is dropped from the queue: its `done` gets Cancelled
+  // (reason "client_closed") and no Run is spent on it.
+  void Submit(const PreparedInputs* prepared, const RunLimits& limits, Done done,
+              GoneFlag gone = nullptr);
 
   // Measures the Run time at 1, 2, 4, ... max_batch rows of zeros (each the best of three), so
   // the first decisions are informed. Call before the first Submit. An error (the model rejects
@@ -55,7 +63,7 @@ class Batcher {
   const RunTimeModel& run_times() const { return model_; }
   const BatchingOptions& options() const { return options_; }
   // Prometheus text: rows per Run (histogram), queue delay (histogram), learned Run time per
-  // batch size, requests that ran merged.
+  // batch size, requests that ran merged, requests queued and running now, requests dropped.
   void AppendPrometheus(std::string* out) const;
 
  private:
@@ -66,7 +74,11 @@ class Batcher {
     int64_t enqueued_ns;
     int64_t rows;  // MergeRows, or -1: runs alone
     std::string key;
+    GoneFlag gone;
   };
+
+  // Moves the queued items whose client has gone into *out. Under mu_.
+  void TakeGone(std::vector<Item>* out);
 
   void RunnerLoop();
   // Runs `items` (one Run if they merge) and calls their dones. Without the lock.
@@ -85,12 +97,14 @@ class Batcher {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::deque<Item> queue_;
+  std::atomic<size_t> queued_now_{0};   // queue_.size(), for the metrics
+  std::atomic<size_t> running_now_{0};  // requests in a Run now
   int64_t last_arrival_ns_ = 0;
   double gap_ms_per_row_ = 0;  // moving average; 0: unknown
 
   mutable std::mutex stats_mu_;
   std::vector<uint64_t> rows_buckets_;  // runs with rows <= 1, 2, 4, ... max_batch, +Inf
-  uint64_t runs_ = 0, rows_sum_ = 0, merged_requests_ = 0;
+  uint64_t runs_ = 0, rows_sum_ = 0, merged_requests_ = 0, dropped_ = 0;
   std::vector<uint64_t> queue_buckets_;
   uint64_t queued_ = 0;
   double queue_ms_sum_ = 0;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <future>
 #include <memory>
@@ -229,6 +230,31 @@ TEST(BatcherTest, StoppingFailsWhatIsStillQueued) {
   EXPECT_EQ(r[0].outputs.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(r[0].outputs.status().reason(), "shutting_down");
   EXPECT_TRUE(d.rows().empty());
+}
+
+TEST(BatcherTest, ARequestWhoseClientLeftIsDroppedBeforeItsRun) {
+  Doubler d;
+  Results r;
+  PreparedInputs a = Rows({{1}}), b = Rows({{2}}), c = Rows({{3}});
+  Batcher batcher(d.engine(), Fixed(4, 0), &RealClock::Get());
+  d.Hold();
+  batcher.Submit(&a, RunLimits(), r.For(0));
+  d.WaitStarted(1);  // the runner is busy with `a`; b and c queue behind it
+  auto gone = std::make_shared<std::atomic<bool>>(false);
+  batcher.Submit(&b, RunLimits(), r.For(1), gone);
+  batcher.Submit(&c, RunLimits(), r.For(2), std::make_shared<std::atomic<bool>>(false));
+  gone->store(true);  // b's client closes its connection while b waits
+  d.Release();
+  r.WaitFor(3);
+  ASSERT_FALSE(r[1].outputs.ok());
+  EXPECT_EQ(r[1].outputs.status().reason(), "client_closed");
+  ASSERT_TRUE(r[0].outputs.ok());
+  ASSERT_TRUE(r[2].outputs.ok());
+  EXPECT_EQ(Values((*r[2].outputs)[0]), std::vector<float>{6});
+  EXPECT_EQ(d.rows(), (std::vector<int64_t>{1, 1}));  // a, then c alone: no Run for b
+  std::string metrics;
+  batcher.AppendPrometheus(&metrics);
+  EXPECT_NE(metrics.find("modelfn_batch_dropped_requests_total 1\n"), std::string::npos);
 }
 
 TEST(BatcherTest, CalibrationMeasuresEachPowerOfTwo) {

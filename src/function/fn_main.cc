@@ -297,11 +297,14 @@ int Serve(const FnArgs& args, LoadedModel loaded, const std::optional<FetchedMod
         return;
       }
       std::string route;
-      core.HandleAsync(invocation(req, &route), [respond](Outcome o) {
-        HttpResponse r;
-        ToResponse(std::move(o), &r);
-        respond(std::move(r));
-      });
+      core.HandleAsync(
+          invocation(req, &route),
+          [respond](Outcome o) {
+            HttpResponse r;
+            ToResponse(std::move(o), &r);
+            respond(std::move(r));
+          },
+          respond.gone_flag());
     });
   } else {
     server = HttpServer::Create(opts, [&](const HttpRequest& req, HttpResponse* resp) {

@@ -149,7 +149,8 @@ Outcome FunctionCore::Handle(const Invocation& inv) {
   return out;
 }
 
-void FunctionCore::HandleAsync(const Invocation& inv, std::function<void(Outcome)> done) {
+void FunctionCore::HandleAsync(const Invocation& inv, std::function<void(Outcome)> done,
+                               std::shared_ptr<const std::atomic<bool>> client_gone) {
   if (batcher_ == nullptr) {
     done(Handle(inv));
     return;
@@ -167,14 +168,16 @@ void FunctionCore::HandleAsync(const Invocation& inv, std::function<void(Outcome
   }
   const PreparedInputs* prepared = &deferred->prepared;
   RunLimits limits = deferred->limits;
-  batcher_->Submit(prepared, limits,
-                   [this, deferred = std::move(deferred), facts = std::move(facts), route,
-                    done = std::move(done)](BatchedResult r) {
-                     std::string code;
-                     Outcome o = deferred->finish(std::move(r.outputs), deferred->prepared, &code);
-                     Finish(facts, route, code, &o, &r);
-                     done(std::move(o));
-                   });
+  batcher_->Submit(
+      prepared, limits,
+      [this, deferred = std::move(deferred), facts = std::move(facts), route,
+       done = std::move(done)](BatchedResult r) {
+        std::string code;
+        Outcome o = deferred->finish(std::move(r.outputs), deferred->prepared, &code);
+        Finish(facts, route, code, &o, &r);
+        done(std::move(o));
+      },
+      std::move(client_gone));
 }
 
 Status FunctionCore::EnableBatching(const BatchingOptions& options) {

@@ -78,7 +78,10 @@ class FunctionCore {
   // infer) is prepared on the caller's thread and queued for the batcher, whose runner thread
   // then calls `done`; everything else (and every request without batching) calls `done` before
   // returning. `inv` need not outlive this call.
-  void HandleAsync(const Invocation& inv, std::function<void(Outcome)> done);
+  // `client_gone` (HttpResponder::gone_flag): a request still queued when it is set is dropped
+  // with 499 `client_closed` instead of run.
+  void HandleAsync(const Invocation& inv, std::function<void(Outcome)> done,
+                   std::shared_ptr<const std::atomic<bool>> client_gone = nullptr);
 
   // Turns dynamic batching on (batcher.h) for HandleAsync, and measures the model's Run time per
   // batch size. Call before the first request. The error of calibration is returned (batching

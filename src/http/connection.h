@@ -20,6 +20,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -79,7 +80,9 @@ class Connection {
   bool awaiting_keep_alive = false;
   bool awaiting_head = false;
   bool peer_closed = false;  // the client sent FIN while we were awaiting
-  bool paused = false;       // not reading: awaiting, with a full buffer of pipelined bytes
+  // The held request's HttpResponder::ClientGone: set on FIN or on close while awaiting.
+  std::shared_ptr<std::atomic<bool>> gone;
+  bool paused = false;  // not reading: awaiting, with a full buffer of pipelined bytes
   std::string in;
   std::string out;
   size_t out_off = 0;

@@ -396,6 +396,11 @@ class DeferredServer {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return held_.size() >= n; });
   }
+  // Whether the client of held request `i` has gone (HttpResponder::ClientGone).
+  bool HeldClientGone(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_.at(i).second.ClientGone();
+  }
   // Waits until `n` requests are held, then answers them all, last first.
   void AnswerWhenHeld(size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -460,11 +465,24 @@ TEST(HttpServerTest, AsyncAnswerAfterClientHalfCloseIsStillWritten) {
   shutdown(fd, SHUT_WR);
   ASSERT_TRUE(server.WaitHeld(1));
   ASSERT_TRUE(WaitFor(server.counters().held_peer_closed, 1));
+  EXPECT_TRUE(server.HeldClientGone(0));  // a handler may drop work it has not started
   server.AnswerWhenHeld(1);
   std::string r = ReadResponses(fd, 1);
   EXPECT_NE(r.find("answer:/late"), std::string::npos) << r;
   EXPECT_NE(r.find("Connection: close"), std::string::npos) << r;
   close(fd);
+}
+
+TEST(HttpServerTest, AHeldRequestsClientIsGoneOnlyOnceItClosed) {
+  DeferredServer server;
+  int fd = Connect(server.port());
+  Send(fd, "GET /held HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(server.WaitHeld(1));
+  EXPECT_FALSE(server.HeldClientGone(0));
+  close(fd);  // the client gives up
+  ASSERT_TRUE(WaitFor(server.counters().held_peer_closed, 1));
+  EXPECT_TRUE(server.HeldClientGone(0));
+  server.AnswerWhenHeld(1);  // answering a gone client is harmless
 }
 
 TEST(HttpServerTest, AsyncHeldRequestWithAFloodOfPipelinedBytesPausesReading) {

@@ -47,6 +47,7 @@ constexpr CodeInfo kCodes[] = {
     {"function_error", 502, "Function returned an error"},
     {"out_of_memory", 502, "Function instance exceeded its memory limit"},
     {"shutting_down", 503, "Platform is shutting down"},
+    {"client_closed", 499, "Client closed the connection before the request ran"},
     {"invalid_input", 400, "The model rejected the input's values"},
     {"auth_unavailable", 503, "Credentials cannot be checked"},
     {"store_unavailable", 503, "Model store unreachable"},

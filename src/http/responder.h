@@ -2,6 +2,7 @@
 // connection: one mailbox and one wakeup descriptor (eventfd) per loop.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -19,16 +20,27 @@ class HttpResponder {
  public:
   struct Shared;  // the server's mailboxes; outlives the server while responders hold it
   HttpResponder() = default;
-  HttpResponder(std::shared_ptr<Shared> shared, int loop, uint64_t conn_id)
-      : shared_(std::move(shared)), loop_(loop), conn_id_(conn_id) {}
+  // `gone`, when given, is set by the connection's loop once the client has closed its end (it
+  // sent FIN, or the connection broke) while this request was held.
+  HttpResponder(std::shared_ptr<Shared> shared, int loop, uint64_t conn_id,
+                std::shared_ptr<const std::atomic<bool>> gone = nullptr)
+      : shared_(std::move(shared)), loop_(loop), conn_id_(conn_id), gone_(std::move(gone)) {}
 
   void operator()(HttpResponse response) const;
   explicit operator bool() const { return shared_ != nullptr; }
+
+  // True once the client closed its end while the request was held: a handler that has not
+  // started the work may drop it. An answer is still written if the connection can take it (a
+  // client that only half-closed reads it). Thread-safe.
+  bool ClientGone() const { return gone_ != nullptr && gone_->load(std::memory_order_relaxed); }
+  // The flag itself, for code that outlives this object's scope (e.g. a queue).
+  std::shared_ptr<const std::atomic<bool>> gone_flag() const { return gone_; }
 
  private:
   std::shared_ptr<Shared> shared_;
   int loop_ = 0;
   uint64_t conn_id_ = 0;
+  std::shared_ptr<const std::atomic<bool>> gone_;
 };
 
 // The mailboxes of a server with `loops` event loops. Every method is thread-safe.

@@ -127,6 +127,7 @@ void ServerLoop::Close(Connection* c) {
     server_->loop_clients_[index_].fetch_sub(1, std::memory_order_relaxed);
   }
   if (c->awaiting) awaiting_.erase(c->await_token);
+  if (c->gone) c->gone->store(true, std::memory_order_relaxed);
   conns_.erase(c->fd());  // closes the socket
 }
 
@@ -227,7 +228,9 @@ bool ServerLoop::Process(Connection* c) {
       c->ResetRequest();
       c->await_token = next_token_++;
       awaiting_[c->await_token] = c;
-      async_handler(std::move(req), HttpResponder(server_->shared_, index_, c->await_token));
+      c->gone = std::make_shared<std::atomic<bool>>(false);
+      async_handler(std::move(req),
+                    HttpResponder(server_->shared_, index_, c->await_token, c->gone));
       break;
     }
     HttpResponse resp;
@@ -250,6 +253,7 @@ void ServerLoop::Deliver() {
     Connection* c = it->second;
     awaiting_.erase(it);
     c->awaiting = false;
+    c->gone.reset();
     c->last_active_ms = MonotonicMs();
     bool keep = c->awaiting_keep_alive && !c->peer_closed && !DrainingFor(c);
     AppendResponse(resp, keep, c->awaiting_head, &c->out);
@@ -366,6 +370,7 @@ void ServerLoop::OnReadable(Connection* c) {
     // Answer first; stop watching the socket, whose EOF (or unread bytes) would otherwise wake
     // us forever. Reading resumes with the answer.
     c->peer_closed = peer_done;
+    if (peer_done && c->gone) c->gone->store(true, std::memory_order_relaxed);
     c->paused = !peer_done;
     (peer_done ? server_->counters_.held_peer_closed : server_->counters_.held_reads_paused)
         .fetch_add(1);

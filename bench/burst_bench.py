@@ -130,6 +130,10 @@ def main():
                     help="default: not set, so the platform's host-sized default applies")
     ap.add_argument("--mode", choices=("lambda", "http"), default="lambda")
     ap.add_argument("--body", default=None, help="request body file")
+    ap.add_argument("--concurrency", type=int, default=1,
+                    help="http mode: requests an instance takes at once")
+    ap.add_argument("--batching", default=None,
+                    help="http mode: the function's batching setting (e.g. on); needs --concurrency > 1")
     ap.add_argument("--runs", type=int, default=1, help="bursts, each from zero")
     ap.add_argument("--timeout", type=float, default=120, help="per request, seconds")
     ap.add_argument("--json", action="store_true", help="one JSON line per run")
@@ -162,7 +166,9 @@ def main():
     settings = {"mode": args.mode, "idle_ttl_s": 600, "max_queue": max(64, args.requests),
                 "queue_timeout_s": min(900, args.timeout), "timeout_s": min(900, args.timeout)}
     if args.mode == "http":
-        settings["concurrency"] = 1
+        settings["concurrency"] = args.concurrency
+        if args.batching:
+            settings["batching"] = args.batching
     if args.max_instances is not None:
         settings["max_instances"] = args.max_instances
     if args.start is not None:

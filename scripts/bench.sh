@@ -17,6 +17,8 @@ scripts/build.sh
 #                             (bench/coldstart_bench.py)
 # scripts/bench.sh --threads   ONNX Runtime threads per Run, one and 16 connections
 #                             (bench/threads_bench.py)
+# scripts/bench.sh --peers     batching against BentoML and Ray Serve (bench/peers_bench.py;
+#                             the peers' venv: bench/requirements-peers.txt)
 # scripts/bench.sh --gateway-ab BASELINE_BUILD
 #                             the gateway's CPU and system calls per request, against an older
 #                             build, in alternating rounds (bench/gateway_ab.py; prints a table)
@@ -51,6 +53,10 @@ fi
 if [ "${1:-}" = "--threads" ]; then
   shift
   exec .venv/bin/python bench/threads_bench.py "$@"
+fi
+if [ "${1:-}" = "--peers" ]; then
+  shift
+  exec .venv/bin/python bench/peers_bench.py "$@"
 fi
 if [ "${1:-}" = "--store" ]; then
   shift

@@ -14,24 +14,12 @@
 #include <vector>
 
 #include "http/http_server.h"
+#include "http/test_sockets.h"
 
 namespace modelfn {
 namespace {
 
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
+int Connect(int port) { return testing_sockets::ConnectLoopback(port); }
 
 // One request on a new connection; the whole answer (the server closes: Connection: close), or
 // "" when the connection is refused or closed without one.

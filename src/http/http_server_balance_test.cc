@@ -14,19 +14,14 @@
 #include <vector>
 
 #include "http/http_server.h"
+#include "http/test_sockets.h"
 
 namespace modelfn {
 namespace {
 
 int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int fd = testing_sockets::ConnectLoopback(port);
+  EXPECT_GE(fd, 0) << "connection refused";
   return fd;
 }
 

@@ -3,8 +3,10 @@ import concurrent.futures
 import json
 import os
 import signal
+import socket
 import threading
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -269,6 +271,35 @@ def test_two_models_routed_by_path_parameter_and_body(up, store):
     r = u.post("/v2/models/nope/infer", {"inputs": []})
     assert r.status_code == 404 and set(r.json()) == {"error", "code"}
     assert u.get("/v1/models/add2/infer").status_code == 405
+
+
+def test_a_queued_request_whose_client_left_never_reaches_an_instance(up, store):
+    # One instance, busy with a long request; a second waits at the gateway and its client closes
+    # its connection. When the instance frees, the second is dropped (499 in the access log, no
+    # instance time) and the next request is served.
+    u = up(config(store, [fn_config(min_instances=1, max_instances=1)]))
+    u.wait_until(lambda: [i["state"] for i in u.instances("work")] == ["idle"])
+    first = {}
+    t = threading.Thread(target=lambda: first.update(
+        r=u.post("/v1/models/work/infer", work_body(loops=SLOW * 3))))
+    t.start()
+    u.wait_until(lambda: [i["state"] for i in u.instances("work")] == ["busy"])
+    address = urllib.parse.urlsplit(u.url)
+    leaver = socket.create_connection((address.hostname, address.port))
+    payload = json.dumps(work_body()).encode()
+    leaver.sendall(b"POST /v1/models/work/infer HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Type: application/json\r\nX-Request-Id: leaver\r\n"
+                   b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+    u.wait_until(lambda: u.function("work")["versions"][0]["queued"] == 1)
+    leaver.close()
+    t.join()
+    after = u.post("/v1/models/work/infer", work_body())
+    assert first["r"].status_code == 200, first["r"].text
+    assert after.status_code == 200, after.text
+    assert u.function("work")["versions"][0]["counters"]["abandoned"] == 1
+    line = u.wait_for(lambda l: l.get("event") == "access" and l.get("request_id") == "leaver")
+    assert line["status"] == 499, line
+    assert "modelfn_abandoned_requests_total{" in u.get("/metrics").text
 
 
 def test_request_ids_are_echoed_or_generated(up, store):

@@ -3,6 +3,7 @@
 // while stages run, the forward stage's callback while an instance works on it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -72,6 +73,8 @@ struct Exchange {
 
   // Sends the response; called once, by the pipeline.
   std::function<void(HttpResponse)> respond;
+  // Set once the client has closed its connection (HttpResponder::gone_flag); may be null.
+  std::shared_ptr<const std::atomic<bool>> client_gone;
   // The pipeline's bookkeeping: the stages this exchange runs through (kept alive by it across a
   // reload) and how many of them said kNext.
   std::shared_ptr<const std::vector<std::unique_ptr<Stage>>> stages;

@@ -20,6 +20,7 @@ Verdict ForwardStage::OnRequest(ExchangePtr& ex, Continuation& next) {
   if (const std::string* ct = req.Header("content-type")) fr.content_type = *ct;
   fr.request_id = ex->request_id;
   fr.arrived_ns = ex->arrived_ns;
+  fr.client_gone = ex->client_gone;
   for (const auto& [k, v] : req.headers) {
     if (k == "inference-header-content-length" || k == "user-agent" || k == "accept") {
       fr.headers.emplace_back(k, v);

@@ -29,11 +29,13 @@ bool Pipeline::CheckHead(HttpRequest* head, HttpResponse* early) {
   return true;
 }
 
-void Pipeline::Handle(HttpRequest request, std::function<void(HttpResponse)> respond) {
+void Pipeline::Handle(HttpRequest request, std::function<void(HttpResponse)> respond,
+                      std::shared_ptr<const std::atomic<bool>> client_gone) {
   auto ex = std::make_unique<Exchange>();
   ex->arrived_ns = clock_->MonotonicNanos();
   ex->request = std::move(request);
   ex->respond = std::move(respond);
+  ex->client_gone = std::move(client_gone);
   // Held here too: a deferred exchange may be answered, and dropped, before OnRequest returns.
   std::shared_ptr<const StageList> stages = Current();
   ex->stages = stages;

@@ -8,6 +8,7 @@
 // at once (the HTTP server's event loops call Handle and CheckHead; backends call Answer).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -30,7 +31,10 @@ class Pipeline final : public Continuation {
   bool CheckHead(HttpRequest* head, HttpResponse* early);
   // Runs the stages; `respond` is called exactly once, on this thread or (after a deferred
   // stage) on the thread that completes it.
-  void Handle(HttpRequest request, std::function<void(HttpResponse)> respond);
+  // `client_gone` (HttpResponder::gone_flag): lets a queued request be dropped once its client
+  // has left; may be null.
+  void Handle(HttpRequest request, std::function<void(HttpResponse)> respond,
+              std::shared_ptr<const std::atomic<bool>> client_gone = nullptr);
   // Completes a deferred exchange: the stages that passed it on see the response, then it is sent.
   void Answer(ExchangePtr ex) override;
 

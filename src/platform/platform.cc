@@ -205,7 +205,8 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   gateway::Pipeline* pipeline = p->pipeline_.get();
   ASSIGN_OR_RETURN(p->server_,
                    HttpServer::CreateAsync(o, [pipeline](HttpRequest req, HttpResponder respond) {
-                     pipeline->Handle(std::move(req), std::move(respond));
+                     auto gone = respond.gone_flag();
+                     pipeline->Handle(std::move(req), std::move(respond), std::move(gone));
                    }));
   p->server_->SetHeadHandler([pipeline](HttpRequest* head, HttpResponse* early) {
     return pipeline->CheckHead(head, early);

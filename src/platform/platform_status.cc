@@ -91,7 +91,7 @@ std::string Platform::StatusJson() const {
       w.Key("throttled").Uint(c.throttled).Key("queue_timeouts").Uint(c.queue_timeouts);
       w.Key("timeouts").Uint(c.timeouts).Key("crashes").Uint(c.crashes);
       w.Key("out_of_memory").Uint(c.out_of_memory).Key("init_failures").Uint(c.init_failures);
-      w.Key("function_errors").Uint(c.function_errors);
+      w.Key("function_errors").Uint(c.function_errors).Key("abandoned").Uint(c.abandoned);
       w.EndObject();
       if (!snap.last_init_error.empty()) w.Key("last_init_error").String(snap.last_init_error);
       if (!snap.template_state.empty()) w.Key("template").String(snap.template_state);
@@ -148,6 +148,9 @@ std::string Platform::MetricsText() const {
           &PoolCounters::throttled);
   counter("modelfn_queue_timeouts_total", "Requests answered 503 after waiting in the queue.",
           &PoolCounters::queue_timeouts);
+  counter("modelfn_abandoned_requests_total",
+          "Queued requests dropped because their client closed the connection.",
+          &PoolCounters::abandoned);
   counter("modelfn_timeouts_total", "Requests answered 504; their instance was killed.",
           &PoolCounters::timeouts);
   counter("modelfn_instance_crashes_total", "Instances that exited unexpectedly.",

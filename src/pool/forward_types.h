@@ -4,8 +4,10 @@
 // dependencies beyond the standard library: the gateway uses it without linking the pool.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +24,9 @@ struct ForwardRequest {
   std::string source_ip;                                     // "" when not known
   std::vector<std::pair<std::string, std::string>> headers;  // lowercased names
   int64_t arrived_ns = 0;                                    // the gateway clock's monotonic time
+  // Set by the client connection's loop once the client has closed (HttpResponder::gone_flag):
+  // a request still queued then is answered 499 `client_closed` instead of sent. Null: never.
+  std::shared_ptr<const std::atomic<bool>> client_gone;
 };
 
 struct ForwardReply {

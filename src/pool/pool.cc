@@ -148,6 +148,22 @@ void InstancePool::ApplyLocked(const SchedActions& actions, Deferred* d) {
         auto req = requests_.find(a.request);
         if (in == instances_.end() || req == requests_.end()) break;
         Request& r = req->second;
+        if (r.request->client_gone != nullptr &&
+            r.request->client_gone->load(std::memory_order_relaxed)) {
+          // The client left while the request waited: no instance time is spent on it, and the
+          // instance's slot goes to the next one at once.
+          SchedActions next;
+          if (sched_.RequestDone(a.request, env_.clock->MonotonicNanos(), &next)) {
+            ++sched_.counters().abandoned;
+            ReplyLocked(a.request,
+                        ProblemReply("client_closed",
+                                     "the client closed the connection while the request waited "
+                                     "for an instance"),
+                        d);
+          }
+          ApplyLocked(next, d);
+          break;
+        }
         r.dispatched = true;
         r.cold = r.cold || a.cold;
         r.dispatched_ns = env_.clock->MonotonicNanos();

@@ -136,6 +136,29 @@ TEST_F(PoolTest, ScalesFromZeroAndAnswersThroughTheInstance) {
   EXPECT_EQ(s.counters.cold_requests, 1u);
 }
 
+TEST_F(PoolTest, AQueuedRequestWhoseClientLeftIsAnsweredWithoutReachingAnInstance) {
+  Make(Fn(0, 1));
+  auto gone = std::make_shared<std::atomic<bool>>(false);
+  ForwardRequest r;
+  r.path = "/v1/infer";
+  r.body = "1";
+  r.client_gone = gone;
+  pool_->Submit(std::move(r), replies_.Catch(1));
+  Submit(2);
+  ASSERT_EQ(launcher_.count(), 1u);
+  gone->store(true);  // the first client gives up while the instance starts
+  launcher_.at(0)->MakeReady();
+  EXPECT_EQ(replies_.Code(1), "client_closed");
+  EXPECT_EQ(replies_.Get(1).status, 499);
+  EXPECT_EQ(HeldId(0, 1), 0u);  // never sent
+  uint64_t id = HeldId(0, 2);   // the next request took its place at once
+  ASSERT_NE(id, 0u);
+  ASSERT_TRUE(launcher_.at(0)->Answer(id, 200, "{}"));
+  EXPECT_EQ(replies_.Get(2).status, 200);
+  EXPECT_EQ(Counters().abandoned, 1u);
+  EXPECT_EQ(replies_.MaxCount(), 1);
+}
+
 TEST_F(PoolTest, MinInstancesArePrewarmedBeforeTraffic) {
   Make(Fn(2, 4));
   ASSERT_EQ(launcher_.count(), 2u);

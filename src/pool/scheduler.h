@@ -46,7 +46,8 @@ struct PoolCounters {
   uint64_t out_of_memory = 0;
   uint64_t init_failures = 0;
   uint64_t function_errors = 0;
-  uint64_t retries = 0;  // requests sent again after their instance failed them
+  uint64_t retries = 0;    // requests sent again after their instance failed them
+  uint64_t abandoned = 0;  // queued requests whose client left before an instance took them
 };
 
 struct SchedulerParams {

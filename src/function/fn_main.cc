@@ -447,6 +447,8 @@ int Main(int argc, char** argv) {
   facts.cpus = ReadCpuQuota().EffectiveCpus();
   facts.one_at_a_time = face->face == Face::kLambda;
   facts.forks_instances = control_fd >= 0;
+  facts.lambda_memory_mb =
+      static_cast<int>(EnvInt("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0, 0, 1 << 20));
   if (args.batching_options.enabled() && !facts.one_at_a_time) {
     facts.batch_runners = args.batching_options.runners > 0 ? args.batching_options.runners
                           : args.workers > 0                ? args.workers

@@ -24,6 +24,14 @@ StatusOr<OrtThreadsChoice> ChooseThreads(std::string_view setting, const OrtThre
   }
   int cpus = std::max(1, facts.cpus);
   std::string of = std::to_string(cpus) + (cpus == 1 ? " CPU" : " CPUs");
+  if (facts.lambda_memory_mb > 0) {
+    int share = std::max(1, facts.lambda_memory_mb / kLambdaMbPerVcpu);
+    if (share < cpus) {
+      cpus = share;
+      of = std::to_string(cpus) + (cpus == 1 ? " vCPU" : " vCPUs") + " for " +
+           std::to_string(facts.lambda_memory_mb) + " MB";
+    }
+  }
   if (facts.forks_instances) {
     c.intra_op = 1;
     c.reason = "auto: instances are forked, and a thread pool does not survive fork";

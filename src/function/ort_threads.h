@@ -20,7 +20,14 @@ struct OrtThreadsFacts {
   bool one_at_a_time = false;    // the Lambda face: one event at a time
   bool forks_instances = false;  // a template: instances are forked from this process
   int batch_runners = 0;         // dynamic batching's runner threads; 0: batching off
+  // AWS_LAMBDA_FUNCTION_MEMORY_SIZE, 0 when not on Lambda. Lambda gives a function CPU in
+  // proportion to its memory (one vCPU's worth at 1,769 MB, six at 10,240 MB) while the guest
+  // sees more CPUs than that: threads beyond the share only wait, and spinning ones burn it.
+  int lambda_memory_mb = 0;
 };
+
+// The memory at which Lambda gives a function the equivalent of one vCPU.
+inline constexpr int kLambdaMbPerVcpu = 1769;
 
 struct OrtThreadsChoice {
   int intra_op = 1;
@@ -34,7 +41,8 @@ inline constexpr int kMaxAutoIntraOpThreads = 16;
 // `setting` is "auto" (or empty) or a number in [1, 256] (taken as is). Auto:
 //   a template                 1: fork copies one thread, so a template must hold no pool (its
 //                              instances share its session);
-//   one event at a time        every CPU (at most kMaxAutoIntraOpThreads);
+//   one event at a time        every CPU (at most kMaxAutoIntraOpThreads; on Lambda, at most
+//                              the vCPUs its memory buys, memory / kLambdaMbPerVcpu, at least 1);
 //   batching with R runners    CPUs / R (at least 1): the runners share the CPUs;
 //   otherwise (HTTP)           1: concurrent requests run side by side.
 // `spin` is "auto" (or empty), "on" or "off"; auto spins when one event is served at a time on

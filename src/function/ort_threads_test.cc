@@ -29,6 +29,23 @@ TEST(OrtThreadsTest, AutoGivesALambdaInstanceEveryCpu) {
   EXPECT_EQ(ChooseOrtThreads("auto", "", Facts(64, true))->intra_op, kMaxAutoIntraOpThreads);
 }
 
+TEST(OrtThreadsTest, OnLambdaTheMemoryDecidesTheShareOfCpu) {
+  OrtThreadsFacts f = Facts(2, true);
+  f.lambda_memory_mb = 1024;  // under one vCPU's worth, though the guest shows two
+  auto small = ChooseOrtThreads("auto", "", f);
+  EXPECT_EQ(small->intra_op, 1);
+  EXPECT_FALSE(small->spin);
+  EXPECT_EQ(small->reason, "auto: one event at a time, 1 vCPU for 1024 MB");
+  f.cpus = 6;
+  f.lambda_memory_mb = 3538;
+  EXPECT_EQ(ChooseOrtThreads("auto", "", f)->intra_op, 2);
+  EXPECT_TRUE(ChooseOrtThreads("auto", "", f)->spin);
+  f.lambda_memory_mb = 10240;
+  EXPECT_EQ(ChooseOrtThreads("auto", "", f)->intra_op, 5);  // 10240 / 1769, rounded down
+  f.cpus = 2;
+  EXPECT_EQ(ChooseOrtThreads("auto", "", f)->intra_op, 2);  // never above what the guest has
+}
+
 TEST(OrtThreadsTest, AutoGivesConcurrentRequestsOneThreadEach) {
   auto c = ChooseOrtThreads("auto", "", Facts(8, false));
   EXPECT_EQ(c->intra_op, 1);

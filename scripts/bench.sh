@@ -22,44 +22,18 @@ scripts/build.sh
 # scripts/bench.sh --gateway-ab BASELINE_BUILD
 #                             the gateway's CPU and system calls per request, against an older
 #                             build, in alternating rounds (bench/gateway_ab.py; prints a table)
-if [ "${1:-}" = "--lambda" ]; then
-  shift
-  exec .venv/bin/python bench/lambda_bench.py "$@"
-fi
-if [ "${1:-}" = "--platform" ]; then
-  shift
-  exec .venv/bin/python bench/platform_bench.py "$@"
-fi
-if [ "${1:-}" = "--gateway-ab" ]; then
-  shift
-  exec .venv/bin/python bench/gateway_ab.py "$@"
-fi
-if [ "${1:-}" = "--faces" ]; then
-  shift
-  exec .venv/bin/python bench/face_coldstart.py "$@"
-fi
-if [ "${1:-}" = "--pipeline" ]; then
-  shift
-  exec .venv/bin/python bench/pipeline_bench.py "$@"
-fi
-if [ "${1:-}" = "--batching" ]; then
-  shift
-  exec .venv/bin/python bench/batching_bench.py "$@"
-fi
-if [ "${1:-}" = "--coldstart" ]; then
-  shift
-  exec .venv/bin/python bench/coldstart_bench.py "$@"
-fi
-if [ "${1:-}" = "--threads" ]; then
-  shift
-  exec .venv/bin/python bench/threads_bench.py "$@"
-fi
-if [ "${1:-}" = "--peers" ]; then
-  shift
-  exec .venv/bin/python bench/peers_bench.py "$@"
-fi
-if [ "${1:-}" = "--store" ]; then
-  shift
-  exec .venv/bin/python bench/store_bench.py "$@"
-fi
-exec .venv/bin/python bench/run.py "$@"
+script=run.py
+case "${1:-}" in
+  --lambda) script=lambda_bench.py ;;
+  --platform) script=platform_bench.py ;;
+  --gateway-ab) script=gateway_ab.py ;;
+  --faces) script=face_coldstart.py ;;
+  --pipeline) script=pipeline_bench.py ;;
+  --batching) script=batching_bench.py ;;
+  --coldstart) script=coldstart_bench.py ;;
+  --threads) script=threads_bench.py ;;
+  --peers) script=peers_bench.py ;;
+  --store) script=store_bench.py ;;
+esac
+[ "$script" = run.py ] || shift
+exec .venv/bin/python "bench/$script" "$@"

@@ -74,7 +74,6 @@ void Batcher::Submit(const PreparedInputs* prepared, const RunLimits& limits, Do
     }
     last_arrival_ns_ = item.enqueued_ns;
     queue_.push_back(std::move(item));
-    queued_now_.store(queue_.size(), std::memory_order_relaxed);
   }
   cv_.notify_all();
 }
@@ -101,7 +100,6 @@ void Batcher::RunnerLoop() {
     std::vector<Item> gone;
     TakeGone(&gone);
     if (!gone.empty()) {
-      queued_now_.store(queue_.size(), std::memory_order_relaxed);
       lock.unlock();
       {
         std::lock_guard<std::mutex> stats(stats_mu_);
@@ -147,7 +145,6 @@ void Batcher::RunnerLoop() {
       queue_.erase(queue_.begin() + static_cast<ptrdiff_t>(members[i]));
     }
     std::reverse(batch.begin(), batch.end());
-    queued_now_.store(queue_.size(), std::memory_order_relaxed);
     // Others may take what is left while this runner runs.
     if (!queue_.empty()) cv_.notify_all();
     lock.unlock();
@@ -271,6 +268,11 @@ Status Batcher::Calibrate() {
   return Status::Ok();
 }
 
+size_t Batcher::QueuedNow() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
 void Batcher::AppendPrometheus(std::string* out) const {
   char buf[512];
   std::lock_guard<std::mutex> lock(stats_mu_);
@@ -332,8 +334,7 @@ void Batcher::AppendPrometheus(std::string* out) const {
            "# HELP modelfn_batch_running_requests Requests in a Run now.\n"
            "# TYPE modelfn_batch_running_requests gauge\n"
            "modelfn_batch_running_requests %zu\n",
-           queued_now_.load(std::memory_order_relaxed),
-           running_now_.load(std::memory_order_relaxed));
+           QueuedNow(), running_now_.load(std::memory_order_relaxed));
   out->append(buf);
   out->append(
       "# HELP modelfn_batch_run_seconds Learned Run time of the model per batch size.\n"

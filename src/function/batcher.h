@@ -77,6 +77,8 @@ class Batcher {
     GoneFlag gone;
   };
 
+  // Requests waiting for a Run now (takes mu_).
+  size_t QueuedNow() const;
   // Moves the queued items whose client has gone into *out. Under mu_.
   void TakeGone(std::vector<Item>* out);
 
@@ -93,11 +95,10 @@ class Batcher {
   const bool model_merges_;
   RunTimeModel model_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::deque<Item> queue_;
-  std::atomic<size_t> queued_now_{0};   // queue_.size(), for the metrics
   std::atomic<size_t> running_now_{0};  // requests in a Run now
   int64_t last_arrival_ns_ = 0;
   double gap_ms_per_row_ = 0;  // moving average; 0: unknown

@@ -217,6 +217,12 @@ bool HttpServer::HandOff(int target, int fd, const HttpListener* listener) {
   return true;
 }
 
+void HttpServer::DropHandedOff(int index, int fd) {
+  close(fd);
+  connections_.fetch_sub(1);
+  loop_clients_[index].fetch_sub(1, std::memory_order_relaxed);
+}
+
 void HttpServer::AckRemoval(const LoopCommand& cmd) {
   if (!cmd.pending) return;
   std::lock_guard<std::mutex> lock(attach_mu_);
@@ -237,11 +243,8 @@ void HttpServer::LoopExited(int index) {
   loop_clients_done_[i] = true;
   for (const LoopCommand& cmd : commands_[i]) {
     if (cmd.pending && --*cmd.pending == 0) attach_cv_.notify_all();
-    if (cmd.adopt_fd >= 0) {  // handed over as this loop was leaving: nobody will serve it
-      close(cmd.adopt_fd);
-      connections_.fetch_sub(1);
-      loop_clients_[index].fetch_sub(1, std::memory_order_relaxed);
-    }
+    // Handed over as this loop was leaving: nobody will serve it.
+    if (cmd.adopt_fd >= 0) DropHandedOff(index, cmd.adopt_fd);
   }
   commands_[i].clear();
 }

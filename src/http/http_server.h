@@ -192,6 +192,8 @@ class HttpServer {
   // Queues client connection `fd` (of `listener`) for loop `target` and counts it there. False
   // when that loop no longer takes clients (the caller keeps the connection).
   bool HandOff(int target, int fd, const HttpListener* listener);
+  // Closes handed-over connection `fd` that loop `index` will not serve, and uncounts it.
+  void DropHandedOff(int index, int fd);
   // Loop `index` starts: marks it live and returns the attached listeners it serves.
   std::vector<std::shared_ptr<HttpListener>> LoopStarted(int index);
   // Loop `index` takes its commands; acknowledges removals (under attach_mu_).

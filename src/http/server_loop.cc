@@ -77,9 +77,7 @@ void ServerLoop::ApplyCommands() {
       if (listening_) {
         Adopt(cmd.adopt_fd, *cmd.adopt_listener);
       } else {  // the drain began: as if it had arrived a moment later
-        close(cmd.adopt_fd);
-        server_->connections_.fetch_sub(1);
-        server_->loop_clients_[index_].fetch_sub(1, std::memory_order_relaxed);
+        server_->DropHandedOff(index_, cmd.adopt_fd);
       }
       continue;
     }

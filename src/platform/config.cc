@@ -200,7 +200,8 @@ Status ParseBatching(const Json* b, const std::string& path, FunctionConfig* fn)
 }
 
 // `threads:` (auto | N): ONNX Runtime threads per Run in the function's instances, which read it
-// from MODELFN_ORT_INTRA_OP_THREADS (function/ort_threads.h). Checked here, applied by Resolve.
+// from MODELFN_ORT_INTRA_OP_THREADS (function/ort_threads.h). Checked here, applied by
+// ApplyThreads.
 Status ParseThreads(const Json* t, const std::string& path, FunctionConfig* fn) {
   if (t == nullptr || t->is_null()) return Status::Ok();
   if (!t->is_string() && !t->is_number()) return FieldError(path, "expected auto or a number");

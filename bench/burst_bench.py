@@ -25,18 +25,25 @@ run side by side, one starting instances by exec and one forking them from a tem
 
   bench/burst_bench.py examples/digits --coldstart 25 --mode http
 
+With --holder B (lambda mode) each run sends the burst from zero twice, alternating: with the
+function's batching off (every request reaches an instance alone) and with `batching:
+{max_batch: B}` (the scale-from-zero holder merges the requests waiting for an instance into
+/v1/batch invocations of up to B), and prints both totals and off/on.
+
+  bench/burst_bench.py /tmp/mlp --requests 256 --max-instances 2 --holder 32 --runs 3
+
 The model folder is pushed to a temporary file store; its requests/infer.json is the body unless
 --body names another file.
 """
 import argparse
-import concurrent.futures
 import http.client
 import json
 import pathlib
+import selectors
+import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -58,25 +65,83 @@ def post(port, path, body, timeout):
     return (time.perf_counter() - t0) * 1e3, status
 
 
+class _Conn:
+    """One client connection of a burst: its request bytes out, one HTTP/1.1 answer in."""
+
+    def __init__(self, port, request):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setblocking(False)
+        self.out = memoryview(request)
+        self.inp = bytearray()
+        self.status = 0
+        self.done_at = None
+
+    def answered(self):
+        """True once a whole answer is in (Content-Length framing, as the gateway sends)."""
+        head_end = self.inp.find(b"\r\n\r\n")
+        if head_end < 0:
+            return False
+        head = bytes(self.inp[:head_end]).decode("latin-1").split("\r\n")
+        length = 0
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length":
+                length = int(v.strip())
+        if len(self.inp) < head_end + 4 + length:
+            return False
+        self.status = int(head[0].split()[1])
+        return True
+
+
 def burst(up, name, body, n, timeout):
-    barrier = threading.Barrier(n + 1)
-    path = f"/v1/models/{name}/infer"
-
-    def one(_):
-        barrier.wait()
-        return post(up.port, path, body, timeout)
-
-    with concurrent.futures.ThreadPoolExecutor(n) as ex:
-        futures = [ex.submit(one, i) for i in range(n)]
-        barrier.wait()
+    """N requests released at once: every connection is opened first, then all N requests are
+    written from one thread without waiting, and the answers read as they come, so the client
+    adds little beyond the platform's own time (a thread per request took tens of ms to send
+    256 here)."""
+    request = (f"POST /v1/models/{name}/infer HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+               ).encode() + body
+    conns = [_Conn(up.port, request) for _ in range(n)]
+    sel = selectors.DefaultSelector()
+    try:
         t0 = time.perf_counter()
-        results = [f.result() for f in futures]
+        for c in conns:
+            sel.register(c.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, c)
+        left = n
+        deadline = t0 + timeout
+        while left > 0 and time.perf_counter() < deadline:
+            for key, events in sel.select(timeout=0.5):
+                c = key.data
+                if events & selectors.EVENT_WRITE and c.out:
+                    try:
+                        c.out = c.out[c.sock.send(c.out):]
+                    except BlockingIOError:
+                        pass
+                    if not c.out:
+                        sel.modify(c.sock, selectors.EVENT_READ, c)
+                if events & selectors.EVENT_READ:
+                    try:
+                        chunk = c.sock.recv(1 << 16)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        chunk = b""
+                    c.inp += chunk
+                    if not chunk or c.answered():
+                        c.done_at = time.perf_counter()
+                        sel.unregister(c.sock)
+                        left -= 1
         total_ms = (time.perf_counter() - t0) * 1e3
-    lat = sorted(ms for ms, _ in results)
+    finally:
+        sel.close()
+        for c in conns:
+            c.sock.close()
+    lat = sorted(((c.done_at or time.perf_counter()) - t0) * 1e3 for c in conns)
     counters = up.status()["versions"][0]["counters"]
     return {"total_ms": round(total_ms, 1), "p50_ms": round(statistics.median(lat), 1),
             "p99_ms": round(lat[int(0.99 * (len(lat) - 1))], 1), "max_ms": round(lat[-1], 1),
-            "not_200": sum(1 for _, s in results if s != 200), "inits": counters["cold_starts"],
+            "not_200": sum(1 for c in conns if c.status != 200), "inits": counters["cold_starts"],
             "init_failures": counters["init_failures"]}
 
 
@@ -124,7 +189,8 @@ def coldstart(work, store, name, body, args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", nargs="?", default=str(ROOT / "examples" / "digits"),
-                    help="model folder (model.onnx, requests/infer.json)")
+                    help="model folder (model.onnx, requests/infer.json), or mlp: "
+                         "bench/make_mlp.py's medium model, built in a temporary folder")
     ap.add_argument("--requests", type=int, default=32)
     ap.add_argument("--max-instances", type=int, default=None,
                     help="default: not set, so the platform's host-sized default applies")
@@ -141,11 +207,18 @@ def main():
                     help="how instances start (default: the platform's, fork)")
     ap.add_argument("--baseline", action="store_true",
                     help="also burst an always-warm platform first, and print ratios")
+    ap.add_argument("--holder", type=int, default=0, metavar="B",
+                    help="lambda mode: compare the burst with batching off and max_batch B")
     ap.add_argument("--coldstart", type=int, default=0, metavar="N",
                     help="measure N cold starts from zero, exec vs fork, instead of a burst")
     args = ap.parse_args()
 
-    model = pathlib.Path(args.model).resolve()
+    if args.model == "mlp":  # the medium model of bench/make_mlp.py, built here
+        import batching_bench
+        model = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-mlp-")) / "mlp"
+        batching_bench.make_model(model)
+    else:
+        model = pathlib.Path(args.model).resolve()
     body = pathlib.Path(args.body or model / "requests" / "infer.json").read_bytes()
     name = "burst"
     work = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-burst-"))
@@ -173,6 +246,44 @@ def main():
         settings["max_instances"] = args.max_instances
     if args.start is not None:
         settings["start"] = args.start
+    def from_zero(tag, fn_settings):
+        up = Up(work / tag, store, name, fn_settings)
+        try:
+            # At zero with the template ready (start: fork), as a platform that has run a while.
+            deadline = time.monotonic() + 60
+            while up.status()["versions"][0].get("template") not in (None, "ready"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the template never became ready")
+                time.sleep(0.05)
+            if up.live_instances() != 0:
+                raise RuntimeError("instances were running before the burst")
+            out = burst(up, name, body, args.requests, args.timeout)
+            out["max_instances"] = up.status()["max_instances"]
+            counters = up.status()["versions"][0]["counters"]
+            out["held_batches"] = counters.get("held_batches", 0)
+        finally:
+            up.stop()
+        return out
+
+    if args.holder > 0:
+        if args.mode != "lambda":
+            ap.error("--holder compares lambda-mode functions")
+        for run in range(args.runs):
+            off = from_zero(f"up-{run}-off", settings)
+            on = from_zero(f"up-{run}-on", dict(settings, batching={"max_batch": args.holder}))
+            r = {"requests": args.requests, "model": model.name, "max_batch": args.holder,
+                 "off": off, "on": on,
+                 "off_over_on_total": round(off["total_ms"] / on["total_ms"], 2)}
+            if args.json:
+                print(json.dumps(r), flush=True)
+            else:
+                print(f"{model.name} lambda burst of {args.requests} from zero, max_instances "
+                      f"{on['max_instances']}: holder off total {off['total_ms']:.0f} ms (p50 "
+                      f"{off['p50_ms']:.0f}, not 200 {off['not_200']}); holder on (max_batch "
+                      f"{args.holder}) total {on['total_ms']:.0f} ms (p50 {on['p50_ms']:.0f}, not "
+                      f"200 {on['not_200']}, {on['held_batches']} merged invocations); off/on "
+                      f"{r['off_over_on_total']:.2f}x", flush=True)
+        return 0
     for run in range(args.runs):
         warm = None
         if args.baseline:

@@ -19,6 +19,8 @@ scripts/build.sh
 #                             (bench/threads_bench.py)
 # scripts/bench.sh --peers     batching against BentoML and Ray Serve (bench/peers_bench.py;
 #                             the peers' venv: bench/requirements-peers.txt)
+# scripts/bench.sh --holder    bursts of 64 and 256 from zero, lambda mode, the scale-from-zero
+#                             holder off and on (bench/burst_bench.py --holder; prints lines)
 # scripts/bench.sh --gateway-ab BASELINE_BUILD
 #                             the gateway's CPU and system calls per request, against an older
 #                             build, in alternating rounds (bench/gateway_ab.py; prints a table)
@@ -34,6 +36,13 @@ case "${1:-}" in
   --threads) script=threads_bench.py ;;
   --peers) script=peers_bench.py ;;
   --store) script=store_bench.py ;;
+  --holder)
+    shift
+    for n in 64 256; do
+      .venv/bin/python bench/burst_bench.py mlp --requests "$n" --max-instances 2 --holder 32 \
+        --runs 10 "$@"
+    done
+    exit 0 ;;
 esac
 [ "$script" = run.py ] || shift
 exec .venv/bin/python "bench/$script" "$@"

@@ -195,3 +195,62 @@ def test_modelfn_up_batches_inside_http_instances(up, tmp_path):
     init = [l for l in lines if l.get("event") == "init" and l.get("mode") == "http"]
     assert init and init[0]["batching"].startswith("max_batch=32,max_delay_ms=200"), init
     assert max(l.get("batch_requests", 0) for l in lines if l.get("event") == "request") > 1
+
+
+def test_modelfn_up_holds_requests_for_a_lambda_function_at_zero_and_merges_them(up, tmp_path):
+    """The scale-from-zero holder: a burst reaching a lambda-mode function at zero waits for its
+    first instance and reaches it in merged /v1/batch invocations; each request still gets the
+    answer it gets alone, its own error, its own id and its cold-start flag."""
+    from up_harness import config, fn_config, push
+    store = tmp_path / "models"
+    push(store, EXAMPLES / "digits", "digits", "1.0.0")
+    u = up(config(store, [fn_config("digits", max_instances=1, batching={"max_batch": 16})]))
+    rows = digit_rows()
+    bodies = [{"inputs": [row]} for row in rows]
+    bad = {"inputs": [[1.0, 2.0]]}  # two columns of 64: its own 400
+    bodies.insert(5, bad)
+    bodies.insert(17, bad)
+    ids = [f"held-{i}" for i in range(len(bodies))]
+    barrier = threading.Barrier(len(bodies))
+    got = [None] * len(bodies)
+
+    def one(i):
+        with requests.Session() as s:
+            barrier.wait()
+            got[i] = s.post(u.url + "/v1/models/digits/infer", data=json.dumps(bodies[i]),
+                            headers={"Content-Type": "application/json", "X-Request-Id": ids[i]},
+                            timeout=30)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, r in enumerate(got):
+        assert r.headers["X-Request-Id"] == ids[i]
+        if bodies[i] is bad:
+            assert r.status_code == 400, r.text
+            assert r.headers["Content-Type"].startswith("application/problem+json")
+            assert r.json()["code"] == "shape_mismatch"
+        else:
+            assert r.status_code == 200, r.text
+    # Answers equal those given one at a time, once the instance is warm and nothing waits.
+    single = [u.post("/v1/models/digits/infer", b) for b in bodies]
+    assert all("X-Modelfn-Held-Batch" not in s.headers for s in single)
+    assert [r.json() for r in got] == [s.json() for s in single]
+    held = [int(r.headers.get("X-Modelfn-Held-Batch", "1")) for r in got]
+    assert max(held) > 1, held
+    assert max(held) <= 16, held
+    # Requests that waited for the instance's init say so, merged or not.
+    assert any(r.headers["X-Modelfn-Cold-Start"] == "true" and h > 1 for r, h in zip(got, held))
+    counters = u.function("digits")["versions"][0]["counters"]
+    assert counters["held_batches"] >= 1
+    assert counters["held_requests"] == sum(1 for h in held if h > 1)
+    assert counters["cold_starts"] == 1
+    # The instance served merged invocations on /v1/batch.
+    log = u.dir / ".modelfn" / "logs" / "digits.log"
+    lines = [json.loads(l) for l in log.read_text().splitlines() if l.startswith("{")]
+    assert any(l.get("event") == "request" and l.get("route") == "/v1/batch" for l in lines)
+    metrics = u.get("/metrics").text
+    assert re.search(r'^modelfn_held_requests_total\{function="digits",version="1.0.0"\} [1-9]',
+                     metrics, re.M), metrics

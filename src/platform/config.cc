@@ -186,9 +186,23 @@ Status ParseBatching(const Json* b, const std::string& path, FunctionConfig* fn)
   if (!options.ok()) return FieldError(path, options.status().message());
   if (!options->enabled()) return Status::Ok();
   if (fn->mode == InstanceMode::kLambda) {
-    return FieldError(path,
-                      "batching merges concurrent requests; lambda mode serves one per instance "
-                      "(use mode: http)");
+    // An instance takes one event at a time: the gateway merges the requests already waiting
+    // for an instance into one /v1/batch invocation instead (the holder), without waiting for
+    // more, so only the size applies.
+    for (const char* key : {"max_delay_ms", "p99_ms", "runners"}) {
+      if (spec.find(key) != std::string::npos) {
+        return FieldError(path + "." + key,
+                          "lambda mode merges only requests already waiting for an instance; "
+                          "max_batch is the one setting (the others are for mode: http)");
+      }
+    }
+    if (!fn->command.empty()) {
+      return FieldError(path,
+                        "a custom runtime (command:) is not known to serve /v1/batch, which "
+                        "merged requests are sent as");
+    }
+    fn->held_batch = options->max_batch;
+    return Status::Ok();
   }
   if (fn->concurrency < 2) {
     return FieldError(path,

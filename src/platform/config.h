@@ -57,6 +57,9 @@ struct FunctionConfig {
   // ParsePlatformConfig to the top-level `start:` (default fork).
   StartMode start = StartMode::kDefault;
   std::string threads;  // `threads:` as written ("" when absent); instances get it in env
+  // Lambda mode's `batching:`: requests waiting for an instance (from zero, or above capacity)
+  // are sent to it merged, up to this many per invocation (pool/held_batch.h). 0: one by one.
+  int held_batch = 0;
 };
 
 struct JwtConfig {

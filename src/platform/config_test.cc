@@ -140,9 +140,6 @@ TEST(ConfigTest, BatchingReachesHttpInstancesThroughTheirEnvironment) {
 }
 
 TEST(ConfigTest, BatchingMistakesNameTheField) {
-  EXPECT_EQ(Error("functions:\n  d: {batching: on}"),
-            "functions.d.batching: batching merges concurrent requests; lambda mode serves one per "
-            "instance (use mode: http)");
   EXPECT_EQ(Error("functions:\n  d: {mode: http, batching: on}"),
             "functions.d.batching: batching merges concurrent requests; set concurrency above 1 "
             "(the requests an instance takes at once)");
@@ -155,6 +152,36 @@ TEST(ConfigTest, BatchingMistakesNameTheField) {
             "functions.d.batching: expected on, off or {max_batch, max_delay_ms, p99_ms, runners}");
   // A lambda-mode function may say it does not batch.
   EXPECT_EQ(Error("functions:\n  d: {batching: off}"), "ok");
+}
+
+TEST(ConfigTest, LambdaModeBatchingMergesWaitingRequestsAtTheGateway) {
+  auto c = Parse(
+      "functions:\n"
+      "  a: {batching: on}\n"
+      "  b: {batching: {max_batch: 8}}\n"
+      "  c: {batching: off}\n"
+      "  d: {}\n",
+      2);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->functions[0].held_batch, 32);
+  EXPECT_EQ(c->functions[1].held_batch, 8);
+  EXPECT_EQ(c->functions[2].held_batch, 0);
+  EXPECT_EQ(c->functions[3].held_batch, 0);
+  for (const auto& f : c->functions) EXPECT_EQ(f.env.count("MODELFN_BATCHING"), 0u) << f.name;
+  // Nothing is waited for in lambda mode: only the size applies.
+  EXPECT_EQ(Error("functions:\n  d: {batching: {max_batch: 8, max_delay_ms: 5}}"),
+            "functions.d.batching.max_delay_ms: lambda mode merges only requests already waiting "
+            "for an instance; max_batch is the one setting (the others are for mode: http)");
+  EXPECT_EQ(Error("functions:\n  d: {batching: {p99_ms: 50}}"),
+            "functions.d.batching.p99_ms: lambda mode merges only requests already waiting for an "
+            "instance; max_batch is the one setting (the others are for mode: http)");
+  EXPECT_EQ(Error("functions:\n  d: {command: [python3, app.py], batching: on}"),
+            "functions.d.batching: a custom runtime (command:) is not known to serve /v1/batch, "
+            "which merged requests are sent as");
+  // An http-mode function batches inside its instances instead.
+  auto h = Parse("functions:\n  h: {mode: http, concurrency: 4, batching: on}\n", 2);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->functions[0].held_batch, 0);
 }
 
 TEST(ConfigTest, ThreadsReachInstancesAndExecdLambdaInstancesShareTheHost) {

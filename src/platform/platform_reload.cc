@@ -49,6 +49,7 @@ std::vector<std::string> NeedRestart(const PlatformConfig& a, const PlatformConf
     check(f.max_queue == n.max_queue, p + "max_queue");
     check(f.queue_timeout_s == n.queue_timeout_s, p + "queue_timeout_s");
     check(f.env == n.env, p + "env");
+    check(f.held_batch == n.held_batch, p + "batching");
     check(f.command == n.command, p + "command");
     check(f.start == n.start, p + "start");
     bool same_versions = f.traffic.size() == n.traffic.size();

@@ -92,6 +92,8 @@ std::string Platform::StatusJson() const {
       w.Key("timeouts").Uint(c.timeouts).Key("crashes").Uint(c.crashes);
       w.Key("out_of_memory").Uint(c.out_of_memory).Key("init_failures").Uint(c.init_failures);
       w.Key("function_errors").Uint(c.function_errors).Key("abandoned").Uint(c.abandoned);
+      w.Key("held_batches").Uint(c.held_batches).Key("held_requests").Uint(c.held_requests);
+      w.Key("held_resends").Uint(c.held_resends);
       w.EndObject();
       if (!snap.last_init_error.empty()) w.Key("last_init_error").String(snap.last_init_error);
       if (!snap.template_state.empty()) w.Key("template").String(snap.template_state);
@@ -151,6 +153,14 @@ std::string Platform::MetricsText() const {
   counter("modelfn_abandoned_requests_total",
           "Queued requests dropped because their client closed the connection.",
           &PoolCounters::abandoned);
+  counter("modelfn_held_batches_total",
+          "Invocations that carried several waiting requests merged (lambda mode, batching).",
+          &PoolCounters::held_batches);
+  counter("modelfn_held_requests_total", "Requests answered through merged invocations.",
+          &PoolCounters::held_requests);
+  counter("modelfn_held_resends_total",
+          "Merged invocations whose answer could not be split: their requests went again alone.",
+          &PoolCounters::held_resends);
   counter("modelfn_timeouts_total", "Requests answered 504; their instance was killed.",
           &PoolCounters::timeouts);
   counter("modelfn_instance_crashes_total", "Instances that exited unexpectedly.",

@@ -6,6 +6,7 @@
 
 #include "common/cpu_quota.h"
 #include "http/problem.h"
+#include "pool/held_batch.h"
 #include "pool/process_launcher.h"
 #include "pool/template_launcher.h"
 
@@ -109,6 +110,10 @@ void InstancePool::SetVersion(const std::string& version) {
 }
 
 void InstancePool::Submit(ForwardRequest request, ReplyFn done) {
+  int8_t mergeable = -1;
+  if (fn_.held_batch > 1 && would_queue_.load(std::memory_order_relaxed)) {
+    mergeable = HeldMergeable(request) ? 1 : 0;
+  }
   Deferred d;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -121,8 +126,10 @@ void InstancePool::Submit(ForwardRequest request, ReplyFn done) {
     Request& r = requests_[rid];
     r.request = std::make_shared<const ForwardRequest>(std::move(request));
     r.done = std::move(done);
+    r.mergeable = mergeable;
     SyncInitRoomLocked();
     ApplyLocked(sched_.Submit(rid, idempotent, now), &d);
+    NoteQueueLocked();
   }
   d.Run();
 }
@@ -164,16 +171,7 @@ void InstancePool::ApplyLocked(const SchedActions& actions, Deferred* d) {
           ApplyLocked(next, d);
           break;
         }
-        r.dispatched = true;
-        r.cold = r.cold || a.cold;
-        r.dispatched_ns = env_.clock->MonotonicNanos();
-        r.instance_name = in->second.name;
-        r.version = in->second.version;
-        uint64_t rid = a.request, iid = a.instance;
-        d->work.emplace_back([this, inst = in->second.instance, rid, iid, request = r.request] {
-          inst->Send(rid, request,
-                     [this, rid, iid](InstanceResult result) { OnResult(rid, iid, result); });
-        });
+        SendLocked(a, in->second, d);
         break;
       }
       case SchedAction::kReply:
@@ -183,7 +181,104 @@ void InstancePool::ApplyLocked(const SchedActions& actions, Deferred* d) {
   }
 }
 
+bool InstancePool::MergeableLocked(Request& r) {
+  if (r.mergeable < 0) r.mergeable = HeldMergeable(*r.request) ? 1 : 0;
+  return r.mergeable == 1 && !r.solo;
+}
+
+void InstancePool::SendLocked(const SchedAction& a, Live& in, Deferred* d) {
+  const int64_t now = env_.clock->MonotonicNanos();
+  auto mark = [&](Request& r, bool cold) {
+    r.dispatched = true;
+    r.cold = r.cold || cold;
+    r.dispatched_ns = now;
+    r.instance_name = in.name;
+    r.version = in.version;
+  };
+  Request& lead = requests_.at(a.request);
+  mark(lead, a.cold);
+  std::shared_ptr<const ForwardRequest> request = lead.request;
+  if (fn_.held_batch > 1 && sched_.queued() > 0 && MergeableLocked(lead)) {
+    size_t bytes = lead.request->body.size();
+    auto take = [&](uint64_t queued) {
+      auto it = requests_.find(queued);
+      if (it == requests_.end()) return false;
+      Request& q = it->second;
+      const ForwardRequest& fr = *q.request;
+      if (fr.client_gone != nullptr && fr.client_gone->load(std::memory_order_relaxed)) {
+        return false;  // answered 499 at its own dispatch
+      }
+      if (bytes + fr.body.size() > kHeldBatchMaxBytes || !MergeableLocked(q)) return false;
+      bytes += fr.body.size() + 1;
+      return true;
+    };
+    std::vector<Scheduler::Rider> riders =
+        sched_.Attach(a.request, static_cast<size_t>(fn_.held_batch - 1), take, now);
+    if (!riders.empty()) {
+      std::vector<std::shared_ptr<const ForwardRequest>> members{lead.request};
+      std::vector<uint64_t>& ids = riders_[a.request];
+      for (const Scheduler::Rider& rider : riders) {
+        Request& r = requests_.at(rider.request);
+        mark(r, rider.cold);
+        members.push_back(r.request);
+        ids.push_back(rider.request);
+      }
+      request = std::make_shared<const ForwardRequest>(MergeHeld(members));
+      ++sched_.counters().held_batches;
+      sched_.counters().held_requests += members.size();
+    }
+  }
+  uint64_t rid = a.request, iid = a.instance;
+  d->work.emplace_back([this, inst = in.instance, rid, iid, request = std::move(request)] {
+    inst->Send(rid, request,
+               [this, rid, iid](InstanceResult result) { OnResult(rid, iid, result); });
+  });
+}
+
+void InstancePool::FailSentLocked(uint64_t rid, bool reached, const std::string& code,
+                                  const std::string& detail, int64_t now, Deferred* d) {
+  std::vector<uint64_t> members{rid};
+  if (auto g = riders_.find(rid); g != riders_.end()) {
+    members.insert(members.end(), g->second.begin(), g->second.end());
+    riders_.erase(g);
+  }
+  // Back in their order: each retried one goes to the front of the queue.
+  for (auto m = members.rbegin(); m != members.rend(); ++m) {
+    ApplyLocked(sched_.RequestFailed(*m, reached, code, detail, now), d);
+  }
+}
+
+void InstancePool::SplitLocked(const std::vector<uint64_t>& members, InstanceResult result,
+                               int64_t now, Deferred* d) {
+  auto answers = result.kind == InstanceResult::kAnswered && !result.function_error
+                     ? SplitHeld(result.reply, members.size())
+                     : StatusOr<std::vector<HeldAnswer>>(
+                           Status(StatusCode::kFailedPrecondition, "function error"));
+  std::vector<uint64_t> resend;
+  if (!answers.ok()) {
+    ++sched_.counters().held_resends;
+    resend = members;
+  } else {
+    for (size_t i = 0; i < members.size(); ++i) {
+      if ((*answers)[i].resend) {
+        resend.push_back(members[i]);
+        continue;
+      }
+      SchedActions next;
+      if (sched_.RequestDone(members[i], now, &next)) {
+        ReplyLocked(members[i], std::move((*answers)[i].reply), d);
+      }
+      ApplyLocked(next, d);
+    }
+  }
+  for (uint64_t m : resend) {
+    if (auto it = requests_.find(m); it != requests_.end()) it->second.solo = true;
+  }
+  for (auto m = resend.rbegin(); m != resend.rend(); ++m) ApplyLocked(sched_.GiveBack(*m, now), d);
+}
+
 void InstancePool::ReplyLocked(uint64_t rid, ForwardReply reply, Deferred* d) {
+  riders_.erase(rid);
   auto it = requests_.find(rid);
   if (it == requests_.end()) return;
   Request r = std::move(it->second);
@@ -228,6 +323,7 @@ void InstancePool::OnReady(uint64_t instance) {
     GiveSlotLocked(instance);
     SyncInitRoomLocked();
     ApplyLocked(sched_.InstanceReady(instance, env_.clock->MonotonicNanos()), &d);
+    NoteQueueLocked();
   }
   d.Run();
 }
@@ -245,7 +341,13 @@ void InstancePool::OnResult(uint64_t rid, uint64_t instance, InstanceResult resu
     if (sched_.InstanceOf(rid) != instance) return;
     int64_t now = env_.clock->MonotonicNanos();
     SyncInitRoomLocked();
-    if (result.kind == InstanceResult::kAnswered) {
+    if (auto g = riders_.find(rid);
+        g != riders_.end() && result.kind == InstanceResult::kAnswered) {
+      std::vector<uint64_t> members{rid};
+      members.insert(members.end(), g->second.begin(), g->second.end());
+      riders_.erase(g);
+      SplitLocked(members, std::move(result), now, &d);
+    } else if (result.kind == InstanceResult::kAnswered) {
       SchedActions next;
       if (sched_.RequestDone(rid, now, &next)) {
         if (result.function_error) ++sched_.counters().function_errors;
@@ -254,8 +356,9 @@ void InstancePool::OnResult(uint64_t rid, uint64_t instance, InstanceResult resu
       ApplyLocked(next, &d);
     } else {
       bool reached = result.kind == InstanceResult::kFailed;
-      ApplyLocked(sched_.RequestFailed(rid, reached, result.code, result.detail, now), &d);
+      FailSentLocked(rid, reached, result.code, result.detail, now, &d);
     }
+    NoteQueueLocked();
   }
   d.Run();
 }
@@ -273,9 +376,8 @@ void InstancePool::ReapLocked(Deferred* d) {
   for (const auto& [id, how] : exited) {
     std::shared_ptr<Instance> gone = instances_.at(id).instance;
     for (uint64_t rid : gone->TakeUnreached()) {
-      ApplyLocked(sched_.RequestFailed(rid, /*reached=*/false, "instance_crashed",
-                                       "the instance exited before it took this request", now),
-                  d);
+      FailSentLocked(rid, /*reached=*/false, "instance_crashed",
+                     "the instance exited before it took this request", now, d);
     }
     std::string init_error;
     if (sched_.last_init_error().empty()) {
@@ -294,6 +396,7 @@ void InstancePool::Tick() {
     ReapLocked(&d);
     SyncInitRoomLocked();
     ApplyLocked(sched_.Tick(env_.clock->MonotonicNanos()), &d);
+    NoteQueueLocked();
   }
   d.Run();
 }

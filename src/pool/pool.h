@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -151,6 +152,10 @@ class InstancePool {
     ReplyFn done;
     bool dispatched = false;
     bool cold = false;
+    // Held-batch merging (FunctionConfig::held_batch): -1 not checked yet, else whether it may
+    // travel merged; `solo` once a merged send gave it back (it then goes alone).
+    int8_t mergeable = -1;
+    bool solo = false;
     int64_t dispatched_ns = 0;
     std::string instance_name, version;
   };
@@ -168,6 +173,16 @@ class InstancePool {
   void ApplyLocked(const SchedActions& actions, Deferred* d);
   void LaunchLocked(const SchedAction& start, Deferred* d);
   void ReplyLocked(uint64_t rid, ForwardReply reply, Deferred* d);
+  // Dispatches request `rid` (the scheduler's kDispatch) to `in`, merged with queued requests
+  // when the function holds batches.
+  void SendLocked(const SchedAction& a, Live& in, Deferred* d);
+  bool MergeableLocked(Request& r);
+  // The send of `rid` failed; a merged send fails every request it carried.
+  void FailSentLocked(uint64_t rid, bool reached, const std::string& code,
+                      const std::string& detail, int64_t now, Deferred* d);
+  // A merged send's answer: each member its share, or all sent again alone.
+  void SplitLocked(const std::vector<uint64_t>& members, InstanceResult result, int64_t now,
+                   Deferred* d);
   void ReapLocked(Deferred* d);
   // The host-wide init budget: the scheduler sees what is free; a start takes a slot, which is
   // given back when the instance is ready or gone.
@@ -179,6 +194,9 @@ class InstancePool {
   void OnReady(uint64_t instance);
   void OnInitError(std::string message);
   ForwardReply ProblemReply(const std::string& code, const std::string& detail) const;
+  void NoteQueueLocked() {
+    would_queue_.store(fn_.held_batch > 1 && sched_.WouldQueue(), std::memory_order_relaxed);
+  }
 
   const FunctionConfig fn_;
   const PoolEnv env_;
@@ -192,7 +210,13 @@ class InstancePool {
   uint64_t next_request_ = 1;
   std::map<uint64_t, Live> instances_;
   std::unordered_map<uint64_t, Request> requests_;
+  // Merged sends in flight: the request whose id the send carries -> the others it carries.
+  std::unordered_map<uint64_t, std::vector<uint64_t>> riders_;
   std::set<uint64_t> holding_slot_;  // starting instances holding an init slot
+  // Whether a request submitted now would wait (Scheduler::WouldQueue, as of the last change):
+  // Submit then checks whether it may travel merged before taking the lock, so the parse runs
+  // on the caller's thread in parallel instead of under the lock.
+  std::atomic<bool> would_queue_{true};
 };
 
 }  // namespace modelfn

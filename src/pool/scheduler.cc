@@ -208,6 +208,56 @@ bool Scheduler::RequestDone(uint64_t request, int64_t now, SchedActions* out) {
   return true;
 }
 
+std::vector<Scheduler::Rider> Scheduler::Attach(uint64_t leader, size_t max,
+                                                const std::function<bool(uint64_t)>& take,
+                                                int64_t now) {
+  std::vector<Rider> riders;
+  auto lead = inflight_.find(leader);
+  if (lead == inflight_.end()) return riders;
+  const uint64_t instance = lead->second.instance;
+  InstanceState& in = instances_.at(instance);
+  for (auto it = queue_.begin(); it != queue_.end() && riders.size() < max;) {
+    if (!take(it->id)) {
+      ++it;
+      continue;
+    }
+    Waiting w = *it;
+    it = queue_.erase(it);
+    ++in.active;
+    ++in.served;
+    ++w.attempts;
+    Rider r;
+    r.request = w.id;
+    r.cold = w.arrived_ns < in.ready_ns;
+    if (r.cold && w.attempts == 1) ++counters_.cold_requests;
+    InFlight f;
+    f.w = w;
+    f.instance = instance;
+    f.deadline_ns = now + p_.request_timeout_ns;
+    inflight_[w.id] = f;
+    riders.push_back(r);
+  }
+  return riders;
+}
+
+SchedActions Scheduler::GiveBack(uint64_t request, int64_t now) {
+  SchedActions out;
+  auto it = inflight_.find(request);
+  if (it == inflight_.end()) return out;
+  InFlight f = it->second;
+  inflight_.erase(it);
+  if (auto in = instances_.find(f.instance); in != instances_.end()) {
+    in->second.active = std::max(0, in->second.active - 1);
+    if (in->second.served > 0) --in->second.served;
+    if (in->second.active == 0) in->second.idle_since_ns = now;
+  }
+  f.w.attempts = std::max(0, f.w.attempts - 1);
+  f.w.deadline_ns = std::max(f.w.deadline_ns, now + p_.queue_timeout_ns);
+  queue_.push_front(f.w);
+  Dispatch(now, &out);
+  return out;
+}
+
 SchedActions Scheduler::RequestFailed(uint64_t request, bool reached, const std::string& code,
                                       const std::string& detail, int64_t now) {
   SchedActions out;

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -46,8 +47,11 @@ struct PoolCounters {
   uint64_t out_of_memory = 0;
   uint64_t init_failures = 0;
   uint64_t function_errors = 0;
-  uint64_t retries = 0;    // requests sent again after their instance failed them
-  uint64_t abandoned = 0;  // queued requests whose client left before an instance took them
+  uint64_t retries = 0;        // requests sent again after their instance failed them
+  uint64_t abandoned = 0;      // queued requests whose client left before an instance took them
+  uint64_t held_batches = 0;   // merged sends (held_batch.h)
+  uint64_t held_requests = 0;  // requests they carried
+  uint64_t held_resends = 0;   // merged sends whose answer could not be split (sent again alone)
 };
 
 struct SchedulerParams {
@@ -121,6 +125,22 @@ class Scheduler {
   // reported first with RequestFailed(reached=false).
   SchedActions InstanceExited(uint64_t instance, Exit how, const std::string& init_error,
                               int64_t now);
+  // Moves queued requests onto the instance serving `leader`, to travel in the same send (the
+  // pool merges them into one invocation, held_batch.h): front to back, each one `take` accepts,
+  // at most `max`. Each is then in flight there like the leader (a deadline from now, counted in
+  // the instance's concurrency until it ends, cold when it arrived before the instance was
+  // ready) and ends with its own RequestDone, RequestFailed or GiveBack. In queue order; none
+  // when `leader` is not in flight.
+  struct Rider {
+    uint64_t request = 0;
+    bool cold = false;
+  };
+  std::vector<Rider> Attach(uint64_t leader, size_t max, const std::function<bool(uint64_t)>& take,
+                            int64_t now);
+  // The instance answered for `request` without serving it (a merged send whose answer could not
+  // be split): it goes back to the front of the queue, this send not counted as an attempt, and
+  // the instance carries on.
+  SchedActions GiveBack(uint64_t request, int64_t now);
   // A new model version: new instances run it, old ones drain.
   SchedActions NewVersion(int64_t now);
   // Timers and scaling; cheap when nothing is due.
@@ -143,6 +163,8 @@ class Scheduler {
   PoolCounters& counters() { return counters_; }
   const std::map<uint64_t, InstanceState>& instances() const { return instances_; }
   size_t queued() const { return queue_.size(); }
+  // Whether a request submitted now would wait: requests are queued, or no instance has room.
+  bool WouldQueue() const { return !queue_.empty() || !PickInstance(p_.scaling, Views()); }
   // The instance serving `request`, 0 when it is queued or unknown.
   uint64_t InstanceOf(uint64_t request) const;
 

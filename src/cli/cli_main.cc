@@ -26,6 +26,8 @@ constexpr const char* kUsage =
     "  show N[@V]                                a version's manifest and the pointer\n"
     "  verify N[@V]                              download and re-hash every file\n"
     "  policy N --provider aws|gcp|azure         least-privilege read-only policy for N\n"
+    "  optimize N[@V]|DIR --version V2 [--quantize dynamic|static]   a faster version, checked\n"
+    "                                            for accuracy on sample inputs\n"
     "\n"
     "Deployment:\n"
     "  package --target aws-lambda-zip --model DIR   self-contained Lambda zip (function.zip)\n"
@@ -49,11 +51,20 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"manifest", CmdManifest}, {"push", CmdPush},     {"promote", CmdPromote},
-    {"rollback", CmdRollback}, {"list", CmdList},     {"show", CmdShow},
-    {"verify", CmdVerify},     {"policy", CmdPolicy}, {"package", CmdPackage},
-    {"deploy", CmdDeploy},     {"up", CmdUp},         {"status", CmdStatus},
+    {"manifest", CmdManifest},
+    {"push", CmdPush},
+    {"promote", CmdPromote},
+    {"rollback", CmdRollback},
+    {"list", CmdList},
+    {"show", CmdShow},
+    {"verify", CmdVerify},
+    {"policy", CmdPolicy},
+    {"package", CmdPackage},
+    {"deploy", CmdDeploy},
+    {"up", CmdUp},
+    {"status", CmdStatus},
     {"keys", CmdKeys},
+    {"optimize", CmdOptimize},
 };
 
 int Main(int argc, char** argv) {

@@ -11,6 +11,10 @@ int CmdShow(int argc, char** argv);
 int CmdVerify(int argc, char** argv);
 int CmdPolicy(int argc, char** argv);
 
+// A version made faster: graph optimisation saved, int8 quantisation, accuracy gate
+// (optimize_cmd.cc).
+int CmdOptimize(int argc, char** argv);
+
 // Versions in a store (store_cmds.cc).
 int CmdPush(int argc, char** argv);
 int CmdPromote(int argc, char** argv);

@@ -4,11 +4,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 
 #include "cli/args.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/optimize_cmd.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "manifest/manifest.h"
@@ -27,6 +29,8 @@ constexpr const char* kPackageUsage =
     "function.zip] [--arch "
     "x86_64|arm64]\n"
     "                       [--runtime PATH] [--bootstrap PATH] [--json]\n"
+    "                       [--optimize [--quantize dynamic|static] [--samples PATH] [--level L]\n"
+    "                        [--max-abs-error X] [--min-agreement P]]\n"
     "\n"
     "Writes a self-contained Lambda package: a static bootstrap, modelfn-fn, every shared library\n"
     "it loads (the dynamic loader and libc included) and the model folder (verified against its\n"
@@ -41,6 +45,9 @@ constexpr const char* kPackageUsage =
     "cloud-run writes the same kind of image (OUT/image.tar, OUT/context) for Cloud Run and\n"
     "Knative: modelfn-fn serving HTTP and CloudEvents on $PORT; --model may also be a store URI\n"
     "(gs://...), fetched when the container starts.\n"
+    "--optimize packages the model as modelfn optimize makes it (graph optimisations saved, int8\n"
+    "with --quantize), after the same accuracy gate (modelfn optimize --help); the report goes to\n"
+    "stderr.\n"
     "Other targets: modelfn package --target aws-lambda-layer --help (the runtime as a Lambda\n"
     "layer), modelfn package --target azure-functions --help.\n";
 
@@ -56,7 +63,9 @@ int CmdPackage(int argc, char** argv) {
         (arg == "--target" && i + 1 < argc && std::string(argv[i + 1]) == "aws-lambda-layer"))
       return CmdPackageLambdaLayer(argc, argv);
   }
-  Args a(argc, argv, {"target", "model", "out", "arch", "runtime", "bootstrap"}, {"json", "help"});
+  std::set<std::string> values = kOptimizeValueFlags;
+  values.insert({"target", "model", "out", "arch", "runtime", "bootstrap"});
+  Args a(argc, argv, values, {"json", "help", "optimize", "per-channel"});
   if (a.Has("help")) return fputs(kPackageUsage, stdout), 0;
   std::string target = a.Get("target");
   if (!a.ok() || !a.positional().empty() ||
@@ -66,8 +75,36 @@ int CmdPackage(int argc, char** argv) {
                  a.ok() ? (a.Has("target") ? "target '" + target + "' is not available yet" : "")
                         : a.error());
   }
+  bool uses_optimize_flags = a.Has("per-channel");
+  for (const std::string& f : kOptimizeValueFlags) uses_optimize_flags |= a.Has(f);
+  if (uses_optimize_flags && !a.Has("optimize")) {
+    return Usage(kPackageUsage,
+                 "--level, --quantize, --samples and the gate flags need --optimize");
+  }
   LambdaZipOptions o;
   o.model_dir = a.Get("model");
+  // --optimize: the package carries the optimised version of the model folder (optimize_cmd.h).
+  std::string optimized;
+  struct RemoveAfter {
+    std::string* dir;
+    ~RemoveAfter() {
+      if (!dir->empty()) (void)system(("rm -rf '" + *dir + "'").c_str());
+    }
+  } remove_optimized{&optimized};
+  if (a.Has("optimize")) {
+    struct stat st;
+    if (HasStoreScheme(o.model_dir) || stat(o.model_dir.c_str(), &st) != 0 ||
+        !S_ISDIR(st.st_mode)) {
+      return Usage(kPackageUsage, "--optimize takes a model folder (--model DIR)");
+    }
+    auto dir = OptimizeForPackage(a, o.model_dir);
+    if (!dir.ok()) {
+      return dir.status().reason() == "usage" ? Usage(kPackageUsage, dir.status().message())
+                                              : Fail(dir.status());
+    }
+    optimized = *dir;
+    o.model_dir = optimized;
+  }
   o.out = a.Get("out", target == "aws-lambda-zip" ? "function.zip" : "modelfn-image");
   o.arch = a.Get("arch", "x86_64");
   o.runtime_binary = a.Get("runtime", BinariesFor(o.arch) + "/modelfn-fn");

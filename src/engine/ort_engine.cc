@@ -165,6 +165,28 @@ void OrtEngine::InitEnvironment() {
   }
 }
 
+Status OrtEngine::SaveOptimized(const std::string& model_path, const std::string& out_path,
+                                int level, bool external_data) {
+  try {
+    Ort::SessionOptions so;
+    so.SetIntraOpNumThreads(1);
+    so.SetInterOpNumThreads(1);
+    so.SetGraphOptimizationLevel(level == 1   ? ORT_ENABLE_BASIC
+                                 : level == 2 ? ORT_ENABLE_EXTENDED
+                                              : ORT_ENABLE_ALL);
+    so.SetOptimizedModelFilePath(out_path.c_str());
+    if (external_data) {
+      std::string data = out_path.substr(out_path.rfind('/') + 1) + ".data";
+      so.AddConfigEntry("session.optimized_model_external_initializers_file_name", data.c_str());
+    }
+    Ort::Session session(SharedEnv(), model_path.c_str(), so);
+  } catch (const Ort::Exception& e) {
+    return Status(StatusCode::kInvalidArgument,
+                  "ONNX Runtime cannot optimise " + model_path + ": " + e.what(), "invalid_model");
+  }
+  return Status::Ok();
+}
+
 StatusOr<std::unique_ptr<OrtEngine>> OrtEngine::Load(const std::string& model_path,
                                                      const OrtEngineOptions& options) {
   auto bytes = ReadFile(model_path);

@@ -44,6 +44,15 @@ class OrtEngine final : public Engine {
                                                             const std::string& model_path,
                                                             const OrtEngineOptions& options);
 
+  // Writes the model at `model_path` as ONNX Runtime rewrites it at graph optimisation `level`
+  // (1 basic, 2 extended, 99 all; see OrtEngineOptions) to `out_path`, in ONNX format. Initialisers
+  // of a model that keeps its weights in external data go to `out_path`.data beside it. Level 99
+  // may write operators and layouts specific to this machine's CPU (ONNX Runtime warns so); 2 is
+  // the highest level whose output runs on any CPU. Errors: InvalidArgument (reason
+  // "invalid_model") when ONNX Runtime cannot load or save it.
+  static Status SaveOptimized(const std::string& model_path, const std::string& out_path, int level,
+                              bool external_data);
+
   // Creates the process's ONNX Runtime environment if not done yet (the largest part of a cold
   // start: ~10-50 ms of CPU inside ONNX Runtime). Thread-safe; call it from a helper thread at the
   // very start of the init phase so it overlaps with reading and verifying the model.

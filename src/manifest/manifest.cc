@@ -219,6 +219,10 @@ StatusOr<Manifest> ParseManifest(std::string_view json) {
     }
     if (merge != nullptr) m.merge_batches = merge->AsBool();
   }
+  if (const Json* o = doc->Find("optimization")) {
+    if (!o->is_object()) return Bad("'optimization' must be an object");
+    m.optimization = o->Dump();
+  }
   if (const Json* p = doc->Find("pipeline")) {
     ASSIGN_OR_RETURN(PipelineSpec spec, ParsePipeline(*p));
     for (const std::string& f : spec.Files()) {
@@ -261,6 +265,7 @@ std::string SerializeManifest(const Manifest& m) {
     w.Key("pipeline");
     WritePipeline(*m.pipeline, &w);
   }
+  if (!m.optimization.empty()) w.Key("optimization").Raw(m.optimization);
   w.EndObject();
   // One top-level field per line keeps diffs of committed manifests readable.
   std::string pretty;

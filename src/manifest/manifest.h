@@ -56,6 +56,10 @@ struct Manifest {
   std::optional<bool> merge_batches;  // "batching": {"merge": ...}; nullopt: decided from the ops
   std::vector<InputLimits> input_limits;  // inputs with "max_shape" or "range", in schema order
   std::optional<PipelineSpec> pipeline;   // "pipeline"; nullopt: tensors in, raw tensors out
+  // "optimization": how `modelfn optimize` made this version from another (source version and
+  // its model's sha256, graph level, quantisation, tools, the accuracy measured), a JSON object
+  // kept as written; "" when the version was not made so.
+  std::string optimization;
 
   const ManifestFile* model_file() const { return files.empty() ? nullptr : &files[0]; }
 };

@@ -19,6 +19,9 @@ scripts/build.sh
 #                             (bench/threads_bench.py)
 # scripts/bench.sh --peers     batching against BentoML and Ray Serve (bench/peers_bench.py;
 #                             the peers' venv: bench/requirements-peers.txt)
+# scripts/bench.sh --optimize  modelfn optimize on the MLP and the transformer: size, session, Run,
+#                             cold start and accuracy, graph level extended and dynamic int8
+#                             (bench/optimize_bench.py)
 # scripts/bench.sh --holder    bursts of 64 and 256 from zero, lambda mode, the scale-from-zero
 #                             holder off and on (bench/burst_bench.py --holder; prints lines)
 # scripts/bench.sh --gateway-ab BASELINE_BUILD
@@ -35,6 +38,7 @@ case "${1:-}" in
   --coldstart) script=coldstart_bench.py ;;
   --threads) script=threads_bench.py ;;
   --peers) script=peers_bench.py ;;
+  --optimize) script=optimize_bench.py ;;
   --store) script=store_bench.py ;;
   --holder)
     shift

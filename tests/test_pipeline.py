@@ -162,6 +162,14 @@ def test_output_selection_and_unknown_output(tmp_path, start_function, x):
         {"name": "x", "datatype": "FP32", "shape": list(x.shape), "data": x.ravel().tolist()}],
         "outputs": [{"name": "hidden_states"}]})
     assert v2.status_code == 400 and v2.json()["code"] == "unknown_output"
+    # An output named twice would be a JSON object with a repeated key: refused, in both APIs.
+    twice = f.post("/v1/infer", {"inputs": x.tolist(), "outputs": ["features", "features"]})
+    assert twice.status_code == 400 and twice.json()["code"] == "invalid_request"
+    assert "'features' twice" in twice.json()["detail"]
+    v2 = f.post("/v2/models/m/infer", {"inputs": [
+        {"name": "x", "datatype": "FP32", "shape": list(x.shape), "data": x.ravel().tolist()}],
+        "outputs": [{"name": "features"}, {"name": "features"}]})
+    assert v2.status_code == 400 and v2.json()["code"] == "invalid_request"
 
 
 @pytest.mark.parametrize("binary", [False, True])

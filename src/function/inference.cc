@@ -31,6 +31,12 @@ Status SelectOutputs(const Json* outputs, const ModelSchema& schema, PreparedInp
       return Invalid("invalid_request", "'outputs' must be an array of output names");
     int idx = schema.OutputIndex(o.AsString());
     if (idx < 0) return Invalid("unknown_output", "the model has no output '" + o.AsString() + "'");
+    // An answer names each output once (a JSON object cannot hold a key twice).
+    for (size_t seen : p->outputs) {
+      if (seen == static_cast<size_t>(idx)) {
+        return Invalid("invalid_request", "'outputs' names '" + o.AsString() + "' twice");
+      }
+    }
     p->outputs.push_back(static_cast<size_t>(idx));
   }
   if (p->outputs.empty())
@@ -363,6 +369,11 @@ StatusOr<PreparedInputs> PrepareV2Request(const Json& header, std::string_view b
     int idx = schema.OutputIndex(name->AsString());
     if (idx < 0)
       return Invalid("unknown_output", "the model has no output '" + name->AsString() + "'");
+    for (size_t earlier : p.outputs) {
+      if (earlier == static_cast<size_t>(idx)) {
+        return Invalid("invalid_request", "'outputs' names '" + name->AsString() + "' twice");
+      }
+    }
     bool bin = all_binary;
     if (const Json* params = o.Find("parameters")) {
       if (const Json* b = params->Find("binary_data"); b && b->is_bool()) bin = b->AsBool();

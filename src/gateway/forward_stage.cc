@@ -61,6 +61,9 @@ void ForwardStage::TakeReply(Exchange& ex, ForwardReply reply) {
     r.headers.emplace_back("X-Modelfn-Instance", reply.instance);
     r.headers.emplace_back("X-Modelfn-Cold-Start", reply.cold_start ? "true" : "false");
   }
+  if (reply.held_batch > 1) {
+    r.headers.emplace_back("X-Modelfn-Held-Batch", std::to_string(reply.held_batch));
+  }
   reply.body.clear();
   ex.reply = std::move(reply);
   ex.forwarded = true;

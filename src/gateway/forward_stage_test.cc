@@ -81,6 +81,22 @@ TEST_F(ForwardStageTest, ReplyCompletesTheExchange) {
   EXPECT_EQ(*FindHeader(done.response, "X-Modelfn-Version"), "3");
   EXPECT_EQ(*FindHeader(done.response, "X-Modelfn-Cold-Start"), "true");
   EXPECT_EQ(done.reply.instance, "digits-3-1");
+  EXPECT_EQ(CountHeader(done.response, "X-Modelfn-Held-Batch"), 0u);  // it went alone
+}
+
+TEST_F(ForwardStageTest, AnAnswerFromAMergedInvocationSaysHowManyItCarried) {
+  auto ex = Routed("POST", "/v1/infer", "/v1/infer");
+  stage_.OnRequest(ex, next_);
+  ForwardReply reply;
+  reply.body = "{}";
+  reply.instance = "digits-3-1";
+  reply.held_batch = 12;
+  backend_.ReplyNext(std::move(reply));
+  ASSERT_EQ(next_.answered.size(), 1u);
+  EXPECT_EQ(*FindHeader(next_.answered[0]->response, "X-Modelfn-Held-Batch"), "12");
+  // Not one of the function's own headers: a response cache does not keep it.
+  EXPECT_EQ(CountHeader(next_.answered[0]->response, "X-Modelfn-Held-Batch"), 1u);
+  for (const auto& [k, v] : next_.answered[0]->reply.headers) EXPECT_NE(k, "X-Modelfn-Held-Batch");
 }
 
 TEST_F(ForwardStageTest, PlatformErrorsUnderV2TakeTheProtocolShape) {

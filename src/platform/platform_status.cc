@@ -156,7 +156,7 @@ std::string Platform::MetricsText() const {
   counter("modelfn_held_batches_total",
           "Invocations that carried several waiting requests merged (lambda mode, batching).",
           &PoolCounters::held_batches);
-  counter("modelfn_held_requests_total", "Requests answered through merged invocations.",
+  counter("modelfn_held_requests_total", "Requests answered from merged invocations.",
           &PoolCounters::held_requests);
   counter("modelfn_held_resends_total",
           "Merged invocations whose answer could not be split: their requests went again alone.",

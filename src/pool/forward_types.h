@@ -27,6 +27,9 @@ struct ForwardRequest {
   // Set by the client connection's loop once the client has closed (HttpResponder::gone_flag):
   // a request still queued then is answered 499 `client_closed` instead of sent. Null: never.
   std::shared_ptr<const std::atomic<bool>> client_gone;
+  // This send's time limit in seconds; 0: the function's timeout_s. A merged invocation of n
+  // requests (held_batch.h) gets n times the function's.
+  double timeout_s = 0;
 };
 
 struct ForwardReply {
@@ -39,6 +42,7 @@ struct ForwardReply {
   bool cold_start = false;  // the request waited for an instance's init
   double queue_ms = 0;      // from arrival to dispatch
   std::string code;         // problem code when the platform answered for the function
+  int held_batch = 0;       // requests of the merged invocation that answered it; 0: alone
 };
 
 using ReplyFn = std::function<void(ForwardReply)>;

@@ -60,7 +60,10 @@ bool HeldMergeable(const ForwardRequest& r) {
   if (r.method != "POST" || r.path != "/v1/infer" || !r.query.empty()) return false;
   if (!JsonMediaType(r.content_type)) return false;
   if (r.body.empty() || r.body.size() > kHeldBatchMaxBytes) return false;
-  auto parsed = Json::Parse(r.body);
+  // Inside {"items": [...]} the body sits two levels deeper: it must parse with two to spare.
+  Json::ParseOptions options;
+  options.max_depth -= 2;
+  auto parsed = Json::Parse(r.body, options);
   return parsed.ok() && parsed->is_object();
 }
 
@@ -112,7 +115,6 @@ StatusOr<std::vector<HeldAnswer>> SplitHeld(const ForwardReply& merged, size_t n
   for (const auto& [name, value] : merged.headers) {
     if (!BatchOnlyHeader(name)) headers.emplace_back(name, value);
   }
-  headers.emplace_back("X-Modelfn-Held-Batch", std::to_string(n));
   const std::string head = "{\"model\":" + model->Dump() + ",\"version\":" + version->Dump();
   std::vector<HeldAnswer> out(n);
   for (size_t i = 0; i < n; ++i) {
@@ -120,6 +122,7 @@ StatusOr<std::vector<HeldAnswer>> SplitHeld(const ForwardReply& merged, size_t n
     if (!item.is_object()) return NotABatchAnswer("has a result that is not an object");
     HeldAnswer& a = out[i];
     a.reply.headers = headers;
+    a.reply.held_batch = static_cast<int>(n);
     a.reply.instance = merged.instance;
     a.reply.version = merged.version;
     if (const Json* error = item.Find("error")) {

@@ -23,7 +23,8 @@ inline constexpr size_t kHeldBatchMaxBytes = 1 << 20;
 
 // Whether `r` may travel as an item of a merged /v1/batch and come back with the answer it would
 // get alone: POST /v1/infer, no query, a JSON content type (or none), and a body that is one JSON
-// object. Parses the body (simdjson): call it only for requests that are held anyway.
+// object nested at most two levels less deep than a function accepts (the batch wraps it in two).
+// Parses the body (simdjson): call it only for requests that may be held.
 bool HeldMergeable(const ForwardRequest& r);
 
 // The /v1/batch request carrying `members`' bodies as its items, in order. The first member lends
@@ -43,7 +44,8 @@ struct HeldAnswer {
 // outputs become the body /v1/infer gives ({"model", "version", then the item's members}, status
 // 200); an item's error becomes its problem+json with the problem's status. The function's own
 // headers are kept except those describing the batch (X-Batch-*), X-Request-Id (each request has
-// its own) and the framing ones; each answer adds X-Modelfn-Held-Batch: n.
+// its own) and the framing ones; each answer's held_batch is n (the gateway's forward stage
+// writes it as X-Modelfn-Held-Batch, outside what a response cache keeps).
 // Errors (the members are then to be sent again alone): FailedPrecondition when `merged` is not
 // a 200 /v1/batch answer with exactly `n` results.
 StatusOr<std::vector<HeldAnswer>> SplitHeld(const ForwardReply& merged, size_t n);

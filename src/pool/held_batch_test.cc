@@ -37,6 +37,12 @@ TEST(HeldBatchTest, OnlyJsonObjectsPostedToInferMayTravelMerged) {
   r = std::make_shared<ForwardRequest>(*Infer(R"({"a":1})"));
   r->method = "PUT";
   EXPECT_FALSE(HeldMergeable(*r));
+  // Nested so deep that {"items": [...]} would take it past the function's limit of 64.
+  auto nested = [](int depth) {
+    return R"({"a":)" + std::string(depth - 1, '[') + "1" + std::string(depth - 1, ']') + "}";
+  };
+  EXPECT_TRUE(HeldMergeable(*Infer(nested(62))));
+  EXPECT_FALSE(HeldMergeable(*Infer(nested(63))));
   std::string big = R"({"a":")" + std::string(kHeldBatchMaxBytes, 'x') + R"("})";
   EXPECT_FALSE(HeldMergeable(*Infer(big)));
 }
@@ -87,9 +93,9 @@ TEST(HeldBatchTest, EachMemberGetsTheAnswerInferWouldGive) {
       a.body,
       R"({"model":"digits","version":"1.0.0","outputs":{"probs":[[0.25,0.5]],"label":"seven"}})");
   EXPECT_EQ(a.instance, "fn-1-1");
-  std::vector<std::pair<std::string, std::string>> want = {{"X-Custom", "kept"},
-                                                           {"X-Modelfn-Held-Batch", "3"}};
+  std::vector<std::pair<std::string, std::string>> want = {{"X-Custom", "kept"}};
   EXPECT_EQ(a.headers, want);
+  EXPECT_EQ(a.held_batch, 3);
   const ForwardReply& b = (*answers)[1].reply;
   EXPECT_EQ(b.status, 400);
   EXPECT_EQ(b.content_type, "application/problem+json");

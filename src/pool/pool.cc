@@ -223,9 +223,10 @@ void InstancePool::SendLocked(const SchedAction& a, Live& in, Deferred* d) {
         members.push_back(r.request);
         ids.push_back(rider.request);
       }
-      request = std::make_shared<const ForwardRequest>(MergeHeld(members));
+      ForwardRequest merged = MergeHeld(members);
+      merged.timeout_s = fn_.timeout_s * static_cast<double>(members.size());
+      request = std::make_shared<const ForwardRequest>(std::move(merged));
       ++sched_.counters().held_batches;
-      sched_.counters().held_requests += members.size();
     }
   }
   uint64_t rid = a.request, iid = a.instance;
@@ -266,6 +267,7 @@ void InstancePool::SplitLocked(const std::vector<uint64_t>& members, InstanceRes
       }
       SchedActions next;
       if (sched_.RequestDone(members[i], now, &next)) {
+        ++sched_.counters().held_requests;
         ReplyLocked(members[i], std::move((*answers)[i].reply), d);
       }
       ApplyLocked(next, d);

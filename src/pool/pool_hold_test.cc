@@ -158,6 +158,7 @@ TEST_F(HoldTest, RequestsThatCannotTravelMergedGoAlone) {
 TEST_F(HoldTest, AnAnswerThatCannotBeSplitSendsEachRequestAgainAlone) {
   MakeHolding(1, 8);
   for (int n = 1; n <= 3; ++n) SubmitJson(n);
+  clock_.Advance(10 * kMs);  // they waited for the init: cold
   launcher_.at(0)->MakeReady();
   auto sends = Sends(0);
   ASSERT_EQ(sends.size(), 1u);
@@ -172,7 +173,10 @@ TEST_F(HoldTest, AnAnswerThatCannotBeSplitSendsEachRequestAgainAlone) {
     ASSERT_TRUE(launcher_.at(0)->Answer(sends[0].first, 200, "single"));
     EXPECT_EQ(replies_.Get(n).body, "single");
   }
-  EXPECT_EQ(Counters().held_resends, 1u);
+  PoolCounters c = Counters();
+  EXPECT_EQ(c.held_resends, 1u);
+  EXPECT_EQ(c.held_requests, 0u);  // none was answered from the merged invocation
+  EXPECT_EQ(c.cold_requests, 3u);  // each counted once, though sent twice
   EXPECT_EQ(replies_.MaxCount(), 1);
   EXPECT_EQ(launcher_.count(), 1u);  // the instance was fine and stayed
 }
@@ -204,13 +208,18 @@ TEST_F(HoldTest, AnInstanceThatDiesDuringAMergedSendFailsEachRequestOnce) {
   EXPECT_EQ(replies_.MaxCount(), 1);
 }
 
-TEST_F(HoldTest, AMergedSendPastTheTimeoutAnswersEveryRequest504) {
-  MakeHolding(1, 8);
+TEST_F(HoldTest, AMergedSendMayTakeTheTimeoutOncePerRequestAndNoLonger) {
+  MakeHolding(1, 8);  // timeout_s 30
   for (int n = 1; n <= 3; ++n) SubmitJson(n);
   launcher_.at(0)->MakeReady();
   auto sends = Sends(0);
   ASSERT_EQ(sends.size(), 1u);
-  Advance(31 * kSec);
+  // Alone, each would have had 30 s after the ones before it: the three together get 90 s.
+  EXPECT_DOUBLE_EQ(sends[0].second->timeout_s, 90);
+  Advance(89 * kSec);
+  EXPECT_EQ(replies_.size(), 0u);
+  EXPECT_FALSE(launcher_.at(0)->killed());
+  Advance(2 * kSec);
   for (int n = 1; n <= 3; ++n) EXPECT_EQ(replies_.Code(n), "timeout") << n;
   EXPECT_TRUE(launcher_.at(0)->killed());
   // A late answer changes nothing.

@@ -182,8 +182,9 @@ void LambdaInstance::Send(uint64_t id, std::shared_ptr<const ForwardRequest> req
   int64_t wall_ms = env_.clock->WallNanos() / kMs;
   p.next.body = BuildHttpApiEvent(*request, p.lambda_id, wall_ms);
   p.next.headers.emplace_back("Lambda-Runtime-Aws-Request-Id", p.lambda_id);
+  const double timeout_s = request->timeout_s > 0 ? request->timeout_s : timeout_s_;
   p.next.headers.emplace_back("Lambda-Runtime-Deadline-Ms",
-                              std::to_string(wall_ms + static_cast<int64_t>(timeout_s_ * 1000)));
+                              std::to_string(wall_ms + static_cast<int64_t>(timeout_s * 1000)));
   p.next.headers.emplace_back("Lambda-Runtime-Invoked-Function-Arn",
                               "arn:aws:lambda:local:000000000000:function:" + function_);
   p.next.headers.emplace_back(
@@ -375,7 +376,8 @@ UpstreamCall HttpInstance::MakeCall(int port, const ForwardRequest& req) const {
   call.body = req.body;
   // The pool's timer kills a request's instance at timeout_s: this only guards against a peer
   // that stalls beyond it.
-  call.stall_timeout_ms = static_cast<int>((timeout_s_ + 5) * 1000);
+  call.stall_timeout_ms =
+      static_cast<int>(((req.timeout_s > 0 ? req.timeout_s : timeout_s_) + 5) * 1000);
   call.max_response_bytes = kMaxInstanceResponseBytes;
   return call;
 }

@@ -152,7 +152,10 @@ void Scheduler::Dispatch(int64_t now, SchedActions* out) {
     a.request = w.id;
     a.cold = w.arrived_ns < in.ready_ns;
     a.queued_ns = now - w.arrived_ns;
-    if (a.cold && w.attempts == 1) ++counters_.cold_requests;
+    if (a.cold && !w.cold_counted) {
+      ++counters_.cold_requests;
+      w.cold_counted = true;
+    }
     InFlight f;
     f.w = w;
     f.instance = *pick;
@@ -229,13 +232,20 @@ std::vector<Scheduler::Rider> Scheduler::Attach(uint64_t leader, size_t max,
     Rider r;
     r.request = w.id;
     r.cold = w.arrived_ns < in.ready_ns;
-    if (r.cold && w.attempts == 1) ++counters_.cold_requests;
+    if (r.cold && !w.cold_counted) {
+      ++counters_.cold_requests;
+      w.cold_counted = true;
+    }
     InFlight f;
     f.w = w;
     f.instance = instance;
-    f.deadline_ns = now + p_.request_timeout_ns;
     inflight_[w.id] = f;
     riders.push_back(r);
+  }
+  if (!riders.empty()) {
+    const int64_t deadline = now + static_cast<int64_t>(riders.size() + 1) * p_.request_timeout_ns;
+    lead->second.deadline_ns = deadline;
+    for (const Rider& r : riders) inflight_[r.request].deadline_ns = deadline;
   }
   return riders;
 }

@@ -50,7 +50,7 @@ struct PoolCounters {
   uint64_t retries = 0;        // requests sent again after their instance failed them
   uint64_t abandoned = 0;      // queued requests whose client left before an instance took them
   uint64_t held_batches = 0;   // merged sends (held_batch.h)
-  uint64_t held_requests = 0;  // requests they carried
+  uint64_t held_requests = 0;  // requests answered from them
   uint64_t held_resends = 0;   // merged sends whose answer could not be split (sent again alone)
 };
 
@@ -127,10 +127,11 @@ class Scheduler {
                               int64_t now);
   // Moves queued requests onto the instance serving `leader`, to travel in the same send (the
   // pool merges them into one invocation, held_batch.h): front to back, each one `take` accepts,
-  // at most `max`. Each is then in flight there like the leader (a deadline from now, counted in
-  // the instance's concurrency until it ends, cold when it arrived before the instance was
-  // ready) and ends with its own RequestDone, RequestFailed or GiveBack. In queue order; none
-  // when `leader` is not in flight.
+  // at most `max`. Each is then in flight there like the leader (counted in the instance's
+  // concurrency until it ends, cold when it arrived before the instance was ready) and ends with
+  // its own RequestDone, RequestFailed or GiveBack. The send may take the request timeout once
+  // per request it carries: every member's deadline becomes now + (1 + riders) x the timeout.
+  // In queue order; none when `leader` is not in flight.
   struct Rider {
     uint64_t request = 0;
     bool cold = false;
@@ -172,6 +173,7 @@ class Scheduler {
   struct Waiting {
     uint64_t id = 0;
     bool idempotent = false;
+    bool cold_counted = false;  // counted in cold_requests already (once per request)
     int attempts = 0;
     int64_t arrived_ns = 0, deadline_ns = 0;
   };

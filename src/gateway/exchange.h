@@ -54,10 +54,12 @@ struct Exchange {
   const LocalRoute* local = nullptr;
   // ...or a function.
   FunctionRoute* function = nullptr;
-  std::string path;      // as the function sees it
-  std::string version;   // pinned by the path ("" = the canary weights decide)
-  std::string route;     // metrics label
-  bool v2_meta = false;  // a /v2 metadata GET (not /infer): never cached
+  std::string path;           // as the function sees it
+  std::string version;        // pinned by the path ("" = the canary weights decide)
+  std::string route;          // metrics label
+  bool v2_meta = false;       // a /v2 metadata GET (not /infer): never cached
+  bool async_submit = false;  // POST /v1/async/{function}: queued, not forwarded (async_stage.h)
+  std::string async_id;       // GET /v1/async/{id}: the invocation asked about (no function)
 
   Principal principal;
   const PlanConfig* plan = nullptr;

@@ -57,6 +57,28 @@ Status RouteStage::Unknown(std::string_view name) const {
 Status RouteStage::Resolve(Exchange& ex) const {
   const HttpRequest& req = ex.request;
   std::vector<std::string_view> seg = SplitPath(req.path);
+  // /v1/async/{function}[/infer|/batch] (POST) and /v1/async/{id} (GET): async_stage.h.
+  if (seg.size() >= 3 && seg.size() <= 4 && seg[0] == "v1" && seg[1] == "async") {
+    if (req.method == "GET" || req.method == "HEAD") {
+      if (seg.size() != 3 || seg[2].empty()) {
+        return Status(StatusCode::kNotFound, "no route " + req.path, "not_found");
+      }
+      ex.async_id = std::string(seg[2]);
+      ex.route = "/v1/async/{id}";
+      return Status::Ok();
+    }
+    std::string_view action = seg.size() == 4 ? seg[3] : "infer";
+    if (action != "infer" && action != "batch") {
+      return Status(StatusCode::kNotFound, "no route " + req.path, "not_found");
+    }
+    ex.function = Find(seg[2]);
+    if (ex.function == nullptr) return Unknown(seg[2]);
+    ex.path = "/v1/" + std::string(action);
+    ex.route =
+        "/v1/async/{function}" + std::string(seg.size() == 4 ? "/" + std::string(action) : "");
+    ex.async_submit = true;
+    return Status::Ok();
+  }
   // /v1/models/{name}/infer | /batch
   if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "models" &&
       (seg[3] == "infer" || seg[3] == "batch")) {
@@ -127,6 +149,7 @@ Verdict RouteStage::OnRequest(ExchangePtr& ex, Continuation& next) {
         ProblemAnswer(s.reason().empty() ? "not_found" : s.reason(), s.message(), ex->v2);
     return Verdict::kAnswered;
   }
+  if (!ex->async_id.empty()) return Verdict::kNext;
   const std::string& method = ex->request.method;
   ex->v2_meta = ex->v2 && !EndsWith(ex->path, "/infer");
   if (!ex->v2_meta && method != "POST") {

@@ -125,5 +125,34 @@ TEST(RouteTableTest, OnlyOpenLocalRoutesNeedNoAuth) {
   EXPECT_TRUE(t.NeedsAuth("/v1/infer"));
 }
 
+TEST_F(RouteStageTest, AsyncSubmissionsNameTheFunctionAndStatusReadsTheId) {
+  auto ex = MakeExchange("POST", "/v1/async/digits");
+  EXPECT_EQ(Run(ex), Verdict::kNext);
+  EXPECT_TRUE(ex->async_submit);
+  EXPECT_EQ(ex->function, &functions_[0]);
+  EXPECT_EQ(ex->path, "/v1/infer");
+  EXPECT_EQ(ex->route, "/v1/async/{function}");
+  ex = MakeExchange("POST", "/v1/async/digits/batch");
+  EXPECT_EQ(Run(ex), Verdict::kNext);
+  EXPECT_EQ(ex->path, "/v1/batch");
+  ex = MakeExchange("GET", "/v1/async/0123abcd");
+  EXPECT_EQ(Run(ex), Verdict::kNext);
+  EXPECT_EQ(ex->async_id, "0123abcd");
+  EXPECT_EQ(ex->function, nullptr);
+  EXPECT_FALSE(ex->async_submit);
+  ex = MakeExchange("POST", "/v1/async/nope");
+  EXPECT_EQ(Run(ex), Verdict::kAnswered);
+  EXPECT_EQ(ex->response.status, 404);
+  ex = MakeExchange("POST", "/v1/async/digits/ready");
+  EXPECT_EQ(Run(ex), Verdict::kAnswered);
+  EXPECT_EQ(ex->response.status, 404);
+  ex = MakeExchange("GET", "/v1/async/a/b");
+  EXPECT_EQ(Run(ex), Verdict::kAnswered);
+  EXPECT_EQ(ex->response.status, 404);
+  ex = MakeExchange("PUT", "/v1/async/digits");
+  EXPECT_EQ(Run(ex), Verdict::kAnswered);
+  EXPECT_EQ(ex->response.status, 405);
+}
+
 }  // namespace
 }  // namespace modelfn::gateway

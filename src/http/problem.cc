@@ -32,6 +32,7 @@ constexpr CodeInfo kCodes[] = {
     {"timeout", 504, "Timed out"},
     {"instance_crashed", 502, "Function instance crashed"},
     {"overloaded", 503, "Overloaded"},
+    {"async_unavailable", 503, "Asynchronous invocation queue unavailable"},
     {"model_error", 500, "Model failed at run time"},
     {"internal", 500, "Internal error"},
     {"unknown_output", 400, "Unknown output name"},

@@ -213,6 +213,37 @@ Status ParseBatching(const Json* b, const std::string& path, FunctionConfig* fn)
   return Status::Ok();
 }
 
+// `async: {max_retries, max_age_s, retry_base_s, retry_cap_s, on_success, on_failure,
+// idempotency_window_s, max_in_flight}`. Destinations are resolved against the config's folder
+// by ParsePlatformConfig.
+Status ParseAsync(const Json* a, const std::string& path, AsyncConfig* out) {
+  if (a == nullptr || a->is_null()) return Status::Ok();
+  Fields f(a, path);
+  if (!a->is_object()) return FieldError(path, "expected a mapping");
+  RETURN_IF_ERROR(
+      f.CheckKnown({"max_retries", "max_age_s", "retry_base_s", "retry_cap_s", "on_success",
+                    "on_failure", "idempotency_window_s", "max_in_flight"}));
+  RETURN_IF_ERROR(f.Int("max_retries", 0, 100, &out->max_retries));
+  RETURN_IF_ERROR(f.Number("max_age_s", 1, 7 * 86400, &out->max_age_s));
+  RETURN_IF_ERROR(f.Number("retry_base_s", 0.001, 3600, &out->retry_base_s));
+  RETURN_IF_ERROR(f.Number("retry_cap_s", 0.001, 86400, &out->retry_cap_s));
+  if (out->retry_cap_s < out->retry_base_s) {
+    return FieldError(path + ".retry_cap_s", "is below retry_base_s");
+  }
+  RETURN_IF_ERROR(f.String("on_success", &out->on_success));
+  RETURN_IF_ERROR(f.String("on_failure", &out->on_failure));
+  for (const std::string* dest : {&out->on_success, &out->on_failure}) {
+    if (dest->empty()) continue;
+    if (auto uri = ParseStoreUri(*dest); !uri.ok()) {
+      return FieldError(path + (dest == &out->on_success ? ".on_success" : ".on_failure"),
+                        uri.status().message());
+    }
+  }
+  RETURN_IF_ERROR(f.Number("idempotency_window_s", 0, 7 * 86400, &out->idempotency_window_s));
+  RETURN_IF_ERROR(f.Int("max_in_flight", 1, 4096, &out->max_in_flight));
+  return Status::Ok();
+}
+
 // `threads:` (auto | N): ONNX Runtime threads per Run in the function's instances, which read it
 // from MODELFN_ORT_INTRA_OP_THREADS (function/ort_threads.h). Checked here, applied by
 // ApplyThreads.
@@ -246,10 +277,11 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
   if (!ValidName(name)) return FieldError(path, "a function name is [A-Za-z0-9._-]{1,64}");
   Fields f(&v, path);
   RETURN_IF_ERROR(f.CheckObject());
-  RETURN_IF_ERROR(f.CheckKnown({"model", "mode", "concurrency", "min_instances", "max_instances",
-                                "idle_ttl_s", "timeout_s", "memory_mb", "max_queue",
-                                "queue_timeout_s", "traffic", "sticky_traffic", "response_cache",
-                                "env", "command", "start", "face", "batching", "threads"}));
+  RETURN_IF_ERROR(f.CheckKnown(
+      {"model",      "mode",           "concurrency",    "min_instances", "max_instances",
+       "idle_ttl_s", "timeout_s",      "memory_mb",      "max_queue",     "queue_timeout_s",
+       "traffic",    "sticky_traffic", "response_cache", "env",           "command",
+       "start",      "face",           "batching",       "threads",       "async"}));
   FunctionConfig fn;
   fn.name = name;
   std::string model = name;
@@ -344,6 +376,7 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
     }
   }
   RETURN_IF_ERROR(ParseBatching(f.Get("batching"), f.Path("batching"), &fn));
+  RETURN_IF_ERROR(ParseAsync(f.Get("async"), f.Path("async"), &fn.async));
   RETURN_IF_ERROR(ParseThreads(f.Get("threads"), f.Path("threads"), &fn));
   return fn;
 }
@@ -498,6 +531,12 @@ StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string&
     ASSIGN_OR_RETURN(FunctionConfig fn, ParseFunction(name, v, host_cpus));
     if (fn.start == StartMode::kDefault) fn.start = start;
     ApplyThreads(host_cpus, &fn);
+    for (std::string* dest : {&fn.async.on_success, &fn.async.on_failure}) {
+      if (!dest->empty() && !HasStoreScheme(*dest) && (*dest)[0] != '/') {
+        *dest = NormalizePath(base_dir + "/" + *dest);
+      }
+    }
+    if (fn.async.max_in_flight == 0) fn.async.max_in_flight = fn.max_instances * fn.concurrency;
     c.functions.push_back(std::move(fn));
   }
   ASSIGN_OR_RETURN(c.gateway, ParseGateway(doc.Find("gateway"), base_dir));

@@ -31,6 +31,17 @@ struct TrafficSplit {
   int weight = 0;       // share of requests, relative to the other entries
 };
 
+// `async:`: asynchronous invocations of a function (POST /v1/async/{function}, docs/events.md).
+struct AsyncConfig {
+  int max_retries = 2;       // sends after the first, for retryable failures (Lambda's default)
+  double max_age_s = 21600;  // an invocation not done by then fails (Lambda's 6 hours)
+  double retry_base_s = 1;   // first retry after 0.5-1x this, doubling up to retry_cap_s
+  double retry_cap_s = 300;
+  std::string on_success, on_failure;  // destinations: a folder or store URI prefix, "" none
+  double idempotency_window_s = 3600;  // a repeated Idempotency-Key within it: the same invocation
+  int max_in_flight = 0;               // sends at once; 0: max_instances x concurrency
+};
+
 struct FunctionConfig {
   std::string name;     // the key under functions:; routes use it
   std::string model;    // model name in the store
@@ -60,6 +71,7 @@ struct FunctionConfig {
   // Lambda mode's `batching:`: requests waiting for an instance (from zero, or above capacity)
   // are sent to it merged, up to this many per invocation (pool/held_batch.h). 0: one by one.
   int held_batch = 0;
+  AsyncConfig async;
 };
 
 struct JwtConfig {

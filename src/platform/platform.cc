@@ -185,6 +185,19 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
     p->functions_.push_back(std::move(fn));
   }
 
+  ASSIGN_OR_RETURN(
+      p->async_, PlatformAsync::Open(c.state_dir, p->clock_,
+                                     [self](const std::string& level, const std::string& message) {
+                                       self->log_.Message(level, message);
+                                     }));
+  for (const auto& fn : p->functions_) {
+    std::vector<std::pair<gateway::Backend*, int>> backends;
+    for (size_t i = 0; i < fn->variants.size(); ++i) {
+      int weight = fn->config.traffic.empty() ? 1 : fn->config.traffic[i].weight;
+      backends.emplace_back(fn->variants[i].backend.get(), weight);
+    }
+    p->async_->AddFunction(fn->config, std::move(backends));
+  }
   RETURN_IF_ERROR(p->OpenAuth());
   p->pipeline_ = std::make_unique<gateway::Pipeline>(p->BuildStages(p->config_), p->clock_);
 
@@ -244,6 +257,7 @@ void Platform::Run() {
     for (auto& v : f->variants) v.pool->Start();
   }
   running_.store(true);
+  async_->Start();
   manager_ = std::thread([this] { ManagerLoop(); });
   pointer_watch_ = std::thread([this] { PointerLoop(); });
   Status s = WriteStateFile();
@@ -274,6 +288,8 @@ void Platform::Run() {
 
 void Platform::Shutdown() {
   bool first = !stopping_.exchange(true);
+  // No new asynchronous sends; those in flight end (or are kept for the next start).
+  if (async_) async_->Stop();
   if (server_) server_->Shutdown();
   if (first && running_.load())
     log_.Message("info", "draining: new connections are refused, requests in flight finish");
@@ -281,6 +297,7 @@ void Platform::Shutdown() {
 
 void Platform::StopBehindTheListener() {
   stopping_.store(true);
+  if (async_) async_->Stop();
   drained_.store(true);
   if (manager_.joinable()) manager_.join();
   if (pointer_watch_.joinable()) pointer_watch_.join();
@@ -446,6 +463,7 @@ gateway::StageList Platform::BuildStages(const PlatformConfig& c) {
   stages.push_back(std::make_unique<gw::PlanStage>(c.plans, keys_.get()));
   stages.push_back(std::make_unique<gw::RateLimitStage>(&rate_, &metrics_, clock_));
   stages.push_back(std::make_unique<gw::QuotaStage>(keys_.get(), &metrics_, clock_));
+  stages.push_back(std::make_unique<gw::AsyncStage>(async_.get()));
   stages.push_back(std::make_unique<gw::VersionStage>());
   stages.push_back(std::make_unique<gw::CacheStage>(&cache_, &metrics_));
   stages.push_back(std::make_unique<gw::ForwardStage>());

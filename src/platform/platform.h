@@ -28,6 +28,7 @@
 #include "http/loop_upstream.h"
 #include "manifest/manifest.h"
 #include "platform/config.h"
+#include "platform/platform_async.h"
 #include "pool/pool.h"
 #include "store/object_store.h"
 #include "store/registry.h"
@@ -128,6 +129,8 @@ class Platform {
   GatewayUpstream upstream_ref_;
   std::once_flag pools_closed_;
   PoolEnv pool_env_;
+  // Asynchronous invocations; outlives the pools (their last answers reach it).
+  std::unique_ptr<PlatformAsync> async_;
   std::vector<std::unique_ptr<Function>> functions_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<LoopUpstream> upstream_;  // on server_'s loops; destroyed before it

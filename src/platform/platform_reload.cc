@@ -50,6 +50,13 @@ std::vector<std::string> NeedRestart(const PlatformConfig& a, const PlatformConf
     check(f.queue_timeout_s == n.queue_timeout_s, p + "queue_timeout_s");
     check(f.env == n.env, p + "env");
     check(f.held_batch == n.held_batch, p + "batching");
+    const AsyncConfig &fa = f.async, &na = n.async;
+    check(fa.max_retries == na.max_retries && fa.max_age_s == na.max_age_s &&
+              fa.retry_base_s == na.retry_base_s && fa.retry_cap_s == na.retry_cap_s &&
+              fa.on_success == na.on_success && fa.on_failure == na.on_failure &&
+              fa.idempotency_window_s == na.idempotency_window_s &&
+              fa.max_in_flight == na.max_in_flight,
+          p + "async");
     check(f.command == n.command, p + "command");
     check(f.start == n.start, p + "start");
     bool same_versions = f.traffic.size() == n.traffic.size();

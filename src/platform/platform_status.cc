@@ -66,6 +66,7 @@ std::string Platform::StatusJson() const {
     w.Key("p50_ms").Double(s.p50_ms);
     w.Key("p95_ms").Double(s.p95_ms);
     w.Key("p99_ms").Double(s.p99_ms);
+    if (async_) w.Key("async").Raw(async_->StatusOf(f->config.name));
     uint64_t cold = 0, cold_req = 0;
     int inst = 0;
     w.Key("versions").BeginArray();
@@ -183,6 +184,7 @@ std::string Platform::MetricsText() const {
   for (const auto& [f, s] : snaps) {
     out += "modelfn_queue_depth{" + labels(f, s) + "} " + std::to_string(s.queued) + "\n";
   }
+  if (async_) out += async_->MetricsText();
   return out;
 }
 

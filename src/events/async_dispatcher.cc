@@ -1,0 +1,279 @@
+#include "events/async_dispatcher.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include "common/base64.h"
+#include "common/json.h"
+
+namespace modelfn::events {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+
+bool JsonType(const std::string& ct) {
+  std::string t = ct.substr(0, ct.find(';'));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  return t == "application/json" || t == "application/problem+json" ||
+         (t.size() > 5 && t.compare(t.size() - 5, 5, "+json") == 0);
+}
+
+// A body as JSON when it is JSON, else base64 beside a flag.
+void WriteBody(JsonWriter& w, const std::string& content_type, const std::string& body) {
+  if (JsonType(content_type)) {
+    auto parsed = Json::Parse(body);
+    if (parsed.ok()) {
+      w.Key("body").Value(*parsed);
+      return;
+    }
+  }
+  w.Key("body_base64").String(Base64Encode(body));
+}
+
+std::string Time(int64_t ms) { return FormatRfc3339(ms * kMs); }
+
+}  // namespace
+
+int64_t RetryDelayMs(const AsyncPolicy& p, int retry) {
+  int64_t d = std::max<int64_t>(1, p.retry_base_ms);
+  for (int i = 1; i < retry && d < p.retry_cap_ms; ++i) d *= 2;
+  return std::min(d, std::max<int64_t>(1, p.retry_cap_ms));
+}
+
+bool Retryable(int status) { return status == 408 || status == 429 || status >= 500; }
+
+std::string DestinationRecord(const AsyncRecord& r, bool succeeded) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("id").String(r.id).Key("function").String(r.request.function);
+  w.Key("status").String(succeeded ? "succeeded" : "failed").Key("attempts").Int(r.attempts);
+  w.Key("created_at").String(Time(r.created_ms)).Key("ended_at").String(Time(r.updated_ms));
+  w.Key("request_id").String(r.request.request_id);
+  w.Key("request").BeginObject().Key("method").String(r.request.method);
+  w.Key("path").String(r.request.path).Key("content_type").String(r.request.content_type);
+  WriteBody(w, r.request.content_type, r.request.body);
+  w.EndObject();
+  w.Key(succeeded ? "response" : "error").BeginObject();
+  w.Key("status").Int(r.result.status);
+  if (!r.result.code.empty()) w.Key("code").String(r.result.code);
+  if (!r.result.detail.empty()) w.Key("detail").String(r.result.detail);
+  if (!r.result.content_type.empty()) w.Key("content_type").String(r.result.content_type);
+  if (!r.result.body.empty()) WriteBody(w, r.result.content_type, r.result.body);
+  w.EndObject().EndObject();
+  return out;
+}
+
+std::string StatusJson(const AsyncRecord& r) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("id").String(r.id).Key("function").String(r.request.function);
+  w.Key("status").String(AsyncStateName(r.state)).Key("attempts").Int(r.attempts);
+  w.Key("created_at").String(Time(r.created_ms)).Key("updated_at").String(Time(r.updated_ms));
+  if (r.state == AsyncState::kQueued) w.Key("next_attempt_at").String(Time(r.next_at_ms));
+  w.Key("request_id").String(r.request.request_id);
+  if (r.result.status != 0) {
+    w.Key(r.state == AsyncState::kFailed ? "error" : "response").BeginObject();
+    w.Key("status").Int(r.result.status);
+    if (!r.result.code.empty()) w.Key("code").String(r.result.code);
+    if (!r.result.detail.empty()) w.Key("detail").String(r.result.detail);
+    if (!r.result.content_type.empty()) w.Key("content_type").String(r.result.content_type);
+    if (!r.result.body.empty()) WriteBody(w, r.result.content_type, r.result.body);
+    w.EndObject();
+  }
+  w.EndObject();
+  return out;
+}
+
+AsyncDispatcher::AsyncDispatcher(
+    AsyncStore* store, const Clock* clock, DestinationWriter* destinations,
+    std::function<void(const std::string& level, const std::string& message)> log)
+    : store_(store),
+      clock_(clock),
+      destinations_(destinations),
+      log_(std::move(log)),
+      rng_(std::random_device{}()) {}
+
+AsyncDispatcher::~AsyncDispatcher() { Stop(); }
+
+void AsyncDispatcher::Log(const std::string& level, const std::string& message) {
+  if (log_) log_(level, message);
+}
+
+void AsyncDispatcher::AddFunction(const std::string& name, AsyncPolicy policy, AsyncSendFn send) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Fn& fn = fns_[name];
+  fn.policy = std::move(policy);
+  fn.send = std::move(send);
+}
+
+void AsyncDispatcher::Pump() {
+  struct Send {
+    AsyncSendFn send;
+    AsyncRecord record;
+  };
+  std::vector<Send> sends;
+  std::vector<std::pair<std::string, AsyncRecord>> too_old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now_ms = clock_->WallNanos() / kMs;
+    for (auto& [name, fn] : fns_) {
+      int room = fn.policy.max_in_flight - fn.in_flight;
+      if (room <= 0) continue;
+      auto claimed = store_->Claim(name, static_cast<size_t>(room));
+      if (!claimed.ok()) {
+        Log("error", "async queue: " + claimed.status().message());
+        continue;
+      }
+      for (AsyncRecord& r : *claimed) {
+        if (now_ms - r.created_ms > fn.policy.max_age_ms) {
+          too_old.emplace_back(name, std::move(r));
+          continue;
+        }
+        ++fn.in_flight;
+        ++fn.counters.sent;
+        sends.push_back(Send{fn.send, std::move(r)});
+      }
+    }
+  }
+  for (auto& [name, r] : too_old) {
+    AsyncResult res = r.result;
+    res.code = "event_too_old";
+    res.detail = "not done within the function's max_age_s";
+    if (res.status == 0) res.status = 504;
+    std::lock_guard<std::mutex> lock(mu_);
+    Fn& fn = fns_.at(name);
+    ++fn.counters.too_old;
+    End(fn, r, false, res);
+  }
+  for (Send& s : sends) {
+    ForwardRequest req;
+    req.method = s.record.request.method;
+    req.path = s.record.request.path;
+    req.query = s.record.request.query;
+    req.body = s.record.request.body;
+    req.content_type = s.record.request.content_type;
+    req.headers = s.record.request.headers;
+    req.request_id = s.record.request.request_id;
+    req.arrived_ns = clock_->MonotonicNanos();
+    std::string function = s.record.request.function;
+    s.send(std::move(req), [this, function, record = std::move(s.record)](ForwardReply reply) {
+      OnAnswer(function, record, std::move(reply));
+    });
+  }
+}
+
+void AsyncDispatcher::OnAnswer(const std::string& function, AsyncRecord record,
+                               ForwardReply reply) {
+  AsyncResult res;
+  res.status = reply.status;
+  res.content_type = reply.content_type;
+  res.body = std::move(reply.body);
+  const bool ok = reply.status >= 200 && reply.status < 300;
+  if (!ok) {
+    res.code = reply.code;
+    if (res.code.empty() && JsonType(res.content_type)) {
+      if (auto p = Json::Parse(res.body); p.ok()) {
+        if (const Json* c = p->Find("code"); c && c->is_string()) res.code = c->AsString();
+      }
+    }
+    if (res.code.empty()) res.code = "function_error";
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  Fn& fn = fns_.at(function);
+  --fn.in_flight;
+  const int64_t now_ms = clock_->WallNanos() / kMs;
+  const int retries_done = record.attempts - 1;
+  if (!ok && Retryable(res.status) && retries_done < fn.policy.max_retries) {
+    int64_t delay = RetryDelayMs(fn.policy, retries_done + 1);
+    delay = delay / 2 + static_cast<int64_t>(rng_() % static_cast<uint64_t>(delay / 2 + 1));
+    if (now_ms + delay - record.created_ms <= fn.policy.max_age_ms) {
+      if (Status s = store_->Retry(record.id, now_ms + delay, res); !s.ok()) {
+        Log("error", "async queue: " + s.message());
+      }
+      ++fn.counters.retried;
+      notified_ = true;
+      cv_.notify_all();
+      return;
+    }
+    ++fn.counters.too_old;
+  }
+  End(fn, record, ok, res);
+  notified_ = true;
+  cv_.notify_all();
+}
+
+void AsyncDispatcher::End(Fn& fn, const AsyncRecord& record, bool succeeded,
+                          const AsyncResult& result) {
+  if (Status s = store_->Finish(record.id, succeeded, result); !s.ok()) {
+    Log("error", "async queue: " + s.message());
+    return;
+  }
+  ++(succeeded ? fn.counters.succeeded : fn.counters.failed);
+  const std::string& dest = succeeded ? fn.policy.on_success : fn.policy.on_failure;
+  if (dest.empty() || destinations_ == nullptr) return;
+  auto ended = store_->Get(record.id);
+  if (!ended.ok()) return;
+  if (Status s =
+          destinations_->Write(dest, record.id + ".json", DestinationRecord(*ended, succeeded));
+      !s.ok()) {
+    ++fn.counters.destination_errors;
+    Log("error", "async destination " + dest + ": " + s.message());
+  }
+}
+
+void AsyncDispatcher::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> held(mu_);
+    while (!stop_) {
+      held.unlock();
+      Pump();
+      auto due = store_->NextDue();
+      held.lock();
+      if (stop_) break;
+      if (notified_) {
+        notified_ = false;
+        continue;
+      }
+      // Until the next invocation is due (at most a second: the injected clock may move on its
+      // own), or a submission or an answer notifies.
+      int64_t wait_ms = 1000;
+      if (due.ok() && due->has_value()) {
+        wait_ms = std::clamp<int64_t>(**due - clock_->WallNanos() / kMs, 0, 1000);
+      }
+      if (wait_ms > 0) {
+        cv_.wait_for(held, std::chrono::milliseconds(wait_ms),
+                     [this] { return stop_ || notified_; });
+      }
+      notified_ = false;
+    }
+  });
+}
+
+void AsyncDispatcher::Notify() {
+  std::lock_guard<std::mutex> lock(mu_);
+  notified_ = true;
+  cv_.notify_all();
+}
+
+void AsyncDispatcher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+std::map<std::string, AsyncDispatcher::Counters> AsyncDispatcher::counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, Counters> out;
+  for (const auto& [name, fn] : fns_) out[name] = fn.counters;
+  return out;
+}
+
+}  // namespace modelfn::events

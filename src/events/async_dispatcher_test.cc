@@ -1,0 +1,221 @@
+#include "events/async_dispatcher.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "common/json.h"
+#include "events/destinations.h"
+
+namespace modelfn::events {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = AsyncStore::Open(":memory:", &clock_).value();
+    dispatcher_ = std::make_unique<AsyncDispatcher>(store_.get(), &clock_, &dest_, nullptr);
+  }
+  void Add(AsyncPolicy p) {
+    dispatcher_->AddFunction("digits", p, [this](ForwardRequest r, ReplyFn done) {
+      sent_.push_back(std::move(r));
+      pending_.push_back(std::move(done));
+    });
+  }
+  std::string Submit(const std::string& body = R"({"inputs":[1]})") {
+    AsyncRequest r;
+    r.function = "digits";
+    r.path = "/v1/infer";
+    r.content_type = "application/json";
+    r.body = body;
+    r.request_id = "rid";
+    return store_->Submit(r, "", 0).value().id;
+  }
+  // Answers the oldest send still waiting.
+  void Answer(int status, const std::string& body = R"({"outputs":{"y":[1]}})") {
+    ASSERT_FALSE(pending_.empty());
+    ReplyFn done = std::move(pending_.front());
+    pending_.erase(pending_.begin());
+    ForwardReply r;
+    r.status = status;
+    r.body = body;
+    r.content_type = status < 400 ? "application/json" : "application/problem+json";
+    done(std::move(r));
+  }
+  AsyncRecord Get(const std::string& id) { return store_->Get(id).value(); }
+
+  FakeClock clock_;
+  std::unique_ptr<AsyncStore> store_;
+  MemoryDestinations dest_;
+  std::unique_ptr<AsyncDispatcher> dispatcher_;
+  std::vector<ForwardRequest> sent_;
+  std::vector<ReplyFn> pending_;
+};
+
+TEST(AsyncPolicyTest, RetriesDoubleUpToTheCapAndOnlyTransientFailuresRetry) {
+  AsyncPolicy p;
+  p.retry_base_ms = 100;
+  p.retry_cap_ms = 500;
+  EXPECT_EQ(RetryDelayMs(p, 1), 100);
+  EXPECT_EQ(RetryDelayMs(p, 2), 200);
+  EXPECT_EQ(RetryDelayMs(p, 3), 400);
+  EXPECT_EQ(RetryDelayMs(p, 4), 500);
+  EXPECT_EQ(RetryDelayMs(p, 60), 500);
+  for (int s : {408, 429, 500, 502, 503, 504}) EXPECT_TRUE(Retryable(s)) << s;
+  for (int s : {400, 401, 403, 404, 413, 415}) EXPECT_FALSE(Retryable(s)) << s;
+}
+
+TEST_F(DispatcherTest, AnInvocationIsSentAsTheRequestAndItsAnswerKeptAndWritten) {
+  AsyncPolicy p;
+  p.on_success = "ok-dest";
+  Add(p);
+  std::string id = Submit();
+  dispatcher_->Pump();
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(sent_[0].path, "/v1/infer");
+  EXPECT_EQ(sent_[0].body, R"({"inputs":[1]})");
+  EXPECT_EQ(sent_[0].request_id, "rid");
+  EXPECT_EQ(Get(id).state, AsyncState::kRunning);
+  Answer(200);
+  AsyncRecord r = Get(id);
+  EXPECT_EQ(r.state, AsyncState::kSucceeded);
+  EXPECT_EQ(r.result.status, 200);
+  EXPECT_EQ(r.attempts, 1);
+  auto written = dest_.Written();
+  ASSERT_EQ(written.count("ok-dest/" + id + ".json"), 1u);
+  auto record = Json::Parse(written["ok-dest/" + id + ".json"]);
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->Find("status")->AsString(), "succeeded");
+  EXPECT_EQ(record->Find("response")->Find("body")->Find("outputs")->Find("y")->AsArray().size(),
+            1u);
+  auto status = Json::Parse(StatusJson(r));
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->Find("status")->AsString(), "succeeded");
+  EXPECT_EQ(dispatcher_->counters()["digits"].succeeded, 1u);
+}
+
+TEST_F(DispatcherTest, ATransientFailureIsRetriedAfterTheBackoff) {
+  AsyncPolicy p;
+  p.retry_base_ms = 1000;
+  Add(p);
+  std::string id = Submit();
+  dispatcher_->Pump();
+  Answer(503, R"({"code":"overloaded"})");
+  AsyncRecord r = Get(id);
+  EXPECT_EQ(r.state, AsyncState::kQueued);
+  EXPECT_EQ(r.result.code, "overloaded");
+  const int64_t now = clock_.WallNanos() / kMs;
+  EXPECT_GE(r.next_at_ms, now + 500);
+  EXPECT_LE(r.next_at_ms, now + 1000);
+  dispatcher_->Pump();
+  EXPECT_EQ(sent_.size(), 1u);  // not yet due
+  clock_.Advance(1000 * kMs);
+  dispatcher_->Pump();
+  ASSERT_EQ(sent_.size(), 2u);
+  Answer(200);
+  r = Get(id);
+  EXPECT_EQ(r.state, AsyncState::kSucceeded);
+  EXPECT_EQ(r.attempts, 2);
+  EXPECT_EQ(dispatcher_->counters()["digits"].retried, 1u);
+}
+
+TEST_F(DispatcherTest, RetriesRunOutIntoTheFailureDestination) {
+  AsyncPolicy p;
+  p.max_retries = 2;
+  p.retry_base_ms = 10;
+  p.on_failure = "failed";
+  Add(p);
+  std::string id = Submit();
+  for (int i = 0; i < 3; ++i) {
+    dispatcher_->Pump();
+    ASSERT_EQ(sent_.size(), static_cast<size_t>(i + 1));
+    Answer(500, R"({"code":"model_error","detail":"boom"})");
+    clock_.Advance(100 * kMs);
+  }
+  dispatcher_->Pump();
+  EXPECT_EQ(sent_.size(), 3u);  // 1 + max_retries
+  AsyncRecord r = Get(id);
+  EXPECT_EQ(r.state, AsyncState::kFailed);
+  EXPECT_EQ(r.attempts, 3);
+  EXPECT_EQ(r.result.code, "model_error");
+  auto record = Json::Parse(dest_.Written().at("failed/" + id + ".json"));
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->Find("status")->AsString(), "failed");
+  EXPECT_EQ(record->Find("error")->Find("code")->AsString(), "model_error");
+  EXPECT_EQ(record->Find("attempts")->AsInt64(), 3);
+}
+
+TEST_F(DispatcherTest, ABadRequestFailsAtOnce) {
+  Add(AsyncPolicy());
+  std::string id = Submit();
+  dispatcher_->Pump();
+  Answer(400, R"({"code":"shape_mismatch"})");
+  AsyncRecord r = Get(id);
+  EXPECT_EQ(r.state, AsyncState::kFailed);
+  EXPECT_EQ(r.attempts, 1);
+  EXPECT_EQ(r.result.code, "shape_mismatch");
+}
+
+TEST_F(DispatcherTest, NoMoreThanMaxInFlightAreSentAtOnce) {
+  AsyncPolicy p;
+  p.max_in_flight = 2;
+  Add(p);
+  for (int i = 0; i < 5; ++i) Submit();
+  dispatcher_->Pump();
+  EXPECT_EQ(sent_.size(), 2u);
+  dispatcher_->Pump();
+  EXPECT_EQ(sent_.size(), 2u);
+  Answer(200);
+  dispatcher_->Pump();
+  EXPECT_EQ(sent_.size(), 3u);
+  while (!pending_.empty()) {
+    Answer(200);
+    dispatcher_->Pump();
+  }
+  EXPECT_EQ(sent_.size(), 5u);
+  EXPECT_EQ(store_->CountByFunction().value()["digits"].succeeded, 5u);
+}
+
+TEST_F(DispatcherTest, AnInvocationPastItsMaxAgeFailsUnsent) {
+  AsyncPolicy p;
+  p.max_age_ms = 60'000;
+  p.on_failure = "failed";
+  Add(p);
+  std::string id = Submit();
+  clock_.Advance(61'000 * kMs);
+  dispatcher_->Pump();
+  EXPECT_TRUE(sent_.empty());
+  AsyncRecord r = Get(id);
+  EXPECT_EQ(r.state, AsyncState::kFailed);
+  EXPECT_EQ(r.result.code, "event_too_old");
+  EXPECT_EQ(dest_.Written().count("failed/" + id + ".json"), 1u);
+}
+
+TEST_F(DispatcherTest, TheThreadSendsWhatIsSubmittedWhenNotified) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  dispatcher_->AddFunction("digits", AsyncPolicy(), [&](ForwardRequest, ReplyFn done) {
+    ForwardReply r;
+    r.status = 200;
+    done(std::move(r));
+    std::lock_guard<std::mutex> lock(mu);
+    ++answered;
+    cv.notify_all();
+  });
+  dispatcher_->Start();
+  for (int i = 0; i < 20; ++i) {
+    Submit();
+    dispatcher_->Notify();
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answered == 20; }));
+  lock.unlock();
+  dispatcher_->Stop();
+  EXPECT_EQ(store_->CountByFunction().value()["digits"].succeeded, 20u);
+}
+
+}  // namespace
+}  // namespace modelfn::events

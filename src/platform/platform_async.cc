@@ -1,0 +1,128 @@
+#include "platform/platform_async.h"
+
+#include <utility>
+
+#include "common/json.h"
+
+namespace modelfn {
+
+StatusOr<std::unique_ptr<PlatformAsync>> PlatformAsync::Open(
+    const std::string& state_dir, const Clock* clock,
+    std::function<void(const std::string&, const std::string&)> log) {
+  std::unique_ptr<PlatformAsync> a(new PlatformAsync());
+  a->clock_ = clock;
+  ASSIGN_OR_RETURN(a->store_, events::AsyncStore::Open(state_dir + "/async.db", clock));
+  a->destinations_ = std::make_unique<events::StoreDestinations>(clock);
+  a->dispatcher_ = std::make_unique<events::AsyncDispatcher>(
+      a->store_.get(), clock, a->destinations_.get(), std::move(log));
+  return a;
+}
+
+void PlatformAsync::AddFunction(const FunctionConfig& fc,
+                                std::vector<std::pair<gateway::Backend*, int>> variants) {
+  Fn& fn = fns_[fc.name];
+  fn.window_ms = static_cast<int64_t>(fc.async.idempotency_window_s * 1000);
+  fn.variants = std::move(variants);
+  fn.total_weight = 0;
+  for (const auto& [b, w] : fn.variants) fn.total_weight += w;
+  events::AsyncPolicy p;
+  p.max_retries = fc.async.max_retries;
+  p.max_age_ms = static_cast<int64_t>(fc.async.max_age_s * 1000);
+  p.retry_base_ms = static_cast<int64_t>(fc.async.retry_base_s * 1000);
+  p.retry_cap_ms = static_cast<int64_t>(fc.async.retry_cap_s * 1000);
+  p.on_success = fc.async.on_success;
+  p.on_failure = fc.async.on_failure;
+  p.max_in_flight = std::max(1, fc.async.max_in_flight);
+  const Fn* f = &fn;
+  dispatcher_->AddFunction(fc.name, p, [this, f](ForwardRequest req, ReplyFn done) {
+    // The canary weights choose the version, as for a synchronous request.
+    gateway::Backend* backend = f->variants.front().first;
+    if (f->total_weight > 0) {
+      int64_t point;
+      {
+        std::lock_guard<std::mutex> lock(rng_mu_);
+        point = static_cast<int64_t>(rng_() % static_cast<uint64_t>(f->total_weight));
+      }
+      for (const auto& [b, w] : f->variants) {
+        if (point < w) {
+          backend = b;
+          break;
+        }
+        point -= w;
+      }
+    }
+    backend->Submit(std::move(req), std::move(done));
+  });
+}
+
+StatusOr<gateway::AsyncQueue::Accepted> PlatformAsync::Submit(const std::string& function,
+                                                              ForwardRequest request,
+                                                              const std::string& idempotency_key) {
+  auto fn = fns_.find(function);
+  if (fn == fns_.end()) return Status(StatusCode::kNotFound, "no function " + function);
+  events::AsyncRequest r;
+  r.function = function;
+  r.method = std::move(request.method);
+  r.path = std::move(request.path);
+  r.query = std::move(request.query);
+  r.content_type = std::move(request.content_type);
+  r.headers = std::move(request.headers);
+  r.body = std::move(request.body);
+  r.request_id = std::move(request.request_id);
+  ASSIGN_OR_RETURN(events::Submitted s, store_->Submit(r, idempotency_key, fn->second.window_ms));
+  if (s.created) dispatcher_->Notify();
+  return Accepted{s.id, s.created};
+}
+
+StatusOr<std::string> PlatformAsync::Describe(const std::string& id) {
+  ASSIGN_OR_RETURN(events::AsyncRecord r, store_->Get(id));
+  return events::StatusJson(r);
+}
+
+std::string PlatformAsync::StatusOf(const std::string& function) const {
+  auto counts = store_->CountByFunction();
+  events::AsyncStore::Counts c;
+  if (counts.ok()) {
+    if (auto it = counts->find(function); it != counts->end()) c = it->second;
+  }
+  events::AsyncDispatcher::Counters d;
+  auto all = dispatcher_->counters();
+  if (auto it = all.find(function); it != all.end()) d = it->second;
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("queued").Uint(c.queued).Key("running").Uint(c.running);
+  w.Key("succeeded").Uint(c.succeeded).Key("failed").Uint(c.failed);
+  w.Key("sent").Uint(d.sent).Key("retried").Uint(d.retried).Key("too_old").Uint(d.too_old);
+  w.Key("destination_errors").Uint(d.destination_errors).EndObject();
+  return out;
+}
+
+std::string PlatformAsync::MetricsText() const {
+  std::string out =
+      "# HELP modelfn_async_invocations Asynchronous invocations in the queue, by state.\n"
+      "# TYPE modelfn_async_invocations gauge\n";
+  auto counts = store_->CountByFunction();
+  for (const auto& [name, fn] : fns_) {
+    events::AsyncStore::Counts c;
+    if (counts.ok()) {
+      if (auto it = counts->find(name); it != counts->end()) c = it->second;
+    }
+    for (const auto& [state, n] : {std::pair<const char*, uint64_t>{"queued", c.queued},
+                                   {"running", c.running},
+                                   {"succeeded", c.succeeded},
+                                   {"failed", c.failed}}) {
+      out += "modelfn_async_invocations{function=\"" + name + "\",state=\"" + state + "\"} " +
+             std::to_string(n) + "\n";
+    }
+  }
+  out +=
+      "# HELP modelfn_async_retries_total Asynchronous invocations sent again after a failure.\n"
+      "# TYPE modelfn_async_retries_total counter\n";
+  for (const auto& [name, d] : dispatcher_->counters()) {
+    out += "modelfn_async_retries_total{function=\"" + name + "\"} " + std::to_string(d.retried) +
+           "\n";
+  }
+  return out;
+}
+
+}  // namespace modelfn

@@ -1,0 +1,151 @@
+"""Asynchronous invocation in `modelfn up` (docs/events.md): POST /v1/async/{function} is recorded
+durably and answered 202 at once; GET /v1/async/{id} tells how it went; failures are retried
+with backoff up to max_retries and end in the failure destination; an Idempotency-Key makes a
+repeated submission the same invocation; SIGKILL of the platform loses no accepted invocation."""
+import json
+import os
+import signal
+import time
+
+import requests
+
+from conftest import EXAMPLES, MODELS
+from up_harness import Up, config, fn_config, push, work_body
+
+DIGITS_BODY = json.loads((EXAMPLES / "digits" / "requests" / "infer.json").read_text())
+
+
+def submit(u, function, body, headers=None, path=""):
+    h = {"Content-Type": "application/json", **(headers or {})}
+    return requests.post(f"{u.url}/v1/async/{function}{path}", data=json.dumps(body), headers=h,
+                         timeout=30)
+
+
+def wait_done(u, ids, timeout=60, headers=None):
+    """Polls each invocation until it has succeeded or failed; their records by id."""
+    done = {}
+    deadline = time.monotonic() + timeout
+    while len(done) < len(ids):
+        assert time.monotonic() < deadline, f"not done: {set(ids) - set(done)}"
+        for i in ids:
+            if i in done:
+                continue
+            r = requests.get(f"{u.url}/v1/async/{i}", headers=headers or {}, timeout=30)
+            assert r.status_code == 200, r.text
+            if r.json()["status"] in ("succeeded", "failed"):
+                done[i] = r.json()
+        time.sleep(0.05)
+    return done
+
+
+def test_an_invocation_is_accepted_at_once_and_answers_as_the_function_does(up, tmp_path):
+    store = tmp_path / "models"
+    push(store, EXAMPLES / "digits", "digits", "1.0.0")
+    ok_dir = tmp_path / "succeeded"
+    u = up(config(store, [fn_config("digits", **{"async": {"on_success": str(ok_dir)}})]))
+    r = submit(u, "digits", DIGITS_BODY, {"X-Request-Id": "async-1"})
+    assert r.status_code == 202, r.text
+    inv = r.json()
+    assert r.headers["Location"] == f"/v1/async/{inv['id']}" == inv["location"]
+    assert len(inv["id"]) == 32 and inv["status"] == "queued"
+    rec = wait_done(u, [inv["id"]])[inv["id"]]
+    assert rec["status"] == "succeeded" and rec["attempts"] == 1
+    assert rec["request_id"] == "async-1"
+    sync = u.post("/v1/models/digits/infer", DIGITS_BODY).json()
+    assert rec["response"]["status"] == 200
+    assert rec["response"]["body"] == sync
+    written = json.loads((ok_dir / f"{inv['id']}.json").read_text())
+    assert written["status"] == "succeeded" and written["response"]["body"] == sync
+    assert written["request"]["body"] == DIGITS_BODY
+    status = u.function("digits")["async"]
+    assert status["succeeded"] == 1 and status["queued"] == 0
+    assert 'modelfn_async_invocations{function="digits",state="succeeded"} 1' in u.get("/metrics").text
+    # /v1/async/{function}/batch reaches /v1/batch.
+    b = submit(u, "digits", {"items": [{"inputs": [DIGITS_BODY["inputs"][0]]}]}, path="/batch")
+    rec = wait_done(u, [b.json()["id"]])[b.json()["id"]]
+    assert rec["status"] == "succeeded" and len(rec["response"]["body"]["results"]) == 1
+
+
+def test_failures_are_retried_then_written_to_the_failure_destination(up, tmp_path):
+    store = tmp_path / "models"
+    push(store, MODELS / "work", "work", "1.0.0")
+    failed_dir = tmp_path / "failed"
+    u = up(config(store, [fn_config("work", timeout_s=0.3, **{"async": {
+        "max_retries": 2, "retry_base_s": 0.05, "on_failure": str(failed_dir)}})]))
+    slow = submit(u, "work", work_body(loops=100000))  # times out: 504, retried
+    bad = submit(u, "work", {"inputs": {"x": [[1, 2, 3]]}})  # 400: not retried
+    assert slow.status_code == bad.status_code == 202
+    recs = wait_done(u, [slow.json()["id"], bad.json()["id"]], timeout=90)
+    s, b = recs[slow.json()["id"]], recs[bad.json()["id"]]
+    assert s["status"] == "failed" and s["attempts"] == 3, s
+    assert s["error"]["status"] == 504 and s["error"]["code"] == "timeout"
+    assert b["status"] == "failed" and b["attempts"] == 1, b
+    assert b["error"]["status"] == 400 and b["error"]["code"] == "shape_mismatch"
+    for rec in (s, b):
+        written = json.loads((failed_dir / f"{rec['id']}.json").read_text())
+        assert written["status"] == "failed" and written["error"]["code"] == rec["error"]["code"]
+    assert u.function("work")["async"]["retried"] == 2
+
+
+def test_an_idempotency_key_makes_a_repeat_the_same_invocation(up, tmp_path):
+    store = tmp_path / "models"
+    push(store, EXAMPLES / "digits", "digits", "1.0.0")
+    u = up(config(store, [fn_config("digits")]))
+    a = submit(u, "digits", DIGITS_BODY, {"Idempotency-Key": "order-1"})
+    b = submit(u, "digits", DIGITS_BODY, {"Idempotency-Key": "order-1"})
+    c = submit(u, "digits", DIGITS_BODY, {"Idempotency-Key": "order-2"})
+    assert a.status_code == 202 and b.status_code == 200 and c.status_code == 202
+    assert b.headers["Idempotent-Replayed"] == "true"
+    assert a.json()["id"] == b.json()["id"] != c.json()["id"]
+    wait_done(u, [a.json()["id"], c.json()["id"]])
+    assert u.function("digits")["async"]["succeeded"] == 2
+
+
+def test_bad_submissions_get_typed_errors(up, tmp_path):
+    store = tmp_path / "models"
+    push(store, EXAMPLES / "digits", "digits", "1.0.0")
+    u = up(config(store, [fn_config("digits")]))
+    assert submit(u, "nope", DIGITS_BODY).status_code == 404
+    r = submit(u, "digits", DIGITS_BODY, {"Idempotency-Key": "x" * 256})
+    assert r.status_code == 400 and r.json()["code"] == "invalid_request"
+    assert requests.put(f"{u.url}/v1/async/digits", timeout=10).status_code == 405
+    r = requests.get(f"{u.url}/v1/async/0123456789abcdef0123456789abcdef", timeout=10)
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    assert requests.get(f"{u.url}/v1/async/../../etc", timeout=10).status_code == 404
+
+
+def test_async_routes_need_credentials_when_auth_is_on(up, tmp_path):
+    store = tmp_path / "models"
+    push(store, EXAMPLES / "digits", "digits", "1.0.0")
+    u = up(config(store, [fn_config("digits")], gateway="  auth: {api_keys: true}\n"))
+    assert submit(u, "digits", DIGITS_BODY).status_code == 401
+    assert requests.get(f"{u.url}/v1/async/0123456789abcdef0123456789abcdef",
+                        timeout=10).status_code == 401
+
+
+def test_a_platform_killed_with_sigkill_loses_no_accepted_invocation(tmp_path):
+    store = tmp_path / "models"
+    push(store, MODELS / "work", "work", "1.0.0")
+    text = config(store, [fn_config("work", max_instances=1, **{"async": {"max_in_flight": 1}})])
+    d = tmp_path / "platform"
+    d.mkdir()
+    u = Up(d, text)
+    ids = []
+    try:
+        for _ in range(60):
+            r = submit(u, "work", work_body(loops=20))
+            assert r.status_code == 202, r.text
+            ids.append(r.json()["id"])
+        assert u.function("work")["async"]["queued"] > 0  # some still waiting
+    finally:
+        os.kill(u.proc.pid, signal.SIGKILL)
+        u.proc.wait(30)
+    # Its instances are children in their own process groups: the next start kills leftovers.
+    u2 = Up(d, text)
+    try:
+        recs = wait_done(u2, ids, timeout=120)
+        assert all(r["status"] == "succeeded" for r in recs.values()), \
+            [r for r in recs.values() if r["status"] != "succeeded"]
+        assert u2.function("work")["async"]["succeeded"] == len(ids)
+    finally:
+        u2.stop()

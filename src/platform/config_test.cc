@@ -184,6 +184,41 @@ TEST(ConfigTest, LambdaModeBatchingMergesWaitingRequestsAtTheGateway) {
   EXPECT_EQ(h->functions[0].held_batch, 0);
 }
 
+TEST(ConfigTest, AsyncSettingsAndTheirMistakes) {
+  auto c = Parse(
+      "functions:\n"
+      "  a: {async: {max_retries: 5, max_age_s: 60, retry_base_s: 0.5, retry_cap_s: 10,\n"
+      "              on_success: ./ok, on_failure: s3://bucket/failed, idempotency_window_s: 0,\n"
+      "              max_in_flight: 3}}\n"
+      "  b: {max_instances: 3, mode: http, concurrency: 4}\n",
+      2);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const AsyncConfig& a = c->functions[0].async;
+  EXPECT_EQ(a.max_retries, 5);
+  EXPECT_EQ(a.max_age_s, 60);
+  EXPECT_EQ(a.retry_base_s, 0.5);
+  EXPECT_EQ(a.retry_cap_s, 10);
+  EXPECT_EQ(a.on_success.front(), '/');  // resolved against the config's folder
+  EXPECT_EQ(a.on_success.substr(a.on_success.size() - 3), "/ok");
+  EXPECT_EQ(a.on_failure, "s3://bucket/failed");
+  EXPECT_EQ(a.idempotency_window_s, 0);
+  EXPECT_EQ(a.max_in_flight, 3);
+  const AsyncConfig& b = c->functions[1].async;
+  EXPECT_EQ(b.max_retries, 2);
+  EXPECT_EQ(b.max_age_s, 21600);
+  EXPECT_EQ(b.max_in_flight, 12);  // max_instances x concurrency
+  EXPECT_EQ(Error("functions:\n  d: {async: {retries: 2}}"),
+            "functions.d.async.retries: unknown setting");
+  EXPECT_EQ(Error("functions:\n  d: {async: {max_retries: -1}}"),
+            "functions.d.async.max_retries: expected an integer in [0, 100]");
+  EXPECT_EQ(Error("functions:\n  d: {async: {retry_base_s: 10, retry_cap_s: 1}}"),
+            "functions.d.async.retry_cap_s: is below retry_base_s");
+  EXPECT_NE(Error("functions:\n  d: {async: {on_failure: 'ftp://x/y'}}")
+                .find("functions.d.async.on_failure"),
+            std::string::npos);
+  EXPECT_EQ(Error("functions:\n  d: {async: on}"), "functions.d.async: expected a mapping");
+}
+
 TEST(ConfigTest, ThreadsReachInstancesAndExecdLambdaInstancesShareTheHost) {
   auto c = Parse(
       "functions:\n"

@@ -156,6 +156,7 @@ void AsyncDispatcher::Pump() {
     req.content_type = s.record.request.content_type;
     req.headers = s.record.request.headers;
     req.request_id = s.record.request.request_id;
+    req.raw_event = req.path == kLambdaInvokePath;
     req.arrived_ns = clock_->MonotonicNanos();
     std::string function = s.record.request.function;
     s.send(std::move(req), [this, function, record = std::move(s.record)](ForwardReply reply) {
@@ -170,7 +171,14 @@ void AsyncDispatcher::OnAnswer(const std::string& function, AsyncRecord record,
   res.status = reply.status;
   res.content_type = reply.content_type;
   res.body = std::move(reply.body);
-  const bool ok = reply.status >= 200 && reply.status < 300;
+  // The Invoke API reports a function's error in a 200 with X-Amz-Function-Error: a failure,
+  // retried as Lambda retries function errors.
+  bool function_error = false;
+  for (const auto& [k, v] : reply.headers) {
+    function_error |= k == "X-Amz-Function-Error" || k == "x-amz-function-error";
+  }
+  const bool ok = reply.status >= 200 && reply.status < 300 && !function_error;
+  if (function_error) res.code = "function_error";
   if (!ok) {
     res.code = reply.code;
     if (res.code.empty() && JsonType(res.content_type)) {
@@ -185,7 +193,7 @@ void AsyncDispatcher::OnAnswer(const std::string& function, AsyncRecord record,
   --fn.in_flight;
   const int64_t now_ms = clock_->WallNanos() / kMs;
   const int retries_done = record.attempts - 1;
-  if (!ok && Retryable(res.status) && retries_done < fn.policy.max_retries) {
+  if (!ok && (function_error || Retryable(res.status)) && retries_done < fn.policy.max_retries) {
     int64_t delay = RetryDelayMs(fn.policy, retries_done + 1);
     delay = delay / 2 + static_cast<int64_t>(rng_() % static_cast<uint64_t>(delay / 2 + 1));
     if (now_ms + delay - record.created_ms <= fn.policy.max_age_ms) {

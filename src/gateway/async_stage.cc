@@ -27,6 +27,10 @@ Verdict AsyncStage::OnRequest(ExchangePtr& ex, Continuation& next) {
     ex->response.body = std::move(described).value();
     return Verdict::kAnswered;
   }
+  if (ex->lambda_invoke && ex->invocation_type == "DryRun") {
+    ex->response.status = 204;  // the Invoke API's answer: the caller may invoke it
+    return Verdict::kAnswered;
+  }
   if (!ex->async_submit) return Verdict::kNext;
   HttpRequest& req = ex->request;
   std::string key;

@@ -118,6 +118,16 @@ TEST_F(AsyncStageTest, StatusReadsAnswerTheRecordOr404) {
   EXPECT_EQ(ex->response.status, 404);
 }
 
+TEST_F(AsyncStageTest, ADryRunInvokeIsAnswered204AndQueuesNothing) {
+  auto ex = MakeExchange("POST", "/2015-03-31/functions/digits/invocations");
+  ex->function = &fn_;
+  ex->lambda_invoke = true;
+  ex->invocation_type = "DryRun";
+  ASSERT_EQ(stage_.OnRequest(ex, next_), Verdict::kAnswered);
+  EXPECT_EQ(ex->response.status, 204);
+  EXPECT_TRUE(queue_.submitted.empty());
+}
+
 TEST_F(AsyncStageTest, OtherRequestsPass) {
   auto ex = MakeExchange("POST", "/v1/infer");
   EXPECT_EQ(stage_.OnRequest(ex, next_), Verdict::kNext);

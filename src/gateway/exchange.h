@@ -33,6 +33,7 @@ struct FunctionRoute {
   bool response_cache = false;
   std::vector<VariantRoute> variants;  // never empty
   int total_weight = 0;
+  bool lambda_mode = false;  // instances take Lambda events: the Invoke API applies
 };
 
 // Who sent the request, as the authenticate stage established it.
@@ -60,6 +61,10 @@ struct Exchange {
   bool v2_meta = false;       // a /v2 metadata GET (not /infer): never cached
   bool async_submit = false;  // POST /v1/async/{function}: queued, not forwarded (async_stage.h)
   std::string async_id;       // GET /v1/async/{id}: the invocation asked about (no function)
+  // Lambda's Invoke API (POST /2015-03-31/functions/{name}/invocations): the body is the event
+  // (ForwardRequest::raw_event); `invocation_type` RequestResponse, Event or DryRun.
+  bool lambda_invoke = false;
+  std::string invocation_type;
 
   Principal principal;
   const PlanConfig* plan = nullptr;

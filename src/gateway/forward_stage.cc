@@ -21,6 +21,7 @@ Verdict ForwardStage::OnRequest(ExchangePtr& ex, Continuation& next) {
   fr.request_id = ex->request_id;
   fr.arrived_ns = ex->arrived_ns;
   fr.client_gone = ex->client_gone;
+  fr.raw_event = ex->lambda_invoke;
   for (const auto& [k, v] : req.headers) {
     if (k == "inference-header-content-length" || k == "user-agent" || k == "accept") {
       fr.headers.emplace_back(k, v);
@@ -61,6 +62,7 @@ void ForwardStage::TakeReply(Exchange& ex, ForwardReply reply) {
     r.headers.emplace_back("X-Modelfn-Instance", reply.instance);
     r.headers.emplace_back("X-Modelfn-Cold-Start", reply.cold_start ? "true" : "false");
   }
+  if (ex.lambda_invoke) r.headers.emplace_back("X-Amz-Executed-Version", "$LATEST");
   if (reply.held_batch > 1) {
     r.headers.emplace_back("X-Modelfn-Held-Batch", std::to_string(reply.held_batch));
   }

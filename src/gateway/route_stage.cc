@@ -1,5 +1,7 @@
 #include "gateway/route_stage.h"
 
+#include <optional>
+
 #include "common/json.h"
 #include "gateway/answers.h"
 
@@ -33,6 +35,30 @@ std::string QueryParam(std::string_view query, std::string_view name) {
   return "";
 }
 
+// %XX escapes decoded (clients escape ':' and '$' in a function name or ARN); nullopt for a
+// malformed escape or a decoded byte that is not visible ASCII.
+std::optional<std::string> DecodeSegment(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      int hi = i + 1 < s.size() ? hex(s[i + 1]) : -1, lo = i + 2 < s.size() ? hex(s[i + 2]) : -1;
+      if (hi < 0 || lo < 0) return std::nullopt;
+      c = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    }
+    if (c < 0x21 || c > 0x7e) return std::nullopt;
+    out.push_back(c);
+  }
+  return out;
+}
+
 bool EndsWith(std::string_view s, std::string_view tail) {
   return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
 }
@@ -57,6 +83,47 @@ Status RouteStage::Unknown(std::string_view name) const {
 Status RouteStage::Resolve(Exchange& ex) const {
   const HttpRequest& req = ex.request;
   std::vector<std::string_view> seg = SplitPath(req.path);
+  // Lambda's Invoke API: /2015-03-31/functions/{name, name:$LATEST or its ARN}/invocations.
+  if (seg.size() == 4 && seg[0] == "2015-03-31" && seg[1] == "functions" &&
+      seg[3] == "invocations") {
+    std::optional<std::string> decoded = DecodeSegment(seg[2]);
+    if (!decoded) return Status(StatusCode::kNotFound, "no route " + req.path, "not_found");
+    std::string_view name = *decoded;
+    if (name.rfind("arn:", 0) == 0) {  // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+      size_t at = name.find(":function:");
+      name = at == std::string_view::npos ? "" : name.substr(at + 10);
+    }
+    if (size_t colon = name.find(':'); colon != std::string_view::npos) {
+      if (name.substr(colon + 1) != "$LATEST") {
+        return Status(StatusCode::kNotFound,
+                      "qualifier '" + std::string(name.substr(colon + 1)) +
+                          "': modelfn up serves $LATEST (versions are chosen by traffic:)",
+                      "not_found");
+      }
+      name = name.substr(0, colon);
+    }
+    ex.function = Find(name);
+    if (ex.function == nullptr) return Unknown(name);
+    if (!ex.function->lambda_mode) {
+      return Status(StatusCode::kInvalidArgument,
+                    "function " + ex.function->name +
+                        " runs in http mode: the Invoke API takes Lambda events (use "
+                        "/v1/models/{name}/infer)",
+                    "invalid_request");
+    }
+    const std::string* type = req.Header("x-amz-invocation-type");
+    ex.invocation_type = type == nullptr ? "RequestResponse" : *type;
+    if (ex.invocation_type != "RequestResponse" && ex.invocation_type != "Event" &&
+        ex.invocation_type != "DryRun") {
+      return Status(StatusCode::kInvalidArgument,
+                    "X-Amz-Invocation-Type is RequestResponse, Event or DryRun", "invalid_request");
+    }
+    ex.lambda_invoke = true;
+    ex.async_submit = ex.invocation_type == "Event";
+    ex.path = kLambdaInvokePath;
+    ex.route = "/2015-03-31/functions/{name}/invocations";
+    return Status::Ok();
+  }
   // /v1/async/{function}[/infer|/batch] (POST) and /v1/async/{id} (GET): async_stage.h.
   if (seg.size() >= 3 && seg.size() <= 4 && seg[0] == "v1" && seg[1] == "async") {
     if (req.method == "GET" || req.method == "HEAD") {

@@ -154,5 +154,36 @@ TEST_F(RouteStageTest, AsyncSubmissionsNameTheFunctionAndStatusReadsTheId) {
   EXPECT_EQ(ex->response.status, 405);
 }
 
+TEST_F(RouteStageTest, TheLambdaInvokeApiNamesLambdaModeFunctionsByNameOrArn) {
+  functions_[0].lambda_mode = true;
+  AddSecondFunction();  // http mode
+  for (std::string name : {"digits", "digits:$LATEST", "digits%3A%24LATEST",
+                           "arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Adigits"}) {
+    auto ex = MakeExchange("POST", "/2015-03-31/functions/" + name + "/invocations");
+    ASSERT_EQ(Run(ex), Verdict::kNext) << name;
+    EXPECT_EQ(ex->function, &functions_[0]) << name;
+    EXPECT_TRUE(ex->lambda_invoke);
+    EXPECT_EQ(ex->invocation_type, "RequestResponse");
+    EXPECT_FALSE(ex->async_submit);
+  }
+  auto ex = MakeExchange("POST", "/2015-03-31/functions/digits/invocations",
+                         {{"x-amz-invocation-type", "Event"}});
+  ASSERT_EQ(Run(ex), Verdict::kNext);
+  EXPECT_TRUE(ex->async_submit);
+  EXPECT_EQ(ex->path, kLambdaInvokePath);
+  for (std::string bad : {"digits:7", "nope", "digits%zz", "digits%0A"}) {
+    ex = MakeExchange("POST", "/2015-03-31/functions/" + bad + "/invocations");
+    EXPECT_EQ(Run(ex), Verdict::kAnswered) << bad;
+    EXPECT_EQ(ex->response.status, 404) << bad;
+  }
+  ex = MakeExchange("POST", "/2015-03-31/functions/text/invocations");
+  EXPECT_EQ(Run(ex), Verdict::kAnswered);
+  EXPECT_EQ(ex->response.status, 400);
+  ex = MakeExchange("POST", "/2015-03-31/functions/digits/invocations",
+                    {{"x-amz-invocation-type", "Sometime"}});
+  EXPECT_EQ(Run(ex), Verdict::kAnswered);
+  EXPECT_EQ(ex->response.status, 400);
+}
+
 }  // namespace
 }  // namespace modelfn::gateway

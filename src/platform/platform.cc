@@ -436,6 +436,7 @@ gateway::StageList Platform::BuildStages(const PlatformConfig& c) {
     r.name = fc->name;
     r.model = fc->model;
     r.sticky_traffic = fc->sticky_traffic;
+    r.lambda_mode = fc->mode == InstanceMode::kLambda;
     r.response_cache = fc->response_cache;
     for (size_t i = 0; i < f->variants.size(); ++i) {
       int weight = fc->traffic.empty() ? 1 : fc->traffic[i].weight;

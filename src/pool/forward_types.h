@@ -30,7 +30,16 @@ struct ForwardRequest {
   // This send's time limit in seconds; 0: the function's timeout_s. A merged invocation of n
   // requests (held_batch.h) gets n times the function's.
   double timeout_s = 0;
+  // Lambda's Invoke API (lambda mode only): `body` is the event itself, handed to the function
+  // unchanged instead of an API Gateway event made from the request, and the answer is the
+  // function's response payload unchanged (status 200; a function error's payload with
+  // X-Amz-Function-Error: Unhandled).
+  bool raw_event = false;
 };
+
+// The path an asynchronous invocation of the Invoke API is queued with (events/async_store.h
+// keeps requests, and this marks one whose body is a raw event).
+inline constexpr const char* kLambdaInvokePath = "lambda:invoke";
 
 struct ForwardReply {
   int status = 200;

@@ -180,7 +180,8 @@ void LambdaInstance::Send(uint64_t id, std::shared_ptr<const ForwardRequest> req
   p.lambda_id = NewLambdaRequestId();
   p.done = std::move(done);
   int64_t wall_ms = env_.clock->WallNanos() / kMs;
-  p.next.body = BuildHttpApiEvent(*request, p.lambda_id, wall_ms);
+  p.raw = request->raw_event;
+  p.next.body = p.raw ? request->body : BuildHttpApiEvent(*request, p.lambda_id, wall_ms);
   p.next.headers.emplace_back("Lambda-Runtime-Aws-Request-Id", p.lambda_id);
   const double timeout_s = request->timeout_s > 0 ? request->timeout_s : timeout_s_;
   p.next.headers.emplace_back("Lambda-Runtime-Deadline-Ms",
@@ -290,7 +291,16 @@ void LambdaInstance::OnRuntimeApi(HttpRequest req, HttpResponder respond) {
       return;
     }
     InstanceResult result;
-    if (what == "response") {
+    if (p.raw) {
+      // The Invoke API's answer: the payload as the function posted it.
+      result.reply.status = 200;
+      result.reply.content_type = "application/json";
+      result.reply.body = std::move(req.body);
+      if (what == "error") {
+        result.function_error = true;
+        result.reply.headers.emplace_back("X-Amz-Function-Error", "Unhandled");
+      }
+    } else if (what == "response") {
       result.reply = ParseHttpApiResponse(req.body);
     } else {
       result.function_error = true;

@@ -84,6 +84,7 @@ class LambdaInstance final : public ProcessInstance {
     std::string lambda_id;
     HttpResponse next;  // the "next" answer carrying the event
     InstanceResultFn done;
+    bool raw = false;  // ForwardRequest::raw_event
   };
   const std::string function_;
   const double timeout_s_;

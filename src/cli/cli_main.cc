@@ -36,6 +36,12 @@ constexpr const char* kUsage =
     "  deploy --target gcp --model M --image I ...   Cloud Run service, Eventarc trigger, gcloud\n"
     "  deploy --target knative --model M --image I   Knative Service and Eventing Trigger\n"
     "\n"
+    "Events:\n"
+    "  generate-event s3 put --bucket B --key K  an event as a cloud sends it (also sqs,\n"
+    "                                            apigateway, cloudevent storage, azure blob)\n"
+    "  invoke --model DIR --event FILE           one cold run in the Lambda face, with timings\n"
+    "  invoke FUNCTION --platform --event FILE   the same through a running modelfn up\n"
+    "\n"
     "Local platform (modelfn.yaml):\n"
     "  up [-f modelfn.yaml]                          gateway + instances on demand, scale to zero\n"
     "  status [--json]                               functions, instances, latency, cold starts\n"
@@ -65,6 +71,8 @@ constexpr Command kCommands[] = {
     {"status", CmdStatus},
     {"keys", CmdKeys},
     {"optimize", CmdOptimize},
+    {"invoke", CmdInvoke},
+    {"generate-event", CmdGenerateEvent},
 };
 
 int Main(int argc, char** argv) {

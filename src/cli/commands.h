@@ -15,6 +15,10 @@ int CmdPolicy(int argc, char** argv);
 // (optimize_cmd.cc).
 int CmdOptimize(int argc, char** argv);
 
+// Events and one-off runs (event_cmds.cc).
+int CmdGenerateEvent(int argc, char** argv);
+int CmdInvoke(int argc, char** argv);
+
 // Versions in a store (store_cmds.cc).
 int CmdPush(int argc, char** argv);
 int CmdPromote(int argc, char** argv);

@@ -85,6 +85,9 @@ struct PoolEnv {
   // Carries requests to http-mode instances (the gateway's event loops, loop_upstream.h); null:
   // a blocking client on `workers` (tests without a gateway). Not owned.
   Upstream* upstream = nullptr;
+  // MODELFN_MODEL for every instance instead of <store_uri>/<model>@<version>: a folder or a
+  // store URI (modelfn invoke). "": the store's.
+  std::string model_override;
   // Where launchers say what the user should know (a template that cannot serve); may be empty.
   std::function<void(const std::string& level, const std::string& message)> log;
 };

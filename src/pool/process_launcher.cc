@@ -80,7 +80,9 @@ StatusOr<PreparedInstance> PrepareInstance(const FunctionConfig& fn, const PoolE
   }
   spec.env = env.base_env;
   for (const auto& [k, v] : fn.env) spec.env[k] = v;
-  spec.env["MODELFN_MODEL"] = env.store_uri + "/" + fn.model + "@" + request.version;
+  spec.env["MODELFN_MODEL"] = !env.model_override.empty()
+                                  ? env.model_override
+                                  : env.store_uri + "/" + fn.model + "@" + request.version;
   spec.log_path = env.log_dir + "/" + fn.name + ".log";
   if (env.memory->kind() == MemoryLimitKind::kRlimit) {
     spec.rlimit_as_bytes = int64_t{fn.memory_mb} << 20;

@@ -149,3 +149,44 @@ def test_a_platform_killed_with_sigkill_loses_no_accepted_invocation(tmp_path):
         assert u2.function("work")["async"]["succeeded"] == len(ids)
     finally:
         u2.stop()
+
+
+def test_a_thousand_invocations_with_a_tenth_failing_each_end_once(up, tmp_path):
+    """The reliability figure at CI size (bench/async_soak.py runs 10,000 with kills): every
+    accepted invocation ends exactly once, in its destination; failing ones are sent exactly
+    1 + max_retries times, the others once."""
+    import concurrent.futures
+    store = tmp_path / "models"
+    push(store, MODELS / "fails", "fails", "1")
+    ok_dir, failed_dir = tmp_path / "ok", tmp_path / "failed"
+    u = up(config(store, [fn_config("fails", max_instances=2, **{"async": {
+        "max_retries": 2, "retry_base_s": 0.01, "retry_cap_s": 0.05,
+        "on_success": str(ok_dir), "on_failure": str(failed_dir)}})]))
+    good, bad = {"inputs": [[1, 2, 3, 4]]}, {"inputs": [[1, 2, 3]]}  # bad: 500 model_error
+    bodies = [bad if i % 10 == 0 else good for i in range(1000)]
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        rs = list(ex.map(lambda b: submit(u, "fails", b), bodies))
+    assert all(r.status_code == 202 for r in rs)
+    ids = [r.json()["id"] for r in rs]
+    assert len(set(ids)) == 1000
+    deadline = time.monotonic() + 240
+    while True:
+        a = u.function("fails")["async"]
+        if a["succeeded"] + a["failed"] == 1000:
+            break
+        assert time.monotonic() < deadline, a
+        time.sleep(0.2)
+    assert a["succeeded"] == 900 and a["failed"] == 100
+    assert a["sent"] == 900 + 100 * 3 and a["retried"] == 200
+    oks = {p.stem for p in ok_dir.iterdir()}
+    fails = {p.stem for p in failed_dir.iterdir()}
+    want_bad = {i for i, b in zip(ids, bodies) if b is bad}
+    assert fails == want_bad and oks == set(ids) - want_bad
+    for i in list(want_bad)[:10]:
+        rec = requests.get(f"{u.url}/v1/async/{i}", timeout=10).json()
+        assert rec["status"] == "failed" and rec["attempts"] == 3
+        assert rec["error"]["code"] == "model_error"
+    # The function saw exactly those sends: one request line per send in its log.
+    log = u.dir / ".modelfn" / "logs" / "fails.log"
+    lines = [json.loads(l) for l in log.read_text().splitlines() if l.startswith("{")]
+    assert sum(1 for l in lines if l.get("event") == "request") == 1200

@@ -142,10 +142,14 @@ void AsyncDispatcher::Pump() {
     res.code = "event_too_old";
     res.detail = "not done within the function's max_age_s";
     if (res.status == 0) res.status = 504;
-    std::lock_guard<std::mutex> lock(mu_);
-    Fn& fn = fns_.at(name);
-    ++fn.counters.too_old;
-    End(fn, r, false, res);
+    std::string dest;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Fn& fn = fns_.at(name);
+      ++fn.counters.too_old;
+      dest = fn.policy.on_failure;
+    }
+    End(name, std::move(r), false, res, dest);
   }
   for (Send& s : sends) {
     ForwardRequest req;
@@ -188,47 +192,58 @@ void AsyncDispatcher::OnAnswer(const std::string& function, AsyncRecord record,
     }
     if (res.code.empty()) res.code = "function_error";
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  Fn& fn = fns_.at(function);
-  --fn.in_flight;
-  const int64_t now_ms = clock_->WallNanos() / kMs;
-  const int retries_done = record.attempts - 1;
-  if (!ok && (function_error || Retryable(res.status)) && retries_done < fn.policy.max_retries) {
-    int64_t delay = RetryDelayMs(fn.policy, retries_done + 1);
-    delay = delay / 2 + static_cast<int64_t>(rng_() % static_cast<uint64_t>(delay / 2 + 1));
-    if (now_ms + delay - record.created_ms <= fn.policy.max_age_ms) {
-      if (Status s = store_->Retry(record.id, now_ms + delay, res); !s.ok()) {
-        Log("error", "async queue: " + s.message());
+  std::string dest;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Fn& fn = fns_.at(function);
+    --fn.in_flight;
+    const int64_t now_ms = clock_->WallNanos() / kMs;
+    const int retries_done = record.attempts - 1;
+    if (!ok && (function_error || Retryable(res.status)) && retries_done < fn.policy.max_retries) {
+      int64_t delay = RetryDelayMs(fn.policy, retries_done + 1);
+      delay = delay / 2 + static_cast<int64_t>(rng_() % static_cast<uint64_t>(delay / 2 + 1));
+      if (now_ms + delay - record.created_ms <= fn.policy.max_age_ms) {
+        if (Status s = store_->Retry(record.id, now_ms + delay, res); !s.ok()) {
+          Log("error", "async queue: " + s.message());
+        }
+        ++fn.counters.retried;
+        notified_ = true;
+        cv_.notify_all();
+        return;
       }
-      ++fn.counters.retried;
-      notified_ = true;
-      cv_.notify_all();
-      return;
+      ++fn.counters.too_old;
     }
-    ++fn.counters.too_old;
+    dest = ok ? fn.policy.on_success : fn.policy.on_failure;
   }
-  End(fn, record, ok, res);
+  End(function, std::move(record), ok, res, dest);
+  std::lock_guard<std::mutex> lock(mu_);
   notified_ = true;
   cv_.notify_all();
 }
 
-void AsyncDispatcher::End(Fn& fn, const AsyncRecord& record, bool succeeded,
-                          const AsyncResult& result) {
-  if (Status s = store_->Finish(record.id, succeeded, result); !s.ok()) {
-    Log("error", "async queue: " + s.message());
-    return;
+void AsyncDispatcher::End(const std::string& function, AsyncRecord record, bool succeeded,
+                          const AsyncResult& result, const std::string& dest) {
+  record.state = succeeded ? AsyncState::kSucceeded : AsyncState::kFailed;
+  record.result = result;
+  record.updated_ms = clock_->WallNanos() / kMs;
+  // The destination's record first, the queue's state after: a crash between the two runs the
+  // invocation again (a second, identical record under the same name) instead of leaving an
+  // ended invocation without its record.
+  bool dest_error = false;
+  if (!dest.empty() && destinations_ != nullptr) {
+    if (Status s =
+            destinations_->Write(dest, record.id + ".json", DestinationRecord(record, succeeded));
+        !s.ok()) {
+      dest_error = true;
+      Log("error", "async destination " + dest + ": " + s.message());
+    }
   }
-  ++(succeeded ? fn.counters.succeeded : fn.counters.failed);
-  const std::string& dest = succeeded ? fn.policy.on_success : fn.policy.on_failure;
-  if (dest.empty() || destinations_ == nullptr) return;
-  auto ended = store_->Get(record.id);
-  if (!ended.ok()) return;
-  if (Status s =
-          destinations_->Write(dest, record.id + ".json", DestinationRecord(*ended, succeeded));
-      !s.ok()) {
-    ++fn.counters.destination_errors;
-    Log("error", "async destination " + dest + ": " + s.message());
-  }
+  Status finished = store_->Finish(record.id, succeeded, result);
+  if (!finished.ok()) Log("error", "async queue: " + finished.message());
+  std::lock_guard<std::mutex> lock(mu_);
+  Fn& fn = fns_.at(function);
+  if (dest_error) ++fn.counters.destination_errors;
+  if (finished.ok()) ++(succeeded ? fn.counters.succeeded : fn.counters.failed);
 }
 
 void AsyncDispatcher::Start() {

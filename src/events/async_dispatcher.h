@@ -94,7 +94,9 @@ class AsyncDispatcher {
     Counters counters;
   };
   void OnAnswer(const std::string& function, AsyncRecord record, ForwardReply reply);
-  void End(Fn& fn, const AsyncRecord& record, bool succeeded, const AsyncResult& result);
+  // Records how `record` ended (its destination record, then the queue). Called without mu_.
+  void End(const std::string& function, AsyncRecord record, bool succeeded,
+           const AsyncResult& result, const std::string& dest);
   void Log(const std::string& level, const std::string& message);
 
   AsyncStore* const store_;

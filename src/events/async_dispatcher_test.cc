@@ -147,6 +147,45 @@ TEST_F(DispatcherTest, RetriesRunOutIntoTheFailureDestination) {
   EXPECT_EQ(record->Find("attempts")->AsInt64(), 3);
 }
 
+// Records what the queue said about the invocation when its destination record was written.
+class CheckingDestinations final : public DestinationWriter {
+ public:
+  explicit CheckingDestinations(AsyncStore* store) : store_(store) {}
+  Status Write(const std::string& dest, const std::string& name, const std::string&) override {
+    state_at_write = store_->Get(name.substr(0, name.size() - 5)).value().state;
+    if (fail) return Status(StatusCode::kUnavailable, "bucket unreachable");
+    return Status::Ok();
+  }
+  AsyncStore* store_;
+  AsyncState state_at_write = AsyncState::kQueued;
+  bool fail = false;
+};
+
+TEST_F(DispatcherTest, TheDestinationRecordIsWrittenBeforeTheQueueSaysItEnded) {
+  // A crash between the two then runs it again instead of losing the record.
+  CheckingDestinations dest(store_.get());
+  AsyncDispatcher d(store_.get(), &clock_, &dest, nullptr);
+  AsyncPolicy p;
+  p.on_success = "ok";
+  d.AddFunction("digits", p, [this](ForwardRequest r, ReplyFn done) {
+    sent_.push_back(std::move(r));
+    pending_.push_back(std::move(done));
+  });
+  std::string id = Submit();
+  d.Pump();
+  Answer(200);
+  EXPECT_EQ(dest.state_at_write, AsyncState::kRunning);
+  EXPECT_EQ(Get(id).state, AsyncState::kSucceeded);
+  // A destination that cannot be written does not keep the invocation from ending; it is
+  // counted.
+  dest.fail = true;
+  std::string id2 = Submit();
+  d.Pump();
+  Answer(200);
+  EXPECT_EQ(Get(id2).state, AsyncState::kSucceeded);
+  EXPECT_EQ(d.counters()["digits"].destination_errors, 1u);
+}
+
 TEST_F(DispatcherTest, ABadRequestFailsAtOnce) {
   Add(AsyncPolicy());
   std::string id = Submit();

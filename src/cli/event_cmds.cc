@@ -209,7 +209,9 @@ int CmdGenerateEvent(int argc, char** argv) {
     if (!body.ok()) return Fail(body.status());
     int count = atoi(a.Get("count", "1").c_str());
     if (count < 1 || count > 10000) return Usage(kGenerateUsage, "--count takes 1 to 10000");
-    std::vector<sample_events::SqsMessage> messages(static_cast<size_t>(count), {*body, ""});
+    sample_events::SqsMessage one;
+    one.body = *body;
+    std::vector<sample_events::SqsMessage> messages(static_cast<size_t>(count), one);
     out = sample_events::SqsEvent(
         messages, a.Get("queue-arn", "arn:aws:sqs:us-east-1:000000000000:modelfn-queue"), NowMs());
   } else if (service == "apigateway" && event == "http-api") {

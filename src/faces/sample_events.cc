@@ -82,14 +82,21 @@ std::string SqsEvent(const std::vector<SqsMessage>& messages, const std::string&
            "-" + h.substr(20, 12);
     }
     w.BeginObject().Key("messageId").String(id);
-    w.Key("receiptHandle").String(Base64Encode("modelfn-receipt-" + id));
+    w.Key("receiptHandle")
+        .String(m.receipt_handle.empty() ? Base64Encode("modelfn-receipt-" + id)
+                                         : m.receipt_handle);
     w.Key("body").String(m.body);
-    w.Key("attributes").BeginObject().Key("ApproximateReceiveCount").String("1");
-    w.Key("SentTimestamp").String(std::to_string(wall_ms));
-    w.Key("SenderId").String("AIDAEXAMPLE");
-    w.Key("ApproximateFirstReceiveTimestamp").String(std::to_string(wall_ms)).EndObject();
+    w.Key("attributes").BeginObject();
+    if (m.attributes.empty()) {
+      w.Key("ApproximateReceiveCount").String("1");
+      w.Key("SentTimestamp").String(std::to_string(wall_ms));
+      w.Key("SenderId").String("AIDAEXAMPLE");
+      w.Key("ApproximateFirstReceiveTimestamp").String(std::to_string(wall_ms));
+    }
+    for (const auto& [k, v] : m.attributes) w.Key(k).String(v);
+    w.EndObject();
     w.Key("messageAttributes").BeginObject().EndObject();
-    w.Key("md5OfBody").String(Md5Like(m.body));
+    w.Key("md5OfBody").String(m.md5_of_body.empty() ? Md5Like(m.body) : m.md5_of_body);
     w.Key("eventSource").String("aws:sqs").Key("eventSourceARN").String(queue_arn);
     w.Key("awsRegion").String(region).EndObject();
   }

@@ -26,7 +26,10 @@ std::string S3Event(const std::vector<S3Object>& objects, int64_t wall_ms);
 
 struct SqsMessage {
   std::string body;
-  std::string message_id;  // "" : made from the index
+  std::string message_id;                                       // "": made from the index
+  std::string receipt_handle;                                   // "": made from the id
+  std::string md5_of_body;                                      // "": made from the body
+  std::vector<std::pair<std::string, std::string>> attributes;  // none: a first receive now
 };
 // {"Records": [...]}, one SQS record per message, from the queue `queue_arn`.
 std::string SqsEvent(const std::vector<SqsMessage>& messages, const std::string& queue_arn,

@@ -34,8 +34,11 @@ TEST(SampleEventsTest, AnS3EventIsWhatTheLambdaFaceReadsAsObjectsCreated) {
 }
 
 TEST(SampleEventsTest, AnSqsEventCarriesEachBodyAndItsQueue) {
-  std::string text = SqsEvent({{R"({"inputs":[[1]]})", ""}, {"second", "id-2"}},
-                              "arn:aws:sqs:eu-west-1:000000000000:jobs", kWall);
+  SqsMessage first, second;
+  first.body = R"({"inputs":[[1]]})";
+  second.body = "second";
+  second.message_id = "id-2";
+  std::string text = SqsEvent({first, second}, "arn:aws:sqs:eu-west-1:000000000000:jobs", kWall);
   auto event = Json::Parse(text);
   ASSERT_TRUE(event.ok());
   std::string source;

@@ -281,7 +281,8 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
       {"model",      "mode",           "concurrency",    "min_instances", "max_instances",
        "idle_ttl_s", "timeout_s",      "memory_mb",      "max_queue",     "queue_timeout_s",
        "traffic",    "sticky_traffic", "response_cache", "env",           "command",
-       "start",      "face",           "batching",       "threads",       "async"}));
+       "start",      "face",           "batching",       "threads",       "async",
+       "sqs"}));
   FunctionConfig fn;
   fn.name = name;
   std::string model = name;
@@ -377,6 +378,23 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
   }
   RETURN_IF_ERROR(ParseBatching(f.Get("batching"), f.Path("batching"), &fn));
   RETURN_IF_ERROR(ParseAsync(f.Get("async"), f.Path("async"), &fn.async));
+  if (const Json* q = f.Get("sqs"); q != nullptr && !q->is_null()) {
+    Fields s(q, f.Path("sqs"));
+    if (!q->is_object()) return FieldError(f.Path("sqs"), "expected a mapping");
+    RETURN_IF_ERROR(
+        s.CheckKnown({"queue_url", "batch_size", "batching_window_s", "visibility_timeout_s"}));
+    RETURN_IF_ERROR(s.String("queue_url", &fn.sqs.queue_url));
+    if (fn.sqs.queue_url.rfind("http://", 0) != 0 && fn.sqs.queue_url.rfind("https://", 0) != 0) {
+      return FieldError(s.Path("queue_url"),
+                        "expected the queue's URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)");
+    }
+    RETURN_IF_ERROR(s.Int("batch_size", 1, 10000, &fn.sqs.batch_size));
+    RETURN_IF_ERROR(s.Number("batching_window_s", 0, 300, &fn.sqs.batching_window_s));
+    RETURN_IF_ERROR(s.Int("visibility_timeout_s", 0, 43200, &fn.sqs.visibility_timeout_s));
+    if (fn.mode != InstanceMode::kLambda) {
+      return FieldError(f.Path("sqs"), "an SQS queue feeds lambda-mode functions (SQS events)");
+    }
+  }
   RETURN_IF_ERROR(ParseThreads(f.Get("threads"), f.Path("threads"), &fn));
   return fn;
 }

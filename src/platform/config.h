@@ -42,6 +42,14 @@ struct AsyncConfig {
   int max_in_flight = 0;               // sends at once; 0: max_instances x concurrency
 };
 
+// `sqs:`: an SQS queue that feeds the function (lambda mode), docs/events.md.
+struct SqsConfig {
+  std::string queue_url;  // "" none
+  int batch_size = 10;
+  double batching_window_s = 0;
+  int visibility_timeout_s = 30;
+};
+
 struct FunctionConfig {
   std::string name;     // the key under functions:; routes use it
   std::string model;    // model name in the store
@@ -72,6 +80,7 @@ struct FunctionConfig {
   // are sent to it merged, up to this many per invocation (pool/held_batch.h). 0: one by one.
   int held_batch = 0;
   AsyncConfig async;
+  SqsConfig sqs;
 };
 
 struct JwtConfig {

@@ -219,6 +219,30 @@ TEST(ConfigTest, AsyncSettingsAndTheirMistakes) {
   EXPECT_EQ(Error("functions:\n  d: {async: on}"), "functions.d.async: expected a mapping");
 }
 
+TEST(ConfigTest, AnSqsQueueFeedsALambdaModeFunction) {
+  auto c = Parse(
+      "functions:\n"
+      "  a: {sqs: {queue_url: 'https://sqs.eu-west-1.amazonaws.com/1/jobs', batch_size: 100,\n"
+      "            batching_window_s: 2, visibility_timeout_s: 60}}\n"
+      "  b: {}\n",
+      2);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->functions[0].sqs.queue_url, "https://sqs.eu-west-1.amazonaws.com/1/jobs");
+  EXPECT_EQ(c->functions[0].sqs.batch_size, 100);
+  EXPECT_EQ(c->functions[0].sqs.batching_window_s, 2);
+  EXPECT_EQ(c->functions[0].sqs.visibility_timeout_s, 60);
+  EXPECT_TRUE(c->functions[1].sqs.queue_url.empty());
+  EXPECT_EQ(Error("functions:\n  d: {sqs: {queue_url: jobs}}"),
+            "functions.d.sqs.queue_url: expected the queue's URL "
+            "(https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)");
+  EXPECT_EQ(Error("functions:\n  d: {sqs: {queue_url: 'http://x/1/q', batch_size: 0}}"),
+            "functions.d.sqs.batch_size: expected an integer in [1, 10000]");
+  EXPECT_EQ(Error("functions:\n  d: {mode: http, sqs: {queue_url: 'http://x/1/q'}}"),
+            "functions.d.sqs: an SQS queue feeds lambda-mode functions (SQS events)");
+  EXPECT_EQ(Error("functions:\n  d: {sqs: {url: 'http://x/1/q'}}"),
+            "functions.d.sqs.url: unknown setting");
+}
+
 TEST(ConfigTest, ThreadsReachInstancesAndExecdLambdaInstancesShareTheHost) {
   auto c = Parse(
       "functions:\n"

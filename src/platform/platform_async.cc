@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "common/json.h"
+#include "http/http_client.h"
+#include "store/aws_auth.h"
 
 namespace modelfn {
 
@@ -11,6 +13,7 @@ StatusOr<std::unique_ptr<PlatformAsync>> PlatformAsync::Open(
     std::function<void(const std::string&, const std::string&)> log) {
   std::unique_ptr<PlatformAsync> a(new PlatformAsync());
   a->clock_ = clock;
+  a->log_ = log;
   ASSIGN_OR_RETURN(a->store_, events::AsyncStore::Open(state_dir + "/async.db", clock));
   a->destinations_ = std::make_unique<events::StoreDestinations>(clock);
   a->dispatcher_ = std::make_unique<events::AsyncDispatcher>(
@@ -34,25 +37,55 @@ void PlatformAsync::AddFunction(const FunctionConfig& fc,
   p.on_failure = fc.async.on_failure;
   p.max_in_flight = std::max(1, fc.async.max_in_flight);
   const Fn* f = &fn;
-  dispatcher_->AddFunction(fc.name, p, [this, f](ForwardRequest req, ReplyFn done) {
-    // The canary weights choose the version, as for a synchronous request.
-    gateway::Backend* backend = f->variants.front().first;
-    if (f->total_weight > 0) {
-      int64_t point;
-      {
-        std::lock_guard<std::mutex> lock(rng_mu_);
-        point = static_cast<int64_t>(rng_() % static_cast<uint64_t>(f->total_weight));
-      }
-      for (const auto& [b, w] : f->variants) {
-        if (point < w) {
-          backend = b;
-          break;
-        }
-        point -= w;
-      }
+  auto send = [this, f](ForwardRequest req, ReplyFn done) {
+    SendTo(*f, std::move(req), std::move(done));
+  };
+  dispatcher_->AddFunction(fc.name, p, send);
+  if (!fc.sqs.queue_url.empty()) {
+    events::SqsSourceConfig sc;
+    sc.queue_url = fc.sqs.queue_url;
+    sc.batch_size = fc.sqs.batch_size;
+    sc.batching_window_s = fc.sqs.batching_window_s;
+    sc.visibility_timeout_s = fc.sqs.visibility_timeout_s;
+    auto client = std::make_unique<events::SqsClient>(sc.queue_url, ProcessEnv(), clock_,
+                                                      MakeCurlHttpClient());
+    fn.sqs =
+        std::make_unique<events::SqsSource>(fc.name, sc, std::move(client), send, clock_, log_);
+  }
+}
+
+void PlatformAsync::SendTo(const Fn& f, ForwardRequest req, ReplyFn done) {
+  // The canary weights choose the version, as for a synchronous request.
+  gateway::Backend* backend = f.variants.front().first;
+  if (f.total_weight > 0) {
+    int64_t point;
+    {
+      std::lock_guard<std::mutex> lock(rng_mu_);
+      point = static_cast<int64_t>(rng_() % static_cast<uint64_t>(f.total_weight));
     }
-    backend->Submit(std::move(req), std::move(done));
-  });
+    for (const auto& [b, w] : f.variants) {
+      if (point < w) {
+        backend = b;
+        break;
+      }
+      point -= w;
+    }
+  }
+  backend->Submit(std::move(req), std::move(done));
+}
+
+void PlatformAsync::Start() {
+  dispatcher_->Start();
+  for (auto& [name, fn] : fns_) {
+    if (fn.sqs) fn.sqs->Start();
+  }
+}
+
+void PlatformAsync::Stop() {
+  for (auto& [name, fn] : fns_) {
+    if (fn.sqs) fn.sqs->Stop();
+  }
+  dispatcher_->Stop();
 }
 
 StatusOr<gateway::AsyncQueue::Accepted> PlatformAsync::Submit(const std::string& function,
@@ -93,7 +126,14 @@ std::string PlatformAsync::StatusOf(const std::string& function) const {
   w.BeginObject().Key("queued").Uint(c.queued).Key("running").Uint(c.running);
   w.Key("succeeded").Uint(c.succeeded).Key("failed").Uint(c.failed);
   w.Key("sent").Uint(d.sent).Key("retried").Uint(d.retried).Key("too_old").Uint(d.too_old);
-  w.Key("destination_errors").Uint(d.destination_errors).EndObject();
+  w.Key("destination_errors").Uint(d.destination_errors);
+  if (auto fn = fns_.find(function); fn != fns_.end() && fn->second.sqs) {
+    events::SqsSource::Counters q = fn->second.sqs->counters();
+    w.Key("sqs").BeginObject().Key("received").Uint(q.received).Key("batches").Uint(q.batches);
+    w.Key("deleted").Uint(q.deleted).Key("returned").Uint(q.returned);
+    w.Key("receive_errors").Uint(q.receive_errors).EndObject();
+  }
+  w.EndObject();
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "events/async_dispatcher.h"
 #include "events/async_store.h"
 #include "events/destinations.h"
+#include "events/sqs_source.h"
 #include "gateway/async_stage.h"
 #include "gateway/backend.h"
 #include "platform/config.h"
@@ -29,8 +30,9 @@ class PlatformAsync final : public gateway::AsyncQueue {
   // platform_reload.cc).
   void AddFunction(const FunctionConfig& fn,
                    std::vector<std::pair<gateway::Backend*, int>> variants);
-  void Start() { dispatcher_->Start(); }
-  void Stop() { dispatcher_->Stop(); }
+  // Starts and stops the dispatcher and the queue sources (sqs: of the functions added).
+  void Start();
+  void Stop();
 
   // gateway::AsyncQueue
   StatusOr<Accepted> Submit(const std::string& function, ForwardRequest request,
@@ -49,8 +51,12 @@ class PlatformAsync final : public gateway::AsyncQueue {
     int64_t window_ms = 0;
     std::vector<std::pair<gateway::Backend*, int>> variants;
     int total_weight = 0;
+    std::unique_ptr<events::SqsSource> sqs;
   };
+  // Sends a request to one of the function's versions, chosen by the traffic weights.
+  void SendTo(const Fn& fn, ForwardRequest req, ReplyFn done);
   const Clock* clock_ = nullptr;
+  std::function<void(const std::string&, const std::string&)> log_;
   std::unique_ptr<events::AsyncStore> store_;
   std::unique_ptr<events::StoreDestinations> destinations_;
   std::unique_ptr<events::AsyncDispatcher> dispatcher_;

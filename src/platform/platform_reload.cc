@@ -57,6 +57,10 @@ std::vector<std::string> NeedRestart(const PlatformConfig& a, const PlatformConf
               fa.idempotency_window_s == na.idempotency_window_s &&
               fa.max_in_flight == na.max_in_flight,
           p + "async");
+    check(f.sqs.queue_url == n.sqs.queue_url && f.sqs.batch_size == n.sqs.batch_size &&
+              f.sqs.batching_window_s == n.sqs.batching_window_s &&
+              f.sqs.visibility_timeout_s == n.sqs.visibility_timeout_s,
+          p + "sqs");
     check(f.command == n.command, p + "command");
     check(f.start == n.start, p + "start");
     bool same_versions = f.traffic.size() == n.traffic.size();

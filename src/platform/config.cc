@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "common/cpu_quota.h"
 #include "common/files.h"
@@ -520,12 +521,79 @@ const PlanConfig* PlatformConfig::FindPlan(std::string_view name) const {
   return nullptr;
 }
 
+// `triggers: [{function, source: s3://BUCKET/PREFIX/, suffix, output, failure, poll_s}]`: the
+// function (lambda mode: it takes S3 events) reads each new object and writes its results to
+// `output` and failures to `failure`, prefixes of the same bucket (its Lambda face's
+// MODELFN_S3_*_PREFIX, set here).
+Status ParseTriggers(const Json* t, PlatformConfig* c) {
+  if (t == nullptr || t->is_null()) return Status::Ok();
+  if (!t->is_array()) return FieldError("triggers", "expected a list");
+  for (size_t i = 0; i < t->AsArray().size(); ++i) {
+    const Json& v = t->AsArray()[i];
+    const std::string path = "triggers[" + std::to_string(i) + "]";
+    Fields f(&v, path);
+    if (!v.is_object()) return FieldError(path, "expected a mapping");
+    RETURN_IF_ERROR(f.CheckKnown({"function", "source", "suffix", "output", "failure", "poll_s"}));
+    TriggerSpec spec;
+    std::string source, output, failure;
+    RETURN_IF_ERROR(f.String("function", &spec.function));
+    RETURN_IF_ERROR(f.String("source", &source));
+    RETURN_IF_ERROR(f.String("suffix", &spec.suffix));
+    RETURN_IF_ERROR(f.String("output", &output));
+    RETURN_IF_ERROR(f.String("failure", &failure));
+    RETURN_IF_ERROR(f.Number("poll_s", 0.05, 3600, &spec.poll_s));
+    FunctionConfig* fn = nullptr;
+    for (auto& x : c->functions) fn = x.name == spec.function ? &x : fn;
+    if (fn == nullptr)
+      return FieldError(path + ".function", "no function named '" + spec.function + "'");
+    if (source.rfind("s3://", 0) != 0) {
+      return FieldError(path + ".source",
+                        "expected s3://BUCKET/PREFIX/ (Cloud Storage, Azure Blob and local "
+                        "folders are not watched yet)");
+    }
+    if (fn->mode != InstanceMode::kLambda) {
+      return FieldError(path + ".function",
+                        "an s3:// trigger delivers S3 events: the function "
+                        "runs in lambda mode");
+    }
+    std::string rest = source.substr(5);
+    size_t slash = rest.find('/');
+    spec.bucket = rest.substr(0, slash);
+    spec.prefix = slash == std::string::npos ? "" : rest.substr(slash + 1);
+    if (spec.bucket.empty()) return FieldError(path + ".source", "names no bucket");
+    if (!spec.prefix.empty() && spec.prefix.back() != '/') spec.prefix += '/';
+    // output/failure: a prefix of the same bucket, as "results/" or s3://BUCKET/results/.
+    for (auto [name, value, env] : {std::tuple{"output", &output, "MODELFN_S3_OUTPUT_PREFIX"},
+                                    std::tuple{"failure", &failure, "MODELFN_S3_FAILURE_PREFIX"}}) {
+      if (value->empty()) continue;
+      std::string p = *value;
+      if (p.rfind("s3://", 0) == 0) {
+        std::string r = p.substr(5);
+        if (r.substr(0, r.find('/')) != spec.bucket) {
+          return FieldError(path + "." + name, "must be in the source's bucket " + spec.bucket +
+                                                   " (the function writes there)");
+        }
+        p = r.find('/') == std::string::npos ? "" : r.substr(r.find('/') + 1);
+      }
+      if (!p.empty() && p.back() != '/') p += '/';
+      if (p.empty() || p == spec.prefix) {
+        return FieldError(path + "." + name, "must be a prefix other than the source's");
+      }
+      fn->env[env] = p;
+    }
+    fn->env["MODELFN_S3_INPUT_PREFIX"] = spec.prefix;
+    c->triggers.push_back(std::move(spec));
+  }
+  return Status::Ok();
+}
+
 StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string& base_dir,
                                              int host_cpus) {
   if (host_cpus <= 0) host_cpus = ReadCpuQuota().EffectiveCpus();
   if (!doc.is_object()) return InvalidArgumentError("the configuration must be a mapping");
   Fields top(&doc, "config");
-  RETURN_IF_ERROR(top.CheckKnown({"store", "state_dir", "functions", "gateway", "plans", "start"}));
+  RETURN_IF_ERROR(
+      top.CheckKnown({"store", "state_dir", "functions", "gateway", "plans", "start", "triggers"}));
   StartMode start = StartMode::kFork;
   RETURN_IF_ERROR(ParseStart(doc.Find("start"), "start", &start));
   if (start == StartMode::kDefault) start = StartMode::kFork;
@@ -558,6 +626,7 @@ StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string&
     c.functions.push_back(std::move(fn));
   }
   ASSIGN_OR_RETURN(c.gateway, ParseGateway(doc.Find("gateway"), base_dir));
+  RETURN_IF_ERROR(ParseTriggers(doc.Find("triggers"), &c));
   if (const Json* plans = doc.Find("plans"); plans != nullptr && !plans->is_null()) {
     if (!plans->is_object()) return FieldError("plans", "expected a mapping of plan names");
     for (const auto& [name, v] : plans->AsObject()) {

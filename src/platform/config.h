@@ -95,6 +95,15 @@ struct JwtConfig {
 inline constexpr const char* kPublishableRoutes[] = {"/openapi.json", "/v1/models", "/v2",
                                                      "/v1/status", "/metrics"};
 
+// One of `triggers:`: new objects under a store prefix delivered to a function (docs/events.md).
+struct TriggerSpec {
+  std::string function;
+  std::string bucket;  // s3://BUCKET/...
+  std::string prefix;  // the key prefix watched, ending in '/' unless empty
+  std::string suffix;  // only keys ending so
+  double poll_s = 1;
+};
+
 struct GatewayConfig {
   std::string host = "127.0.0.1";
   int port = 8080;
@@ -137,6 +146,7 @@ struct PlatformConfig {
 
   const FunctionConfig* Find(std::string_view name) const;
   const PlanConfig* FindPlan(std::string_view name) const;
+  std::vector<TriggerSpec> triggers;
 };
 
 // Errors: InvalidArgument naming the field ("functions.digits.max_instances: ...").

@@ -198,6 +198,11 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
     }
     p->async_->AddFunction(fn->config, std::move(backends));
   }
+  for (const TriggerSpec& t : c.triggers) {
+    ASSIGN_OR_RETURN(StoreUri bucket_uri, ParseStoreUri("s3://" + t.bucket));
+    ASSIGN_OR_RETURN(auto bucket, OpenStore(bucket_uri, p->clock_));
+    p->async_->AddTrigger(t, std::move(bucket));
+  }
   RETURN_IF_ERROR(p->OpenAuth());
   p->pipeline_ = std::make_unique<gateway::Pipeline>(p->BuildStages(p->config_), p->clock_);
 

@@ -74,14 +74,42 @@ void PlatformAsync::SendTo(const Fn& f, ForwardRequest req, ReplyFn done) {
   backend->Submit(std::move(req), std::move(done));
 }
 
+void PlatformAsync::AddTrigger(const TriggerSpec& spec, std::unique_ptr<ObjectStore> bucket) {
+  events::TriggerConfig tc;
+  tc.function = spec.function;
+  tc.bucket = spec.bucket;
+  tc.prefix = spec.prefix;
+  tc.suffix = spec.suffix;
+  tc.poll_s = spec.poll_s;
+  tc.region = ResolveAwsRegion(ProcessEnv());
+  auto submit = [this](const std::string& function, const std::string& event,
+                       const std::string& key) -> StatusOr<bool> {
+    events::AsyncRequest r;
+    r.function = function;
+    r.path = kLambdaInvokePath;
+    r.content_type = "application/json";
+    r.body = event;
+    r.request_id = "trigger";
+    // One delivery per object version: the key and ETag, remembered for 30 days.
+    constexpr int64_t kDedupMs = int64_t{30} * 86400 * 1000;
+    ASSIGN_OR_RETURN(events::Submitted s, store_->Submit(r, key, kDedupMs));
+    if (s.created) dispatcher_->Notify();
+    return s.created;
+  };
+  triggers_.push_back(
+      std::make_unique<events::ObjectTrigger>(tc, std::move(bucket), submit, clock_, log_));
+}
+
 void PlatformAsync::Start() {
   dispatcher_->Start();
+  for (auto& t : triggers_) t->Start();
   for (auto& [name, fn] : fns_) {
     if (fn.sqs) fn.sqs->Start();
   }
 }
 
 void PlatformAsync::Stop() {
+  for (auto& t : triggers_) t->Stop();
   for (auto& [name, fn] : fns_) {
     if (fn.sqs) fn.sqs->Stop();
   }
@@ -127,6 +155,14 @@ std::string PlatformAsync::StatusOf(const std::string& function) const {
   w.Key("succeeded").Uint(c.succeeded).Key("failed").Uint(c.failed);
   w.Key("sent").Uint(d.sent).Key("retried").Uint(d.retried).Key("too_old").Uint(d.too_old);
   w.Key("destination_errors").Uint(d.destination_errors);
+  for (const auto& t : triggers_) {
+    if (t->config().function != function) continue;
+    events::ObjectTrigger::Counters c2 = t->counters();
+    w.Key("trigger").BeginObject().Key("source").String("s3://" + t->config().bucket + "/" +
+                                                        t->config().prefix);
+    w.Key("scans").Uint(c2.scans).Key("scan_errors").Uint(c2.scan_errors);
+    w.Key("delivered").Uint(c2.delivered).Key("duplicates").Uint(c2.duplicates).EndObject();
+  }
   if (auto fn = fns_.find(function); fn != fns_.end() && fn->second.sqs) {
     events::SqsSource::Counters q = fn->second.sqs->counters();
     w.Key("sqs").BeginObject().Key("received").Uint(q.received).Key("batches").Uint(q.batches);

@@ -12,6 +12,7 @@
 #include "events/async_dispatcher.h"
 #include "events/async_store.h"
 #include "events/destinations.h"
+#include "events/object_trigger.h"
 #include "events/sqs_source.h"
 #include "gateway/async_stage.h"
 #include "gateway/backend.h"
@@ -30,7 +31,10 @@ class PlatformAsync final : public gateway::AsyncQueue {
   // platform_reload.cc).
   void AddFunction(const FunctionConfig& fn,
                    std::vector<std::pair<gateway::Backend*, int>> variants);
-  // Starts and stops the dispatcher and the queue sources (sqs: of the functions added).
+  // An upload trigger (config.h's TriggerSpec) over `bucket`, delivering through the queue.
+  void AddTrigger(const TriggerSpec& spec, std::unique_ptr<ObjectStore> bucket);
+  // Starts and stops the dispatcher, the queue sources (sqs: of the functions added) and the
+  // triggers.
   void Start();
   void Stop();
 
@@ -61,6 +65,7 @@ class PlatformAsync final : public gateway::AsyncQueue {
   std::unique_ptr<events::StoreDestinations> destinations_;
   std::unique_ptr<events::AsyncDispatcher> dispatcher_;
   std::map<std::string, Fn> fns_;
+  std::vector<std::unique_ptr<events::ObjectTrigger>> triggers_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_{std::random_device{}()};
 };

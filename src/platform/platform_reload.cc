@@ -27,6 +27,13 @@ std::vector<std::string> NeedRestart(const PlatformConfig& a, const PlatformConf
   check(g.max_body_bytes == h.max_body_bytes, "gateway.max_body_bytes");
   check(g.allow_unauthenticated == h.allow_unauthenticated, "gateway.allow_unauthenticated");
   check(g.workers == h.workers, "gateway.workers");
+  bool same_triggers = a.triggers.size() == b.triggers.size();
+  for (size_t i = 0; same_triggers && i < a.triggers.size(); ++i) {
+    const TriggerSpec &x = a.triggers[i], &y = b.triggers[i];
+    same_triggers = x.function == y.function && x.bucket == y.bucket && x.prefix == y.prefix &&
+                    x.suffix == y.suffix && x.poll_s == y.poll_s;
+  }
+  check(same_triggers, "triggers");
   std::vector<std::string> names_a, names_b;
   for (const auto& f : a.functions) names_a.push_back(f.name);
   for (const auto& f : b.functions) names_b.push_back(f.name);

@@ -1,0 +1,97 @@
+#include "events/object_trigger.h"
+
+#include <chrono>
+
+#include "faces/sample_events.h"
+
+namespace modelfn::events {
+
+ObjectTrigger::ObjectTrigger(TriggerConfig config, std::unique_ptr<ObjectStore> bucket,
+                             TriggerSubmit submit, const Clock* clock,
+                             std::function<void(const std::string&, const std::string&)> log)
+    : config_(std::move(config)),
+      bucket_(std::move(bucket)),
+      submit_(std::move(submit)),
+      clock_(clock),
+      log_(std::move(log)) {}
+
+ObjectTrigger::~ObjectTrigger() { Stop(); }
+
+Status ObjectTrigger::Scan() {
+  auto listed = bucket_->List(config_.prefix);
+  if (!listed.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counters_.scans;
+    ++counters_.scan_errors;
+    return listed.status();
+  }
+  uint64_t delivered = 0, duplicates = 0;
+  Status result;
+  for (const ObjectInfo& o : *listed) {
+    const std::string& k = o.key;
+    if (k.size() <= config_.prefix.size() || k.back() == '/') continue;  // folder markers
+    if (!config_.suffix.empty() &&
+        (k.size() < config_.suffix.size() ||
+         k.compare(k.size() - config_.suffix.size(), config_.suffix.size(), config_.suffix) != 0)) {
+      continue;
+    }
+    sample_events::S3Object obj;
+    obj.bucket = config_.bucket;
+    obj.key = k;
+    obj.size = o.size;
+    obj.etag = o.etag;
+    obj.region = config_.region;
+    // Quotes are part of some stores' ETags, not of the version they name.
+    std::string etag = o.etag;
+    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+      etag = etag.substr(1, etag.size() - 2);
+      obj.etag = etag;
+    }
+    auto queued =
+        submit_(config_.function, sample_events::S3Event({obj}, clock_->WallNanos() / 1'000'000),
+                "s3://" + config_.bucket + "/" + k + "#" + etag);
+    if (!queued.ok()) {
+      result = queued.status();  // the next scan tries it again
+      continue;
+    }
+    ++(*queued ? delivered : duplicates);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ++counters_.scans;
+  counters_.delivered += delivered;
+  counters_.duplicates += duplicates;
+  return result;
+}
+
+void ObjectTrigger::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> held(mu_);
+    while (!stop_) {
+      held.unlock();
+      Status s = Scan();
+      if (!s.ok() && log_) log_("warn", "trigger of " + config_.function + ": " + s.message());
+      held.lock();
+      cv_.wait_for(held, std::chrono::milliseconds(static_cast<int64_t>(config_.poll_s * 1000)),
+                   [this] { return stop_; });
+    }
+  });
+}
+
+void ObjectTrigger::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+ObjectTrigger::Counters ObjectTrigger::counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counters_;
+}
+
+}  // namespace modelfn::events

@@ -5,11 +5,12 @@ repeated submission the same invocation; SIGKILL of the platform loses no accept
 import json
 import os
 import signal
+import subprocess
 import time
 
 import requests
 
-from conftest import EXAMPLES, MODELS
+from conftest import CLI, EXAMPLES, MODELS
 from up_harness import Up, config, fn_config, push, work_body
 
 DIGITS_BODY = json.loads((EXAMPLES / "digits" / "requests" / "infer.json").read_text())
@@ -190,3 +191,41 @@ def test_a_thousand_invocations_with_a_tenth_failing_each_end_once(up, tmp_path)
     log = u.dir / ".modelfn" / "logs" / "fails.log"
     lines = [json.loads(l) for l in log.read_text().splitlines() if l.startswith("{")]
     assert sum(1 for l in lines if l.get("event") == "request") == 1200
+
+
+def test_a_second_platform_on_the_same_state_folder_is_refused(tmp_path):
+    """Two platforms on one state folder would share the queue and run invocations twice."""
+    store = tmp_path / "models"
+    push(store, EXAMPLES / "digits", "digits", "1.0.0")
+    text = config(store, [fn_config("digits")])
+    d = tmp_path / "platform"
+    d.mkdir()
+    first = Up(d, text)
+    try:
+        second = Up(d, text, expect_failure=True)
+        assert second.proc.returncode != 0
+        assert b"another modelfn up serves the state folder" in second.stderr
+        assert submit(first, "digits", DIGITS_BODY).status_code == 202
+    finally:
+        first.stop()
+    third = Up(d, text)  # free again once the first has stopped
+    third.stop()
+
+
+def test_polling_is_not_counted_against_quotas_and_a_reused_key_is_a_conflict(up, tmp_path):
+    store = tmp_path / "models"
+    push(store, EXAMPLES / "digits", "digits", "1.0.0")
+    u = up(config(store, [fn_config("digits")], gateway="  auth: {api_keys: true}\n",
+                  extra="plans:\n  tiny: {daily_quota: 3}\n"))
+    key = json.loads(subprocess.run([str(CLI), "keys", "create", "--name", "a", "--plan", "tiny",
+                                     "--json", "-f", str(u.config)], capture_output=True, text=True,
+                                    check=True).stdout)["key"]
+    h = {"X-Api-Key": key}
+    r = submit(u, "digits", DIGITS_BODY, {**h, "Idempotency-Key": "k1"})
+    assert r.status_code == 202, r.text
+    for _ in range(5):  # polls are not requests to the function
+        assert requests.get(f"{u.url}/v1/async/{r.json()['id']}", headers=h,
+                            timeout=10).status_code == 200
+    other = dict(DIGITS_BODY, inputs=DIGITS_BODY["inputs"][:1])
+    c = submit(u, "digits", other, {**h, "Idempotency-Key": "k1"})
+    assert c.status_code == 422 and c.json()["code"] == "idempotency_conflict"

@@ -109,6 +109,7 @@ void AsyncDispatcher::AddFunction(const std::string& name, AsyncPolicy policy, A
 }
 
 void AsyncDispatcher::Pump() {
+  ProcessAnswers();
   struct Send {
     AsyncSendFn send;
     AsyncRecord record;
@@ -118,13 +119,16 @@ void AsyncDispatcher::Pump() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     const int64_t now_ms = clock_->WallNanos() / kMs;
+    if (stop_ || now_ms < backoff_until_ms_) return;
     for (auto& [name, fn] : fns_) {
       int room = fn.policy.max_in_flight - fn.in_flight;
       if (room <= 0) continue;
       auto claimed = store_->Claim(name, static_cast<size_t>(room));
       if (!claimed.ok()) {
+        // A disk error: logged once a second at most, not in a loop.
         Log("error", "async queue: " + claimed.status().message());
-        continue;
+        backoff_until_ms_ = now_ms + 1000;
+        break;
       }
       for (AsyncRecord& r : *claimed) {
         if (now_ms - r.created_ms > fn.policy.max_age_ms) {
@@ -171,6 +175,35 @@ void AsyncDispatcher::Pump() {
 
 void AsyncDispatcher::OnAnswer(const std::string& function, AsyncRecord record,
                                ForwardReply reply) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopped_) {
+    // No thread records answers any more: the caller does (only during the shutdown).
+    lock.unlock();
+    Record(Answer{function, std::move(record), std::move(reply)});
+    return;
+  }
+  answers_.push_back(Answer{function, std::move(record), std::move(reply)});
+  notified_ = true;
+  cv_.notify_all();
+}
+
+void AsyncDispatcher::ProcessAnswers() {
+  for (;;) {
+    Answer a;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (answers_.empty()) return;
+      a = std::move(answers_.front());
+      answers_.pop_front();
+    }
+    Record(std::move(a));
+  }
+}
+
+void AsyncDispatcher::Record(Answer a) {
+  const std::string& function = a.function;
+  AsyncRecord& record = a.record;
+  ForwardReply& reply = a.reply;
   AsyncResult res;
   res.status = reply.status;
   res.content_type = reply.content_type;
@@ -193,27 +226,45 @@ void AsyncDispatcher::OnAnswer(const std::string& function, AsyncRecord record,
     if (res.code.empty()) res.code = "function_error";
   }
   std::string dest;
+  enum { kEnd, kRetry, kRelease } what = kEnd;
+  int64_t next_at_ms = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     Fn& fn = fns_.at(function);
     --fn.in_flight;
     const int64_t now_ms = clock_->WallNanos() / kMs;
     const int retries_done = record.attempts - 1;
-    if (!ok && (function_error || Retryable(res.status)) && retries_done < fn.policy.max_retries) {
+    if (stop_ && !ok) {
+      // The platform's own shutdown refused or cut the send short: not the invocation's fault.
+      what = kRelease;
+    } else if (!ok && (function_error || Retryable(res.status)) &&
+               retries_done < fn.policy.max_retries) {
       int64_t delay = RetryDelayMs(fn.policy, retries_done + 1);
       delay = delay / 2 + static_cast<int64_t>(rng_() % static_cast<uint64_t>(delay / 2 + 1));
       if (now_ms + delay - record.created_ms <= fn.policy.max_age_ms) {
-        if (Status s = store_->Retry(record.id, now_ms + delay, res); !s.ok()) {
-          Log("error", "async queue: " + s.message());
-        }
+        what = kRetry;
+        next_at_ms = now_ms + delay;
         ++fn.counters.retried;
-        notified_ = true;
-        cv_.notify_all();
-        return;
       }
+    }
+    if (what == kEnd && !ok && (function_error || Retryable(res.status)) &&
+        retries_done < fn.policy.max_retries) {
+      // A retry was due, but would come after max_age_s.
       ++fn.counters.too_old;
+      res.detail = "the retry would come after max_age_s (last: " +
+                   (res.code.empty() ? std::to_string(res.status) : res.code) + ")";
+      res.code = "event_too_old";
     }
     dest = ok ? fn.policy.on_success : fn.policy.on_failure;
+  }
+  if (what == kRelease || what == kRetry) {
+    Status s =
+        what == kRelease ? store_->Release(record.id) : store_->Retry(record.id, next_at_ms, res);
+    if (!s.ok()) Log("error", "async queue: " + s.message());
+    std::lock_guard<std::mutex> lock(mu_);
+    notified_ = true;
+    cv_.notify_all();
+    return;
   }
   End(function, std::move(record), ok, res, dest);
   std::lock_guard<std::mutex> lock(mu_);
@@ -246,16 +297,57 @@ void AsyncDispatcher::End(const std::string& function, AsyncRecord record, bool 
   if (finished.ok()) ++(succeeded ? fn.counters.succeeded : fn.counters.failed);
 }
 
+size_t AsyncDispatcher::FailUnknownFunctions() {
+  auto counts = store_->CountByFunction();
+  if (!counts.ok()) return 0;
+  size_t failed = 0;
+  for (const auto& [name, c] : *counts) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (fns_.count(name) || c.queued == 0) continue;
+    }
+    auto claimed = store_->Claim(name, c.queued);
+    if (!claimed.ok()) continue;
+    for (const AsyncRecord& r : *claimed) {
+      AsyncResult res;
+      res.status = 404;
+      res.code = "function_not_configured";
+      res.detail = "function " + name + " is not in the configuration any more";
+      failed += store_->Finish(r.id, false, res).ok() ? 1 : 0;
+    }
+  }
+  if (failed > 0) {
+    Log("warn", "failed " + std::to_string(failed) +
+                    " queued asynchronous invocation(s) of functions no longer configured");
+  }
+  return failed;
+}
+
 void AsyncDispatcher::Start() {
+  FailUnknownFunctions();
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
   stop_ = false;
+  stopped_ = false;
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> held(mu_);
     while (!stop_) {
       held.unlock();
       Pump();
-      auto due = store_->NextDue();
+      // The next one due among the functions with room to send: a function at max_in_flight
+      // waits for an answer, which notifies.
+      std::vector<std::string> with_room;
+      {
+        std::lock_guard<std::mutex> fns_lock(mu_);
+        for (const auto& [name, fn] : fns_) {
+          if (fn.in_flight < fn.policy.max_in_flight) with_room.push_back(name);
+        }
+      }
+      std::optional<int64_t> due;
+      for (const std::string& name : with_room) {
+        auto d = store_->NextDueOf(name);
+        if (d.ok() && d->has_value() && (!due || **d < *due)) due = **d;
+      }
       held.lock();
       if (stop_) break;
       if (notified_) {
@@ -263,11 +355,12 @@ void AsyncDispatcher::Start() {
         continue;
       }
       // Until the next invocation is due (at most a second: the injected clock may move on its
-      // own), or a submission or an answer notifies.
+      // own), or a submission or an answer notifies; after a database error, a second.
+      const int64_t now_ms = clock_->WallNanos() / kMs;
       int64_t wait_ms = 1000;
-      if (due.ok() && due->has_value()) {
-        wait_ms = std::clamp<int64_t>(**due - clock_->WallNanos() / kMs, 0, 1000);
-      }
+      if (due) wait_ms = std::clamp<int64_t>(*due - now_ms, 0, 1000);
+      if (now_ms < backoff_until_ms_)
+        wait_ms = std::max<int64_t>(wait_ms, backoff_until_ms_ - now_ms);
       if (wait_ms > 0) {
         cv_.wait_for(held, std::chrono::milliseconds(wait_ms),
                      [this] { return stop_ || notified_; });
@@ -290,6 +383,9 @@ void AsyncDispatcher::Stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  ProcessAnswers();
+  std::lock_guard<std::mutex> lock(mu_);
+  stopped_ = true;
 }
 
 std::map<std::string, AsyncDispatcher::Counters> AsyncDispatcher::counters() const {

@@ -6,11 +6,14 @@
 // goes to the function's on_success or on_failure destination, when it has one.
 //
 // Thread-safety: every public method may be called from any thread. Sends are made without the
-// dispatcher's lock held; their answers may come on any thread.
+// dispatcher's lock held; their answers may come on any thread (an event loop's): they are only
+// queued there, and recorded (the database, the destinations) by ProcessAnswers on the
+// dispatcher's own thread, so a slow disk or destination never holds up a loop.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -71,13 +74,21 @@ class AsyncDispatcher {
   // Before Start: a function whose invocations this dispatcher runs, and how it sends them.
   void AddFunction(const std::string& name, AsyncPolicy policy, AsyncSendFn send);
 
-  // Claims the invocations due now (keeping each function within max_in_flight) and sends them.
+  // Records the answers that came in (retry, end, destination records), then claims the
+  // invocations due now (keeping each function within max_in_flight) and sends them.
   void Pump();
+  // Records the answers that came in. Pump does it first; tests call it after an answer.
+  void ProcessAnswers();
   // A thread that pumps when an invocation is due and whenever Notify() is called.
   void Start();
   void Notify();
-  // Stops the thread (sends in flight still end, and are recorded, when their answer comes).
+  // Stops the thread. Answers that come after: a success is recorded; a failure (the shutdown
+  // refusing or cutting the send short) puts the invocation back in the queue, the attempt not
+  // counted, for the next start.
   void Stop();
+  // Fails the queued invocations of functions that were not added (a function removed from the
+  // configuration), with code "function_not_configured"; how many. Start does it.
+  size_t FailUnknownFunctions();
 
   struct Counters {
     uint64_t sent = 0, succeeded = 0, failed = 0, retried = 0, too_old = 0;
@@ -93,7 +104,13 @@ class AsyncDispatcher {
     int in_flight = 0;
     Counters counters;
   };
+  struct Answer {
+    std::string function;
+    AsyncRecord record;
+    ForwardReply reply;
+  };
   void OnAnswer(const std::string& function, AsyncRecord record, ForwardReply reply);
+  void Record(Answer a);
   // Records how `record` ended (its destination record, then the queue). Called without mu_.
   void End(const std::string& function, AsyncRecord record, bool succeeded,
            const AsyncResult& result, const std::string& dest);
@@ -107,7 +124,9 @@ class AsyncDispatcher {
   std::condition_variable cv_;
   std::map<std::string, Fn> fns_;
   std::mt19937_64 rng_;
-  bool stop_ = false, notified_ = false;
+  bool stop_ = false, notified_ = false, stopped_ = false;
+  std::deque<Answer> answers_;
+  int64_t backoff_until_ms_ = 0;  // after a database error, no claim before
   std::thread thread_;
 };
 

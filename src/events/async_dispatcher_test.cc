@@ -43,6 +43,7 @@ class DispatcherTest : public ::testing::Test {
     r.body = body;
     r.content_type = status < 400 ? "application/json" : "application/problem+json";
     done(std::move(r));
+    dispatcher_->ProcessAnswers();
   }
   AsyncRecord Get(const std::string& id) { return store_->Get(id).value(); }
 
@@ -174,6 +175,7 @@ TEST_F(DispatcherTest, TheDestinationRecordIsWrittenBeforeTheQueueSaysItEnded) {
   std::string id = Submit();
   d.Pump();
   Answer(200);
+  d.ProcessAnswers();
   EXPECT_EQ(dest.state_at_write, AsyncState::kRunning);
   EXPECT_EQ(Get(id).state, AsyncState::kSucceeded);
   // A destination that cannot be written does not keep the invocation from ending; it is
@@ -182,8 +184,67 @@ TEST_F(DispatcherTest, TheDestinationRecordIsWrittenBeforeTheQueueSaysItEnded) {
   std::string id2 = Submit();
   d.Pump();
   Answer(200);
+  d.ProcessAnswers();
   EXPECT_EQ(Get(id2).state, AsyncState::kSucceeded);
   EXPECT_EQ(d.counters()["digits"].destination_errors, 1u);
+}
+
+TEST_F(DispatcherTest, AnAnswerIsOnlyQueuedOnTheCallersThreadAndRecordedLater) {
+  Add(AsyncPolicy());
+  std::string id = Submit();
+  dispatcher_->Pump();
+  ForwardReply r;
+  r.status = 200;
+  pending_.front()(std::move(r));  // the caller is an event loop: no database work there
+  EXPECT_EQ(Get(id).state, AsyncState::kRunning);
+  dispatcher_->ProcessAnswers();
+  EXPECT_EQ(Get(id).state, AsyncState::kSucceeded);
+}
+
+TEST_F(DispatcherTest, ASendTheShutdownCutShortGoesBackUncounted) {
+  Add(AsyncPolicy());
+  std::string ok = Submit(), cut = Submit();
+  dispatcher_->Pump();
+  ASSERT_EQ(pending_.size(), 2u);
+  dispatcher_->Stop();
+  ForwardReply done;
+  done.status = 200;
+  pending_[0](done);
+  ForwardReply refused;
+  refused.status = 503;
+  refused.code = "shutting_down";
+  pending_[1](refused);
+  EXPECT_EQ(Get(ok).state, AsyncState::kSucceeded);
+  AsyncRecord r = Get(cut);
+  EXPECT_EQ(r.state, AsyncState::kQueued);
+  EXPECT_EQ(r.attempts, 0);
+}
+
+TEST_F(DispatcherTest, QueuedInvocationsOfARemovedFunctionFail) {
+  Add(AsyncPolicy());
+  AsyncRequest gone;
+  gone.function = "removed";
+  gone.path = "/v1/infer";
+  std::string id = store_->Submit(gone, "", 0).value().id;
+  std::string kept = Submit();
+  EXPECT_EQ(dispatcher_->FailUnknownFunctions(), 1u);
+  EXPECT_EQ(Get(id).state, AsyncState::kFailed);
+  EXPECT_EQ(Get(id).result.code, "function_not_configured");
+  EXPECT_EQ(Get(kept).state, AsyncState::kQueued);
+}
+
+TEST_F(DispatcherTest, ARetryPastTheMaxAgeEndsAsEventTooOld) {
+  AsyncPolicy p;
+  p.max_age_ms = 1000;
+  p.retry_base_ms = 5000;
+  Add(p);
+  std::string id = Submit();
+  dispatcher_->Pump();
+  Answer(504, R"({"code":"timeout"})");
+  AsyncRecord r = Get(id);
+  EXPECT_EQ(r.state, AsyncState::kFailed);
+  EXPECT_EQ(r.result.code, "event_too_old");
+  EXPECT_NE(r.result.detail.find("timeout"), std::string::npos);
 }
 
 TEST_F(DispatcherTest, ABadRequestFailsAtOnce) {

@@ -346,11 +346,28 @@ StatusOr<std::vector<AsyncRecord>> AsyncStore::Claim(const std::string& function
                       : static_cast<int64_t>(max);
   sel.Int(1, now).Text(2, function).Int(3, limit);
   int rc;
+  std::vector<std::pair<std::string, std::string>> unreadable;  // id, why
   while ((rc = sel.Step()) == SQLITE_ROW) {
-    ASSIGN_OR_RETURN(AsyncRecord r, ReadRecord(sel));
-    out.push_back(std::move(r));
+    auto r = ReadRecord(sel);
+    if (!r.ok()) {
+      // One damaged row must not hold up the rest: it fails, naming why.
+      unreadable.emplace_back(sel.Bytes(0), r.status().message());
+      continue;
+    }
+    out.push_back(std::move(r).value());
   }
   if (rc != SQLITE_DONE) return DbError(db_, "cannot claim invocations");
+  if (!unreadable.empty()) {
+    Stmt bad(db_,
+             "UPDATE invocations SET state = 'failed', updated_ms = ?, result_status = 500, "
+             "result_code = 'unreadable_record', result_detail = ? WHERE id = ?");
+    RETURN_IF_ERROR(bad.Prepared("cannot claim invocations"));
+    for (const auto& [id, why] : unreadable) {
+      bad.Reset();
+      bad.Int(1, now).Text(2, why).Text(3, id);
+      RETURN_IF_ERROR(bad.Run("cannot claim invocations"));
+    }
+  }
   Stmt upd(db_,
            "UPDATE invocations SET state = 'running', attempts = attempts + 1, updated_ms = ? "
            "WHERE id = ?");
@@ -405,6 +422,28 @@ Status AsyncStore::Retry(const std::string& id, int64_t next_at_ms, const AsyncR
   RETURN_IF_ERROR(s.Run("cannot requeue the invocation"));
   if (sqlite3_changes(db_) > 0) return Status::Ok();
   return WhyNotRunning(db_, id);
+}
+
+Status AsyncStore::Release(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "UPDATE invocations SET state = 'queued', updated_ms = ?1, next_at_ms = ?1, "
+         "attempts = MAX(0, attempts - 1) WHERE id = ?2 AND state = 'running'");
+  RETURN_IF_ERROR(s.Prepared("cannot requeue the invocation"));
+  s.Int(1, NowMs()).Text(2, id);
+  RETURN_IF_ERROR(s.Run("cannot requeue the invocation"));
+  if (sqlite3_changes(db_) > 0) return Status::Ok();
+  return WhyNotRunning(db_, id);
+}
+
+StatusOr<std::optional<int64_t>> AsyncStore::NextDueOf(const std::string& function) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "SELECT MIN(next_at_ms) FROM invocations WHERE state = 'queued' AND function = ?");
+  RETURN_IF_ERROR(s.Prepared("cannot read the queue"));
+  s.Text(1, function);
+  if (s.Step() != SQLITE_ROW) return DbError(db_, "cannot read the queue");
+  if (s.IsNull(0)) return std::optional<int64_t>();
+  return std::optional<int64_t>(s.Int(0));
 }
 
 StatusOr<AsyncRecord> AsyncStore::Get(const std::string& id) {

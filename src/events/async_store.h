@@ -80,7 +80,8 @@ class AsyncStore {
   StatusOr<Submitted> Submit(const AsyncRequest& request, const std::string& idempotency_key,
                              int64_t window_ms);
   // Up to `max` queued invocations due now (of `function`, or of any when ""), the earliest due
-  // first, each marked running with one more attempt.
+  // first, each marked running with one more attempt. A row that cannot be read back (damaged)
+  // is marked failed (code "unreadable_record") instead, so it does not hold up the others.
   StatusOr<std::vector<AsyncRecord>> Claim(const std::string& function, size_t max);
   // The invocation ended for good: succeeded or failed, with its answer. NotFound for an unknown
   // id; FailedPrecondition when it is not running.
@@ -88,8 +89,13 @@ class AsyncStore {
   // The send failed and the invocation runs again at `next_at_ms` (queued again). Errors as
   // Finish.
   Status Retry(const std::string& id, int64_t next_at_ms, const AsyncResult& result);
+  // A send the platform itself cut short (its shutdown): queued again, due now, the attempt not
+  // counted. Errors as Finish.
+  Status Release(const std::string& id);
   // NotFound for an unknown id.
   StatusOr<AsyncRecord> Get(const std::string& id);
+  // When the earliest queued invocation of `function` is due; nullopt when it has none queued.
+  StatusOr<std::optional<int64_t>> NextDueOf(const std::string& function);
   // When the earliest queued invocation is due (wall ms); nullopt when none is queued.
   StatusOr<std::optional<int64_t>> NextDue();
   struct Counts {

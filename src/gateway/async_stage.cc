@@ -14,7 +14,8 @@ bool ValidIdempotencyKey(std::string_view key) {
 }
 
 Verdict AsyncStage::OnRequest(ExchangePtr& ex, Continuation& next) {
-  if (!ex->async_id.empty()) {
+  if (role_ == Role::kReads) {
+    if (ex->async_id.empty()) return Verdict::kNext;
     auto described = queue_->Describe(ex->async_id);
     if (!described.ok()) {
       ex->response = ProblemAnswer(
@@ -56,7 +57,10 @@ Verdict AsyncStage::OnRequest(ExchangePtr& ex, Continuation& next) {
   }
   auto accepted = queue_->Submit(ex->function->name, std::move(fr), key);
   if (!accepted.ok()) {
-    ex->response = ProblemAnswer("async_unavailable", accepted.status().message(), false);
+    ex->response = ProblemAnswer(accepted.status().reason() == "idempotency_conflict"
+                                     ? "idempotency_conflict"
+                                     : "async_unavailable",
+                                 accepted.status().message(), false);
     return Verdict::kAnswered;
   }
   HttpResponse& r = ex->response;

@@ -33,7 +33,10 @@ bool ValidIdempotencyKey(std::string_view key);
 
 class AsyncStage final : public Stage {
  public:
-  explicit AsyncStage(AsyncQueue* queue) : queue_(queue) {}
+  // The reads stage answers GET /v1/async/{id} (placed right after authentication: polling is
+  // not counted against plans and quotas); the other one submissions (after them).
+  enum class Role { kReads, kSubmissions };
+  AsyncStage(AsyncQueue* queue, Role role) : queue_(queue), role_(role) {}
   std::string_view name() const override { return "async"; }
   // Submissions: 202 {"id", "status": "queued"} with Location (200 with Idempotent-Replayed:
   // true for a repeated key), 400 for a bad Idempotency-Key, 503 async_unavailable when the
@@ -43,6 +46,7 @@ class AsyncStage final : public Stage {
 
  private:
   AsyncQueue* queue_;  // not owned
+  Role role_;
 };
 
 }  // namespace modelfn::gateway

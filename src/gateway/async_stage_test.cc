@@ -40,7 +40,9 @@ class FakeQueue final : public AsyncQueue {
 
 class AsyncStageTest : public ::testing::Test {
  protected:
-  AsyncStageTest() : stage_(&queue_) { fn_.name = "digits"; }
+  AsyncStageTest() : stage_(&queue_, AsyncStage::Role::kSubmissions), reads_(&queue_, AsyncStage::Role::kReads) {
+    fn_.name = "digits";
+  }
   ExchangePtr Submission(std::vector<std::pair<std::string, std::string>> headers = {}) {
     headers.emplace_back("content-type", "application/json");
     headers.emplace_back("authorization", "Bearer secret");
@@ -54,6 +56,7 @@ class AsyncStageTest : public ::testing::Test {
   FakeQueue queue_;
   FunctionRoute fn_;
   AsyncStage stage_;
+  AsyncStage reads_;
   HeldContinuation next_;
 };
 
@@ -109,12 +112,13 @@ TEST_F(AsyncStageTest, BadKeysAndAnUnavailableQueueAreTypedErrors) {
 TEST_F(AsyncStageTest, StatusReadsAnswerTheRecordOr404) {
   auto ex = MakeExchange("GET", "/v1/async/inv-3");
   ex->async_id = "inv-3";
-  ASSERT_EQ(stage_.OnRequest(ex, next_), Verdict::kAnswered);
+  EXPECT_EQ(stage_.OnRequest(ex, next_), Verdict::kNext);  // not the submissions' stage
+  ASSERT_EQ(reads_.OnRequest(ex, next_), Verdict::kAnswered);
   EXPECT_EQ(ex->response.status, 200);
   EXPECT_NE(ex->response.body.find("succeeded"), std::string::npos);
   ex = MakeExchange("GET", "/v1/async/zzz");
   ex->async_id = "zzz";
-  stage_.OnRequest(ex, next_);
+  reads_.OnRequest(ex, next_);
   EXPECT_EQ(ex->response.status, 404);
 }
 
@@ -131,6 +135,9 @@ TEST_F(AsyncStageTest, ADryRunInvokeIsAnswered204AndQueuesNothing) {
 TEST_F(AsyncStageTest, OtherRequestsPass) {
   auto ex = MakeExchange("POST", "/v1/infer");
   EXPECT_EQ(stage_.OnRequest(ex, next_), Verdict::kNext);
+  EXPECT_EQ(reads_.OnRequest(ex, next_), Verdict::kNext);
+  auto sub = Submission();
+  EXPECT_EQ(reads_.OnRequest(sub, next_), Verdict::kNext);
 }
 
 }  // namespace

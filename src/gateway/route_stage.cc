@@ -126,6 +126,12 @@ Status RouteStage::Resolve(Exchange& ex) const {
   }
   // /v1/async/{function}[/infer|/batch] (POST) and /v1/async/{id} (GET): async_stage.h.
   if (seg.size() >= 3 && seg.size() <= 4 && seg[0] == "v1" && seg[1] == "async") {
+    if (req.method != "GET" && req.method != "HEAD" && req.method != "POST") {
+      return Status(StatusCode::kInvalidArgument,
+                    "use GET /v1/async/{id} to read an invocation, POST /v1/async/{function} to "
+                    "submit one",
+                    "method_not_allowed");
+    }
     if (req.method == "GET" || req.method == "HEAD") {
       if (seg.size() != 3 || seg[2].empty()) {
         return Status(StatusCode::kNotFound, "no route " + req.path, "not_found");

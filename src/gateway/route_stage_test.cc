@@ -149,9 +149,11 @@ TEST_F(RouteStageTest, AsyncSubmissionsNameTheFunctionAndStatusReadsTheId) {
   ex = MakeExchange("GET", "/v1/async/a/b");
   EXPECT_EQ(Run(ex), Verdict::kAnswered);
   EXPECT_EQ(ex->response.status, 404);
-  ex = MakeExchange("PUT", "/v1/async/digits");
-  EXPECT_EQ(Run(ex), Verdict::kAnswered);
-  EXPECT_EQ(ex->response.status, 405);
+  for (const char* m : {"PUT", "DELETE", "PATCH"}) {
+    ex = MakeExchange(m, "/v1/async/0123abcd");
+    EXPECT_EQ(Run(ex), Verdict::kAnswered) << m;
+    EXPECT_EQ(ex->response.status, 405) << m;
+  }
 }
 
 TEST_F(RouteStageTest, TheLambdaInvokeApiNamesLambdaModeFunctionsByNameOrArn) {

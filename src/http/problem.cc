@@ -33,6 +33,7 @@ constexpr CodeInfo kCodes[] = {
     {"instance_crashed", 502, "Function instance crashed"},
     {"overloaded", 503, "Overloaded"},
     {"async_unavailable", 503, "Asynchronous invocation queue unavailable"},
+    {"idempotency_conflict", 422, "Idempotency key reused for another request"},
     {"model_error", 500, "Model failed at run time"},
     {"internal", 500, "Internal error"},
     {"unknown_output", 400, "Unknown output name"},

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,6 +88,7 @@ Platform::~Platform() {
   upstream_ref_.real.store(nullptr);
   if (workers_) workers_->Stop();
   memory_.RemoveRoot();
+  if (state_lock_fd_ >= 0) close(state_lock_fd_);
 }
 
 StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
@@ -98,6 +101,18 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
     if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return UnavailableError("cannot create " + dir + ": " + strerror(errno));
     }
+  }
+  // One platform per state folder: two would share its queue, keys and instances' records.
+  const std::string lock_path = c.state_dir + "/up.lock";
+  p->state_lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (p->state_lock_fd_ < 0) {
+    return UnavailableError("cannot open " + lock_path + ": " + strerror(errno));
+  }
+  if (flock(p->state_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "another modelfn up serves the state folder " + c.state_dir +
+                      ": stop it first, or give this one another state_dir",
+                  "state_dir_in_use");
   }
   struct stat st;
   if (stat(p->options_.fn_binary.c_str(), &st) != 0 || !(st.st_mode & S_IXUSR)) {
@@ -466,10 +481,12 @@ gateway::StageList Platform::BuildStages(const PlatformConfig& c) {
   stages.push_back(std::make_unique<gw::RouteStage>(table, routes));
   stages.push_back(std::make_unique<gw::AuthStage>(auth, table, &metrics_, clock_, &log_));
   stages.push_back(std::make_unique<gw::LocalRouteStage>());
+  stages.push_back(std::make_unique<gw::AsyncStage>(async_.get(), gw::AsyncStage::Role::kReads));
   stages.push_back(std::make_unique<gw::PlanStage>(c.plans, keys_.get()));
   stages.push_back(std::make_unique<gw::RateLimitStage>(&rate_, &metrics_, clock_));
   stages.push_back(std::make_unique<gw::QuotaStage>(keys_.get(), &metrics_, clock_));
-  stages.push_back(std::make_unique<gw::AsyncStage>(async_.get()));
+  stages.push_back(
+      std::make_unique<gw::AsyncStage>(async_.get(), gw::AsyncStage::Role::kSubmissions));
   stages.push_back(std::make_unique<gw::VersionStage>());
   stages.push_back(std::make_unique<gw::CacheStage>(&cache_, &metrics_));
   stages.push_back(std::make_unique<gw::ForwardStage>());

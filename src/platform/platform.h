@@ -149,6 +149,7 @@ class Platform {
   std::thread manager_;
   std::thread pointer_watch_;
   int64_t started_ns_ = 0;
+  int state_lock_fd_ = -1;  // flock on <state_dir>/up.lock while this platform lives
 };
 
 }  // namespace modelfn

@@ -131,7 +131,17 @@ StatusOr<gateway::AsyncQueue::Accepted> PlatformAsync::Submit(const std::string&
   r.body = std::move(request.body);
   r.request_id = std::move(request.request_id);
   ASSIGN_OR_RETURN(events::Submitted s, store_->Submit(r, idempotency_key, fn->second.window_ms));
-  if (s.created) dispatcher_->Notify();
+  if (s.created) {
+    dispatcher_->Notify();
+  } else if (auto earlier = store_->Get(s.id);
+             earlier.ok() && (earlier->request.path != r.path || earlier->request.body != r.body ||
+                              earlier->request.query != r.query)) {
+    // The same key for another request is a client's mistake, not a repeat.
+    return Status(StatusCode::kFailedPrecondition,
+                  "Idempotency-Key '" + idempotency_key + "' was used for another request (" +
+                      s.id + "): use a new key for a new request",
+                  "idempotency_conflict");
+  }
   return Accepted{s.id, s.created};
 }
 

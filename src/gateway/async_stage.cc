@@ -57,10 +57,10 @@ Verdict AsyncStage::OnRequest(ExchangePtr& ex, Continuation& next) {
   }
   auto accepted = queue_->Submit(ex->function->name, std::move(fr), key);
   if (!accepted.ok()) {
-    ex->response = ProblemAnswer(accepted.status().reason() == "idempotency_conflict"
-                                     ? "idempotency_conflict"
-                                     : "async_unavailable",
-                                 accepted.status().message(), false);
+    ex->response =
+        ProblemAnswer(accepted.status().reason() == "idempotency_conflict" ? "idempotency_conflict"
+                                                                           : "async_unavailable",
+                      accepted.status().message(), false);
     return Verdict::kAnswered;
   }
   HttpResponse& r = ex->response;

@@ -40,7 +40,8 @@ class FakeQueue final : public AsyncQueue {
 
 class AsyncStageTest : public ::testing::Test {
  protected:
-  AsyncStageTest() : stage_(&queue_, AsyncStage::Role::kSubmissions), reads_(&queue_, AsyncStage::Role::kReads) {
+  AsyncStageTest()
+      : stage_(&queue_, AsyncStage::Role::kSubmissions), reads_(&queue_, AsyncStage::Role::kReads) {
     fn_.name = "digits";
   }
   ExchangePtr Submission(std::vector<std::pair<std::string, std::string>> headers = {}) {

@@ -1,8 +1,8 @@
 #include "platform/platform.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <strings.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>

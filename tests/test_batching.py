@@ -241,9 +241,12 @@ def test_modelfn_up_holds_requests_for_a_lambda_function_at_zero_and_merges_them
     held = [int(r.headers.get("X-Modelfn-Held-Batch", "1")) for r in got]
     assert max(held) > 1, held
     assert max(held) <= 16, held
-    # Requests that waited for the instance's init say so, merged or not.
-    assert any(r.headers["X-Modelfn-Cold-Start"] == "true" and h > 1 for r, h in zip(got, held))
+    # Requests that waited for the instance's init say so, merged or not (which ones waited
+    # depends on how the burst met the init: src/pool/pool_hold_test.cc checks merged cold ones).
+    cold = sum(1 for r in got if r.headers["X-Modelfn-Cold-Start"] == "true")
+    assert cold >= 1
     counters = u.function("digits")["versions"][0]["counters"]
+    assert counters["cold_start_requests"] == cold
     assert counters["held_batches"] >= 1
     assert counters["held_requests"] == sum(1 for h in held if h > 1)
     assert counters["cold_starts"] == 1

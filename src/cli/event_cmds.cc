@@ -342,8 +342,7 @@ int CmdInvoke(int argc, char** argv) {
   std::string init = InitLine(dir + "/invoke.log");
   (void)system(("rm -rf '" + dir + "'").c_str());
 
-  bool function_error = false;
-  for (const auto& [k, v] : reply.headers) function_error |= k == "X-Amz-Function-Error";
+  const bool function_error = IsFunctionError(reply);
   const bool ok = reply.status == 200 && !function_error;
   auto init_doc = Json::Parse(init);
   if (a.Has("json")) {

@@ -210,10 +210,7 @@ void AsyncDispatcher::Record(Answer a) {
   res.body = std::move(reply.body);
   // The Invoke API reports a function's error in a 200 with X-Amz-Function-Error: a failure,
   // retried as Lambda retries function errors.
-  bool function_error = false;
-  for (const auto& [k, v] : reply.headers) {
-    function_error |= k == "X-Amz-Function-Error" || k == "x-amz-function-error";
-  }
+  const bool function_error = IsFunctionError(reply);
   const bool ok = reply.status >= 200 && reply.status < 300 && !function_error;
   if (function_error) res.code = "function_error";
   if (!ok) {

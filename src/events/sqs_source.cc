@@ -41,11 +41,7 @@ SqsSource::Counters SqsSource::counters() const {
 std::vector<size_t> SqsSource::Handled(const std::vector<SqsMessage>& batch,
                                        const ForwardReply& reply) {
   std::vector<size_t> out;
-  bool function_error = false;
-  for (const auto& [k, v] : reply.headers) {
-    function_error |= k == "X-Amz-Function-Error" || k == "x-amz-function-error";
-  }
-  if (reply.status != 200 || function_error) return out;
+  if (reply.status != 200 || IsFunctionError(reply)) return out;
   std::set<std::string> failed;
   if (auto doc = Json::Parse(reply.body); doc.ok() && doc->is_object()) {
     if (const Json* f = doc->Find("batchItemFailures"); f && f->is_array()) {

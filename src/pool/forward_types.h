@@ -56,4 +56,15 @@ struct ForwardReply {
 
 using ReplyFn = std::function<void(ForwardReply)>;
 
+// The header an Invoke API answer carries when the function reported an error (raw_event).
+inline constexpr const char* kFunctionErrorHeader = "X-Amz-Function-Error";
+
+// Whether `r` is a function's error reported through the Invoke API (status 200, the header).
+inline bool IsFunctionError(const ForwardReply& r) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == kFunctionErrorHeader || k == "x-amz-function-error") return true;
+  }
+  return false;
+}
+
 }  // namespace modelfn

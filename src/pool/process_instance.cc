@@ -298,7 +298,7 @@ void LambdaInstance::OnRuntimeApi(HttpRequest req, HttpResponder respond) {
       result.reply.body = std::move(req.body);
       if (what == "error") {
         result.function_error = true;
-        result.reply.headers.emplace_back("X-Amz-Function-Error", "Unhandled");
+        result.reply.headers.emplace_back(kFunctionErrorHeader, "Unhandled");
       }
     } else if (what == "response") {
       result.reply = ParseHttpApiResponse(req.body);

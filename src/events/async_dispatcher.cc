@@ -380,9 +380,12 @@ void AsyncDispatcher::Stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  {
+    // From now on an answer is recorded by whoever brings it; then the ones already queued.
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+  }
   ProcessAnswers();
-  std::lock_guard<std::mutex> lock(mu_);
-  stopped_ = true;
 }
 
 std::map<std::string, AsyncDispatcher::Counters> AsyncDispatcher::counters() const {

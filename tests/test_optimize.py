@@ -96,8 +96,11 @@ def test_dynamic_int8_is_refused_past_the_threshold_and_kept_within_it(tmp_path,
 
 def test_static_int8_is_calibrated_on_the_samples(tmp_path):
     out = tmp_path / "s"
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
     r = cli("optimize", str(DIGITS), "--out", out, "--quantize", "static", "--samples", SAMPLES,
-            "--json", env=PY)
+            "--json", env=PY, cwd=cwd)
+    assert not any(cwd.iterdir())  # the quantiser's temporary files stay in its own folder
     assert json.loads(r.stdout)["optimization"]["quantization"] == "static-int8"
     ops = {n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} & ops, ops

@@ -69,10 +69,13 @@ else:
 
 constexpr int kMissingModule = 3;
 
-// Runs argv with stdout and stderr to `log`; the exit status, or an error when it cannot start.
-StatusOr<int> Run(const std::vector<std::string>& argv, const std::string& log) {
+// Runs argv in `dir` (the tool writes temporary files where it runs) with stdout and stderr to
+// `log`; the exit status, or an error when it cannot start.
+StatusOr<int> Run(const std::vector<std::string>& argv, const std::string& dir,
+                  const std::string& log) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addchdir_np(&fa, dir.c_str());
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -114,7 +117,7 @@ StatusOr<std::string> RunScript(const std::string& python, const std::string& wo
                     log = work_dir + "/quantize.log";
   RETURN_IF_ERROR(WriteFileAtomic(script, kScript));
   RETURN_IF_ERROR(WriteFileAtomic(spec, spec_json));
-  auto rc = Run({python, script, spec}, log);
+  auto rc = Run({python, script, spec}, work_dir, log);
   if (!rc.ok()) return Unavailable(python, "cannot be run (" + rc.status().message() + ")");
   if (*rc == kMissingModule) return Unavailable(python, "lacks a module (" + Tail(log) + ")");
   if (*rc != 0) {

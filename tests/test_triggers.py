@@ -96,6 +96,8 @@ def test_trigger_mistakes_are_named(up, tmp_path):
     for trig, want in [
         ("{function: nope, source: 's3://b/in/'}", "triggers[0].function: no function named"),
         ("{function: digits, source: './in'}", "triggers[0].source: expected s3://"),
+        ("{function: digits, source: 'gs://b/in/'}",
+         "triggers[0].function: a gs:// trigger delivers CloudEvents"),
         ("{function: digits, source: 's3://b/in/', output: 's3://other/out/'}",
          "triggers[0].output: must be in the source's bucket"),
         ("{function: digits, source: 's3://b/in/', output: in/}",
@@ -104,3 +106,36 @@ def test_trigger_mistakes_are_named(up, tmp_path):
         u = up(config(store, [fn_config("digits")], extra=f"triggers:\n  - {trig}\n"),
                expect_failure=True)
         assert want in u.stderr.decode(), u.stderr
+
+
+def test_new_objects_in_cloud_storage_reach_a_cloudevents_function(tmp_path):
+    from servers import FakeGcs
+    gcs = FakeGcs()
+    try:
+        bucket = gcs.bucket("uploads")
+        b = gcs.client().bucket(bucket)
+        for i in range(4):
+            b.blob(f"incoming/part-{i}.jsonl").upload_from_string(
+                "\n".join(json.dumps(r) for r in ROWS[i:i + 2]) + "\n")
+        b.blob("incoming/broken.jsonl").upload_from_string("[1, 2]\n")
+        store = tmp_path / "models"
+        push(store, EXAMPLES / "digits", "digits", "1.0.0")
+        text = config(store, [fn_config("digits", face="cloudevents", concurrency=4)], extra=(
+            "triggers:\n"
+            f"  - {{function: digits, source: 'gs://{bucket}/incoming/', output: results/,\n"
+            "      failure: failed/, poll_s: 0.2}\n"))
+        d = tmp_path / "platform"
+        d.mkdir()
+        u = Up(d, text, env=gcs.env())
+        try:
+            def names(prefix):
+                return sorted(x.name for x in gcs.client().list_blobs(bucket, prefix=prefix))
+            wait_for(lambda: len(names("results/")) == 4 and len(names("failed/")) == 1)
+            assert all(n.startswith("results/part-") for n in names("results/"))
+            assert "shape_mismatch" in b.blob(names("failed/")[0]).download_as_text()
+            trig = u.function("digits")["async"]["trigger"]
+            assert trig["source"] == f"gs://{bucket}/incoming/" and trig["delivered"] == 5
+        finally:
+            u.stop()
+    finally:
+        gcs.stop()

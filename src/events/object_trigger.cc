@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "faces/sample_events.h"
+#include "pool/forward_types.h"
 
 namespace modelfn::events {
 
@@ -35,21 +36,36 @@ Status ObjectTrigger::Scan() {
          k.compare(k.size() - config_.suffix.size(), config_.suffix.size(), config_.suffix) != 0)) {
       continue;
     }
-    sample_events::S3Object obj;
-    obj.bucket = config_.bucket;
-    obj.key = k;
-    obj.size = o.size;
-    obj.etag = o.etag;
-    obj.region = config_.region;
     // Quotes are part of some stores' ETags, not of the version they name.
     std::string etag = o.etag;
     if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
       etag = etag.substr(1, etag.size() - 2);
-      obj.etag = etag;
     }
-    auto queued =
-        submit_(config_.function, sample_events::S3Event({obj}, clock_->WallNanos() / 1'000'000),
-                "s3://" + config_.bucket + "/" + k + "#" + etag);
+    const int64_t now_ms = clock_->WallNanos() / 1'000'000;
+    TriggerDelivery d;
+    d.function = config_.function;
+    d.key = config_.scheme + "://" + config_.bucket + "/" + k + "#" + etag;
+    if (config_.scheme == "gs") {
+      sample_events::StorageObject obj;
+      obj.bucket = config_.bucket;
+      obj.name = k;
+      obj.size = o.size;
+      obj.generation = etag;  // a Cloud Storage object's version is its generation
+      d.path = "/";
+      d.content_type = "application/cloudevents+json";
+      d.body = sample_events::StorageCloudEvent(obj, d.key, now_ms);
+    } else {
+      sample_events::S3Object obj;
+      obj.bucket = config_.bucket;
+      obj.key = k;
+      obj.size = o.size;
+      obj.etag = etag;
+      obj.region = config_.region;
+      d.path = kLambdaInvokePath;
+      d.content_type = "application/json";
+      d.body = sample_events::S3Event({obj}, now_ms);
+    }
+    auto queued = submit_(d);
     if (!queued.ok()) {
       result = queued.status();  // the next scan tries it again
       continue;

@@ -26,17 +26,25 @@ namespace modelfn::events {
 
 struct TriggerConfig {
   std::string function;
-  std::string bucket;  // the S3 bucket
+  std::string scheme = "s3";  // s3: S3 events (raw, Invoke API); gs: structured CloudEvents
+  std::string bucket;
   std::string prefix;  // key prefix watched ("incoming/")
   std::string suffix;  // only keys ending so ("" any)
   double poll_s = 1;
   std::string region = "us-east-1";
 };
 
-// Queues a delivery: the function, the event body, the idempotency key. true when queued now,
-// false when that key was queued before (a duplicate).
-using TriggerSubmit = std::function<StatusOr<bool>(
-    const std::string& function, const std::string& event, const std::string& key)>;
+// One delivery: the request the function is sent (for s3, the Invoke API's raw event; for gs,
+// a structured CloudEvent POSTed as Cloud Run's Eventarc does) and its idempotency key.
+struct TriggerDelivery {
+  std::string function;
+  std::string path;  // kLambdaInvokePath, or "/"
+  std::string content_type;
+  std::string body;
+  std::string key;
+};
+// Queues a delivery. true when queued now, false when its key was queued before (a duplicate).
+using TriggerSubmit = std::function<StatusOr<bool>(const TriggerDelivery& delivery)>;
 
 class ObjectTrigger {
  public:

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/json.h"
+#include "pool/forward_types.h"
 #include "store/memory_store.h"
 
 namespace modelfn::events {
@@ -22,12 +23,12 @@ class TriggerTest : public ::testing::Test {
     c.suffix = ".jsonl";
     trigger_ = std::make_unique<ObjectTrigger>(
         c, std::move(store),
-        [this](const std::string& fn, const std::string& event,
-               const std::string& key) -> StatusOr<bool> {
+        [this](const TriggerDelivery& d) -> StatusOr<bool> {
           if (down) return Status(StatusCode::kUnavailable, "queue down");
-          if (keys_.count(key)) return false;
-          keys_[key] = event;
-          EXPECT_EQ(fn, "digits");
+          if (keys_.count(d.key)) return false;
+          keys_[d.key] = d.body;
+          EXPECT_EQ(d.function, "digits");
+          EXPECT_EQ(d.path, kLambdaInvokePath);
           return true;
         },
         &clock_, nullptr);

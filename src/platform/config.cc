@@ -546,28 +546,34 @@ Status ParseTriggers(const Json* t, PlatformConfig* c) {
     for (auto& x : c->functions) fn = x.name == spec.function ? &x : fn;
     if (fn == nullptr)
       return FieldError(path + ".function", "no function named '" + spec.function + "'");
-    if (source.rfind("s3://", 0) != 0) {
+    spec.scheme = source.substr(0, source.find("://"));
+    if (source.find("://") == std::string::npos || (spec.scheme != "s3" && spec.scheme != "gs")) {
       return FieldError(path + ".source",
-                        "expected s3://BUCKET/PREFIX/ (Cloud Storage, Azure Blob and local "
-                        "folders are not watched yet)");
+                        "expected s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/ (Azure Blob and "
+                        "local folders are not watched yet)");
     }
-    if (fn->mode != InstanceMode::kLambda) {
+    if (spec.scheme == "s3" && fn->mode != InstanceMode::kLambda) {
       return FieldError(path + ".function",
-                        "an s3:// trigger delivers S3 events: the function "
-                        "runs in lambda mode");
+                        "an s3:// trigger delivers S3 events: the function runs in lambda mode");
     }
+    if (spec.scheme == "gs" && fn->face != InstanceFace::kCloudEvents) {
+      return FieldError(path + ".function",
+                        "a gs:// trigger delivers CloudEvents: the function runs with face: "
+                        "cloudevents");
+    }
+    const std::string env_prefix = spec.scheme == "s3" ? "MODELFN_S3_" : "MODELFN_GCS_";
     std::string rest = source.substr(5);
     size_t slash = rest.find('/');
     spec.bucket = rest.substr(0, slash);
     spec.prefix = slash == std::string::npos ? "" : rest.substr(slash + 1);
     if (spec.bucket.empty()) return FieldError(path + ".source", "names no bucket");
     if (!spec.prefix.empty() && spec.prefix.back() != '/') spec.prefix += '/';
-    // output/failure: a prefix of the same bucket, as "results/" or s3://BUCKET/results/.
-    for (auto [name, value, env] : {std::tuple{"output", &output, "MODELFN_S3_OUTPUT_PREFIX"},
-                                    std::tuple{"failure", &failure, "MODELFN_S3_FAILURE_PREFIX"}}) {
+    // output/failure: a prefix of the same bucket, as "results/" or SCHEME://BUCKET/results/.
+    for (auto [name, value, env] : {std::tuple{"output", &output, "OUTPUT_PREFIX"},
+                                    std::tuple{"failure", &failure, "FAILURE_PREFIX"}}) {
       if (value->empty()) continue;
       std::string p = *value;
-      if (p.rfind("s3://", 0) == 0) {
+      if (p.rfind(spec.scheme + "://", 0) == 0) {
         std::string r = p.substr(5);
         if (r.substr(0, r.find('/')) != spec.bucket) {
           return FieldError(path + "." + name, "must be in the source's bucket " + spec.bucket +
@@ -579,9 +585,9 @@ Status ParseTriggers(const Json* t, PlatformConfig* c) {
       if (p.empty() || p == spec.prefix) {
         return FieldError(path + "." + name, "must be a prefix other than the source's");
       }
-      fn->env[env] = p;
+      fn->env[env_prefix + env] = p;
     }
-    fn->env["MODELFN_S3_INPUT_PREFIX"] = spec.prefix;
+    fn->env[env_prefix + "INPUT_PREFIX"] = spec.prefix;
     c->triggers.push_back(std::move(spec));
   }
   return Status::Ok();

@@ -98,7 +98,8 @@ inline constexpr const char* kPublishableRoutes[] = {"/openapi.json", "/v1/model
 // One of `triggers:`: new objects under a store prefix delivered to a function (docs/events.md).
 struct TriggerSpec {
   std::string function;
-  std::string bucket;  // s3://BUCKET/...
+  std::string scheme;  // "s3" (S3 events, lambda mode) or "gs" (CloudEvents, cloudevents face)
+  std::string bucket;  // SCHEME://BUCKET/...
   std::string prefix;  // the key prefix watched, ending in '/' unless empty
   std::string suffix;  // only keys ending so
   double poll_s = 1;

@@ -214,7 +214,7 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
     p->async_->AddFunction(fn->config, std::move(backends));
   }
   for (const TriggerSpec& t : c.triggers) {
-    ASSIGN_OR_RETURN(StoreUri bucket_uri, ParseStoreUri("s3://" + t.bucket));
+    ASSIGN_OR_RETURN(StoreUri bucket_uri, ParseStoreUri(t.scheme + "://" + t.bucket));
     ASSIGN_OR_RETURN(auto bucket, OpenStore(bucket_uri, p->clock_));
     p->async_->AddTrigger(t, std::move(bucket));
   }

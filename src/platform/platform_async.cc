@@ -77,22 +77,22 @@ void PlatformAsync::SendTo(const Fn& f, ForwardRequest req, ReplyFn done) {
 void PlatformAsync::AddTrigger(const TriggerSpec& spec, std::unique_ptr<ObjectStore> bucket) {
   events::TriggerConfig tc;
   tc.function = spec.function;
+  tc.scheme = spec.scheme;
   tc.bucket = spec.bucket;
   tc.prefix = spec.prefix;
   tc.suffix = spec.suffix;
   tc.poll_s = spec.poll_s;
   tc.region = ResolveAwsRegion(ProcessEnv());
-  auto submit = [this](const std::string& function, const std::string& event,
-                       const std::string& key) -> StatusOr<bool> {
+  auto submit = [this](const events::TriggerDelivery& d) -> StatusOr<bool> {
     events::AsyncRequest r;
-    r.function = function;
-    r.path = kLambdaInvokePath;
-    r.content_type = "application/json";
-    r.body = event;
+    r.function = d.function;
+    r.path = d.path;
+    r.content_type = d.content_type;
+    r.body = d.body;
     r.request_id = "trigger";
     // One delivery per object version: the key and ETag, remembered for 30 days.
     constexpr int64_t kDedupMs = int64_t{30} * 86400 * 1000;
-    ASSIGN_OR_RETURN(events::Submitted s, store_->Submit(r, key, kDedupMs));
+    ASSIGN_OR_RETURN(events::Submitted s, store_->Submit(r, d.key, kDedupMs));
     if (s.created) dispatcher_->Notify();
     return s.created;
   };
@@ -168,8 +168,8 @@ std::string PlatformAsync::StatusOf(const std::string& function) const {
   for (const auto& t : triggers_) {
     if (t->config().function != function) continue;
     events::ObjectTrigger::Counters c2 = t->counters();
-    w.Key("trigger").BeginObject().Key("source").String("s3://" + t->config().bucket + "/" +
-                                                        t->config().prefix);
+    w.Key("trigger").BeginObject().Key("source").String(
+        t->config().scheme + "://" + t->config().bucket + "/" + t->config().prefix);
     w.Key("scans").Uint(c2.scans).Key("scan_errors").Uint(c2.scan_errors);
     w.Key("delivered").Uint(c2.delivered).Key("duplicates").Uint(c2.duplicates).EndObject();
   }

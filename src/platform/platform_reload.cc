@@ -30,8 +30,8 @@ std::vector<std::string> NeedRestart(const PlatformConfig& a, const PlatformConf
   bool same_triggers = a.triggers.size() == b.triggers.size();
   for (size_t i = 0; same_triggers && i < a.triggers.size(); ++i) {
     const TriggerSpec &x = a.triggers[i], &y = b.triggers[i];
-    same_triggers = x.function == y.function && x.bucket == y.bucket && x.prefix == y.prefix &&
-                    x.suffix == y.suffix && x.poll_s == y.poll_s;
+    same_triggers = x.function == y.function && x.scheme == y.scheme && x.bucket == y.bucket &&
+                    x.prefix == y.prefix && x.suffix == y.suffix && x.poll_s == y.poll_s;
   }
   check(same_triggers, "triggers");
   std::vector<std::string> names_a, names_b;

@@ -294,6 +294,15 @@ void AsyncDispatcher::End(const std::string& function, AsyncRecord record, bool 
   if (finished.ok()) ++(succeeded ? fn.counters.succeeded : fn.counters.failed);
 }
 
+uint64_t AsyncDispatcher::PruneEnded() {
+  auto pruned = store_->Prune(clock_->WallNanos() / kMs - retention_ms_);
+  if (!pruned.ok()) {
+    Log("error", "async queue: " + pruned.status().message());
+    return 0;
+  }
+  return *pruned;
+}
+
 size_t AsyncDispatcher::FailUnknownFunctions() {
   auto counts = store_->CountByFunction();
   if (!counts.ok()) return 0;
@@ -331,6 +340,10 @@ void AsyncDispatcher::Start() {
     while (!stop_) {
       held.unlock();
       Pump();
+      if (const int64_t t = clock_->WallNanos() / kMs; t >= next_prune_ms_) {
+        PruneEnded();
+        next_prune_ms_ = t + 60'000;
+      }
       // The next one due among the functions with room to send: a function at max_in_flight
       // waits for an answer, which notifies.
       std::vector<std::string> with_room;

@@ -86,6 +86,11 @@ class AsyncDispatcher {
   // refusing or cutting the send short) puts the invocation back in the queue, the attempt not
   // counted, for the next start.
   void Stop();
+  // Ended invocations (succeeded or failed) are deleted from the queue's database this long after
+  // they ended (their destination records stay). Before Start; default 7 days.
+  void set_retention_ms(int64_t ms) { retention_ms_ = ms; }
+  // Deletes the ended invocations past the retention; how many. The thread does it once a minute.
+  uint64_t PruneEnded();
   // Fails the queued invocations of functions that were not added (a function removed from the
   // configuration), with code "function_not_configured"; how many. Start does it.
   size_t FailUnknownFunctions();
@@ -127,6 +132,8 @@ class AsyncDispatcher {
   bool stop_ = false, notified_ = false, stopped_ = false;
   std::deque<Answer> answers_;
   int64_t backoff_until_ms_ = 0;  // after a database error, no claim before
+  int64_t retention_ms_ = int64_t{7} * 86400 * 1000;
+  int64_t next_prune_ms_ = 0;
   std::thread thread_;
 };
 

@@ -247,6 +247,20 @@ TEST_F(DispatcherTest, ARetryPastTheMaxAgeEndsAsEventTooOld) {
   EXPECT_NE(r.result.detail.find("timeout"), std::string::npos);
 }
 
+TEST_F(DispatcherTest, EndedInvocationsAreDeletedAfterTheRetention) {
+  Add(AsyncPolicy());
+  dispatcher_->set_retention_ms(3600'000);
+  std::string done = Submit(), waiting = Submit();
+  dispatcher_->Pump();
+  Answer(200);  // the first ends; the second is still running
+  clock_.Advance(3599'000 * kMs);
+  EXPECT_EQ(dispatcher_->PruneEnded(), 0u);
+  clock_.Advance(2'000 * kMs);
+  EXPECT_EQ(dispatcher_->PruneEnded(), 1u);
+  EXPECT_EQ(store_->Get(done).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Get(waiting).ok());
+}
+
 TEST_F(DispatcherTest, ABadRequestFailsAtOnce) {
   Add(AsyncPolicy());
   std::string id = Submit();

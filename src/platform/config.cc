@@ -598,8 +598,8 @@ StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string&
   if (host_cpus <= 0) host_cpus = ReadCpuQuota().EffectiveCpus();
   if (!doc.is_object()) return InvalidArgumentError("the configuration must be a mapping");
   Fields top(&doc, "config");
-  RETURN_IF_ERROR(
-      top.CheckKnown({"store", "state_dir", "functions", "gateway", "plans", "start", "triggers"}));
+  RETURN_IF_ERROR(top.CheckKnown({"store", "state_dir", "functions", "gateway", "plans", "start",
+                                  "triggers", "async_retention_s"}));
   StartMode start = StartMode::kFork;
   RETURN_IF_ERROR(ParseStart(doc.Find("start"), "start", &start));
   if (start == StartMode::kDefault) start = StartMode::kFork;
@@ -632,6 +632,7 @@ StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string&
     c.functions.push_back(std::move(fn));
   }
   ASSIGN_OR_RETURN(c.gateway, ParseGateway(doc.Find("gateway"), base_dir));
+  RETURN_IF_ERROR(top.Number("async_retention_s", 60, 365 * 86400, &c.async_retention_s));
   RETURN_IF_ERROR(ParseTriggers(doc.Find("triggers"), &c));
   if (const Json* plans = doc.Find("plans"); plans != nullptr && !plans->is_null()) {
     if (!plans->is_object()) return FieldError("plans", "expected a mapping of plan names");

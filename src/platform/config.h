@@ -148,6 +148,8 @@ struct PlatformConfig {
   const FunctionConfig* Find(std::string_view name) const;
   const PlanConfig* FindPlan(std::string_view name) const;
   std::vector<TriggerSpec> triggers;
+  // Ended asynchronous invocations are deleted from the queue this long after they ended.
+  double async_retention_s = 7 * 86400;
 };
 
 // Errors: InvalidArgument naming the field ("functions.digits.max_instances: ...").

@@ -217,6 +217,12 @@ TEST(ConfigTest, AsyncSettingsAndTheirMistakes) {
                 .find("functions.d.async.on_failure"),
             std::string::npos);
   EXPECT_EQ(Error("functions:\n  d: {async: on}"), "functions.d.async: expected a mapping");
+  EXPECT_EQ(c->async_retention_s, 7 * 86400);
+  auto r = Parse("async_retention_s: 3600\nfunctions:\n  d: {}\n", 2);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->async_retention_s, 3600);
+  EXPECT_EQ(Error("async_retention_s: 1\nfunctions:\n  d: {}\n"),
+            "config.async_retention_s: expected a number in [60, 31536000]");
 }
 
 TEST(ConfigTest, AnSqsQueueFeedsALambdaModeFunction) {

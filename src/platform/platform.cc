@@ -213,6 +213,7 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
     }
     p->async_->AddFunction(fn->config, std::move(backends));
   }
+  p->async_->set_retention_s(c.async_retention_s);
   for (const TriggerSpec& t : c.triggers) {
     ASSIGN_OR_RETURN(StoreUri bucket_uri, ParseStoreUri(t.scheme + "://" + t.bucket));
     ASSIGN_OR_RETURN(auto bucket, OpenStore(bucket_uri, p->clock_));

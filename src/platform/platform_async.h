@@ -37,6 +37,7 @@ class PlatformAsync final : public gateway::AsyncQueue {
   // triggers.
   void Start();
   void Stop();
+  void set_retention_s(double s) { dispatcher_->set_retention_ms(static_cast<int64_t>(s * 1000)); }
 
   // gateway::AsyncQueue
   StatusOr<Accepted> Submit(const std::string& function, ForwardRequest request,

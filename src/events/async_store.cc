@@ -384,44 +384,36 @@ StatusOr<std::vector<AsyncRecord>> AsyncStore::Claim(const std::string& function
   return out;
 }
 
-Status AsyncStore::Finish(const std::string& id, bool succeeded, const AsyncResult& result) {
+Status AsyncStore::EndSend(const std::string& id, AsyncState state, int64_t next_at_ms,
+                           const AsyncResult& result, const char* what) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_,
-         "UPDATE invocations SET state = ?, updated_ms = ?, result_status = ?, "
+         "UPDATE invocations SET state = ?, updated_ms = ?, "
+         "next_at_ms = CASE WHEN ? < 0 THEN next_at_ms ELSE ?3 END, result_status = ?, "
          "result_content_type = ?, result_body = ?, result_code = ?, result_detail = ? "
          "WHERE id = ? AND state = 'running'");
-  RETURN_IF_ERROR(s.Prepared("cannot finish the invocation"));
-  s.Text(1, AsyncStateName(succeeded ? AsyncState::kSucceeded : AsyncState::kFailed))
+  RETURN_IF_ERROR(s.Prepared(what));
+  s.Text(1, AsyncStateName(state))
       .Int(2, NowMs())
-      .Int(3, result.status)
-      .Text(4, result.content_type)
-      .Blob(5, result.body)
-      .Text(6, result.code)
-      .Text(7, result.detail)
-      .Text(8, id);
-  RETURN_IF_ERROR(s.Run("cannot finish the invocation"));
+      .Int(3, next_at_ms)
+      .Int(4, result.status)
+      .Text(5, result.content_type)
+      .Blob(6, result.body)
+      .Text(7, result.code)
+      .Text(8, result.detail)
+      .Text(9, id);
+  RETURN_IF_ERROR(s.Run(what));
   if (sqlite3_changes(db_) > 0) return Status::Ok();
   return WhyNotRunning(db_, id);
 }
 
+Status AsyncStore::Finish(const std::string& id, bool succeeded, const AsyncResult& result) {
+  return EndSend(id, succeeded ? AsyncState::kSucceeded : AsyncState::kFailed, -1, result,
+                 "cannot finish the invocation");
+}
+
 Status AsyncStore::Retry(const std::string& id, int64_t next_at_ms, const AsyncResult& result) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_,
-         "UPDATE invocations SET state = 'queued', updated_ms = ?, next_at_ms = ?, "
-         "result_status = ?, result_content_type = ?, result_body = ?, result_code = ?, "
-         "result_detail = ? WHERE id = ? AND state = 'running'");
-  RETURN_IF_ERROR(s.Prepared("cannot requeue the invocation"));
-  s.Int(1, NowMs())
-      .Int(2, next_at_ms)
-      .Int(3, result.status)
-      .Text(4, result.content_type)
-      .Blob(5, result.body)
-      .Text(6, result.code)
-      .Text(7, result.detail)
-      .Text(8, id);
-  RETURN_IF_ERROR(s.Run("cannot requeue the invocation"));
-  if (sqlite3_changes(db_) > 0) return Status::Ok();
-  return WhyNotRunning(db_, id);
+  return EndSend(id, AsyncState::kQueued, next_at_ms, result, "cannot requeue the invocation");
 }
 
 Status AsyncStore::Release(const std::string& id) {

@@ -109,6 +109,10 @@ class AsyncStore {
  private:
   AsyncStore(sqlite3* db, const Clock* clock) : db_(db), clock_(clock) {}
   int64_t NowMs() const { return clock_->WallNanos() / 1'000'000; }
+  // A running invocation's send ended: its new state and answer (and when it is due again,
+  // unless `next_at_ms` < 0). Errors as Finish.
+  Status EndSend(const std::string& id, AsyncState state, int64_t next_at_ms,
+                 const AsyncResult& result, const char* what);
 
   std::mutex mu_;
   sqlite3* db_;

@@ -10,6 +10,7 @@
 #include "function/batch.h"
 #include "function/function_core_outcomes.h"
 #include "function/image_inputs.h"
+#include "http/media_type.h"
 #include "http/problem.h"
 #include "manifest/manifest.h"
 #include "tensor/codec.h"
@@ -22,21 +23,9 @@ constexpr const char* kRouteLabels[] = {"/v1/infer",  "/v1/batch",  "/v2/models/
                                         "/v1/health", "/v1/models", "/v2",
                                         "/metrics",   "other"};
 
-std::string LowerMediaType(const std::string& ct) {
-  std::string out;
-  for (char c : ct) {
-    if (c == ';') break;
-    if (c == ' ' || c == '\t') continue;
-    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
-  }
-  return out;
-}
-
+// No Content-Type (curl -d without -H, many scripts) is read as JSON too.
 bool IsJsonMediaType(const std::string* ct) {
-  if (ct == nullptr) return true;  // curl -d without -H, many scripts: accept
-  std::string m = LowerMediaType(*ct);
-  return m.empty() || m == "application/json" || m == "text/json" ||
-         (m.size() > 5 && m.compare(m.size() - 5, 5, "+json") == 0);
+  return ct == nullptr || modelfn::IsJsonMediaType(std::string_view(*ct));
 }
 
 Problem UnsupportedType(const std::string* ct, const char* want) {

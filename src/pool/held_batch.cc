@@ -1,52 +1,23 @@
 #include "pool/held_batch.h"
 
-#include <cctype>
+#include <strings.h>
+
 #include <string_view>
 #include <utility>
 
 #include "common/json.h"
+#include "http/media_type.h"
 #include "http/problem.h"
 
 namespace modelfn {
 namespace {
 
-std::string LowerMediaType(std::string_view ct) {
-  std::string out;
-  for (char c : ct) {
-    if (c == ';') break;
-    if (c == ' ' || c == '\t') continue;
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return out;
-}
-
-// The media types modelfn-fn reads as JSON on /v1/infer (and /v1/batch).
-bool JsonMediaType(std::string_view ct) {
-  std::string m = LowerMediaType(ct);
-  return m.empty() || m == "application/json" || m == "text/json" ||
-         (m.size() > 5 && m.compare(m.size() - 5, 5, "+json") == 0);
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
-}
-
 // The function's headers that describe the merged invocation rather than one request's answer.
-bool BatchOnlyHeader(std::string_view name) {
-  return StartsWithIgnoreCase(name, "x-batch-") || EqualsIgnoreCase(name, "x-request-id") ||
-         EqualsIgnoreCase(name, "content-type") || EqualsIgnoreCase(name, "content-length") ||
-         EqualsIgnoreCase(name, "transfer-encoding");
+bool BatchOnlyHeader(const std::string& name) {
+  const char* n = name.c_str();
+  return strncasecmp(n, "x-batch-", 8) == 0 || strcasecmp(n, "x-request-id") == 0 ||
+         strcasecmp(n, "content-type") == 0 || strcasecmp(n, "content-length") == 0 ||
+         strcasecmp(n, "transfer-encoding") == 0;
 }
 
 Status NotABatchAnswer(const std::string& why) {
@@ -58,7 +29,7 @@ Status NotABatchAnswer(const std::string& why) {
 
 bool HeldMergeable(const ForwardRequest& r) {
   if (r.method != "POST" || r.path != "/v1/infer" || !r.query.empty()) return false;
-  if (!JsonMediaType(r.content_type)) return false;
+  if (!IsJsonMediaType(r.content_type)) return false;
   if (r.body.empty() || r.body.size() > kHeldBatchMaxBytes) return false;
   // Inside {"items": [...]} the body sits two levels deeper: it must parse with two to spare.
   Json::ParseOptions options;

@@ -1,7 +1,8 @@
 # Cross-compiling modelfn-fn and modelfn-bootstrap for linux-aarch64 (Lambda arm64) on an x86_64
 # Debian: g++-aarch64-linux-gnu, and arm64 libraries from Debian's multiarch (libssl-dev:arm64,
 # libcurl4-openssl-dev:arm64, zlib1g-dev:arm64, libsqlite3-dev:arm64, libsimdjson14:arm64, libexpat1-dev:arm64,
-# libjpeg62-turbo-dev:arm64, libpng-dev:arm64, libwebp-dev:arm64; see cmake/parsers.cmake).
+# libjpeg62-turbo-dev:arm64, libpng-dev:arm64, libwebp-dev:arm64, libcsv-dev:arm64; see
+# cmake/parsers.cmake).
 # scripts/setup.sh installs them; scripts/build.sh --arch arm64 uses this file.
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)

@@ -26,7 +26,7 @@ done
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
-debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libsqlite3-dev libexpat1-dev libhttp-parser-dev zlib1g-dev libprotobuf-dev libsimdjson-dev libyaml-cpp-dev nlohmann-json3-dev curl openssl wrk clang-format python3-venv faketime umoci skopeo chromium)
+debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libsqlite3-dev libexpat1-dev libhttp-parser-dev zlib1g-dev libprotobuf-dev libsimdjson-dev libyaml-cpp-dev nlohmann-json3-dev libcsv-dev curl openssl wrk clang-format python3-venv faketime umoci skopeo chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -94,7 +94,8 @@ if [ "$arch" = x86_64 ]; then
   # the same version).
   cross=(g++-aarch64-linux-gnu qemu-user-static libssl-dev:arm64 libcurl4-openssl-dev:arm64
          zlib1g-dev:arm64 libsqlite3-dev:arm64 libexpat1-dev:arm64 libprotobuf-dev:arm64
-         libsimdjson14:arm64 libjpeg62-turbo-dev:arm64 libpng-dev:arm64 libwebp-dev:arm64)
+         libsimdjson14:arm64 libjpeg62-turbo-dev:arm64 libpng-dev:arm64 libwebp-dev:arm64
+         libcsv-dev:arm64)
   missing=()
   for p in "${cross[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -223,10 +223,15 @@ def test_storage_event_writes_the_answer_beside_the_object_once(fakegcs, gcs_fun
     blob = upload(fakegcs, bucket, "incoming/day1/rows.jsonl", "\n".join(json.dumps(r) for r in rows).encode())
     r = send(gcs_function.url, finalized_event(blob, f"s-{mode}"), mode)
     assert r.status_code == 200, r.text
-    out_name = f"results/day1/rows.jsonl.{blob.generation}.json"
+    out_name = f"results/day1/rows.jsonl.{blob.generation}.jsonl"
     assert r.json()["processed"] == 1 and r.json()["written"] == [out_name]
-    written = json.loads(fakegcs.client().bucket(bucket).blob(out_name).download_as_bytes())
-    assert written == gcs_function.post("/v1/infer", {"inputs": rows}).json()
+    lines = fakegcs.client().bucket(bucket).blob(out_name).download_as_text().splitlines()
+    whole = gcs_function.post("/v1/infer", {"inputs": rows}).json()["outputs"]
+    assert [json.loads(x)["row"] for x in lines] == list(range(len(rows)))
+    for i, line in enumerate(lines):  # each row's slice of the answer to all rows at once
+        out = json.loads(line)["outputs"]
+        assert out["label"] == whole["label"][i]
+        assert out["probabilities"] == pytest.approx(whole["probabilities"][i], abs=1e-6)
     # A redelivery of the same event writes nothing new.
     again = send(gcs_function.url, finalized_event(blob, f"s-{mode}"), mode)
     assert again.status_code == 200 and again.json()["duplicates"] == 1 and again.json()["written"] == []
@@ -247,7 +252,8 @@ def test_storage_event_for_a_missing_or_unreadable_object_is_recorded(fakegcs, g
     client = fakegcs.client().bucket(bucket)
     csv_failure = json.loads(client.blob(f"failed/table.csv.{csv.generation}.error.json").download_as_bytes())
     assert csv_failure["input"] == "incoming/table.csv" and csv_failure["etag"] == csv.etag
-    assert csv_failure["error"]["code"] == "invalid_request"
+    assert csv_failure["error"]["code"] == "rows_failed"  # its only row: 3 values, not 64
+    assert csv_failure["failed_rows"][0]["code"] == "shape_mismatch"
     gone_failure = json.loads(client.blob(f"failed/gone.json.{gone.generation}.error.json").download_as_bytes())
     assert gone_failure["error"]["code"] == "not_found"
     assert not [b.name for b in fakegcs.client().list_blobs(bucket, prefix="results/")]

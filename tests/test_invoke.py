@@ -83,3 +83,58 @@ def test_invoke_platform_goes_through_a_running_modelfn_up(up, tmp_path):
     assert out["status"] == 202 and len(out["payload"]["id"]) == 32
     r = run("invoke", "nope", "--platform", "--url", u.url, "--event", INFER)
     assert r.returncode == 1
+
+
+def _peak_rss_invoke(event, env):
+    """Runs `modelfn invoke` on an event and returns (exit code, stdout, the peak RSS in KiB of its
+    process tree: modelfn invoke and the function it runs)."""
+    import sys
+    probe = ("import json, resource, subprocess, sys\n"
+             "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+             "print(json.dumps([r.returncode, r.stdout + r.stderr,"
+             " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))\n")
+    r = subprocess.run([sys.executable, "-c", probe, str(CLI), "invoke", "--model", str(DIGITS),
+                        "--payload", json.dumps(event), "--timeout", "300"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    return json.loads(r.stdout)
+
+
+def test_a_large_rows_object_is_scored_in_bounded_memory(tmp_path):
+    """A JSON-lines object 64x larger than another is scored row by row: every row has its result,
+    and the peak memory of the function grows by far less than the object (it is streamed through
+    a temporary file a chunk of rows at a time, never held)."""
+    import os
+    from servers import SeaweedS3
+    rows = json.loads(INFER.read_text())["inputs"]
+    block = ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
+    s3 = SeaweedS3()
+    try:
+        bucket = s3.bucket("rows")
+        c = s3.client()
+        env = {**os.environ, **s3.env(), "TMPDIR": str(tmp_path)}
+        peaks = {}
+        for mb in (1, 64):
+            path = tmp_path / f"in-{mb}.jsonl"
+            with open(path, "wb") as f:
+                while f.tell() < mb << 20:
+                    f.write(block)
+            n = path.stat().st_size // len(block) * len(rows)
+            key = f"incoming/rows-{mb}.jsonl"
+            c.upload_file(str(path), bucket, key)
+            path.unlink()
+            etag = c.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+            event = json.loads(cli("generate-event", "s3", "put", "--bucket", bucket, "--key", key,
+                                   "--etag", etag).stdout)
+            rc, out, peaks[mb] = _peak_rss_invoke(event, env)
+            assert rc == 0, out
+            summary = json.loads(out.splitlines()[0])
+            assert summary["processed"] == 1 and summary["rows"] == n and summary["rows_failed"] == 0
+            body = c.get_object(Bucket=bucket, Key=f"results/rows-{mb}.jsonl.{etag}.jsonl")["Body"]
+            count = 0
+            for count, line in enumerate(body.iter_lines(), 1):
+                pass
+            assert count == n
+            assert json.loads(line)["row"] == n - 1
+        assert peaks[64] - peaks[1] < 16 * 1024, peaks  # KiB: the 63 MiB more are not in memory
+    finally:
+        s3.stop()

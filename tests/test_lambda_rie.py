@@ -202,11 +202,14 @@ def test_s3_trigger_and_sqs_batches_end_to_end(tmp_path):
         assert first["processed"] == 2 and first["duplicates"] == 0, first
         assert [f["input"] for f in first["failed"]] == ["incoming/bad.json"]
         label, _ = reference(rows[:5])
-        out_a = json.loads(c.get_object(Bucket=bucket, Key=first["written"][0])["Body"].read())
-        assert out_a["outputs"]["label"] == label[:3].tolist()
-        out_b = json.loads(c.get_object(Bucket=bucket, Key=first["written"][1])["Body"].read())
-        assert out_b["outputs"]["label"] == label[3:5].tolist()
-        assert first["written"][1].startswith("results/sub dir/b c.npy.")
+        out_a = c.get_object(Bucket=bucket, Key=first["written"][0])["Body"].read().decode()
+        assert [json.loads(x)["outputs"]["label"] for x in out_a.splitlines()] == label[:3].tolist()
+        # A .npy gets a .npz: an array per output, and row_ok.
+        out_b = np.load(io.BytesIO(c.get_object(Bucket=bucket, Key=first["written"][1])["Body"].read()))
+        assert sorted(out_b.files) == ["label", "probabilities", "row_ok"]
+        assert out_b["label"].tolist() == label[3:5].tolist() and out_b["row_ok"].tolist() == [True, True]
+        assert out_b["probabilities"].shape == (2, 10) and out_b["probabilities"].dtype == np.float64
+        assert first["written"][1].startswith("results/sub dir/b c.npy.") and first["written"][1].endswith(".npz")
         failure = json.loads(c.get_object(Bucket=bucket, Key=first["failed"][0]["failure"])["Body"].read())
         assert failure["error"]["code"] == "shape_mismatch" and failure["input"] == "incoming/bad.json"
 

@@ -60,12 +60,15 @@ def test_new_objects_are_scored_once_each_through_s3_events(s3, tmp_path):
     try:
         results = wait_for(lambda: len(keys(c, bucket, "results/")) == 6 and
                            len(keys(c, bucket, "failed/")) == 1 and keys(c, bucket, "results/"))
-        assert all(k.startswith("results/batch-") and k.endswith(".json") for k in results)
-        out = json.loads(c.get_object(Bucket=bucket, Key=results[0])["Body"].read())
-        assert "outputs" in json.dumps(out)
+        assert all(k.startswith("results/batch-") and k.endswith(".jsonl") for k in results)
+        lines = c.get_object(Bucket=bucket, Key=results[0])["Body"].read().decode().splitlines()
+        assert [json.loads(x)["row"] for x in lines] == [0, 1]  # a result per input row
+        assert all("label" in json.loads(x)["outputs"] for x in lines)
         failed = keys(c, bucket, "failed/")[0]
         assert failed.startswith("failed/broken.jsonl.") and failed.endswith(".error.json")
-        assert "shape_mismatch" in c.get_object(Bucket=bucket, Key=failed)["Body"].read().decode()
+        record = json.loads(c.get_object(Bucket=bucket, Key=failed)["Body"].read())
+        assert record["error"]["code"] == "rows_failed"
+        assert record["failed_rows"][0]["code"] == "shape_mismatch"
         trig = u.function("digits")["async"]["trigger"]
         assert trig["delivered"] == 7 and trig["source"] == f"s3://{bucket}/incoming/"
         wait_for(lambda: u.function("digits")["async"]["trigger"]["scans"] >= 3)

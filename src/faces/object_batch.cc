@@ -1,10 +1,15 @@
 #include "faces/object_batch.h"
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <cstring>
 #include <functional>
+#include <tuple>
 
 #include "common/json.h"
+#include "faces/row_objects.h"
 #include "http/problem.h"
 
 namespace modelfn {
@@ -17,107 +22,6 @@ Status BadInput(const std::string& why) {
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// .npy (format 1.0/2.0): magic, version, header length, a Python dict header, then the data.
-StatusOr<std::string> NpyToBody(const std::string& data) {
-  if (data.size() < 10 || data.compare(0, 6, "\x93NUMPY") != 0) return BadInput("not a .npy file");
-  size_t header_len, offset;
-  if (data[6] == 1) {
-    header_len = static_cast<uint8_t>(data[8]) | (static_cast<uint8_t>(data[9]) << 8);
-    offset = 10;
-  } else {
-    if (data.size() < 12) return BadInput("truncated .npy header");
-    header_len = 0;
-    for (int i = 0; i < 4; ++i)
-      header_len |= static_cast<size_t>(static_cast<uint8_t>(data[8 + i])) << (8 * i);
-    offset = 12;
-  }
-  if (data.size() < offset + header_len) return BadInput("truncated .npy header");
-  std::string header = data.substr(offset, header_len);
-  const char* descr = nullptr;
-  size_t width = 0;
-  for (auto [d, w] : {std::pair{"'<f4'", 4}, std::pair{"'<f8'", 8}, std::pair{"'<i4'", 4},
-                      std::pair{"'<i8'", 8}}) {
-    if (header.find(d) != std::string::npos) {
-      descr = d;
-      width = static_cast<size_t>(w);
-    }
-  }
-  if (descr == nullptr)
-    return BadInput(".npy dtype must be little-endian float32/float64/int32/int64");
-  if (header.find("'fortran_order': False") == std::string::npos)
-    return BadInput(".npy must be in C order");
-  size_t lp = header.find("'shape': (");
-  if (lp == std::string::npos) return BadInput(".npy header has no shape");
-  // Every dimension, every partial product and the data size are checked for overflow, and no
-  // partial product may exceed the element count: a zero beside huge dimensions would otherwise
-  // write billions of empty arrays for a few bytes of input.
-  constexpr size_t kMaxDims = 32;
-  std::vector<int64_t> shape;
-  for (size_t p = lp + 10; p < header.size() && header[p] != ')';) {
-    if (isdigit(static_cast<unsigned char>(header[p]))) {
-      int64_t d = 0;
-      while (p < header.size() && isdigit(static_cast<unsigned char>(header[p]))) {
-        if (__builtin_mul_overflow(d, 10, &d) || __builtin_add_overflow(d, header[p] - '0', &d))
-          return BadInput(".npy shape has a dimension too large");
-        ++p;
-      }
-      shape.push_back(d);
-      if (shape.size() > kMaxDims) return BadInput(".npy shape has too many dimensions");
-    } else {
-      ++p;
-    }
-  }
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (__builtin_mul_overflow(n, d, &n)) return BadInput(".npy shape is too large");
-  }
-  int64_t partial = 1;
-  for (size_t i = 0; i + 1 < shape.size(); ++i) {
-    partial *= shape[i];  // cannot overflow: bounded by the check below before the next step
-    if (partial > std::max<int64_t>(n, 1)) return BadInput(".npy shape holds no data");
-  }
-  size_t begin = offset + header_len;
-  size_t want;
-  if (__builtin_mul_overflow(static_cast<size_t>(n), width, &want) || data.size() - begin != want)
-    return BadInput(".npy data does not match its shape");
-  std::string out;
-  JsonWriter w(&out);
-  w.BeginObject().Key("inputs");
-  // Nested arrays by shape.
-  std::vector<int64_t> idx(shape.size(), 0);
-  size_t next = 0;
-  std::function<void(size_t)> emit = [&](size_t dim) {
-    if (dim == shape.size()) {
-      const char* p = data.data() + begin + next * width;
-      ++next;
-      if (strcmp(descr, "'<f4'") == 0) {
-        float v;
-        memcpy(&v, p, 4);
-        w.Float(v);
-      } else if (strcmp(descr, "'<f8'") == 0) {
-        double v;
-        memcpy(&v, p, 8);
-        w.Double(v);
-      } else if (strcmp(descr, "'<i4'") == 0) {
-        int32_t v;
-        memcpy(&v, p, 4);
-        w.Int(v);
-      } else {
-        int64_t v;
-        memcpy(&v, p, 8);
-        w.Int(v);
-      }
-      return;
-    }
-    w.BeginArray();
-    for (int64_t i = 0; i < shape[dim]; ++i) emit(dim + 1);
-    w.EndArray();
-  };
-  emit(0);
-  w.EndObject();
-  return out;
 }
 
 Outcome InferRequest(FunctionCore& core, const ObjectRequest& request,
@@ -153,33 +57,250 @@ const char* ImageTypeOf(const std::string& key) {
   return nullptr;
 }
 
-StatusOr<std::string> RowsToBody(const std::string& key, const std::string& data) {
-  if (EndsWith(key, ".npy")) return NpyToBody(data);
-  if (EndsWith(key, ".jsonl")) {
-    std::string out = "{\"inputs\":[";
-    size_t pos = 0;
-    bool first = true;
-    while (pos < data.size()) {
-      size_t eol = data.find('\n', pos);
-      std::string line = data.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
-      pos = eol == std::string::npos ? data.size() : eol + 1;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      if (!Json::Parse(line).ok()) return BadInput("a line of " + key + " is not JSON");
-      out += (first ? "" : ",") + line;
-      first = false;
+StatusOr<std::string> JsonObjectToBody(const std::string& key, const std::string& data) {
+  if (!EndsWith(key, ".json"))
+    return BadInput(
+        "unsupported input object type (use .json, .jsonl, .csv, .npy, .jpg, .jpeg, .png or "
+        ".webp): " +
+        key);
+  auto doc = Json::Parse(data);
+  if (!doc.ok())
+    return Status(StatusCode::kInvalidArgument, doc.status().message(), "invalid_json");
+  if (doc->is_array()) return "{\"inputs\":" + data + "}";
+  return data;
+}
+
+Status TooLarge(const std::string& key, uint64_t size, uint64_t limit, const char* setting) {
+  return Status(StatusCode::kInvalidArgument,
+                key + " holds " + std::to_string(size) + " bytes, over the limit of " +
+                    std::to_string(limit) + " (" + setting + ")",
+                "object_too_large");
+}
+
+// The failure record of an object: {"input", "etag", "error": <problem>, ...extra}.
+void RecordFailure(ObjectStore& store, const ObjectRef& object, const std::string& fail_key,
+                   const Status& error, const std::string& extra_members, ObjectResult* r) {
+  Problem p = ProblemFromStatus(error);
+  std::string doc;
+  JsonWriter dw(&doc);
+  dw.BeginObject().Key("input").String(object.key).Key("etag").String(object.etag);
+  dw.Key("error").Raw(p.ToJson());
+  doc += extra_members;
+  doc += "}";
+  PutOptions opts;
+  opts.condition = PutOptions::Condition::kIfAbsent;
+  opts.content_type = "application/json";
+  auto put = store.Put(fail_key, doc, opts);
+  r->failure_recorded = put.ok() || put.status().reason() == "precondition_failed";
+  r->failure = r->failure_recorded
+                   ? fail_key
+                   : "could not write the failure record: " + put.status().message();
+}
+
+// A temporary folder removed with what it holds.
+class Scratch {
+ public:
+  explicit Scratch(const std::string& parent) {
+    std::string t = (parent.empty() ? std::string("/tmp") : parent) + "/modelfn-rows-XXXXXX";
+    if (mkdtemp(t.data()) != nullptr) dir_ = t;
+  }
+  ~Scratch() {
+    if (dir_.empty()) return;
+    if (DIR* d = opendir(dir_.c_str())) {
+      while (dirent* e = readdir(d)) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+          unlink((dir_ + "/" + e->d_name).c_str());
+      }
+      closedir(d);
     }
-    return out + "]}";
+    rmdir(dir_.c_str());
   }
-  if (EndsWith(key, ".json")) {
-    auto doc = Json::Parse(data);
-    if (!doc.ok())
-      return Status(StatusCode::kInvalidArgument, doc.status().message(), "invalid_json");
-    if (doc->is_array()) return "{\"inputs\":" + data + "}";
-    return data;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+constexpr size_t kListedRowFailures = 100;
+
+struct RowsTally {
+  int64_t rows = 0, failed = 0;
+  std::vector<std::tuple<int64_t, std::string, std::string>> first_failures;  // row, code, detail
+  void Fail(int64_t row, const std::string& code, const std::string& detail) {
+    ++failed;
+    if (first_failures.size() < kListedRowFailures) first_failures.emplace_back(row, code, detail);
   }
-  return BadInput(
-      "unsupported input object type (use .json, .jsonl, .npy, .jpg, .jpeg, .png or .webp): " +
-      key);
+};
+
+// Infers one chunk of rows through /v1/batch (rows merged into Runs where the model allows,
+// each row answered or refused on its own) and appends every row's result in order. An error
+// is about the object as a whole: the function could not answer at all (5xx).
+Status InferChunk(FunctionCore& core, const std::string& request_id, std::vector<Row>& rows,
+                  ResultsFile& results, RowsTally* tally) {
+  std::string body = "{\"items\":[";
+  size_t items = 0;
+  for (const Row& row : rows) {
+    if (!row.error.ok()) continue;
+    body += (items++ ? "," : "") + row.body;
+  }
+  body += "]}";
+  std::vector<const Json*> answers;
+  StatusOr<Json> doc = Json();
+  Status envelope;
+  if (items > 0) {
+    static const std::string kJson = "application/json";
+    Invocation inv;
+    inv.method = "POST";
+    inv.path = "/v1/batch";
+    inv.body = body;
+    inv.content_type = &kJson;
+    inv.request_id = &request_id;
+    Outcome o = core.Handle(inv);
+    if (o.status >= 500) return OutcomeError(o);
+    if (o.status != 200) {
+      envelope = OutcomeError(o);
+    } else {
+      doc = Json::Parse(o.body);
+      const Json* list = doc.ok() ? doc->Find("results") : nullptr;
+      if (list == nullptr || !list->is_array() || list->AsArray().size() != items)
+        return InternalError("the function's batch answer does not match its request");
+      for (const Json& a : list->AsArray()) answers.push_back(&a);
+    }
+  }
+  size_t next = 0;
+  for (const Row& row : rows) {
+    ++tally->rows;
+    std::string code, detail;
+    if (!row.error.ok()) {
+      code = row.error.reason().empty() ? "invalid_request" : row.error.reason();
+      detail = row.error.message();
+    } else if (!envelope.ok()) {
+      ++next;
+      code = envelope.reason();
+      detail = envelope.message();
+    } else {
+      const Json* a = answers[next++];
+      if (const Json* out = a->Find("outputs"); out != nullptr) {
+        RETURN_IF_ERROR(results.AddOutputs(row.index, *out));
+        continue;
+      }
+      const Json* err = a->Find("error");
+      const Json* c = err ? err->Find("code") : nullptr;
+      const Json* d = err ? err->Find("detail") : nullptr;
+      code = c && c->is_string() ? c->AsString() : "internal";
+      detail = d && d->is_string() ? d->AsString() : "";
+    }
+    tally->Fail(row.index, code, detail);
+    RETURN_IF_ERROR(results.AddError(row.index, code, detail));
+  }
+  return Status::Ok();
+}
+
+// Streams a rows object through the model into `results_path`.
+Status ScoreRows(ObjectStore& store, const std::string& key, RowFormat format,
+                 const ObjectBatchConfig& config, FunctionCore& core, const std::string& request_id,
+                 const std::string& dir, RowsTally* tally) {
+  ASSIGN_OR_RETURN(ObjectInfo info, store.Head(key));
+  if (info.size > config.max_rows_object_bytes)
+    return TooLarge(key, info.size, config.max_rows_object_bytes, "MODELFN_MAX_ROWS_OBJECT_BYTES");
+  std::string input = dir + "/input";
+  ASSIGN_OR_RETURN(ObjectInfo got, store.GetToFile(key, input, nullptr));
+  if (got.size > config.max_rows_object_bytes)  // replaced since the Head
+    return TooLarge(key, got.size, config.max_rows_object_bytes, "MODELFN_MAX_ROWS_OBJECT_BYTES");
+  ASSIGN_OR_RETURN(auto reader, OpenRowReader(format, input, config.max_row_bytes));
+  ResultsFile results(dir + "/results.jsonl");
+  RETURN_IF_ERROR(results.status());
+  std::vector<Row> rows;
+  while (true) {
+    rows.clear();
+    ASSIGN_OR_RETURN(bool more, reader->Next(config.chunk_rows, config.chunk_bytes, &rows));
+    if (!more) break;
+    RETURN_IF_ERROR(InferChunk(core, request_id, rows, results, tally));
+  }
+  reader.reset();
+  unlink(input.c_str());  // the disk holds the input or the output, not both at once
+  return results.Close();
+}
+
+std::string RowsMembers(const RowsTally& t, const std::string& output) {
+  // Written as an object, then given without its braces to follow the record's members.
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("rows").Int(t.rows).Key("rows_failed").Int(t.failed);
+  if (!output.empty()) w.Key("output").String(output);
+  w.Key("failed_rows").BeginArray();
+  for (const auto& [row, code, detail] : t.first_failures)
+    w.BeginObject()
+        .Key("row")
+        .Int(row)
+        .Key("code")
+        .String(code)
+        .Key("detail")
+        .String(detail)
+        .EndObject();
+  w.EndArray().EndObject();
+  return "," + out.substr(1, out.size() - 2);
+}
+
+ObjectResult InferRowsObject(ObjectStore& store, const ObjectRef& object,
+                             const ObjectBatchConfig& config, FunctionCore& core,
+                             const std::string& request_id, RowFormat format,
+                             const std::string& out_key, const std::string& fail_key) {
+  ObjectResult r;
+  Scratch scratch(config.scratch_dir);
+  RowsTally tally;
+  Status error =
+      scratch.dir().empty()
+          ? UnavailableError("cannot create a temporary folder in " + config.scratch_dir)
+          : ScoreRows(store, object.key, format, config, core, request_id, scratch.dir(), &tally);
+  r.rows = tally.rows;
+  r.rows_failed = tally.failed;
+  if (error.ok() && tally.rows > 0 && tally.failed == tally.rows)
+    error = Status(StatusCode::kInvalidArgument,
+                   "every row of " + std::to_string(tally.rows) +
+                       " failed; the first: " + std::get<2>(tally.first_failures[0]),
+                   "rows_failed");
+  if (!error.ok()) {
+    r.kind = ObjectResult::Kind::kFailed;
+    RecordFailure(store, object, fail_key, error, RowsMembers(tally, ""), &r);
+    return r;
+  }
+  if (tally.failed > 0) {
+    // The failure record first: if it cannot be written, no output is either, so a redelivery
+    // scores the object again instead of finding it done.
+    RecordFailure(store, object, fail_key,
+                  Status(StatusCode::kInvalidArgument,
+                         std::to_string(tally.failed) + " of " + std::to_string(tally.rows) +
+                             " rows failed; the others are in " + out_key,
+                         "rows_failed"),
+                  RowsMembers(tally, out_key), &r);
+    if (!r.failure_recorded) {
+      r.kind = ObjectResult::Kind::kFailed;
+      return r;
+    }
+  }
+  auto path = WriteOutput(format, scratch.dir() + "/results.jsonl", scratch.dir() + "/output");
+  PutOptions opts;
+  opts.condition = PutOptions::Condition::kIfAbsent;
+  opts.content_type = ResultContentType(format);
+  auto put = path.ok() ? store.PutFile(out_key, *path, opts) : StatusOr<ObjectInfo>(path.status());
+  if (put.ok()) {
+    r.kind = ObjectResult::Kind::kProcessed;
+    r.written = out_key;
+    return r;
+  }
+  if (put.status().reason() == "precondition_failed") {
+    r.kind = ObjectResult::Kind::kDuplicate;  // a concurrent delivery wrote it first
+    return r;
+  }
+  r.kind = ObjectResult::Kind::kFailed;
+  if (tally.failed == 0)
+    RecordFailure(store, object, fail_key, put.status(), "", &r);
+  else {
+    r.failure_recorded = false;  // the partial record exists, the output does not: redeliver
+    r.failure = "could not write " + out_key + ": " + put.status().message();
+  }
+  return r;
 }
 
 }  // namespace
@@ -191,7 +312,7 @@ StatusOr<ObjectRequest> InputObjectToRequest(const std::string& key, std::string
     r.content_type = type;
     return r;
   }
-  auto body = RowsToBody(key, data);
+  auto body = JsonObjectToBody(key, data);
   if (!body.ok()) return body.status();
   r.body = std::move(body).value();
   r.content_type = "application/json";
@@ -210,11 +331,16 @@ ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
   }
   std::string rel = key.substr(config.input_prefix.size());
   std::string tag = object.tag.empty() ? "noetag" : object.tag;
-  std::string out_key = config.output_prefix + rel + "." + tag + ".json";
+  std::optional<RowFormat> rows = RowFormatOf(key);
+  std::string out_key =
+      config.output_prefix + rel + "." + tag + (rows ? ResultExtension(*rows) : ".json");
+  std::string fail_key = config.failure_prefix + rel + "." + tag + ".error.json";
   if (store.Head(out_key).ok()) {
     r.kind = ObjectResult::Kind::kDuplicate;
     return r;
   }
+  if (rows)
+    return InferRowsObject(store, object, config, core, request_id, *rows, out_key, fail_key);
   Status error;
   std::string result;
   StatusOr<std::string> data = std::string();
@@ -222,18 +348,11 @@ ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
   if (!info.ok()) {
     data = info.status();
   } else if (info->size > config.max_object_bytes) {
-    data = Status(StatusCode::kInvalidArgument,
-                  key + " holds " + std::to_string(info->size) + " bytes, over the limit of " +
-                      std::to_string(config.max_object_bytes) + " (MODELFN_MAX_OBJECT_BYTES)",
-                  "object_too_large");
+    data = TooLarge(key, info->size, config.max_object_bytes, "MODELFN_MAX_OBJECT_BYTES");
   } else {
     data = store.Get(key);
-    if (data.ok() && data->size() > config.max_object_bytes) {  // replaced since the Head
-      data = Status(StatusCode::kInvalidArgument,
-                    key + " holds " + std::to_string(data->size()) + " bytes, over the limit of " +
-                        std::to_string(config.max_object_bytes) + " (MODELFN_MAX_OBJECT_BYTES)",
-                    "object_too_large");
-    }
+    if (data.ok() && data->size() > config.max_object_bytes)  // replaced since the Head
+      data = TooLarge(key, data->size(), config.max_object_bytes, "MODELFN_MAX_OBJECT_BYTES");
   }
   if (!data.ok()) {
     error = data.status();
@@ -250,10 +369,10 @@ ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
       }
     }
   }
-  PutOptions opts;
-  opts.condition = PutOptions::Condition::kIfAbsent;
-  opts.content_type = "application/json";
   if (error.ok()) {
+    PutOptions opts;
+    opts.condition = PutOptions::Condition::kIfAbsent;
+    opts.content_type = "application/json";
     auto put = store.Put(out_key, result, opts);
     if (put.ok()) {
       r.kind = ObjectResult::Kind::kProcessed;
@@ -266,38 +385,30 @@ ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
     }
     error = put.status();
   }
-  Problem p = ProblemFromStatus(error);
-  std::string doc;
-  JsonWriter dw(&doc);
-  dw.BeginObject()
-      .Key("input")
-      .String(key)
-      .Key("etag")
-      .String(object.etag)
-      .Key("error")
-      .Raw(p.ToJson())
-      .EndObject();
-  std::string fail_key = config.failure_prefix + rel + "." + tag + ".error.json";
-  auto put = store.Put(fail_key, doc, opts);
   r.kind = ObjectResult::Kind::kFailed;
-  r.failure_recorded = put.ok() || put.status().reason() == "precondition_failed";
-  r.failure = r.failure_recorded ? fail_key
-                                 : "could not write the failure record: " + put.status().message();
+  RecordFailure(store, object, fail_key, error, "", &r);
   return r;
 }
 
 void ObjectBatchConfig::ReadLimitsFromEnv(
     const std::function<std::optional<std::string>(const std::string&)>& env) {
-  auto v = env("MODELFN_MAX_OBJECT_BYTES");
-  if (!v) return;
-  uint64_t n = 0;
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec == std::errc() && end == v->data() + v->size() && n >= 1 && n <= (4ULL << 30)) {
-    max_object_bytes = n;
-  }
+  auto read = [&](const char* name, uint64_t lo, uint64_t hi, auto* into) {
+    auto v = env(name);
+    if (!v) return;
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec == std::errc() && end == v->data() + v->size() && n >= lo && n <= hi)
+      *into = static_cast<std::remove_reference_t<decltype(*into)>>(n);
+  };
+  read("MODELFN_MAX_OBJECT_BYTES", 1, 4ULL << 30, &max_object_bytes);
+  read("MODELFN_MAX_ROWS_OBJECT_BYTES", 1, 64ULL << 30, &max_rows_object_bytes);
+  read("MODELFN_OBJECT_CHUNK_ROWS", 1, 4096, &chunk_rows);
+  if (auto tmp = env("TMPDIR"); tmp && !tmp->empty()) scratch_dir = *tmp;
 }
 
 void ObjectBatchSummary::Add(const std::string& key, const ObjectResult& result) {
+  rows_ += result.rows;
+  rows_failed_ += result.rows_failed;
   switch (result.kind) {
     case ObjectResult::Kind::kProcessed:
       ++processed_;
@@ -325,7 +436,11 @@ std::string ObjectBatchSummary::ToJson() const {
       .Key("duplicates")
       .Int(duplicates_)
       .Key("skipped")
-      .Int(skipped_);
+      .Int(skipped_)
+      .Key("rows")
+      .Int(rows_)
+      .Key("rows_failed")
+      .Int(rows_failed_);
   w.Key("written").BeginArray();
   for (const auto& k : written_) w.String(k);
   w.EndArray().Key("failed").BeginArray();

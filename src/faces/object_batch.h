@@ -2,15 +2,19 @@
 // trigger of the Lambda face, the Cloud Storage event of the Google Cloud face), so each has the
 // same semantics and writes the same files.
 //
-// An object under the input prefix is read, inferred and its answer written as
-// OUTPUT_PREFIX/<key below the input prefix>.<tag>.json in the same bucket, "if absent": a
-// redelivered event never writes twice. The tag names the object's version (S3: its ETag; Cloud
-// Storage: its generation). An object that fails (unreadable, not an input, refused by the model)
-// gets FAILURE_PREFIX/<...>.<tag>.error.json = {"input", "etag", "error": <problem>}: never
-// silently dropped. Inputs: .json (a seed body {"inputs": ...} or a JSON array of rows), .jsonl
-// (one row per line), .npy (a little-endian float32/float64/int32/int64 array, C order), and
-// .jpg/.jpeg/.png/.webp (one image, for a model whose manifest pipeline has an image input: the
-// object's bytes go to the model as a raw image body; their format is judged by the bytes).
+// An object under the input prefix is read, inferred and its answer written in the same bucket
+// under OUTPUT_PREFIX/<key below the input prefix>.<tag><ext>, "if absent": a redelivered event
+// never writes twice. The tag names the object's version (S3: its ETag; Cloud Storage: its
+// generation). Inputs:
+// - rows objects, streamed in bounded memory (faces/row_objects.h): .jsonl (a row per line),
+//   .csv, .npy; the output is of the same family (.jsonl, .csv, .npz) with a result or an error
+//   per row, and the rows that failed are listed in FAILURE_PREFIX/<...>.<tag>.error.json;
+// - .json (a seed body {"inputs": ...} or a JSON array of rows): one request, answered as .json;
+// - .jpg/.jpeg/.png/.webp (one image, for a model whose manifest pipeline has an image input: the
+//   object's bytes go to the model as a raw image body; their format is judged by the bytes).
+// An object that fails as a whole (unreadable, not an input, refused by the model) gets
+// FAILURE_PREFIX/<...>.<tag>.error.json = {"input", "etag", "error": <problem>}: never silently
+// dropped.
 #pragma once
 
 #include <functional>
@@ -37,9 +41,19 @@ struct ObjectBatchConfig {
   std::string failure_prefix = "failed/";
   // An input object larger than this (its size as the store reports it, before it is read) gets
   // a failure record with 413 "object_too_large" instead of being read into memory.
-  // MODELFN_MAX_OBJECT_BYTES, every face.
+  // MODELFN_MAX_OBJECT_BYTES, every face. Applies to .json objects and images.
   uint64_t max_object_bytes = 16 << 20;
-  // Reads MODELFN_MAX_OBJECT_BYTES (1 .. 4 GiB; other values keep the default) into *this.
+  // Rows objects (.jsonl, .csv, .npy) are not read into memory: they are copied to
+  // `scratch_dir` (TMPDIR, else /tmp) and scored `chunk_rows` rows at a time (at most
+  // `chunk_bytes` of requests), each row answered or refused on its own, so memory stays bounded
+  // and the disk needs the object's size. MODELFN_MAX_ROWS_OBJECT_BYTES (up to 64 GiB),
+  // MODELFN_OBJECT_CHUNK_ROWS (1-4096).
+  uint64_t max_rows_object_bytes = 4ULL << 30;
+  size_t chunk_rows = 256;
+  size_t chunk_bytes = 1 << 20;
+  size_t max_row_bytes = 1 << 20;  // a longer row is refused alone
+  std::string scratch_dir = "/tmp";
+  // Reads the settings above from the environment (values out of range keep the defaults).
   void ReadLimitsFromEnv(const std::function<std::optional<std::string>(const std::string&)>& env);
 };
 
@@ -58,6 +72,9 @@ struct ObjectResult {
   // failure_recorded is false and the event should be redelivered).
   std::string failure;
   bool failure_recorded = false;
+  // Rows objects: rows read, and rows refused (listed in the failure record; an output holding
+  // the other rows is written when at least one row was answered).
+  int64_t rows = 0, rows_failed = 0;
 };
 
 // Handles one object of `store` (the event's bucket). `request_id` names the inference in the
@@ -67,7 +84,8 @@ ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
                                const std::string& request_id);
 
 // Tallies results into the JSON answer every face gives for an object batch:
-// {"processed", "duplicates", "skipped", "written": [key], "failed": [{"input", "failure"}]}.
+// {"processed", "duplicates", "skipped", "rows", "rows_failed", "written": [key],
+//  "failed": [{"input", "failure"}]} (rows: of the rows objects read).
 class ObjectBatchSummary {
  public:
   void Add(const std::string& key, const ObjectResult& result);
@@ -80,6 +98,7 @@ class ObjectBatchSummary {
 
  private:
   int processed_ = 0, duplicates_ = 0, skipped_ = 0;
+  int64_t rows_ = 0, rows_failed_ = 0;
   bool lost_failures_ = false;
   std::vector<std::string> written_;
   std::vector<std::pair<std::string, std::string>> failures_;  // key, failure

@@ -89,6 +89,80 @@ TEST_F(ObjectBatchTest, AnObjectOverTheLimitIsRecordedWithoutBeingRead) {
   EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
 }
 
+// Rows that the model refuses (not four values) fail alone: the others are answered in the
+// output, the failures listed in the failure record, written first.
+TEST_F(ObjectBatchTest, RowsObjectsKeepTheRowsThatWorked) {
+  ObjectBatchConfig config;
+  config.chunk_rows = 2;  // rows answered across chunks keep their order
+  ASSERT_TRUE(
+      store_.Put("incoming/a.csv", "a,b,c,d\n1,2,3,4\n1,2,3\n5,6,7,8\n9,x,1,1\n", PutOptions())
+          .ok());
+  ObjectResult r =
+      InferStoredObject(store_, ObjectRef{"incoming/a.csv", "e", "t"}, config, *core_, "req");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
+  EXPECT_EQ(r.written, "results/a.csv.t.csv");
+  EXPECT_EQ(r.rows, 4);
+  EXPECT_EQ(r.rows_failed, 2);
+  std::string csv = store_.Get("results/a.csv.t.csv").value();
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "row,\"y_0\",\"y_1\",\"y_2\",\"y_3\",error_code,error_detail");
+  EXPECT_NE(csv.find("\n0,1,2,3,4,,\"\"\n1,,,,,invalid_request,\"record 3 has 3 fields"),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find("\n2,5,6,7,8,,\"\"\n3,,,,,invalid_request,"), std::string::npos) << csv;
+  auto failure = Json::Parse(store_.Get("failed/a.csv.t.error.json").value());
+  ASSERT_TRUE(failure.ok());
+  EXPECT_EQ(failure->Find("error")->Find("code")->AsString(), "rows_failed");
+  EXPECT_EQ(failure->Find("error")->Find("status")->AsInt64(), 422);
+  EXPECT_EQ(failure->Find("rows_failed")->AsInt64(), 2);
+  EXPECT_EQ(failure->Find("output")->AsString(), "results/a.csv.t.csv");
+  ASSERT_EQ(failure->Find("failed_rows")->AsArray().size(), 2u);
+  EXPECT_EQ(failure->Find("failed_rows")->AsArray()[1].Find("row")->AsInt64(), 3);
+  // Delivered again: a duplicate, nothing rewritten.
+  ASSERT_TRUE(store_.Put("incoming/b.jsonl", "[1,2,3,4]\n", PutOptions()).ok());
+  EXPECT_EQ(
+      InferStoredObject(store_, ObjectRef{"incoming/a.csv", "e", "t"}, config, *core_, "r").kind,
+      ObjectResult::Kind::kDuplicate);
+  // Every row failing: no output, only the record.
+  ASSERT_TRUE(store_.Put("incoming/c.jsonl", "[1]\n[2]\n", PutOptions()).ok());
+  r = InferStoredObject(store_, ObjectRef{"incoming/c.jsonl", "e", "t"}, config, *core_, "r");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kFailed);
+  EXPECT_TRUE(r.failure_recorded);
+  EXPECT_FALSE(store_.Head("results/c.jsonl.t.jsonl").ok());
+  EXPECT_EQ(Json::Parse(store_.Get("failed/c.jsonl.t.error.json").value())
+                ->Find("error")
+                ->Find("code")
+                ->AsString(),
+            "rows_failed");
+}
+
+// A rows object is streamed through a temporary folder that is gone afterwards, and an object
+// over its own limit is refused unread.
+TEST_F(ObjectBatchTest, RowsObjectsLeaveNoScratchAndHaveTheirOwnLimit) {
+  char dir[] = "/tmp/scratch-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  ObjectBatchConfig config;
+  config.scratch_dir = dir;
+  config.max_object_bytes = 4;  // not the limit of rows objects
+  ASSERT_TRUE(store_.Put("incoming/a.jsonl", "[1,2,3,4]\n[4,3,2,1]\n", PutOptions()).ok());
+  ObjectResult r =
+      InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "t"}, config, *core_, "r");
+  ASSERT_EQ(r.kind, ObjectResult::Kind::kProcessed) << r.failure;
+  EXPECT_EQ(
+      store_.Get("results/a.jsonl.t.jsonl").value(),
+      "{\"row\":0,\"outputs\":{\"y\":[1,2,3,4]}}\n{\"row\":1,\"outputs\":{\"y\":[4,3,2,1]}}\n");
+  EXPECT_EQ(rmdir(dir), 0) << "the scratch folder is not empty";
+  config.scratch_dir = "/tmp";
+  config.max_rows_object_bytes = 10;
+  r = InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "u"}, config, *core_, "r");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kFailed);
+  EXPECT_EQ(Json::Parse(store_.Get("failed/a.jsonl.u.error.json").value())
+                ->Find("error")
+                ->Find("code")
+                ->AsString(),
+            "object_too_large");
+}
+
 TEST(ObjectBatchConfigTest, TheLimitComesFromTheEnvironment) {
   auto env = [](std::string value) {
     return [value](const std::string& name) -> std::optional<std::string> {
@@ -111,6 +185,8 @@ TEST_F(ObjectBatchTest, TheSummaryCountsEveryOutcome) {
   ObjectResult processed;
   processed.kind = ObjectResult::Kind::kProcessed;
   processed.written = "results/a.json.1.json";
+  processed.rows = 10;
+  processed.rows_failed = 2;
   ObjectResult duplicate;
   duplicate.kind = ObjectResult::Kind::kDuplicate;
   ObjectResult failed;
@@ -124,7 +200,8 @@ TEST_F(ObjectBatchTest, TheSummaryCountsEveryOutcome) {
   summary.AddUnusable("a record without a key");
   EXPECT_FALSE(summary.lost_failures());
   EXPECT_EQ(summary.ToJson(),
-            R"({"processed":1,"duplicates":1,"skipped":1,"written":["results/a.json.1.json"],)"
+            R"({"processed":1,"duplicates":1,"skipped":1,"rows":10,"rows_failed":2,)"
+            R"("written":["results/a.json.1.json"],)"
             R"("failed":[{"input":"incoming/b.json","failure":"failed/b.json.1.error.json"},)"
             R"({"input":"","failure":"a record without a key"}]})");
 }

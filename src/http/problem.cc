@@ -65,6 +65,8 @@ constexpr CodeInfo kCodes[] = {
     {"image_invalid", 400, "Image data is corrupt or truncated"},
     {"image_too_large", 413, "Image dimensions over the model's limits"},
     {"object_too_large", 413, "Stored input object too large"},
+    {"rows_failed", 422, "Rows of a stored input object failed"},
+    {"row_too_large", 413, "A row of a stored input object is too large"},
 };
 
 const CodeInfo* Find(std::string_view code) {

@@ -2,6 +2,9 @@
 
 #include <zlib.h>
 
+#include <memory>
+#include <vector>
+
 #include "common/files.h"
 
 namespace modelfn {
@@ -63,6 +66,14 @@ Status ZipWriter::Add(const std::string& name, std::string_view data, uint32_t m
     deflated.assign(data.data(), data.size());
   }
   e.compressed = static_cast<uint32_t>(deflated.size());
+  RETURN_IF_ERROR(WriteLocalHeader(e));
+  RETURN_IF_ERROR(Write(deflated.data(), deflated.size()));
+  uncompressed_ += data.size();
+  entries_.push_back(std::move(e));
+  return Status::Ok();
+}
+
+Status ZipWriter::WriteLocalHeader(const Entry& e) {
   std::string h;
   Put32(&h, 0x04034b50);
   Put16(&h, 20);
@@ -73,12 +84,43 @@ Status ZipWriter::Add(const std::string& name, std::string_view data, uint32_t m
   Put32(&h, e.crc);
   Put32(&h, e.compressed);
   Put32(&h, e.size);
-  Put16(&h, static_cast<uint16_t>(name.size()));
+  Put16(&h, static_cast<uint16_t>(e.name.size()));
   Put16(&h, 0);
-  h += name;
-  RETURN_IF_ERROR(Write(h.data(), h.size()));
-  RETURN_IF_ERROR(Write(deflated.data(), deflated.size()));
-  uncompressed_ += data.size();
+  h += e.name;
+  return Write(h.data(), h.size());
+}
+
+Status ZipWriter::AddStoredFile(const std::string& name, const std::string& path, uint32_t mode) {
+  RETURN_IF_ERROR(status_);
+  FILE* in = fopen(path.c_str(), "rb");
+  if (in == nullptr) return UnavailableError("cannot open " + path);
+  std::unique_ptr<FILE, int (*)(FILE*)> closer(in, fclose);
+  std::vector<char> buf(1 << 16);
+  uLong crc = crc32(0, nullptr, 0);
+  uint64_t size = 0;
+  for (size_t n; (n = fread(buf.data(), 1, buf.size(), in)) > 0;) {
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(buf.data()), static_cast<uInt>(n));
+    size += n;
+  }
+  if (ferror(in)) return UnavailableError("cannot read " + path);
+  if (size > 0xFFFFFFFFull || offset_ + size > 0xFFFFFFFFull)
+    return ResourceExhaustedError("archive over 4 GiB");
+  Entry e;
+  e.name = name;
+  e.mode = mode;
+  e.method = 0;
+  e.size = e.compressed = static_cast<uint32_t>(size);
+  e.crc = static_cast<uint32_t>(crc);
+  e.offset = static_cast<uint32_t>(offset_);
+  RETURN_IF_ERROR(WriteLocalHeader(e));
+  rewind(in);
+  uint64_t copied = 0;
+  for (size_t n; (n = fread(buf.data(), 1, buf.size(), in)) > 0;) {
+    RETURN_IF_ERROR(Write(buf.data(), n));
+    copied += n;
+  }
+  if (copied != size) return UnavailableError(path + " changed while it was archived");
+  uncompressed_ += size;
   entries_.push_back(std::move(e));
   return Status::Ok();
 }

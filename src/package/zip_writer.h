@@ -23,6 +23,9 @@ class ZipWriter {
   // Adds an entry; `mode` is the Unix mode (0644, 0755). Directories are implied by names.
   Status Add(const std::string& name, std::string_view data, uint32_t mode);
   Status AddFile(const std::string& name, const std::string& path, uint32_t mode);
+  // Adds a file stored without compression, read in blocks (twice: its CRC, then its bytes), so
+  // memory stays bounded whatever its size.
+  Status AddStoredFile(const std::string& name, const std::string& path, uint32_t mode);
   // Writes the central directory and closes the file. Returns the archive's size in bytes.
   StatusOr<uint64_t> Finish();
 
@@ -39,6 +42,7 @@ class ZipWriter {
     uint16_t method = 8;
   };
   Status Write(const void* p, size_t n);
+  Status WriteLocalHeader(const Entry& e);
 
   FILE* f_ = nullptr;
   Status status_;

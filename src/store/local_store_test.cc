@@ -13,8 +13,12 @@
 namespace modelfn {
 namespace {
 
+// A new folder's path each call: a pid-named one could be left by an earlier run whose pid this
+// run reuses (then a symlink() into it fails with EEXIST).
 std::string Fresh(const std::string& name) {
-  std::string dir = testing::TempDir() + "/" + name + "-" + std::to_string(getpid());
+  std::string dir = testing::TempDir() + "/" + name + "-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) return dir;
+  rmdir(dir.c_str());  // the store creates it
   return dir;
 }
 

@@ -95,8 +95,8 @@ TEST_F(GcpEventsTest, StorageEventWritesTheAnswerOncePerGeneration) {
   ASSERT_EQ(first.status, 200) << first.body;
   auto summary = Json::Parse(first.body);
   EXPECT_EQ(summary->Find("processed")->AsInt64(), 1);
-  EXPECT_EQ(summary->Find("written")->AsArray()[0].AsString(), "results/rows.jsonl.17.json");
-  EXPECT_NE(bucket_.Get("results/rows.jsonl.17.json").value().find("\"y\":[[1,2,3,4]]"),
+  EXPECT_EQ(summary->Find("written")->AsArray()[0].AsString(), "results/rows.jsonl.17.jsonl");
+  EXPECT_NE(bucket_.Get("results/rows.jsonl.17.jsonl").value().find("\"y\":[1,2,3,4]"),
             std::string::npos);
   Outcome again = Storage("incoming/rows.jsonl", "17");
   EXPECT_EQ(Json::Parse(again.body)->Find("duplicates")->AsInt64(), 1);
@@ -115,15 +115,22 @@ TEST_F(GcpEventsTest, AMissingObjectIsRecordedAsAFailure) {
 }
 
 TEST_F(GcpEventsTest, AnUnreadableInputAndAModelErrorAreRecorded) {
+  ASSERT_TRUE(bucket_.Put("incoming/x.txt", "1,2", PutOptions()).ok());
   ASSERT_TRUE(bucket_.Put("incoming/x.csv", "1,2", PutOptions()).ok());
   ASSERT_TRUE(bucket_.Put("incoming/three.json", "[[1,2,3]]", PutOptions()).ok());
+  EXPECT_EQ(Storage("incoming/x.txt", "1").status, 200);
   EXPECT_EQ(Storage("incoming/x.csv", "1").status, 200);
   EXPECT_EQ(Storage("incoming/three.json", "1").status, 200);
-  EXPECT_EQ(Json::Parse(bucket_.Get("failed/x.csv.1.error.json").value())
+  EXPECT_EQ(Json::Parse(bucket_.Get("failed/x.txt.1.error.json").value())
                 ->Find("error")
                 ->Find("code")
                 ->AsString(),
             "invalid_request");
+  // Its only row refused by the model (two values, not four): no output, the row listed.
+  auto csv = Json::Parse(bucket_.Get("failed/x.csv.1.error.json").value());
+  EXPECT_EQ(csv->Find("error")->Find("code")->AsString(), "rows_failed");
+  EXPECT_EQ(csv->Find("failed_rows")->AsArray()[0].Find("code")->AsString(), "model_error");
+  EXPECT_FALSE(bucket_.Head("results/x.csv.1.csv").ok());
   EXPECT_EQ(Json::Parse(bucket_.Get("failed/three.json.1.error.json").value())
                 ->Find("error")
                 ->Find("code")
@@ -132,7 +139,7 @@ TEST_F(GcpEventsTest, AnUnreadableInputAndAModelErrorAreRecorded) {
 }
 
 TEST_F(GcpEventsTest, ObjectsOutsideTheInputPrefixAreSkippedUnopened) {
-  Outcome o = Storage("results/rows.jsonl.17.json", "3");
+  Outcome o = Storage("results/rows.jsonl.17.jsonl", "3");
   ASSERT_EQ(o.status, 200);
   EXPECT_EQ(Json::Parse(o.body)->Find("skipped")->AsInt64(), 1);
   EXPECT_TRUE(opened_.empty());

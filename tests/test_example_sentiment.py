@@ -102,8 +102,8 @@ def test_s3_upload_trigger_with_a_json_lines_file_of_texts():
         rie = LambdaRie([str(FN), "--model", str(SENTIMENT)], env={**os.environ, **s3.env()})
         summary = rie.invoke({"Records": [s3_record(bucket, "incoming/day1.jsonl", etag, len(data))]}).json()
         assert summary["processed"] == 1 and summary["failed"] == [], summary
-        out = json.loads(c.get_object(Bucket=bucket, Key=summary["written"][0])["Body"].read())
-        check(out["outputs"]["logits"])
+        lines = c.get_object(Bucket=bucket, Key=summary["written"][0])["Body"].read().decode().splitlines()
+        check([json.loads(x)["outputs"]["logits"] for x in lines])  # a result per line, in order
     finally:
         if rie:
             rie.stop()

@@ -98,7 +98,12 @@ def test_trigger_mistakes_are_named(up, tmp_path):
     push(store, EXAMPLES / "digits", "digits", "1.0.0")
     for trig, want in [
         ("{function: nope, source: 's3://b/in/'}", "triggers[0].function: no function named"),
-        ("{function: digits, source: './in'}", "triggers[0].source: expected s3://"),
+        ("{function: digits, source: 'ftp://b/in/'}", "triggers[0].source: expected s3://"),
+        ("{function: digits, source: '/'}", "triggers[0].source: must be a folder below another"),
+        ("{function: digits, source: 'az://c/in/'}",
+         "triggers[0].function: an az:// trigger delivers Azure blob invocations"),
+        ("{function: digits, source: 's3://b/in/', output: ../../etc/}",
+         "triggers[0].output: must be a prefix of the source's bucket"),
         ("{function: digits, source: 'gs://b/in/'}",
          "triggers[0].function: a gs:// trigger delivers CloudEvents"),
         ("{function: digits, source: 's3://b/in/', output: 's3://other/out/'}",
@@ -142,3 +147,101 @@ def test_new_objects_in_cloud_storage_reach_a_cloudevents_function(tmp_path):
             u.stop()
     finally:
         gcs.stop()
+
+
+def test_new_blobs_in_azurite_reach_an_azure_function(tmp_path):
+    """az://: each new blob reaches a `face: azure` function as the blob trigger invocation the
+    Functions host would post to its custom handler, which scores it into results/."""
+    from servers import Azurite
+    az = Azurite()
+    try:
+        container = az.bucket("uploads")
+        cc = az.client().get_container_client(container)
+        for i in range(3):
+            cc.upload_blob(f"incoming/part-{i}.jsonl",
+                           "\n".join(json.dumps(r) for r in ROWS[i:i + 2]) + "\n")
+        cc.upload_blob("incoming/broken.jsonl", "[1, 2]\n")
+        store = tmp_path / "models"
+        push(store, EXAMPLES / "digits", "digits", "1.0.0")
+        text = config(store, [fn_config("digits", face="azure", concurrency=4)], extra=(
+            "triggers:\n"
+            f"  - {{function: digits, source: 'az://{container}/incoming/', output: results/,\n"
+            "      failure: failed/, poll_s: 0.2}\n"))
+        d = tmp_path / "platform"
+        d.mkdir()
+        u = Up(d, text, env=az.env())
+        try:
+            def names(prefix):
+                return sorted(b.name for b in cc.list_blobs(name_starts_with=prefix))
+            wait_for(lambda: len(names("results/")) == 3 and len(names("failed/")) == 1)
+            first = cc.download_blob(names("results/")[0]).readall().decode().splitlines()
+            assert [json.loads(x)["row"] for x in first] == [0, 1]
+            record = json.loads(cc.download_blob(names("failed/")[0]).readall())
+            assert record["input"] == "incoming/broken.jsonl"
+            assert record["failed_rows"][0]["code"] == "shape_mismatch"
+            trig = u.function("digits")["async"]["trigger"]
+            assert trig["source"] == f"az://{container}/incoming/" and trig["delivered"] == 4
+            assert u.function("digits")["async"]["failed"] == 0  # every invocation answered
+        finally:
+            u.stop()
+    finally:
+        az.stop()
+
+
+def test_new_files_in_a_folder_are_scored_in_every_format(tmp_path):
+    """A folder source: its parent is the bucket (results/ and failed/ beside it), and the event is
+    the function's face's: an S3 event for a lambda-mode function, a CloudEvent for a cloudevents
+    one. JSON lines, CSV and .npy files get results of their own family; a platform killed with
+    SIGKILL and started again delivers only what is new."""
+    import io
+
+    import numpy as np
+    store = tmp_path / "models"
+    push(store, EXAMPLES / "digits", "digits", "1.0.0")
+    d = tmp_path / "platform"
+    inbox = d / "uploads" / "incoming"
+    inbox.mkdir(parents=True)
+    (d / "photos" / "new").mkdir(parents=True)
+    (inbox / "a.jsonl").write_text("\n".join(json.dumps(r) for r in ROWS[:3]) + "\n")
+    (inbox / "b.csv").write_text(",".join(f"p{i}" for i in range(64)) + "\n" +
+                                 "\n".join(",".join(str(v) for v in r) for r in ROWS[3:5]) + "\n" +
+                                 "1,2,3\n")
+    buf = io.BytesIO()
+    np.save(buf, np.array(ROWS[5:8], np.float32))
+    (inbox / "c.npy").write_bytes(buf.getvalue())
+    (d / "photos" / "new" / "d.jsonl").write_text(json.dumps(ROWS[0]) + "\n")
+    text = config(store, [fn_config("digits"), fn_config("events", model="digits", face="cloudevents")],
+                  extra=("triggers:\n"
+                         "  - {function: digits, source: ./uploads/incoming, output: results, "
+                         "failure: failed, poll_s: 0.2}\n"
+                         "  - {function: events, source: ./photos/new/, output: done/, poll_s: 0.2}\n"))
+    u = Up(d, text)
+    try:
+        results = d / "uploads" / "results"
+        wait_for(lambda: results.is_dir() and len(list(results.iterdir())) == 3)
+        got = {p.name.split(".")[0]: p for p in results.iterdir()}
+        assert got["a"].name.endswith(".jsonl") and got["b"].name.endswith(".csv")
+        assert got["c"].name.endswith(".npz")
+        assert len(got["a"].read_text().splitlines()) == 3
+        csv_lines = got["b"].read_text().splitlines()
+        assert csv_lines[0].startswith('row,"label","probabilities_0"') and len(csv_lines) == 4
+        assert csv_lines[3].startswith("2,,") and "invalid_request" in csv_lines[3]  # 3 fields
+        npz = np.load(got["c"])
+        assert npz["label"].shape == (3,) and npz["row_ok"].all()
+        failed = list((d / "uploads" / "failed").iterdir())
+        assert len(failed) == 1 and json.loads(failed[0].read_text())["rows_failed"] == 1
+        wait_for(lambda: (d / "photos" / "done").is_dir() and
+                 len(list((d / "photos" / "done").iterdir())) == 1)
+        assert u.function("digits")["async"]["trigger"]["source"].startswith("file://")
+    finally:
+        os.kill(u.proc.pid, signal.SIGKILL)
+        u.proc.wait(30)
+    (inbox / "e.jsonl").write_text(json.dumps(ROWS[1]) + "\n")
+    u2 = Up(d, text)
+    try:
+        wait_for(lambda: len(list(results.iterdir())) == 4)
+        wait_for(lambda: u2.function("digits")["async"]["trigger"]["scans"] >= 3)
+        trig = u2.function("digits")["async"]["trigger"]
+        assert trig["delivered"] == 1 and trig["duplicates"] >= 3
+    finally:
+        u2.stop()

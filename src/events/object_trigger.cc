@@ -44,8 +44,19 @@ Status ObjectTrigger::Scan() {
     const int64_t now_ms = clock_->WallNanos() / 1'000'000;
     TriggerDelivery d;
     d.function = config_.function;
-    d.key = config_.scheme + "://" + config_.bucket + "/" + k + "#" + etag;
-    if (config_.scheme == "gs") {
+    d.key = (config_.source_id.empty() ? "s3://" + config_.bucket : config_.source_id) + "/" + k +
+            "#" + etag;
+    if (config_.shape == TriggerShape::kAzureBlob) {
+      sample_events::AzureBlob blob;
+      blob.container = config_.bucket;
+      blob.name = k;
+      blob.size = o.size;
+      blob.etag = o.etag.empty() ? etag : o.etag;
+      blob.function = config_.function;
+      d.path = kAzureInvokePrefix + config_.function;
+      d.content_type = "application/json";
+      d.body = sample_events::AzureBlobInvocation(blob, "blob");
+    } else if (config_.shape == TriggerShape::kCloudEvent) {
       sample_events::StorageObject obj;
       obj.bucket = config_.bucket;
       obj.name = k;

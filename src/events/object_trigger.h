@@ -1,7 +1,7 @@
 // Upload triggers (docs/events.md): a store prefix watched for new objects, each delivered to a
-// function once per content version, in the event shape of its cloud: today an s3:// prefix and
-// an S3 ObjectCreated event to a lambda-mode function, whose Lambda face reads the object and
-// writes its results (faces/aws/object_events.h). The store is listed every poll_s (the clouds'
+// function once per content version, in the event shape of the function's face (an S3 event, a
+// Cloud Storage CloudEvent, an Azure blob invocation), whose face reads the object and writes its
+// results (faces/object_batch.h). The store is listed every poll_s (the clouds'
 // notifications do not reach a local process); each object not delivered before with its ETag
 // is queued as an asynchronous invocation (async_dispatcher.h: durable, retried) whose
 // idempotency key is the key and ETag, so a rescan, a restart or a SIGKILL does not deliver it
@@ -24,10 +24,20 @@
 
 namespace modelfn::events {
 
+// The event a delivery carries: the shape of the face that reads it.
+enum class TriggerShape {
+  kS3Event,     // an S3 ObjectCreated:Put event, raw through Lambda's Invoke API (lambda mode)
+  kCloudEvent,  // google.cloud.storage.object.v1.finalized, structured, POST / (cloudevents)
+  kAzureBlob,   // a blob trigger invocation payload, POST /<function> (the azure face)
+};
+
 struct TriggerConfig {
   std::string function;
-  std::string scheme = "s3";  // s3: S3 events (raw, Invoke API); gs: structured CloudEvents
-  std::string bucket;
+  TriggerShape shape = TriggerShape::kS3Event;
+  // What the idempotency keys name the source by: "s3://BUCKET", "gs://BUCKET", "az://CONTAINER",
+  // "file:///FOLDER". Empty: "s3://" + bucket.
+  std::string source_id;
+  std::string bucket;  // the bucket (container) the events name
   std::string prefix;  // key prefix watched ("incoming/")
   std::string suffix;  // only keys ending so ("" any)
   double poll_s = 1;
@@ -38,7 +48,7 @@ struct TriggerConfig {
 // a structured CloudEvent POSTed as Cloud Run's Eventarc does) and its idempotency key.
 struct TriggerDelivery {
   std::string function;
-  std::string path;  // kLambdaInvokePath, or "/"
+  std::string path;  // kLambdaInvokePath, "/", or kAzureInvokePrefix + the function
   std::string content_type;
   std::string body;
   std::string key;

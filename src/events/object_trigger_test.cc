@@ -66,6 +66,45 @@ TEST_F(TriggerTest, EachNewObjectIsDeliveredOnceAsAnS3Event) {
   EXPECT_EQ(trigger_->counters().delivered, 3u);
 }
 
+// The shape follows the face: a CloudEvent POSTed to /, an Azure blob invocation posted to
+// /<function>, each keyed by its source.
+TEST(TriggerShapeTest, CloudEventsAndAzureBlobInvocations) {
+  FakeClock clock;
+  for (TriggerShape shape : {TriggerShape::kCloudEvent, TriggerShape::kAzureBlob}) {
+    auto store = std::make_unique<MemoryStore>();
+    ASSERT_TRUE(store->Put("in/a.csv", "1,2\n", PutOptions()).ok());
+    TriggerConfig c;
+    c.function = "score";
+    c.shape = shape;
+    c.bucket = "uploads";
+    c.source_id = shape == TriggerShape::kAzureBlob ? "az://uploads" : "file:///srv";
+    c.prefix = "in/";
+    std::vector<TriggerDelivery> got;
+    ObjectTrigger t(
+        c, std::move(store),
+        [&](const TriggerDelivery& d) -> StatusOr<bool> {
+          got.push_back(d);
+          return true;
+        },
+        &clock, nullptr);
+    ASSERT_TRUE(t.Scan().ok());
+    ASSERT_EQ(got.size(), 1u);
+    auto doc = Json::Parse(got[0].body);
+    ASSERT_TRUE(doc.ok());
+    if (shape == TriggerShape::kAzureBlob) {
+      EXPECT_EQ(got[0].path, std::string(kAzureInvokePrefix) + "score");
+      EXPECT_EQ(doc->Find("Metadata")->Find("BlobTrigger")->AsString(), "uploads/in/a.csv");
+      EXPECT_EQ(doc->Find("Metadata")->Find("sys")->Find("MethodName")->AsString(), "score");
+      EXPECT_EQ(got[0].key.rfind("az://uploads/in/a.csv#", 0), 0u) << got[0].key;
+    } else {
+      EXPECT_EQ(got[0].path, "/");
+      EXPECT_EQ(got[0].content_type, "application/cloudevents+json");
+      EXPECT_EQ(doc->Find("data")->Find("bucket")->AsString(), "uploads");
+      EXPECT_EQ(got[0].key.rfind("file:///srv/in/a.csv#", 0), 0u) << got[0].key;
+    }
+  }
+}
+
 TEST_F(TriggerTest, WhatCouldNotBeQueuedIsQueuedByTheNextScan) {
   Put("incoming/a.jsonl", "{}\n");
   down = true;

@@ -156,7 +156,8 @@ std::string AzureBlobInvocation(const AzureBlob& b, const std::string& binding) 
   w.Key("Uri").String("http://127.0.0.1:10000/devstoreaccount1/" + b.container + "/" + b.name);
   w.Key("Properties").BeginObject().Key("ContentLength").Uint(b.size);
   w.Key("ETag").String(b.etag).Key("BlobType").String("BlockBlob").EndObject();
-  w.Key("sys").BeginObject().Key("MethodName").String(binding).EndObject();
+  w.Key("sys").BeginObject().Key("MethodName").String(b.function.empty() ? binding : b.function);
+  w.EndObject();
   w.EndObject().EndObject();
   return out;
 }

@@ -56,6 +56,7 @@ struct AzureBlob {
   std::string name;
   uint64_t size = 0;
   std::string etag = "0x8DC0000000000000";
+  std::string function;  // sys.MethodName, as the host fills it; empty: the binding's name
 };
 // The custom handler's invocation payload for a blob trigger binding named `binding`.
 std::string AzureBlobInvocation(const AzureBlob& blob, const std::string& binding);

@@ -22,6 +22,7 @@
 #include "faces/azure/azure_handler.h"
 #include "faces/face_choice.h"
 #include "faces/gcp/gcp_events.h"
+#include "faces/local_buckets.h"
 #include "function/fn_args.h"
 #include "function/function_core.h"
 #include "function/model_loader.h"
@@ -145,10 +146,12 @@ int RunLambda(const FaceChoice& face, LoadedModel loaded,
   LambdaRuntime runtime(api, http.get(), &core, id.model_name, &clock, &log);
   runtime.EnableRecordEvents(
       ObjectEventConfig::FromEnv(ProcessEnv()),
-      [&clock](const std::string& bucket) -> StatusOr<std::unique_ptr<ObjectStore>> {
-        ASSIGN_OR_RETURN(auto s3, S3Store::FromEnvironment(bucket, "", ProcessEnv(), &clock));
-        return std::unique_ptr<ObjectStore>(std::move(s3));
-      });
+      WithLocalBuckets(
+          ProcessEnv(),
+          [&clock](const std::string& bucket) -> StatusOr<std::unique_ptr<ObjectStore>> {
+            ASSIGN_OR_RETURN(auto s3, S3Store::FromEnvironment(bucket, "", ProcessEnv(), &clock));
+            return std::unique_ptr<ObjectStore>(std::move(s3));
+          }));
   Status s = runtime.Run();
   log.Message("error", "runtime API loop ended: " + s.message());
   return 1;
@@ -235,10 +238,13 @@ int Serve(const FnArgs& args, LoadedModel loaded, const std::optional<FetchedMod
   if (face->face == Face::kCloudEvents) {
     events = std::make_unique<GcpEventHandler>(
         &core, id.model_name, GcpEventConfig::FromEnv(ProcessEnv()),
-        [&clock](const std::string& bucket) -> StatusOr<std::unique_ptr<ObjectStore>> {
-          ASSIGN_OR_RETURN(auto gcs, GcsStore::FromEnvironment(bucket, "", ProcessEnv(), &clock));
-          return std::unique_ptr<ObjectStore>(std::move(gcs));
-        },
+        WithLocalBuckets(
+            ProcessEnv(),
+            [&clock](const std::string& bucket) -> StatusOr<std::unique_ptr<ObjectStore>> {
+              ASSIGN_OR_RETURN(auto gcs,
+                               GcsStore::FromEnvironment(bucket, "", ProcessEnv(), &clock));
+              return std::unique_ptr<ObjectStore>(std::move(gcs));
+            }),
         &request_log);  // one line per event, as per request: MODELFN_LOG_REQUESTS=0 silences it
   }
   // The Azure Functions face: invocation payloads on POST /<functionName>, forwarded HTTP at
@@ -247,11 +253,14 @@ int Serve(const FnArgs& args, LoadedModel loaded, const std::optional<FetchedMod
   if (face->face == Face::kAzure) {
     azure = std::make_unique<AzureHandler>(
         &core, id.model_name, AzureFaceConfig::FromEnv(ProcessEnv()),
-        [&clock](const std::string& container) -> StatusOr<std::unique_ptr<ObjectStore>> {
-          ASSIGN_OR_RETURN(auto store, AzureStore::FromEnvironment(
-                                           "", container, "", AzureStoreEnv(ProcessEnv()), &clock));
-          return std::unique_ptr<ObjectStore>(std::move(store));
-        },
+        WithLocalBuckets(
+            ProcessEnv(),
+            [&clock](const std::string& container) -> StatusOr<std::unique_ptr<ObjectStore>> {
+              ASSIGN_OR_RETURN(auto store,
+                               AzureStore::FromEnvironment("", container, "",
+                                                           AzureStoreEnv(ProcessEnv()), &clock));
+              return std::unique_ptr<ObjectStore>(std::move(store));
+            }),
         &request_log);
   }
   BatchingOptions batching = args.batching_options;

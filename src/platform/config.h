@@ -98,10 +98,14 @@ inline constexpr const char* kPublishableRoutes[] = {"/openapi.json", "/v1/model
 // One of `triggers:`: new objects under a store prefix delivered to a function (docs/events.md).
 struct TriggerSpec {
   std::string function;
-  std::string scheme;  // "s3" (S3 events, lambda mode) or "gs" (CloudEvents, cloudevents face)
-  std::string bucket;  // SCHEME://BUCKET/...
-  std::string prefix;  // the key prefix watched, ending in '/' unless empty
-  std::string suffix;  // only keys ending so
+  // The event shape: "s3" (S3 events, lambda mode), "gs" (CloudEvents, face cloudevents), "az"
+  // (Azure blob invocations, face azure).
+  std::string shape;
+  std::string bucket;  // SCHEME://BUCKET/..., or the name a folder source's events give its parent
+  std::string source_id;   // "s3://BUCKET", ..., "file:///PARENT": names the source in keys
+  std::string local_root;  // a folder source: the parent folder (the bucket); empty otherwise
+  std::string prefix;      // the key prefix watched, ending in '/' unless empty
+  std::string suffix;      // only keys ending so
   double poll_s = 1;
 };
 

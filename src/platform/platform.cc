@@ -215,7 +215,8 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   }
   p->async_->set_retention_s(c.async_retention_s);
   for (const TriggerSpec& t : c.triggers) {
-    ASSIGN_OR_RETURN(StoreUri bucket_uri, ParseStoreUri(t.scheme + "://" + t.bucket));
+    ASSIGN_OR_RETURN(StoreUri bucket_uri,
+                     ParseStoreUri(t.local_root.empty() ? t.source_id : t.local_root));
     ASSIGN_OR_RETURN(auto bucket, OpenStore(bucket_uri, p->clock_));
     p->async_->AddTrigger(t, std::move(bucket));
   }

@@ -77,7 +77,10 @@ void PlatformAsync::SendTo(const Fn& f, ForwardRequest req, ReplyFn done) {
 void PlatformAsync::AddTrigger(const TriggerSpec& spec, std::unique_ptr<ObjectStore> bucket) {
   events::TriggerConfig tc;
   tc.function = spec.function;
-  tc.scheme = spec.scheme;
+  tc.shape = spec.shape == "gs"   ? events::TriggerShape::kCloudEvent
+             : spec.shape == "az" ? events::TriggerShape::kAzureBlob
+                                  : events::TriggerShape::kS3Event;
+  tc.source_id = spec.source_id;
   tc.bucket = spec.bucket;
   tc.prefix = spec.prefix;
   tc.suffix = spec.suffix;
@@ -168,8 +171,8 @@ std::string PlatformAsync::StatusOf(const std::string& function) const {
   for (const auto& t : triggers_) {
     if (t->config().function != function) continue;
     events::ObjectTrigger::Counters c2 = t->counters();
-    w.Key("trigger").BeginObject().Key("source").String(
-        t->config().scheme + "://" + t->config().bucket + "/" + t->config().prefix);
+    w.Key("trigger").BeginObject().Key("source").String(t->config().source_id + "/" +
+                                                        t->config().prefix);
     w.Key("scans").Uint(c2.scans).Key("scan_errors").Uint(c2.scan_errors);
     w.Key("delivered").Uint(c2.delivered).Key("duplicates").Uint(c2.duplicates).EndObject();
   }

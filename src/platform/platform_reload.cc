@@ -30,7 +30,7 @@ std::vector<std::string> NeedRestart(const PlatformConfig& a, const PlatformConf
   bool same_triggers = a.triggers.size() == b.triggers.size();
   for (size_t i = 0; same_triggers && i < a.triggers.size(); ++i) {
     const TriggerSpec &x = a.triggers[i], &y = b.triggers[i];
-    same_triggers = x.function == y.function && x.scheme == y.scheme && x.bucket == y.bucket &&
+    same_triggers = x.function == y.function && x.shape == y.shape && x.source_id == y.source_id &&
                     x.prefix == y.prefix && x.suffix == y.suffix && x.poll_s == y.poll_s;
   }
   check(same_triggers, "triggers");

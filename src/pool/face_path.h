@@ -12,7 +12,8 @@
 namespace modelfn {
 
 // kAzure: "/v1/infer" -> "/api/infer" (also /v1/batch, /v1/health, /v1/models), any other path P ->
-// "/api" + P. Other faces: `path` unchanged.
+// "/api" + P, and an invocation kAzureInvokePrefix + NAME (forward_types.h) -> "/NAME", where the
+// host posts invocation payloads. Other faces: `path` unchanged.
 std::string InstancePath(InstanceFace face, std::string_view path);
 
 }  // namespace modelfn

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "faces/azure/invocation.h"
+#include "pool/forward_types.h"
 
 namespace modelfn {
 namespace {
@@ -18,6 +19,15 @@ TEST(FacePathTest, AzureForwardsUnderTheRoutePrefixAndTheFaceMapsItBack) {
                         "/v2/models/digits/versions/1.0.0/infer", "/v1/infer/x", "/metrics"}) {
     EXPECT_EQ(ForwardedRoute(InstancePath(InstanceFace::kAzure, p), "api"), p) << p;
   }
+}
+
+// An invocation queued for the azure face (an az:// upload trigger) reaches it where the Functions
+// host posts invocations, and the face takes it as one.
+TEST(FacePathTest, AzureInvocationsArePostedToTheFunctionsName) {
+  std::string p = InstancePath(InstanceFace::kAzure, std::string(kAzureInvokePrefix) + "Score");
+  EXPECT_EQ(p, "/Score");
+  EXPECT_TRUE(IsInvocationPath(p, "api"));
+  EXPECT_FALSE(IsInvocationPath(InstancePath(InstanceFace::kAzure, "/Score"), "api"));
 }
 
 TEST(FacePathTest, OtherFacesGetThePathAsIs) {

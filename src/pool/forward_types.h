@@ -40,6 +40,10 @@ struct ForwardRequest {
 // The path an asynchronous invocation of the Invoke API is queued with (events/async_store.h
 // keeps requests, and this marks one whose body is a raw event).
 inline constexpr const char* kLambdaInvokePath = "lambda:invoke";
+// The path prefix of an Azure Functions invocation (the azure face): "azure:invoke/NAME" is sent
+// to the instance as POST /NAME with the invocation payload, as the Functions host does, not
+// mapped under /api like a forwarded HTTP request (pool/face_path.h).
+inline constexpr const char* kAzureInvokePrefix = "azure:invoke/";
 
 struct ForwardReply {
   int status = 200;

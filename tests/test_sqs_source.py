@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import boto3
+import requests
 import pytest
 
 from conftest import EXAMPLES
@@ -80,3 +81,40 @@ def test_an_unreachable_queue_is_retried_and_counted_not_fatal(up, tmp_path):
         time.sleep(0.2)
     r = u.post("/v1/models/digits/infer", {"inputs": [DIGITS_ROW]})
     assert r.status_code == 200
+
+
+def test_a_failed_asynchronous_invocation_goes_to_a_dead_letter_queue(up, tmp_path, sqs):
+    """on_failure: an SQS queue's ARN, as Lambda's destinations name it: each invocation that
+    failed (after its retries) is one message holding its record; a record past SQS's 256 KiB is
+    sent without its bodies."""
+    dlq = sqs.create_queue(QueueName="async-dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    store = tmp_path / "models"
+    push(store, EXAMPLES / "digits", "digits", "1.0.0")
+    endpoint = dlq[:dlq.index("/", len("http://"))]
+    u = up(config(store, [fn_config("digits", **{"async": {"max_retries": 0, "on_failure": arn}})]),
+           env={**CREDS, "AWS_ENDPOINT_URL_SQS": endpoint})
+    ok = {"inputs": [DIGITS_ROW]}
+    bad = {"inputs": [[1.0, 2.0]]}  # shape_mismatch: fails at once (a 4xx is not retried)
+    big = {"inputs": [[1.0, 2.0]], "id": "x" * 300000}
+    ids = []
+    for body in (ok, bad, big):
+        r = requests.post(f"{u.url}/v1/async/digits", data=json.dumps(body), timeout=30,
+                          headers={"Content-Type": "application/json"})
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    deadline = time.monotonic() + 60
+    got = {}
+    while len(got) < 2:
+        assert time.monotonic() < deadline, got
+        for m in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10,
+                                     WaitTimeSeconds=1).get("Messages", []):
+            rec = json.loads(m["Body"])
+            got[rec["id"]] = rec
+    assert set(got) == set(ids[1:])  # the one that succeeded is not there
+    small, large = got[ids[1]], got[ids[2]]
+    assert small["status"] == "failed" and small["error"]["code"] == "shape_mismatch"
+    assert small["request"]["body"] == bad and "truncated" not in small
+    assert large["truncated"] is True and "body" not in large["request"]
+    assert large["error"]["status"] == 400 and large["function"] == "digits"
+    assert u.function("digits")["async"]["destination_errors"] == 0

@@ -23,6 +23,18 @@ SqsClient::SqsClient(std::string queue_url, EnvFn env, const Clock* clock,
   if (region_.empty()) region_ = ResolveAwsRegion(env_);
 }
 
+StatusOr<std::string> SqsClient::Send(const std::string& body) {
+  std::string req;
+  JsonWriter w(&req);
+  w.BeginObject().Key("QueueUrl").String(queue_url_).Key("MessageBody").String(body).EndObject();
+  ASSIGN_OR_RETURN(std::string text, Call("SendMessage", req, 30));
+  auto doc = Json::Parse(text);
+  const Json* id = doc.ok() ? doc->Find("MessageId") : nullptr;
+  if (id == nullptr || !id->is_string())
+    return Status(StatusCode::kUnavailable, "SQS answered no MessageId", "queue_unavailable");
+  return id->AsString();
+}
+
 std::string SqsClient::QueueArn() const {
   // .../ACCOUNT/NAME
   std::string rest = queue_url_.substr(origin_.size());

@@ -1,5 +1,5 @@
 // A small client of Amazon SQS's JSON protocol (AWS JSON 1.0, SigV4-signed): receive a batch of
-// messages and delete the ones handled. Requests go to the origin of the queue's URL
+// messages, delete the ones handled, send one. Requests go to the origin of the queue's URL
 // (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME, or an SQS-compatible server's).
 #pragma once
 
@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "events/sqs_arn.h"
 #include "http/http_client.h"
 #include "store/aws_auth.h"
 
@@ -36,6 +37,8 @@ class SqsClient {
   // Deletes the messages (their receipt handles), up to 10 per request; the ids of those the
   // server could not delete.
   StatusOr<std::vector<std::string>> Delete(const std::vector<SqsMessage>& messages);
+  // Sends one message; its MessageId. Errors as Receive's.
+  StatusOr<std::string> Send(const std::string& body);
   // The queue's ARN (arn:aws:sqs:REGION:ACCOUNT:NAME), from its URL.
   std::string QueueArn() const;
   const std::string& region() const { return region_; }

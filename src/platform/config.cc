@@ -9,6 +9,7 @@
 
 #include "common/cpu_quota.h"
 #include "common/files.h"
+#include "events/sqs_arn.h"
 #include "function/batch_policy.h"
 #include "function/ort_threads.h"
 #include "platform/yaml.h"
@@ -235,6 +236,20 @@ Status ParseAsync(const Json* a, const std::string& path, AsyncConfig* out) {
   RETURN_IF_ERROR(f.String("on_failure", &out->on_failure));
   for (const std::string* dest : {&out->on_success, &out->on_failure}) {
     if (dest->empty()) continue;
+    if (dest->rfind("arn:", 0) == 0) {  // a queue: an SQS ARN
+      if (!events::IsQueueDestination(*dest)) {
+        return FieldError(path + (dest == &out->on_success ? ".on_success" : ".on_failure"),
+                          "an ARN destination must name an SQS queue (arn:aws:sqs:REGION:"
+                          "ACCOUNT:NAME)");
+      }
+      auto url = events::SqsQueueUrlOfArn(
+          *dest, [](const std::string&) { return std::optional<std::string>(); });
+      if (!url.ok()) {
+        return FieldError(path + (dest == &out->on_success ? ".on_success" : ".on_failure"),
+                          url.status().message());
+      }
+      continue;
+    }
     if (auto uri = ParseStoreUri(*dest); !uri.ok()) {
       return FieldError(path + (dest == &out->on_success ? ".on_success" : ".on_failure"),
                         uri.status().message());
@@ -694,7 +709,8 @@ StatusOr<PlatformConfig> ParsePlatformConfig(const Json& doc, const std::string&
     if (fn.start == StartMode::kDefault) fn.start = start;
     ApplyThreads(host_cpus, &fn);
     for (std::string* dest : {&fn.async.on_success, &fn.async.on_failure}) {
-      if (!dest->empty() && !HasStoreScheme(*dest) && (*dest)[0] != '/') {
+      if (!dest->empty() && !HasStoreScheme(*dest) && (*dest)[0] != '/' &&
+          dest->rfind("arn:", 0) != 0) {
         *dest = NormalizePath(base_dir + "/" + *dest);
       }
     }

@@ -15,7 +15,8 @@ StatusOr<std::unique_ptr<PlatformAsync>> PlatformAsync::Open(
   a->clock_ = clock;
   a->log_ = log;
   ASSIGN_OR_RETURN(a->store_, events::AsyncStore::Open(state_dir + "/async.db", clock));
-  a->destinations_ = std::make_unique<events::StoreDestinations>(clock);
+  a->destinations_ = std::make_unique<events::StoreDestinations>(
+      clock, ProcessEnv(), [] { return MakeCurlHttpClient(); });
   a->dispatcher_ = std::make_unique<events::AsyncDispatcher>(
       a->store_.get(), clock, a->destinations_.get(), std::move(log));
   return a;

@@ -208,7 +208,7 @@ def test_s3_trigger_and_sqs_batches_end_to_end(tmp_path):
         out_b = np.load(io.BytesIO(c.get_object(Bucket=bucket, Key=first["written"][1])["Body"].read()))
         assert sorted(out_b.files) == ["label", "probabilities", "row_ok"]
         assert out_b["label"].tolist() == label[3:5].tolist() and out_b["row_ok"].tolist() == [True, True]
-        assert out_b["probabilities"].shape == (2, 10) and out_b["probabilities"].dtype == np.float64
+        assert out_b["probabilities"].shape == (2, 10) and out_b["probabilities"].dtype == np.float32  # the model's FP32
         assert first["written"][1].startswith("results/sub dir/b c.npy.") and first["written"][1].endswith(".npz")
         failure = json.loads(c.get_object(Bucket=bucket, Key=first["failed"][0]["failure"])["Body"].read())
         assert failure["error"]["code"] == "shape_mismatch" and failure["input"] == "incoming/bad.json"

@@ -235,7 +235,7 @@ void AsyncDispatcher::Record(Answer a) {
       // The platform's own shutdown refused or cut the send short: not the invocation's fault.
       what = kRelease;
     } else if (!ok && (function_error || Retryable(res.status)) &&
-               retries_done < fn.policy.max_retries) {
+               (retries_done < fn.policy.max_retries || record.request.retry_until_max_age)) {
       int64_t delay = RetryDelayMs(fn.policy, retries_done + 1);
       delay = delay / 2 + static_cast<int64_t>(rng_() % static_cast<uint64_t>(delay / 2 + 1));
       if (now_ms + delay - record.created_ms <= fn.policy.max_age_ms) {
@@ -245,7 +245,7 @@ void AsyncDispatcher::Record(Answer a) {
       }
     }
     if (what == kEnd && !ok && (function_error || Retryable(res.status)) &&
-        retries_done < fn.policy.max_retries) {
+        (retries_done < fn.policy.max_retries || record.request.retry_until_max_age)) {
       // A retry was due, but would come after max_age_s.
       ++fn.counters.too_old;
       res.detail = "the retry would come after max_age_s (last: " +

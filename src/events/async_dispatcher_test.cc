@@ -148,6 +148,41 @@ TEST_F(DispatcherTest, RetriesRunOutIntoTheFailureDestination) {
   EXPECT_EQ(record->Find("attempts")->AsInt64(), 3);
 }
 
+// An upload trigger's delivery is retried past max_retries while it is younger than max_age:
+// a store outage longer than the retries delays it and loses none.
+TEST_F(DispatcherTest, ADeliveryThatMayWaitIsRetriedUntilItsMaxAge) {
+  AsyncPolicy p;
+  p.max_retries = 1;
+  p.retry_base_ms = 10;
+  p.retry_cap_ms = 10;
+  p.max_age_ms = 1000;
+  Add(p);
+  AsyncRequest r;
+  r.function = "digits";
+  r.path = "/v1/infer";
+  r.body = "{}";
+  r.retry_until_max_age = true;
+  std::string id = store_->Submit(r, "", 0).value().id;
+  for (int i = 0; i < 5; ++i) {
+    dispatcher_->Pump();
+    ASSERT_EQ(sent_.size(), static_cast<size_t>(i + 1));
+    Answer(503, R"({"code":"store_unavailable"})");
+    EXPECT_EQ(Get(id).state, AsyncState::kQueued) << i;
+    clock_.Advance(20 * kMs);
+  }
+  dispatcher_->Pump();
+  Answer(200);
+  EXPECT_EQ(Get(id).state, AsyncState::kSucceeded);
+  EXPECT_EQ(Get(id).attempts, 6);
+  // Past its max age it ends, as any invocation.
+  std::string late = store_->Submit(r, "", 0).value().id;
+  dispatcher_->Pump();
+  clock_.Advance(2000 * kMs);
+  Answer(503, R"({"code":"store_unavailable"})");
+  EXPECT_EQ(Get(late).state, AsyncState::kFailed);
+  EXPECT_EQ(Get(late).result.code, "event_too_old");
+}
+
 // Records what the queue said about the invocation when its destination record was written.
 class CheckingDestinations final : public DestinationWriter {
  public:

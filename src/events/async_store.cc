@@ -20,7 +20,7 @@ constexpr const char* kUnavailableReason = "async_store_unavailable";
 constexpr const char* kColumns =
     "id, function, method, path, query, content_type, headers, body, request_id, "
     "idempotency_key, state, attempts, created_ms, updated_ms, next_at_ms, result_status, "
-    "result_content_type, result_body, result_code, result_detail";
+    "result_content_type, result_body, result_code, result_detail, patient";
 
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS invocations ("
@@ -30,7 +30,7 @@ constexpr const char* kSchema =
     "attempts INTEGER NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, "
     "next_at_ms INTEGER NOT NULL, result_status INTEGER NOT NULL, "
     "result_content_type TEXT NOT NULL, result_body BLOB NOT NULL, result_code TEXT NOT NULL, "
-    "result_detail TEXT NOT NULL);"
+    "result_detail TEXT NOT NULL, patient INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS invocations_due ON invocations (state, next_at_ms);"
     "CREATE INDEX IF NOT EXISTS invocations_key ON invocations (function, idempotency_key);";
 
@@ -220,6 +220,7 @@ StatusOr<AsyncRecord> ReadRecord(Stmt& s) {
   r.result.body = s.Bytes(17);
   r.result.code = s.Bytes(18);
   r.result.detail = s.Bytes(19);
+  r.request.retry_until_max_age = s.Int(20) != 0;
   return r;
 }
 
@@ -276,6 +277,18 @@ StatusOr<std::unique_ptr<AsyncStore>> AsyncStore::Open(const std::string& path,
       sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) {
     return fail("cannot initialise the async database");
   }
+  // A database from before the `patient` column gets it (every row then follows its policy).
+  bool has_patient = false;
+  {
+    Stmt info(db, "PRAGMA table_info(invocations)");
+    while (info.Prepared("").ok() && info.Step() == SQLITE_ROW)
+      has_patient |= info.Bytes(1) == "patient";
+  }
+  if (!has_patient &&
+      sqlite3_exec(db, "ALTER TABLE invocations ADD COLUMN patient INTEGER NOT NULL DEFAULT 0",
+                   nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return fail("cannot upgrade the async database");
+  }
   std::unique_ptr<AsyncStore> store(new AsyncStore(db, clock));
   int64_t now = store->NowMs();
   Stmt s(db,
@@ -306,9 +319,10 @@ StatusOr<Submitted> AsyncStore::Submit(const AsyncRequest& request,
     if (rc == SQLITE_ROW) return Submitted{find.Bytes(0), false};
     if (rc != SQLITE_DONE) return DbError(db_, "cannot look up the idempotency key");
   }
-  Stmt ins(db_,
-           std::string("INSERT INTO invocations (") + kColumns +
-               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, 0, '', x'', '', '')");
+  Stmt ins(
+      db_,
+      std::string("INSERT INTO invocations (") + kColumns +
+          ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, 0, '', x'', '', '', ?)");
   RETURN_IF_ERROR(ins.Prepared("cannot record the invocation"));
   ins.Text(1, id)
       .Text(2, request.function)
@@ -322,7 +336,8 @@ StatusOr<Submitted> AsyncStore::Submit(const AsyncRequest& request,
       .TextOrNull(10, idempotency_key)
       .Int(11, now)
       .Int(12, now)
-      .Int(13, now);
+      .Int(13, now)
+      .Int(14, request.retry_until_max_age ? 1 : 0);
   RETURN_IF_ERROR(ins.Run("cannot record the invocation"));
   RETURN_IF_ERROR(txn.Commit());
   return Submitted{id, true};

@@ -31,6 +31,9 @@ struct AsyncRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // lowercased names
   std::string body;
   std::string request_id;  // the submitting request's id
+  // Retried after every retryable failure until max_age_s, not max_retries times: upload trigger
+  // deliveries, so that an outage of the store they read delays them and loses none.
+  bool retry_until_max_age = false;
 };
 
 enum class AsyncState { kQueued, kRunning, kSucceeded, kFailed };

@@ -1,6 +1,7 @@
 #include "events/async_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,6 +99,40 @@ TEST(AsyncStoreTest, SubmitThenGetRoundTripsEveryField) {
 
   auto missing = store->Get("0123456789abcdef0123456789abcdef");
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+// A database written before the `patient` column opens, gains it, and keeps its rows.
+TEST(AsyncStoreTest, ADatabaseFromBeforeTheRetryFlagIsUpgraded) {
+  std::string path = TempPath("old");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE invocations (id TEXT PRIMARY KEY, function TEXT NOT NULL, "
+                         "method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL, "
+                         "content_type TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL, "
+                         "request_id TEXT NOT NULL, idempotency_key TEXT, state TEXT NOT NULL, "
+                         "attempts INTEGER NOT NULL, created_ms INTEGER NOT NULL, updated_ms "
+                         "INTEGER NOT NULL, next_at_ms INTEGER NOT NULL, result_status INTEGER "
+                         "NOT NULL, result_content_type TEXT NOT NULL, result_body BLOB NOT NULL, "
+                         "result_code TEXT NOT NULL, result_detail TEXT NOT NULL);"
+                         "INSERT INTO invocations VALUES ('0123', 'digits', 'POST', '/v1/infer', "
+                         "'', 'application/json', '[]', x'7b7d', 'r', NULL, 'queued', 0, 1, 1, 1, "
+                         "0, '', x'', '', '');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  FakeClock clock;
+  auto store = OpenOrDie(path, &clock);
+  ASSERT_NE(store, nullptr);
+  auto got = store->Get("0123");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  AsyncRecord old = std::move(got).value();
+  EXPECT_EQ(old.request.body, "{}");
+  EXPECT_FALSE(old.request.retry_until_max_age);
+  AsyncRequest r = Request("digits");
+  r.retry_until_max_age = true;
+  std::string id = Submit(*store, r);
+  EXPECT_TRUE(store->Get(id).value().request.retry_until_max_age);
 }
 
 TEST(AsyncStoreTest, IdsAre32LowercaseHexAndDistinct) {

@@ -1,6 +1,9 @@
 #include "faces/object_batch.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -77,6 +80,20 @@ Status TooLarge(const std::string& key, uint64_t size, uint64_t limit, const cha
                 "object_too_large");
 }
 
+// A failure a later delivery may not meet: the store or the function was unreachable, a transfer
+// ended short. Such an object gets no failure record (it is not the object's fault): the face
+// asks for the event again (failure_recorded false), so an outage delays work and loses none.
+bool Transient(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded ||
+         s.code() == StatusCode::kDataLoss;
+}
+
+void Redeliver(const Status& error, ObjectResult* r) {
+  r->kind = ObjectResult::Kind::kFailed;
+  r->failure_recorded = false;
+  r->failure = "not scored now, to be delivered again: " + error.message();
+}
+
 // The failure record of an object: {"input", "etag", "error": <problem>, ...extra}.
 void RecordFailure(ObjectStore& store, const ObjectRef& object, const std::string& fail_key,
                    const Status& error, const std::string& extra_members, ObjectResult* r) {
@@ -87,38 +104,76 @@ void RecordFailure(ObjectStore& store, const ObjectRef& object, const std::strin
   dw.Key("error").Raw(p.ToJson());
   doc += extra_members;
   doc += "}";
+  // Not "if absent": the record tells the latest delivery's outcome (an earlier one may have met
+  // a full disk that a later one did not). Only the result is written once.
   PutOptions opts;
-  opts.condition = PutOptions::Condition::kIfAbsent;
   opts.content_type = "application/json";
   auto put = store.Put(fail_key, doc, opts);
-  r->failure_recorded = put.ok() || put.status().reason() == "precondition_failed";
+  r->failure_recorded = put.ok();
   r->failure = r->failure_recorded
                    ? fail_key
                    : "could not write the failure record: " + put.status().message();
 }
 
-// A temporary folder removed with what it holds.
+void RemoveFolder(const std::string& dir) {
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+        unlink((dir + "/" + e->d_name).c_str());
+    }
+    closedir(d);
+  }
+  rmdir(dir.c_str());
+}
+
+// A temporary folder removed with what it holds. It holds a lock (flock on its `.lock`) while
+// in use, so that folders left by a process that was killed (SIGKILL, a Lambda timeout) are
+// recognised and removed by the next one, and live ones of other processes sharing the parent
+// (instances of modelfn up) are not.
 class Scratch {
  public:
   explicit Scratch(const std::string& parent) {
-    std::string t = (parent.empty() ? std::string("/tmp") : parent) + "/modelfn-rows-XXXXXX";
-    if (mkdtemp(t.data()) != nullptr) dir_ = t;
+    const std::string base = parent.empty() ? std::string("/tmp") : parent;
+    RemoveAbandoned(base);
+    std::string t = base + "/modelfn-rows-XXXXXX";
+    if (mkdtemp(t.data()) == nullptr) return;
+    // Locked before it is named .lock: another process never finds it unlocked.
+    lock_ = open((t + "/.lock-new").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    if (lock_ < 0 || flock(lock_, LOCK_EX | LOCK_NB) != 0 ||
+        rename((t + "/.lock-new").c_str(), (t + "/.lock").c_str()) != 0) {
+      if (lock_ >= 0) close(lock_);
+      lock_ = -1;
+      RemoveFolder(t);
+      return;
+    }
+    dir_ = t;
   }
   ~Scratch() {
     if (dir_.empty()) return;
-    if (DIR* d = opendir(dir_.c_str())) {
-      while (dirent* e = readdir(d)) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-          unlink((dir_ + "/" + e->d_name).c_str());
-      }
-      closedir(d);
-    }
-    rmdir(dir_.c_str());
+    RemoveFolder(dir_);
+    close(lock_);  // after the removal: nobody else may take the folder for abandoned before
   }
   const std::string& dir() const { return dir_; }
 
  private:
+  static void RemoveAbandoned(const std::string& base) {
+    DIR* d = opendir(base.c_str());
+    if (d == nullptr) return;
+    std::vector<std::string> found;
+    while (dirent* e = readdir(d)) {
+      if (strncmp(e->d_name, "modelfn-rows-", 13) == 0) found.push_back(base + "/" + e->d_name);
+    }
+    closedir(d);
+    for (const std::string& dir : found) {
+      int fd = open((dir + "/.lock").c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) continue;                                      // being created, or not ours
+      if (flock(fd, LOCK_EX | LOCK_NB) == 0) RemoveFolder(dir);  // its process is gone
+      close(fd);
+    }
+  }
+
   std::string dir_;
+  int lock_ = -1;
 };
 
 constexpr size_t kListedRowFailures = 100;
@@ -156,7 +211,10 @@ Status InferChunk(FunctionCore& core, const std::string& request_id, std::vector
     inv.content_type = &kJson;
     inv.request_id = &request_id;
     Outcome o = core.Handle(inv);
-    if (o.status >= 500) return OutcomeError(o);
+    if (o.status >= 500) {
+      Status e = OutcomeError(o);
+      return Status(StatusCode::kUnavailable, e.message(), e.reason());
+    }
     if (o.status != 200) {
       envelope = OutcomeError(o);
     } else {
@@ -197,17 +255,36 @@ Status InferChunk(FunctionCore& core, const std::string& request_id, std::vector
 }
 
 // Streams a rows object through the model into `results_path`.
-Status ScoreRows(ObjectStore& store, const std::string& key, RowFormat format,
-                 const ObjectBatchConfig& config, FunctionCore& core, const std::string& request_id,
-                 const std::string& dir, RowsTally* tally) {
+std::string Unquoted(const std::string& etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+    return etag.substr(1, etag.size() - 2);
+  return etag;
+}
+
+Status ScoreRows(ObjectStore& store, const std::string& key, const std::string& version,
+                 RowFormat format, const ObjectBatchConfig& config, FunctionCore& core,
+                 const std::string& request_id, const std::string& dir, RowsTally* tally) {
   ASSIGN_OR_RETURN(ObjectInfo info, store.Head(key));
   if (info.size > config.max_rows_object_bytes)
     return TooLarge(key, info.size, config.max_rows_object_bytes, "MODELFN_MAX_ROWS_OBJECT_BYTES");
+  struct statvfs fs;
+  if (statvfs(dir.c_str(), &fs) == 0 &&
+      static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < info.size) {
+    return Status(StatusCode::kResourceExhausted,
+                  key + " holds " + std::to_string(info.size) + " bytes, more than the " +
+                      std::to_string(static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize) +
+                      " free in " + config.scratch_dir + " (TMPDIR)",
+                  "scratch_full");
+  }
   std::string input = dir + "/input";
   ASSIGN_OR_RETURN(ObjectInfo got, store.GetToFile(key, input, nullptr));
   if (got.size > config.max_rows_object_bytes)  // replaced since the Head
     return TooLarge(key, got.size, config.max_rows_object_bytes, "MODELFN_MAX_ROWS_OBJECT_BYTES");
-  ASSIGN_OR_RETURN(auto reader, OpenRowReader(format, input, config.max_row_bytes));
+  if (!version.empty() && !got.etag.empty() && Unquoted(got.etag) != Unquoted(version))
+    return Status(StatusCode::kFailedPrecondition, key + " was replaced since the event",
+                  "superseded");
+  ASSIGN_OR_RETURN(auto reader,
+                   OpenRowReader(format, input, config.max_row_bytes, config.csv_header));
   ResultsFile results(dir + "/results.jsonl");
   RETURN_IF_ERROR(results.status());
   std::vector<Row> rows;
@@ -249,10 +326,10 @@ ObjectResult InferRowsObject(ObjectStore& store, const ObjectRef& object,
   ObjectResult r;
   Scratch scratch(config.scratch_dir);
   RowsTally tally;
-  Status error =
-      scratch.dir().empty()
-          ? UnavailableError("cannot create a temporary folder in " + config.scratch_dir)
-          : ScoreRows(store, object.key, format, config, core, request_id, scratch.dir(), &tally);
+  Status error = scratch.dir().empty()
+                     ? UnavailableError("cannot create a temporary folder in " + config.scratch_dir)
+                     : ScoreRows(store, object.key, object.version, format, config, core,
+                                 request_id, scratch.dir(), &tally);
   r.rows = tally.rows;
   r.rows_failed = tally.failed;
   if (error.ok() && tally.rows > 0 && tally.failed == tally.rows)
@@ -261,6 +338,14 @@ ObjectResult InferRowsObject(ObjectStore& store, const ObjectRef& object,
                        " failed; the first: " + std::get<2>(tally.first_failures[0]),
                    "rows_failed");
   if (!error.ok()) {
+    if (error.reason() == "superseded") {
+      r.kind = ObjectResult::Kind::kSuperseded;
+      return r;
+    }
+    if (Transient(error)) {
+      Redeliver(error, &r);
+      return r;
+    }
     r.kind = ObjectResult::Kind::kFailed;
     RecordFailure(store, object, fail_key, error, RowsMembers(tally, ""), &r);
     return r;
@@ -279,7 +364,49 @@ ObjectResult InferRowsObject(ObjectStore& store, const ObjectRef& object,
       return r;
     }
   }
-  auto path = WriteOutput(format, scratch.dir() + "/results.jsonl", scratch.dir() + "/output");
+  std::map<std::string, std::string> model_descr;
+  for (const TensorSpec& o : core.engine().schema().outputs) {
+    switch (o.dtype) {
+      case DType::kBool:
+        model_descr[o.name] = "|b1";
+        break;
+      case DType::kUint8:
+        model_descr[o.name] = "|u1";
+        break;
+      case DType::kInt8:
+        model_descr[o.name] = "|i1";
+        break;
+      case DType::kUint16:
+        model_descr[o.name] = "<u2";
+        break;
+      case DType::kInt16:
+        model_descr[o.name] = "<i2";
+        break;
+      case DType::kUint32:
+        model_descr[o.name] = "<u4";
+        break;
+      case DType::kInt32:
+        model_descr[o.name] = "<i4";
+        break;
+      case DType::kUint64:
+        model_descr[o.name] = "<u8";
+        break;
+      case DType::kInt64:
+        model_descr[o.name] = "<i8";
+        break;
+      case DType::kFp16:  // float32 holds every float16 exactly
+      case DType::kFp32:
+        model_descr[o.name] = "<f4";
+        break;
+      case DType::kFp64:
+        model_descr[o.name] = "<f8";
+        break;
+      case DType::kBytes:
+        break;
+    }
+  }
+  auto path =
+      WriteOutput(format, scratch.dir() + "/results.jsonl", scratch.dir() + "/output", model_descr);
   PutOptions opts;
   opts.condition = PutOptions::Condition::kIfAbsent;
   opts.content_type = ResultContentType(format);
@@ -287,6 +414,9 @@ ObjectResult InferRowsObject(ObjectStore& store, const ObjectRef& object,
   if (put.ok()) {
     r.kind = ObjectResult::Kind::kProcessed;
     r.written = out_key;
+    // A record an earlier delivery left (a full disk, every row refused by an older model) is
+    // not this outcome's.
+    if (tally.failed == 0) (void)store.Delete(fail_key);
     return r;
   }
   if (put.status().reason() == "precondition_failed") {
@@ -294,9 +424,11 @@ ObjectResult InferRowsObject(ObjectStore& store, const ObjectRef& object,
     return r;
   }
   r.kind = ObjectResult::Kind::kFailed;
-  if (tally.failed == 0)
+  if (Transient(put.status())) {
+    Redeliver(put.status(), &r);
+  } else if (tally.failed == 0) {
     RecordFailure(store, object, fail_key, put.status(), "", &r);
-  else {
+  } else {
     r.failure_recorded = false;  // the partial record exists, the output does not: redeliver
     r.failure = "could not write " + out_key + ": " + put.status().message();
   }
@@ -385,6 +517,10 @@ ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
     }
     error = put.status();
   }
+  if (Transient(error)) {
+    Redeliver(error, &r);
+    return r;
+  }
   r.kind = ObjectResult::Kind::kFailed;
   RecordFailure(store, object, fail_key, error, "", &r);
   return r;
@@ -403,6 +539,11 @@ void ObjectBatchConfig::ReadLimitsFromEnv(
   read("MODELFN_MAX_OBJECT_BYTES", 1, 4ULL << 30, &max_object_bytes);
   read("MODELFN_MAX_ROWS_OBJECT_BYTES", 1, 64ULL << 30, &max_rows_object_bytes);
   read("MODELFN_OBJECT_CHUNK_ROWS", 1, 4096, &chunk_rows);
+  if (auto h = env("MODELFN_CSV_HEADER")) {
+    if (*h == "present") csv_header = CsvHeader::kPresent;
+    if (*h == "absent") csv_header = CsvHeader::kAbsent;
+    if (*h == "auto") csv_header = CsvHeader::kAuto;
+  }
   if (auto tmp = env("TMPDIR"); tmp && !tmp->empty()) scratch_dir = *tmp;
 }
 
@@ -419,6 +560,9 @@ void ObjectBatchSummary::Add(const std::string& key, const ObjectResult& result)
       break;
     case ObjectResult::Kind::kSkipped:
       ++skipped_;
+      break;
+    case ObjectResult::Kind::kSuperseded:
+      ++superseded_;
       break;
     case ObjectResult::Kind::kFailed:
       failures_.emplace_back(key, result.failure);
@@ -437,6 +581,8 @@ std::string ObjectBatchSummary::ToJson() const {
       .Int(duplicates_)
       .Key("skipped")
       .Int(skipped_)
+      .Key("superseded")
+      .Int(superseded_)
       .Key("rows")
       .Int(rows_)
       .Key("rows_failed")

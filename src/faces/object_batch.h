@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "faces/row_objects.h"
 #include "function/function_core.h"
 #include "store/object_store.h"
 
@@ -53,6 +54,8 @@ struct ObjectBatchConfig {
   size_t chunk_bytes = 1 << 20;
   size_t max_row_bytes = 1 << 20;  // a longer row is refused alone
   std::string scratch_dir = "/tmp";
+  // Whether a CSV's first record is a header (MODELFN_CSV_HEADER: auto, present, absent).
+  CsvHeader csv_header = CsvHeader::kAuto;
   // Reads the settings above from the environment (values out of range keep the defaults).
   void ReadLimitsFromEnv(const std::function<std::optional<std::string>(const std::string&)>& env);
 };
@@ -62,10 +65,15 @@ struct ObjectRef {
   std::string key;   // decoded object name
   std::string etag;  // as the event gives it; may be empty
   std::string tag;   // names the outputs; "noetag" is used when empty
+  // The version the event is about, as the store's ObjectInfo::etag names it (S3 and Azure: the
+  // ETag; Cloud Storage: the generation), quotes aside. When set, a rows object read at another
+  // version is not scored under this event's name: it was replaced since, and its new version
+  // has an event of its own (ObjectResult::Kind::kSuperseded).
+  std::string version;
 };
 
 struct ObjectResult {
-  enum class Kind { kProcessed, kDuplicate, kSkipped, kFailed };
+  enum class Kind { kProcessed, kDuplicate, kSkipped, kFailed, kSuperseded };
   Kind kind = Kind::kSkipped;
   std::string written;  // kProcessed: the output key
   // kFailed: the failure record's key when it was written, or why it could not be (then
@@ -84,7 +92,7 @@ ObjectResult InferStoredObject(ObjectStore& store, const ObjectRef& object,
                                const std::string& request_id);
 
 // Tallies results into the JSON answer every face gives for an object batch:
-// {"processed", "duplicates", "skipped", "rows", "rows_failed", "written": [key],
+// {"processed", "duplicates", "skipped", "superseded", "rows", "rows_failed", "written": [key],
 //  "failed": [{"input", "failure"}]} (rows: of the rows objects read).
 class ObjectBatchSummary {
  public:
@@ -97,7 +105,7 @@ class ObjectBatchSummary {
   std::string ToJson() const;
 
  private:
-  int processed_ = 0, duplicates_ = 0, skipped_ = 0;
+  int processed_ = 0, duplicates_ = 0, skipped_ = 0, superseded_ = 0;
   int64_t rows_ = 0, rows_failed_ = 0;
   bool lost_failures_ = false;
   std::vector<std::string> written_;

@@ -1,7 +1,12 @@
 #include "faces/object_batch.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "common/files.h"
 #include "common/json.h"
 #include "engine/ort_engine.h"
 #include "store/faulty_store.h"
@@ -163,6 +168,82 @@ TEST_F(ObjectBatchTest, RowsObjectsLeaveNoScratchAndHaveTheirOwnLimit) {
             "object_too_large");
 }
 
+// An event about a version the object no longer has is not scored under that version's name.
+TEST_F(ObjectBatchTest, ARowsObjectReplacedSinceItsEventIsSuperseded) {
+  auto v1 = store_.Put("incoming/a.jsonl", "[1,2,3,4]\n", PutOptions());
+  ASSERT_TRUE(v1.ok());
+  auto v2 = store_.Put("incoming/a.jsonl", "[1,2,3,4]\n[4,3,2,1]\n", PutOptions());
+  ASSERT_TRUE(v2.ok());
+  ASSERT_NE(v1->etag, v2->etag);
+  ObjectRef old{"incoming/a.jsonl", v1->etag, "t1", "\"" + v1->etag + "\""};
+  ObjectResult r = InferStoredObject(store_, old, {}, *core_, "r");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kSuperseded);
+  EXPECT_FALSE(store_.Head("results/a.jsonl.t1.jsonl").ok());
+  EXPECT_FALSE(store_.Head("failed/a.jsonl.t1.error.json").ok());
+  ObjectRef now{"incoming/a.jsonl", v2->etag, "t2", v2->etag};
+  r = InferStoredObject(store_, now, {}, *core_, "r");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
+  EXPECT_EQ(r.rows, 2);
+}
+
+// A failure record tells the latest delivery's outcome: a clean result removes an older one.
+TEST_F(ObjectBatchTest, AFailureRecordIsReplacedByALaterOutcome) {
+  ASSERT_TRUE(store_.Put("failed/a.jsonl.t.error.json", "{\"stale\":true}", PutOptions()).ok());
+  ASSERT_TRUE(store_.Put("incoming/a.jsonl", "[1,2,3,4]\n", PutOptions()).ok());
+  ObjectResult r =
+      InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "t"}, {}, *core_, "r");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
+  EXPECT_FALSE(store_.Head("failed/a.jsonl.t.error.json").ok());
+  ASSERT_TRUE(store_.Put("failed/b.jsonl.t.error.json", "{\"stale\":true}", PutOptions()).ok());
+  ASSERT_TRUE(store_.Put("incoming/b.jsonl", "[1]\n", PutOptions()).ok());
+  r = InferStoredObject(store_, ObjectRef{"incoming/b.jsonl", "e", "t"}, {}, *core_, "r");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kFailed);
+  EXPECT_NE(store_.Get("failed/b.jsonl.t.error.json").value().find("rows_failed"),
+            std::string::npos);
+}
+
+// The store unreachable while reading: no failure record (not the object's fault), and the
+// face is told to have the event delivered again.
+TEST_F(ObjectBatchTest, AnUnreachableStoreAsksForTheEventAgain) {
+  ASSERT_TRUE(store_.Put("incoming/a.jsonl", "[1,2,3,4]\n", PutOptions()).ok());
+  FaultyStore faulty(&store_);
+  faulty.FailAfter(1, Status(StatusCode::kUnavailable, "connection refused"));  // Head passes
+  ObjectResult r =
+      InferStoredObject(faulty, ObjectRef{"incoming/a.jsonl", "e", "t"}, {}, *core_, "r");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kFailed);
+  EXPECT_FALSE(r.failure_recorded);
+  faulty.Heal();
+  EXPECT_FALSE(store_.Head("failed/a.jsonl.t.error.json").ok());
+  r = InferStoredObject(faulty, ObjectRef{"incoming/a.jsonl", "e", "t"}, {}, *core_, "r");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
+}
+
+// A scratch folder left by a killed process (its lock free) is removed by the next object; one
+// in use by another process (its lock held) is not.
+TEST_F(ObjectBatchTest, AbandonedScratchFoldersAreRemovedAndLiveOnesKept) {
+  char dir[] = "/tmp/scratch-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string base = dir;
+  ASSERT_EQ(mkdir((base + "/modelfn-rows-dead01").c_str(), 0700), 0);
+  ASSERT_TRUE(WriteFileAtomic(base + "/modelfn-rows-dead01/.lock", "").ok());
+  ASSERT_TRUE(WriteFileAtomic(base + "/modelfn-rows-dead01/input", "big").ok());
+  ASSERT_EQ(mkdir((base + "/modelfn-rows-live01").c_str(), 0700), 0);
+  ASSERT_TRUE(WriteFileAtomic(base + "/modelfn-rows-live01/.lock", "").ok());
+  // Held by another open file description, as another process would hold it.
+  int held = open((base + "/modelfn-rows-live01/.lock").c_str(), O_RDWR);
+  ASSERT_EQ(flock(held, LOCK_EX | LOCK_NB), 0);
+  ObjectBatchConfig config;
+  config.scratch_dir = base;
+  ASSERT_TRUE(store_.Put("incoming/a.jsonl", "[1,2,3,4]\n", PutOptions()).ok());
+  ObjectResult r =
+      InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "t"}, config, *core_, "r");
+  EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
+  EXPECT_NE(access((base + "/modelfn-rows-dead01").c_str(), F_OK), 0);
+  EXPECT_EQ(access((base + "/modelfn-rows-live01/.lock").c_str(), F_OK), 0);
+  close(held);
+  (void)system(("rm -rf " + base).c_str());
+}
+
 TEST(ObjectBatchConfigTest, TheLimitComesFromTheEnvironment) {
   auto env = [](std::string value) {
     return [value](const std::string& name) -> std::optional<std::string> {
@@ -200,7 +281,7 @@ TEST_F(ObjectBatchTest, TheSummaryCountsEveryOutcome) {
   summary.AddUnusable("a record without a key");
   EXPECT_FALSE(summary.lost_failures());
   EXPECT_EQ(summary.ToJson(),
-            R"({"processed":1,"duplicates":1,"skipped":1,"rows":10,"rows_failed":2,)"
+            R"({"processed":1,"duplicates":1,"skipped":1,"superseded":0,"rows":10,"rows_failed":2,)"
             R"("written":["results/a.json.1.json"],)"
             R"("failed":[{"input":"incoming/b.json","failure":"failed/b.json.1.error.json"},)"
             R"({"input":"","failure":"a record without a key"}]})");

@@ -2,12 +2,14 @@
 
 #include <csv.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <map>
 
 #include "common/json.h"
 #include "package/zip_writer.h"
@@ -22,6 +24,15 @@ Status RowError(const std::string& why, const char* code = "invalid_request") {
   return Status(StatusCode::kInvalidArgument, why, code);
 }
 
+// A failed write to the scratch folder: a full disk is the object's size meeting the folder's
+// (ResourceExhausted "scratch_full": recorded, not retried); anything else may pass.
+Status WriteError(const std::string& what) {
+  int e = errno;
+  if (e == ENOSPC || e == EDQUOT)
+    return Status(StatusCode::kResourceExhausted, what + ": " + strerror(e), "scratch_full");
+  return UnavailableError(what + ": " + strerror(e));
+}
+
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = strlen(suffix);
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
@@ -33,6 +44,16 @@ StatusOr<File> OpenFile(const std::string& path, const char* mode) {
   if (f == nullptr)
     return UnavailableError("cannot open " + path + ": " + std::string(strerror(errno)));
   return File(f, fclose);
+}
+
+// A row's JSON nests at most this deep, so that the /v1/batch request it travels in (three
+// levels more: {"items":[{"inputs":[ROW]}]}) stays within the function's 64: a deeper row fails
+// alone instead of failing its whole chunk.
+constexpr int kMaxRowDepth = 60;
+Json::ParseOptions RowParseOptions() {
+  Json::ParseOptions o;
+  o.max_depth = kMaxRowDepth;
+  return o;
 }
 
 std::string ItemOf(std::string_view row) {
@@ -106,7 +127,7 @@ class JsonlReader : public RowReader {
       if (overlong) {
         row.error =
             RowError(where + " is longer than " + std::to_string(max_) + " bytes", "row_too_large");
-      } else if (auto doc = Json::Parse(line); !doc.ok()) {
+      } else if (auto doc = Json::Parse(line, RowParseOptions()); !doc.ok()) {
         row.error = RowError(where + " is not JSON: " + doc.status().message(), "invalid_json");
       } else if (doc->is_object() && doc->Find("inputs") != nullptr) {
         row.body = std::move(line);  // a request of its own (named inputs, parameters)
@@ -146,7 +167,8 @@ std::optional<std::string> CsvNumber(std::string_view f) {
 
 class CsvReader : public RowReader {
  public:
-  CsvReader(File f, size_t max_row) : f_(std::move(f)), max_(max_row), buf_(1 << 16) {
+  CsvReader(File f, size_t max_row, CsvHeader header)
+      : f_(std::move(f)), max_(max_row), header_(header), buf_(1 << 16) {
     csv_init(&parser_, 0);
   }
   ~CsvReader() override { csv_free(&parser_); }
@@ -176,11 +198,21 @@ class CsvReader : public RowReader {
       done_ = true;
       return Status::Ok();
     }
-    if (csv_parse(&parser_, buf_.data(), n, &CsvReader::OnField, &CsvReader::OnRecord, this) != n)
+    size_t skip = 0;
+    if (first_block_) {  // a UTF-8 byte order mark (Excel's "CSV UTF-8") is not data
+      first_block_ = false;
+      if (n >= 3 && memcmp(buf_.data(), "\xEF\xBB\xBF", 3) == 0) skip = 3;
+    }
+    if (csv_parse(&parser_, buf_.data() + skip, n - skip, &CsvReader::OnField, &CsvReader::OnRecord,
+                  this) != n - skip)
       return BadInput(std::string("the CSV cannot be read: ") + csv_strerror(csv_error(&parser_)));
     // A quoted field that never ends would otherwise grow libcsv's buffer without bound.
     if (csv_get_buffer_size(&parser_) > max_ + buf_.size())
-      return BadInput("a CSV field is longer than " + std::to_string(max_) + " bytes");
+      return Status(StatusCode::kInvalidArgument,
+                    "a CSV field is longer than " + std::to_string(max_) +
+                        " bytes (its record cannot be skipped alone: the field's end, a closing "
+                        "quote, may be anywhere after it)",
+                    "row_too_large");
     return Status::Ok();
   }
 
@@ -208,11 +240,19 @@ class CsvReader : public RowReader {
     overlong_ = false;
     std::vector<std::optional<std::string>> numbers;
     for (const auto& f : fields) numbers.push_back(CsvNumber(f));
-    bool all_numbers = true;
-    for (const auto& n : numbers) all_numbers &= n.has_value();
+    bool all_numbers = true, no_numbers = true;
+    for (const auto& n : numbers) {
+      all_numbers &= n.has_value();
+      no_numbers &= !n.has_value();
+    }
     if (record_no_ == 1) {
       columns_ = count;
-      if (!overlong && !all_numbers) return;  // a header
+      // A header: said so, or (auto) a first record in which no field is a number. A first record
+      // with some numbers is data: a bad field in it fails that row, visibly.
+      if (header_ == CsvHeader::kPresent ||
+          (header_ == CsvHeader::kAuto && !overlong && no_numbers && !fields.empty())) {
+        return;
+      }
     }
     Row row;
     row.index = next_++;
@@ -241,6 +281,8 @@ class CsvReader : public RowReader {
 
   File f_;
   size_t max_;
+  CsvHeader header_;
+  bool first_block_ = true;
   std::vector<char> buf_;
   csv_parser parser_;
   std::deque<Row> pending_;
@@ -278,20 +320,34 @@ class NpyReader : public RowReader {
           return DataLossError("the .npy ends before its row " + std::to_string(row.index));
         std::string json;
         size_t next = 0;
+        bool finite = true;
+        // The row's JSON is bounded too: nested dimensions of one add two bytes per element each.
+        const size_t max_json = 4 * max_;
         std::function<void(size_t)> emit = [&](size_t dim) {
+          if (json.size() > max_json) return;
           if (dim == h_.shape.size()) {
-            AppendNpyValue(h_, data.data() + (next++) * h_.width, &json);
+            finite &= AppendNpyValue(h_, data.data() + (next++) * h_.width, &json);
             return;
           }
           json += '[';
-          for (int64_t i = 0; i < h_.shape[dim]; ++i) {
+          for (int64_t i = 0; i < h_.shape[dim] && json.size() <= max_json; ++i) {
             if (i) json += ',';
             emit(dim + 1);
           }
           json += ']';
         };
         emit(1);
-        row.body = ItemOf(json);
+        if (json.size() > max_json || h_.shape.size() - 1 > static_cast<size_t>(kMaxRowDepth)) {
+          row.error = RowError("row " + std::to_string(row.index) + " is over " +
+                                   std::to_string(max_json) + " bytes as JSON (or nests deeper " +
+                                   "than " + std::to_string(kMaxRowDepth) + ")",
+                               "row_too_large");
+        } else if (!finite) {
+          row.error = RowError("row " + std::to_string(row.index) +
+                               " holds NaN or an infinity, which a JSON request cannot carry");
+        } else {
+          row.body = ItemOf(json);
+        }
       }
       bytes += row.body.size();
       rows->push_back(std::move(row));
@@ -347,11 +403,11 @@ Status ForEachResult(const std::string& path, const std::function<Status(const J
 }
 
 Status CsvField(FILE* f, bool first, std::string_view text, bool quote) {
-  if (!first && fputc(',', f) == EOF) return UnavailableError("write failed");
+  if (!first && fputc(',', f) == EOF) return WriteError("write failed");
   if (quote) {
-    if (csv_fwrite(f, text.data(), text.size()) != 0) return UnavailableError("write failed");
+    if (csv_fwrite(f, text.data(), text.size()) != 0) return WriteError("write failed");
   } else if (fwrite(text.data(), 1, text.size(), f) != text.size()) {
-    return UnavailableError("write failed");
+    return WriteError("write failed");
   }
   return Status::Ok();
 }
@@ -406,12 +462,11 @@ StatusOr<std::string> WriteCsv(const std::string& results, const std::string& ou
     }
     RETURN_IF_ERROR(CsvField(f.get(), false, code, false));
     RETURN_IF_ERROR(CsvField(f.get(), false, detail, true));
-    if (fputc('\n', f.get()) == EOF) return UnavailableError("write failed");
+    if (fputc('\n', f.get()) == EOF) return WriteError("write failed");
     return Status::Ok();
   };
   RETURN_IF_ERROR(ForEachResult(results, write_row));
-  if (fflush(f.get()) != 0 || ferror(f.get()))
-    return UnavailableError("writing " + out + " failed");
+  if (fflush(f.get()) != 0 || ferror(f.get())) return WriteError("writing " + out + " failed");
   return out;
 }
 
@@ -466,32 +521,48 @@ std::string NpyHeaderText(const std::string& descr, int64_t rows,
   return h + dict;
 }
 
+template <typename T>
+std::string Bytes(T v) {
+  return std::string(reinterpret_cast<const char*>(&v), sizeof(T));
+}
+
 Status WriteElement(NpzArray& a, const Json* v) {
-  char buf[8] = {0};
   std::string text;
-  if (a.any_string) {
-    std::u32string s;
-    if (v != nullptr) s = Utf32(v->is_string() ? v->AsString() : v->Dump());
-    s.resize(a.max_chars, U'\0');
-    text.assign(reinterpret_cast<const char*>(s.data()), s.size() * 4);
-  } else if (a.all_bool) {
-    buf[0] = v != nullptr && v->is_bool() && v->AsBool();
-    text.assign(buf, 1);
-  } else if (a.any_double) {
+  const char kind = a.descr[1];
+  const int width = a.descr[0] == '<' || a.descr[0] == '|' ? atoi(a.descr.c_str() + 2) : 8;
+  if (kind == 'U') {
+    std::u32string u;
+    if (v != nullptr) u = Utf32(v->is_string() ? v->AsString() : v->Dump());
+    u.resize(a.max_chars, U'\0');
+    text.assign(reinterpret_cast<const char*>(u.data()), u.size() * 4);
+  } else if (kind == 'b') {
+    text = Bytes<uint8_t>(v != nullptr && v->is_bool() && v->AsBool());
+  } else if (kind == 'f') {
     double d = v != nullptr && v->is_number() ? v->AsDouble() : 0;
-    memcpy(buf, &d, 8);
-    text.assign(buf, 8);
-  } else {
+    text = width == 4 ? Bytes(static_cast<float>(d)) : Bytes(d);
+  } else {  // 'i' or 'u': the schema's integer type, every value integral (WriteNpz checked)
     int64_t i = v != nullptr && v->is_integral() ? v->AsInt64() : 0;
-    memcpy(buf, &i, 8);
-    text.assign(buf, 8);
+    switch (width) {
+      case 1:
+        text = kind == 'i' ? Bytes(static_cast<int8_t>(i)) : Bytes(static_cast<uint8_t>(i));
+        break;
+      case 2:
+        text = kind == 'i' ? Bytes(static_cast<int16_t>(i)) : Bytes(static_cast<uint16_t>(i));
+        break;
+      case 4:
+        text = kind == 'i' ? Bytes(static_cast<int32_t>(i)) : Bytes(static_cast<uint32_t>(i));
+        break;
+      default:
+        text = kind == 'i' || !v || !v->is_integral() ? Bytes(i) : Bytes(v->AsUint64());
+    }
   }
   if (fwrite(text.data(), 1, text.size(), a.f.get()) != text.size())
-    return UnavailableError("write failed");
+    return WriteError("write failed");
   return Status::Ok();
 }
 
-StatusOr<std::string> WriteNpz(const std::string& results, const std::string& out) {
+StatusOr<std::string> WriteNpz(const std::string& results, const std::string& out,
+                               const std::map<std::string, std::string>& model_descr) {
   std::vector<NpzArray> arrays;
   int64_t rows = 0;
   bool found = false;
@@ -533,6 +604,13 @@ StatusOr<std::string> WriteNpz(const std::string& results, const std::string& ou
               : a.all_bool   ? "|b1"
               : a.any_double ? "<f8"
                              : "<i8";
+    // The model's own type when its values fit it (a pipeline may have made something else of
+    // an output: then its values decide, as above).
+    if (auto it = model_descr.find(a.name); it != model_descr.end() && !a.any_string) {
+      const std::string& m = it->second;
+      if (m == "|b1" ? a.all_bool : m[1] == 'f' ? !a.all_bool : !a.all_bool && !a.any_double)
+        a.descr = m;
+    }
     a.tmp = out + "." + std::to_string(&a - arrays.data()) + ".npy";
     ASSIGN_OR_RETURN(a.f, OpenFile(a.tmp, "wb"));
     std::string h = NpyHeaderText(a.descr, rows, a.dims);
@@ -579,7 +657,7 @@ StatusOr<std::string> WriteNpz(const std::string& results, const std::string& ou
   arrays.push_back(std::move(ok));
   Status status;
   for (auto& a : arrays) {
-    if (fflush(a.f.get()) != 0 || ferror(a.f.get())) status = UnavailableError("write failed");
+    if (fflush(a.f.get()) != 0 || ferror(a.f.get())) status = WriteError("write failed");
     a.f.reset();
     if (status.ok()) status = zip.AddStoredFile(a.name + ".npy", a.tmp, 0644);
     unlink(a.tmp.c_str());
@@ -622,10 +700,122 @@ const char* ResultContentType(RowFormat format) {
   return "application/octet-stream";
 }
 
+namespace {
+
+// The header's Python dict literal, strictly: {'descr': STR, 'fortran_order': BOOL, 'shape':
+// (INT, ...)} with each key once and no other, as numpy writes it (single or double quotes,
+// spaces anywhere, a trailing comma allowed).
+class NpyDictParser {
+ public:
+  explicit NpyDictParser(std::string_view t) : t_(t) {}
+
+  Status Parse(std::string* descr, bool* fortran, std::vector<int64_t>* shape) {
+    bool seen_descr = false, seen_fortran = false, seen_shape = false;
+    Space();
+    if (!Eat('{')) return BadInput(".npy header is not a dict");
+    while (true) {
+      Space();
+      if (Eat('}')) break;
+      std::string key;
+      RETURN_IF_ERROR(String(&key));
+      Space();
+      if (!Eat(':')) return BadInput(".npy header: ':' expected after '" + key + "'");
+      Space();
+      if (key == "descr" && !seen_descr) {
+        seen_descr = true;
+        RETURN_IF_ERROR(String(descr));
+      } else if (key == "fortran_order" && !seen_fortran) {
+        seen_fortran = true;
+        if (Word("True")) {
+          *fortran = true;
+        } else if (Word("False")) {
+          *fortran = false;
+        } else {
+          return BadInput(".npy header: fortran_order is not True or False");
+        }
+      } else if (key == "shape" && !seen_shape) {
+        seen_shape = true;
+        RETURN_IF_ERROR(Tuple(shape));
+      } else {
+        return BadInput(".npy header: unexpected or repeated key '" + key + "'");
+      }
+      Space();
+      if (Eat(',')) continue;
+      Space();
+      if (Eat('}')) break;
+      return BadInput(".npy header: ',' or '}' expected");
+    }
+    Space();
+    if (pos_ != t_.size()) return BadInput(".npy header: text after the dict");
+    if (!seen_descr || !seen_fortran || !seen_shape)
+      return BadInput(".npy header lacks descr, fortran_order or shape");
+    return Status::Ok();
+  }
+
+ private:
+  void Space() {
+    while (pos_ < t_.size() && (t_[pos_] == ' ' || t_[pos_] == '\n')) ++pos_;
+  }
+  bool Eat(char c) {
+    if (pos_ < t_.size() && t_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  bool Word(std::string_view w) {
+    if (t_.substr(pos_, w.size()) != w) return false;
+    pos_ += w.size();
+    return true;
+  }
+  Status String(std::string* out) {
+    if (pos_ >= t_.size() || (t_[pos_] != '\'' && t_[pos_] != '"'))
+      return BadInput(".npy header: a quoted string expected");
+    char q = t_[pos_++];
+    size_t end = t_.find(q, pos_);
+    if (end == std::string_view::npos) return BadInput(".npy header: an unterminated string");
+    *out = std::string(t_.substr(pos_, end - pos_));
+    if (out->find('\\') != std::string::npos) return BadInput(".npy header: escapes in a string");
+    pos_ = end + 1;
+    return Status::Ok();
+  }
+  Status Tuple(std::vector<int64_t>* shape) {
+    constexpr size_t kMaxDims = 32;
+    if (!Eat('(')) return BadInput(".npy header: shape is not a tuple");
+    while (true) {
+      Space();
+      if (Eat(')')) return Status::Ok();
+      if (pos_ >= t_.size() || !isdigit(static_cast<unsigned char>(t_[pos_])))
+        return BadInput(".npy header: a shape holds non-negative integers only");
+      int64_t d = 0;
+      while (pos_ < t_.size() && isdigit(static_cast<unsigned char>(t_[pos_]))) {
+        if (__builtin_mul_overflow(d, 10, &d) || __builtin_add_overflow(d, t_[pos_] - '0', &d))
+          return BadInput(".npy shape has a dimension too large");
+        ++pos_;
+      }
+      shape->push_back(d);
+      if (shape->size() > kMaxDims) return BadInput(".npy shape has too many dimensions");
+      Space();
+      if (Eat(',')) continue;
+      Space();
+      if (Eat(')')) return Status::Ok();
+      return BadInput(".npy header: ',' or ')' expected in the shape");
+    }
+  }
+
+  std::string_view t_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
 StatusOr<NpyHeader> ParseNpyHeader(const std::string& data, uint64_t file_size) {
   if (data.size() < 10 || data.compare(0, 6, "\x93NUMPY") != 0) return BadInput("not a .npy file");
+  const int major = static_cast<uint8_t>(data[6]);
+  if (major < 1 || major > 3 || data[7] != 0)
+    return BadInput(".npy format version " + std::to_string(major) + " is not 1, 2 or 3");
   size_t header_len, offset;
-  if (data[6] == 1) {
+  if (major == 1) {
     header_len = static_cast<uint8_t>(data[8]) | (static_cast<uint8_t>(data[9]) << 8);
     offset = 10;
   } else {
@@ -636,40 +826,25 @@ StatusOr<NpyHeader> ParseNpyHeader(const std::string& data, uint64_t file_size) 
     offset = 12;
   }
   if (data.size() < offset + header_len) return BadInput("truncated .npy header");
-  std::string header = data.substr(offset, header_len);
+  std::string descr;
+  bool fortran = false;
   NpyHeader h;
+  RETURN_IF_ERROR(NpyDictParser(std::string_view(data).substr(offset, header_len))
+                      .Parse(&descr, &fortran, &h.shape));
   bool known = false;
-  for (auto [d, kind, w] : {std::tuple{"'<f4'", 'f', 4}, std::tuple{"'<f8'", 'f', 8},
-                            std::tuple{"'<i4'", 'i', 4}, std::tuple{"'<i8'", 'i', 8}}) {
-    if (header.find(d) != std::string::npos) {
+  for (auto [d, kind, w] : {std::tuple{"<f4", 'f', 4}, std::tuple{"<f8", 'f', 8},
+                            std::tuple{"<i4", 'i', 4}, std::tuple{"<i8", 'i', 8}}) {
+    if (descr == d) {
       h.kind = kind;
       h.width = static_cast<size_t>(w);
       known = true;
     }
   }
   if (!known) return BadInput(".npy dtype must be little-endian float32/float64/int32/int64");
-  if (header.find("'fortran_order': False") == std::string::npos)
-    return BadInput(".npy must be in C order");
-  size_t lp = header.find("'shape': (");
-  if (lp == std::string::npos) return BadInput(".npy header has no shape");
-  // Every dimension, every partial product and the data size are checked for overflow, and no
-  // partial product may exceed the element count: a zero beside huge dimensions would otherwise
-  // make billions of empty rows out of a few bytes of input.
-  constexpr size_t kMaxDims = 32;
-  for (size_t p = lp + 10; p < header.size() && header[p] != ')';) {
-    if (isdigit(static_cast<unsigned char>(header[p]))) {
-      int64_t d = 0;
-      while (p < header.size() && isdigit(static_cast<unsigned char>(header[p]))) {
-        if (__builtin_mul_overflow(d, 10, &d) || __builtin_add_overflow(d, header[p] - '0', &d))
-          return BadInput(".npy shape has a dimension too large");
-        ++p;
-      }
-      h.shape.push_back(d);
-      if (h.shape.size() > kMaxDims) return BadInput(".npy shape has too many dimensions");
-    } else {
-      ++p;
-    }
-  }
+  if (fortran) return BadInput(".npy must be in C order");
+  // Every partial product and the data size are checked for overflow, and no partial product
+  // may exceed the element count: a zero beside huge dimensions would otherwise make billions of
+  // empty rows out of a few bytes of input.
   for (int64_t d : h.shape) {
     if (__builtin_mul_overflow(h.elements, d, &h.elements))
       return BadInput(".npy shape is too large");
@@ -687,15 +862,23 @@ StatusOr<NpyHeader> ParseNpyHeader(const std::string& data, uint64_t file_size) 
   return h;
 }
 
-void AppendNpyValue(const NpyHeader& h, const char* p, std::string* out) {
+bool AppendNpyValue(const NpyHeader& h, const char* p, std::string* out) {
   JsonWriter w(out);
   if (h.kind == 'f' && h.width == 4) {
     float v;
     memcpy(&v, p, 4);
+    if (!std::isfinite(v)) {
+      *out += '0';
+      return false;
+    }
     w.Float(v);
   } else if (h.kind == 'f') {
     double v;
     memcpy(&v, p, 8);
+    if (!std::isfinite(v)) {
+      *out += '0';
+      return false;
+    }
     w.Double(v);
   } else if (h.width == 4) {
     int32_t v;
@@ -706,16 +889,17 @@ void AppendNpyValue(const NpyHeader& h, const char* p, std::string* out) {
     memcpy(&v, p, 8);
     w.Int(v);
   }
+  return true;
 }
 
 StatusOr<std::unique_ptr<RowReader>> OpenRowReader(RowFormat format, const std::string& path,
-                                                   size_t max_row_bytes) {
+                                                   size_t max_row_bytes, CsvHeader csv_header) {
   ASSIGN_OR_RETURN(File f, OpenFile(path, "rb"));
   switch (format) {
     case RowFormat::kJsonl:
       return std::unique_ptr<RowReader>(new JsonlReader(std::move(f), max_row_bytes));
     case RowFormat::kCsv:
-      return std::unique_ptr<RowReader>(new CsvReader(std::move(f), max_row_bytes));
+      return std::unique_ptr<RowReader>(new CsvReader(std::move(f), max_row_bytes, csv_header));
     case RowFormat::kNpy: {
       if (fseeko(f.get(), 0, SEEK_END) != 0) return UnavailableError("cannot read " + path);
       uint64_t size = static_cast<uint64_t>(ftello(f.get()));
@@ -744,7 +928,7 @@ ResultsFile::~ResultsFile() {
 Status ResultsFile::Append(const std::string& line) {
   RETURN_IF_ERROR(status_);
   if (fwrite(line.data(), 1, line.size(), f_) != line.size() || fputc('\n', f_) == EOF)
-    status_ = UnavailableError("writing the results failed: " + std::string(strerror(errno)));
+    status_ = WriteError("writing the results failed");
   return status_;
 }
 
@@ -770,19 +954,20 @@ Status ResultsFile::Close() {
   RETURN_IF_ERROR(status_);
   int rc = fclose(f_);
   f_ = nullptr;
-  if (rc != 0) status_ = UnavailableError("writing the results failed");
+  if (rc != 0) status_ = WriteError("writing the results failed");
   return status_;
 }
 
 StatusOr<std::string> WriteOutput(RowFormat format, const std::string& results_path,
-                                  const std::string& out_path) {
+                                  const std::string& out_path,
+                                  const std::map<std::string, std::string>& model_descr) {
   switch (format) {
     case RowFormat::kJsonl:
       return results_path;
     case RowFormat::kCsv:
       return WriteCsv(results_path, out_path);
     case RowFormat::kNpy:
-      return WriteNpz(results_path, out_path);
+      return WriteNpz(results_path, out_path, model_descr);
   }
   return results_path;
 }

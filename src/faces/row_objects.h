@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,20 +56,28 @@ struct NpyHeader {
 // overflow and that the data is exactly what the shape needs. InvalidArgument
 // ("invalid_request") naming what is wrong.
 StatusOr<NpyHeader> ParseNpyHeader(const std::string& head, uint64_t file_size);
-// Appends the element at `p` as JSON.
-void AppendNpyValue(const NpyHeader& h, const char* p, std::string* out);
+// Appends the element at `p` as JSON; false (and 0 appended) for NaN or an infinity.
+bool AppendNpyValue(const NpyHeader& h, const char* p, std::string* out);
+
+// Whether a CSV's first record is a header: kAuto decides by the record (a header when none of
+// its fields is a number).
+enum class CsvHeader { kAuto, kPresent, kAbsent };
 
 // Opens `path` (the object's bytes) as rows of `format`. A row longer than `max_row_bytes`
-// (a JSON line, a CSV record, a .npy row's data) is an unreadable row, skipped without being
-// held in memory. Errors: the file cannot be opened; a .npy header that is not one (reason
-// "invalid_request").
-// .jsonl: one row per non-blank line. .csv (RFC 4180, read by libcsv): a first record with a
-// field that is not a number is a header; fields are numbers (a row is an array of them), or a
-// record of one field that is not a number is a string (a text model's row); a record whose
-// field count differs from the first record's is unreadable. .npy: rows along the first dimension
-// (little-endian float32/float64/int32/int64, C order).
+// (a JSON line, a CSV record, a .npy row's data; 4x that as JSON) is an unreadable row
+// ("row_too_large"), skipped without being held in memory; a JSON row nesting deeper than 60 is
+// one too. Errors: the file cannot be opened; a .npy header that is not one (reason
+// "invalid_request"); a CSV field over `max_row_bytes` ("row_too_large": a field's end may be
+// anywhere after it, so its record cannot be skipped alone).
+// .jsonl: one row per non-blank line. .csv (RFC 4180, read by libcsv; a UTF-8 byte order mark
+// is skipped): the header as `csv_header` says; fields are numbers (a row is an array of them),
+// or a record of one field that is not a number is a string (a text model's row); a record
+// whose field count differs from the first record's is unreadable. .npy (format 1-3, the header
+// parsed strictly): rows along the first dimension (little-endian float32/float64/int32/int64,
+// C order); a row holding NaN or an infinity is unreadable (JSON cannot carry it).
 StatusOr<std::unique_ptr<RowReader>> OpenRowReader(RowFormat format, const std::string& path,
-                                                   size_t max_row_bytes);
+                                                   size_t max_row_bytes,
+                                                   CsvHeader csv_header = CsvHeader::kAuto);
 
 // Appends results, one JSON line per row in row order: {"row":i,"outputs":{name: value}} or
 // {"row":i,"error":{"code","detail"}}. This is the .jsonl output itself, and what the CSV and
@@ -100,11 +109,14 @@ class ResultsFile {
 // - .jsonl: the results file itself (the caller uploads it, no copy is made; out_path unused).
 // - .csv: a header `row,<output columns>,error_code,error_detail`, where an output that holds an
 //   array for a row has a column per element (`probabilities_0`...), then a record per row.
-// - .npz: one array per output (rows first, the element shape of the first answered row; int64
-//   when every value is an integer, float64 when not, bool, or a unicode string), and `row_ok`
-//   (bool) false for the rows that failed (their values are zero or empty).
+// - .npz: one array per output (rows first, the element shape of the first answered row), of
+//   the model's type from `model_descr` (output name -> numpy descr, "<f4", "<i8", "|b1"...)
+//   when the values fit it, else int64 when every value is an integer, float64 when not, bool,
+//   or a unicode string; and `row_ok` (bool) false for the rows that failed (their values are
+//   zero or empty).
 // Returns the path to upload.
 StatusOr<std::string> WriteOutput(RowFormat format, const std::string& results_path,
-                                  const std::string& out_path);
+                                  const std::string& out_path,
+                                  const std::map<std::string, std::string>& model_descr = {});
 
 }  // namespace modelfn

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
+
 #include "common/files.h"
 
 namespace modelfn {
@@ -99,7 +101,48 @@ TEST_F(RowObjectsTest, ACsvRecordOverTheLimitFailsAloneAndAnEndlessQuoteFailsThe
   std::vector<Row> out;
   auto more = (*reader)->Next(10, 1 << 20, &out);
   ASSERT_FALSE(more.ok());
-  EXPECT_EQ(more.status().reason(), "invalid_request");
+  EXPECT_EQ(more.status().reason(), "row_too_large");
+}
+
+TEST_F(RowObjectsTest, CsvHeadersByteOrderMarksAndTheHeaderSetting) {
+  // A byte order mark is not part of the header; a first record with numbers is data, so a typo
+  // in it fails that row instead of being taken for a header.
+  auto rows = ReadAll(RowFormat::kCsv, "\xEF\xBB\xBFa,b\n1,2\n");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].body, R"({"inputs":[[1,2]]})");
+  rows = ReadAll(RowFormat::kCsv, "1,x\n3,4\n");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_FALSE(rows[0].error.ok());
+  EXPECT_EQ(rows[1].body, R"({"inputs":[[3,4]]})");
+  // A text CSV without a header: kAbsent keeps its first record.
+  std::string path = dir_ + "/t.csv";
+  ASSERT_TRUE(WriteFileAtomic(path, "I loved it\nawful\n").ok());
+  for (auto [mode, want] : {std::pair{CsvHeader::kAuto, 1u}, std::pair{CsvHeader::kAbsent, 2u},
+                            std::pair{CsvHeader::kPresent, 1u}}) {
+    auto reader = OpenRowReader(RowFormat::kCsv, path, 1 << 20, mode);
+    ASSERT_TRUE(reader.ok());
+    std::vector<Row> out;
+    ASSERT_TRUE((*reader)->Next(10, 1 << 20, &out).ok());
+    EXPECT_EQ(out.size(), want);
+  }
+  // kPresent drops a numeric first record too.
+  ASSERT_TRUE(WriteFileAtomic(path, "1,2\n3,4\n").ok());
+  auto reader = OpenRowReader(RowFormat::kCsv, path, 1 << 20, CsvHeader::kPresent);
+  std::vector<Row> out;
+  ASSERT_TRUE((*reader)->Next(10, 1 << 20, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].body, R"({"inputs":[[3,4]]})");
+}
+
+// A line nested so deep that its /v1/batch request would be refused fails alone.
+TEST_F(RowObjectsTest, ADeeplyNestedLineFailsAlone) {
+  std::string deep = std::string(61, '[') + "0" + std::string(61, ']');
+  std::string ok = std::string(60, '[') + "0" + std::string(60, ']');
+  auto rows = ReadAll(RowFormat::kJsonl, "[1]\n" + deep + "\n" + ok + "\n");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(rows[0].error.ok());
+  EXPECT_EQ(rows[1].error.reason(), "invalid_json");
+  EXPECT_TRUE(rows[2].error.ok());
 }
 
 std::string Npy(const std::string& descr, const std::string& shape, const std::string& data) {
@@ -163,6 +206,64 @@ TEST_F(RowObjectsTest, NpyShapesThatLieAreRefused) {
   EXPECT_FALSE(OpenRowReader(RowFormat::kNpy, path, 1 << 20).ok());
 }
 
+// The header is a dict parsed as such, not searched for substrings: each of these was accepted
+// (a big-endian array read as little-endian gave wrong answers silently).
+TEST_F(RowObjectsTest, NpyHeadersAreParsedStrictly) {
+  auto header = [](const std::string& dict) {
+    std::string h = dict;
+    h.resize(std::max<size_t>(h.size() + 1, 118 - 10), ' ');
+    h += '\n';
+    std::string npy = std::string("\x93NUMPY\x01\x00", 8);
+    npy.push_back(static_cast<char>(h.size() & 0xFF));
+    npy.push_back(static_cast<char>(h.size() >> 8));
+    return npy + h;
+  };
+  const std::string data(32, '\0');  // 8 float32
+  for (const char* dict :
+       {"{'descr': '>f4', 'fortran_order': False, 'shape': (8,), 'x': '<f4', }",
+        "{'descr': '<f4', 'fortran_order': True, 'fortran_order': False, 'shape': (8,), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (8, -1), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (8, None), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2*4,), }",
+        "{'descr': '<f4', 'fortran_order': False}", "{'descr': '<f4', 'shape': (8,), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (8,), } x",
+        "{'descr': '<f4' 'fortran_order': False, 'shape': (8,), }"}) {
+    std::string path = dir_ + "/h.npy";
+    ASSERT_TRUE(WriteFileAtomic(path, header(dict) + data).ok());
+    auto r = OpenRowReader(RowFormat::kNpy, path, 1 << 20);
+    EXPECT_FALSE(r.ok()) << dict;
+  }
+  // What numpy writes, and the same with double quotes and no trailing comma, are read.
+  for (const char* dict : {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }",
+                           "{\"shape\": (2,4), \"descr\": \"<f4\", \"fortran_order\": False}"}) {
+    std::string path = dir_ + "/h.npy";
+    ASSERT_TRUE(WriteFileAtomic(path, header(dict) + data).ok());
+    EXPECT_TRUE(OpenRowReader(RowFormat::kNpy, path, 1 << 20).ok()) << dict;
+  }
+  std::string v9 = header("{'descr': '<f4', 'fortran_order': False, 'shape': (8,), }");
+  v9[6] = 9;
+  std::string path = dir_ + "/v9.npy";
+  ASSERT_TRUE(WriteFileAtomic(path, v9 + data).ok());
+  EXPECT_FALSE(OpenRowReader(RowFormat::kNpy, path, 1 << 20).ok());
+}
+
+TEST_F(RowObjectsTest, NpyRowsWithNaNOrTooMuchNestingFailAlone) {
+  float v[4] = {1, std::nanf(""), 3, 4};
+  auto rows =
+      ReadAll(RowFormat::kNpy, Npy("<f4", "(2, 2)", std::string(reinterpret_cast<char*>(v), 16)));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NE(rows[0].error.message().find("NaN"), std::string::npos);
+  EXPECT_EQ(rows[1].body, R"({"inputs":[[3,4]]})");
+  // 2 rows of 64 values under 20 dimensions of one: each value costs 40 bytes of brackets, over
+  // 4x the row limit of 256 bytes as JSON.
+  std::string shape = "(2, 64";
+  for (int i = 0; i < 20; ++i) shape += ", 1";
+  shape += ")";
+  rows = ReadAll(RowFormat::kNpy, Npy("<f4", shape, std::string(512, '\0')), /*max_row=*/256);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].error.reason(), "row_too_large");
+}
+
 // Results of three rows: two answered (an integer label and two probabilities), one refused.
 std::string WriteResults(const std::string& path) {
   ResultsFile results(path);
@@ -212,6 +313,20 @@ TEST_F(RowObjectsTest, NpzResultsAreZipOfNpyArrays) {
   EXPECT_NE(zip.find("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }"),
             std::string::npos);
   EXPECT_NE(zip.find(std::string("\x01\x00\x01", 3)), std::string::npos);  // row_ok
+  // The model's types where the values fit them: p float32, label int32 would not fit 0.25.
+  auto typed =
+      WriteOutput(RowFormat::kNpy, path, dir_ + "/typed.npz", {{"p", "<f4"}, {"label", "<i4"}});
+  ASSERT_TRUE(typed.ok());
+  std::string tz = ReadFile(*typed).value();
+  EXPECT_NE(tz.find("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }"),
+            std::string::npos);
+  EXPECT_NE(tz.find("{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }"),
+            std::string::npos);
+  auto loose = WriteOutput(RowFormat::kNpy, path, dir_ + "/loose.npz", {{"p", "<i8"}});
+  ASSERT_TRUE(loose.ok());
+  EXPECT_NE(
+      ReadFile(*loose).value().find("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }"),
+      std::string::npos);  // 0.25 is no int64
   // Nothing left beside the archive.
   EXPECT_NE(access((dir_ + "/out.npz.0.npy").c_str(), F_OK), 0);
 }

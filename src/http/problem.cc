@@ -67,6 +67,7 @@ constexpr CodeInfo kCodes[] = {
     {"object_too_large", 413, "Stored input object too large"},
     {"rows_failed", 422, "Rows of a stored input object failed"},
     {"row_too_large", 413, "A row of a stored input object is too large"},
+    {"scratch_full", 507, "No room in the temporary folder for a stored input object"},
 };
 
 const CodeInfo* Find(std::string_view code) {

@@ -94,6 +94,7 @@ void PlatformAsync::AddTrigger(const TriggerSpec& spec, std::unique_ptr<ObjectSt
     r.content_type = d.content_type;
     r.body = d.body;
     r.request_id = "trigger";
+    r.retry_until_max_age = true;  // a store outage delays a delivery, never ends it
     // One delivery per object version: the key and ETag, remembered for 30 days.
     constexpr int64_t kDedupMs = int64_t{30} * 86400 * 1000;
     ASSIGN_OR_RETURN(events::Submitted s, store_->Submit(r, d.key, kDedupMs));

@@ -93,7 +93,16 @@ LambdaRuntime::Result LambdaRuntime::Invoke(std::string_view payload, const std:
     auto doc = Json::Parse(payload);
     std::string source;
     if (doc.ok() && IsRecordsEvent(*doc, &source)) {
-      r.body = HandleRecordsEvent(*doc, source, *core_, records_config_, opener_);
+      bool redeliver = false;
+      r.body = HandleRecordsEvent(*doc, source, *core_, records_config_, opener_, &redeliver);
+      if (redeliver) {
+        // An invocation error: Lambda (and modelfn up's queue) sends the event again.
+        r.error_type = "store_unavailable";
+        r.body = ErrorBody("store_unavailable",
+                           "objects could not be scored nor recorded (the store is unreachable), "
+                           "to be delivered again: " +
+                               r.body);
+      }
       return r;
     }
   }

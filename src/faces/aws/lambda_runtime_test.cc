@@ -8,6 +8,8 @@
 
 #include "common/json.h"
 #include "engine/ort_engine.h"
+#include "store/faulty_store.h"
+#include "store/memory_store.h"
 
 namespace modelfn {
 namespace {
@@ -43,6 +45,54 @@ TEST_F(LambdaTest, DeadlineAlreadyPassedIsATypedTimeout) {
   auto ok = runtime_->Invoke(R"({"inputs":{"a":[[1,2,3]],"b":[[1,2,3]]}})", "id", now_ms + 3000);
   EXPECT_TRUE(ok.error_type.empty()) << ok.body;
   EXPECT_EQ(Json::Parse(ok.body)->Find("outputs")->Find("sum")->Dump(), "[[2,4,6]]");
+}
+
+// An S3 event whose object can be neither scored nor recorded (the bucket unreachable) fails
+// the invocation, so that it is delivered again; a recorded outcome does not.
+TEST_F(LambdaTest, AnUnreachableBucketFailsTheInvocationForARedelivery) {
+  bool down = true;
+  runtime_->EnableRecordEvents(
+      ObjectEventConfig(), [&](const std::string&) -> StatusOr<std::unique_ptr<ObjectStore>> {
+        auto store = std::make_unique<MemoryStore>();
+        auto faulty = std::make_unique<FaultyStore>(store.get());
+        if (down) faulty->FailAfter(0, Status(StatusCode::kUnavailable, "connection refused"));
+        struct Owning : ObjectStore {
+          std::unique_ptr<MemoryStore> base;
+          std::unique_ptr<FaultyStore> f;
+          StatusOr<std::string> Get(const std::string& k) override { return f->Get(k); }
+          StatusOr<ObjectInfo> GetToFile(const std::string& k, const std::string& p,
+                                         const ProgressFn& g) override {
+            return f->GetToFile(k, p, g);
+          }
+          StatusOr<ObjectInfo> Head(const std::string& k) override { return f->Head(k); }
+          StatusOr<ObjectInfo> Put(const std::string& k, std::string_view d,
+                                   const PutOptions& o) override {
+            return f->Put(k, d, o);
+          }
+          StatusOr<ObjectInfo> PutFile(const std::string& k, const std::string& p,
+                                       const PutOptions& o) override {
+            return f->PutFile(k, p, o);
+          }
+          StatusOr<std::vector<ObjectInfo>> List(const std::string& p) override {
+            return f->List(p);
+          }
+          Status Delete(const std::string& k) override { return f->Delete(k); }
+          std::string Describe() const override { return "mem"; }
+        };
+        auto o = std::make_unique<Owning>();
+        o->base = std::move(store);
+        o->f = std::move(faulty);
+        return std::unique_ptr<ObjectStore>(std::move(o));
+      });
+  const char* event =
+      R"({"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put",)"
+      R"("s3":{"bucket":{"name":"b"},"object":{"key":"incoming/a.jsonl","eTag":"e"}}}]})";
+  auto r = runtime_->Invoke(event, "id", 0);
+  EXPECT_EQ(r.error_type, "store_unavailable") << r.body;
+  down = false;  // reachable: the object is missing, which is recorded as its failure
+  r = runtime_->Invoke(event, "id", 0);
+  EXPECT_TRUE(r.error_type.empty()) << r.body;
+  EXPECT_EQ(Json::Parse(r.body)->Find("failed")->AsArray().size(), 1u);
 }
 
 TEST_F(LambdaTest, RequestIdComesFromLambda) {

@@ -43,7 +43,8 @@ bool IsRecordsEvent(const Json& event, std::string* source) {
 }
 
 std::string HandleRecordsEvent(const Json& event, const std::string& source, FunctionCore& core,
-                               const ObjectEventConfig& config, const BucketOpener& open_bucket) {
+                               const ObjectEventConfig& config, const BucketOpener& open_bucket,
+                               bool* redeliver) {
   std::string out;
   JsonWriter w(&out);
   auto infer = [&](const std::string& body, const std::string& request_id) {
@@ -106,6 +107,7 @@ std::string HandleRecordsEvent(const Json& event, const std::string& source, Fun
     ref.key = DecodeS3Key(okey->AsString());
     if (const Json* e = object->Find("eTag"); e && e->is_string()) ref.etag = e->AsString();
     ref.tag = ref.etag;
+    ref.version = ref.etag;
     if (ref.key.rfind(config.input_prefix, 0) != 0) {
       summary.Add(ref.key, ObjectResult());  // skipped, without opening the bucket
       continue;
@@ -121,6 +123,7 @@ std::string HandleRecordsEvent(const Json& event, const std::string& source, Fun
     }
     summary.Add(ref.key, InferStoredObject(**store, ref, config, core, "s3:" + ref.key));
   }
+  if (redeliver != nullptr) *redeliver = summary.lost_failures();
   return summary.ToJson();
 }
 

@@ -34,9 +34,12 @@ struct ObjectEventConfig : ObjectBatchConfig {
 // True when the event is an S3 or SQS notification batch.
 bool IsRecordsEvent(const Json& event, std::string* source);
 
-// Handles an S3 or SQS event; returns the JSON answer for the Runtime API.
+// Handles an S3 or SQS event; returns the JSON answer for the Runtime API. *redeliver (when
+// given) is set when an object could not be scored nor its failure recorded (the store was
+// unreachable): the invocation should then fail, so the event is delivered again.
 std::string HandleRecordsEvent(const Json& event, const std::string& source, FunctionCore& core,
-                               const ObjectEventConfig& config, const BucketOpener& open_bucket);
+                               const ObjectEventConfig& config, const BucketOpener& open_bucket,
+                               bool* redeliver = nullptr);
 
 // S3 event keys are URL-encoded with '+' for spaces.
 std::string DecodeS3Key(std::string_view key);

@@ -131,6 +131,7 @@ Outcome AzureHandler::Blob(const AzureInvocation& inv, JsonWriter& line) const {
   ref.key = blob->name;
   ref.etag = blob->etag;
   ref.tag = blob->tag;
+  ref.version = blob->etag;
   ObjectBatchSummary summary;
   AzureReply reply;
   if (ref.key.rfind(config_.input_prefix, 0) != 0) {

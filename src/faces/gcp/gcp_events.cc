@@ -146,10 +146,16 @@ Outcome GcpEventHandler::HandleStorage(const CloudEvent& event, JsonWriter& line
   ref.key = *name;
   if (const std::string* etag = StringMember(*data, "etag")) ref.etag = *etag;
   // The generation names one version of an object: a rewrite gets a new answer, a redelivery
-  // of the same version finds its answer written. Digits only, so it is safe in a name.
+  // of the same version finds its answer written. Cloud Storage's are digits; a folder's
+  // (modelfn up's folder triggers) "inode-size-mtime": letters, digits and '-' only, so it is
+  // safe in a name.
   if (const std::string* gen = StringMember(*data, "generation");
-      gen != nullptr && !gen->empty() && gen->find_first_not_of("0123456789") == std::string::npos)
+      gen != nullptr && !gen->empty() && gen->size() <= 64 &&
+      gen->find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-") ==
+          std::string::npos) {
     ref.tag = *gen;
+    ref.version = *gen;
+  }
   line.Key("bucket").String(*bucket).Key("name").String(*name).Key("generation").String(ref.tag);
   ObjectBatchSummary summary;
   if (ref.key.rfind(config_.input_prefix, 0) != 0) {

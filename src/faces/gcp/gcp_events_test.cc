@@ -90,18 +90,25 @@ class GcpEventsTest : public ::testing::Test {
 };
 
 TEST_F(GcpEventsTest, StorageEventWritesTheAnswerOncePerGeneration) {
-  ASSERT_TRUE(bucket_.Put("incoming/rows.jsonl", "[1,2,3,4]\n", PutOptions()).ok());
-  Outcome first = Storage("incoming/rows.jsonl", "17");
+  // The in-memory bucket's versions ("m1", ...) stand for generations.
+  const std::string g1 = bucket_.Put("incoming/rows.jsonl", "[1,2,3,4]\n", PutOptions())->etag;
+  Outcome first = Storage("incoming/rows.jsonl", g1);
   ASSERT_EQ(first.status, 200) << first.body;
   auto summary = Json::Parse(first.body);
   EXPECT_EQ(summary->Find("processed")->AsInt64(), 1);
-  EXPECT_EQ(summary->Find("written")->AsArray()[0].AsString(), "results/rows.jsonl.17.jsonl");
-  EXPECT_NE(bucket_.Get("results/rows.jsonl.17.jsonl").value().find("\"y\":[1,2,3,4]"),
-            std::string::npos);
-  Outcome again = Storage("incoming/rows.jsonl", "17");
+  const std::string out = "results/rows.jsonl." + g1 + ".jsonl";
+  EXPECT_EQ(summary->Find("written")->AsArray()[0].AsString(), out);
+  EXPECT_NE(bucket_.Get(out).value().find("\"y\":[1,2,3,4]"), std::string::npos);
+  Outcome again = Storage("incoming/rows.jsonl", g1);
   EXPECT_EQ(Json::Parse(again.body)->Find("duplicates")->AsInt64(), 1);
-  Outcome rewritten = Storage("incoming/rows.jsonl", "18");
+  const std::string g2 = bucket_.Put("incoming/rows.jsonl", "[4,3,2,1]\n", PutOptions())->etag;
+  Outcome rewritten = Storage("incoming/rows.jsonl", g2);
   EXPECT_EQ(Json::Parse(rewritten.body)->Find("processed")->AsInt64(), 1);
+  // A late event for the first generation does not score the second under the first's name.
+  ASSERT_TRUE(bucket_.Delete(out).ok());
+  Outcome late = Storage("incoming/rows.jsonl", g1);
+  EXPECT_EQ(Json::Parse(late.body)->Find("superseded")->AsInt64(), 1);
+  EXPECT_FALSE(bucket_.Head(out).ok());
 }
 
 TEST_F(GcpEventsTest, AMissingObjectIsRecordedAsAFailure) {
@@ -116,10 +123,10 @@ TEST_F(GcpEventsTest, AMissingObjectIsRecordedAsAFailure) {
 
 TEST_F(GcpEventsTest, AnUnreadableInputAndAModelErrorAreRecorded) {
   ASSERT_TRUE(bucket_.Put("incoming/x.txt", "1,2", PutOptions()).ok());
-  ASSERT_TRUE(bucket_.Put("incoming/x.csv", "1,2", PutOptions()).ok());
+  const std::string csv_gen = bucket_.Put("incoming/x.csv", "1,2", PutOptions())->etag;
   ASSERT_TRUE(bucket_.Put("incoming/three.json", "[[1,2,3]]", PutOptions()).ok());
   EXPECT_EQ(Storage("incoming/x.txt", "1").status, 200);
-  EXPECT_EQ(Storage("incoming/x.csv", "1").status, 200);
+  EXPECT_EQ(Storage("incoming/x.csv", csv_gen).status, 200);
   EXPECT_EQ(Storage("incoming/three.json", "1").status, 200);
   EXPECT_EQ(Json::Parse(bucket_.Get("failed/x.txt.1.error.json").value())
                 ->Find("error")
@@ -127,10 +134,10 @@ TEST_F(GcpEventsTest, AnUnreadableInputAndAModelErrorAreRecorded) {
                 ->AsString(),
             "invalid_request");
   // Its only row refused by the model (two values, not four): no output, the row listed.
-  auto csv = Json::Parse(bucket_.Get("failed/x.csv.1.error.json").value());
+  auto csv = Json::Parse(bucket_.Get("failed/x.csv." + csv_gen + ".error.json").value());
   EXPECT_EQ(csv->Find("error")->Find("code")->AsString(), "rows_failed");
   EXPECT_EQ(csv->Find("failed_rows")->AsArray()[0].Find("code")->AsString(), "model_error");
-  EXPECT_FALSE(bucket_.Head("results/x.csv.1.csv").ok());
+  EXPECT_FALSE(bucket_.Head("results/x.csv." + csv_gen + ".csv").ok());
   EXPECT_EQ(Json::Parse(bucket_.Get("failed/three.json.1.error.json").value())
                 ->Find("error")
                 ->Find("code")

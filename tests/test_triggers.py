@@ -245,3 +245,48 @@ def test_new_files_in_a_folder_are_scored_in_every_format(tmp_path):
         assert trig["delivered"] == 1 and trig["duplicates"] >= 3
     finally:
         u2.stop()
+
+
+def test_a_store_the_function_cannot_reach_delays_deliveries_and_loses_none(tmp_path):
+    """The function's way to the bucket is cut (a proxy refusing connections) while the platform
+    still lists it: each delivery fails without a failure record and is delivered again, past
+    max_retries, until the store is back; then every object has its one result."""
+    from servers import TcpProxy
+    s3 = SeaweedS3()
+    proxy = TcpProxy(s3.s3)
+    try:
+        c = s3.client()
+        bucket = s3.bucket("outage")
+        store = tmp_path / "models"
+        push(store, EXAMPLES / "digits", "digits", "1.0.0")
+        proxy.down()
+        n = 8
+        for i in range(n):
+            c.put_object(Bucket=bucket, Key=f"incoming/o-{i}.jsonl",
+                         Body=(json.dumps(ROWS[i]) + "\n").encode())
+        fn = fn_config("digits", env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}"},
+                       **{"async": {"max_retries": 1, "retry_base_s": 0.2, "retry_cap_s": 1}})
+        text = config(store, [fn], extra=(
+            "triggers:\n"
+            f"  - {{function: digits, source: 's3://{bucket}/incoming/', output: results/,\n"
+            "      failure: failed/, poll_s: 0.2}\n"))
+        d = tmp_path / "platform"
+        d.mkdir()
+        u = Up(d, text, env=s3.env())
+        try:
+            # Every delivery queued and retried past max_retries while the store is cut off.
+            wait_for(lambda: u.function("digits")["async"]["retried"] >= 2 * n)
+            a = u.function("digits")["async"]
+            assert a["failed"] == 0 and a["succeeded"] == 0, a
+            assert keys(c, bucket, "results/") == [] and keys(c, bucket, "failed/") == []
+            proxy.up()
+            wait_for(lambda: len(keys(c, bucket, "results/")) == n)
+            a = u.function("digits")["async"]
+            wait_for(lambda: u.function("digits")["async"]["succeeded"] == n)
+            assert u.function("digits")["async"]["failed"] == 0
+            assert keys(c, bucket, "failed/") == []
+        finally:
+            u.stop()
+    finally:
+        proxy.down()
+        s3.stop()

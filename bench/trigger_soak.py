@@ -95,6 +95,9 @@ def main():
         print("store back", flush=True)
     deadline = time.monotonic() + 900
     while len(keys(c, bucket, "results/")) < args.n:
+        if ups[-1].proc.poll() is not None:
+            sys.exit(f"modelfn up exited ({ups[-1].proc.returncode}): "
+                     f"{ups[-1].proc.stderr.read().decode()[-3000:]}")
         if time.monotonic() > deadline:
             sys.exit(f"only {len(keys(c, bucket, 'results/'))} of {args.n} results")
         time.sleep(1)

@@ -3,11 +3,21 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <string_view>
+
+#include "common/json.h"
 
 namespace modelfn {
 
 Args::Args(int argc, char** argv, std::set<std::string> value_flags,
            std::set<std::string> bool_flags) {
+  // Under --json even the errors are JSON (on stdout, where the data would have been), from the
+  // first one: a flag this command does not know is reported as JSON too.
+  if (bool_flags.count("json")) {
+    for (int i = 0; i < argc; ++i) {
+      if (std::string_view(argv[i]) == "--json") SetJsonErrors(true);
+    }
+  }
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     // A one-letter short option ("-f FILE") is the long option of that letter.
@@ -55,14 +65,33 @@ std::vector<std::string> Args::GetAll(const std::string& flag) const {
   return out;
 }
 
+namespace {
+bool json_errors = false;
+}  // namespace
+
+void SetJsonErrors(bool on) { json_errors = on; }
+bool JsonErrors() { return json_errors; }
+
+void PrintJsonError(const std::string& code, const std::string& title, const std::string& detail,
+                    int exit_code) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("error").BeginObject().Key("code").String(code).Key("title").String(title);
+  w.Key("detail").String(detail).Key("exit_code").Int(exit_code).EndObject().EndObject();
+  printf("%s\n", out.c_str());
+  fflush(stdout);
+}
+
 int Usage(const char* text, const std::string& error) {
   if (!error.empty()) fprintf(stderr, "modelfn: %s\n", error.c_str());
   fputs(text, stderr);
+  if (json_errors) PrintJsonError("usage_error", "Usage error", error.empty() ? "usage" : error, 2);
   return 2;
 }
 
 int Fail(const std::string& message) {
   fprintf(stderr, "modelfn: %s\n", message.c_str());
+  if (json_errors) PrintJsonError("command_failed", "Command failed", message, 1);
   return 1;
 }
 

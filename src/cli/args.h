@@ -29,8 +29,15 @@ class Args {
 
 // Shared by the subcommands: a usage error (the message, then the usage text; exit code 2), a
 // failure (exit code 1), and the folder holding this executable (where modelfn-fn is installed).
+// Under --json (SetJsonErrors, set by Args when a command that takes --json got it), both also
+// print {"error": {"code", "title", "detail", "exit_code"}} on stdout: code "usage_error" (exit
+// 2), "command_failed" (exit 1), or the problem code of a failed Status (cli_common.h Fail).
 int Usage(const char* text, const std::string& error = "");
 int Fail(const std::string& message);
+void SetJsonErrors(bool on);
+bool JsonErrors();
+void PrintJsonError(const std::string& code, const std::string& title, const std::string& detail,
+                    int exit_code);
 std::string SelfDir();
 // Where the function binaries (modelfn-fn, modelfn-bootstrap) for a Lambda `arch` are: SelfDir()
 // for this machine's architecture, else its arm64/ or x86_64/ folder.

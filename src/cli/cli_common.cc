@@ -9,11 +9,18 @@
 #include "common/clock.h"
 #include "common/files.h"
 #include "engine/ort_engine.h"
+#include "http/problem.h"
 #include "store/open_store.h"
 
 namespace modelfn {
 
-int Fail(const Status& s) { return ::modelfn::Fail(s.message()); }
+int Fail(const Status& s) {
+  if (!JsonErrors()) return ::modelfn::Fail(s.message());
+  fprintf(stderr, "modelfn: %s\n", s.message().c_str());
+  Problem p = ProblemFromStatus(s);
+  PrintJsonError(p.code, p.title, p.detail, 1);
+  return 1;
+}
 
 void PrintJson(const std::string& json) { printf("%s\n", json.c_str()); }
 

@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/up_cmd.h"
+#include "common/build_info.h"
 #include "engine/ort_engine.h"
 
 namespace modelfn {
@@ -47,6 +48,7 @@ constexpr const char* kUsage =
     "  status [--json]                               functions, instances, latency, cold starts\n"
     "  keys create|list|revoke                       API keys for the gateway\n"
     "\n"
+    "modelfn --version [--json]: version, git revision, build type, ONNX Runtime version.\n"
     "Every command takes --help; data commands take --json. Store URIs: a path, file:///path,\n"
     "s3://bucket/prefix, gs://bucket/prefix, az://container/prefix.\n"
     "Exit codes: 0 success, 1 failure, 2 usage error.\n";
@@ -80,6 +82,12 @@ int Main(int argc, char** argv) {
   if (argc < 2) return Usage(kUsage);
   std::string cmd = argv[1];
   if (cmd == "-h" || cmd == "--help" || cmd == "help") return fputs(kUsage, stdout), 0;
+  if (cmd == "--version" || cmd == "-V") {
+    bool json = argc > 2 && std::string_view(argv[2]) == "--json";
+    std::string ort = OrtEngine::RuntimeVersion();
+    puts((json ? VersionJson("modelfn", ort) : VersionText("modelfn", ort)).c_str());
+    return 0;
+  }
   for (const Command& c : kCommands) {
     if (c.name == cmd) return c.run(argc - 2, argv + 2);
   }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/args.h"
+#include "cli/cli_common.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/json.h"
@@ -109,7 +110,8 @@ constexpr const char* kStatusUsage =
     "usage: modelfn status [-f modelfn.yaml | --url URL] [--json]\n"
     "\n"
     "Functions, instances, p50/p95/p99 latency and cold starts of a running `modelfn up`, found\n"
-    "through <state_dir>/up.json (or at --url). With API keys on, set MODELFN_API_KEY.\n";
+    "through <state_dir>/up.json (or at --url). When the gateway wants credentials: an API key\n"
+    "in MODELFN_API_KEY (modelfn keys create), or a JWT in MODELFN_TOKEN.\n";
 
 }  // namespace
 
@@ -136,10 +138,28 @@ int CmdStatus(int argc, char** argv) {
   HttpCall call;
   call.url = url + "/v1/status";
   if (const char* key = getenv("MODELFN_API_KEY")) call.headers.emplace_back("X-Api-Key", key);
+  if (const char* token = getenv("MODELFN_TOKEN"))
+    call.headers.emplace_back("Authorization", std::string("Bearer ") + token);
   call.connect_timeout_ms = 2000;
   call.stall_timeout_s = 5;
   auto reply = http->Send(call);
   if (!reply.ok()) return Fail("cannot reach " + url + ": " + reply.status().message());
+  if (reply->status == 401 || reply->status == 403) {
+    // The platform wants credentials: say how to give them, keeping the gateway's code.
+    auto problem = Json::Parse(reply->body);
+    const Json* code = problem.ok() ? problem->Find("code") : nullptr;
+    const Json* detail = problem.ok() ? problem->Find("detail") : nullptr;
+    std::string why = detail && detail->is_string() ? detail->AsString() : reply->body;
+    return Fail(Status(
+        StatusCode::kFailedPrecondition,
+        url + "/v1/status answered " + std::to_string(reply->status) + " (" + why + "): " +
+            (reply->status == 401
+                 ? "give an API key in MODELFN_API_KEY (modelfn keys create --name me) or a JWT "
+                   "in MODELFN_TOKEN"
+                 : "the key or token given is not allowed to read the status"),
+        code && code->is_string() ? code->AsString()
+                                  : (reply->status == 401 ? "unauthorized" : "forbidden")));
+  }
   if (reply->status != 200) {
     return Fail(url + "/v1/status answered HTTP " + std::to_string(reply->status) + ": " +
                 reply->body);

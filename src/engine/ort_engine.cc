@@ -152,6 +152,8 @@ OrtEngine::~OrtEngine() = default;
 
 double OrtEngine::EnvCreateMillis() { return g_env_ms; }
 
+std::string OrtEngine::RuntimeVersion() { return Ort::GetVersionString(); }
+
 void OrtEngine::PrepareProcess() {
   const char* want = getenv("MODELFN_ORT_TELEMETRY");
   if (want == nullptr || std::string(want) != "1") setenv("ORT_DISABLE_TELEMETRY", "1", 0);

@@ -63,6 +63,8 @@ class OrtEngine final : public Engine {
   // device id under ~/.cache and would upload over HTTPS), unless MODELFN_ORT_TELEMETRY=1 or the
   // user set ORT_DISABLE_TELEMETRY. Functions should not phone home; it also saves ~2 ms of Env
   // creation on every cold start.
+  // ONNX Runtime's version ("1.30.0"), as the library loaded says.
+  static std::string RuntimeVersion();
   static void PrepareProcess();
   ~OrtEngine() override;
 

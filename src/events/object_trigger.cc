@@ -26,7 +26,6 @@ Status ObjectTrigger::Scan() {
     ++counters_.scan_errors;
     return listed.status();
   }
-  uint64_t delivered = 0, duplicates = 0;
   Status result;
   for (const ObjectInfo& o : *listed) {
     const std::string& k = o.key;
@@ -81,12 +80,11 @@ Status ObjectTrigger::Scan() {
       result = queued.status();  // the next scan tries it again
       continue;
     }
-    ++(*queued ? delivered : duplicates);
+    std::lock_guard<std::mutex> lock(mu_);  // counted as it happens: a scan of many is long
+    ++(*queued ? counters_.delivered : counters_.duplicates);
   }
   std::lock_guard<std::mutex> lock(mu_);
   ++counters_.scans;
-  counters_.delivered += delivered;
-  counters_.duplicates += duplicates;
   return result;
 }
 

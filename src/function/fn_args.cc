@@ -8,6 +8,7 @@ namespace modelfn {
 const char* const kFnUsage =
     "usage: modelfn-fn --model DIR|STORE-URI/NAME[@VERSION] [--port N] [--host ADDR] [--workers "
     "N]\n"
+    "       modelfn-fn --version [--json]\n"
     "\n"
     "Serves the ONNX model in DIR (model.onnx + manifest.json), or model NAME from a store\n"
     "(file:///path, s3://bucket/prefix, gs://..., az://...) at VERSION or at its current.json.\n"
@@ -77,6 +78,9 @@ int ParseArgs(int argc, char** argv, FnArgs* args) {
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     if (a == "-h" || a == "--help") {
       fputs(kFnUsage, stdout);
+      return -1;
+    } else if (a == "--version" || a == "-V") {
+      args->version = true;
       return -1;
     } else if (a == "--model") {
       const char* m = value();

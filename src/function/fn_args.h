@@ -17,6 +17,7 @@ struct FnArgs {
   int port = 8080;
   int workers = 0;
   bool port_given = false;           // --port on the command line
+  bool version = false;              // --version: print it and exit (ParseArgs returns -1)
   std::optional<std::string> face;   // --face
   std::string batching;              // --batching, else MODELFN_BATCHING
   BatchingOptions batching_options;  // parsed from `batching`

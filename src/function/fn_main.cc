@@ -20,6 +20,7 @@
 #include "engine/ort_engine.h"
 #include "faces/aws/lambda_runtime.h"
 #include "faces/azure/azure_handler.h"
+#include "common/build_info.h"
 #include "faces/face_choice.h"
 #include "faces/gcp/gcp_events.h"
 #include "faces/local_buckets.h"
@@ -423,6 +424,13 @@ int Main(int argc, char** argv) {
   OrtEngine::PrepareProcess();
   FnArgs args;
   int rc = ParseArgs(argc, argv, &args);
+  if (args.version) {
+    bool json;
+    WantsVersion(argc, argv, &json);
+    std::string ort = OrtEngine::RuntimeVersion();
+    puts((json ? VersionJson("modelfn-fn", ort) : VersionText("modelfn-fn", ort)).c_str());
+    return 0;
+  }
   if (rc != 0) return rc < 0 ? 0 : rc;
   // The face is chosen again where serving starts (a forked instance has its own environment);
   // a choice that cannot be served is a usage error before any model is loaded.

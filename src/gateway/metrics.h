@@ -1,6 +1,7 @@
 // Gateway metrics: request counts and latency histograms keyed by function, version and route,
 // rendered in the Prometheus text format and summarised as percentiles for `modelfn status` and
-// the dashboard. Thread-safe.
+// the dashboard (from a LatencySketch per function: within 1% of a seen latency, never above the
+// slowest). Thread-safe.
 #pragma once
 
 #include <array>
@@ -10,6 +11,8 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include "gateway/latency_sketch.h"
 
 namespace modelfn {
 
@@ -52,7 +55,7 @@ class GatewayMetrics {
   mutable std::mutex mu_;
   std::map<Key, LatencyHistogram> latency_;
   std::map<std::tuple<std::string, std::string, std::string, int>, uint64_t> requests_;
-  std::map<std::string, LatencyHistogram> by_function_;
+  std::map<std::string, LatencySketch> by_function_;  // the percentiles of Summaries()
   std::map<std::string, FunctionSummary> summaries_;
   std::map<std::string, uint64_t> auth_failures_;
   std::map<std::string, uint64_t> rate_limited_;

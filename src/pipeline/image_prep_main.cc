@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/build_info.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "manifest/pipeline_spec.h"
@@ -17,6 +18,10 @@
 
 int main(int argc, char** argv) {
   using namespace modelfn;
+  if (bool json; modelfn::WantsVersion(argc, argv, &json)) {
+    std::puts((json ? modelfn::VersionJson("modelfn-image-prep", "") : modelfn::VersionText("modelfn-image-prep", "")).c_str());
+    return 0;
+  }
   if (argc != 3) {
     std::fprintf(stderr, "usage: modelfn-image-prep INPUT_JSON IMAGE_FILE\n");
     return 2;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/build_info.h"
 #include "pipeline/text_tokenizer.h"
 
 namespace {
@@ -27,6 +28,10 @@ void PrintRow(const std::vector<int64_t>& v, int64_t row, int64_t cols, std::str
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (bool json; modelfn::WantsVersion(argc, argv, &json)) {
+    std::puts((json ? modelfn::VersionJson("modelfn-tokenize", "") : modelfn::VersionText("modelfn-tokenize", "")).c_str());
+    return 0;
+  }
   if (argc != 4) {
     std::fprintf(stderr, "usage: modelfn-tokenize TOKENIZER.json MAX_LENGTH BATCH < TEXTS\n");
     return 2;

@@ -205,3 +205,36 @@ def test_jwks_from_a_url(up, store, signers, tmp_path):
         assert line is not None
     finally:
         server.shutdown()
+
+
+def test_status_with_a_jwt_and_without_credentials(up, store, signers, tmp_path):
+    """`modelfn status` reaches a gateway that wants a JWT when MODELFN_TOKEN holds one; without,
+    its 401 says how to give credentials (and is JSON under --json)."""
+    import os
+    import subprocess
+    from conftest import CLI
+    jwks_path = tmp_path / "jwks.json"
+    jwks_path.write_text(json.dumps(signers["jwks"]))
+    gw = (f"  auth: {{jwt: {{jwks: {jwks_path}, issuer: https://issuer.example, "
+          f"audience: modelfn-api}}}}\n")
+    u = up(config(store, [fn_config()], gateway=gw))
+    env = {k: v for k, v in os.environ.items() if k not in ("MODELFN_TOKEN", "MODELFN_API_KEY")}
+
+    def status(*extra, token=None):
+        e = dict(env, **({"MODELFN_TOKEN": token} if token else {}))
+        return subprocess.run([str(CLI), "status", "-f", str(u.config), *extra], env=e,
+                              capture_output=True, text=True, timeout=30)
+
+    r = status()
+    assert r.returncode == 1
+    assert "401" in r.stderr and "MODELFN_API_KEY" in r.stderr and "MODELFN_TOKEN" in r.stderr
+    r = status("--json")
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "unauthorized" and "MODELFN_TOKEN" in err["detail"]
+    now = int(time.time())
+    token = jwt.encode({"iss": "https://issuer.example", "aud": "modelfn-api", "sub": "ops",
+                        "exp": now + 300, "iat": now}, signers["rsa"], algorithm="RS256",
+                       headers={"kid": "r1"})
+    r = status("--json", token=token)
+    assert r.returncode == 0, r.stderr
+    assert [f["name"] for f in json.loads(r.stdout)["functions"]] == ["work"]

@@ -1,0 +1,78 @@
+"""What a new user trips on at the command line: every binary says its version (and the build it
+came from), errors are JSON under --json, and the status's percentiles are latencies that were
+seen (never above the slowest request)."""
+import json
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, CLI, FN, ROOT
+from up_harness import WORK_MODEL, config, fn_config, push, work_body
+
+
+def run(*args, env=None):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=60,
+                          env=env)
+
+
+@pytest.mark.parametrize("binary", ["modelfn", "modelfn-fn", "modelfn-image-prep",
+                                    "modelfn-tokenize"])
+def test_every_binary_says_its_version_and_build(binary):
+    path = BUILD / binary
+    if not path.exists():
+        pytest.fail(f"{path} was not built")
+    text = run(path, "--version")
+    assert text.returncode == 0, text.stderr
+    doc = json.loads(run(path, "--version", "--json").stdout)
+    assert doc["binary"] == binary and doc["version"] == "0.1.0"
+    assert text.stdout.startswith(f"{binary} {doc['version']} (git {doc['git_revision']}, "
+                                  f"{doc['build_type']}")
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
+                          capture_output=True, text=True)
+    if head.returncode == 0:  # built from this tree: the revision is its HEAD (dirty or not)
+        assert doc["git_revision"].removesuffix("-dirty") == head.stdout.strip()
+    if binary in ("modelfn", "modelfn-fn"):  # the two that embed ONNX Runtime name its version
+        assert doc["onnxruntime"].count(".") == 2 and "ONNX Runtime" in text.stdout
+
+
+def test_errors_are_json_under_json(tmp_path):
+    store = tmp_path / "models"
+    cases = [
+        (["show", "nope", "--store", store, "--json"], 1, "not_found"),
+        (["push", tmp_path / "missing", "--name", "a", "--version", "1", "--store", store,
+          "--json"], 1, "not_found"),
+        (["list", "--bogus", "--json"], 2, "usage_error"),
+        (["status", "-f", tmp_path / "none.yaml", "--json"], 1, None),
+    ]
+    for args, rc, code in cases:
+        r = run(CLI, *args)
+        assert r.returncode == rc, (args, r.stdout, r.stderr)
+        err = json.loads(r.stdout)["error"]  # one JSON document on stdout, nothing else
+        assert err["exit_code"] == rc and err["detail"] and err["title"]
+        if code:
+            assert err["code"] == code, (args, err)
+        assert err["detail"] in r.stderr  # the message is still on stderr for a person
+    # Without --json, stdout stays empty on an error.
+    r = run(CLI, "show", "nope", "--store", store)
+    assert r.returncode == 1 and r.stdout == "" and "nope" in r.stderr
+
+
+def test_status_percentiles_are_never_above_the_slowest_request(up, tmp_path):
+    store = tmp_path / "models"
+    push(store, WORK_MODEL, "work", "1.0.0")
+    u = up(config(store, [fn_config(concurrency=2, mode="http")]))
+    slowest = 0.0
+    for i in range(40):
+        loops = 2000 if i % 10 == 9 else 0  # a few slow ones (tens of ms) make the tail
+        t0 = time.monotonic()
+        r = u.post("/v1/models/work/infer", work_body(loops=loops))
+        slowest = max(slowest, (time.monotonic() - t0) * 1000)
+        assert r.status_code == 200, r.text
+    f = u.function("work")
+    assert f["requests"] == 40
+    assert 0 < f["p50_ms"] <= f["p95_ms"] <= f["p99_ms"] <= slowest, (f, slowest)
+    # The CLI prints the same numbers.
+    r = run(CLI, "status", "-f", u.config, "--json")
+    st = [x for x in json.loads(r.stdout)["functions"] if x["name"] == "work"][0]
+    assert st["p99_ms"] <= slowest

@@ -147,6 +147,20 @@ if [ ! -x "$tools/bin/aws-lambda-rie" ]; then
     { log "go install of aws-lambda-rie failed"; exit 1; }
 fi
 
+# Jaeger (v2, an OpenTelemetry Collector build) for the tracing tests: its OTLP receiver and
+# query API. Built in a module of its own with `go get -tool` (its go.mod has replace directives,
+# which `go install pkg@version` refuses); v1.75.0 is the release the Go module proxy here serves.
+if [ ! -x "$tools/bin/jaeger" ]; then
+  command -v go >/dev/null || { log "go is needed to build jaeger"; exit 1; }
+  log "building jaeger v1.75.0 (Go module proxy; a few minutes the first time)"
+  jtmp=$(mktemp -d)
+  (cd "$jtmp" && printf 'module jaegerbuild\n\ngo 1.24\n' >go.mod &&
+    GOFLAGS=-mod=mod go get -tool github.com/jaegertracing/jaeger/cmd/jaeger@v1.75.0 >/dev/null 2>&1 &&
+    go build -o "$tools/bin/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger >/dev/null 2>&1) ||
+    { rm -rf "$jtmp"; log "building jaeger v1.75.0 failed"; exit 1; }
+  rm -rf "$jtmp"
+fi
+
 # The AWS SAM CLI for `sam validate --lint` in tests/test_aws_stack.py, in a virtualenv of its own
 # (it pins its own cfn-lint, which must not replace the test virtualenv's).
 if [ ! -x "$tools/sam/bin/sam" ]; then

@@ -377,3 +377,81 @@ class TcpProxy:
                 dst.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
+
+
+class Jaeger:
+    """Jaeger v2 (third_party/tools/bin/jaeger, scripts/setup.sh) with in-memory storage: OTLP over
+    HTTP at `otlp_endpoint`, its query API at `query`."""
+
+    def __init__(self):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-jaeger-"))
+        self.otlp, self.query_http, self.query_grpc = free_ports(3)
+        (self.dir / "config.yaml").write_text(f"""
+service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces: {{receivers: [otlp], processors: [batch], exporters: [jaeger_storage_exporter]}}
+  telemetry:
+    metrics: {{level: none}}
+    logs: {{level: warn}}
+extensions:
+  jaeger_query:
+    storage: {{traces: mem}}
+    http: {{endpoint: 127.0.0.1:{self.query_http}}}
+    grpc: {{endpoint: 127.0.0.1:{self.query_grpc}}}
+  jaeger_storage:
+    backends: {{mem: {{memory: {{max_traces: 10000}}}}}}
+receivers:
+  otlp:
+    protocols: {{http: {{endpoint: 127.0.0.1:{self.otlp}}}}}
+processors:
+  batch: {{timeout: 50ms}}
+exporters:
+  jaeger_storage_exporter: {{trace_storage: mem}}
+""")
+        binary = ROOT / "third_party" / "tools" / "bin" / "jaeger"
+        self.log = open(self.dir / "log", "ab")
+        self.proc = subprocess.Popen([str(binary), "--config", str(self.dir / "config.yaml")],
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_port(self.otlp, 60, self.proc)
+        wait_port(self.query_http, 60, self.proc)
+
+    @property
+    def otlp_endpoint(self):
+        return f"http://127.0.0.1:{self.otlp}"
+
+    def trace(self, trace_id):
+        """The trace's spans as {span_id: (service, operation, parent span id or None, tags)},
+        or {} when Jaeger has none."""
+        import requests
+        r = requests.get(f"http://127.0.0.1:{self.query_http}/api/traces/{trace_id}", timeout=10)
+        if r.status_code == 404:
+            return {}
+        r.raise_for_status()
+        out = {}
+        for t in r.json().get("data") or []:
+            procs = t["processes"]
+            for s in t["spans"]:
+                parents = [x["spanID"] for x in s.get("references", []) if x["refType"] == "CHILD_OF"]
+                tags = {x["key"]: x["value"] for x in s.get("tags", [])}
+                out[s["spanID"]] = (procs[s["processID"]]["serviceName"], s["operationName"],
+                                    parents[0] if parents else None, tags)
+        return out
+
+    def traces_of(self, service, tags=None):
+        import requests
+        params = {"service": service, "limit": 100, "lookback": "1h"}
+        if tags:
+            params["tags"] = json.dumps(tags)
+        r = requests.get(f"http://127.0.0.1:{self.query_http}/api/traces", params=params, timeout=10)
+        if r.status_code == 404:
+            return []
+        r.raise_for_status()
+        return r.json().get("data") or []
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -24,6 +24,7 @@
 #include "faces/face_choice.h"
 #include "faces/gcp/gcp_events.h"
 #include "faces/local_buckets.h"
+#include "observe/tracer.h"
 #include "function/fn_args.h"
 #include "function/function_core.h"
 #include "function/model_loader.h"
@@ -115,6 +116,21 @@ InitTimings ServingTimings(const LoadedModel& loaded, const std::optional<Fetche
   return timings;
 }
 
+// Spans to an OTLP collector when MODELFN_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_* say where
+// (observe/tracer.h); off otherwise. The service is the function's name where the platform gives
+// one (Lambda, Cloud Run, modelfn up), else the model's.
+std::unique_ptr<observe::Tracer> MakeTracer(const Clock& clock, const std::string& model) {
+  std::string service = model;
+  for (const char* var : {"AWS_LAMBDA_FUNCTION_NAME", "K_SERVICE", "MODELFN_FUNCTION_NAME"}) {
+    if (const char* v = getenv(var); v != nullptr && *v != '\0') service = v;
+  }
+  observe::TracerConfig config = observe::TracerConfig::FromEnv(ProcessEnv(), service);
+  std::unique_ptr<HttpClient> http;
+  if (!config.endpoint.empty())
+    http = config.endpoint.rfind("https://", 0) == 0 ? MakeCurlHttpClient() : MakePlainHttpClient();
+  return std::make_unique<observe::Tracer>(std::move(config), std::move(http), &clock);
+}
+
 // The Lambda face: the same init phase, then the Runtime API loop instead of a listener.
 int RunLambda(const FaceChoice& face, LoadedModel loaded,
               const std::optional<FetchedModel>& fetched, const EventLog& log,
@@ -129,6 +145,8 @@ int RunLambda(const FaceChoice& face, LoadedModel loaded,
   FunctionCore core(std::move(loaded.engine), id, limits, &clock, &request_log);
   // The modelfn.yaml function a Lambda function was deployed as (`modelfn deploy --config`).
   if (const char* route = getenv("MODELFN_ROUTE_NAME")) core.SetRouteName(route);
+  std::unique_ptr<observe::Tracer> tracer = MakeTracer(clock, id.model_name);
+  if (tracer->enabled()) core.SetTracer(tracer.get());
   timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
   core.SetReady(timings);
   {
@@ -233,6 +251,8 @@ int Serve(const FnArgs& args, LoadedModel loaded, const std::optional<FetchedMod
   FunctionCore core(std::move(loaded.engine), id, limits, &clock, &request_log);
   // The modelfn.yaml function a Lambda function was deployed as (`modelfn deploy --config`).
   if (const char* route = getenv("MODELFN_ROUTE_NAME")) core.SetRouteName(route);
+  std::unique_ptr<observe::Tracer> tracer = MakeTracer(clock, id.model_name);
+  if (tracer->enabled()) core.SetTracer(tracer.get());
 
   // The Google Cloud face: CloudEvents (Eventarc) to any POST that carries one, and to POST /.
   std::unique_ptr<GcpEventHandler> events;
@@ -284,9 +304,19 @@ int Serve(const FnArgs& args, LoadedModel loaded, const std::optional<FetchedMod
     return true;
   };
   // `route` holds the path an Azure forwarded request maps to (the invocation points at it).
-  auto invocation = [&azure](const HttpRequest& req, std::string* route) {
+  // `trace` holds the context a traceparent header carried (the invocation points at it).
+  auto invocation = [&azure](const HttpRequest& req, std::string* route,
+                             std::optional<observe::TraceContext>* trace) {
     if (azure) *route = azure->Route(req.path);
     Invocation inv;
+    if (const std::string* tp = req.Header("traceparent")) {
+      *trace = observe::ParseTraceparent(*tp);
+      if (*trace) {
+        if (const std::string* ts = req.Header("tracestate"); ts && ts->size() <= 512)
+          (*trace)->tracestate = *ts;
+        inv.trace = &**trace;
+      }
+    }
     inv.method = req.method;
     inv.path = azure ? std::string_view(*route) : std::string_view(req.path);
     inv.query = req.query;
@@ -307,8 +337,9 @@ int Serve(const FnArgs& args, LoadedModel loaded, const std::optional<FetchedMod
         return;
       }
       std::string route;
+      std::optional<observe::TraceContext> trace;
       core.HandleAsync(
-          invocation(req, &route),
+          invocation(req, &route, &trace),
           [respond](Outcome o) {
             HttpResponse r;
             ToResponse(std::move(o), &r);
@@ -320,7 +351,8 @@ int Serve(const FnArgs& args, LoadedModel loaded, const std::optional<FetchedMod
     server = HttpServer::Create(opts, [&](const HttpRequest& req, HttpResponse* resp) {
       if (face_request(req, resp)) return;
       std::string route;
-      ToResponse(core.Handle(invocation(req, &route)), resp);
+      std::optional<observe::TraceContext> trace;
+      ToResponse(core.Handle(invocation(req, &route, &trace)), resp);
     });
   }
   if (!server.ok()) {

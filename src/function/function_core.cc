@@ -77,8 +77,14 @@ FunctionCore::FunctionCore(std::unique_ptr<Engine> engine, FunctionIdentity id,
 
 void FunctionCore::SetReady(const InitTimings& timings) {
   timings_ = timings;
+  ready_wall_ns_ = clock_->WallNanos();
   ready_.store(true);
 }
+
+namespace {
+// The Run of the request this thread is handling (Handle sets it; RunOrDefer fills it).
+thread_local std::pair<int64_t, int64_t>* current_run = nullptr;
+}  // namespace
 
 std::string FunctionCore::NextRequestId() {
   char buf[40];
@@ -96,7 +102,80 @@ FunctionCore::RequestFacts FunctionCore::Facts(const Invocation& inv, int64_t t0
   f.method = std::string(inv.method);
   f.path = std::string(inv.path);
   f.input_bytes = inv.body.size();
+  if (tracer_ != nullptr) {
+    f.wall_t0 = clock_->WallNanos() - (clock_->MonotonicNanos() - t0);
+    if (inv.trace != nullptr) f.trace = *inv.trace;
+  }
   return f;
+}
+
+void FunctionCore::RecordSpans(const RequestFacts& facts, Route route, int status, bool cold,
+                               const BatchedResult* batch, int64_t end_mono) {
+  observe::Tracer::Begun b = tracer_->Begin(facts.trace);
+  if (!b.ctx.sampled || !tracer_->enabled()) return;
+  // Monotonic times mapped onto the wall clock of the request's start.
+  auto wall = [&](int64_t mono) { return facts.wall_t0 + (mono - facts.t0); };
+  const int64_t end = wall(end_mono);
+  observe::Span server;
+  server.trace_id = b.ctx.trace_id;
+  server.span_id = b.ctx.span_id;
+  server.parent_span_id = b.parent;
+  server.kind = observe::Span::Kind::kServer;
+  server.name = facts.method + " " + kRouteLabels[route];
+  server.start_unix_ns = facts.wall_t0;
+  server.end_unix_ns = end;
+  server.attributes = {{"http.request.method", facts.method},
+                       {"url.path", facts.path},
+                       {"http.response.status_code", int64_t{status}},
+                       {"modelfn.request_id", facts.request_id},
+                       {"modelfn.model", id_.model_name},
+                       {"modelfn.version", id_.model_version},
+                       {"faas.coldstart", cold}};
+  server.error = status >= 500;
+  auto child = [&](const char* name, int64_t start, int64_t stop) {
+    observe::Span s;
+    s.trace_id = b.ctx.trace_id;
+    s.span_id = tracer_->NewSpanId();
+    s.parent_span_id = server.span_id;
+    s.name = name;
+    s.start_unix_ns = start;
+    s.end_unix_ns = std::max(start, stop);
+    return s;
+  };
+  if (batch != nullptr) {
+    const int64_t queued = facts.t0 + static_cast<int64_t>(batch->queue_ms * 1e6);
+    observe::Span q = child("batch queue", facts.wall_t0, wall(queued));
+    observe::Span run = child("run", wall(queued), end);
+    run.attributes = {{"modelfn.batch_rows", int64_t{batch->batch_rows}},
+                      {"modelfn.batch_requests", int64_t{batch->batch_requests}}};
+    tracer_->Record(std::move(q));
+    tracer_->Record(std::move(run));
+  } else if (facts.run_start != 0) {
+    tracer_->Record(child("decode", facts.wall_t0, wall(facts.run_start)));
+    tracer_->Record(child("run", wall(facts.run_start), wall(facts.run_end)));
+    tracer_->Record(child("encode", wall(facts.run_end), end));
+  }
+  if (cold && ready_wall_ns_ != 0) {
+    // The init this cold request waited for (Lambda puts it in the first invocation's trace):
+    // its phases one after another, ending when the function became ready.
+    const int64_t init_end = ready_wall_ns_;
+    const int64_t init_start = init_end - static_cast<int64_t>(timings_.runtime_init_ms * 1e6);
+    observe::Span init = child("init", init_start, init_end);
+    init.attributes = {{"faas.coldstart", true}};
+    int64_t at = init_start;
+    for (auto [name, ms] : {std::pair{"model fetch", timings_.model_fetch_ms},
+                            std::pair{"model verify", timings_.model_verify_ms},
+                            std::pair{"session", timings_.model_load_ms},
+                            std::pair{"warmup", timings_.warmup_ms}}) {
+      if (ms <= 0) continue;
+      observe::Span p = child(name, at, at + static_cast<int64_t>(ms * 1e6));
+      p.parent_span_id = init.span_id;
+      at = p.end_unix_ns;
+      tracer_->Record(std::move(p));
+    }
+    tracer_->Record(std::move(init));
+  }
+  tracer_->Record(std::move(server));
 }
 
 void FunctionCore::Finish(const RequestFacts& facts, Route route, const std::string& error_code,
@@ -105,7 +184,9 @@ void FunctionCore::Finish(const RequestFacts& facts, Route route, const std::str
   bool inference = route == kInfer || route == kBatch || route == kV2Infer;
   bool cold = inference && cold_.load(std::memory_order_relaxed) && cold_.exchange(false);
   out->headers.emplace_back("X-Request-Id", facts.request_id);
-  int64_t micros = (clock_->MonotonicNanos() - facts.t0) / 1000;
+  const int64_t end_mono = clock_->MonotonicNanos();
+  int64_t micros = (end_mono - facts.t0) / 1000;
+  if (tracer_ != nullptr && inference) RecordSpans(facts, route, out->status, cold, batch, end_mono);
   stats_.Record(route, out->status, micros);
   if (log_->enabled()) {
     EventLog::Line line = log_->Begin("request", out->status >= 500 ? "error" : "info");
@@ -133,8 +214,14 @@ Outcome FunctionCore::Handle(const Invocation& inv) {
   int64_t t0 = clock_->MonotonicNanos();
   Route route = kOther;
   std::string error_code;
+  std::pair<int64_t, int64_t> run{0, 0};
+  current_run = &run;
   Outcome out = Dispatch(inv, &route, &error_code, nullptr);
-  Finish(Facts(inv, t0), route, error_code, &out, nullptr);
+  current_run = nullptr;
+  RequestFacts facts = Facts(inv, t0);
+  facts.run_start = run.first;
+  facts.run_end = run.second;
+  Finish(facts, route, error_code, &out, nullptr);
   return out;
 }
 
@@ -188,7 +275,10 @@ Outcome FunctionCore::RunOrDefer(
     pending.status = 0;
     return pending;
   }
+  const bool timed = current_run != nullptr && tracer_ != nullptr;
+  if (timed) current_run->first = clock_->MonotonicNanos();
   auto result = RunPrepared(*engine_, prepared, limits);
+  if (timed) current_run->second = clock_->MonotonicNanos();
   return finish(std::move(result), prepared, error_code);
 }
 

@@ -20,6 +20,7 @@
 #include "function/inference.h"
 #include "function/stats.h"
 #include "http/problem.h"
+#include "observe/tracer.h"
 
 namespace modelfn {
 
@@ -32,6 +33,8 @@ struct Invocation {
   const std::string* request_id = nullptr;               // X-Request-Id; generated when null
   const std::string* inference_header_length = nullptr;  // Inference-Header-Content-Length
   int64_t deadline_wall_ms = 0;  // Unix ms by which the answer is due (Lambda); 0: none
+  // The trace context received (traceparent, or Lambda's X-Ray header); null: none.
+  const observe::TraceContext* trace = nullptr;
 };
 
 struct Outcome {
@@ -91,6 +94,9 @@ class FunctionCore {
 
   // Marks the end of the init phase (timings for health/metrics) and flips readiness.
   void SetReady(const InitTimings& timings);
+  // Spans of inference requests (with decode, Run and encode) and, on the first, of the init
+  // go to `tracer` when their trace is sampled (observe/tracer.h). Call before the first Handle.
+  void SetTracer(observe::Tracer* tracer) { tracer_ = tracer; }
   bool ready() const { return ready_.load(); }
   // A second name /v1/models/{name}/... and /v2/models/{name}/... answer to besides the model's:
   // the modelfn.yaml function it is deployed as, behind an API that forwards the platform's
@@ -129,6 +135,9 @@ class FunctionCore {
   // What the request log line needs of an invocation once it is gone.
   struct RequestFacts {
     int64_t t0 = 0;
+    int64_t wall_t0 = 0;
+    std::optional<observe::TraceContext> trace;  // received
+    int64_t run_start = 0, run_end = 0;          // monotonic; 0 when no Run (or batched)
     std::string request_id;
     std::string method;
     std::string path;
@@ -169,6 +178,10 @@ class FunctionCore {
   const EventLog* log_;
   RouteStats stats_;
   InitTimings timings_;
+  int64_t ready_wall_ns_ = 0;
+  observe::Tracer* tracer_ = nullptr;
+  void RecordSpans(const RequestFacts& facts, Route route, int status, bool cold,
+                   const BatchedResult* batch, int64_t end_mono);
   int64_t start_nanos_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> cold_{true};

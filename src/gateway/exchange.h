@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "observe/tracer.h"
 #include "gateway/backend.h"
 #include "http/http_server.h"
 #include "platform/config.h"
@@ -65,6 +66,15 @@ struct Exchange {
   // (ForwardRequest::raw_event); `invocation_type` RequestResponse, Event or DryRun.
   bool lambda_invoke = false;
   std::string invocation_type;
+
+  // The trace this request belongs to (observe stage): `trace.ctx.span_id` is the gateway's span,
+  // `forward_span` the span of the forward, whose id the instance gets as its parent
+  // (`traceparent`); `traceparent` as received when the gateway records no spans itself.
+  observe::Tracer::Begun trace;
+  bool traced = false;
+  std::array<uint8_t, 8> forward_span{};
+  std::string traceparent_in, tracestate_in;
+  int64_t forward_ns = 0;  // monotonic, when the forward stage handed it to the backend
 
   Principal principal;
   const PlanConfig* plan = nullptr;

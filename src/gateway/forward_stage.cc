@@ -27,6 +27,18 @@ Verdict ForwardStage::OnRequest(ExchangePtr& ex, Continuation& next) {
       fr.headers.emplace_back(k, v);
     }
   }
+  // The instance continues the trace: under the forward span when the gateway records spans,
+  // else as the client sent it.
+  if (ex->traced) {
+    observe::TraceContext child = ex->trace.ctx;
+    child.span_id = ex->forward_span;
+    fr.headers.emplace_back("traceparent", observe::FormatTraceparent(child));
+    if (!child.tracestate.empty()) fr.headers.emplace_back("tracestate", child.tracestate);
+  } else if (!ex->traceparent_in.empty()) {
+    fr.headers.emplace_back("traceparent", ex->traceparent_in);
+    if (!ex->tracestate_in.empty()) fr.headers.emplace_back("tracestate", ex->tracestate_in);
+  }
+  ex->forward_ns = clock_ != nullptr ? clock_->MonotonicNanos() : 0;
   Backend* backend = ex->variant->backend;
   // The callback owns the exchange until it runs (exactly once, per Backend's contract); one the
   // backend drops unrun (a fake in a test, a pool torn down) frees it with the callback.

@@ -221,6 +221,13 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
     p->async_->AddTrigger(t, std::move(bucket));
   }
   RETURN_IF_ERROR(p->OpenAuth());
+  {
+    observe::TracerConfig tc = observe::TracerConfig::FromEnv(ProcessEnv(), "modelfn-gateway");
+    std::unique_ptr<HttpClient> http;
+    if (!tc.endpoint.empty())
+      http = tc.endpoint.rfind("https://", 0) == 0 ? MakeCurlHttpClient() : MakePlainHttpClient();
+    p->tracer_ = std::make_unique<observe::Tracer>(std::move(tc), std::move(http), p->clock_);
+  }
   p->pipeline_ = std::make_unique<gateway::Pipeline>(p->BuildStages(p->config_), p->clock_);
 
   HttpServerOptions o;
@@ -477,7 +484,8 @@ gateway::StageList Platform::BuildStages(const PlatformConfig& c) {
 
   gw::StageList stages;
   stages.push_back(
-      std::make_unique<gw::ObserveStage>(&metrics_, options_.access_log ? &log_ : nullptr, clock_));
+      std::make_unique<gw::ObserveStage>(&metrics_, options_.access_log ? &log_ : nullptr, clock_,
+                                         tracer_.get()));
   stages.push_back(std::make_unique<gw::RequestIdStage>());
   stages.push_back(std::make_unique<gw::CorsStage>(c.gateway.cors_origins));
   stages.push_back(std::make_unique<gw::RouteStage>(table, routes));
@@ -491,7 +499,7 @@ gateway::StageList Platform::BuildStages(const PlatformConfig& c) {
       std::make_unique<gw::AsyncStage>(async_.get(), gw::AsyncStage::Role::kSubmissions));
   stages.push_back(std::make_unique<gw::VersionStage>());
   stages.push_back(std::make_unique<gw::CacheStage>(&cache_, &metrics_));
-  stages.push_back(std::make_unique<gw::ForwardStage>());
+  stages.push_back(std::make_unique<gw::ForwardStage>(clock_));
   std::lock_guard<std::mutex> lock(routes_mu_);
   routes_ = std::move(routes);
   return stages;

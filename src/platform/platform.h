@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "observe/tracer.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "gateway/backend.h"
@@ -135,6 +136,9 @@ class Platform {
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<LoopUpstream> upstream_;  // on server_'s loops; destroyed before it
   GatewayMetrics metrics_;
+  // The gateway's spans (MODELFN_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_*; off without one). The
+  // instances read the same environment and export their own.
+  std::unique_ptr<observe::Tracer> tracer_;
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<JwksVerifier> jwks_;
   RateLimiter rate_;              // shared by every configuration's rate-limit stage

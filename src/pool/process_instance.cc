@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "http/http_client.h"
 #include "http/problem.h"
+#include "observe/trace_context.h"
 #include "pool/face_path.h"
 #include "pool/orphans.h"
 
@@ -188,9 +189,17 @@ void LambdaInstance::Send(uint64_t id, std::shared_ptr<const ForwardRequest> req
                               std::to_string(wall_ms + static_cast<int64_t>(timeout_s * 1000)));
   p.next.headers.emplace_back("Lambda-Runtime-Invoked-Function-Arn",
                               "arn:aws:lambda:local:000000000000:function:" + function_);
-  p.next.headers.emplace_back(
-      "Lambda-Runtime-Trace-Id",
-      "Root=1-" + std::to_string(wall_ms / 1000) + "-" + p.lambda_id.substr(0, 8) + ";Sampled=0");
+  // The trace the gateway passed on, as Lambda's X-Ray header (observe/trace_context.h).
+  std::optional<observe::TraceContext> trace;
+  for (const auto& [k, v] : request->headers) {
+    if (k == "traceparent") trace = observe::ParseTraceparent(v);
+  }
+  if (!trace) {
+    std::mt19937_64 rng(std::hash<std::string>()(p.lambda_id));
+    trace.emplace();
+    trace->trace_id = observe::NewTraceId(rng, wall_ms / 1000);
+  }
+  p.next.headers.emplace_back("Lambda-Runtime-Trace-Id", observe::FormatXRay(*trace));
   HttpResponder parked;
   HttpResponse next;
   {
@@ -381,7 +390,10 @@ UpstreamCall HttpInstance::MakeCall(int port, const ForwardRequest& req) const {
   if (!req.content_type.empty()) call.headers.emplace_back("Content-Type", req.content_type);
   if (!req.request_id.empty()) call.headers.emplace_back("X-Request-Id", req.request_id);
   for (const auto& [k, v] : req.headers) {
-    if (k == "inference-header-content-length" || k == "accept") call.headers.emplace_back(k, v);
+    if (k == "inference-header-content-length" || k == "accept" || k == "traceparent" ||
+        k == "tracestate") {
+      call.headers.emplace_back(k, v);
+    }
   }
   call.body = req.body;
   // The pool's timer kills a request's instance at timeout_s: this only guards against a peer

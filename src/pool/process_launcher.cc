@@ -92,6 +92,7 @@ StatusOr<PreparedInstance> PrepareInstance(const FunctionConfig& fn, const PoolE
        {"AWS_LAMBDA_RUNTIME_API", "FUNCTIONS_CUSTOMHANDLER_PORT", "K_SERVICE", "PORT"}) {
     spec.env.erase(k);
   }
+  spec.env["MODELFN_FUNCTION_NAME"] = fn.name;  // its traces' service name (fn_main.cc)
   if (fn.mode == InstanceMode::kLambda) {
     auto lambda = LambdaInstance::Create(fn, env, std::move(events));
     if (!lambda.ok()) return lambda.status();

@@ -126,6 +126,7 @@ LambdaRuntime::Result LambdaRuntime::Invoke(std::string_view payload, const std:
     std::string rid = request_id;
     if (inv.request_id == nullptr) inv.request_id = &rid;
     inv.deadline_wall_ms = deadline_ms;
+    if (trace_) inv.trace = &*trace_;
     outcome = core_->Handle(inv);
   }
   if (event->kind == EventKind::kDirect) {
@@ -181,6 +182,7 @@ Status LambdaRuntime::Run(uint64_t max) {
     if (const std::string* d = reply->Header("lambda-runtime-deadline-ms"))
       deadline_ms = strtoll(d->c_str(), nullptr, 10);
     const std::string* trace = reply->Header("lambda-runtime-trace-id");
+    trace_ = trace ? observe::ParseXRay(*trace) : std::nullopt;
     if (!TraceIdEnv::Get().Set(trace) && log_->enabled()) {
       log_->Message("warn", "the trace id of " + request_id + " is not set: longer than " +
                                 std::to_string(TraceIdEnv::kMaxValue) + " bytes or holds a NUL");

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "observe/trace_context.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "faces/aws/object_events.h"
@@ -47,6 +48,8 @@ class LambdaRuntime {
   Result Invoke(std::string_view payload, const std::string& request_id, int64_t deadline_ms);
 
  private:
+  // The trace context of the invocation being handled (Lambda-Runtime-Trace-Id, X-Ray).
+  std::optional<observe::TraceContext> trace_;
   std::string base_;
   HttpClient* http_;
   FunctionCore* core_;

@@ -1,0 +1,121 @@
+"""Traces of requests through `modelfn up`, exported with OTLP over HTTP to a real Jaeger (v2, built
+from the Go module proxy by scripts/setup.sh) and read back from its query API: one trace per
+request, the gateway's spans and the instance's, with the cold start's init under the first."""
+import json
+import time
+
+import pytest
+import requests
+
+from conftest import EXAMPLES
+from servers import Jaeger
+from up_harness import config, fn_config, push
+
+INFER = json.loads((EXAMPLES / "digits" / "requests" / "infer.json").read_text())
+CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
+CLIENT_SPAN = "b7ad6b7169203331"
+
+
+@pytest.fixture(scope="module")
+def jaeger():
+    j = Jaeger()
+    yield j
+    j.stop()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    s = tmp_path_factory.mktemp("tracing") / "models"
+    push(s, EXAMPLES / "digits", "digits", "1.0.0")
+    return s
+
+
+def wait_trace(jaeger, trace_id, want_spans, timeout=30):
+    deadline = time.monotonic() + timeout
+    spans = {}
+    while time.monotonic() < deadline:
+        spans = jaeger.trace(trace_id)
+        if len(spans) >= want_spans:
+            return spans
+        time.sleep(0.2)
+    raise AssertionError(f"trace {trace_id}: {len(spans)} spans, wanted {want_spans}: {spans}")
+
+
+def by_name(spans, service, name):
+    found = [(sid, s) for sid, s in spans.items() if s[0] == service and s[1] == name]
+    assert len(found) == 1, (service, name, spans)
+    return found[0]
+
+
+@pytest.mark.parametrize("mode", ["lambda", "http"])
+def test_a_cold_request_is_one_trace_from_the_gateway_to_the_run(up, store, jaeger, mode):
+    trace_id = CLIENT_TRACE[:-2] + ("01" if mode == "lambda" else "02")
+    u = up(config(store, [fn_config("digits", mode=mode, start="exec")]),
+           env={"MODELFN_OTLP_ENDPOINT": jaeger.otlp_endpoint})
+    r = u.post("/v1/models/digits/infer", INFER,
+               headers={"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01"})
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Modelfn-Cold-Start"] == "true"
+    spans = wait_trace(jaeger, trace_id, 12)
+    root_id, root = by_name(spans, "modelfn-gateway", "POST /v1/models/digits/infer")
+    assert root[2] == CLIENT_SPAN  # under the client's span
+    assert root[3]["http.response.status_code"] == 200
+    assert root[3]["modelfn.request_id"] == r.headers["X-Request-Id"]
+    stages_id, stages = by_name(spans, "modelfn-gateway", "gateway stages")
+    fwd_id, fwd = by_name(spans, "modelfn-gateway", "forward")
+    assert stages[2] == root_id and fwd[2] == root_id
+    assert fwd[3]["faas.coldstart"] is True
+    _, wait = by_name(spans, "modelfn-gateway", "queue wait")
+    assert wait[2] == fwd_id
+    # The instance's spans, under the forward (through traceparent, or Lambda's X-Ray header).
+    server_id, server = by_name(spans, "digits", "POST /v1/infer")
+    assert server[2] == fwd_id
+    assert server[3]["faas.coldstart"] is True and server[3]["modelfn.model"] == "digits"
+    for name in ("decode", "run", "encode"):
+        assert by_name(spans, "digits", name)[1][2] == server_id
+    init_id, init = by_name(spans, "digits", "init")
+    assert init[2] == server_id
+    phases = {s[1] for s in spans.values() if s[2] == init_id}
+    assert {"session", "warmup"} <= phases, phases  # an exec'd instance reports its init phases
+    # A warm request: its own trace, no init.
+    warm_id = CLIENT_TRACE[:-2] + ("11" if mode == "lambda" else "12")
+    r = u.post("/v1/models/digits/infer", INFER,
+               headers={"traceparent": f"00-{warm_id}-{CLIENT_SPAN}-01"})
+    assert r.headers["X-Modelfn-Cold-Start"] == "false"
+    warm = wait_trace(jaeger, warm_id, 8)
+    assert not [s for s in warm.values() if s[1] == "init"]
+    assert by_name(warm, "modelfn-gateway", "forward")[1][3]["faas.coldstart"] is False
+
+
+def test_the_gateway_starts_a_trace_and_honours_the_sampling(up, store, jaeger):
+    # No traceparent: the gateway starts the trace; find it by the request id.
+    u = up(config(store, [fn_config("digits", mode="http", concurrency=2)]),
+           env={"MODELFN_OTLP_ENDPOINT": jaeger.otlp_endpoint})
+    r = u.post("/v1/models/digits/infer", INFER)
+    rid = r.headers["X-Request-Id"]
+    deadline = time.monotonic() + 30
+    found = []
+    while not found and time.monotonic() < deadline:
+        found = jaeger.traces_of("modelfn-gateway", {"modelfn.request_id": rid})
+        time.sleep(0.2)
+    assert len(found) == 1
+    services = {p["serviceName"] for p in found[0]["processes"].values()}
+    assert services == {"modelfn-gateway", "digits"}
+    # A client that says "not sampled" is obeyed, at every hop.
+    unsampled = "1" * 32
+    r = u.post("/v1/models/digits/infer", INFER,
+               headers={"traceparent": f"00-{unsampled}-{CLIENT_SPAN}-00"})
+    assert r.status_code == 200
+    # Sampling 0: the gateway starts no sampled trace and nothing reaches Jaeger.
+    v = up(config(store, [fn_config("digits", mode="http")]),
+           env={"MODELFN_OTLP_ENDPOINT": jaeger.otlp_endpoint, "MODELFN_TRACE_SAMPLE": "0"})
+    r0 = v.post("/v1/models/digits/infer", INFER)
+    rid0 = r0.headers["X-Request-Id"]
+    # A sampled request after both, through the first platform: once it is in Jaeger, whatever
+    # the other two would have sent is too (one exporter per process, sent in order).
+    marker = "2" * 32
+    u.post("/v1/models/digits/infer", INFER, headers={"traceparent": f"00-{marker}-{CLIENT_SPAN}-01"})
+    wait_trace(jaeger, marker, 8)
+    v.stop()  # its exporters flush at exit
+    assert jaeger.trace(unsampled) == {}
+    assert jaeger.traces_of("modelfn-gateway", {"modelfn.request_id": rid0}) == []

@@ -14,17 +14,16 @@
 #include <string>
 #include <thread>
 
+#include "common/build_info.h"
 #include "common/clock.h"
 #include "common/cpu_quota.h"
 #include "common/log.h"
 #include "engine/ort_engine.h"
 #include "faces/aws/lambda_runtime.h"
 #include "faces/azure/azure_handler.h"
-#include "common/build_info.h"
 #include "faces/face_choice.h"
 #include "faces/gcp/gcp_events.h"
 #include "faces/local_buckets.h"
-#include "observe/tracer.h"
 #include "function/fn_args.h"
 #include "function/function_core.h"
 #include "function/model_loader.h"
@@ -34,6 +33,7 @@
 #include "function/template_protocol.h"
 #include "http/http_server.h"
 #include "http/problem.h"
+#include "observe/tracer.h"
 #include "store/azure_store.h"
 #include "store/gcs_store.h"
 #include "store/open_store.h"
@@ -131,6 +131,8 @@ std::unique_ptr<observe::Tracer> MakeTracer(const Clock& clock, const std::strin
   return std::make_unique<observe::Tracer>(std::move(config), std::move(http), &clock);
 }
 
+bool log_requests_enabled(const EventLog& log) { return log.enabled(); }
+
 // The Lambda face: the same init phase, then the Runtime API loop instead of a listener.
 int RunLambda(const FaceChoice& face, LoadedModel loaded,
               const std::optional<FetchedModel>& fetched, const EventLog& log,
@@ -147,6 +149,12 @@ int RunLambda(const FaceChoice& face, LoadedModel loaded,
   if (const char* route = getenv("MODELFN_ROUTE_NAME")) core.SetRouteName(route);
   std::unique_ptr<observe::Tracer> tracer = MakeTracer(clock, id.model_name);
   if (tracer->enabled()) core.SetTracer(tracer.get());
+  // CloudWatch metrics from the log (Embedded Metric Format), as Lambda users read them.
+  if (EnvInt("MODELFN_EMF", 1, 0, 1) == 1 && log_requests_enabled(request_log)) {
+    const char* fn = getenv("AWS_LAMBDA_FUNCTION_NAME");
+    const char* ns = getenv("MODELFN_EMF_NAMESPACE");
+    core.EnableEmf(ns && *ns ? ns : "modelfn", fn && *fn ? fn : id.model_name);
+  }
   timings.runtime_init_ms = static_cast<double>(clock.MonotonicNanos() - t_start) / 1e6;
   core.SetReady(timings);
   {

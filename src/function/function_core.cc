@@ -83,7 +83,11 @@ void FunctionCore::SetReady(const InitTimings& timings) {
 
 namespace {
 // The Run of the request this thread is handling (Handle sets it; RunOrDefer fills it).
-thread_local std::pair<int64_t, int64_t>* current_run = nullptr;
+struct RunTimes {
+  int64_t start = 0, end = 0;
+  int64_t rows = 0;
+};
+thread_local RunTimes* current_run = nullptr;
 }  // namespace
 
 std::string FunctionCore::NextRequestId() {
@@ -163,10 +167,10 @@ void FunctionCore::RecordSpans(const RequestFacts& facts, Route route, int statu
     observe::Span init = child("init", init_start, init_end);
     init.attributes = {{"faas.coldstart", true}};
     int64_t at = init_start;
-    for (auto [name, ms] : {std::pair{"model fetch", timings_.model_fetch_ms},
-                            std::pair{"model verify", timings_.model_verify_ms},
-                            std::pair{"session", timings_.model_load_ms},
-                            std::pair{"warmup", timings_.warmup_ms}}) {
+    for (auto [name, ms] :
+         {std::pair{"model fetch", timings_.model_fetch_ms},
+          std::pair{"model verify", timings_.model_verify_ms},
+          std::pair{"session", timings_.model_load_ms}, std::pair{"warmup", timings_.warmup_ms}}) {
       if (ms <= 0) continue;
       observe::Span p = child(name, at, at + static_cast<int64_t>(ms * 1e6));
       p.parent_span_id = init.span_id;
@@ -186,7 +190,9 @@ void FunctionCore::Finish(const RequestFacts& facts, Route route, const std::str
   out->headers.emplace_back("X-Request-Id", facts.request_id);
   const int64_t end_mono = clock_->MonotonicNanos();
   int64_t micros = (end_mono - facts.t0) / 1000;
-  if (tracer_ != nullptr && inference) RecordSpans(facts, route, out->status, cold, batch, end_mono);
+  if (tracer_ != nullptr && inference)
+    RecordSpans(facts, route, out->status, cold, batch, end_mono);
+  if (emf_ && inference) WriteEmf(facts, out->status, error_code, cold, batch, micros);
   stats_.Record(route, out->status, micros);
   if (log_->enabled()) {
     EventLog::Line line = log_->Begin("request", out->status >= 500 ? "error" : "info");
@@ -210,17 +216,84 @@ void FunctionCore::Finish(const RequestFacts& facts, Route route, const std::str
   }
 }
 
+void FunctionCore::EnableEmf(std::string metric_namespace, std::string function_name) {
+  emf_ = true;
+  emf_namespace_ = std::move(metric_namespace);
+  emf_function_ = std::move(function_name);
+}
+
+void FunctionCore::WriteEmf(const RequestFacts& facts, int status, const std::string& error_code,
+                            bool cold, const BatchedResult* batch, int64_t micros) {
+  // One CloudWatch Embedded Metric Format document (its metrics extracted by CloudWatch Logs
+  // from the log line): by function; errors also by function and code.
+  std::vector<std::pair<const char*, const char*>> metrics = {{"Invocations", "Count"},
+                                                              {"ColdStart", "Count"},
+                                                              {"Duration", "Milliseconds"},
+                                                              {"Errors", "Count"},
+                                                              {"ClientErrors", "Count"}};
+  const bool ran = batch != nullptr || facts.run_start != 0;
+  if (ran) {
+    metrics.push_back({"RunDuration", "Milliseconds"});
+    metrics.push_back({"BatchSize", "Count"});
+  }
+  if (cold) {
+    metrics.push_back({"InitDuration", "Milliseconds"});
+    metrics.push_back({"ModelFetchDuration", "Milliseconds"});
+    metrics.push_back({"SessionDuration", "Milliseconds"});
+  }
+  EventLog::Line line = log_->Begin("metrics");
+  JsonWriter& w = line.w();
+  w.Key("_aws").BeginObject().Key("Timestamp").Int(clock_->WallNanos() / 1'000'000);
+  w.Key("CloudWatchMetrics").BeginArray();
+  w.BeginObject().Key("Namespace").String(emf_namespace_);
+  w.Key("Dimensions").BeginArray().BeginArray().String("FunctionName").EndArray().EndArray();
+  w.Key("Metrics").BeginArray();
+  for (const auto& [name, unit] : metrics)
+    w.BeginObject().Key("Name").String(name).Key("Unit").String(unit).EndObject();
+  w.EndArray().EndObject();
+  if (!error_code.empty()) {
+    w.BeginObject().Key("Namespace").String(emf_namespace_);
+    w.Key("Dimensions").BeginArray().BeginArray().String("FunctionName").String("ErrorCode");
+    w.EndArray().EndArray();
+    w.Key("Metrics").BeginArray().BeginObject().Key("Name").String("ErrorsByCode");
+    w.Key("Unit").String("Count").EndObject().EndArray().EndObject();
+  }
+  w.EndArray().EndObject();
+  w.Key("FunctionName").String(emf_function_);
+  if (!error_code.empty()) w.Key("ErrorCode").String(error_code).Key("ErrorsByCode").Int(1);
+  w.Key("request_id").String(facts.request_id);
+  w.Key("Invocations").Int(1).Key("ColdStart").Int(cold ? 1 : 0);
+  w.Key("Duration").Double(static_cast<double>(micros) / 1000.0);
+  w.Key("Errors").Int(status >= 500 ? 1 : 0);
+  w.Key("ClientErrors").Int(status >= 400 && status < 500 ? 1 : 0);
+  if (batch != nullptr) {
+    w.Key("RunDuration")
+        .Double(std::max(0.0, static_cast<double>(micros) / 1000.0 - batch->queue_ms));
+    w.Key("BatchSize").Int(batch->batch_rows);
+  } else if (ran) {
+    w.Key("RunDuration").Double(static_cast<double>(facts.run_end - facts.run_start) / 1e6);
+    w.Key("BatchSize").Int(facts.rows);
+  }
+  if (cold) {
+    w.Key("InitDuration").Double(timings_.runtime_init_ms);
+    w.Key("ModelFetchDuration").Double(timings_.model_fetch_ms);
+    w.Key("SessionDuration").Double(timings_.model_load_ms);
+  }
+  log_->Emit(line);
+}
+
 Outcome FunctionCore::Handle(const Invocation& inv) {
   int64_t t0 = clock_->MonotonicNanos();
   Route route = kOther;
   std::string error_code;
-  std::pair<int64_t, int64_t> run{0, 0};
+  RunTimes run;
   current_run = &run;
   Outcome out = Dispatch(inv, &route, &error_code, nullptr);
   current_run = nullptr;
   RequestFacts facts = Facts(inv, t0);
-  facts.run_start = run.first;
-  facts.run_end = run.second;
+  facts.run_start = run.start;
+  facts.run_end = run.end;
+  facts.rows = run.rows;
   Finish(facts, route, error_code, &out, nullptr);
   return out;
 }
@@ -275,10 +348,14 @@ Outcome FunctionCore::RunOrDefer(
     pending.status = 0;
     return pending;
   }
-  const bool timed = current_run != nullptr && tracer_ != nullptr;
-  if (timed) current_run->first = clock_->MonotonicNanos();
+  const bool timed = current_run != nullptr && (tracer_ != nullptr || emf_);
+  if (timed) {
+    current_run->start = clock_->MonotonicNanos();
+    if (!prepared.inputs.empty() && !prepared.inputs[0].shape.empty())
+      current_run->rows = prepared.inputs[0].shape[0];
+  }
   auto result = RunPrepared(*engine_, prepared, limits);
-  if (timed) current_run->second = clock_->MonotonicNanos();
+  if (timed) current_run->end = clock_->MonotonicNanos();
   return finish(std::move(result), prepared, error_code);
 }
 

@@ -97,6 +97,9 @@ class FunctionCore {
   // Spans of inference requests (with decode, Run and encode) and, on the first, of the init
   // go to `tracer` when their trace is sampled (observe/tracer.h). Call before the first Handle.
   void SetTracer(observe::Tracer* tracer) { tracer_ = tracer; }
+  // After each inference, one CloudWatch Embedded Metric Format document on the request log
+  // (docs/lambda.md "Metrics"): in `metric_namespace`, by FunctionName = `function_name`.
+  void EnableEmf(std::string metric_namespace, std::string function_name);
   bool ready() const { return ready_.load(); }
   // A second name /v1/models/{name}/... and /v2/models/{name}/... answer to besides the model's:
   // the modelfn.yaml function it is deployed as, behind an API that forwards the platform's
@@ -138,6 +141,7 @@ class FunctionCore {
     int64_t wall_t0 = 0;
     std::optional<observe::TraceContext> trace;  // received
     int64_t run_start = 0, run_end = 0;          // monotonic; 0 when no Run (or batched)
+    int64_t rows = 0;                            // the Run's first dimension
     std::string request_id;
     std::string method;
     std::string path;
@@ -180,6 +184,10 @@ class FunctionCore {
   InitTimings timings_;
   int64_t ready_wall_ns_ = 0;
   observe::Tracer* tracer_ = nullptr;
+  bool emf_ = false;
+  std::string emf_namespace_, emf_function_;
+  void WriteEmf(const RequestFacts& facts, int status, const std::string& error_code, bool cold,
+                const BatchedResult* batch, int64_t micros);
   void RecordSpans(const RequestFacts& facts, Route route, int status, bool cold,
                    const BatchedResult* batch, int64_t end_mono);
   int64_t start_nanos_;

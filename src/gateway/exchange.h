@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "observe/tracer.h"
 #include "gateway/backend.h"
 #include "http/http_server.h"
+#include "observe/tracer.h"
 #include "platform/config.h"
 
 namespace modelfn::gateway {

@@ -58,9 +58,9 @@ void ObserveStage::RecordSpans(Exchange& ex) {
                       {"faas.coldstart", ex.reply.cold_start}};
     fwd.error = !ex.reply.code.empty() && ex.response.status >= 500;
     if (fwd.error) fwd.status_message = ex.reply.code;
-    observe::Span wait = span("queue wait", tracer_->NewSpanId(), ex.forward_span,
-                              wall(ex.forward_ns),
-                              wall(ex.forward_ns) + static_cast<int64_t>(ex.reply.queue_ms * 1e6));
+    observe::Span wait =
+        span("queue wait", tracer_->NewSpanId(), ex.forward_span, wall(ex.forward_ns),
+             wall(ex.forward_ns) + static_cast<int64_t>(ex.reply.queue_ms * 1e6));
     wait.attributes = {{"faas.coldstart", ex.reply.cold_start}};
     tracer_->Record(std::move(wait));
     tracer_->Record(std::move(fwd));

@@ -19,21 +19,21 @@ TEST(TraceContextTest, TraceparentRoundTrips) {
   ASSERT_TRUE(unsampled.has_value());
   EXPECT_FALSE(unsampled->sampled);
   // A later version may carry more after the flags.
-  EXPECT_TRUE(ParseTraceparent("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what")
-                  .has_value());
+  EXPECT_TRUE(
+      ParseTraceparent("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what").has_value());
 }
 
 TEST(TraceContextTest, MalformedTraceparentsAreIgnored) {
-  for (const char* bad : {
-           "", "00", "garbage",
-           "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",  // uppercase
-           "00-00000000000000000000000000000000-b7ad6b7169203331-01",  // zero trace id
-           "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",  // zero parent
-           "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",  // version ff
-           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x",  // v00 has no more
-           "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-           "00-0af7651916cd43dd8448eb211c8031-b7ad6b7169203331-0100",
-           "00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-01"}) {
+  for (const char* bad :
+       {"", "00", "garbage",
+        "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",    // uppercase
+        "00-00000000000000000000000000000000-b7ad6b7169203331-01",    // zero trace id
+        "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",    // zero parent
+        "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",    // version ff
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x",  // v00 has no more
+        "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "00-0af7651916cd43dd8448eb211c8031-b7ad6b7169203331-0100",
+        "00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-01"}) {
     EXPECT_FALSE(ParseTraceparent(bad).has_value()) << bad;
   }
 }
@@ -54,13 +54,15 @@ TEST(TraceContextTest, XRayHeadersConvertBothWays) {
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(FormatTraceparent(*back), kExample);
   // Fields in another order, a Lineage, no Parent, spaces.
-  auto root_only = ParseXRay(" Sampled=0 ; Lineage=a87bd80c:1|68fd508a:5;Root=1-5759e988-bd862e3fe1be46a994272793");
+  auto root_only = ParseXRay(
+      " Sampled=0 ; Lineage=a87bd80c:1|68fd508a:5;Root=1-5759e988-bd862e3fe1be46a994272793");
   ASSERT_TRUE(root_only.has_value());
   EXPECT_FALSE(root_only->sampled);
   EXPECT_EQ(FormatXRay(*root_only), "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0");
-  for (const char* bad : {"", "Parent=53995c3f42cd8ad8", "Root=2-5759e988-bd862e3fe1be46a994272793",
-                          "Root=1-5759e988-bd862e3fe1be46a99427279", "Root=1-5759e988x-bd862e3fe1be46a994272793",
-                          "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=xyz"}) {
+  for (const char* bad :
+       {"", "Parent=53995c3f42cd8ad8", "Root=2-5759e988-bd862e3fe1be46a994272793",
+        "Root=1-5759e988-bd862e3fe1be46a99427279", "Root=1-5759e988x-bd862e3fe1be46a994272793",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=xyz"}) {
     EXPECT_FALSE(ParseXRay(bad).has_value()) << bad;
   }
 }

@@ -41,7 +41,7 @@ struct Span {
 };
 
 struct TracerConfig {
-  std::string endpoint;  // the full URL spans are POSTed to; empty: tracing off
+  std::string endpoint;       // the full URL spans are POSTed to; empty: tracing off
   double sample_ratio = 1.0;  // of the traces this process starts (a received context decides
                               // its own: parent-based)
   std::vector<std::pair<std::string, std::string>> resource;  // service.name first

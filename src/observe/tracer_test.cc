@@ -27,8 +27,10 @@ Span SpanOf(const Tracer::Begun& b, const std::string& name) {
   s.kind = Span::Kind::kServer;
   s.start_unix_ns = 1'000;
   s.end_unix_ns = 5'000;
-  s.attributes = {{"http.route", std::string("/v1/infer")}, {"batch.size", int64_t{4}},
-                  {"ratio", 0.5}, {"cold_start", true}};
+  s.attributes = {{"http.route", std::string("/v1/infer")},
+                  {"batch.size", int64_t{4}},
+                  {"ratio", 0.5},
+                  {"cold_start", true}};
   return s;
 }
 
@@ -54,8 +56,12 @@ TEST(TracerTest, SampledSpansAreSentAsOtlpJson) {
   auto doc = Json::Parse(fake->calls[0].body);
   ASSERT_TRUE(doc.ok());
   const Json& rs = doc->Find("resourceSpans")->AsArray()[0];
-  EXPECT_EQ(rs.Find("resource")->Find("attributes")->AsArray()[0].Find("value")->Find(
-                "stringValue")->AsString(),
+  EXPECT_EQ(rs.Find("resource")
+                ->Find("attributes")
+                ->AsArray()[0]
+                .Find("value")
+                ->Find("stringValue")
+                ->AsString(),
             "digits");
   const Json& span = rs.Find("scopeSpans")->AsArray()[0].Find("spans")->AsArray()[0];
   EXPECT_EQ(span.Find("traceId")->AsString(), "0af7651916cd43dd8448eb211c80319c");
@@ -131,15 +137,14 @@ TEST(TracerConfigTest, TheEndpointAndRatioComeFromTheEnvironment) {
     };
   };
   EXPECT_EQ(TracerConfig::FromEnv(env({}), "x").endpoint, "");
-  EXPECT_EQ(TracerConfig::FromEnv(env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/"}}), "x")
-                .endpoint,
-            "http://c:4318/v1/traces");
-  auto c = TracerConfig::FromEnv(
-      env({{"MODELFN_OTLP_ENDPOINT", "http://m:4318"},
-           {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t/v1/traces"},
-           {"MODELFN_TRACE_SAMPLE", "0.25"},
-           {"OTEL_SERVICE_NAME", "svc"}}),
-      "x");
+  EXPECT_EQ(
+      TracerConfig::FromEnv(env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/"}}), "x").endpoint,
+      "http://c:4318/v1/traces");
+  auto c = TracerConfig::FromEnv(env({{"MODELFN_OTLP_ENDPOINT", "http://m:4318"},
+                                      {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t/v1/traces"},
+                                      {"MODELFN_TRACE_SAMPLE", "0.25"},
+                                      {"OTEL_SERVICE_NAME", "svc"}}),
+                                 "x");
   EXPECT_EQ(c.endpoint, "http://t/v1/traces");
   EXPECT_EQ(c.sample_ratio, 0.25);
   EXPECT_EQ(c.resource[0].second, "svc");

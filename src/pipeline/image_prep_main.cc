@@ -19,7 +19,9 @@
 int main(int argc, char** argv) {
   using namespace modelfn;
   if (bool json; modelfn::WantsVersion(argc, argv, &json)) {
-    std::puts((json ? modelfn::VersionJson("modelfn-image-prep", "") : modelfn::VersionText("modelfn-image-prep", "")).c_str());
+    std::puts((json ? modelfn::VersionJson("modelfn-image-prep", "")
+                    : modelfn::VersionText("modelfn-image-prep", ""))
+                  .c_str());
     return 0;
   }
   if (argc != 3) {

@@ -29,7 +29,9 @@ void PrintRow(const std::vector<int64_t>& v, int64_t row, int64_t cols, std::str
 
 int main(int argc, char** argv) {
   if (bool json; modelfn::WantsVersion(argc, argv, &json)) {
-    std::puts((json ? modelfn::VersionJson("modelfn-tokenize", "") : modelfn::VersionText("modelfn-tokenize", "")).c_str());
+    std::puts((json ? modelfn::VersionJson("modelfn-tokenize", "")
+                    : modelfn::VersionText("modelfn-tokenize", ""))
+                  .c_str());
     return 0;
   }
   if (argc != 4) {

@@ -483,9 +483,8 @@ gateway::StageList Platform::BuildStages(const PlatformConfig& c) {
   auth.jwt_policy.leeway_s = static_cast<int64_t>(c.gateway.jwt.leeway_s);
 
   gw::StageList stages;
-  stages.push_back(
-      std::make_unique<gw::ObserveStage>(&metrics_, options_.access_log ? &log_ : nullptr, clock_,
-                                         tracer_.get()));
+  stages.push_back(std::make_unique<gw::ObserveStage>(
+      &metrics_, options_.access_log ? &log_ : nullptr, clock_, tracer_.get()));
   stages.push_back(std::make_unique<gw::RequestIdStage>());
   stages.push_back(std::make_unique<gw::CorsStage>(c.gateway.cors_origins));
   stages.push_back(std::make_unique<gw::RouteStage>(table, routes));

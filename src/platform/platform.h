@@ -13,7 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include "observe/tracer.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "gateway/backend.h"
@@ -28,6 +27,7 @@
 #include "http/http_server.h"
 #include "http/loop_upstream.h"
 #include "manifest/manifest.h"
+#include "observe/tracer.h"
 #include "platform/config.h"
 #include "platform/platform_async.h"
 #include "pool/pool.h"

@@ -9,12 +9,12 @@
 #include <cstdint>
 #include <string>
 
-#include "observe/trace_context.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "faces/aws/object_events.h"
 #include "function/function_core.h"
 #include "http/http_client.h"
+#include "observe/trace_context.h"
 
 namespace modelfn {
 

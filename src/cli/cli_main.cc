@@ -47,6 +47,7 @@ constexpr const char* kUsage =
     "  up [-f modelfn.yaml]                          gateway + instances on demand, scale to zero\n"
     "  status [--json]                               functions, instances, latency, cold starts\n"
     "  keys create|list|revoke                       API keys for the gateway\n"
+    "  logs [-f] [--function F] [--since 10m]        the instances' logs, merged, followed\n"
     "\n"
     "modelfn --version [--json]: version, git revision, build type, ONNX Runtime version.\n"
     "Every command takes --help; data commands take --json. Store URIs: a path, file:///path,\n"
@@ -72,6 +73,7 @@ constexpr Command kCommands[] = {
     {"up", CmdUp},
     {"status", CmdStatus},
     {"keys", CmdKeys},
+    {"logs", CmdLogs},
     {"optimize", CmdOptimize},
     {"invoke", CmdInvoke},
     {"generate-event", CmdGenerateEvent},

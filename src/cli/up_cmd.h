@@ -6,5 +6,6 @@ namespace modelfn {
 int CmdUp(int argc, char** argv);
 int CmdStatus(int argc, char** argv);
 int CmdKeys(int argc, char** argv);
+int CmdLogs(int argc, char** argv);  // logs_cmd.cc
 
 }  // namespace modelfn

@@ -37,7 +37,8 @@ TEST_F(ObjectBatchTest, AnObjectWithoutATagIsNamedNoEtag) {
   ObjectBatchConfig config;
   config.input_prefix = "in/";
   config.output_prefix = "out/";
-  ObjectResult r = InferStoredObject(store_, ObjectRef{"in/a.json", "", ""}, config, *core_, "t");
+  ObjectResult r =
+      InferStoredObject(store_, ObjectRef{"in/a.json", "", "", ""}, config, *core_, "t");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
   EXPECT_EQ(r.written, "out/a.json.noetag.json");
   EXPECT_TRUE(store_.Head("out/a.json.noetag.json").ok());
@@ -47,7 +48,7 @@ TEST_F(ObjectBatchTest, AnAnswerAlreadyWrittenIsADuplicate) {
   ASSERT_TRUE(store_.Put("incoming/a.json", "[[1,2,3,4]]", PutOptions()).ok());
   ASSERT_TRUE(store_.Put("results/a.json.t1.json", "{}", PutOptions()).ok());
   ObjectResult r =
-      InferStoredObject(store_, ObjectRef{"incoming/a.json", "e", "t1"}, {}, *core_, "t");
+      InferStoredObject(store_, ObjectRef{"incoming/a.json", "e", "t1", ""}, {}, *core_, "t");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kDuplicate);
   EXPECT_EQ(store_.Get("results/a.json.t1.json").value(), "{}");  // not rewritten
 }
@@ -56,7 +57,7 @@ TEST_F(ObjectBatchTest, AFailureThatCannotBeWrittenIsReportedLost) {
   FaultyStore faulty(&store_);
   faulty.FailAfter(0, Status(StatusCode::kUnavailable, "gone"));
   ObjectResult r =
-      InferStoredObject(faulty, ObjectRef{"incoming/a.json", "e", "t1"}, {}, *core_, "t");
+      InferStoredObject(faulty, ObjectRef{"incoming/a.json", "e", "t1", ""}, {}, *core_, "t");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kFailed);
   EXPECT_FALSE(r.failure_recorded);
   ObjectBatchSummary summary;
@@ -67,7 +68,7 @@ TEST_F(ObjectBatchTest, AFailureThatCannotBeWrittenIsReportedLost) {
 TEST_F(ObjectBatchTest, AnImageForAModelWithoutImageInputsGetsItsFailureRecord) {
   ASSERT_TRUE(store_.Put("incoming/p.png", std::string("\x89PNG\r\n\x1a\n", 8), PutOptions()).ok());
   ObjectResult r =
-      InferStoredObject(store_, ObjectRef{"incoming/p.png", "e", "t1"}, {}, *core_, "t");
+      InferStoredObject(store_, ObjectRef{"incoming/p.png", "e", "t1", ""}, {}, *core_, "t");
   ASSERT_EQ(r.kind, ObjectResult::Kind::kFailed);
   EXPECT_TRUE(r.failure_recorded);
   auto doc = Json::Parse(store_.Get("failed/p.png.t1.error.json").value());
@@ -80,8 +81,8 @@ TEST_F(ObjectBatchTest, AnObjectOverTheLimitIsRecordedWithoutBeingRead) {
   ObjectBatchConfig config;
   config.max_object_bytes = 10;  // the object holds 11
   FaultyStore counting(&store_);
-  ObjectResult r =
-      InferStoredObject(counting, ObjectRef{"incoming/big.json", "e", "t1"}, config, *core_, "t");
+  ObjectResult r = InferStoredObject(counting, ObjectRef{"incoming/big.json", "e", "t1", ""},
+                                     config, *core_, "t");
   ASSERT_EQ(r.kind, ObjectResult::Kind::kFailed);
   auto doc = Json::Parse(store_.Get("failed/big.json.t1.error.json").value());
   ASSERT_TRUE(doc.ok());
@@ -90,7 +91,7 @@ TEST_F(ObjectBatchTest, AnObjectOverTheLimitIsRecordedWithoutBeingRead) {
   // Never read: the answer's Head, the object's Head and the failure record's Put, no Get.
   EXPECT_EQ(counting.calls(), 3);
   config.max_object_bytes = 11;
-  r = InferStoredObject(store_, ObjectRef{"incoming/big.json", "e", "t2"}, config, *core_, "t");
+  r = InferStoredObject(store_, ObjectRef{"incoming/big.json", "e", "t2", ""}, config, *core_, "t");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
 }
 
@@ -103,7 +104,7 @@ TEST_F(ObjectBatchTest, RowsObjectsKeepTheRowsThatWorked) {
       store_.Put("incoming/a.csv", "a,b,c,d\n1,2,3,4\n1,2,3\n5,6,7,8\n9,x,1,1\n", PutOptions())
           .ok());
   ObjectResult r =
-      InferStoredObject(store_, ObjectRef{"incoming/a.csv", "e", "t"}, config, *core_, "req");
+      InferStoredObject(store_, ObjectRef{"incoming/a.csv", "e", "t", ""}, config, *core_, "req");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
   EXPECT_EQ(r.written, "results/a.csv.t.csv");
   EXPECT_EQ(r.rows, 4);
@@ -126,11 +127,12 @@ TEST_F(ObjectBatchTest, RowsObjectsKeepTheRowsThatWorked) {
   // Delivered again: a duplicate, nothing rewritten.
   ASSERT_TRUE(store_.Put("incoming/b.jsonl", "[1,2,3,4]\n", PutOptions()).ok());
   EXPECT_EQ(
-      InferStoredObject(store_, ObjectRef{"incoming/a.csv", "e", "t"}, config, *core_, "r").kind,
+      InferStoredObject(store_, ObjectRef{"incoming/a.csv", "e", "t", ""}, config, *core_, "r")
+          .kind,
       ObjectResult::Kind::kDuplicate);
   // Every row failing: no output, only the record.
   ASSERT_TRUE(store_.Put("incoming/c.jsonl", "[1]\n[2]\n", PutOptions()).ok());
-  r = InferStoredObject(store_, ObjectRef{"incoming/c.jsonl", "e", "t"}, config, *core_, "r");
+  r = InferStoredObject(store_, ObjectRef{"incoming/c.jsonl", "e", "t", ""}, config, *core_, "r");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kFailed);
   EXPECT_TRUE(r.failure_recorded);
   EXPECT_FALSE(store_.Head("results/c.jsonl.t.jsonl").ok());
@@ -151,7 +153,7 @@ TEST_F(ObjectBatchTest, RowsObjectsLeaveNoScratchAndHaveTheirOwnLimit) {
   config.max_object_bytes = 4;  // not the limit of rows objects
   ASSERT_TRUE(store_.Put("incoming/a.jsonl", "[1,2,3,4]\n[4,3,2,1]\n", PutOptions()).ok());
   ObjectResult r =
-      InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "t"}, config, *core_, "r");
+      InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "t", ""}, config, *core_, "r");
   ASSERT_EQ(r.kind, ObjectResult::Kind::kProcessed) << r.failure;
   EXPECT_EQ(
       store_.Get("results/a.jsonl.t.jsonl").value(),
@@ -159,7 +161,7 @@ TEST_F(ObjectBatchTest, RowsObjectsLeaveNoScratchAndHaveTheirOwnLimit) {
   EXPECT_EQ(rmdir(dir), 0) << "the scratch folder is not empty";
   config.scratch_dir = "/tmp";
   config.max_rows_object_bytes = 10;
-  r = InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "u"}, config, *core_, "r");
+  r = InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "u", ""}, config, *core_, "r");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kFailed);
   EXPECT_EQ(Json::Parse(store_.Get("failed/a.jsonl.u.error.json").value())
                 ->Find("error")
@@ -191,12 +193,12 @@ TEST_F(ObjectBatchTest, AFailureRecordIsReplacedByALaterOutcome) {
   ASSERT_TRUE(store_.Put("failed/a.jsonl.t.error.json", "{\"stale\":true}", PutOptions()).ok());
   ASSERT_TRUE(store_.Put("incoming/a.jsonl", "[1,2,3,4]\n", PutOptions()).ok());
   ObjectResult r =
-      InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "t"}, {}, *core_, "r");
+      InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "t", ""}, {}, *core_, "r");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
   EXPECT_FALSE(store_.Head("failed/a.jsonl.t.error.json").ok());
   ASSERT_TRUE(store_.Put("failed/b.jsonl.t.error.json", "{\"stale\":true}", PutOptions()).ok());
   ASSERT_TRUE(store_.Put("incoming/b.jsonl", "[1]\n", PutOptions()).ok());
-  r = InferStoredObject(store_, ObjectRef{"incoming/b.jsonl", "e", "t"}, {}, *core_, "r");
+  r = InferStoredObject(store_, ObjectRef{"incoming/b.jsonl", "e", "t", ""}, {}, *core_, "r");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kFailed);
   EXPECT_NE(store_.Get("failed/b.jsonl.t.error.json").value().find("rows_failed"),
             std::string::npos);
@@ -209,12 +211,12 @@ TEST_F(ObjectBatchTest, AnUnreachableStoreAsksForTheEventAgain) {
   FaultyStore faulty(&store_);
   faulty.FailAfter(1, Status(StatusCode::kUnavailable, "connection refused"));  // Head passes
   ObjectResult r =
-      InferStoredObject(faulty, ObjectRef{"incoming/a.jsonl", "e", "t"}, {}, *core_, "r");
+      InferStoredObject(faulty, ObjectRef{"incoming/a.jsonl", "e", "t", ""}, {}, *core_, "r");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kFailed);
   EXPECT_FALSE(r.failure_recorded);
   faulty.Heal();
   EXPECT_FALSE(store_.Head("failed/a.jsonl.t.error.json").ok());
-  r = InferStoredObject(faulty, ObjectRef{"incoming/a.jsonl", "e", "t"}, {}, *core_, "r");
+  r = InferStoredObject(faulty, ObjectRef{"incoming/a.jsonl", "e", "t", ""}, {}, *core_, "r");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
 }
 
@@ -236,7 +238,7 @@ TEST_F(ObjectBatchTest, AbandonedScratchFoldersAreRemovedAndLiveOnesKept) {
   config.scratch_dir = base;
   ASSERT_TRUE(store_.Put("incoming/a.jsonl", "[1,2,3,4]\n", PutOptions()).ok());
   ObjectResult r =
-      InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "t"}, config, *core_, "r");
+      InferStoredObject(store_, ObjectRef{"incoming/a.jsonl", "e", "t", ""}, config, *core_, "r");
   EXPECT_EQ(r.kind, ObjectResult::Kind::kProcessed);
   EXPECT_NE(access((base + "/modelfn-rows-dead01").c_str(), F_OK), 0);
   EXPECT_EQ(access((base + "/modelfn-rows-live01/.lock").c_str(), F_OK), 0);

@@ -107,7 +107,9 @@ TEST_F(RowObjectsTest, ACsvRecordOverTheLimitFailsAloneAndAnEndlessQuoteFailsThe
 TEST_F(RowObjectsTest, CsvHeadersByteOrderMarksAndTheHeaderSetting) {
   // A byte order mark is not part of the header; a first record with numbers is data, so a typo
   // in it fails that row instead of being taken for a header.
-  auto rows = ReadAll(RowFormat::kCsv, "\xEF\xBB\xBFa,b\n1,2\n");
+  auto rows = ReadAll(RowFormat::kCsv,
+                      "\xEF\xBB\xBF"
+                      "a,b\n1,2\n");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].body, R"({"inputs":[[1,2]]})");
   rows = ReadAll(RowFormat::kCsv, "1,x\n3,4\n");

@@ -81,7 +81,8 @@ TEST(SampleEventsTest, AStorageCloudEventParsesAsAFinalizedObject) {
 }
 
 TEST(SampleEventsTest, AnAzureBlobInvocationIsABlobTrigger) {
-  auto inv = ParseAzureInvocation(AzureBlobInvocation({"data", "in/x.csv", 9, "0x8DCABC"}, "blob"));
+  auto inv =
+      ParseAzureInvocation(AzureBlobInvocation({"data", "in/x.csv", 9, "0x8DCABC", ""}, "blob"));
   ASSERT_TRUE(inv.ok()) << inv.status().ToString();
   EXPECT_EQ(inv->trigger, AzureTrigger::kBlob);
   auto blob = BlobOf(*inv);

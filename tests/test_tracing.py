@@ -77,6 +77,10 @@ def test_a_cold_request_is_one_trace_from_the_gateway_to_the_run(up, store, jaeg
     assert init[2] == server_id
     phases = {s[1] for s in spans.values() if s[2] == init_id}
     assert {"session", "warmup"} <= phases, phases  # an exec'd instance reports its init phases
+    # The instance's request log line names the trace.
+    log = (u.dir / ".modelfn" / "logs" / "digits.log").read_text().splitlines()
+    req = [json.loads(x) for x in log if '"event":"request"' in x]
+    assert req[0]["trace_id"] == trace_id
     # A warm request: its own trace, no init.
     warm_id = CLIENT_TRACE[:-2] + ("11" if mode == "lambda" else "12")
     r = u.post("/v1/models/digits/infer", INFER,

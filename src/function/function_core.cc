@@ -106,16 +106,14 @@ FunctionCore::RequestFacts FunctionCore::Facts(const Invocation& inv, int64_t t0
   f.method = std::string(inv.method);
   f.path = std::string(inv.path);
   f.input_bytes = inv.body.size();
-  if (tracer_ != nullptr) {
-    f.wall_t0 = clock_->WallNanos() - (clock_->MonotonicNanos() - t0);
-    if (inv.trace != nullptr) f.trace = *inv.trace;
-  }
+  if (inv.trace != nullptr) f.trace = *inv.trace;
+  if (tracer_ != nullptr) f.wall_t0 = clock_->WallNanos() - (clock_->MonotonicNanos() - t0);
   return f;
 }
 
-void FunctionCore::RecordSpans(const RequestFacts& facts, Route route, int status, bool cold,
-                               const BatchedResult* batch, int64_t end_mono) {
-  observe::Tracer::Begun b = tracer_->Begin(facts.trace);
+void FunctionCore::RecordSpans(const observe::Tracer::Begun& b, const RequestFacts& facts,
+                               Route route, int status, bool cold, const BatchedResult* batch,
+                               int64_t end_mono) {
   if (!b.ctx.sampled || !tracer_->enabled()) return;
   // Monotonic times mapped onto the wall clock of the request's start.
   auto wall = [&](int64_t mono) { return facts.wall_t0 + (mono - facts.t0); };
@@ -190,14 +188,21 @@ void FunctionCore::Finish(const RequestFacts& facts, Route route, const std::str
   out->headers.emplace_back("X-Request-Id", facts.request_id);
   const int64_t end_mono = clock_->MonotonicNanos();
   int64_t micros = (end_mono - facts.t0) / 1000;
-  if (tracer_ != nullptr && inference)
-    RecordSpans(facts, route, out->status, cold, batch, end_mono);
+  // The trace the request belongs to: the one it continues or starts here (with a tracer), else
+  // the one it was received with; its id goes in the request's log line.
+  std::optional<observe::Tracer::Begun> begun;
+  if (tracer_ != nullptr && inference) begun = tracer_->Begin(facts.trace);
+  if (begun) RecordSpans(*begun, facts, route, out->status, cold, batch, end_mono);
+  std::string trace_id = begun         ? begun->ctx.TraceIdHex()
+                         : facts.trace ? facts.trace->TraceIdHex()
+                                       : std::string();
   if (emf_ && inference) WriteEmf(facts, out->status, error_code, cold, batch, micros);
   stats_.Record(route, out->status, micros);
   if (log_->enabled()) {
     EventLog::Line line = log_->Begin("request", out->status >= 500 ? "error" : "info");
     JsonWriter& w = line.w();
     w.Key("request_id").String(facts.request_id);
+    if (!trace_id.empty()) w.Key("trace_id").String(trace_id);
     w.Key("route").String(kRouteLabels[route]);
     w.Key("method").String(facts.method);
     w.Key("path").String(facts.path);

@@ -188,8 +188,8 @@ class FunctionCore {
   std::string emf_namespace_, emf_function_;
   void WriteEmf(const RequestFacts& facts, int status, const std::string& error_code, bool cold,
                 const BatchedResult* batch, int64_t micros);
-  void RecordSpans(const RequestFacts& facts, Route route, int status, bool cold,
-                   const BatchedResult* batch, int64_t end_mono);
+  void RecordSpans(const observe::Tracer::Begun& b, const RequestFacts& facts, Route route,
+                   int status, bool cold, const BatchedResult* batch, int64_t end_mono);
   int64_t start_nanos_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> cold_{true};

@@ -79,6 +79,11 @@ void ObserveStage::OnAnswer(Exchange& ex) {
   EventLog::Line line = access_log_->Begin("access");
   JsonWriter& w = line.w();
   w.Key("request_id").String(ex.request_id);
+  if (ex.traced) {
+    w.Key("trace_id").String(ex.trace.ctx.TraceIdHex());
+  } else if (!ex.traceparent_in.empty()) {
+    w.Key("trace_id").String(ex.traceparent_in.substr(3, 32));
+  }
   w.Key("method").String(ex.request.method);
   w.Key("path").String(ex.request.path);
   w.Key("function").String(ex.function->name);

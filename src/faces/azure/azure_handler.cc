@@ -156,6 +156,9 @@ Outcome AzureHandler::Blob(const AzureInvocation& inv, JsonWriter& line) const {
       case ObjectResult::Kind::kSkipped:
         reply.logs.push_back("skipped " + ref.key);
         break;
+      case ObjectResult::Kind::kSuperseded:
+        reply.logs.push_back("replaced since the event, not scored: " + ref.key);
+        break;
       case ObjectResult::Kind::kFailed:
         reply.logs.push_back("failed " + ref.key + ": " + r.failure);
         break;

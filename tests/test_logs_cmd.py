@@ -67,3 +67,22 @@ def test_logs_without_a_platform_say_so(tmp_path):
     r = subprocess.run([str(CLI), "logs", "--config", str(tmp_path / "modelfn.yaml"), "--json"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "no logs" in json.loads(r.stdout)["error"]["detail"]
+
+
+def test_onnx_runtime_messages_carry_the_request_they_belong_to(up, tmp_path):
+    """ONNX Runtime's own messages (a kernel failing inside a Run) are JSON lines of the instance's
+    log like every other, with the request id of the Run."""
+    from up_harness import MODELS
+    store = tmp_path / "models"
+    push(store, MODELS / "fails", "fails", "1")
+    u = up(config(store, [fn_config("fails", mode="http")]))
+    r = u.post("/v1/models/fails/infer", {"inputs": [[1.0, 2.0, 3.0]]},
+               headers={"X-Request-Id": "probe-ort-1",
+                        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"})
+    assert r.status_code >= 400
+    u.wait_until(lambda: "probe-ort-1" in logs(u, "--json").stdout and
+                 '"onnxruntime"' in logs(u, "--json", "--request-id", "probe-ort-1").stdout)
+    lines = [json.loads(x) for x in logs(u, "--json", "--request-id", "probe-ort-1").stdout.splitlines()]
+    ort = [x for x in lines if x.get("event") == "onnxruntime"]
+    assert ort and ort[0]["level"] == "error" and ort[0]["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    assert all(x["function"] == "fails" for x in lines)

@@ -93,4 +93,23 @@ void EventLog::Message(std::string_view level, std::string_view msg) const {
   Emit(line);
 }
 
+namespace {
+thread_local const std::string* current_request_id = nullptr;
+thread_local const std::string* current_trace_id = nullptr;
+}  // namespace
+
+const std::string* RequestLogContext::request_id() { return current_request_id; }
+const std::string* RequestLogContext::trace_id() { return current_trace_id; }
+
+RequestLogScope::RequestLogScope(const std::string* request_id, const std::string* trace_id)
+    : prev_request_(current_request_id), prev_trace_(current_trace_id) {
+  current_request_id = request_id;
+  current_trace_id = trace_id;
+}
+
+RequestLogScope::~RequestLogScope() {
+  current_request_id = prev_request_;
+  current_trace_id = prev_trace_;
+}
+
 }  // namespace modelfn

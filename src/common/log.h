@@ -64,4 +64,22 @@ class LogBatch {
   bool active_ = false;  // false when another batch was already open on this thread
 };
 
+// The request this thread is working on, for lines written by code that does not know it (ONNX
+// Runtime's messages during a Run): set for the scope of a request by the handler core.
+struct RequestLogContext {
+  static const std::string* request_id();
+  static const std::string* trace_id();
+};
+class RequestLogScope {
+ public:
+  RequestLogScope(const std::string* request_id, const std::string* trace_id);
+  ~RequestLogScope();
+  RequestLogScope(const RequestLogScope&) = delete;
+  RequestLogScope& operator=(const RequestLogScope&) = delete;
+
+ private:
+  const std::string* prev_request_;
+  const std::string* prev_trace_;
+};
+
 }  // namespace modelfn

@@ -94,6 +94,10 @@ void OrtLogToJson(void*, OrtLoggingLevel severity, const char* category, const c
                       : severity == ORT_LOGGING_LEVEL_WARNING ? "warn"
                                                               : "info";
   EventLog::Line line = log.Begin("onnxruntime", level);
+  // The request whose Run this is, when it runs on the request's thread.
+  if (const std::string* id = RequestLogContext::request_id())
+    line.w().Key("request_id").String(*id);
+  if (const std::string* id = RequestLogContext::trace_id()) line.w().Key("trace_id").String(*id);
   line.w().Key("category").String(category ? category : "");
   line.w().Key("where").String(code_location ? code_location : "");
   line.w().Key("msg").String(message ? message : "");

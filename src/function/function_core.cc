@@ -293,9 +293,14 @@ Outcome FunctionCore::Handle(const Invocation& inv) {
   std::string error_code;
   RunTimes run;
   current_run = &run;
-  Outcome out = Dispatch(inv, &route, &error_code, nullptr);
-  current_run = nullptr;
   RequestFacts facts = Facts(inv, t0);
+  const std::string trace_hex = facts.trace ? facts.trace->TraceIdHex() : std::string();
+  Outcome out;
+  {
+    RequestLogScope scope(&facts.request_id, trace_hex.empty() ? nullptr : &trace_hex);
+    out = Dispatch(inv, &route, &error_code, nullptr);
+  }
+  current_run = nullptr;
   facts.run_start = run.start;
   facts.run_end = run.end;
   facts.rows = run.rows;

@@ -76,3 +76,28 @@ def test_status_percentiles_are_never_above_the_slowest_request(up, tmp_path):
     r = run(CLI, "status", "-f", u.config, "--json")
     st = [x for x in json.loads(r.stdout)["functions"] if x["name"] == "work"][0]
     assert st["p99_ms"] <= slowest
+
+
+def test_the_next_step_a_message_gives_is_a_command_that_works(up, tmp_path):
+    """A model pushed but never promoted: modelfn up's refusal names the promote to run, and
+    running it (as written) lets the platform start."""
+    import re
+    import shlex
+    store = tmp_path / "models"
+    r = run(CLI, "push", ROOT / "examples" / "digits", "--name", "digits", "--version", "1.0.0",
+            "--store", store)
+    assert r.returncode == 0, r.stderr
+    text = config(store, [fn_config("digits", model="digits")])
+    d = tmp_path / "p"
+    d.mkdir()
+    (d / "modelfn.yaml").write_text(text)
+    r = run(CLI, "up", "-f", d / "modelfn.yaml")
+    assert r.returncode == 1
+    commands = re.findall(r"`(modelfn [^`]+)`", r.stderr)
+    assert commands and commands[0].startswith("modelfn promote digits 1.0.0"), r.stderr
+    args = shlex.split(commands[0])
+    done = run(CLI, *args[1:])
+    assert done.returncode == 0, done.stderr
+    u = up(text)
+    assert u.post("/v1/models/digits/infer",
+                  json.loads((ROOT / "examples/digits/requests/infer.json").read_text())).status_code == 200

@@ -172,10 +172,24 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
       fn->follows_pointer = true;
       auto ptr = p->registry_->ReadPointer(fc.model);
       if (!ptr.ok()) {
-        return Status(ptr.status().code(),
-                      "function " + fc.name + ": model " + fc.model +
-                          " has no current version in " + c.store + " (" + ptr.status().message() +
-                          "); push and promote one, or pin model: " + fc.model + "@VERSION");
+        // Say the next step with the commands that take it: a version pushed but never
+        // promoted needs only the promote; no version needs the push first.
+        auto pushed = p->registry_->Versions(fc.model);
+        std::string next;
+        if (pushed.ok() && !pushed->empty()) {
+          next =
+              "versions pushed: " + pushed->back() +
+              (pushed->size() > 1 ? " and " + std::to_string(pushed->size() - 1) + " more" : "") +
+              "; make one current with `modelfn promote " + fc.model + " " + pushed->back() +
+              " --store " + c.store + "`, or pin it: model: " + fc.model + "@" + pushed->back();
+        } else {
+          next = "push one with `modelfn push MODEL_DIR --name " + fc.model +
+                 " --version 1.0.0 --store " + c.store + "`, then `modelfn promote " + fc.model +
+                 " 1.0.0 --store " + c.store + "` (or pin it: model: " + fc.model + "@1.0.0)";
+        }
+        return Status(ptr.status().code(), "function " + fc.name + ": model " + fc.model +
+                                               " has no current version in " + c.store + " (" +
+                                               ptr.status().message() + "); " + next);
       }
       versions.emplace_back(ptr->current.version, 1);
     }

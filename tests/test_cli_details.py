@@ -101,3 +101,21 @@ def test_the_next_step_a_message_gives_is_a_command_that_works(up, tmp_path):
     u = up(text)
     assert u.post("/v1/models/digits/infer",
                   json.loads((ROOT / "examples/digits/requests/infer.json").read_text())).status_code == 200
+
+
+def test_progress_of_a_large_push_is_json_lines_under_json_and_silent_on_a_pipe(tmp_path):
+    from servers import write_big_onnx
+    model = tmp_path / "big"
+    model.mkdir()
+    write_big_onnx(model / "model.onnx", 16 << 20)  # 64 MiB of weights
+    r = run(CLI, "push", model, "--name", "big", "--version", "1", "--store", tmp_path / "s1",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    json.loads(r.stdout)  # stdout: the one result document
+    steps = [json.loads(x) for x in r.stderr.splitlines() if x.startswith("{")]
+    assert [s["event"] for s in steps] == ["progress"] * len(steps) and len(steps) >= 3
+    assert [s["percent"] for s in steps] == sorted(s["percent"] for s in steps)
+    assert steps[-1]["percent"] == 100 and steps[-1]["done_bytes"] == steps[-1]["total_bytes"]
+    assert steps[-1]["total_bytes"] > 50 << 20
+    quiet = run(CLI, "push", model, "--name", "big", "--version", "1", "--store", tmp_path / "s2")
+    assert quiet.returncode == 0 and "%" not in quiet.stderr and "progress" not in quiet.stderr

@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "common/clock.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "engine/ort_engine.h"
 #include "http/problem.h"
 #include "store/open_store.h"
@@ -24,8 +25,24 @@ int Fail(const Status& s) {
 
 void PrintJson(const std::string& json) { printf("%s\n", json.c_str()); }
 
-// "[#####     ] 48% 12.0/25.0 MB".
-ProgressFn TerminalProgress(const std::string& label) {
+// "[#####     ] 48% 12.0/25.0 MB" on a terminal; with --json, a JSON line per tenth on stderr
+// (stdout keeps the one result document); on a pipe without --json, nothing.
+ProgressFn TerminalProgress(const std::string& label, bool json) {
+  if (json) {
+    return [label, last = -1](uint64_t done, uint64_t total) mutable {
+      if (total == 0) return;
+      int tenth = static_cast<int>(done * 10 / total);
+      if (tenth == last) return;
+      last = tenth;
+      std::string line;
+      JsonWriter w(&line);
+      w.BeginObject().Key("event").String("progress").Key("step").String(label);
+      w.Key("done_bytes").Uint(done).Key("total_bytes").Uint(total);
+      w.Key("percent").Int(static_cast<int64_t>(done * 100 / total)).EndObject();
+      fprintf(stderr, "%s\n", line.c_str());
+      fflush(stderr);
+    };
+  }
   if (!isatty(STDERR_FILENO)) return nullptr;
   return [label, last = -1](uint64_t done, uint64_t total) mutable {
     if (total == 0) return;

@@ -22,8 +22,10 @@ int Fail(const Status& s);
 // One JSON document on stdout, newline-terminated.
 void PrintJson(const std::string& json);
 
-// Progress on stderr when it is a terminal, else null (no output).
-ProgressFn TerminalProgress(const std::string& label);
+// Progress on stderr: a bar when it is a terminal; with `json` (the command's --json), one JSON
+// line per tenth ({"event":"progress","step","done_bytes","total_bytes","percent"}); else null
+// (no output).
+ProgressFn TerminalProgress(const std::string& label, bool json = false);
 
 struct StoreHandle {
   StoreUri uri;

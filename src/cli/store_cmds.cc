@@ -66,7 +66,8 @@ int CmdPush(int argc, char** argv) {
   auto h = OpenFromArgs(a);
   if (!h.ok()) return Fail(h.status());
   std::string json = SerializeManifest(*m);
-  auto r = h->registry->Push(dir, *m, json, TerminalProgress("push " + m->name + "@" + m->version));
+  auto r = h->registry->Push(dir, *m, json,
+                             TerminalProgress("push " + m->name + "@" + m->version, a.Has("json")));
   if (!r.ok()) return Fail(r.status());
   if (a.Has("json")) {
     std::string out;

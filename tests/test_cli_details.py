@@ -119,3 +119,39 @@ def test_progress_of_a_large_push_is_json_lines_under_json_and_silent_on_a_pipe(
     assert steps[-1]["total_bytes"] > 50 << 20
     quiet = run(CLI, "push", model, "--name", "big", "--version", "1", "--store", tmp_path / "s2")
     assert quiet.returncode == 0 and "%" not in quiet.stderr and "progress" not in quiet.stderr
+
+
+@pytest.mark.parametrize("template", ["digits", "sentiment", "image"])
+def test_init_makes_a_project_that_modelfn_up_runs_as_it_is(template, tmp_path):
+    from up_harness import Up
+    d = tmp_path / "project"
+    r = run(CLI, "init", d, "--template", template, "--json")
+    assert r.returncode == 0, r.stderr
+    made = json.loads(r.stdout)
+    text = (d / "modelfn.yaml").read_text()
+    assert "listen: 127.0.0.1:8080" in text and (d / "README.md").exists()
+    # As it is, but on a free port (tests run side by side).
+    u = Up(d, text.replace("127.0.0.1:8080", "127.0.0.1:0"))
+    try:
+        req = (d / made["request"]).read_bytes()
+        ctype = "image/png" if template == "image" else "application/json"
+        r = requests_post(u.url + f"/v1/models/{made['function']}/infer", req, ctype)
+        assert r.status_code == 200, r.text
+        out = r.json()["outputs"]
+        if template == "digits":
+            want = json.loads((ROOT / "examples/digits/expected.json").read_text())["label"]
+            assert out["label"] == want
+        elif template == "sentiment":
+            assert out["logits"][0]["label"] == "positive"  # "I loved this film"
+        else:
+            assert "Sneaker" in json.dumps(out)
+    finally:
+        u.stop()
+    # Never over a folder that holds something.
+    again = run(CLI, "init", d)
+    assert again.returncode == 1 and "not empty" in again.stderr
+
+
+def requests_post(url, body, ctype):
+    import requests
+    return requests.post(url, data=body, headers={"Content-Type": ctype}, timeout=60)

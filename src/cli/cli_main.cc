@@ -44,6 +44,7 @@ constexpr const char* kUsage =
     "  invoke FUNCTION --platform --event FILE   the same through a running modelfn up\n"
     "\n"
     "Local platform (modelfn.yaml):\n"
+    "  init DIR [--template digits|sentiment|image]  a new project that modelfn up runs as it is\n"
     "  up [-f modelfn.yaml]                          gateway + instances on demand, scale to zero\n"
     "  status [--json]                               functions, instances, latency, cold starts\n"
     "  keys create|list|revoke                       API keys for the gateway\n"
@@ -60,23 +61,12 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"manifest", CmdManifest},
-    {"push", CmdPush},
-    {"promote", CmdPromote},
-    {"rollback", CmdRollback},
-    {"list", CmdList},
-    {"show", CmdShow},
-    {"verify", CmdVerify},
-    {"policy", CmdPolicy},
-    {"package", CmdPackage},
-    {"deploy", CmdDeploy},
-    {"up", CmdUp},
-    {"status", CmdStatus},
-    {"keys", CmdKeys},
-    {"logs", CmdLogs},
-    {"optimize", CmdOptimize},
-    {"invoke", CmdInvoke},
-    {"generate-event", CmdGenerateEvent},
+    {"manifest", CmdManifest}, {"push", CmdPush},     {"promote", CmdPromote},
+    {"rollback", CmdRollback}, {"list", CmdList},     {"show", CmdShow},
+    {"verify", CmdVerify},     {"policy", CmdPolicy}, {"package", CmdPackage},
+    {"deploy", CmdDeploy},     {"up", CmdUp},         {"status", CmdStatus},
+    {"keys", CmdKeys},         {"logs", CmdLogs},     {"init", CmdInit},
+    {"optimize", CmdOptimize}, {"invoke", CmdInvoke}, {"generate-event", CmdGenerateEvent},
 };
 
 int Main(int argc, char** argv) {

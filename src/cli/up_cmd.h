@@ -7,5 +7,6 @@ int CmdUp(int argc, char** argv);
 int CmdStatus(int argc, char** argv);
 int CmdKeys(int argc, char** argv);
 int CmdLogs(int argc, char** argv);  // logs_cmd.cc
+int CmdInit(int argc, char** argv);  // init_cmd.cc
 
 }  // namespace modelfn

@@ -41,6 +41,24 @@ def test_openapi_is_valid_3_1_with_the_manifests_schemas(platform):
     assert out["properties"]["count"]["items"]["type"] == "integer"
     dt = doc["components"]["schemas"]["InferRequest_dtypes"]["properties"]["inputs"]["properties"]
     assert dt["bool"]["items"]["type"] == "boolean" and dt["bytes"]["items"]["type"] == "string"
+    # Every route, not only the per-function ones: ?model=, /v2, async, the Invoke API, the
+    # platform's own.
+    assert {"/v1/infer", "/v1/batch", "/v2", "/v2/health/live", "/v2/health/ready",
+            "/v2/models/{model}", "/v2/models/{model}/ready", "/v2/models/{model}/infer",
+            "/v2/models/{model}/versions/{version}/infer", "/v1/async/{function}",
+            "/v1/async/{function}/batch", "/v1/async/{id}",
+            "/2015-03-31/functions/{name}/invocations", "/v1/models", "/v1/status", "/metrics",
+            "/v1/health"} <= ops
+    model = [p for p in doc["paths"]["/v1/infer"]["post"]["parameters"] if p["name"] == "model"][0]
+    assert model["in"] == "query" and set(model["schema"]["enum"]) == {"digits", "add2", "dtypes"}
+    invoke = doc["paths"]["/2015-03-31/functions/{name}/invocations"]["post"]["parameters"][0]
+    assert set(invoke["schema"]["enum"]) == {"digits", "dtypes"}  # the lambda-mode ones
+    # And each described route answers as described (not 404) for a plain request.
+    assert platform.get("/v2/models/digits/ready").status_code == 200
+    assert platform.get("/v2/models/digits/versions/1.0.0").status_code == 200
+    r = platform.post("/v1/infer?model=add2",
+                      {"inputs": {"a": [[1.0, 2.0, 3.0]], "b": [[1.0, 1.0, 1.0]]}})
+    assert r.status_code == 200, r.text
 
 
 def test_schemathesis_finds_no_server_error(platform, tmp_path):

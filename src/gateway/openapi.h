@@ -14,6 +14,7 @@ namespace modelfn {
 struct OpenApiFunction {
   std::string name;
   const Manifest* manifest;  // its (first) version's manifest
+  bool lambda_mode = false;  // Lambda's Invoke API applies to it
 };
 
 std::string BuildOpenApi(const std::vector<OpenApiFunction>& functions, const std::string& url,

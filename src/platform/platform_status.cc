@@ -190,7 +190,10 @@ std::string Platform::MetricsText() const {
 
 std::string Platform::OpenApiJson() const {
   std::vector<OpenApiFunction> fns;
-  for (const auto& f : functions_) fns.push_back({f->config.name, &f->variants[0].manifest});
+  for (const auto& f : functions_) {
+    fns.push_back({f->config.name, &f->variants[0].manifest,
+                   f->config.mode == InstanceMode::kLambda && f->config.command.empty()});
+  }
   return BuildOpenApi(fns, url(), config_.gateway.api_keys, config_.gateway.jwt_enabled);
 }
 

@@ -123,3 +123,23 @@ def test_the_gateway_starts_a_trace_and_honours_the_sampling(up, store, jaeger):
     v.stop()  # its exporters flush at exit
     assert jaeger.trace(unsampled) == {}
     assert jaeger.traces_of("modelfn-gateway", {"modelfn.request_id": rid0}) == []
+
+
+def test_an_asynchronous_invocation_runs_in_the_trace_that_submitted_it(up, store, jaeger):
+    trace_id = "3" * 32
+    u = up(config(store, [fn_config("digits", mode="http")]),
+           env={"MODELFN_OTLP_ENDPOINT": jaeger.otlp_endpoint})
+    r = requests.post(f"{u.url}/v1/async/digits", data=json.dumps(INFER), timeout=30,
+                      headers={"Content-Type": "application/json",
+                               "traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01"})
+    assert r.status_code == 202, r.text
+    spans = wait_trace(jaeger, trace_id, 2)
+    deadline = time.monotonic() + 30
+    while not [s for s in spans.values() if s[0] == "digits" and s[1] == "POST /v1/infer"]:
+        assert time.monotonic() < deadline, spans
+        time.sleep(0.2)
+        spans = jaeger.trace(trace_id)
+    submit_id, submit = by_name(spans, "modelfn-gateway", "POST /v1/async/digits")
+    assert submit[2] == CLIENT_SPAN
+    run_id, run = by_name(spans, "digits", "POST /v1/infer")
+    assert run[2] == submit_id  # the later run hangs under the submission

@@ -55,6 +55,13 @@ Verdict AsyncStage::OnRequest(ExchangePtr& ex, Continuation& next) {
       fr.headers.emplace_back(k, v);
     }
   }
+  // The invocation runs later in the submitting request's trace: under the gateway's span of the
+  // submission (or as the client sent it when the gateway records no spans).
+  if (ex->traced) {
+    fr.headers.emplace_back("traceparent", observe::FormatTraceparent(ex->trace.ctx));
+  } else if (!ex->traceparent_in.empty()) {
+    fr.headers.emplace_back("traceparent", ex->traceparent_in);
+  }
   auto accepted = queue_->Submit(ex->function->name, std::move(fr), key);
   if (!accepted.ok()) {
     ex->response =

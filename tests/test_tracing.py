@@ -143,3 +143,23 @@ def test_an_asynchronous_invocation_runs_in_the_trace_that_submitted_it(up, stor
     assert submit[2] == CLIENT_SPAN
     run_id, run = by_name(spans, "digits", "POST /v1/infer")
     assert run[2] == submit_id  # the later run hangs under the submission
+
+
+def test_metrics_carry_trace_ids_as_openmetrics_exemplars(up, store, jaeger):
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    trace_id = "4" * 32
+    u = up(config(store, [fn_config("digits", mode="http")]),
+           env={"MODELFN_OTLP_ENDPOINT": jaeger.otlp_endpoint})
+    assert u.post("/v1/models/digits/infer", INFER,
+                  headers={"traceparent": f"00-{trace_id}-{CLIENT_SPAN}-01"}).status_code == 200
+    r = u.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert r.headers["Content-Type"].startswith("application/openmetrics-text")
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}  # the strict parser
+    buckets = [s for s in families["modelfn_gateway_request_duration_seconds"].samples
+               if s.name.endswith("_bucket") and s.exemplar is not None]
+    assert [s.exemplar.labels["trace_id"] for s in buckets] == [trace_id]
+    assert 0 < buckets[0].exemplar.value < 60
+    assert families["modelfn_gateway_requests"].type == "counter"
+    # Without asking: the Prometheus text format, which has no exemplars.
+    plain = u.get("/metrics")
+    assert plain.headers["Content-Type"].startswith("text/plain") and "# {" not in plain.text

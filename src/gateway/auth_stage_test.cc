@@ -17,9 +17,9 @@ using testing::MakeExchange;
 constexpr int64_t kSec = 1'000'000'000;
 
 std::shared_ptr<const RouteTable> Routes() {
-  return std::make_shared<RouteTable>(
-      std::vector<LocalRoute>{{"/v1/health", "application/json", [] { return "{}"; }, false},
-                              {"/metrics", "text/plain", [] { return ""; }, true}});
+  return std::make_shared<RouteTable>(std::vector<LocalRoute>{
+      {"/v1/health", "application/json", [] { return "{}"; }, false, nullptr},
+      {"/metrics", "text/plain", [] { return ""; }, true, nullptr}});
 }
 
 class KeyAuthTest : public ::testing::Test {

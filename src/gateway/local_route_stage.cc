@@ -16,7 +16,8 @@ Verdict LocalRouteStage::OnRequest(ExchangePtr& ex, Continuation& next) {
   }
   ex->response.status = 200;
   ex->response.content_type = route->content_type;
-  ex->response.body = route->body();
+  ex->response.body = route->negotiated ? route->negotiated(ex->request, &ex->response.content_type)
+                                        : route->body();
   return Verdict::kAnswered;
 }
 

@@ -4,12 +4,13 @@
 
 namespace modelfn {
 
-void LatencyHistogram::Add(double seconds) {
+size_t LatencyHistogram::Add(double seconds) {
   size_t i = 0;
   while (i < kLatencyBuckets.size() && seconds > kLatencyBuckets[i]) ++i;
   ++counts[i];
   ++count;
   sum_s += seconds;
+  return i;
 }
 
 double LatencyHistogram::Quantile(double q) const {
@@ -45,9 +46,12 @@ std::string PromLabel(const std::string& v) {
 }
 
 void GatewayMetrics::Record(const std::string& function, const std::string& version,
-                            const std::string& route, int status, double seconds) {
+                            const std::string& route, int status, double seconds,
+                            const std::string& trace_id, double unix_s) {
   std::lock_guard<std::mutex> lock(mu_);
-  latency_[Key{function, version, route}].Add(seconds);
+  LatencyHistogram& h = latency_[Key{function, version, route}];
+  size_t bucket = h.Add(seconds);
+  if (!trace_id.empty()) h.exemplars[bucket] = Exemplar{trace_id, seconds, unix_s};
   ++requests_[{function, version, route, status}];
   by_function_[function].Add(seconds);
   FunctionSummary& s = summaries_[function];
@@ -71,7 +75,7 @@ void GatewayMetrics::CountCacheHit(const std::string& function) {
   ++cache_hits_[function];
 }
 
-std::string GatewayMetrics::Render() const {
+std::string GatewayMetrics::Render(bool exemplars) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   char num[64];
@@ -98,7 +102,12 @@ std::string GatewayMetrics::Render() const {
         le = num;
       }
       out += "modelfn_gateway_request_duration_seconds_bucket{" + labels + ",le=\"" + le + "\"} " +
-             std::to_string(cum) + "\n";
+             std::to_string(cum);
+      if (exemplars && !h.exemplars[i].trace_id.empty()) {
+        snprintf(num, sizeof num, "%.9g %.3f", h.exemplars[i].value, h.exemplars[i].unix_s);
+        out += " # {trace_id=\"" + h.exemplars[i].trace_id + "\"} " + num;
+      }
+      out += "\n";
     }
     snprintf(num, sizeof num, "%.9g", h.sum_s);
     out += "modelfn_gateway_request_duration_seconds_sum{" + labels + "} " + num + "\n";
@@ -137,6 +146,45 @@ std::map<std::string, FunctionSummary> GatewayMetrics::Summaries() const {
     s.p99_ms = it->second.Quantile(0.99) * 1e3;
   }
   return out;
+}
+
+std::string ToOpenMetrics(const std::string& text) {
+  // The counters' names, from their TYPE lines.
+  std::vector<std::string> counters;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+    if (line.rfind("# TYPE ", 0) == 0 && line.size() > 8 &&
+        line.substr(line.size() - 8) == " counter") {
+      counters.emplace_back(line.substr(7, line.size() - 15));
+    }
+  }
+  std::string out;
+  pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string line = text.substr(pos, (nl == std::string::npos ? text.size() : nl) - pos);
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+    for (const char* kind : {"# TYPE ", "# HELP "}) {
+      if (line.rfind(kind, 0) != 0) continue;
+      for (const std::string& c : counters) {
+        const std::string prefix = kind + c + " ";
+        if (c.size() > 6 && c.compare(c.size() - 6, 6, "_total") == 0 &&
+            line.rfind(prefix, 0) == 0) {
+          line = kind + c.substr(0, c.size() - 6) + line.substr(prefix.size() - 1);
+          break;
+        }
+      }
+    }
+    if (!line.empty()) out += line + "\n";
+  }
+  return out + "# EOF\n";
+}
+
+bool WantsOpenMetrics(const std::string* accept) {
+  return accept != nullptr && accept->find("application/openmetrics-text") != std::string::npos;
 }
 
 }  // namespace modelfn

@@ -74,7 +74,9 @@ void ObserveStage::OnAnswer(Exchange& ex) {
   double seconds = static_cast<double>(clock_->MonotonicNanos() - ex.arrived_ns) / 1e9;
   static const std::string kNoVersion;
   metrics_->Record(ex.function->name, ex.forwarded ? ex.reply.version : kNoVersion, ex.route,
-                   ex.response.status, seconds);
+                   ex.response.status, seconds,
+                   ex.traced ? ex.trace.ctx.TraceIdHex() : std::string(),
+                   static_cast<double>(clock_->WallNanos()) / 1e9);
   if (!ex.forwarded || access_log_ == nullptr) return;
   EventLog::Line line = access_log_->Begin("access");
   JsonWriter& w = line.w();

@@ -17,7 +17,7 @@ class RouteStageTest : public ::testing::Test {
  protected:
   RouteStageTest()
       : table_(std::make_shared<RouteTable>(std::vector<LocalRoute>{
-            {"/v1/health", "application/json", [] { return "{}"; }, false}})),
+            {"/v1/health", "application/json", [] { return "{}"; }, false, nullptr}})),
         shared_(std::make_shared<std::vector<FunctionRoute>>()),
         functions_(*shared_) {
     functions_.push_back({"digits", "mnist", false, false, {{&backend_, 1}}, 1});
@@ -118,8 +118,8 @@ TEST_F(RouteStageTest, LocalRouteIsChosenAndServedAfter) {
 }
 
 TEST(RouteTableTest, OnlyOpenLocalRoutesNeedNoAuth) {
-  RouteTable t({{"/v1/health", "application/json", [] { return "{}"; }, false},
-                {"/metrics", "text/plain", [] { return ""; }, true}});
+  RouteTable t({{"/v1/health", "application/json", [] { return "{}"; }, false, nullptr},
+                {"/metrics", "text/plain", [] { return ""; }, true, nullptr}});
   EXPECT_FALSE(t.NeedsAuth("/v1/health"));
   EXPECT_TRUE(t.NeedsAuth("/metrics"));
   EXPECT_TRUE(t.NeedsAuth("/v1/infer"));

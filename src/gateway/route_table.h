@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "http/request_parser.h"
+
 namespace modelfn::gateway {
 
 struct LocalRoute {
@@ -16,6 +18,8 @@ struct LocalRoute {
   // False for routes served to anyone when auth is on (health, the dashboard page, and
   // gateway.public_routes).
   bool needs_auth = true;
+  // When set, renders instead from the request (content negotiation), setting the type.
+  std::function<std::string(const HttpRequest&, std::string* content_type)> negotiated = nullptr;
 };
 
 class RouteTable {

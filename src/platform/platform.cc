@@ -438,7 +438,8 @@ std::vector<gateway::LocalRoute> Platform::LocalRoutes(const PlatformConfig& c) 
   auto route = [&](std::string path, std::string content_type, std::function<std::string()> body,
                    bool always_public) {
     bool open = always_public || is_public(path);
-    return gateway::LocalRoute{std::move(path), std::move(content_type), std::move(body), !open};
+    return gateway::LocalRoute{std::move(path), std::move(content_type), std::move(body), !open,
+                               nullptr};
   };
   const std::string json = "application/json";
   std::vector<gateway::LocalRoute> routes;
@@ -462,8 +463,16 @@ std::vector<gateway::LocalRoute> Platform::LocalRoutes(const PlatformConfig& c) 
       "/v1/models", json, [this] { return ModelsJson(); }, false));
   routes.push_back(route(
       "/openapi.json", json, [this] { return OpenApiJson(); }, false));
-  routes.push_back(route(
-      "/metrics", "text/plain; version=0.0.4", [this] { return MetricsText(); }, false));
+  gateway::LocalRoute metrics = route(
+      "/metrics", "text/plain; version=0.0.4", [this] { return MetricsText(); }, false);
+  // OpenMetrics when the scraper asks for it (Prometheus does): the format with exemplars, the
+  // trace ids of requests in the latency buckets.
+  metrics.negotiated = [this](const HttpRequest& req, std::string* type) {
+    if (!WantsOpenMetrics(req.Header("accept"))) return MetricsText();
+    *type = kOpenMetricsType;
+    return ToOpenMetrics(MetricsText(true));
+  };
+  routes.push_back(std::move(metrics));
   routes.push_back(route(
       "/v1/status", json, [this] { return StatusJson(); }, false));
   return routes;

@@ -93,7 +93,9 @@ class Platform {
   void StopBehindTheListener();
   // The bodies of the local routes (platform_status.cc). Thread-safe.
   std::string OpenApiJson() const;
-  std::string MetricsText() const;
+  // Prometheus text (0.0.4); `openmetrics`: with the latency buckets' exemplars, for
+  // gateway::ToOpenMetrics.
+  std::string MetricsText(bool openmetrics = false) const;
   std::string HealthJson() const;
   std::string ModelsJson() const;
   void ManagerLoop();

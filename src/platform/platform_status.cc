@@ -122,8 +122,8 @@ std::string Platform::StatusJson() const {
   return out;
 }
 
-std::string Platform::MetricsText() const {
-  std::string out = metrics_.Render();
+std::string Platform::MetricsText(bool openmetrics) const {
+  std::string out = metrics_.Render(openmetrics);
   struct Line {
     const char* name;
     const char* type;

@@ -257,3 +257,10 @@ def test_modelfn_up_holds_requests_for_a_lambda_function_at_zero_and_merges_them
     metrics = u.get("/metrics").text
     assert re.search(r'^modelfn_held_requests_total\{function="digits",version="1.0.0"\} [1-9]',
                      metrics, re.M), metrics
+    # The histogram of merged sizes counts each merged invocation, and sums their requests.
+    count = re.search(r'^modelfn_held_batch_requests_count\{function="digits",version="1.0.0"\} (\d+)',
+                      metrics, re.M)
+    total = re.search(r'^modelfn_held_batch_requests_sum\{function="digits",version="1.0.0"\} (\d+)',
+                      metrics, re.M)
+    assert int(count.group(1)) == counters["held_batches"]
+    assert int(total.group(1)) >= counters["held_requests"]

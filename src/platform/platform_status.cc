@@ -159,6 +159,24 @@ std::string Platform::MetricsText(bool openmetrics) const {
           &PoolCounters::held_batches);
   counter("modelfn_held_requests_total", "Requests answered from merged invocations.",
           &PoolCounters::held_requests);
+  // How many waiting requests the holder merged per invocation (lambda mode, batching).
+  out +=
+      "# HELP modelfn_held_batch_requests Requests merged into one invocation by the holder.\n"
+      "# TYPE modelfn_held_batch_requests histogram\n";
+  for (const auto& [f, s] : snaps) {
+    uint64_t cum = 0, count = 0;
+    for (uint64_t n : s.counters.held_sizes) count += n;
+    for (size_t b = 0; b < s.counters.held_sizes.size(); ++b) {
+      cum += s.counters.held_sizes[b];
+      std::string le = b + 1 == s.counters.held_sizes.size() ? "+Inf" : std::to_string(2 << b);
+      out += "modelfn_held_batch_requests_bucket{" + labels(f, s) + ",le=\"" + le + "\"} " +
+             std::to_string(cum) + "\n";
+    }
+    out += "modelfn_held_batch_requests_sum{" + labels(f, s) + "} " +
+           std::to_string(s.counters.held_size_sum) + "\n";
+    out +=
+        "modelfn_held_batch_requests_count{" + labels(f, s) + "} " + std::to_string(count) + "\n";
+  }
   counter("modelfn_held_resends_total",
           "Merged invocations whose answer could not be split: their requests went again alone.",
           &PoolCounters::held_resends);

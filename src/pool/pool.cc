@@ -227,6 +227,7 @@ void InstancePool::SendLocked(const SchedAction& a, Live& in, Deferred* d) {
       merged.timeout_s = fn_.timeout_s * static_cast<double>(members.size());
       request = std::make_shared<const ForwardRequest>(std::move(merged));
       ++sched_.counters().held_batches;
+      sched_.counters().CountHeld(members.size());
     }
   }
   uint64_t rid = a.request, iid = a.instance;

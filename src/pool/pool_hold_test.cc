@@ -103,6 +103,10 @@ TEST_F(HoldTest, RequestsHeldFromZeroReachTheFirstInstanceAsOneMergedSend) {
   PoolCounters c = Counters();
   EXPECT_EQ(c.held_batches, 2u);
   EXPECT_EQ(c.held_requests, 6u);
+  // The histogram of merged sizes: one of 4 (bucket "at most 4"), one of 2 ("at most 2").
+  EXPECT_EQ(c.held_sizes[0], 1u);
+  EXPECT_EQ(c.held_sizes[1], 1u);
+  EXPECT_EQ(c.held_size_sum, 6u);
   EXPECT_EQ(c.cold_requests, 6u);
   EXPECT_EQ(c.inits, 1u);
   EXPECT_EQ(pool_->Snapshot().idle, 1);

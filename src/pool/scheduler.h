@@ -22,6 +22,7 @@
 // Thread-safety: none. The owner serialises every call (a mutex today, the event loop later).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -52,6 +53,15 @@ struct PoolCounters {
   uint64_t held_batches = 0;   // merged sends (held_batch.h)
   uint64_t held_requests = 0;  // requests answered from them
   uint64_t held_resends = 0;   // merged sends whose answer could not be split (sent again alone)
+  // Requests per merged send: buckets of at most 2, 4, 8, ... 256 requests, then more.
+  std::array<uint64_t, 9> held_sizes{};
+  uint64_t held_size_sum = 0;
+  void CountHeld(size_t requests) {
+    held_size_sum += requests;
+    size_t b = 0;
+    while (b + 1 < held_sizes.size() && requests > (size_t{2} << b)) ++b;
+    ++held_sizes[b];
+  }
 };
 
 struct SchedulerParams {

@@ -163,3 +163,37 @@ def test_metrics_carry_trace_ids_as_openmetrics_exemplars(up, store, jaeger):
     # Without asking: the Prometheus text format, which has no exemplars.
     plain = u.get("/metrics")
     assert plain.headers["Content-Type"].startswith("text/plain") and "# {" not in plain.text
+
+
+def test_each_object_a_trigger_delivers_is_a_trace_with_its_runs(up, store, jaeger, tmp_path):
+    """A folder trigger: the platform starts a trace per delivered object (its span names the
+    object), and the instance's scoring of it (each chunk's Runs) hangs under it."""
+    d = tmp_path / "p"
+    inbox = d / "uploads" / "incoming"
+    inbox.mkdir(parents=True)
+    (inbox / "a.jsonl").write_text("\n".join(json.dumps(r) for r in INFER["inputs"]) + "\n")
+    from up_harness import Up
+    text = config(store, [fn_config("digits", mode="lambda")], extra=(
+        "triggers:\n  - {function: digits, source: ./uploads/incoming/, output: results/, "
+        "poll_s: 0.2}\n"))
+    u = Up(d, text, env={"MODELFN_OTLP_ENDPOINT": jaeger.otlp_endpoint})
+    try:
+        deadline = time.monotonic() + 30
+        found = []
+        while time.monotonic() < deadline:
+            found = [t for t in jaeger.traces_of("modelfn-gateway")
+                     if any(s["operationName"].startswith("trigger file://") and
+                            s["operationName"].endswith("/incoming/a.jsonl") for s in t["spans"])
+                     and any(t["processes"][s["processID"]]["serviceName"] == "digits"
+                             for s in t["spans"])]
+            if found:
+                break
+            time.sleep(0.3)
+        assert found, "no trace of the delivery"
+        spans = jaeger.trace(found[0]["traceID"])
+        trig_id = [sid for sid, s in spans.items() if s[1].startswith("trigger ")][0]
+        runs = [s for s in spans.values() if s[0] == "digits" and s[1] == "POST /v1/batch"]
+        assert runs and all(s[2] == trig_id for s in runs)  # the chunks' Runs, under the object
+        assert runs[0][3]["modelfn.request_id"].startswith("s3:incoming/a.jsonl")
+    finally:
+        u.stop()

@@ -82,6 +82,16 @@ void FunctionCore::SetReady(const InitTimings& timings) {
 }
 
 namespace {
+thread_local const observe::TraceContext* ambient_trace = nullptr;
+}  // namespace
+
+AmbientTrace::AmbientTrace(const observe::TraceContext* trace) : prev_(ambient_trace) {
+  ambient_trace = trace;
+}
+AmbientTrace::~AmbientTrace() { ambient_trace = prev_; }
+const observe::TraceContext* AmbientTrace::Current() { return ambient_trace; }
+
+namespace {
 // The Run of the request this thread is handling (Handle sets it; RunOrDefer fills it).
 struct RunTimes {
   int64_t start = 0, end = 0;
@@ -106,7 +116,11 @@ FunctionCore::RequestFacts FunctionCore::Facts(const Invocation& inv, int64_t t0
   f.method = std::string(inv.method);
   f.path = std::string(inv.path);
   f.input_bytes = inv.body.size();
-  if (inv.trace != nullptr) f.trace = *inv.trace;
+  if (inv.trace != nullptr) {
+    f.trace = *inv.trace;
+  } else if (const observe::TraceContext* ambient = AmbientTrace::Current()) {
+    f.trace = *ambient;
+  }
   if (tracer_ != nullptr) f.wall_t0 = clock_->WallNanos() - (clock_->MonotonicNanos() - t0);
   return f;
 }

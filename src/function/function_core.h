@@ -33,8 +33,24 @@ struct Invocation {
   const std::string* request_id = nullptr;               // X-Request-Id; generated when null
   const std::string* inference_header_length = nullptr;  // Inference-Header-Content-Length
   int64_t deadline_wall_ms = 0;  // Unix ms by which the answer is due (Lambda); 0: none
-  // The trace context received (traceparent, or Lambda's X-Ray header); null: none.
+  // The trace context received (traceparent, or Lambda's X-Ray header); null: none, or the
+  // ambient one (AmbientTrace) when a face handles an event of several inferences.
   const observe::TraceContext* trace = nullptr;
+};
+
+// The trace of the event a face is handling on this thread (Lambda's S3 and SQS records), for the
+// inferences it makes without a context of their own: each object's Runs then hang in the
+// delivery's trace. Set for a scope.
+class AmbientTrace {
+ public:
+  explicit AmbientTrace(const observe::TraceContext* trace);
+  ~AmbientTrace();
+  AmbientTrace(const AmbientTrace&) = delete;
+  AmbientTrace& operator=(const AmbientTrace&) = delete;
+  static const observe::TraceContext* Current();
+
+ private:
+  const observe::TraceContext* prev_;
 };
 
 struct Outcome {

@@ -33,7 +33,7 @@ struct Span {
   std::array<uint8_t, 8> span_id{};
   std::array<uint8_t, 8> parent_span_id{};  // all zero: a root span
   std::string name;
-  enum class Kind { kInternal = 1, kServer = 2, kClient = 3 } kind = Kind::kInternal;
+  enum class Kind { kInternal = 1, kServer = 2, kClient = 3, kProducer = 4 } kind = Kind::kInternal;
   int64_t start_unix_ns = 0, end_unix_ns = 0;
   std::vector<std::pair<std::string, AttrValue>> attributes;
   bool error = false;

@@ -228,13 +228,6 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
     p->async_->AddFunction(fn->config, std::move(backends));
   }
   p->async_->set_retention_s(c.async_retention_s);
-  for (const TriggerSpec& t : c.triggers) {
-    ASSIGN_OR_RETURN(StoreUri bucket_uri,
-                     ParseStoreUri(t.local_root.empty() ? t.source_id : t.local_root));
-    ASSIGN_OR_RETURN(auto bucket, OpenStore(bucket_uri, p->clock_));
-    p->async_->AddTrigger(t, std::move(bucket));
-  }
-  RETURN_IF_ERROR(p->OpenAuth());
   {
     observe::TracerConfig tc = observe::TracerConfig::FromEnv(ProcessEnv(), "modelfn-gateway");
     std::unique_ptr<HttpClient> http;
@@ -242,6 +235,14 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
       http = tc.endpoint.rfind("https://", 0) == 0 ? MakeCurlHttpClient() : MakePlainHttpClient();
     p->tracer_ = std::make_unique<observe::Tracer>(std::move(tc), std::move(http), p->clock_);
   }
+  p->async_->set_tracer(p->tracer_.get());
+  for (const TriggerSpec& t : c.triggers) {
+    ASSIGN_OR_RETURN(StoreUri bucket_uri,
+                     ParseStoreUri(t.local_root.empty() ? t.source_id : t.local_root));
+    ASSIGN_OR_RETURN(auto bucket, OpenStore(bucket_uri, p->clock_));
+    p->async_->AddTrigger(t, std::move(bucket));
+  }
+  RETURN_IF_ERROR(p->OpenAuth());
   p->pipeline_ = std::make_unique<gateway::Pipeline>(p->BuildStages(p->config_), p->clock_);
 
   HttpServerOptions o;

@@ -133,14 +133,15 @@ class Platform {
   std::once_flag pools_closed_;
   PoolEnv pool_env_;
   // Asynchronous invocations; outlives the pools (their last answers reach it).
+  // The gateway's spans (MODELFN_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_*; off without one). The
+  // instances read the same environment and export their own. Declared before what records into
+  // it (the async queue's triggers, the pipeline), so it outlives them.
+  std::unique_ptr<observe::Tracer> tracer_;
   std::unique_ptr<PlatformAsync> async_;
   std::vector<std::unique_ptr<Function>> functions_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<LoopUpstream> upstream_;  // on server_'s loops; destroyed before it
   GatewayMetrics metrics_;
-  // The gateway's spans (MODELFN_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_*; off without one). The
-  // instances read the same environment and export their own.
-  std::unique_ptr<observe::Tracer> tracer_;
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<JwksVerifier> jwks_;
   RateLimiter rate_;              // shared by every configuration's rate-limit stage

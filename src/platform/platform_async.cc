@@ -95,10 +95,29 @@ void PlatformAsync::AddTrigger(const TriggerSpec& spec, std::unique_ptr<ObjectSt
     r.body = d.body;
     r.request_id = "trigger";
     r.retry_until_max_age = true;  // a store outage delays a delivery, never ends it
+    // A trace for the delivery: its span names the object, and the instance's Runs of it hang
+    // under it (traceparent, then Lambda's X-Ray header).
+    std::optional<observe::Span> span;
+    if (tracer_ != nullptr && tracer_->enabled()) {
+      observe::Tracer::Begun b = tracer_->Begin(std::nullopt);
+      if (b.ctx.sampled) {
+        r.headers.emplace_back("traceparent", observe::FormatTraceparent(b.ctx));
+        span.emplace();
+        span->trace_id = b.ctx.trace_id;
+        span->span_id = b.ctx.span_id;
+        span->kind = observe::Span::Kind::kProducer;
+        span->name = "trigger " + d.key.substr(0, d.key.rfind('#'));
+        span->start_unix_ns = span->end_unix_ns = clock_->WallNanos();
+        span->attributes = {{"modelfn.function", d.function},
+                            {"modelfn.object", d.key.substr(0, d.key.rfind('#'))},
+                            {"modelfn.object_version", d.key.substr(d.key.rfind('#') + 1)}};
+      }
+    }
     // One delivery per object version: the key and ETag, remembered for 30 days.
     constexpr int64_t kDedupMs = int64_t{30} * 86400 * 1000;
     ASSIGN_OR_RETURN(events::Submitted s, store_->Submit(r, d.key, kDedupMs));
     if (s.created) dispatcher_->Notify();
+    if (s.created && span) tracer_->Record(std::move(*span));  // a duplicate starts no trace
     return s.created;
   };
   triggers_.push_back(

@@ -16,6 +16,7 @@
 #include "events/sqs_source.h"
 #include "gateway/async_stage.h"
 #include "gateway/backend.h"
+#include "observe/tracer.h"
 #include "platform/config.h"
 
 namespace modelfn {
@@ -38,6 +39,9 @@ class PlatformAsync final : public gateway::AsyncQueue {
   void Start();
   void Stop();
   void set_retention_s(double s) { dispatcher_->set_retention_ms(static_cast<int64_t>(s * 1000)); }
+  // Trigger deliveries start a trace each (sampled by its ratio): a span naming the object, under
+  // which the instance's Runs of it hang. Call before AddTrigger; may be null.
+  void set_tracer(observe::Tracer* tracer) { tracer_ = tracer; }
 
   // gateway::AsyncQueue
   StatusOr<Accepted> Submit(const std::string& function, ForwardRequest request,
@@ -69,6 +73,7 @@ class PlatformAsync final : public gateway::AsyncQueue {
   std::vector<std::unique_ptr<events::ObjectTrigger>> triggers_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_{std::random_device{}()};
+  observe::Tracer* tracer_ = nullptr;
 };
 
 }  // namespace modelfn

@@ -130,7 +130,11 @@ TEST_F(RegistryTest, VerifyFindsATamperedFile) {
 }
 
 TEST(RegistryLocalTest, ConcurrentPromotesHaveOneWinnerAndAValidPointer) {
-  LocalStore store(testing::TempDir() + "/reg-race-" + std::to_string(getpid()));
+  // A new folder each run: one named by the pid alone can be left by an earlier run whose pid
+  // this one reuses, with the pointer of that run in it.
+  std::string root = testing::TempDir() + "/reg-race-XXXXXX";
+  ASSERT_NE(mkdtemp(root.data()), nullptr);
+  LocalStore store(root);
   FakeClock clock;
   ModelRegistry reg(&store, &clock);
   std::vector<Version> versions;

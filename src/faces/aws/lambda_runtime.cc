@@ -94,6 +94,7 @@ LambdaRuntime::Result LambdaRuntime::Invoke(std::string_view payload, const std:
     std::string source;
     if (doc.ok() && IsRecordsEvent(*doc, &source)) {
       bool redeliver = false;
+      AmbientTrace ambient(trace_ ? &*trace_ : nullptr);  // each object's Runs in this trace
       r.body = HandleRecordsEvent(*doc, source, *core_, records_config_, opener_, &redeliver);
       if (redeliver) {
         // An invocation error: Lambda (and modelfn up's queue) sends the event again.

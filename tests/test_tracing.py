@@ -73,10 +73,13 @@ def test_a_cold_request_is_one_trace_from_the_gateway_to_the_run(up, store, jaeg
     assert server[3]["faas.coldstart"] is True and server[3]["modelfn.model"] == "digits"
     for name in ("decode", "run", "encode"):
         assert by_name(spans, "digits", name)[1][2] == server_id
+    assert by_name(spans, "digits", "run")[1][3]["modelfn.batch_rows"] == len(INFER["inputs"])
     init_id, init = by_name(spans, "digits", "init")
     assert init[2] == server_id
     phases = {s[1] for s in spans.values() if s[2] == init_id}
     assert {"session", "warmup"} <= phases, phases  # an exec'd instance reports its init phases
+    fetch = [s for s in spans.values() if s[1] == "model fetch"]
+    assert all(s[3]["modelfn.cache"] in ("hit", "miss", "offline") for s in fetch), fetch
     # The instance's request log line names the trace.
     log = (u.dir / ".modelfn" / "logs" / "digits.log").read_text().splitlines()
     req = [json.loads(x) for x in log if '"event":"request"' in x]

@@ -111,7 +111,10 @@ InitTimings ServingTimings(const LoadedModel& loaded, const std::optional<Fetche
   InitTimings timings;
   if (forked != nullptr) return timings;
   timings = loaded.timings;
-  if (fetched) timings.model_fetch_ms = fetched->fetch_ms;
+  if (fetched) {
+    timings.model_fetch_ms = fetched->fetch_ms;
+    timings.model_cache = fetched->cache;
+  }
   timings.ort_env_ms = OrtEngine::EnvCreateMillis();
   return timings;
 }

@@ -168,10 +168,12 @@ void FunctionCore::RecordSpans(const observe::Tracer::Begun& b, const RequestFac
     tracer_->Record(std::move(run));
   } else if (facts.run_start != 0) {
     tracer_->Record(child("decode", facts.wall_t0, wall(facts.run_start)));
-    tracer_->Record(child("run", wall(facts.run_start), wall(facts.run_end)));
+    observe::Span run = child("run", wall(facts.run_start), wall(facts.run_end));
+    run.attributes = {{"modelfn.batch_rows", facts.rows}};
+    tracer_->Record(std::move(run));
     tracer_->Record(child("encode", wall(facts.run_end), end));
   }
-  if (cold && ready_wall_ns_ != 0) {
+  if (cold && ready_wall_ns_ != 0 && timings_.runtime_init_ms > 0) {
     // The init this cold request waited for (Lambda puts it in the first invocation's trace):
     // its phases one after another, ending when the function became ready.
     const int64_t init_end = ready_wall_ns_;
@@ -186,6 +188,8 @@ void FunctionCore::RecordSpans(const observe::Tracer::Begun& b, const RequestFac
       if (ms <= 0) continue;
       observe::Span p = child(name, at, at + static_cast<int64_t>(ms * 1e6));
       p.parent_span_id = init.span_id;
+      if (std::string_view(name) == "model fetch" && !timings_.model_cache.empty())
+        p.attributes = {{"modelfn.cache", timings_.model_cache}};
       at = p.end_unix_ns;
       tracer_->Record(std::move(p));
     }

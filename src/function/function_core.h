@@ -72,6 +72,8 @@ struct InitTimings {
   double model_load_ms = 0;  // engine creation (ONNX Runtime environment and session)
   double ort_env_ms = 0;     // of which: the ONNX Runtime environment
   double warmup_ms = 0;      // one run on zero inputs
+  // A model from a store: the host cache's answer ("hit", "miss", ...); empty for a folder.
+  std::string model_cache;
   // A text model's tokenizer, loaded on another thread while the engine is made: how long the
   // load took there, and how long init then waited for it (what it added to init). -1: none.
   double tokenizer_load_ms = -1;

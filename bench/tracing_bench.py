@@ -3,7 +3,10 @@
 http-mode instance) with tracing off, on at 100 % and on at 1 % sampling (spans to a real Jaeger on
 the same machine), in alternating rounds; the ratios are against "off" of the same run.
 
-  bench/tracing_bench.py [--rounds 3] [--seconds 5]
+  bench/tracing_bench.py [--rounds 3] [--seconds 5] [--baseline BUILD_DIR]
+
+--baseline adds a platform run by the modelfn of another build (a commit before tracing existed):
+the cost of tracing "off" is this build's "off" against it.
 """
 import argparse
 import http.client
@@ -28,7 +31,7 @@ MODEL = ROOT / "examples" / "digits"
 
 
 class Platform:
-    def __init__(self, workdir, store, env):
+    def __init__(self, workdir, store, env, cli=CLI):
         self.dir = pathlib.Path(workdir)
         self.dir.mkdir(parents=True)
         self.port = free_port()
@@ -36,7 +39,7 @@ class Platform:
             f"store: {store}\nfunctions:\n  digits:\n    model: digits\n    mode: http\n"
             f"    concurrency: 16\n    min_instances: 1\n    max_instances: 1\n"
             f"gateway:\n  listen: 127.0.0.1:{self.port}\n")
-        self.proc = subprocess.Popen([str(CLI), "up", "-f", str(self.dir / "modelfn.yaml")],
+        self.proc = subprocess.Popen([str(cli), "up", "-f", str(self.dir / "modelfn.yaml")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      env=dict(os.environ, **env))
         deadline = time.time() + 60
@@ -61,6 +64,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--baseline", help="a build folder whose modelfn has no tracing")
     args = ap.parse_args()
     work = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-tracing-bench-"))
     store = work / "models"
@@ -75,6 +79,10 @@ def main():
         "on, 1 %": {"MODELFN_OTLP_ENDPOINT": jaeger.otlp_endpoint, "MODELFN_TRACE_SAMPLE": "0.01"},
     }
     platforms = {k: Platform(work / str(i), store, env) for i, (k, env) in enumerate(kinds.items())}
+    if args.baseline:
+        kinds["baseline build"] = {}
+        platforms["baseline build"] = Platform(work / "baseline", store, {},
+                                               pathlib.Path(args.baseline) / "modelfn")
     body_file = MODEL / "requests" / "infer.json"
     runs = {k: [] for k in kinds}
     try:

@@ -56,10 +56,10 @@ struct PoolCounters {
   // Requests per merged send: buckets of at most 2, 4, 8, ... 256 requests, then more.
   std::array<uint64_t, 9> held_sizes{};
   uint64_t held_size_sum = 0;
-  void CountHeld(size_t requests) {
-    held_size_sum += requests;
+  void CountHeld(size_t merged) {
+    held_size_sum += merged;
     size_t b = 0;
-    while (b + 1 < held_sizes.size() && requests > (size_t{2} << b)) ++b;
+    while (b + 1 < held_sizes.size() && merged > (size_t{2} << b)) ++b;
     ++held_sizes[b];
   }
 };

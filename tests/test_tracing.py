@@ -101,12 +101,13 @@ def test_the_gateway_starts_a_trace_and_honours_the_sampling(up, store, jaeger):
     r = u.post("/v1/models/digits/infer", INFER)
     rid = r.headers["X-Request-Id"]
     deadline = time.monotonic() + 30
-    found = []
-    while not found and time.monotonic() < deadline:
+    found, services = [], set()
+    # Each process exports its own spans: wait for both to be in the trace.
+    while services != {"modelfn-gateway", "digits"} and time.monotonic() < deadline:
         found = jaeger.traces_of("modelfn-gateway", {"modelfn.request_id": rid})
+        services = {p["serviceName"] for t in found for p in t["processes"].values()}
         time.sleep(0.2)
     assert len(found) == 1
-    services = {p["serviceName"] for p in found[0]["processes"].values()}
     assert services == {"modelfn-gateway", "digits"}
     # A client that says "not sampled" is obeyed, at every hop.
     unsampled = "1" * 32

@@ -454,3 +454,127 @@ def test_lambda_instances_add_no_gateway_threads(up, store):
     six = threads()
     u.wait_until(lambda: u.instances("work") == [], timeout=30)
     assert threads() == six
+
+
+def _proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name (state first)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def _cpu_seconds(pid):
+    """CPU time of the process, every thread's (utime + stime)."""
+    fields = _proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_cgroup(pid):
+    """The cgroup folder of the process's CPU controller (v1 cpu hierarchy, or v2), and its quota
+    in CPUs (0 for none)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [l.strip().split(":", 2) for l in f if l.strip()]
+    for _, ctrls, path in lines:
+        if "cpu" in ctrls.split(","):
+            d = os.path.normpath("/sys/fs/cgroup/cpu/" + path)
+            with open(d + "/cpu.cfs_quota_us") as q, open(d + "/cpu.cfs_period_us") as p:
+                quota, period = int(q.read()), int(p.read())
+            return d, (quota / period if quota > 0 else 0)
+    for _, ctrls, path in lines:
+        if ctrls == "":
+            d = os.path.normpath("/sys/fs/cgroup/" + path)
+            with open(d + "/cpu.max") as m:
+                quota, period = m.read().split()
+            return d, (0 if quota == "max" else int(quota) / int(period))
+    return None, 0
+
+
+def _busy_share(u, pid, seconds=2.0):
+    """Keeps the function's one instance busy with CPU-bound requests, one after the other; returns
+    the CPU it used per wall second over `seconds`, the states it was seen in meanwhile, and the
+    statuses of the requests."""
+    stop = threading.Event()
+    codes = []
+
+    def load():
+        while not stop.is_set():
+            codes.append(u.post("/v1/models/work/infer", work_body(loops=SLOW)).status_code)
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        u.wait_until(lambda: u.instances("work")[0]["state"] == "busy", timeout=10, interval=0.01)
+        states = set()
+        c0, t0 = _cpu_seconds(pid), time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            states.add(_proc_stat(pid)[0])
+            time.sleep(0.003)
+        share = (_cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+    finally:
+        stop.set()
+        t.join()
+    return share, states, codes
+
+
+def _limited_instance(u, start):
+    """The function's one instance, after a first request; checks how it was started."""
+    assert u.function("work")["cpus"] == 0.25
+    assert u.post("/v1/models/work/infer", work_body()).status_code == 200
+    inst = u.wait_until(lambda: u.instances("work"))[0]
+    assert inst["start"] == start, inst
+    return inst["pid"]
+
+
+@pytest.mark.parametrize("start", ["fork", "exec"])
+def test_cpus_holds_each_instance_to_its_share_in_a_cgroup(up, store, start):
+    u = up(config(store, [fn_config(cpus=0.25, start=start, max_instances=1, idle_ttl_s=60,
+                                    timeout_s=60)]))
+    kind = u.status()["cpu_limit"]
+    if not kind.startswith("cgroup"):
+        pytest.skip(f"no writable CPU cgroup here (cpu_limit: {kind})")
+    up_line = u.wait_for(lambda l: l.get("event") == "up")
+    assert up_line["cpu_limit"] == kind and up_line["functions"][0]["cpus"] == 0.25
+    pid = _limited_instance(u, start)
+    folder, quota = _cpu_cgroup(pid)
+    # In a group of its own under the platform's, with a quarter of a CPU.
+    assert os.path.dirname(folder).endswith(f"/modelfn-up-{u.proc.pid}"), folder
+    assert quota == 0.25
+    share, _, codes = _busy_share(u, pid)
+    assert set(codes) == {200}, codes
+    assert 0.05 < share < 0.4, share
+    # The platform's groups go with it.
+    u.stop()
+    assert not os.path.exists(os.path.dirname(folder))
+
+
+@pytest.mark.parametrize("start", ["fork", "exec"])
+def test_cpus_without_a_cgroup_is_a_duty_cycle_that_never_leaves_an_instance_stopped(
+        up, store, start):
+    u = up(config(store, [fn_config(cpus=0.25, start=start, max_instances=1, idle_ttl_s=60,
+                                    timeout_s=60)]), env={"MODELFN_CPU_LIMIT": "emulate"})
+    assert u.status()["cpu_limit"].startswith("emulated"), u.status()["cpu_limit"]
+    pid = _limited_instance(u, start)
+    if start == "exec":
+        # Told its share, which it cannot read from a cgroup (a forked instance's environment is
+        # set inside it, after its exec: /proc shows the template's).
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            assert b"MODELFN_CPUS=0.25" in f.read().split(b"\0")
+    share, states, codes = _busy_share(u, pid)
+    assert set(codes) == {200}, codes
+    assert 0.05 < share < 0.4, share
+    assert "T" in states, states  # stopped for the rest of each period
+    # Idle, it runs again at once.
+    u.wait_until(lambda: u.instances("work")[0]["state"] == "idle", timeout=10)
+    u.wait_until(lambda: _proc_stat(pid)[0] != "T", timeout=2, interval=0.005)
+    r = u.post("/v1/models/work/infer", work_body())
+    assert r.status_code == 200 and r.headers["X-Modelfn-Instance"] == \
+        u.instances("work")[0]["name"]
+
+
+def test_cpus_settings_that_cannot_be_honoured_refuse_to_start(up, store):
+    u = up(config(store, [fn_config(cpus=0.01)]), expect_failure=True)
+    assert u.proc.returncode == 1
+    assert b"functions.work.cpus: expected a number in [0.05, 64]" in u.stderr
+    u = up(config(store, [fn_config(cpus=0.5)]), env={"MODELFN_CPU_LIMIT": "sometimes"},
+           expect_failure=True)
+    assert u.proc.returncode == 1
+    assert b"MODELFN_CPU_LIMIT is cgroup, emulate or none" in u.stderr

@@ -34,7 +34,8 @@ constexpr const char* kUpUsage =
     "file.\n"
     "\n"
     "Environment: MODELFN_FN_BINARY (default: modelfn-fn beside modelfn),\n"
-    "MODELFN_MEMORY_LIMIT=rlimit|none (force the memory-limit mechanism).\n";
+    "MODELFN_MEMORY_LIMIT=rlimit|none (force the memory-limit mechanism),\n"
+    "MODELFN_CPU_LIMIT=cgroup|emulate|none (force how `cpus:` is enforced).\n";
 
 }  // namespace
 
@@ -85,6 +86,7 @@ int CmdUp(int argc, char** argv) {
   o.fn_binary = fn && *fn ? fn : SelfDir() + "/modelfn-fn";
   o.clock = &RealClock::Get();
   if (const char* m = getenv("MODELFN_MEMORY_LIMIT")) o.memory_limit_override = m;
+  if (const char* m = getenv("MODELFN_CPU_LIMIT")) o.cpu_limit_override = m;
   auto platform = Platform::Create(std::move(config).value(), o);
   if (!platform.ok()) return Fail(platform.status().message());
   Platform* p = platform->get();

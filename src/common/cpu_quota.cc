@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -111,6 +112,14 @@ CpuQuota ReadCpuQuota(const std::string& root) {
     }
   }
   if (root.empty()) {
+    // A share enforced without a cgroup (modelfn plan's duty cycle) is told in the environment.
+    if (const char* e = getenv("MODELFN_CPUS")) {
+      char* end = nullptr;
+      double v = strtod(e, &end);
+      if (end != e && *end == '\0' && v > 0 && v < 4096 &&
+          (out.quota_cpus == 0 || v < out.quota_cpus))
+        out.quota_cpus = v;
+    }
     cpu_set_t set;
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof set, &set) == 0) out.affinity_cpus = CPU_COUNT(&set);

@@ -15,7 +15,8 @@ struct CpuQuota {
 };
 
 // Reads the quota from a filesystem rooted at `root` ("" for the real "/"), so tests can point it
-// at a fake tree. Missing files mean "no quota".
+// at a fake tree. Missing files mean "no quota". For the real root, MODELFN_CPUS (a share enforced
+// without a cgroup, pool/cpu_limit.h) lowers the quota too.
 CpuQuota ReadCpuQuota(const std::string& root = "");
 
 }  // namespace modelfn

@@ -277,12 +277,13 @@ Status ParseThreads(const Json* t, const std::string& path, FunctionConfig* fn) 
 // instance serves one event at a time and on its own would take every CPU of the host, as on Lambda
 // where the CPUs are its own; here max_instances of them share the host, so unless the function
 // says otherwise each gets its share. A template (start: fork) holds no thread pool: its instances
-// run each Run on one thread (a number above 1 makes them exec'd).
+// run each Run on one thread (a number above 1 makes them exec'd). A function with `cpus:` has a
+// share of its own, which its instances read (MODELFN_CPUS or their cgroup) and size "auto" from.
 void ApplyThreads(int host_cpus, FunctionConfig* fn) {
   if (fn->env.count("MODELFN_ORT_INTRA_OP_THREADS") != 0) return;  // env: wins, as written
   std::string setting = fn->threads;
   if ((setting.empty() || setting == "auto") && fn->mode == InstanceMode::kLambda &&
-      fn->start == StartMode::kExec) {
+      fn->start == StartMode::kExec && fn->cpus <= 0) {
     setting = std::to_string(std::max(1, host_cpus / std::max(1, fn->max_instances)));
   }
   if (!setting.empty()) fn->env["MODELFN_ORT_INTRA_OP_THREADS"] = setting;
@@ -294,11 +295,11 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
   Fields f(&v, path);
   RETURN_IF_ERROR(f.CheckObject());
   RETURN_IF_ERROR(f.CheckKnown(
-      {"model",      "mode",           "concurrency",    "min_instances", "max_instances",
-       "idle_ttl_s", "timeout_s",      "memory_mb",      "max_queue",     "queue_timeout_s",
-       "traffic",    "sticky_traffic", "response_cache", "env",           "command",
-       "start",      "face",           "batching",       "threads",       "async",
-       "sqs"}));
+      {"model",           "mode",      "concurrency",    "min_instances",  "max_instances",
+       "idle_ttl_s",      "timeout_s", "memory_mb",      "cpus",           "max_queue",
+       "queue_timeout_s", "traffic",   "sticky_traffic", "response_cache", "env",
+       "command",         "start",     "face",           "batching",       "threads",
+       "async",           "sqs"}));
   FunctionConfig fn;
   fn.name = name;
   std::string model = name;
@@ -350,6 +351,7 @@ StatusOr<FunctionConfig> ParseFunction(const std::string& name, const Json& v, i
   RETURN_IF_ERROR(f.Number("idle_ttl_s", 0, 86400, &fn.idle_ttl_s));
   RETURN_IF_ERROR(f.Number("timeout_s", 0.001, 900, &fn.timeout_s));
   RETURN_IF_ERROR(f.Int("memory_mb", 32, 1 << 20, &fn.memory_mb));
+  RETURN_IF_ERROR(f.Number("cpus", 0.05, 64, &fn.cpus));
   RETURN_IF_ERROR(f.Int("max_queue", 0, 1 << 20, &fn.max_queue));
   RETURN_IF_ERROR(f.Number("queue_timeout_s", 0, 900, &fn.queue_timeout_s));
   RETURN_IF_ERROR(f.Bool("sticky_traffic", &fn.sticky_traffic));

@@ -63,6 +63,9 @@ struct FunctionConfig {
   double idle_ttl_s = 60;
   double timeout_s = 30;
   int memory_mb = 512;
+  // `cpus:`: CPUs' worth of time each instance may use, enforced (pool/cpu_limit.h), in
+  // [0.05, 64]; 0 (absent): no limit.
+  double cpus = 0;
   int max_queue = 64;                 // requests held while every instance is busy; more get 429
   double queue_timeout_s = 10;        // a held request not dispatched by then gets 503
   std::vector<TrafficSplit> traffic;  // canary: empty means one pool

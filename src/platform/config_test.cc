@@ -278,6 +278,27 @@ TEST(ConfigTest, ThreadsReachInstancesAndExecdLambdaInstancesShareTheHost) {
             "functions.d.threads: expected auto or a number");
 }
 
+TEST(ConfigTest, CpusIsAShareOfCpusPerInstanceAndSizesItsThreads) {
+  auto c = Parse(
+      "functions:\n"
+      "  a: {cpus: 0.5}\n"
+      "  b: {cpus: 2, start: exec, max_instances: 8}\n"
+      "  c: {}\n",
+      8);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_DOUBLE_EQ(c->functions[0].cpus, 0.5);
+  EXPECT_DOUBLE_EQ(c->functions[1].cpus, 2);
+  EXPECT_DOUBLE_EQ(c->functions[2].cpus, 0);  // no limit
+  // Its instances size "auto" from their own share, not from the host's CPUs per instance.
+  EXPECT_EQ(c->functions[1].env.count("MODELFN_ORT_INTRA_OP_THREADS"), 0u);
+  EXPECT_EQ(Error("functions:\n  d: {cpus: 0.01}"),
+            "functions.d.cpus: expected a number in [0.05, 64]");
+  EXPECT_EQ(Error("functions:\n  d: {cpus: 65}"),
+            "functions.d.cpus: expected a number in [0.05, 64]");
+  EXPECT_EQ(Error("functions:\n  d: {cpus: half}"),
+            "functions.d.cpus: expected a number in [0.05, 64]");
+}
+
 TEST(ConfigTest, FaceNamesTheCloudCodePathAndImpliesItsMode) {
   auto c = Parse(
       "functions:\n  a: {}\n  b: {mode: http}\n  c: {face: cloudevents, concurrency: 4}\n"

@@ -88,6 +88,7 @@ Platform::~Platform() {
   upstream_ref_.real.store(nullptr);
   if (workers_) workers_->Stop();
   memory_.RemoveRoot();
+  cpu_.RemoveRoot();
   if (state_lock_fd_ >= 0) close(state_lock_fd_);
 }
 
@@ -125,6 +126,19 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
 
   p->memory_ = MemoryLimiter::Detect("modelfn-up-" + std::to_string(getpid()),
                                      p->options_.memory_limit_override);
+  const std::string& cpu_override = p->options_.cpu_limit_override;
+  if (!cpu_override.empty() && cpu_override != "cgroup" && cpu_override != "emulate" &&
+      cpu_override != "none") {
+    return InvalidArgumentError("MODELFN_CPU_LIMIT is cgroup, emulate or none, not \"" +
+                                cpu_override + "\"");
+  }
+  // The memory limiter's group name: under cgroup v2 an instance's two limits are one folder.
+  p->cpu_ = CpuLimiter::Detect("modelfn-up-" + std::to_string(getpid()), cpu_override);
+  if (cpu_override == "cgroup" && p->cpu_.kind() == CpuLimitKind::kNone) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "MODELFN_CPU_LIMIT=cgroup, but no CPU cgroup can be made here (unset it to "
+                  "emulate the limits)");
+  }
   // Blocking work only (process starts, readiness waits of http-mode instances, template starts
   // and stops, memory-group moves): requests to instances travel on the gateway's loops. A
   // template start holds its thread for the template's init, so each function version may hold
@@ -151,6 +165,7 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
     env.base_env["MODELFN_CACHE_DIR"] = c.state_dir + "/cache";
   env.clock = p->clock_;
   env.memory = &p->memory_;
+  env.cpu = &p->cpu_;
   env.workers = p->workers_.get();
   env.templates = true;
   env.runtime_api = &p->runtime_api_;
@@ -161,6 +176,11 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   };
 
   for (const FunctionConfig& fc : c.functions) {
+    if (fc.cpus > 0 && p->cpu_.kind() == CpuLimitKind::kNone) {
+      p->log_.Message("warn", "function " + fc.name +
+                                  ": cpus is not enforced (MODELFN_CPU_LIMIT=none), its "
+                                  "instances use what CPU they find");
+    }
     auto fn = std::make_unique<Function>();
     fn->config = fc;
     std::vector<std::pair<std::string, int>> versions;
@@ -312,11 +332,12 @@ void Platform::Run() {
     w.Key("url").String(url());
     w.Key("store").String(config_.store);
     w.Key("memory_limit").String(MemoryLimitName(memory_.kind()));
+    w.Key("cpu_limit").String(cpu_.KindName());
     w.Key("functions").BeginArray();
     for (const auto& f : functions_) {
       w.BeginObject().Key("name").String(f->config.name);
+      if (f->config.cpus > 0) w.Key("cpus").Double(f->config.cpus);
       w.Key("mode").String(f->config.mode == InstanceMode::kLambda ? "lambda" : "http");
-      w.Key("face").String(InstanceFaceName(f->config.face));
       w.Key("face").String(InstanceFaceName(f->config.face));
       w.Key("versions").BeginArray();
       for (const auto& v : f->variants) w.String(v.version);

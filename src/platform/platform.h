@@ -43,6 +43,7 @@ struct PlatformOptions {
   int pointer_poll_ms = 1000;  // how often current.json is re-read
   bool access_log = true;
   std::string memory_limit_override;  // MODELFN_MEMORY_LIMIT: rlimit | none | ""
+  std::string cpu_limit_override;     // MODELFN_CPU_LIMIT: cgroup | emulate | none | ""
 };
 
 class Platform {
@@ -112,6 +113,7 @@ class Platform {
   std::unique_ptr<ObjectStore> store_;
   std::unique_ptr<ModelRegistry> registry_;
   MemoryLimiter memory_;
+  CpuLimiter cpu_;  // outlives the pools: it resumes what its emulation stopped
   std::unique_ptr<WorkerThreads> workers_;
   // The gateway's loops serve the lambda instances' Runtime API (null server: instances serve
   // their own); outlives the pools.

@@ -53,6 +53,7 @@ std::vector<std::string> NeedRestart(const PlatformConfig& a, const PlatformConf
     check(f.idle_ttl_s == n.idle_ttl_s, p + "idle_ttl_s");
     check(f.timeout_s == n.timeout_s, p + "timeout_s");
     check(f.memory_mb == n.memory_mb, p + "memory_mb");
+    check(f.cpus == n.cpus, p + "cpus");
     check(f.max_queue == n.max_queue, p + "max_queue");
     check(f.queue_timeout_s == n.queue_timeout_s, p + "queue_timeout_s");
     check(f.env == n.env, p + "env");

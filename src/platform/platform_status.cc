@@ -51,6 +51,7 @@ std::string Platform::StatusJson() const {
   w.Key("url").String(url());
   w.Key("uptime_s").Double(static_cast<double>(clock_->MonotonicNanos() - started_ns_) / 1e9);
   w.Key("memory_limit").String(MemoryLimitName(memory_.kind()));
+  w.Key("cpu_limit").String(cpu_.KindName());
   w.Key("functions").BeginArray();
   for (const auto& f : functions_) {
     w.BeginObject();
@@ -59,6 +60,12 @@ std::string Platform::StatusJson() const {
     w.Key("face").String(InstanceFaceName(f->config.face));
     w.Key("min_instances").Int(f->config.min_instances);
     w.Key("max_instances").Int(f->config.max_instances);
+    // CPUs per instance (`cpus:`), null without a limit.
+    if (f->config.cpus > 0) {
+      w.Key("cpus").Double(f->config.cpus);
+    } else {
+      w.Key("cpus").Null();
+    }
     const FunctionSummary& s = summaries[f->config.name];
     w.Key("requests").Uint(s.requests);
     w.Key("errors").Uint(s.errors);

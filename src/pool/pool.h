@@ -32,6 +32,7 @@
 #include "http/http_server.h"
 #include "http/upstream.h"
 #include "platform/config.h"
+#include "pool/cpu_limit.h"
 #include "pool/forward.h"
 #include "pool/init_slots.h"
 #include "pool/instance.h"
@@ -67,6 +68,8 @@ struct PoolEnv {
   std::map<std::string, std::string> base_env;  // passed to every instance
   const Clock* clock = nullptr;
   const MemoryLimiter* memory = nullptr;
+  // Enforces FunctionConfig::cpus on each instance; null: no CPU limits (as kNone).
+  const CpuLimiter* cpu = nullptr;
   WorkerThreads* workers = nullptr;
   int init_timeout_ms = 10'000;  // Lambda's init phase limit
   int stop_grace_ms = 2'000;     // SIGTERM, then SIGKILL after this

@@ -150,10 +150,12 @@ class Launcher {
 // In a freshly forked child (async-signal-safe calls only): killed with the platform (`parent` is
 // its pid; a parent already gone means the signal was set too late); its own process group, so a
 // kill reaches anything it spawns; default signal handling; the memory group joined (`procs` is
-// its cgroup.procs, or null); stdin from /dev/null, stdout and stderr to the log, the readiness
-// pipe on fd 3 when there is one, and `extra` (if >= 0) on the next descriptor. Everything else of
-// the platform's (sockets, pipes) is closed. Returns the descriptor `extra` landed on.
-int SetUpChild(pid_t parent, const char* procs, int log_fd, int ready_fd, int extra) {
+// its cgroup.procs, or null) and the CPU limit's (`cpu_procs`, likewise); stdin from /dev/null,
+// stdout and stderr to the log, the readiness pipe on fd 3 when there is one, and `extra` (if >= 0)
+// on the next descriptor. Everything else of the platform's (sockets, pipes) is closed. Returns the
+// descriptor `extra` landed on.
+int SetUpChild(pid_t parent, const char* procs, const char* cpu_procs, int log_fd, int ready_fd,
+               int extra) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(1);
   setpgid(0, 0);
@@ -161,8 +163,9 @@ int SetUpChild(pid_t parent, const char* procs, int log_fd, int ready_fd, int ex
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   signal(SIGPIPE, SIG_DFL);
-  if (procs != nullptr) {
-    int fd = open(procs, O_WRONLY);
+  for (const char* join : {procs, cpu_procs}) {
+    if (join == nullptr) continue;
+    int fd = open(join, O_WRONLY);
     if (fd < 0 || write(fd, "0", 1) != 1) _exit(126);
     close(fd);
   }
@@ -179,6 +182,13 @@ int SetUpChild(pid_t parent, const char* procs, int log_fd, int ready_fd, int ex
   int moved = extra >= 0 ? dup2(extra, next++) : -1;
   for (int fd = next; fd < 1024; ++fd) close(fd);
   return moved;
+}
+
+// The cgroup.procs of the CPU limit's group, "" when there is none or it is the memory group
+// (cgroup v2: one group holds both limits, joined once).
+std::string CpuProcs(const std::string& group_dir, const std::string& cpu_group_dir) {
+  if (cpu_group_dir.empty() || cpu_group_dir == group_dir) return "";
+  return cpu_group_dir + "/cgroup.procs";
 }
 
 }  // namespace
@@ -302,6 +312,7 @@ StatusOr<Launched> LaunchProcess(const LaunchSpec& spec) {
   for (auto& s : env_s) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::string procs = spec.group_dir.empty() ? "" : spec.group_dir + "/cgroup.procs";
+  std::string cpu_procs = CpuProcs(spec.group_dir, spec.cpu_group_dir);
 
   int log_fd = open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) {
@@ -314,7 +325,8 @@ StatusOr<Launched> LaunchProcess(const LaunchSpec& spec) {
   }
   pid_t parent = getpid();
   pid_t pid = Launcher::Fork([&] {
-    SetUpChild(parent, procs.empty() ? nullptr : procs.c_str(), log_fd, pipefd[1], -1);
+    SetUpChild(parent, procs.empty() ? nullptr : procs.c_str(),
+               cpu_procs.empty() ? nullptr : cpu_procs.c_str(), log_fd, pipefd[1], -1);
     if (spec.rlimit_as_bytes > 0) {
       rlimit rl{static_cast<rlim_t>(spec.rlimit_as_bytes),
                 static_cast<rlim_t>(spec.rlimit_as_bytes)};
@@ -341,13 +353,14 @@ StatusOr<Launched> LaunchProcess(const LaunchSpec& spec) {
 }
 
 StatusOr<Spare> ForkSpare(const std::string& log_path, const std::string& group_dir,
-                          bool ready_pipe) {
+                          bool ready_pipe, const std::string& cpu_group_dir) {
   // Preallocated before fork: the child only reads, splits and execs (async-signal-safe).
   constexpr size_t kBuf = 1 << 20;
   constexpr size_t kPtrs = 8192;
   std::vector<char> buf(kBuf + 2, '\0');
   std::vector<char*> ptrs(kPtrs, nullptr);
   std::string procs = group_dir.empty() ? "" : group_dir + "/cgroup.procs";
+  std::string cpu_procs = CpuProcs(group_dir, cpu_group_dir);
   int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) return UnavailableError("cannot open " + log_path + ": " + strerror(errno));
   int cmd[2];
@@ -362,7 +375,8 @@ StatusOr<Spare> ForkSpare(const std::string& log_path, const std::string& group_
   }
   pid_t parent = getpid();
   pid_t pid = Launcher::Fork([&] {
-    int in = SetUpChild(parent, procs.empty() ? nullptr : procs.c_str(), log_fd, ready[1], cmd[0]);
+    int in = SetUpChild(parent, procs.empty() ? nullptr : procs.c_str(),
+                        cpu_procs.empty() ? nullptr : cpu_procs.c_str(), log_fd, ready[1], cmd[0]);
     // "binary\0arg\0...\0\0NAME=value\0...\0\0", then EOF.
     size_t len = 0;
     while (len < kBuf) {
@@ -410,6 +424,7 @@ StatusOr<Spare> ForkSpare(const std::string& log_path, const std::string& group_
   s.cmd_fd = cmd[1];
   s.ready_fd = ready[0];
   s.group_dir = group_dir;
+  s.cpu_group_dir = cpu_group_dir;
   return s;
 }
 

@@ -47,6 +47,7 @@ struct LaunchSpec {
   std::map<std::string, std::string> env;  // the whole environment of the child
   std::string log_path;                    // stdout and stderr are appended here
   std::string group_dir;                   // cgroup folder to join before exec ("" = none)
+  std::string cpu_group_dir;               // and the CPU limit's, when another (cgroup v1)
   int64_t rlimit_as_bytes = 0;             // > 0: RLIMIT_AS of the child
   bool ready_pipe = false;                 // child gets MODELFN_READY_FD=3
 };
@@ -68,12 +69,13 @@ struct Spare {
   int cmd_fd = -1;    // write end: the program to exec
   int ready_fd = -1;  // read end of the readiness pipe, or -1
   std::string group_dir;
+  std::string cpu_group_dir;  // the CPU limit's cgroup (cpu_limit.h), "" for none
 };
 
-// Forks the spare: stdout/stderr to `log_path`, in `group_dir` (may be ""), with a readiness
-// pipe on fd 3 when asked. Errors: Unavailable.
+// Forks the spare: stdout/stderr to `log_path`, in `group_dir` and `cpu_group_dir` (either may be
+// "", or both the same folder), with a readiness pipe on fd 3 when asked. Errors: Unavailable.
 StatusOr<Spare> ForkSpare(const std::string& log_path, const std::string& group_dir,
-                          bool ready_pipe);
+                          bool ready_pipe, const std::string& cpu_group_dir = "");
 // Sends the spare its program (binary, argv[1..], the whole environment) and lets it exec. Takes
 // ownership of cmd_fd. Errors: Unavailable when the spare has died.
 Status ExecSpare(Spare* spare, const std::string& binary, const std::vector<std::string>& args,

@@ -53,10 +53,12 @@ HttpResponse RuntimeApiError(int status, const char* body) {
 
 }  // namespace
 
-void ProcessInstance::Started(pid_t pid, std::string group_dir, bool forked) {
+void ProcessInstance::Started(pid_t pid, std::string group_dir, bool forked,
+                              std::string cpu_group) {
   RegisterChild(pid);
   std::lock_guard<std::mutex> lock(mu_);
   group_dir_ = std::move(group_dir);
+  cpu_group_ = std::move(cpu_group);
   forked_.store(forked);
   pid_.store(pid);
   if (kill_when_started_) {
@@ -109,14 +111,16 @@ std::optional<Scheduler::Exit> ProcessInstance::PollExit() {
 }
 
 void ProcessInstance::Close() {
-  std::string group;
+  std::string group, cpu_group;
   pid_t pid;
   {
     std::lock_guard<std::mutex> lock(mu_);
     group = group_dir_;
+    cpu_group = cpu_group_;
     pid = pid_.load();
   }
   env_.memory->RemoveGroup(group);
+  if (env_.cpu != nullptr) env_.cpu->RemoveGroup(cpu_group);
   if (pid > 0) ForgetInstance(env_.instance_dir, pid);
 }
 

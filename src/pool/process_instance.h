@@ -21,7 +21,8 @@
 
 namespace modelfn {
 
-// What every child-process instance shares: signals, reaping, its memory group and record.
+// What every child-process instance shares: signals, reaping, its memory and CPU groups and
+// record.
 class ProcessInstance : public Instance {
  public:
   ProcessInstance(const PoolEnv& env, InstanceEvents events) : env_(env), events_(events) {}
@@ -34,8 +35,9 @@ class ProcessInstance : public Instance {
 
   // Set once by the launcher: before Launch returns, or later from a worker thread for an
   // instance whose process waits for its template (until then it counts as starting; a Stop or
-  // Kill meanwhile is carried out here).
-  void Started(pid_t pid, std::string group_dir, bool forked = false);
+  // Kill meanwhile is carried out here). `group_dir` is its memory cgroup and `cpu_group` its CPU
+  // group's handle (CpuLimiter::CreateGroup), both "" for none; Close removes them.
+  void Started(pid_t pid, std::string group_dir, bool forked = false, std::string cpu_group = "");
   // Instead of Started: its process could not be started; it counts as exited.
   void StartFailed();
   std::string group_dir() const {
@@ -54,6 +56,7 @@ class ProcessInstance : public Instance {
   std::atomic<pid_t> pid_{-1};  // written under mu_
   std::atomic<bool> forked_{false};
   std::string group_dir_;                // written under mu_, before pid_
+  std::string cpu_group_;                // written under mu_, before pid_
   bool killed_ = false;                  // guarded by mu_
   bool kill_when_started_ = false;       // guarded by mu_
   std::optional<Scheduler::Exit> exit_;  // guarded by mu_

@@ -1,5 +1,6 @@
 #include "pool/process_launcher.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include "common/files.h"
@@ -21,6 +22,26 @@ std::string FindOnPath(const std::string& name, const std::map<std::string, std:
 
 }  // namespace
 
+StatusOr<std::string> CreateCpuGroup(const FunctionConfig& fn, const PoolEnv& env,
+                                     const std::string& name) {
+  if (fn.cpus <= 0 || env.cpu == nullptr) return std::string();
+  return env.cpu->CreateGroup(name, fn.cpus);
+}
+
+bool CpuGroupsJoinedInChild(const PoolEnv& env) {
+  return env.cpu != nullptr &&
+         (env.cpu->kind() == CpuLimitKind::kCgroupV1 || env.cpu->kind() == CpuLimitKind::kCgroupV2);
+}
+
+Status AttachCpuGroup(const PoolEnv& env, const std::string& group, pid_t pid) {
+  if (group.empty() || CpuGroupsJoinedInChild(env)) return Status::Ok();
+  return env.cpu->Attach(group, pid);
+}
+
+void RemoveCpuGroup(const PoolEnv& env, const std::string& group) {
+  if (env.cpu != nullptr) env.cpu->RemoveGroup(group);
+}
+
 ProcessLauncher::ProcessLauncher(FunctionConfig fn, const PoolEnv& env)
     : fn_(std::move(fn)), env_(env) {}
 
@@ -41,18 +62,25 @@ void ProcessLauncher::RefillSpare() {
   }
   env_.workers->Post([this, name] {
     auto group = env_.memory->CreateGroup(name, int64_t{fn_.memory_mb} << 20);
-    StatusOr<Spare> spare = group.ok() ? ForkSpare(env_.log_dir + "/" + fn_.name + ".log", *group,
-                                                   fn_.mode == InstanceMode::kHttp)
-                                       : StatusOr<Spare>(group.status());
+    // A CPU cgroup is joined by the spare too; the emulation's group is made at exec.
+    StatusOr<std::string> cpu_group = std::string();
+    if (group.ok() && CpuGroupsJoinedInChild(env_)) cpu_group = CreateCpuGroup(fn_, env_, name);
+    StatusOr<Spare> spare = !group.ok() ? StatusOr<Spare>(group.status())
+                            : !cpu_group.ok()
+                                ? StatusOr<Spare>(cpu_group.status())
+                                : ForkSpare(env_.log_dir + "/" + fn_.name + ".log", *group,
+                                            fn_.mode == InstanceMode::kHttp, *cpu_group);
     std::lock_guard<std::mutex> lock(mu_);
     spare_pending_ = false;
     if (!spare.ok()) {
       if (group.ok()) env_.memory->RemoveGroup(*group);
+      if (cpu_group.ok()) RemoveCpuGroup(env_, *cpu_group);
       return;  // instances start without a spare (slower), nothing else changes
     }
     if (shutdown_ || spare_) {
       DiscardSpare(&*spare);
       env_.memory->RemoveGroup(spare->group_dir);
+      RemoveCpuGroup(env_, spare->cpu_group_dir);
       return;
     }
     spare_ = std::make_unique<Spare>(std::move(spare).value());
@@ -65,6 +93,7 @@ void ProcessLauncher::Shutdown() {
   if (spare_) {
     DiscardSpare(spare_.get());
     env_.memory->RemoveGroup(spare_->group_dir);
+    RemoveCpuGroup(env_, spare_->cpu_group_dir);
     spare_.reset();
   }
 }
@@ -80,6 +109,11 @@ StatusOr<PreparedInstance> PrepareInstance(const FunctionConfig& fn, const PoolE
   }
   spec.env = env.base_env;
   for (const auto& [k, v] : fn.env) spec.env[k] = v;
+  // The share it gets, which it cannot always read (the emulation; a forked instance's own init
+  // ran in the template): it wins over the function's env.
+  if (env.cpu != nullptr) {
+    for (const auto& [k, v] : env.cpu->InstanceEnv(fn.cpus)) spec.env[k] = v;
+  }
   spec.env["MODELFN_MODEL"] = !env.model_override.empty()
                                   ? env.model_override
                                   : env.store_uri + "/" + fn.model + "@" + request.version;
@@ -148,16 +182,26 @@ Status ProcessLauncher::Start(PreparedInstance* prepared, const LaunchRequest& r
     spare = std::move(spare_);
   }
   StatusOr<Launched> launched = UnavailableError("not launched");
-  std::string group_dir;
+  std::string group_dir, cpu_group;
   if (spare) {
-    // The spare already sits in a cgroup with this function's limit: exec there.
-    Status s = ExecSpare(spare.get(), spec.binary, spec.args, spec.env);
+    // The spare already sits in a cgroup with this function's limit (and in its CPU cgroup): exec
+    // there. The emulation's CPU group is made now and the spare attached before it execs.
+    cpu_group = spare->cpu_group_dir;
+    Status s = Status::Ok();
+    if (cpu_group.empty()) {
+      auto g = CreateCpuGroup(fn_, env_, request.name);
+      if (g.ok()) cpu_group = *g;
+      s = g.ok() ? AttachCpuGroup(env_, cpu_group, spare->pid) : g.status();
+    }
+    if (s.ok()) s = ExecSpare(spare.get(), spec.binary, spec.args, spec.env);
     if (s.ok()) {
       group_dir = spare->group_dir;
       launched = Launched{spare->pid, spare->ready_fd};
     } else {
       DiscardSpare(spare.get());
       env_.memory->RemoveGroup(spare->group_dir);
+      RemoveCpuGroup(env_, cpu_group);
+      cpu_group.clear();
     }
   }
   if (!launched.ok()) {
@@ -168,16 +212,29 @@ Status ProcessLauncher::Start(PreparedInstance* prepared, const LaunchRequest& r
         spec.group_dir = *group;
       }
     }
-    launched = LaunchProcess(spec);
+    auto g = CreateCpuGroup(fn_, env_, request.name);
+    if (g.ok()) {
+      cpu_group = *g;
+      if (CpuGroupsJoinedInChild(env_)) spec.cpu_group_dir = cpu_group;
+      launched = LaunchProcess(spec);
+    } else {
+      launched = g.status();
+    }
+    // The emulation's process runs unlimited from its fork to here (before its exec, mostly).
+    // One that cannot be attached is not left running without its share: it is found exited.
+    if (launched.ok() && !AttachCpuGroup(env_, cpu_group, launched->pid).ok()) {
+      kill(launched->pid, SIGKILL);
+    }
   }
   RefillSpare();
   if (!launched.ok()) {
     env_.memory->RemoveGroup(group_dir);
+    RemoveCpuGroup(env_, cpu_group);
     return launched.status();
   }
   // The readiness thread first: once Started, the instance may be found exited and closed.
   if (http) http->AwaitReady(launched->ready_fd);
-  in->Started(launched->pid, group_dir);
+  in->Started(launched->pid, group_dir, /*forked=*/false, cpu_group);
   RecordInstance(env_.instance_dir, launched->pid);
   return Status::Ok();
 }

@@ -1,5 +1,7 @@
 // Instances as child processes (what `modelfn up` runs): modelfn-fn or a custom runtime, started
-// with an explicit environment, in a memory group (process.h), in one of two modes:
+// with an explicit environment, in a memory group (process.h) and, for a function with `cpus:`, a
+// CPU group (cpu_limit.h: a cgroup joined before exec, or the emulation attached by pid right after
+// the fork), in one of two modes:
 //   - lambda: the instance polls a Runtime API endpoint of its own (the AWS protocol: next,
 //     response, error, init/error); a request becomes an API Gateway HTTP API 2.0 event, and the
 //     function's answer is read back as that integration's response. Ready at its first "next".
@@ -20,9 +22,10 @@ namespace modelfn {
 class ProcessInstance;
 class HttpInstance;
 
-// An instance not yet started and how to start it: its process's program, environment, log and
-// memory limit (cgroup folders are made by the launcher), and the instance object that will carry
-// its requests (`http` is `in` in http mode, null in lambda mode).
+// An instance not yet started and how to start it: its process's program, environment (with its
+// CPU share, CpuLimiter::InstanceEnv), log and memory limit (cgroup folders are made by the
+// launcher), and the instance object that will carry its requests (`http` is `in` in http mode,
+// null in lambda mode).
 struct PreparedInstance {
   LaunchSpec spec;
   std::shared_ptr<ProcessInstance> in;
@@ -32,6 +35,18 @@ struct PreparedInstance {
 StatusOr<PreparedInstance> PrepareInstance(const FunctionConfig& fn, const PoolEnv& env,
                                            const LaunchRequest& request, InstanceEvents events);
 
+// The CPU group of instance `name` (FunctionConfig::cpus) on env.cpu: its handle, "" when the
+// function sets no share or the platform enforces none. Errors: as CpuLimiter::CreateGroup; the
+// instance is then not started (it never runs without its share).
+StatusOr<std::string> CreateCpuGroup(const FunctionConfig& fn, const PoolEnv& env,
+                                     const std::string& name);
+// True when env.cpu's groups are cgroups, which a process joins itself (ChildProcsFile).
+bool CpuGroupsJoinedInChild(const PoolEnv& env);
+// Puts `pid` in `group` from this process where the child does not join it itself (the
+// emulation); Ok for "" and for cgroups. Errors: as CpuLimiter::Attach.
+Status AttachCpuGroup(const PoolEnv& env, const std::string& group, pid_t pid);
+void RemoveCpuGroup(const PoolEnv& env, const std::string& group);
+
 class ProcessLauncher final : public InstanceLauncher {
  public:
   // `env` (and what it points to) must outlive the launcher and every instance it starts.
@@ -39,7 +54,8 @@ class ProcessLauncher final : public InstanceLauncher {
   ~ProcessLauncher() override;
 
   // Errors: Unavailable when the Runtime API endpoint cannot be bound or the process cannot be
-  // started. Also keeps a spare process forked ahead (where memory cgroups are used).
+  // started or its CPU group made. Also keeps a spare process forked ahead (where memory cgroups
+  // are used; it joins the CPU cgroup too).
   StatusOr<std::shared_ptr<Instance>> Launch(const LaunchRequest& request,
                                              InstanceEvents events) override;
   // Starts the process of an instance prepared by PrepareInstance (Launch is the two together).

@@ -217,7 +217,7 @@ Status TemplateLauncher::ForkPrepared(const std::shared_ptr<Template>& t,
         t->state = Template::State::kFailed;
         t->why = Why(s);
       }
-    } else if (s.reason() != "model_mismatch") {
+    } else if (s.reason() != "model_mismatch" && s.reason() != "cpu_group") {
       // Gone or stuck: a new template for the next launches; this one is exec'd.
       replace = current_ == t && !shutdown_;
       if (replace) {
@@ -256,8 +256,20 @@ Status TemplateLauncher::Fork(const std::shared_ptr<Template>& t, PreparedInstan
     auto group = env_.memory->CreateGroup(request.name, int64_t{fn_.memory_mb} << 20);
     if (group.ok() && !group->empty()) group_dir = *group;
   }
+  auto cpu_group = CreateCpuGroup(fn_, env_, request.name);
+  if (!cpu_group.ok()) {
+    env_.memory->RemoveGroup(group_dir);
+    // Not the template's fault: it is kept (the launch is exec'd, where the same error shows).
+    return Status(cpu_group.status().code(), cpu_group.status().message(), "cpu_group");
+  }
+  // A CPU cgroup is joined by the instance itself before it serves (see the header); the
+  // emulation's group is attached below, before the instance counts as started.
+  if (CpuGroupsJoinedInChild(env_) && !cpu_group->empty()) {
+    spec.cgroup_procs = env_.cpu->ChildProcsFile(*cpu_group);
+  }
   auto fail = [&](Status s) {
     env_.memory->RemoveGroup(group_dir);
+    RemoveCpuGroup(env_, *cpu_group);
     return s;
   };
   const std::string& log_path = prepared->spec.log_path;
@@ -278,9 +290,11 @@ Status TemplateLauncher::Fork(const std::shared_ptr<Template>& t, PreparedInstan
     if (ready[0] >= 0) close(ready[0]);
     return fail(pid.status());
   }
+  // One that cannot be attached is not left running without its share: it is found exited.
+  if (!AttachCpuGroup(env_, *cpu_group, *pid).ok()) kill(*pid, SIGKILL);
   // The readiness thread first: once Started, the instance may be found exited and closed.
   if (prepared->http) prepared->http->AwaitReady(ready[0]);
-  prepared->in->Started(*pid, group_dir, /*forked=*/true);
+  prepared->in->Started(*pid, group_dir, /*forked=*/true, *cpu_group);
   RecordInstance(env_.instance_dir, *pid);
   if (!group_dir.empty()) {
     // Moved in by a worker: the join waits for an RCU grace period (about 13 ms), which would

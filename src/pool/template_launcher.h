@@ -10,6 +10,13 @@
 // Memory limits are the process launcher's kinds: RLIMIT_AS set by the instance, or a cgroup a
 // worker thread moves the forked instance into right after the fork (the exec spare does not
 // apply to forks; joining in the instance would cost it an RCU grace period on the cold path).
+// CPU limits (FunctionConfig::cpus, cpu_limit.h) must hold from the first request on: a CPU
+// cgroup is joined by the instance itself before it serves (InstanceSpec::cgroup_procs; the join
+// may cost its cold start an RCU grace period, 4-12 ms measured on cgroup v1 here, none when
+// another join just paid it), and the emulation attaches the instance's pid right after the fork,
+// before the instance counts as started. The template itself is not limited: it serves no
+// request, and limiting its init would only delay the first instance (its instances' work is
+// what the share is for). The share also reaches instances in MODELFN_CPUS.
 #pragma once
 
 #include <condition_variable>

@@ -13,17 +13,13 @@
 #include "cli/args.h"
 #include "cli/cli_common.h"
 #include "cli/model_files.h"
+#include "common/embed.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "manifest/manifest.h"
 
 // The example models' files, assembled into the binary (MODELFN_SOURCE_DIR/examples/...).
-#define MODELFN_EMBED(name, path)                                                         \
-  __asm__(".section .rodata\n.global " #name "_begin\n.balign 16\n" #name                 \
-          "_begin:\n.incbin \"" MODELFN_SOURCE_DIR "/examples/" path "\"\n.global " #name \
-          "_end\n" #name "_end:\n.previous\n");                                           \
-  extern "C" const char name##_begin[];                                                   \
-  extern "C" const char name##_end[];
+#define MODELFN_EMBED(name, path) MODELFN_EMBED_FILE(name, MODELFN_SOURCE_DIR "/examples/" path)
 
 MODELFN_EMBED(digits_model, "digits/model.onnx")
 MODELFN_EMBED(digits_request, "digits/requests/infer.json")

@@ -68,6 +68,9 @@ constexpr CodeInfo kCodes[] = {
     {"rows_failed", 422, "Rows of a stored input object failed"},
     {"row_too_large", 413, "A row of a stored input object is too large"},
     {"scratch_full", 507, "No room in the temporary folder for a stored input object"},
+    {"profile_missing", 404, "No profile of the model version to plan from"},
+    {"profile_mismatch", 409, "The profile is of another model version"},
+    {"invalid_traffic", 400, "Traffic pattern or trace does not parse"},
 };
 
 const CodeInfo* Find(std::string_view code) {

@@ -27,6 +27,7 @@ constexpr const char* kUsage =
     "  show N[@V]                                a version's manifest and the pointer\n"
     "  verify N[@V]                              download and re-hash every file\n"
     "  policy N --provider aws|gcp|azure         least-privilege read-only policy for N\n"
+    "  plan [profile] MODEL --traffic P   cost and latency on each cloud, from measurements\n"
     "  optimize N[@V]|DIR --version V2 [--quantize dynamic|static]   a faster version, checked\n"
     "                                            for accuracy on sample inputs\n"
     "\n"
@@ -67,6 +68,7 @@ constexpr Command kCommands[] = {
     {"deploy", CmdDeploy},     {"up", CmdUp},         {"status", CmdStatus},
     {"keys", CmdKeys},         {"logs", CmdLogs},     {"init", CmdInit},
     {"optimize", CmdOptimize}, {"invoke", CmdInvoke}, {"generate-event", CmdGenerateEvent},
+    {"plan", CmdPlan},
 };
 
 int Main(int argc, char** argv) {

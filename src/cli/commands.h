@@ -15,6 +15,10 @@ int CmdPolicy(int argc, char** argv);
 // (optimize_cmd.cc).
 int CmdOptimize(int argc, char** argv);
 
+// Cost and capacity before deploying: a profile at several CPU shares, then every cloud simulated
+// for a traffic (plan_cmd.cc).
+int CmdPlan(int argc, char** argv);
+
 // Events and one-off runs (event_cmds.cc).
 int CmdGenerateEvent(int argc, char** argv);
 int CmdInvoke(int argc, char** argv);

@@ -164,7 +164,8 @@ async function tick() {
       push("p50", f.name, f.p50_ms); push("p95", f.name, f.p95_ms); push("p99", f.name, f.p99_ms);
       push("cold", f.name, f.cold_starts); push("errors", f.name, f.errors);
       summary.push(`<b>${text(f.name)}</b>: ${f.requests} requests, ${f.instances} instances, ` +
-                   `${f.cold_starts} cold starts, ${f.errors} errors`);
+                   `${f.cold_starts} cold starts, ${f.errors} errors ` +
+                   `(<a class="plan" href="/v1/plan/${encodeURIComponent(f.name)}">plan</a>)`);
       for (const v of f.versions) {
         for (const i of v.instance_list) {
           rows.push(`<tr data-function="${text(f.name)}"><td>${text(f.name)}</td>` +

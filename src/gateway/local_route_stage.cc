@@ -1,5 +1,7 @@
 #include "gateway/local_route_stage.h"
 
+#include <memory>
+
 #include "gateway/answers.h"
 #include "gateway/route_table.h"
 
@@ -13,6 +15,15 @@ Verdict LocalRouteStage::OnRequest(ExchangePtr& ex, Continuation& next) {
     ex->response = ProblemAnswer("method_not_allowed",
                                  method + " " + ex->request.path + " is not served", ex->v2);
     return Verdict::kAnswered;
+  }
+  if (route->deferred) {
+    Exchange* raw = ex.get();
+    auto held = std::make_shared<ExchangePtr>(std::move(ex));
+    route->deferred(raw->request, [held, &next](HttpResponse r) {
+      (*held)->response = std::move(r);
+      next.Answer(std::move(*held));
+    });
+    return Verdict::kDeferred;
   }
   ex->response.status = 200;
   ex->response.content_type = route->content_type;

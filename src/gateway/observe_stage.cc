@@ -77,7 +77,10 @@ void ObserveStage::OnAnswer(Exchange& ex) {
                    ex.response.status, seconds,
                    ex.traced ? ex.trace.ctx.TraceIdHex() : std::string(),
                    static_cast<double>(clock_->WallNanos()) / 1e9);
-  if (!ex.forwarded || access_log_ == nullptr) return;
+  if (!ex.forwarded) return;
+  if (traffic_ != nullptr)
+    traffic_->Record(ex.function->name, static_cast<double>(clock_->WallNanos()) / 1e9 - seconds);
+  if (access_log_ == nullptr) return;
   EventLog::Line line = access_log_->Begin("access");
   JsonWriter& w = line.w();
   w.Key("request_id").String(ex.request_id);

@@ -12,15 +12,21 @@
 #include "common/log.h"
 #include "gateway/metrics.h"
 #include "gateway/stage.h"
+#include "gateway/traffic_recorder.h"
 
 namespace modelfn::gateway {
 
 class ObserveStage final : public Stage {
  public:
   // Not owned; all outlive the stage. `access_log` null: no access log.
+  // `traffic` (may be null) records the arrival of each forwarded request.
   ObserveStage(GatewayMetrics* metrics, const EventLog* access_log, const Clock* clock,
-               observe::Tracer* tracer = nullptr)
-      : metrics_(metrics), access_log_(access_log), clock_(clock), tracer_(tracer) {}
+               observe::Tracer* tracer = nullptr, TrafficRecorder* traffic = nullptr)
+      : metrics_(metrics),
+        access_log_(access_log),
+        clock_(clock),
+        tracer_(tracer),
+        traffic_(traffic) {}
   std::string_view name() const override { return "observe"; }
   Verdict OnRequest(ExchangePtr& ex, Continuation& next) override;
   void OnAnswer(Exchange& ex) override;
@@ -31,6 +37,7 @@ class ObserveStage final : public Stage {
   const EventLog* access_log_;
   const Clock* clock_;
   observe::Tracer* tracer_;
+  TrafficRecorder* traffic_;
 };
 
 }  // namespace modelfn::gateway

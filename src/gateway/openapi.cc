@@ -243,6 +243,24 @@ std::string BuildOpenApi(const std::vector<OpenApiFunction>& functions, const st
     ok(w, "200", desc, type);
     w.EndObject().EndObject().EndObject();
   }
+  w.Key("/v1/plan/{function}").BeginObject().Key("get").BeginObject();
+  w.Key("operationId").String("plan");
+  w.Key("description")
+      .String(
+          "What the function would cost and how fast it would be on each cloud and here, for "
+          "the traffic it has had or a pattern (docs/plan.md): HTML, or JSON when asked");
+  w.Key("parameters").BeginArray();
+  w.BeginObject().Key("name").String("function").Key("in").String("path");
+  w.Key("required").Bool(true).Key("schema").BeginObject().Key("type").String("string");
+  w.EndObject().EndObject();
+  w.BeginObject().Key("name").String("traffic").Key("in").String("query");
+  w.Key("required").Bool(false).Key("schema").BeginObject().Key("type").String("string");
+  w.EndObject().EndObject();
+  w.EndArray();
+  w.Key("responses").BeginObject();
+  ok(w, "200", "the plan", "text/html");
+  problem_responses(w);
+  w.EndObject().EndObject().EndObject();
   w.Key("/v1/health").BeginObject().Key("get").BeginObject();
   w.Key("operationId").String("health").Key("security").BeginArray().EndArray();
   w.Key("responses").BeginObject().Key("200").BeginObject().Key("description").String("ok");

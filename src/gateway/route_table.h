@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "http/request_parser.h"
+#include "http/response_writer.h"
 
 namespace modelfn::gateway {
 
@@ -20,6 +21,10 @@ struct LocalRoute {
   bool needs_auth = true;
   // When set, renders instead from the request (content negotiation), setting the type.
   std::function<std::string(const HttpRequest&, std::string* content_type)> negotiated = nullptr;
+  // When set, answers later (work too slow for an event loop, such as a plan): called on the
+  // loop, it must call `done` exactly once, from any thread, with the whole response.
+  std::function<void(const HttpRequest&, std::function<void(HttpResponse)> done)> deferred =
+      nullptr;
 };
 
 class RouteTable {

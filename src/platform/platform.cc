@@ -497,6 +497,15 @@ std::vector<gateway::LocalRoute> Platform::LocalRoutes(const PlatformConfig& c) 
   routes.push_back(std::move(metrics));
   routes.push_back(route(
       "/v1/status", json, [this] { return StatusJson(); }, false));
+  for (const FunctionConfig& fc : c.functions) {
+    gateway::LocalRoute plan = route(
+        "/v1/plan/" + fc.name, "text/html; charset=utf-8", [] { return std::string(); }, false);
+    plan.deferred = [this, name = fc.name](const HttpRequest& req,
+                                           std::function<void(HttpResponse)> done) {
+      PlanRoute(name, req, std::move(done));
+    };
+    routes.push_back(std::move(plan));
+  }
   return routes;
 }
 
@@ -527,9 +536,14 @@ gateway::StageList Platform::BuildStages(const PlatformConfig& c) {
   auth.jwt_policy.audience = c.gateway.jwt.audience;
   auth.jwt_policy.leeway_s = static_cast<int64_t>(c.gateway.jwt.leeway_s);
 
+  if (!traffic_) {  // once, at start: the functions never change
+    std::vector<std::string> names;
+    for (const auto& f : functions_) names.push_back(f->config.name);
+    traffic_ = std::make_unique<gw::TrafficRecorder>(names, 200'000);
+  }
   gw::StageList stages;
   stages.push_back(std::make_unique<gw::ObserveStage>(
-      &metrics_, options_.access_log ? &log_ : nullptr, clock_, tracer_.get()));
+      &metrics_, options_.access_log ? &log_ : nullptr, clock_, tracer_.get(), traffic_.get()));
   stages.push_back(std::make_unique<gw::RequestIdStage>());
   stages.push_back(std::make_unique<gw::CorsStage>(c.gateway.cors_origins));
   stages.push_back(std::make_unique<gw::RouteStage>(table, routes));

@@ -24,6 +24,7 @@
 #include "gateway/pipeline.h"
 #include "gateway/rate_limit.h"
 #include "gateway/route_table.h"
+#include "gateway/traffic_recorder.h"
 #include "http/http_server.h"
 #include "http/loop_upstream.h"
 #include "manifest/manifest.h"
@@ -99,6 +100,10 @@ class Platform {
   std::string MetricsText(bool openmetrics = false) const;
   std::string HealthJson() const;
   std::string ModelsJson() const;
+  // GET /v1/plan/{function}: a plan of the function for the traffic it has had (or ?traffic=),
+  // made on a worker thread; HTML, or JSON when asked (Accept: application/json).
+  void PlanRoute(const std::string& function, const HttpRequest& request,
+                 std::function<void(HttpResponse)> done);
   void ManagerLoop();
   // The pools close (instances stop; in-flight lambda requests still reach the Runtime API on
   // the loops), once.
@@ -144,6 +149,9 @@ class Platform {
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<LoopUpstream> upstream_;  // on server_'s loops; destroyed before it
   GatewayMetrics metrics_;
+  // Arrivals per function, for GET /v1/plan/{function} (platform_plan.cc); one plan at a time.
+  std::unique_ptr<gateway::TrafficRecorder> traffic_;
+  std::atomic<bool> planning_{false};
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<JwksVerifier> jwks_;
   RateLimiter rate_;              // shared by every configuration's rate-limit stage

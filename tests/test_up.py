@@ -546,6 +546,28 @@ def test_cpus_holds_each_instance_to_its_share_in_a_cgroup(up, store, start):
     assert not os.path.exists(os.path.dirname(folder))
 
 
+def test_the_groups_a_killed_platform_left_are_removed_by_the_next_one(up, store):
+    cfg = config(store, [fn_config(cpus=0.25, max_instances=1, idle_ttl_s=60, timeout_s=60)])
+    u = up(cfg)
+    kind = u.status()["cpu_limit"]
+    if not kind.startswith("cgroup"):
+        pytest.skip(f"no writable CPU cgroup here (cpu_limit: {kind})")
+    pid = _limited_instance(u, "fork")
+    folder, _ = _cpu_cgroup(pid)
+    platform_group = os.path.dirname(folder)
+    memory_groups = [os.path.normpath("/sys/fs/cgroup/memory/" + line.split(":", 2)[2].strip())
+                     for line in open(f"/proc/{pid}/cgroup")
+                     if "memory" in line.split(":", 2)[1].split(",")]
+    u.proc.kill()  # SIGKILL: no clean-up; the instance dies with it (its death signal)
+    u.proc.wait()
+    u.wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout=10)
+    left = [platform_group] + [os.path.dirname(g) for g in memory_groups
+                               if os.path.basename(os.path.dirname(g)) == f"modelfn-up-{u.proc.pid}"]
+    assert all(os.path.isdir(g) for g in left), left  # what a SIGKILL leaves
+    up(cfg)
+    assert [g for g in left if os.path.exists(g)] == []
+
+
 @pytest.mark.parametrize("start", ["fork", "exec"])
 def test_cpus_without_a_cgroup_is_a_duty_cycle_that_never_leaves_an_instance_stopped(
         up, store, start):

@@ -21,6 +21,7 @@
 
 #include "common/files.h"
 #include "common/json.h"
+#include "pool/cgroup_sweep.h"
 
 namespace modelfn {
 namespace {
@@ -288,6 +289,7 @@ CpuLimiter CpuLimiter::DetectUnder(const std::string& root, const std::string& g
     const bool fake = !root.empty();
     // cgroup v2: the cpu controller offered to our children, and a group of ours to enable it in.
     if (HasWord(ReadSmall(root + "/sys/fs/cgroup/cgroup.controllers"), "cpu")) {
+      RemoveDeadGroups(root + NormalizePath("/sys/fs/cgroup/" + OwnCgroup(root, "")), group_name);
       std::string dir =
           root + NormalizePath("/sys/fs/cgroup/" + OwnCgroup(root, "") + "/" + group_name);
       bool made = mkdir(dir.c_str(), 0755) == 0;
@@ -305,6 +307,7 @@ CpuLimiter CpuLimiter::DetectUnder(const std::string& root, const std::string& g
     for (const char* mount : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"}) {
       struct stat st;
       if (stat((root + mount + "/cpu.cfs_quota_us").c_str(), &st) != 0) continue;
+      RemoveDeadGroups(root + NormalizePath(std::string(mount) + "/" + own), group_name);
       std::string dir = root + NormalizePath(std::string(mount) + "/" + own + "/" + group_name);
       if (mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) {
         c.kind_ = CpuLimitKind::kCgroupV1;

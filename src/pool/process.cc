@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/files.h"
+#include "pool/cgroup_sweep.h"
 
 extern char** environ;
 
@@ -216,6 +217,7 @@ MemoryLimiter MemoryLimiter::Detect(const std::string& group_name,
     std::string ctrls = ReadSmall("/sys/fs/cgroup/cgroup.controllers");
     if (ctrls.find("memory") != std::string::npos) {
       std::string own = OwnCgroup("");
+      RemoveDeadGroups(NormalizePath("/sys/fs/cgroup/" + own), group_name);
       std::string dir = NormalizePath("/sys/fs/cgroup/" + own + "/" + group_name);
       if (mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) {
         if (WriteSmallFile(dir + "/cgroup.subtree_control", "+memory")) {
@@ -230,6 +232,7 @@ MemoryLimiter MemoryLimiter::Detect(const std::string& group_name,
     std::string own = OwnCgroup("memory");
     struct stat st;
     if (!own.empty() && stat("/sys/fs/cgroup/memory", &st) == 0) {
+      RemoveDeadGroups(NormalizePath("/sys/fs/cgroup/memory/" + own), group_name);
       std::string dir = NormalizePath("/sys/fs/cgroup/memory/" + own + "/" + group_name);
       if (mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) {
         m.kind_ = MemoryLimitKind::kCgroupV1;

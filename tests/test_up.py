@@ -389,8 +389,12 @@ def test_cors_preflight_allowed_and_refused(up, store):
 
 def test_body_limit_is_413(up, store):
     u = up(config(store, [fn_config()], gateway="  limits: {max_body_bytes: 1000}\n"))
-    r = u.post("/v1/models/work/infer", work_body(rows=100))
+    r = u.post("/v1/models/work/infer", work_body(rows=100), headers={"X-Request-Id": "big-1"})
     assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+    # Refused by the HTTP server before the pipeline saw it, and still carrying the request id.
+    assert r.headers["X-Request-Id"] == "big-1"
+    r = u.post("/v1/models/work/infer", work_body(rows=100))
+    assert r.status_code == 413 and len(r.headers["X-Request-Id"]) > 8
 
 
 def test_refuses_an_open_non_loopback_listener(up, store):

@@ -29,6 +29,11 @@ bool Pipeline::CheckHead(HttpRequest* head, HttpResponse* early) {
   return true;
 }
 
+void Pipeline::DecorateError(const HttpRequest& head, HttpResponse* error) const {
+  std::shared_ptr<const StageList> stages = Current();
+  for (size_t j = stages->size(); j-- > 0;) (*stages)[j]->OnEarlyAnswer(head, error);
+}
+
 void Pipeline::Handle(HttpRequest request, std::function<void(HttpResponse)> respond,
                       std::shared_ptr<const std::atomic<bool>> client_gone) {
   auto ex = std::make_unique<Exchange>();

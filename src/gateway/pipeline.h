@@ -29,6 +29,10 @@ class Pipeline final : public Continuation {
 
   // The HTTP server's HeadHandler: false with *early when a stage answers from the head alone.
   bool CheckHead(HttpRequest* head, HttpResponse* early);
+  // The HTTP server's ErrorHook: every stage's OnEarlyAnswer on an answer the server made itself
+  // (a request that does not parse, a body over the limit), so it carries X-Request-Id and CORS
+  // fields as every other answer does.
+  void DecorateError(const HttpRequest& head, HttpResponse* error) const;
   // Runs the stages; `respond` is called exactly once, on this thread or (after a deferred
   // stage) on the thread that completes it.
   // `client_gone` (HttpResponder::gone_flag): lets a queued request be dropped once its client

@@ -110,6 +110,23 @@ TEST(PipelineTest, HeadRefusalStopsAndIsDecoratedByEarlierStages) {
   EXPECT_EQ(FindHeader(early, "early-auth"), nullptr);
 }
 
+TEST(PipelineTest, AServerErrorIsDecoratedByEveryStage) {
+  std::vector<std::string> trace;
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(std::make_unique<TraceStage>("a", &trace));
+  stages.push_back(std::make_unique<TraceStage>("auth", &trace, Verdict::kNext, true));
+  FakeClock clock;
+  Pipeline p(std::move(stages), &clock);
+  HttpRequest head;
+  HttpResponse error;
+  error.status = 413;
+  p.DecorateError(head, &error);
+  EXPECT_EQ(error.status, 413);
+  EXPECT_TRUE(trace.empty());  // no stage's OnHead ran: only their decorations
+  EXPECT_NE(FindHeader(error, "early-a"), nullptr);
+  EXPECT_NE(FindHeader(error, "early-auth"), nullptr);
+}
+
 TEST(PipelineTest, NoStageAnsweringIsAnInternalError) {
   std::vector<std::string> trace;
   std::vector<std::unique_ptr<Stage>> stages;

@@ -49,6 +49,13 @@ using HttpHandler = std::function<void(const HttpRequest&, HttpResponse*)>;
 using HeadHandler = std::function<bool(HttpRequest* head, HttpResponse* early)>;
 inline constexpr size_t kMaxDrainAfterEarlyAnswer = 64 * 1024;
 
+// Runs on an error answer the server makes itself, before any handler saw the request: a request
+// that does not parse, a body over the limit, a request not received in time. `head` holds what
+// was parsed of the request (perhaps nothing); the hook adds the fields every answer of the
+// service carries (a request id, CORS). Runs on the connection's event loop: must not block; must
+// be thread-safe. Not run for attached listeners' connections.
+using ErrorHook = std::function<void(const HttpRequest& head, HttpResponse* error)>;
+
 // Takes the request and answers later through `respond`; must not block. Requests after it on the
 // same connection (pipelining) wait for its response, so answers stay in order.
 using AsyncHttpHandler = std::function<void(HttpRequest request, HttpResponder respond)>;
@@ -157,6 +164,8 @@ class HttpServer {
 
   // Installs the hook run on each request head (see HeadHandler). Call before Run().
   void SetHeadHandler(HeadHandler handler) { head_handler_ = std::move(handler); }
+  // Installs the hook run on the server's own error answers (see ErrorHook). Call before Run().
+  void SetErrorHook(ErrorHook hook) { error_hook_ = std::move(hook); }
 
   // The number of event loops (options.workers, at least 1).
   int loops() const { return options_.workers; }
@@ -211,6 +220,7 @@ class HttpServer {
   HttpHandler handler_;
   AsyncHttpHandler async_handler_;
   HeadHandler head_handler_;
+  ErrorHook error_hook_;
   std::vector<LoopHook*> hooks_;  // per loop, or empty
   std::shared_ptr<HttpResponder::Shared> shared_;
   // [0] host:port; then the local plain one, if asked for

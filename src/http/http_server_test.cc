@@ -21,7 +21,8 @@ namespace {
 
 class TestServer {
  public:
-  explicit TestServer(HttpServerOptions opts = HttpServerOptions(), HeadHandler head = nullptr) {
+  explicit TestServer(HttpServerOptions opts = HttpServerOptions(), HeadHandler head = nullptr,
+                      ErrorHook error_hook = nullptr) {
     opts.host = "127.0.0.1";
     opts.port = 0;
     opts.workers = 2;
@@ -34,6 +35,7 @@ class TestServer {
     EXPECT_TRUE(s.ok());
     server_ = std::move(s).value();
     if (head) server_->SetHeadHandler(std::move(head));
+    if (error_hook) server_->SetErrorHook(std::move(error_hook));
     thread_ = std::thread([this] { server_->Run(); });
   }
   ~TestServer() {
@@ -145,6 +147,33 @@ TEST(HttpServerTest, OversizedBodyGets413AndACleanClose) {
   EXPECT_NE(r.find("Connection: close"), std::string::npos);
   EXPECT_TRUE(PeerClosed(fd));
   close(fd);
+}
+
+TEST(HttpServerTest, TheErrorHookDecoratesTheServersOwnErrorAnswersWithWhatWasParsed) {
+  HttpServerOptions o;
+  o.limits.max_body_bytes = 1000;
+  std::atomic<int> calls{0};
+  TestServer s(o, nullptr, [&calls](const HttpRequest& head, HttpResponse* error) {
+    calls.fetch_add(1);
+    const std::string* id = head.Header("x-request-id");
+    error->headers.emplace_back("X-Request-Id", id ? *id : "none");
+  });
+  int fd = Connect(s.port());
+  Send(fd, "POST /big HTTP/1.1\r\nX-Request-Id: abc-1\r\nContent-Length: 5000\r\n\r\n" +
+               std::string(5000, 'x'));
+  std::string r = ReadResponses(fd, 1);
+  EXPECT_NE(r.find("HTTP/1.1 413"), std::string::npos) << r;
+  EXPECT_NE(r.find("X-Request-Id: abc-1\r\n"), std::string::npos) << r;
+  close(fd);
+  // A request line that does not parse: the hook runs on an empty head.
+  fd = Connect(s.port());
+  Send(fd, "NOT HTTP\r\n\r\n");
+  r = ReadResponses(fd, 1);
+  EXPECT_NE(r.find("HTTP/1.1 400"), std::string::npos) << r;
+  EXPECT_NE(r.find("X-Request-Id: none\r\n"), std::string::npos) << r;
+  close(fd);
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_EQ(s.handled(), 0);
 }
 
 TEST(HttpServerTest, MalformedRequestGets400) {

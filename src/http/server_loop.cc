@@ -164,6 +164,7 @@ void ServerLoop::ReplyError(Connection* c, const Problem& p) {
   r.status = p.status;
   r.content_type = std::string(kProblemContentType);
   r.body = p.ToJson();
+  if (server_->error_hook_ && !c->listener->attached) server_->error_hook_(c->req, &r);
   AppendResponse(r, false, false, &c->out);
   c->close_after_write = true;
   c->in.clear();

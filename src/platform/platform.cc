@@ -288,6 +288,9 @@ StatusOr<std::unique_ptr<Platform>> Platform::Create(PlatformConfig config,
   p->server_->SetHeadHandler([pipeline](HttpRequest* head, HttpResponse* early) {
     return pipeline->CheckHead(head, early);
   });
+  p->server_->SetErrorHook([pipeline](const HttpRequest& head, HttpResponse* error) {
+    pipeline->DecorateError(head, error);
+  });
   p->runtime_api_.server.store(p->server_.get());
   ASSIGN_OR_RETURN(p->upstream_, LoopUpstream::Create(p->server_.get()));
   p->upstream_ref_.real.store(p->upstream_.get());

@@ -22,6 +22,7 @@ scripts/build.sh
 # scripts/bench.sh --optimize  modelfn optimize on the MLP and the transformer: size, session, Run,
 #                             cold start and accuracy, graph level extended and dynamic int8
 #                             (bench/optimize_bench.py)
+# scripts/bench.sh --pinned    the compute-bound goal with wrk on a CPU of its own (bench/pinned_bench.py)
 # scripts/bench.sh --holder    bursts of 64 and 256 from zero, lambda mode, the scale-from-zero
 #                             holder off and on (bench/burst_bench.py --holder; prints lines)
 # scripts/bench.sh --gateway-ab BASELINE_BUILD
@@ -38,6 +39,7 @@ case "${1:-}" in
   --coldstart) script=coldstart_bench.py ;;
   --threads) script=threads_bench.py ;;
   --peers) script=peers_bench.py ;;
+  --pinned) script=pinned_bench.py ;;
   --optimize) script=optimize_bench.py ;;
   --store) script=store_bench.py ;;
   --holder)

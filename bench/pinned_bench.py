@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""The compute-bound goal measured like for like on a machine whose client has no cores of its own:
+the server and ONNX Runtime's raw Run loop each get the same CPU (taskset), and wrk gets another.
+
+On a two-CPU machine, "served rows per second against the raw Run loop on the same cores" cannot
+separate the server's cost from the client's when wrk shares the server's CPUs (bench/peers_bench.py
+measures that case). Here CPU 0 is the server's and CPU 1 is wrk's:
+
+  raw        bench/ort_run_loop MODEL --threads 1 --rows R, pinned to CPU 0, for each R: rows/s
+  served     modelfn-fn --batching on, pinned to CPU 0 (its CPU count, runners and ONNX Runtime
+             threads follow the affinity: one of each), wrk -c64 pinned to CPU 1, with /v1/infer JSON
+             bodies and with the Open Inference Protocol's binary tensors
+
+Model: bench/make_mlp.py's medium MLP. Needs two CPUs.
+
+  scripts/bench.sh --pinned [--seconds 5] [--rounds 3] [--out FILE]
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from report import machine, today, write_section  # noqa: E402
+from run import BUILD, free_port, wait_ready  # noqa: E402
+
+SERVER_CPU, CLIENT_CPU = "0", "1"
+ROWS = (1, 8, 32)
+
+
+def raw_rows_per_s(model, rows, seconds):
+    out = subprocess.run(["taskset", "-c", SERVER_CPU, str(BUILD / "bench" / "ort_run_loop"),
+                          str(model), "--seconds", str(seconds), "--threads", "1", "--rows",
+                          str(rows)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["throughput_rps"] * rows
+
+
+def wrk(port, path, body_file, content_type, extra_header, seconds, connections=64):
+    lua = pathlib.Path(body_file).with_suffix(".lua")
+    header = ""
+    if extra_header:
+        header = f'wrk.headers["{extra_header[0]}"] = "{extra_header[1]}"\n'
+    lua.write_text(f'local f = assert(io.open("{body_file}", "rb"))\nwrk.method = "POST"\n'
+                   f'wrk.body = f:read("*a")\nf:close()\n'
+                   f'wrk.headers["Content-Type"] = "{content_type}"\n{header}')
+    out = subprocess.run(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}",
+                          f"-d{max(1, round(seconds))}s", "--latency", "-s", str(lua),
+                          f"http://127.0.0.1:{port}{path}"],
+                         capture_output=True, text=True, check=True).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx and int(non2xx.group(1)):
+        raise RuntimeError(f"{non2xx.group(1)} answers were not 2xx:\n{out}")
+    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    p99_us = float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), p99_us
+
+
+def binary_body(tmp, json_body):
+    """The same row as an Open Inference Protocol request with a binary tensor, logits asked back
+    as binary."""
+    import struct
+    row = json.loads(json_body)["inputs"][0]
+    header = json.dumps({
+        "inputs": [{"name": "x", "shape": [1, len(row)], "datatype": "FP32",
+                    "parameters": {"binary_data_size": 4 * len(row)}}],
+        "outputs": [{"name": "logits", "parameters": {"binary_data": True}}]}).encode()
+    path = pathlib.Path(tmp) / "binary.bin"
+    path.write_bytes(header + struct.pack(f"<{len(row)}f", *row))
+    return path, len(header)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("pinned_bench needs two CPUs")
+    with tempfile.TemporaryDirectory(prefix="pinned-bench-") as tmp:
+        model = pathlib.Path(tmp) / "mlp"
+        subprocess.run([sys.executable, str(ROOT / "bench" / "make_mlp.py"), str(model)], check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run([str(BUILD / "modelfn"), "manifest", str(model / "model.onnx"), "--name",
+                        "mlp", "--version", "1"], check=True, stdout=subprocess.DEVNULL)
+        json_body = model / "requests" / "infer.json"
+        bin_body, header_len = binary_body(tmp, json_body.read_text())
+        loads = {
+            "JSON (`/v1/infer`)": ("/v1/infer", json_body, "application/json", None),
+            "binary tensors (`/v2/models/mlp/infer`)": (
+                "/v2/models/mlp/infer", bin_body, "application/octet-stream",
+                ("Inference-Header-Content-Length", str(header_len))),
+        }
+        raw = {r: [] for r in ROWS}
+        served = {name: [] for name in loads}
+        for _ in range(args.rounds):  # alternating, so that a noisy minute touches every row
+            for r in ROWS:
+                raw[r].append(raw_rows_per_s(model / "model.onnx", r, args.seconds))
+            port = free_port()
+            p = subprocess.Popen(["taskset", "-c", SERVER_CPU, str(BUILD / "modelfn-fn"), "--model",
+                                  str(model), "--port", str(port), "--host", "127.0.0.1",
+                                  "--batching", "on"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                wait_ready(port, json_body.read_bytes(), timeout=120)
+                for name, (path, body, ctype, extra) in loads.items():
+                    wrk(port, path, body, ctype, extra, 2)  # warm-up: the batcher learns
+                    served[name].append(wrk(port, path, body, ctype, extra, args.seconds))
+            finally:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(30)
+    best_rows = max(ROWS, key=lambda r: statistics.median(raw[r]))
+    ceiling = statistics.median(raw[best_rows])
+    lines = [f"## The compute-bound goal with the client on its own CPU ({today()})", "",
+             f"- Machine: {machine()}. CPU {SERVER_CPU}: the server, or ONNX Runtime's Run loop; "
+             f"CPU {CLIENT_CPU}: wrk (1 thread, 64 connections). Nothing else shares CPU "
+             f"{SERVER_CPU} but the host's own tasks.",
+             "- Model: bench/make_mlp.py's medium MLP (4 layers of 1024, 17 MB), one row per request;"
+             " modelfn-fn with `--batching on` (one runner and one ONNX Runtime thread: its CPU "
+             "count follows the affinity).",
+             f"- Command: `scripts/bench.sh --pinned` (bench/pinned_bench.py); {args.rounds} rounds, "
+             f"alternating, {args.seconds:g} s per row after 2 s of warm-up; medians (min-max).", "",
+             "| load | rows/s | share of the raw Run loop at its best batch | p99 |",
+             "| --- | --- | --- | --- |"]
+    for r in ROWS:
+        v = raw[r]
+        lines.append(f"| ONNX Runtime's Run loop, {r} rows per Run, 1 thread | "
+                     f"{statistics.median(v):,.0f} ({min(v):,.0f}-{max(v):,.0f}) | "
+                     f"{statistics.median(v) / ceiling:.0%} | |")
+    for name, runs in served.items():
+        rps = [x[0] for x in runs]
+        p99 = statistics.median(x[1] for x in runs)
+        lines.append(f"| modelfn-fn, {name} | {statistics.median(rps):,.0f} "
+                     f"({min(rps):,.0f}-{max(rps):,.0f}) | "
+                     f"{statistics.median(rps) / ceiling:.0%} | {p99 / 1000:.2f} ms |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    print(f"wrote {write_section('pinned', text, args.out)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -15,28 +15,30 @@ bool ReadFirstLine(const std::string& path, std::string* line) {
   return f && std::getline(f, *line);
 }
 
-// This process's path in a cgroup hierarchy, from /proc/self/cgroup: for v2 the "0::" line, for v1
-// the line whose controller list holds "cpu" ("1:cpu:/x" or "4:cpu,cpuacct:/x"). "" if none.
-std::string OwnCgroupPath(const std::string& root, bool v2) {
+}  // namespace
+
+std::string OwnCgroupPath(const std::string& root, const std::string& controller) {
   std::ifstream f(root + "/proc/self/cgroup");
   std::string line;
   while (std::getline(f, line)) {
     size_t c1 = line.find(':');
     size_t c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
     if (c2 == std::string::npos) continue;
-    std::string controllers = line.substr(c1 + 1, c2 - c1 - 1);
     std::string path = line.substr(c2 + 1);
-    if (v2 && line.rfind("0::", 0) == 0) return path;
-    if (!v2) {
-      std::istringstream list(controllers);
-      std::string c;
-      while (std::getline(list, c, ',')) {
-        if (c == "cpu") return path;
-      }
+    if (controller.empty()) {
+      if (line.rfind("0::", 0) == 0) return path;
+      continue;
+    }
+    std::istringstream list(line.substr(c1 + 1, c2 - c1 - 1));
+    std::string c;
+    while (std::getline(list, c, ',')) {
+      if (c == controller) return path;
     }
   }
   return "";
 }
+
+namespace {
 
 // Walks from `rel` up to the hierarchy's root; `read(dir)` returns a quota in CPUs (0 for none).
 // The tightest limit wins, as the kernel enforces every ancestor's.
@@ -54,7 +56,7 @@ double TightestUpwards(std::string rel, ReadFn read) {
 }
 
 double QuotaV2(const std::string& root) {
-  return TightestUpwards(OwnCgroupPath(root, true), [&](const std::string& rel) {
+  return TightestUpwards(OwnCgroupPath(root, ""), [&](const std::string& rel) {
     std::string line;
     if (!ReadFirstLine(root + "/sys/fs/cgroup" + rel + "/cpu.max", &line)) return 0.0;
     std::istringstream in(line);
@@ -75,7 +77,7 @@ double QuotaV1(const std::string& root) {
     }
   }
   if (mount.empty()) return 0;
-  return TightestUpwards(OwnCgroupPath(root, false), [&](const std::string& rel) {
+  return TightestUpwards(OwnCgroupPath(root, "cpu"), [&](const std::string& rel) {
     std::string q, p;
     if (!ReadFirstLine(mount + rel + "/cpu.cfs_quota_us", &q) ||
         !ReadFirstLine(mount + rel + "/cpu.cfs_period_us", &p)) {

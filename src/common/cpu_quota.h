@@ -19,4 +19,9 @@ struct CpuQuota {
 // without a cgroup, pool/cpu_limit.h) lowers the quota too.
 CpuQuota ReadCpuQuota(const std::string& root = "");
 
+// This process's path in a cgroup hierarchy, from `root`/proc/self/cgroup: cgroup v2's (the "0::"
+// line) for an empty `controller`, else that of the v1 hierarchy holding `controller` ("cpu",
+// "memory": "4:cpu,cpuacct:/x" holds cpu). "" when the file does not say.
+std::string OwnCgroupPath(const std::string& root, const std::string& controller);
+
 }  // namespace modelfn

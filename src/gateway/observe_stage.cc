@@ -72,14 +72,13 @@ void ObserveStage::OnAnswer(Exchange& ex) {
   if (ex.function == nullptr) return;
   if (ex.traced && tracer_ != nullptr) RecordSpans(ex);
   double seconds = static_cast<double>(clock_->MonotonicNanos() - ex.arrived_ns) / 1e9;
+  const double wall_s = static_cast<double>(clock_->WallNanos()) / 1e9;
   static const std::string kNoVersion;
   metrics_->Record(ex.function->name, ex.forwarded ? ex.reply.version : kNoVersion, ex.route,
                    ex.response.status, seconds,
-                   ex.traced ? ex.trace.ctx.TraceIdHex() : std::string(),
-                   static_cast<double>(clock_->WallNanos()) / 1e9);
+                   ex.traced ? ex.trace.ctx.TraceIdHex() : std::string(), wall_s);
   if (!ex.forwarded) return;
-  if (traffic_ != nullptr)
-    traffic_->Record(ex.function->name, static_cast<double>(clock_->WallNanos()) / 1e9 - seconds);
+  if (traffic_ != nullptr) traffic_->Record(ex.function->name, wall_s - seconds);
   if (access_log_ == nullptr) return;
   EventLog::Line line = access_log_->Begin("access");
   JsonWriter& w = line.w();

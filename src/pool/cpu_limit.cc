@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/cpu_quota.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "pool/cgroup_sweep.h"
@@ -57,19 +58,8 @@ bool HasWord(const std::string& text, const std::string& word) {
 // This process's group in the v1 hierarchy holding `controller`, or v2's ("" controller); "/"
 // when /proc/self/cgroup does not say.
 std::string OwnCgroup(const std::string& fs_root, const std::string& controller) {
-  std::istringstream in(ReadSmall(fs_root + "/proc/self/cgroup"));
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t a = line.find(':');
-    size_t b = a == std::string::npos ? a : line.find(':', a + 1);
-    if (b == std::string::npos) continue;
-    std::string ctrls = line.substr(a + 1, b - a - 1);
-    bool match = controller.empty()
-                     ? line.rfind("0::", 0) == 0
-                     : ("," + ctrls + ",").find("," + controller + ",") != std::string::npos;
-    if (match) return line.substr(b + 1);
-  }
-  return "/";
+  std::string path = OwnCgroupPath(fs_root, controller);
+  return path.empty() ? "/" : path;
 }
 
 int64_t MonotonicNs() {

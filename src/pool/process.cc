@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/cpu_quota.h"
 #include "common/files.h"
 #include "pool/cgroup_sweep.h"
 
@@ -51,26 +52,6 @@ int64_t KeyedValue(const std::string& text, const std::string& key) {
     if (k == key) return v;
   }
   return 0;
-}
-
-// This process's cgroup path for a v1 controller, or for v2 ("" controller list).
-std::string OwnCgroup(const std::string& controller) {
-  std::string text = ReadSmall("/proc/self/cgroup");
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t a = line.find(':');
-    size_t b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    std::string ctrls = line.substr(a + 1, b - a - 1);
-    std::string path = line.substr(b + 1);
-    if (controller.empty()
-            ? ctrls.empty()
-            : ("," + ctrls + ",").find("," + controller + ",") != std::string::npos) {
-      return path;
-    }
-  }
-  return "";
 }
 
 // Every instance is forked by this one thread, which lives as long as the process. The kernel
@@ -216,7 +197,7 @@ MemoryLimiter MemoryLimiter::Detect(const std::string& group_name,
     // cgroup v2: a child group of ours with the memory controller enabled for its children.
     std::string ctrls = ReadSmall("/sys/fs/cgroup/cgroup.controllers");
     if (ctrls.find("memory") != std::string::npos) {
-      std::string own = OwnCgroup("");
+      std::string own = OwnCgroupPath("", "");
       RemoveDeadGroups(NormalizePath("/sys/fs/cgroup/" + own), group_name);
       std::string dir = NormalizePath("/sys/fs/cgroup/" + own + "/" + group_name);
       if (mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) {
@@ -229,7 +210,7 @@ MemoryLimiter MemoryLimiter::Detect(const std::string& group_name,
       }
     }
     // cgroup v1 memory controller.
-    std::string own = OwnCgroup("memory");
+    std::string own = OwnCgroupPath("", "memory");
     struct stat st;
     if (!own.empty() && stat("/sys/fs/cgroup/memory", &st) == 0) {
       RemoveDeadGroups(NormalizePath("/sys/fs/cgroup/memory/" + own), group_name);

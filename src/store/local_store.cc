@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <string_view>
@@ -109,33 +110,39 @@ StatusOr<std::string> LocalStore::PathOf(const std::string& key) const {
 
 StatusOr<int> LocalStore::OpenObject(const std::string& key, struct stat* st) const {
   ASSIGN_OR_RETURN(std::string src, PathOf(key));
-  // O_NONBLOCK: opening a FIFO placed in the store must not hang the reader.
-  int fd = open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) {
-      return NotFoundError("no object " + key + " in " + Describe());
-    }
-    return UnavailableError("cannot open " + src + ": " + strerror(errno));
-  }
   // Whoever can write to the store's folder could leave a symlink to any file this process may
   // read (the model would then serve its bytes), or a device that never ends. An object must be
-  // a regular file inside the store; the folder itself may be reached through a link.
-  std::unique_ptr<char, decltype(&free)> real_root(realpath(root_.c_str(), nullptr), &free);
-  std::unique_ptr<char, decltype(&free)> real(realpath(src.c_str(), nullptr), &free);
-  struct stat named;
-  bool inside = real_root && real && fstat(fd, st) == 0 && S_ISREG(st->st_mode) &&
-                stat(real.get(), &named) == 0 && named.st_dev == st->st_dev &&
-                named.st_ino == st->st_ino &&
-                std::string_view(real.get()).rfind(std::string(real_root.get()) + "/", 0) == 0;
-  if (!inside) {
+  // a regular file inside the store; the folder itself may be reached through a link. The check
+  // resolves the name again after the open, so a writer replacing the object in between (a
+  // promote renames current.json over itself) makes the two differ: then the read starts over.
+  constexpr int kAttempts = 16;
+  for (int attempt = 1;; ++attempt) {
+    // O_NONBLOCK: opening a FIFO placed in the store must not hang the reader.
+    int fd = open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+      if (errno == ENOENT || errno == ENOTDIR) {
+        return NotFoundError("no object " + key + " in " + Describe());
+      }
+      return UnavailableError("cannot open " + src + ": " + strerror(errno));
+    }
+    std::unique_ptr<char, decltype(&free)> real_root(realpath(root_.c_str(), nullptr), &free);
+    std::unique_ptr<char, decltype(&free)> real(realpath(src.c_str(), nullptr), &free);
+    struct stat named;
+    bool regular_inside =
+        real_root && real && fstat(fd, st) == 0 && S_ISREG(st->st_mode) &&
+        stat(real.get(), &named) == 0 && S_ISREG(named.st_mode) &&
+        std::string_view(real.get()).rfind(std::string(real_root.get()) + "/", 0) == 0;
+    bool same = regular_inside && named.st_dev == st->st_dev && named.st_ino == st->st_ino;
+    if (same) return fd;
     close(fd);
-    return Status(StatusCode::kInvalidArgument,
-                  "object " + key + " in " + Describe() +
-                      " is not a regular file inside the store (a symlink out of it, a folder or "
-                      "a device): refused",
-                  "unsafe_store_object");
+    if (!regular_inside || attempt == kAttempts) {
+      return Status(StatusCode::kInvalidArgument,
+                    "object " + key + " in " + Describe() +
+                        " is not a regular file inside the store (a symlink out of it, a folder "
+                        "or a device): refused",
+                    "unsafe_store_object");
+    }
   }
-  return fd;
 }
 
 StatusOr<std::string> LocalStore::Get(const std::string& key) {
@@ -195,6 +202,17 @@ StatusOr<std::string> LocalStore::WriteTemp(const std::string& path, WriteFn wri
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return UnavailableError("cannot create " + tmp + ": " + strerror(errno));
   Status s = write_fn(fd);
+  if (s.ok()) {
+    // The etag includes the modification time. The file system's own stamp is coarse (one
+    // clock tick: two writes in a tick get the same), so an inode reused within a tick for
+    // content of the same size would repeat an etag and let a stale If-Match through. The
+    // time set here has the real clock's nanoseconds.
+    struct timespec times[2];
+    times[0].tv_nsec = UTIME_OMIT;
+    clock_gettime(CLOCK_REALTIME, &times[1]);
+    if (futimens(fd, times) != 0)
+      s = UnavailableError("cannot stamp " + tmp + ": " + strerror(errno));
+  }
   if (s.ok() && fsync(fd) != 0)
     s = UnavailableError("cannot flush " + tmp + ": " + strerror(errno));
   close(fd);

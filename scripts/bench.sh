@@ -23,6 +23,9 @@ scripts/build.sh
 #                             cold start and accuracy, graph level extended and dynamic int8
 #                             (bench/optimize_bench.py)
 # scripts/bench.sh --pinned    the compute-bound goal with wrk on a CPU of its own (bench/pinned_bench.py)
+# scripts/bench.sh --plan-replay [--runs N]
+#                             the planner against the platform on a replayed traffic, N runs with
+#                             min instances 0 and 1 (bench/plan_replay_bench.py; docs/plan.md)
 # scripts/bench.sh --holder    bursts of 64 and 256 from zero, lambda mode, the scale-from-zero
 #                             holder off and on (bench/burst_bench.py --holder; prints lines)
 # scripts/bench.sh --gateway-ab BASELINE_BUILD
@@ -40,6 +43,7 @@ case "${1:-}" in
   --threads) script=threads_bench.py ;;
   --peers) script=peers_bench.py ;;
   --pinned) script=pinned_bench.py ;;
+  --plan-replay) script=plan_replay_bench.py ;;
   --optimize) script=optimize_bench.py ;;
   --store) script=store_bench.py ;;
   --holder)

@@ -9,12 +9,19 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="${MODELFN_BUILD_DIR:-$root/build}"
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
+# ccache where it is installed (scripts/setup.sh installs it): paths are hashed relative to the
+# clone, so a fresh clone elsewhere on this machine (CI's) reuses the objects of this one.
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
+fi
 if [ "${1:-}" = "--arch" ]; then
   [ "${2:-}" = "arm64" ] || { echo "build.sh: --arch takes arm64" >&2; exit 2; }
   cross="$root/build-arm64"
   if [ ! -f "$cross/build.ninja" ]; then
     cmake -S "$root" -B "$cross" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMODELFN_BUILD_TESTS=OFF \
-      -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" -DMODELFN_WERROR="$werror" \
+      -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" -DMODELFN_WERROR="$werror" "${launcher[@]}" \
       -DONNXRUNTIME_ROOT="$root/third_party/onnxruntime-linux-aarch64" >/dev/null
   fi
   ninja -C "$cross" --quiet modelfn-fn modelfn-bootstrap
@@ -23,6 +30,6 @@ if [ "${1:-}" = "--arch" ]; then
   exit 0
 fi
 if [ ! -f "$build/build.ninja" ] || [ $# -gt 0 ]; then
-  cmake -S "$root" -B "$build" -G Ninja -DMODELFN_WERROR="$werror" "$@" >/dev/null
+  cmake -S "$root" -B "$build" -G Ninja -DMODELFN_WERROR="$werror" "${launcher[@]}" "$@" >/dev/null
 fi
 ninja -C "$build" --quiet

@@ -4,7 +4,7 @@
 #   - Debian packages: compiler, CMake, Ninja, GoogleTest, OpenSSL, SQLite, expat, simdjson, the
 #     image libraries (libjpeg-turbo, libpng, libwebp),
 #     yaml-cpp, nlohmann-json (the parser benchmark's peer), wrk, clang-format, Chromium (the
-#     dashboard test).
+#     dashboard test), ccache (builds of another clone on this machine reuse its objects).
 #   - ONNX Runtime 1.29.0 (Microsoft's release build, as the npm registry carries it), unpacked into
 #     third_party/onnxruntime in the layout of Microsoft's release tarball (include/, lib/), with
 #     every file checked against pinned sha256 sums.
@@ -26,7 +26,7 @@ done
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
-debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libsqlite3-dev libexpat1-dev libhttp-parser-dev zlib1g-dev libprotobuf-dev libsimdjson-dev libyaml-cpp-dev nlohmann-json3-dev libcsv-dev curl openssl wrk clang-format python3-venv faketime umoci skopeo chromium)
+debs=(build-essential cmake ninja-build libgtest-dev libgmock-dev libssl-dev libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libsqlite3-dev libexpat1-dev libhttp-parser-dev zlib1g-dev libprotobuf-dev libsimdjson-dev libyaml-cpp-dev nlohmann-json3-dev libcsv-dev curl openssl wrk clang-format python3-venv faketime umoci skopeo chromium ccache)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

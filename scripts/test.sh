@@ -109,8 +109,13 @@ fi
 tokenizer_lib="$build/cargo/release/libmodelfn_tokenizer.a"
 tokenizer_opt=()
 [ -f "$tokenizer_lib" ] && tokenizer_opt=(-DMODELFN_TOKENIZER_LIB="$tokenizer_lib")
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true  # as scripts/build.sh
+fi
 if [ ! -f "$asan/build.ninja" ]; then
-  cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMODELFN_WERROR=ON \
+  cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMODELFN_WERROR=ON "${launcher[@]}" \
     -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
     "${tokenizer_opt[@]}" >/dev/null
 fi

@@ -91,6 +91,26 @@ void Walk(const std::string& dir, const std::string& rel, std::vector<std::strin
   closedir(d);
 }
 
+// A temp file this old was left by a writer that died (a live one writes to it continuously).
+constexpr time_t kStaleTempSeconds = 3600;
+
+// Removes the temp files in `dir` that writers killed mid-write left behind.
+void SweepStaleTemps(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  const std::string prefix = std::string(kOwnPrefix) + "tmp-";
+  time_t now = time(nullptr);
+  while (dirent* e = readdir(d)) {
+    if (std::string_view(e->d_name).rfind(prefix, 0) != 0) continue;
+    std::string full = dir + "/" + e->d_name;
+    struct stat st;
+    if (lstat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        now - st.st_mtime > kStaleTempSeconds)
+      unlink(full.c_str());
+  }
+  closedir(d);
+}
+
 }  // namespace
 
 LocalStore::LocalStore(std::string root) : root_(std::move(root)) {
@@ -197,6 +217,7 @@ StatusOr<std::string> LocalStore::WriteTemp(const std::string& path, WriteFn wri
   size_t slash = path.rfind('/');
   std::string dir = path.substr(0, slash);
   RETURN_IF_ERROR(MakeDirs(dir));
+  SweepStaleTemps(dir);
   std::string tmp = dir + "/" + kOwnPrefix + "tmp-" + std::to_string(getpid()) + "-" +
                     std::to_string(counter.fetch_add(1));
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -4,7 +4,9 @@
 // uses link(2), which fails atomically when the target exists; "if match" holds an flock(2) on a
 // lock file while it compares and swaps, so concurrent processes on one host serialise. Etags
 // name a file's identity (inode, size, mtime): every write changes them. Names starting with
-// ".modelfn-" are the store's own and never listed.
+// ".modelfn-" are the store's own and never listed. A temp file left by a writer that was killed
+// is removed by the next write into its folder once it is an hour old (a live writer's is
+// written to continuously).
 #pragma once
 
 #include <sys/stat.h>

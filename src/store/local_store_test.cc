@@ -1,5 +1,6 @@
 #include "store/local_store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -140,6 +141,24 @@ TEST(LocalStoreTest, EveryReplacementHasANewEtag) {
     ASSERT_TRUE(put.ok()) << put.status().ToString();
     EXPECT_TRUE(etags.insert(put->etag).second) << "etag " << put->etag << " repeated at " << i;
   }
+}
+
+TEST(LocalStoreTest, AWriteRemovesTheTempFilesOfKilledWriters) {
+  std::string root = Fresh("local-stale");
+  LocalStore s(root);
+  ASSERT_TRUE(s.Put("m/versions/1/a", "x", PutOptions()).ok());
+  std::string dir = root + "/m/versions/1";
+  std::string stale = dir + "/.modelfn-tmp-99999-0", live = dir + "/.modelfn-tmp-99999-1";
+  ASSERT_TRUE(WriteFileAtomic(stale, "half a model").ok());
+  ASSERT_TRUE(WriteFileAtomic(live, "being written").ok());
+  struct timespec old[2];
+  old[0].tv_sec = old[1].tv_sec = time(nullptr) - 2 * 3600;
+  old[0].tv_nsec = old[1].tv_nsec = 0;
+  ASSERT_EQ(utimensat(AT_FDCWD, stale.c_str(), old, 0), 0);
+  ASSERT_TRUE(s.Put("m/versions/1/b", "y", PutOptions()).ok());
+  EXPECT_NE(access(stale.c_str(), F_OK), 0) << "an hour-old temp file is left";
+  EXPECT_EQ(access(live.c_str(), F_OK), 0) << "a recent temp file (a live writer's) is removed";
+  EXPECT_EQ(s.List("m/")->size(), 2u);
 }
 
 TEST(LocalStoreTest, ReadingAMissingStoreCreatesNothing) {

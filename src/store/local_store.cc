@@ -136,6 +136,7 @@ StatusOr<int> LocalStore::OpenObject(const std::string& key, struct stat* st) co
   // resolves the name again after the open, so a writer replacing the object in between (a
   // promote renames current.json over itself) makes the two differ: then the read starts over.
   constexpr int kAttempts = 16;
+  std::unique_ptr<char, decltype(&free)> real_root(realpath(root_.c_str(), nullptr), &free);
   for (int attempt = 1;; ++attempt) {
     // O_NONBLOCK: opening a FIFO placed in the store must not hang the reader.
     int fd = open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -145,7 +146,6 @@ StatusOr<int> LocalStore::OpenObject(const std::string& key, struct stat* st) co
       }
       return UnavailableError("cannot open " + src + ": " + strerror(errno));
     }
-    std::unique_ptr<char, decltype(&free)> real_root(realpath(root_.c_str(), nullptr), &free);
     std::unique_ptr<char, decltype(&free)> real(realpath(src.c_str(), nullptr), &free);
     struct stat named;
     bool regular_inside =

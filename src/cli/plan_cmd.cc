@@ -382,6 +382,7 @@ int RunPlan(int argc, char** argv) {
   o.max_cold_share = cold_pct >= 0 ? cold_pct / 100 : -1;
   o.max_min_instances = static_cast<int>(max_min);
   o.seed = static_cast<uint64_t>(seed);
+  o.threads = ReadCpuQuota().EffectiveCpus();
   o.free_tier = a.Has("free-tier");
   o.targets = a.GetAll("target");
   bool json = a.Has("json");

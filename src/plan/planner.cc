@@ -1,7 +1,10 @@
 #include "plan/planner.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <functional>
+#include <thread>
 
 #include "common/json.h"
 
@@ -31,6 +34,25 @@ void Judge(Candidate* c, const PlanOptions& o) {
   if (c->sim.served == 0) add("nothing served");
   c->misses = why;
   c->meets = why.empty();
+}
+
+// Runs fn(0) .. fn(n - 1) on up to `threads` threads (the calling one among them). Returns the
+// error of the lowest index that failed, so the result is the same as a sequential run's.
+Status ParallelFor(size_t n, int threads, const std::function<Status(size_t)>& fn) {
+  std::vector<Status> results(n);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) results[i] = fn(i);
+  };
+  size_t extra = std::min(n, static_cast<size_t>(std::max(threads, 1))) - (n > 0 ? 1 : 0);
+  std::vector<std::thread> pool;
+  pool.reserve(extra);
+  for (size_t i = 0; i < extra; ++i) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+  for (const Status& st : results)
+    if (!st.ok()) return st;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -105,40 +127,56 @@ StatusOr<Plan> MakePlan(const Profile& profile, const Traffic& traffic,
     }
   }
   static const TargetPrices kFree;
-  for (const auto& id : ids) {
+  auto prices_of = [&](const std::string& id) -> const TargetPrices& {
+    return prices.targets.count(id) ? prices.targets.at(id) : kFree;
+  };
+  auto run = [&](const std::string& id, const Size& size,
+                 int min_instances) -> StatusOr<Candidate> {
     const CloudTarget& ct = clouds.at(id);
-    const TargetPrices& pr = prices.targets.count(id) ? prices.targets.at(id) : kFree;
-    TargetPlan tp;
-    tp.target = id;
+    Candidate c;
+    c.target = id;
+    c.size = size;
+    c.min_instances = min_instances;
+    SimSetup setup;
+    setup.rules = ct.rules;
+    auto by_mem = ct.concurrency_by_memory.find(size.memory_mb);
+    if (by_mem != ct.concurrency_by_memory.end()) setup.rules.concurrency = by_mem->second;
+    if (size.max_concurrency > 0)
+      setup.rules.concurrency = std::min(setup.rules.concurrency, size.max_concurrency);
+    c.concurrency = setup.rules.concurrency;
+    ASSIGN_OR_RETURN(setup.service, ServiceAt(profile, size.vcpu));
+    c.basis = setup.service.basis;
+    setup.min_instances = std::min(min_instances, setup.rules.max_instances);
+    setup.seed = options.seed;
+    ASSIGN_OR_RETURN(c.sim, Simulate(setup, traffic));
+    c.cost = PriceOf(c.sim, traffic.duration_s, size, prices_of(id), options.free_tier);
+    Judge(&c, options);
+    return c;
+  };
+  // Every simulation is independent of the others (each has its own seeded generator), so the
+  // results do not depend on the order or the thread they run on.
+  std::vector<TargetPlan> tps(ids.size());
+  std::vector<std::pair<size_t, size_t>> jobs;  // (target, size) without min instances
+  for (size_t t = 0; t < ids.size(); ++t) {
+    const CloudTarget& ct = clouds.at(ids[t]);
+    TargetPlan& tp = tps[t];
+    tp.target = ids[t];
     tp.title = ct.title;
     tp.sources = ct.sources;
     tp.assumptions = ct.assumptions;
-    auto run = [&](const Size& size, int min_instances) -> StatusOr<Candidate> {
-      Candidate c;
-      c.target = id;
-      c.size = size;
-      c.min_instances = min_instances;
-      SimSetup setup;
-      setup.rules = ct.rules;
-      auto by_mem = ct.concurrency_by_memory.find(size.memory_mb);
-      if (by_mem != ct.concurrency_by_memory.end()) setup.rules.concurrency = by_mem->second;
-      if (size.max_concurrency > 0)
-        setup.rules.concurrency = std::min(setup.rules.concurrency, size.max_concurrency);
-      c.concurrency = setup.rules.concurrency;
-      ASSIGN_OR_RETURN(setup.service, ServiceAt(profile, size.vcpu));
-      c.basis = setup.service.basis;
-      setup.min_instances = std::min(min_instances, setup.rules.max_instances);
-      setup.seed = options.seed;
-      ASSIGN_OR_RETURN(c.sim, Simulate(setup, traffic));
-      c.cost = PriceOf(c.sim, traffic.duration_s, size, pr, options.free_tier);
-      Judge(&c, options);
-      return c;
-    };
-    for (const Size& size : ct.sizes) {
-      ASSIGN_OR_RETURN(Candidate c, run(size, 0));
-      tp.by_size.push_back(std::move(c));
-    }
-    if (tp.by_size.empty()) continue;
+    tp.by_size.resize(ct.sizes.size());
+    for (size_t i = 0; i < ct.sizes.size(); ++i) jobs.emplace_back(t, i);
+  }
+  auto by_size = [&](size_t j) -> Status {
+    auto [t, i] = jobs[j];
+    ASSIGN_OR_RETURN(tps[t].by_size[i], run(ids[t], clouds.at(ids[t]).sizes[i], 0));
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(ParallelFor(jobs.size(), options.threads, by_size));
+  auto sweep = [&](size_t t) -> Status {
+    const CloudTarget& ct = clouds.at(ids[t]);
+    TargetPlan& tp = tps[t];
+    if (tp.by_size.empty()) return Status::Ok();
     // The min-instance sweep runs at the cheapest size that meets the targets without them, else
     // at the size with the lowest p99 (the one min instances are most likely to rescue).
     size_t chosen = 0;
@@ -168,7 +206,7 @@ StatusOr<Plan> MakePlan(const Profile& profile, const Traffic& traffic,
         tp.min_sweep.push_back(tp.by_size[chosen]);
         continue;
       }
-      ASSIGN_OR_RETURN(Candidate c, run(tp.by_size[chosen].size, n));
+      ASSIGN_OR_RETURN(Candidate c, run(ids[t], tp.by_size[chosen].size, n));
       tp.min_sweep.push_back(std::move(c));
     }
     // Min instances at the other sizes too: the cheapest configuration may need one at a size
@@ -177,7 +215,7 @@ StatusOr<Plan> MakePlan(const Profile& profile, const Traffic& traffic,
       if (i == chosen || tp.by_size[i].cost.monthly >= tp.by_size[chosen].cost.monthly) continue;
       if (tp.by_size[i].meets) continue;
       for (int n = 1; n <= std::min(max_min, 3); ++n) {
-        ASSIGN_OR_RETURN(Candidate c, run(tp.by_size[i].size, n));
+        ASSIGN_OR_RETURN(Candidate c, run(ids[t], tp.by_size[i].size, n));
         if (c.meets) {
           tp.min_sweep.push_back(std::move(c));
           break;
@@ -198,8 +236,11 @@ StatusOr<Plan> MakePlan(const Profile& profile, const Traffic& traffic,
         tp.recommended = static_cast<int>(tp.min_sweep.size() - 1);
       }
     }
-    plan.targets.push_back(std::move(tp));
-  }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(ParallelFor(ids.size(), options.threads, sweep));
+  for (TargetPlan& tp : tps)
+    if (!tp.by_size.empty()) plan.targets.push_back(std::move(tp));
   for (size_t i = 0; i < plan.targets.size(); ++i) {
     const TargetPlan& tp = plan.targets[i];
     if (tp.recommended < 0) continue;

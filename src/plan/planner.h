@@ -35,6 +35,7 @@ struct PlanOptions {
   bool free_tier = false;
   uint64_t seed = 1;
   int max_rejected_per_million = 0;  // a configuration that throttles more is refused
+  int threads = 1;                   // simulations run at once; the plan does not depend on it
 };
 
 struct Candidate {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "plan/report.h"
+
 namespace modelfn {
 namespace plan {
 namespace {
@@ -136,6 +138,37 @@ TEST(PlannerTest, NamesAnUnknownTargetAndAMissingPrice) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().reason(), "price_missing");
   EXPECT_NE(missing.status().message().find("fake-lambda"), std::string::npos);
+}
+
+TEST(PlannerTest, ThePlanIsTheSameOnOneThreadAndOnSeveral) {
+  auto clouds = ParseClouds(BuiltInClouds());
+  auto prices = ParsePrices(BuiltInPrices(), "built in");
+  ASSERT_TRUE(clouds.ok() && prices.ok());
+  (*clouds)["fake-lambda"] = LambdaLike();
+  prices->targets["fake-lambda"] = Prices().targets["fake-lambda"];
+  auto traffic = TrafficFromPattern("3rps spike 5x for 1m every 5m for 10m");
+  ASSERT_TRUE(traffic.ok());
+  PlanOptions o;
+  o.p99_ms = 150;
+  o.max_cold_share = 0.01;
+  o.max_min_instances = 3;
+  auto one = MakePlan(TwoShares(), *traffic, *clouds, *prices, o);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->targets.size(), clouds->size());
+  for (int threads : {2, 5}) {
+    o.threads = threads;
+    auto many = MakePlan(TwoShares(), *traffic, *clouds, *prices, o);
+    ASSERT_TRUE(many.ok());
+    EXPECT_EQ(PlanToJson(*many), PlanToJson(*one)) << threads << " threads";
+  }
+  // An error is the one a sequential run meets first, whatever the threads.
+  Profile empty = TwoShares();
+  empty.points.clear();
+  auto a = MakePlan(empty, *traffic, *clouds, *prices, o);
+  o.threads = 1;
+  auto b = MakePlan(empty, *traffic, *clouds, *prices, o);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().ToString(), b.status().ToString());
 }
 
 }  // namespace

@@ -9,13 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="${MODELFN_BUILD_DIR:-$root/build}"
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
-# ccache where it is installed (scripts/setup.sh installs it): paths are hashed relative to the
-# clone, so a fresh clone elsewhere on this machine (CI's) reuses the objects of this one.
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
-fi
+source "$root/scripts/ccache_env.sh"
 if [ "${1:-}" = "--arch" ]; then
   [ "${2:-}" = "arm64" ] || { echo "build.sh: --arch takes arm64" >&2; exit 2; }
   cross="$root/build-arm64"

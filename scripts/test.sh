@@ -12,6 +12,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+source scripts/ccache_env.sh
 
 # The ThreadSanitizer run: every report is kept in build-tsan/tsan-reports/ (one file per
 # process: the platform, its instances, which inherit TSAN_OPTIONS, and the unit tests).
@@ -21,8 +22,6 @@ run_tsan() {
 
   echo "== ThreadSanitizer build"
   if [ ! -f "$tsan/build.ninja" ]; then
-    launcher=()
-    command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
     cmake -S "$root" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMODELFN_WERROR=ON \
       "${launcher[@]}" -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" >/dev/null
   fi
@@ -116,11 +115,6 @@ fi
 tokenizer_lib="$build/cargo/release/libmodelfn_tokenizer.a"
 tokenizer_opt=()
 [ -f "$tokenizer_lib" ] && tokenizer_opt=(-DMODELFN_TOKENIZER_LIB="$tokenizer_lib")
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true  # as scripts/build.sh
-fi
 if [ ! -f "$asan/build.ninja" ]; then
   cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
     -DMODELFN_WERROR=ON "${launcher[@]}" \

@@ -126,6 +126,7 @@ class Sim {
   std::unique_ptr<Scheduler> sched_;
   std::unordered_map<uint64_t, int> by_sched_id_;
   double sched_tick_at_ = -1;
+  bool starting_min_ = false;  // Apply() is starting the min instances of the window's start
 };
 
 void Sim::CountChange(double t, int delta) {
@@ -367,10 +368,15 @@ void Sim::Apply(const SchedActions& acts, double t) {
   for (const SchedAction& a : acts) {
     switch (a.kind) {
       case SchedAction::kStart: {
-        double init = r_.platform_cold_ms + Draw(s_.service.cold_ms);
-        int id = StartInstance(t, false, init);
+        double init = starting_min_ ? 0 : r_.platform_cold_ms + Draw(s_.service.cold_ms);
+        int id = StartInstance(t, starting_min_, init);
         insts_[id]->sched_id = a.instance;
         by_sched_id_[a.instance] = id;
+        if (starting_min_) {
+          insts_[id]->ready = true;  // before any arrival at t; its kReady event is then a no-op
+          insts_[id]->idle_since = t;
+          Apply(sched_->InstanceReady(a.instance, static_cast<int64_t>(t * 1e9)), t);
+        }
         break;
       }
       case SchedAction::kStop:
@@ -421,7 +427,11 @@ SimResult Sim::Run() {
     p.request_timeout_ns = static_cast<int64_t>(r_.timeout_s * 1e9);
     p.init_timeout_ns = int64_t{3600} * 1'000'000'000;
     sched_ = std::make_unique<Scheduler>(p);
+    // The min instances are warm before the window opens, as on the platform (started with it)
+    // and as the clouds' provisioned instances: ready at 0, not initialising.
+    starting_min_ = true;
     Apply(sched_->Start(0), 0);
+    starting_min_ = false;
   } else {
     for (int i = 0; i < s_.min_instances; ++i) {
       int id = StartInstance(0, true, 0);
@@ -469,6 +479,7 @@ SimResult Sim::Run() {
     if (!in.alive) continue;
     switch (e.kind) {
       case Event::kReady:
+        if (in.ready) break;
         in.ready = true;
         in.idle_since = e.t;
         if (r_.scale == ScaleKind::kLocal) {

@@ -179,6 +179,26 @@ TEST(SimulatorTest, LocalFollowsThePlatformSchedulerIncludingItsInitLimit) {
   EXPECT_EQ(r->peak_instances, 2);
 }
 
+TEST(SimulatorTest, LocalMinInstancesAreWarmWhenTheTrafficBegins) {
+  // The platform starts its min instances with itself, before any request: a burst at the
+  // window's start meets a warm instance, and only what waits for a second one is cold.
+  SimSetup s;
+  s.rules.scale = ScaleKind::kLocal;
+  s.rules.max_instances = 2;
+  s.rules.max_concurrent_inits = 1;
+  s.rules.idle_timeout_s = 60;
+  s.min_instances = 1;
+  s.service = Fixed(10, 100, 1);
+  auto r = Simulate(s, At({0, 0, 0, 0}, 1));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->served, 4u);
+  // The warm one serves at 0-10, 10-20, 20-30, 30-40 ms; the second, ready at 100, gets none.
+  EXPECT_EQ(r->cold, 0u);
+  EXPECT_NEAR(r->p99_ms, 40, 1e-6);
+  EXPECT_EQ(r->inits, 2u);
+  EXPECT_EQ(r->requests_on_min, 4u);
+}
+
 TEST(SimulatorTest, LocalScalesToZeroAfterTheIdleTtl) {
   SimSetup s;
   s.rules.scale = ScaleKind::kLocal;

@@ -155,7 +155,7 @@ def test_the_planner_predicts_what_modelfn_up_measures_on_a_replayed_trace(tmp_p
     instances of one CPU each (`cpus: 1`, enforced), then planned for the `local` target at that
     size and min instances from the platform's own access log.
 
-    The cold-start count agrees within 15 % (25 % with a warm instance). p50 and p99 are times on a
+    The cold-start count agrees within 15 %. p50 and p99 are times on a
     shared machine, whose speed drifts by 10-20 % from one minute to the next here: the test
     bounds them at 50 %, which a planner that ignored queueing, the idle TTL or the cold start
     misses by far (p99 is 4-10x the run time). How close they are is measured over repeated runs
@@ -166,11 +166,9 @@ def test_the_planner_predicts_what_modelfn_up_measures_on_a_replayed_trace(tmp_p
           "slowest:", r["slowest"])
     assert r["planned_requests"] == r["requests"]
     # From zero every burst request waits for an init: the count is exact. With a warm instance,
-    # which requests wait turns on a race between its runs and the second instance's init; the
-    # plan predicts 10-14 % more than this host measures (docs/plan.md), hence 25 % there.
-    tolerance = 0.15 if min_instances == 0 else 0.25
+    # which requests wait turns on a race between its runs and the second instance's init.
     p, m = report["cold"]
-    assert abs(p - m) <= tolerance * m, f"cold: predicted {p}, measured {m} ({report})"
+    assert abs(p - m) <= 0.15 * m, f"cold: predicted {p}, measured {m} ({report})"
     for k in ("p50", "p99"):
         p, m = report[k]
         assert abs(p - m) <= 0.5 * m, f"{k}: predicted {p}, measured {m} ({report})"

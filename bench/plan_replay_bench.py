@@ -37,8 +37,8 @@ def main():
                 r = replay(pathlib.Path(t), mi, cycles=args.cycles)
             r["run"], r["min"] = run, mi
             rows.append(r)
-            print(json.dumps({k: r[k] for k in ("run", "min", "run_ms", "predicted", "measured")}),
-                  flush=True)
+            keys = ("run", "min", "run_ms", "predicted", "measured", "client_cpu_ms")
+            print(json.dumps({k: r[k] for k in keys}), flush=True)
     lines = [f"{today()}, {machine()}, {args.runs} runs of {args.cycles} cycles each "
              f"(`scripts/bench.sh --plan-replay`). Predicted / measured, and the error of the "
              f"prediction:", "",

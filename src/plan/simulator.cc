@@ -81,7 +81,10 @@ class Sim {
     cpu_now_ += std::min<double>(after, s_.service.capacity) -
                 std::min<double>(before, s_.service.capacity);
   }
-  int StartInstance(double t, bool is_min, double init_ms);
+  // An on-demand instance, initialising until t + init_ms; a min instance, warm (ready) at t.
+  int StartInstance(double t, double init_ms);
+  int StartWarmInstance(double t);
+  int NewInstance(double t, bool is_min);
   void StopInstance(Instance& in, double t);
   void Advance(Instance& in, double t);
   void Reschedule(Instance& in, double t);
@@ -139,19 +142,34 @@ void Sim::CountChange(double t, int delta) {
   res_.peak_instances = std::max(res_.peak_instances, alive_);
 }
 
-int Sim::StartInstance(double t, bool is_min, double init_ms) {
+int Sim::NewInstance(double t, bool is_min) {
   auto in = std::make_unique<Instance>();
   in->id = static_cast<int>(insts_.size());
   in->is_min = is_min;
   in->born = t;
-  in->init_ms = init_ms;
-  in->ready_at = t + init_ms / 1e3;
   in->last_update = t;
   insts_.push_back(std::move(in));
   ++res_.inits;
   CountChange(t, +1);
-  Push(insts_.back()->ready_at, Event::kReady, insts_.back()->id);
   return insts_.back()->id;
+}
+
+int Sim::StartInstance(double t, double init_ms) {
+  int id = NewInstance(t, false);
+  Instance& in = *insts_[id];
+  in.init_ms = init_ms;
+  in.ready_at = t + init_ms / 1e3;
+  Push(in.ready_at, Event::kReady, id);
+  return id;
+}
+
+int Sim::StartWarmInstance(double t) {
+  int id = NewInstance(t, true);
+  Instance& in = *insts_[id];
+  in.ready = true;
+  in.ready_at = t;
+  in.idle_since = t;
+  return id;
 }
 
 void Sim::StopInstance(Instance& in, double t) {
@@ -275,7 +293,7 @@ void Sim::ArrivePerRequest(int q, double t) {
   }
   recent_starts_.push_back(t);
   double init = r_.platform_cold_ms + Draw(s_.service.cold_ms);
-  int id = StartInstance(t, false, init);
+  int id = StartInstance(t, init);
   insts_[id]->waiting = q;
   if (r_.billing == BillingRule::kPerRequestDuration && r_.init_billed)
     res_.billed_on_demand_s += Billed(init);
@@ -310,7 +328,7 @@ void Sim::ActivatorScale(double t) {
   int need = static_cast<int>(queue_.size()) - starting_room;
   while (need > 0 && AliveCount() < r_.max_instances) {
     double init = r_.platform_cold_ms + Draw(s_.service.cold_ms);
-    StartInstance(t, false, init);
+    StartInstance(t, init);
     if (r_.init_billed) res_.billed_on_demand_s += Billed(init);
     need -= r_.concurrency;
   }
@@ -346,7 +364,7 @@ void Sim::AutoscaleTick(double t) {
   desired = std::min(std::max(desired, s_.min_instances), r_.max_instances);
   for (int i = AliveCount(); i < desired; ++i) {
     double init = r_.platform_cold_ms + Draw(s_.service.cold_ms);
-    StartInstance(t, false, init);
+    StartInstance(t, init);
     if (r_.init_billed) res_.billed_on_demand_s += Billed(init);
   }
   if (t + r_.scale_interval_s < t_.duration_s + r_.scale_window_s || !queue_.empty())
@@ -368,13 +386,11 @@ void Sim::Apply(const SchedActions& acts, double t) {
   for (const SchedAction& a : acts) {
     switch (a.kind) {
       case SchedAction::kStart: {
-        double init = starting_min_ ? 0 : r_.platform_cold_ms + Draw(s_.service.cold_ms);
-        int id = StartInstance(t, starting_min_, init);
+        int id = starting_min_ ? StartWarmInstance(t)
+                               : StartInstance(t, r_.platform_cold_ms + Draw(s_.service.cold_ms));
         insts_[id]->sched_id = a.instance;
         by_sched_id_[a.instance] = id;
         if (starting_min_) {
-          insts_[id]->ready = true;  // before any arrival at t; its kReady event is then a no-op
-          insts_[id]->idle_since = t;
           Apply(sched_->InstanceReady(a.instance, static_cast<int64_t>(t * 1e9)), t);
         }
         break;
@@ -434,9 +450,7 @@ SimResult Sim::Run() {
     starting_min_ = false;
   } else {
     for (int i = 0; i < s_.min_instances; ++i) {
-      int id = StartInstance(0, true, 0);
-      insts_[id]->ready = true;
-      insts_[id]->ready_at = 0;
+      StartWarmInstance(0);
     }
     if (r_.scale == ScaleKind::kUtilization) Push(r_.scale_interval_s, Event::kScaleTick);
   }
@@ -479,7 +493,6 @@ SimResult Sim::Run() {
     if (!in.alive) continue;
     switch (e.kind) {
       case Event::kReady:
-        if (in.ready) break;
         in.ready = true;
         in.idle_since = e.t;
         if (r_.scale == ScaleKind::kLocal) {

@@ -32,6 +32,17 @@ SimSetup Lambda(double idle_s = 600) {
   return s;
 }
 
+// modelfn up's scheduler (kLocal) with the Fixed() times.
+SimSetup Local(int max_instances, int max_concurrent_inits, double idle_s) {
+  SimSetup s;
+  s.rules.scale = ScaleKind::kLocal;
+  s.rules.max_instances = max_instances;
+  s.rules.max_concurrent_inits = max_concurrent_inits;
+  s.rules.idle_timeout_s = idle_s;
+  s.service = Fixed();
+  return s;
+}
+
 TEST(SimulatorTest, PerRequestReusesAWarmInstanceUntilItsIdleTimeout) {
   auto warm = Simulate(Lambda(600), At({0, 5, 10}, 20));
   ASSERT_TRUE(warm.ok());
@@ -161,12 +172,7 @@ TEST(SimulatorTest, FlexStyleMinimumBilledPeriod) {
 }
 
 TEST(SimulatorTest, LocalFollowsThePlatformSchedulerIncludingItsInitLimit) {
-  SimSetup s;
-  s.rules.scale = ScaleKind::kLocal;
-  s.rules.max_instances = 2;
-  s.rules.max_concurrent_inits = 1;
-  s.rules.idle_timeout_s = 60;
-  s.service = Fixed(10, 100, 1);
+  SimSetup s = Local(2, 1, 60);
   auto r = Simulate(s, At({0, 0, 0, 0}, 1));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->served, 4u);
@@ -182,13 +188,8 @@ TEST(SimulatorTest, LocalFollowsThePlatformSchedulerIncludingItsInitLimit) {
 TEST(SimulatorTest, LocalMinInstancesAreWarmWhenTheTrafficBegins) {
   // The platform starts its min instances with itself, before any request: a burst at the
   // window's start meets a warm instance, and only what waits for a second one is cold.
-  SimSetup s;
-  s.rules.scale = ScaleKind::kLocal;
-  s.rules.max_instances = 2;
-  s.rules.max_concurrent_inits = 1;
-  s.rules.idle_timeout_s = 60;
+  SimSetup s = Local(2, 1, 60);
   s.min_instances = 1;
-  s.service = Fixed(10, 100, 1);
   auto r = Simulate(s, At({0, 0, 0, 0}, 1));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->served, 4u);
@@ -200,12 +201,7 @@ TEST(SimulatorTest, LocalMinInstancesAreWarmWhenTheTrafficBegins) {
 }
 
 TEST(SimulatorTest, LocalScalesToZeroAfterTheIdleTtl) {
-  SimSetup s;
-  s.rules.scale = ScaleKind::kLocal;
-  s.rules.max_instances = 4;
-  s.rules.max_concurrent_inits = 2;
-  s.rules.idle_timeout_s = 2;
-  s.service = Fixed(10, 100, 1);
+  SimSetup s = Local(4, 2, 2);
   auto r = Simulate(s, At({0, 1, 5}, 10));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->inits, 2u);  // the third arrives after the TTL

@@ -11,9 +11,14 @@ measures that case). Here CPU 0 is the server's and CPU 1 is wrk's:
              threads follow the affinity: one of each), wrk -c64 pinned to CPU 1, with /v1/infer JSON
              bodies and with the Open Inference Protocol's binary tensors
 
-Model: bench/make_mlp.py's medium MLP. Needs two CPUs.
+Models (--model, default both):
+  mlp          bench/make_mlp.py's medium MLP: 1,024 floats in per row, a Run of about 125-200 us per
+               row at 32 rows, so the request's own cost (HTTP, 10 KB of JSON) is as large as its Run
+  transformer  bench/make_transformer.py's 23 MB text encoder, 16 tokens per row: a Run of about
+               1.5 ms per row at any batch, a 200-byte request; the compute-bound case
+Needs two CPUs.
 
-  scripts/bench.sh --pinned [--seconds 5] [--rounds 3] [--out FILE]
+  scripts/bench.sh --pinned [--model mlp|transformer] [--seconds 5] [--rounds 3] [--out FILE]
 """
 import argparse
 import json
@@ -33,12 +38,19 @@ from run import BUILD, free_port, wait_ready  # noqa: E402
 
 SERVER_CPU, CLIENT_CPU = "0", "1"
 ROWS = (1, 8, 32)
+MODELS = {
+    # name: (generator, its description in the report, --dim flags for the raw loop)
+    "mlp": ("make_mlp.py", "bench/make_mlp.py's medium MLP (4 layers of 1024, 17 MB)", []),
+    "transformer": ("make_transformer.py",
+                    "bench/make_transformer.py's text encoder (23 MB, 4 layers, 16 tokens)",
+                    ["--dim", "S=16"]),
+}
 
 
-def raw_rows_per_s(model, rows, seconds):
+def raw_rows_per_s(model, rows, seconds, dims):
     out = subprocess.run(["taskset", "-c", SERVER_CPU, str(BUILD / "bench" / "ort_run_loop"),
                           str(model), "--seconds", str(seconds), "--threads", "1", "--rows",
-                          str(rows)], capture_output=True, text=True, check=True).stdout
+                          str(rows), *dims], capture_output=True, text=True, check=True).stdout
     return json.loads(out)["throughput_rps"] * rows
 
 
@@ -62,84 +74,110 @@ def wrk(port, path, body_file, content_type, extra_header, seconds, connections=
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), p99_us
 
 
-def binary_body(tmp, json_body):
-    """The same row as an Open Inference Protocol request with a binary tensor, logits asked back
-    as binary."""
+BINARY = {"FP32": "f", "FP64": "d", "INT64": "q", "INT32": "i"}
+
+
+def binary_body(tmp, model_dir, json_body):
+    """The same row as an Open Inference Protocol request with binary tensors (every input the
+    manifest names, in its datatype), every output asked back as binary."""
     import struct
-    row = json.loads(json_body)["inputs"][0]
-    header = json.dumps({
-        "inputs": [{"name": "x", "shape": [1, len(row)], "datatype": "FP32",
-                    "parameters": {"binary_data_size": 4 * len(row)}}],
-        "outputs": [{"name": "logits", "parameters": {"binary_data": True}}]}).encode()
-    path = pathlib.Path(tmp) / "binary.bin"
-    path.write_bytes(header + struct.pack(f"<{len(row)}f", *row))
-    return path, len(header)
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    given = json.loads(json_body)["inputs"]
+    if isinstance(given, list):  # one input, given as rows
+        given = {manifest["inputs"][0]["name"]: given}
+    header, data = {"inputs": [], "outputs": []}, b""
+    for spec in manifest["inputs"]:
+        rows = given[spec["name"]]
+        flat = [v for row in rows for v in (row if isinstance(row, list) else [row])]
+        raw = struct.pack(f"<{len(flat)}{BINARY[spec['datatype']]}", *flat)
+        header["inputs"].append({"name": spec["name"], "datatype": spec["datatype"],
+                                 "shape": [len(rows), len(flat) // len(rows)],
+                                 "parameters": {"binary_data_size": len(raw)}})
+        data += raw
+    for spec in manifest["outputs"]:
+        header["outputs"].append({"name": spec["name"], "parameters": {"binary_data": True}})
+    head = json.dumps(header).encode()
+    path = pathlib.Path(tmp) / f"{model_dir.name}.bin"
+    path.write_bytes(head + data)
+    return path, len(head)
+
+
+def measure(tmp, name, args):
+    """Alternating rounds of the raw loop and the served loads for one model; returns
+    ({rows: [rows/s]}, {load: [(req/s, p99 us)]})."""
+    generator, _, dims = MODELS[name]
+    model = pathlib.Path(tmp) / name
+    subprocess.run([sys.executable, str(ROOT / "bench" / generator), str(model)], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([str(BUILD / "modelfn"), "manifest", str(model / "model.onnx"), "--name",
+                    name, "--version", "1"], check=True, stdout=subprocess.DEVNULL)
+    json_body = model / "requests" / "infer.json"
+    bin_body, header_len = binary_body(tmp, model, json_body.read_text())
+    loads = {
+        "JSON (`/v1/infer`)": ("/v1/infer", json_body, "application/json", None),
+        f"binary tensors (`/v2/models/{name}/infer`)": (
+            f"/v2/models/{name}/infer", bin_body, "application/octet-stream",
+            ("Inference-Header-Content-Length", str(header_len))),
+    }
+    raw = {r: [] for r in ROWS}
+    served = {load: [] for load in loads}
+    for _ in range(args.rounds):  # alternating, so that a noisy minute touches every row
+        for r in ROWS:
+            raw[r].append(raw_rows_per_s(model / "model.onnx", r, args.seconds, dims))
+        port = free_port()
+        p = subprocess.Popen(["taskset", "-c", SERVER_CPU, str(BUILD / "modelfn-fn"), "--model",
+                              str(model), "--port", str(port), "--host", "127.0.0.1",
+                              "--batching", "on"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            wait_ready(port, json_body.read_bytes(), timeout=120)
+            for load, (path, body, ctype, extra) in loads.items():
+                wrk(port, path, body, ctype, extra, 2)  # warm-up: the batcher learns
+                served[load].append(wrk(port, path, body, ctype, extra, args.seconds))
+        finally:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(30)
+    return raw, served
 
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--model", choices=sorted(MODELS), action="append",
+                    help="a model to measure (repeatable; default: every one)")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (os.cpu_count() or 1) < 2:
         sys.exit("pinned_bench needs two CPUs")
-    with tempfile.TemporaryDirectory(prefix="pinned-bench-") as tmp:
-        model = pathlib.Path(tmp) / "mlp"
-        subprocess.run([sys.executable, str(ROOT / "bench" / "make_mlp.py"), str(model)], check=True,
-                       stdout=subprocess.DEVNULL)
-        subprocess.run([str(BUILD / "modelfn"), "manifest", str(model / "model.onnx"), "--name",
-                        "mlp", "--version", "1"], check=True, stdout=subprocess.DEVNULL)
-        json_body = model / "requests" / "infer.json"
-        bin_body, header_len = binary_body(tmp, json_body.read_text())
-        loads = {
-            "JSON (`/v1/infer`)": ("/v1/infer", json_body, "application/json", None),
-            "binary tensors (`/v2/models/mlp/infer`)": (
-                "/v2/models/mlp/infer", bin_body, "application/octet-stream",
-                ("Inference-Header-Content-Length", str(header_len))),
-        }
-        raw = {r: [] for r in ROWS}
-        served = {name: [] for name in loads}
-        for _ in range(args.rounds):  # alternating, so that a noisy minute touches every row
-            for r in ROWS:
-                raw[r].append(raw_rows_per_s(model / "model.onnx", r, args.seconds))
-            port = free_port()
-            p = subprocess.Popen(["taskset", "-c", SERVER_CPU, str(BUILD / "modelfn-fn"), "--model",
-                                  str(model), "--port", str(port), "--host", "127.0.0.1",
-                                  "--batching", "on"], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, start_new_session=True)
-            try:
-                wait_ready(port, json_body.read_bytes(), timeout=120)
-                for name, (path, body, ctype, extra) in loads.items():
-                    wrk(port, path, body, ctype, extra, 2)  # warm-up: the batcher learns
-                    served[name].append(wrk(port, path, body, ctype, extra, args.seconds))
-            finally:
-                os.killpg(p.pid, signal.SIGTERM)
-                p.wait(30)
-    best_rows = max(ROWS, key=lambda r: statistics.median(raw[r]))
-    ceiling = statistics.median(raw[best_rows])
+    names = args.model or list(MODELS)
     lines = [f"## The compute-bound goal with the client on its own CPU ({today()})", "",
              f"- Machine: {machine()}. CPU {SERVER_CPU}: the server, or ONNX Runtime's Run loop; "
              f"CPU {CLIENT_CPU}: wrk (1 thread, 64 connections). Nothing else shares CPU "
              f"{SERVER_CPU} but the host's own tasks.",
-             "- Model: bench/make_mlp.py's medium MLP (4 layers of 1024, 17 MB), one row per request;"
+             "- Models: " + "; ".join(MODELS[n][1] for n in names) + "; one row per request;"
              " modelfn-fn with `--batching on` (one runner and one ONNX Runtime thread: its CPU "
              "count follows the affinity).",
              f"- Command: `scripts/bench.sh --pinned` (bench/pinned_bench.py); {args.rounds} rounds, "
              f"alternating, {args.seconds:g} s per row after 2 s of warm-up; medians (min-max).", "",
-             "| load | rows/s | share of the raw Run loop at its best batch | p99 |",
-             "| --- | --- | --- | --- |"]
-    for r in ROWS:
-        v = raw[r]
-        lines.append(f"| ONNX Runtime's Run loop, {r} rows per Run, 1 thread | "
-                     f"{statistics.median(v):,.0f} ({min(v):,.0f}-{max(v):,.0f}) | "
-                     f"{statistics.median(v) / ceiling:.0%} | |")
-    for name, runs in served.items():
-        rps = [x[0] for x in runs]
-        p99 = statistics.median(x[1] for x in runs)
-        lines.append(f"| modelfn-fn, {name} | {statistics.median(rps):,.0f} "
-                     f"({min(rps):,.0f}-{max(rps):,.0f}) | "
-                     f"{statistics.median(rps) / ceiling:.0%} | {p99 / 1000:.2f} ms |")
+             "| model | load | rows/s | share of the raw Run loop at its best batch | p99 |",
+             "| --- | --- | --- | --- | --- |"]
+    with tempfile.TemporaryDirectory(prefix="pinned-bench-") as tmp:
+        for name in names:
+            raw, served = measure(tmp, name, args)
+            best_rows = max(ROWS, key=lambda r: statistics.median(raw[r]))
+            ceiling = statistics.median(raw[best_rows])
+            for r in ROWS:
+                v = raw[r]
+                lines.append(f"| {name} | ONNX Runtime's Run loop, {r} rows per Run, 1 thread | "
+                             f"{statistics.median(v):,.0f} ({min(v):,.0f}-{max(v):,.0f}) | "
+                             f"{statistics.median(v) / ceiling:.0%} | |")
+            for load, runs in served.items():
+                rps = [x[0] for x in runs]
+                p99 = statistics.median(x[1] for x in runs)
+                lines.append(f"| {name} | modelfn-fn, {load} | {statistics.median(rps):,.0f} "
+                             f"({min(rps):,.0f}-{max(rps):,.0f}) | "
+                             f"{statistics.median(rps) / ceiling:.0%} | {p99 / 1000:.2f} ms |")
     text = "\n".join(lines) + "\n"
     print(text)
     print(f"wrote {write_section('pinned', text, args.out)}")

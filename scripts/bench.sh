@@ -22,7 +22,7 @@ scripts/build.sh
 # scripts/bench.sh --optimize  modelfn optimize on the MLP and the transformer: size, session, Run,
 #                             cold start and accuracy, graph level extended and dynamic int8
 #                             (bench/optimize_bench.py)
-# scripts/bench.sh --pinned    the compute-bound goal with wrk on a CPU of its own (bench/pinned_bench.py)
+# scripts/bench.sh --pinned    the compute-bound goal with wrk on a CPU of its own, MLP and transformer (bench/pinned_bench.py)
 # scripts/bench.sh --plan-replay [--runs N]
 #                             the planner against the platform on a replayed traffic, N runs with
 #                             min instances 0 and 1 (bench/plan_replay_bench.py; docs/plan.md)

@@ -297,6 +297,9 @@ int Serve(const FnArgs& args, LoadedModel loaded, const std::optional<FetchedMod
   }
   BatchingOptions batching = args.batching_options;
   if (batching.enabled()) {
+    // The Runs are on the batcher's threads: a request's arrival waits for a Run's end (or an
+    // idle CPU) instead of cutting into it (http_server.h).
+    opts.loops_yield_to_work = true;
     if (batching.runners == 0) batching.runners = workers;
     Status s = core.EnableBatching(batching);
     if (!s.ok()) log.Message("warn", "batching: the Run times were not measured: " + s.message());

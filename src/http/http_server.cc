@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -296,6 +297,11 @@ void HttpServer::Run() {
     loop_clients_done_.assign(loop_clients_done_.size(), false);
   }
   std::vector<std::thread> threads;
+  if (options_.loops_yield_to_work) {
+    // The calling thread runs loop 0; the other loops' threads inherit its policy.
+    sched_param param{};
+    (void)sched_setscheduler(0, SCHED_BATCH, &param);
+  }
   for (int i = 1; i < options_.workers; ++i)
     threads.emplace_back([this, i] { ServerLoop(this, i).Run(); });
   ServerLoop(this, 0).Run();

@@ -82,6 +82,13 @@ struct HttpServerOptions {
   // With tls: also serve plain HTTP on 127.0.0.1 at a free port (local_port()), on the same loops,
   // for tools on this machine (`modelfn status`).
   bool local_plain_listener = false;
+  // The loops run as SCHED_BATCH threads (Linux; ignored where refused): a loop that a new
+  // request wakes does not preempt another thread of the process in the middle of its work; it
+  // runs when that thread blocks, on an idle CPU, or at the scheduler's next tick, and then reads
+  // every request that arrived meanwhile. For a server whose model runs on threads of its own
+  // (dynamic batching): there, waking the loop for each arrival cut every Run into pieces, two
+  // context switches per request. It delays a loop only when every CPU it may use is busy.
+  bool loops_yield_to_work = false;
 };
 inline constexpr size_t kTlsLingerBytes = 1 << 20;
 

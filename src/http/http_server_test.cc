@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -118,6 +119,43 @@ TEST(HttpServerTest, KeepAliveAndPipelining) {
   EXPECT_EQ(CountOf(r2, "HTTP/1.1 200 OK"), 2);
   EXPECT_LT(r2.find("POST /b hi"), r2.find("GET /c "));
   close(fd);
+}
+
+// The policy each loop's thread runs under, as its handler sees it, over two connections (which
+// the server hands to its two loops).
+std::vector<int> LoopPolicies(bool yield_to_work) {
+  HttpServerOptions opts;
+  opts.host = "127.0.0.1";
+  opts.port = 0;
+  opts.workers = 2;
+  opts.loops_yield_to_work = yield_to_work;
+  auto s = HttpServer::Create(opts, [](const HttpRequest&, HttpResponse* resp) {
+    resp->content_type = "text/plain";
+    resp->body = "policy=" + std::to_string(sched_getscheduler(0)) + ";";
+  });
+  EXPECT_TRUE(s.ok());
+  std::unique_ptr<HttpServer> server = std::move(s).value();
+  std::thread t([&] { server->Run(); });
+  std::vector<int> policies;
+  int a = Connect(server->port());
+  int b = Connect(server->port());
+  for (int fd : {a, b}) {
+    Send(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string r = ReadResponses(fd, 1);
+    size_t at = r.find("policy=");
+    EXPECT_NE(at, std::string::npos) << r;
+    if (at != std::string::npos) policies.push_back(std::stoi(r.substr(at + 7)));
+  }
+  close(a);
+  close(b);
+  server->Shutdown();
+  t.join();
+  return policies;
+}
+
+TEST(HttpServerTest, LoopsYieldToWorkRunAsBatchThreadsAndOnlyWhenAsked) {
+  EXPECT_EQ(LoopPolicies(false), (std::vector<int>{SCHED_OTHER, SCHED_OTHER}));
+  EXPECT_EQ(LoopPolicies(true), (std::vector<int>{SCHED_BATCH, SCHED_BATCH}));
 }
 
 TEST(HttpServerTest, ExpectContinueThenBody) {

@@ -228,7 +228,8 @@ Status DecodeBinaryData(std::string_view bytes, int64_t max_elements, Tensor* ou
                         std::to_string(want));
     }
     out->strings.clear();
-    out->data.assign(bytes.begin(), bytes.end());
+    out->data.resize(bytes.size());  // one memcpy: assign() from chars copied byte by byte
+    if (!bytes.empty()) std::memcpy(out->data.data(), bytes.data(), bytes.size());
     if (out->dtype == DType::kBool) {
       for (uint8_t& b : out->data) b = b ? 1 : 0;
     }

@@ -39,11 +39,10 @@ from run import BUILD, free_port, wait_ready  # noqa: E402
 SERVER_CPU, CLIENT_CPU = "0", "1"
 ROWS = (1, 8, 32)
 MODELS = {
-    # name: (generator, its description in the report, --dim flags for the raw loop)
-    "mlp": ("make_mlp.py", "bench/make_mlp.py's medium MLP (4 layers of 1024, 17 MB)", []),
+    # name: (generator, its description in the report)
+    "mlp": ("make_mlp.py", "bench/make_mlp.py's medium MLP (4 layers of 1024, 17 MB)"),
     "transformer": ("make_transformer.py",
-                    "bench/make_transformer.py's text encoder (23 MB, 4 layers, 16 tokens)",
-                    ["--dim", "S=16"]),
+                    "bench/make_transformer.py's text encoder (23 MB, 4 layers, 16 tokens)"),
 }
 
 
@@ -77,22 +76,40 @@ def wrk(port, path, body_file, content_type, extra_header, seconds, connections=
 BINARY = {"FP32": "f", "FP64": "d", "INT64": "q", "INT32": "i"}
 
 
-def binary_body(tmp, model_dir, json_body):
-    """The same row as an Open Inference Protocol request with binary tensors (every input the
-    manifest names, in its datatype), every output asked back as binary."""
-    import struct
+def request_tensors(model_dir, json_body):
+    """The model's example request as [(manifest input, shape, flat values)]."""
     manifest = json.loads((model_dir / "manifest.json").read_text())
     given = json.loads(json_body)["inputs"]
     if isinstance(given, list):  # one input, given as rows
         given = {manifest["inputs"][0]["name"]: given}
-    header, data = {"inputs": [], "outputs": []}, b""
+    out = []
     for spec in manifest["inputs"]:
         rows = given[spec["name"]]
         flat = [v for row in rows for v in (row if isinstance(row, list) else [row])]
+        out.append((spec, [len(rows), len(flat) // len(rows)], flat))
+    return manifest, out
+
+
+def raw_dims(tensors):
+    """--dim flags giving the raw loop the request's size for each symbolic dimension past the
+    first (e.g. a transformer's sequence length)."""
+    dims = {}
+    for spec, shape, _ in tensors:
+        for name, size in zip(spec["shape"][1:], shape[1:]):
+            if isinstance(name, str):
+                dims[name] = size
+    return [flag for name, size in dims.items() for flag in ("--dim", f"{name}={size}")]
+
+
+def binary_body(tmp, model_dir, manifest, tensors):
+    """The request as an Open Inference Protocol request with binary tensors (every input in its
+    datatype), every output asked back as binary."""
+    import struct
+    header, data = {"inputs": [], "outputs": []}, b""
+    for spec, shape, flat in tensors:
         raw = struct.pack(f"<{len(flat)}{BINARY[spec['datatype']]}", *flat)
         header["inputs"].append({"name": spec["name"], "datatype": spec["datatype"],
-                                 "shape": [len(rows), len(flat) // len(rows)],
-                                 "parameters": {"binary_data_size": len(raw)}})
+                                 "shape": shape, "parameters": {"binary_data_size": len(raw)}})
         data += raw
     for spec in manifest["outputs"]:
         header["outputs"].append({"name": spec["name"], "parameters": {"binary_data": True}})
@@ -105,14 +122,16 @@ def binary_body(tmp, model_dir, json_body):
 def measure(tmp, name, args):
     """Alternating rounds of the raw loop and the served loads for one model; returns
     ({rows: [rows/s]}, {load: [(req/s, p99 us)]})."""
-    generator, _, dims = MODELS[name]
+    generator, _ = MODELS[name]
     model = pathlib.Path(tmp) / name
     subprocess.run([sys.executable, str(ROOT / "bench" / generator), str(model)], check=True,
                    stdout=subprocess.DEVNULL)
     subprocess.run([str(BUILD / "modelfn"), "manifest", str(model / "model.onnx"), "--name",
                     name, "--version", "1"], check=True, stdout=subprocess.DEVNULL)
     json_body = model / "requests" / "infer.json"
-    bin_body, header_len = binary_body(tmp, model, json_body.read_text())
+    manifest, tensors = request_tensors(model, json_body.read_text())
+    dims = raw_dims(tensors)
+    bin_body, header_len = binary_body(tmp, model, manifest, tensors)
     loads = {
         "JSON (`/v1/infer`)": ("/v1/infer", json_body, "application/json", None),
         f"binary tensors (`/v2/models/{name}/infer`)": (

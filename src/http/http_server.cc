@@ -288,6 +288,9 @@ Status HttpServer::AddLoopHooks(std::vector<LoopHook*> hooks) {
   return Status::Ok();
 }
 
+// SCHED_BATCH takes priority 0.
+constexpr sched_param kBatchParam{};
+
 int HttpServer::CurrentLoop() const { return current_server == this ? current_loop : -1; }
 
 void HttpServer::Run() {
@@ -297,15 +300,18 @@ void HttpServer::Run() {
     loop_clients_done_.assign(loop_clients_done_.size(), false);
   }
   std::vector<std::thread> threads;
-  if (options_.loops_yield_to_work) {
-    // The calling thread runs loop 0; the other loops' threads inherit its policy.
-    sched_param param{};
-    (void)sched_setscheduler(0, SCHED_BATCH, &param);
-  }
+  // The calling thread runs loop 0 and the other loops' threads inherit its policy; it gets its
+  // own back when Run returns.
+  const int caller_policy = sched_getscheduler(0);
+  sched_param caller_param{};
+  const bool yield = options_.loops_yield_to_work && caller_policy >= 0 &&
+                     sched_getparam(0, &caller_param) == 0 &&
+                     sched_setscheduler(0, SCHED_BATCH, &kBatchParam) == 0;
   for (int i = 1; i < options_.workers; ++i)
     threads.emplace_back([this, i] { ServerLoop(this, i).Run(); });
   ServerLoop(this, 0).Run();
   for (auto& t : threads) t.join();
+  if (yield) (void)sched_setscheduler(0, caller_policy, &caller_param);
   std::lock_guard<std::mutex> lock(attach_mu_);
   running_ = false;
 }

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Platform benchmark (`modelfn up`), in one run, on the digits example:
 
-  (a) overhead: wrk at c=1 and c=16 against a direct modelfn-fn (HTTP) and against the gateway
-      in front of lambda-mode and http-mode instances of the same binary (p50/p99, req/s);
+  (a) overhead: wrk at c=1, 16 and 64 against a direct modelfn-fn (HTTP) and against the gateway
+      in front of lambda-mode and http-mode instances of the same binary (p50/p99, req/s), in
+      --rounds alternating rounds (medians; the ratio to direct is taken within each round). With
+      --proxies, also through nginx and HAProxy in front of the same direct modelfn-fn (keep-alive
+      to it, two workers or threads): what a proxy's extra hop costs on the same cores, the floor
+      for the gateway's ratio;
   (b) cold start from zero through the gateway (request sent with no instance running, to its
       answer) against the standalone exec-to-first-answer cold start of modelfn-fn;
   (c) a burst of 64 requests released together from zero instances, against the same burst on
@@ -13,7 +17,8 @@ connections against the gateway of BASELINE_BUILD (the build of an older commit)
 in alternating rounds, the plain-HTTP gateway of this build as a reference; then the gateway's
 thread count with 500 idle TLS connections open, for both builds.
 
-Run through scripts/bench.sh --platform [--tls BASELINE_BUILD].
+Run through scripts/bench.sh --platform [--proxies] [--tls BASELINE_BUILD]. --proxies needs nginx and
+haproxy on PATH (Debian: apt-get install nginx-light haproxy; neither is started as a service here).
 """
 import argparse
 import concurrent.futures
@@ -103,6 +108,16 @@ def timed_post(port, body, timeout=60):
     return (time.perf_counter() - t0) * 1e3, status
 
 
+def summarize(rs, direct_rs):
+    """Medians of one target's wrk runs; its ratio to direct taken round by round, then the median."""
+    ratios = sorted(r["rps"] / d["rps"] for r, d in zip(rs, direct_rs))
+    return {"rps": statistics.median(r["rps"] for r in rs),
+            "p50_us": statistics.median(r["p50_us"] for r in rs),
+            "p99_us": statistics.median(r["p99_us"] for r in rs),
+            "errors": sum(r["non_2xx"] + r["socket_errors"] for r in rs),
+            "ratio": statistics.median(ratios), "ratio_min": ratios[0], "ratio_max": ratios[-1]}
+
+
 def burst(port, body, n):
     barrier = threading.Barrier(n)
 
@@ -115,6 +130,64 @@ def burst(port, body, n):
     lat = sorted(ms for ms, _ in results)
     return {"p50": statistics.median(lat), "p99": lat[int(0.99 * (len(lat) - 1))], "max": lat[-1],
             "dropped": sum(1 for _, s in results if s != 200)}
+
+
+NGINX_CONF = """worker_processes 2;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx.err warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  upstream fn {{ server 127.0.0.1:{upstream}; keepalive 128; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://fn;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+"""
+
+HAPROXY_CONF = """global
+  nbthread 2
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:{port}
+  default_backend b
+backend b
+  server fn 127.0.0.1:{upstream}
+"""
+
+
+class Proxy:
+    """nginx or HAProxy in front of a modelfn-fn on `upstream`: keep-alive to it, 2 workers/threads."""
+
+    def __init__(self, kind, workdir, upstream, body):
+        self.dir = pathlib.Path(workdir)
+        self.dir.mkdir(parents=True)
+        self.port = free_port()
+        conf = self.dir / ("nginx.conf" if kind == "nginx" else "haproxy.cfg")
+        text = NGINX_CONF if kind == "nginx" else HAPROXY_CONF
+        conf.write_text(text.format(dir=self.dir, port=self.port, upstream=upstream))
+        cmd = ["nginx", "-c", str(conf)] if kind == "nginx" else ["haproxy", "-f", str(conf)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        wait_ready(self.port, body)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
 
 
 class TlsPlatform(Platform):
@@ -240,7 +313,9 @@ def main():
     ap.add_argument("--out", default=None, help="markdown file to update (default docs/benchmarks.md)")
     ap.add_argument("--tls", metavar="BASELINE_BUILD", default=None,
                     help="measure gateway TLS against the gateway of BASELINE_BUILD instead")
-    ap.add_argument("--rounds", type=int, default=3, help="--tls: alternating rounds")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of the wrk runs")
+    ap.add_argument("--proxies", action="store_true",
+                    help="also measure nginx and HAProxy in front of the direct modelfn-fn")
     ap.add_argument("--idle", type=int, default=500, help="--tls: idle TLS connections for the thread count")
     ap.add_argument("--baseline", metavar="BUILD", default=None,
                     help="also measure the gateway of BUILD (its modelfn and modelfn-fn) in the same run")
@@ -253,13 +328,21 @@ def main():
     store = work / "models"
     push_store(store)
     try:
-        # (a) overhead under wrk.
-        load = {}
+        # (a) overhead under wrk: every target up at once (idle ones cost nothing), rounds alternating.
         port = free_port()
         direct = subprocess.Popen([str(BUILD / "modelfn-fn"), "--model", str(MODEL), "--port", str(port),
                                    "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_ready(port, body)
-        load["direct"] = {c: wrk(port, body_file, c, args.seconds) for c in CONNS}
+        targets = {"direct": port}
+        running = []
+        if args.proxies:
+            missing = [t for t in ("nginx", "haproxy") if shutil.which(t) is None]
+            if missing:
+                sys.exit(f"--proxies needs {' and '.join(missing)} on PATH "
+                         "(Debian: apt-get install nginx-light haproxy)")
+            for kind in ("nginx", "haproxy"):
+                running.append(Proxy(kind, work / kind, port, body))
+                targets[kind] = running[-1].port
         builds = [("", CLI)]
         if args.baseline:
             builds.insert(0, ("base-", pathlib.Path(args.baseline).resolve() / "modelfn"))
@@ -269,10 +352,18 @@ def main():
                 if mode == "http":
                     extra["concurrency"] = 64
                     extra["min_instances"] = extra["max_instances"] = 1
-                p = Platform(work / f"up-{prefix}{mode}", store, cli=cli, **extra)
-                wait_ready(p.port, body)
-                load[prefix + mode] = {c: wrk(p.port, body_file, c, args.seconds) for c in CONNS}
-                p.stop()
+                running.append(Platform(work / f"up-{prefix}{mode}", store, cli=cli, **extra))
+                wait_ready(running[-1].port, body)
+                targets[prefix + mode] = running[-1].port
+        runs = {kind: {c: [] for c in CONNS} for kind in targets}
+        for _ in range(args.rounds):
+            for c in CONNS:
+                for kind, p in targets.items():
+                    runs[kind][c].append(wrk(p, body_file, c, args.seconds))
+        for r in running:
+            r.stop()
+        load = {kind: {c: summarize(rs, runs["direct"][c]) for c, rs in by_c.items()}
+                for kind, by_c in runs.items()}
 
         # (b) cold start from zero through the gateway vs standalone exec to first answer.
         standalone = [cold_start_ms("modelfn", MODEL, body_file) for _ in range(args.cold_runs)]
@@ -306,16 +397,18 @@ def main():
     rows = []
     labels = {"direct": "modelfn-fn direct (baseline)", "lambda": "gateway → lambda-mode instances (2)",
               "http": "gateway → http-mode instance (1, concurrency 64)",
+              "nginx": "nginx → modelfn-fn (2 workers, keep-alive upstream)",
+              "haproxy": "HAProxy → modelfn-fn (2 threads, keep-alive upstream)",
               "base-lambda": f"`{args.baseline}` gateway → lambda-mode instances (2)",
               "base-http": f"`{args.baseline}` gateway → http-mode instance (1, concurrency 64)"}
-    kinds = ["direct"] + (["base-lambda", "base-http"] if args.baseline else []) + ["lambda", "http"]
+    kinds = (["direct"] + (["nginx", "haproxy"] if args.proxies else []) +
+             (["base-lambda", "base-http"] if args.baseline else []) + ["lambda", "http"])
     for c in CONNS:
-        d = load["direct"][c]
         for kind in kinds:
             r = load[kind][c]
-            label = labels[kind]
-            rows.append(f"| {c} | {label} | {us(r['p50_us'])} | {us(r['p99_us'])} | {r['rps']:.0f} | "
-                        f"{r['rps'] / d['rps']:.2f}x | {r['non_2xx'] + r['socket_errors']} |")
+            spread = "" if kind == "direct" or args.rounds < 2 else f" ({r['ratio_min']:.2f}-{r['ratio_max']:.2f})"
+            rows.append(f"| {c} | {labels[kind]} | {us(r['p50_us'])} | {us(r['p99_us'])} | {r['rps']:.0f} | "
+                        f"{r['ratio']:.2f}x{spread} | {r['errors']} |")
     cold_med, sa_med = statistics.median(colds), statistics.median(standalone)
     md = "\n".join([
         f"## Local platform (`modelfn up`) — {today()}",
@@ -326,6 +419,10 @@ def main():
         "- Command: `scripts/bench.sh --platform` (bench/platform_bench.py).",
         "",
         "### Overhead of the gateway (wrk, keep-alive)",
+        "",
+        f"{args.rounds} rounds of {args.seconds:g} s per target and connection count, the targets "
+        "alternating within each round; medians, the ratio to direct taken within each round (median, "
+        "min-max).",
         "",
         "| connections | path | p50 | p99 | req/s | vs direct | errors |",
         "| --- | --- | --- | --- | --- | --- | --- |",

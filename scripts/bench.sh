@@ -9,6 +9,7 @@ scripts/build.sh
 # scripts/bench.sh --store    the model store benchmark (bench/store_bench.py)
 # scripts/bench.sh --lambda   the Lambda benchmark (bench/lambda_bench.py)
 # scripts/bench.sh --platform the local platform benchmark (bench/platform_bench.py)
+#                             [--proxies: nginx and HAProxy as peers; apt-get install nginx-light haproxy]
 # scripts/bench.sh --faces    cold start per face (bench/face_coldstart.py)
 # scripts/bench.sh --pipeline text and images through the manifest's pipeline against Python
 #                             (bench/pipeline_bench.py)

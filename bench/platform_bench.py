@@ -325,6 +325,7 @@ def main():
     body_file = MODEL / "requests" / "infer.json"
     body = body_file.read_bytes()
     work = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-platform-bench-"))
+    running = []  # the proxies and platforms of (a), stopped even when a measurement fails
     store = work / "models"
     push_store(store)
     try:
@@ -334,7 +335,6 @@ def main():
                                    "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_ready(port, body)
         targets = {"direct": port}
-        running = []
         if args.proxies:
             missing = [t for t in ("nginx", "haproxy") if shutil.which(t) is None]
             if missing:
@@ -360,8 +360,8 @@ def main():
             for c in CONNS:
                 for kind, p in targets.items():
                     runs[kind][c].append(wrk(p, body_file, c, args.seconds))
-        for r in running:
-            r.stop()
+        while running:
+            running.pop().stop()
         load = {kind: {c: summarize(rs, runs["direct"][c]) for c, rs in by_c.items()}
                 for kind, by_c in runs.items()}
 
@@ -389,6 +389,8 @@ def main():
         direct.terminate()
         direct.wait(30)
     finally:
+        for r in running:
+            r.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     def us(x):
@@ -401,10 +403,8 @@ def main():
               "haproxy": "HAProxy → modelfn-fn (2 threads, keep-alive upstream)",
               "base-lambda": f"`{args.baseline}` gateway → lambda-mode instances (2)",
               "base-http": f"`{args.baseline}` gateway → http-mode instance (1, concurrency 64)"}
-    kinds = (["direct"] + (["nginx", "haproxy"] if args.proxies else []) +
-             (["base-lambda", "base-http"] if args.baseline else []) + ["lambda", "http"])
     for c in CONNS:
-        for kind in kinds:
+        for kind in load:  # in the order the targets were started
             r = load[kind][c]
             spread = "" if kind == "direct" or args.rounds < 2 else f" ({r['ratio_min']:.2f}-{r['ratio_max']:.2f})"
             rows.append(f"| {c} | {labels[kind]} | {us(r['p50_us'])} | {us(r['p99_us'])} | {r['rps']:.0f} | "

@@ -288,9 +288,6 @@ Status HttpServer::AddLoopHooks(std::vector<LoopHook*> hooks) {
   return Status::Ok();
 }
 
-// SCHED_BATCH takes priority 0.
-constexpr sched_param kBatchParam{};
-
 int HttpServer::CurrentLoop() const { return current_server == this ? current_loop : -1; }
 
 void HttpServer::Run() {
@@ -304,9 +301,10 @@ void HttpServer::Run() {
   // own back when Run returns.
   const int caller_policy = sched_getscheduler(0);
   sched_param caller_param{};
+  const sched_param batch_param{};  // SCHED_BATCH takes priority 0
   const bool yield = options_.loops_yield_to_work && caller_policy >= 0 &&
                      sched_getparam(0, &caller_param) == 0 &&
-                     sched_setscheduler(0, SCHED_BATCH, &kBatchParam) == 0;
+                     sched_setscheduler(0, SCHED_BATCH, &batch_param) == 0;
   for (int i = 1; i < options_.workers; ++i)
     threads.emplace_back([this, i] { ServerLoop(this, i).Run(); });
   ServerLoop(this, 0).Run();

@@ -181,7 +181,6 @@ StatusOr<std::shared_ptr<Instance>> TemplateLauncher::Launch(const LaunchRequest
   ASSIGN_OR_RETURN(PreparedInstance prepared,
                    PrepareInstance(fn_, env_, request, std::move(events)));
   std::shared_ptr<Instance> instance = prepared.in;
-  std::shared_ptr<Template> t;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (current_ && current_->version == request.version && !shutdown_) {
@@ -191,10 +190,29 @@ StatusOr<std::shared_ptr<Instance>> TemplateLauncher::Launch(const LaunchRequest
         current_->waiting.push_back(Waiting{std::move(prepared), request});
         return instance;
       }
-      if (current_->state == Template::State::kReady) t = current_;
+      if (current_->state == Template::State::kReady) {
+        // Forked by a worker: the fork's round trip with the template and the memory group's
+        // creation (up to ~12 ms on cgroup v1) would otherwise hold the caller, which is a
+        // gateway loop with the pool's lock, while the requests of a burst wait to be read.
+        ++jobs_;
+        auto p = std::make_shared<PreparedInstance>(std::move(prepared));
+        env_.workers->Post([this, t = current_, p, request] {
+          bool shutdown;
+          {
+            std::lock_guard<std::mutex> job_lock(mu_);
+            shutdown = shutdown_;
+          }
+          if (shutdown) {
+            p->in->StartFailed();
+          } else if (!ForkPrepared(t, p.get(), request).ok()) {
+            StartByExec(p.get(), request);
+          }
+          JobDone();
+        });
+        return instance;
+      }
     }
   }
-  if (t && ForkPrepared(t, &prepared, request).ok()) return instance;
   Status s = exec_.Start(&prepared, request);
   if (!s.ok()) {
     prepared.in->Close();

@@ -41,8 +41,9 @@ class TemplateLauncher final : public InstanceLauncher {
   ~TemplateLauncher() override;
 
   // Forks when the template of request.version is ready, defers while it starts, else execs.
-  // Errors: as ProcessLauncher::Launch. Blocking for about a millisecond (the fork command's
-  // round trip).
+  // A fork runs on a worker thread (so does the exec a failed fork falls back to): the instance
+  // returned has no process yet, and is found exited if neither could start it. Errors: as
+  // ProcessLauncher::Launch, for an exec started here.
   StatusOr<std::shared_ptr<Instance>> Launch(const LaunchRequest& request,
                                              InstanceEvents events) override;
   void Prepare() override { exec_.Prepare(); }

@@ -144,6 +144,61 @@ struct Readiness {
   }
 };
 
+// A launch returns before its fork: the fork (a round trip with the template, and the memory
+// group's creation) runs on a worker, never on the caller, which in the platform is a gateway loop
+// holding its pool's lock. Here every worker is held busy, so the fork cannot have happened by the
+// time Launch returns; once they are free, the instance is forked and becomes ready.
+TEST_F(TemplateLauncherStressTest, ALaunchReturnsBeforeItsForkWhichRunsOnAWorker) {
+  WorkerThreads workers(2);
+  PoolEnv env = env_;
+  env.workers = &workers;
+  auto launcher = std::make_unique<TemplateLauncher>(fn_, env);
+  launcher->UseVersion("1");
+  ASSERT_TRUE(WaitState(*launcher, "ready")) << launcher->template_state() << "\n"
+                                             << ReadAll(dir_ + "/f.log");
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  for (int i = 0; i < 2; ++i) {
+    workers.Post([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return release; });
+    });
+  }
+  auto readiness = std::make_shared<Readiness>();
+  InstanceEvents events;
+  events.ready = [readiness] {
+    std::lock_guard<std::mutex> lock(readiness->mu);
+    readiness->ready = true;
+    readiness->cv.notify_all();
+  };
+  LaunchRequest r;
+  r.id = 1;
+  r.name = "f-1-1";
+  r.version = "1";
+  auto in = launcher->Launch(r, std::move(events));
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ((*in)->pid(), -1);
+  EXPECT_FALSE((*in)->PollExit().has_value());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  EXPECT_TRUE(readiness->Wait()) << ReadAll(dir_ + "/f.log");
+  EXPECT_GT((*in)->pid(), 0);
+  EXPECT_TRUE((*in)->forked());
+  (*in)->Stop();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!(*in)->PollExit() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_TRUE((*in)->PollExit().has_value());
+  (*in)->Close();
+  launcher.reset();
+  workers.Stop();
+}
+
 TEST_F(TemplateLauncherStressTest, LaunchesStopsAndKillsWhileTheTemplateDiesAndIsReplaced) {
   // Template-mode children left by an earlier test in this process (a fork the template was
   // killed in the middle of leaves its instance to this subreaper) are not this test's template.

@@ -106,6 +106,13 @@ class PlainHttpClient final : public HttpClient {
   // Reads until `buf_` holds `n` bytes. Unavailable on close/error, DeadlineExceeded on timeout.
   Status Fill(size_t n) {
     char tmp[65536];
+    // A body of known length (a Lambda event of up to 6 MB) grows `buf_` once instead of by
+    // doubling, each step copying what came so far; the reservation is bounded, since `n` comes
+    // from the peer's Content-Length.
+    constexpr size_t kMaxReserve = 8 << 20;
+    if (n > buf_.capacity() && n - buf_.size() > sizeof tmp) {
+      buf_.reserve(std::min(n, buf_.size() + kMaxReserve));
+    }
     while (buf_.size() < n) {
       ssize_t r = recv(fd_, tmp, sizeof tmp, 0);
       if (r > 0) {
@@ -214,8 +221,13 @@ class PlainHttpClient final : public HttpClient {
     } else if (length >= 0) {
       if (static_cast<size_t>(length) > limit) return TooLarge();
       RETURN_IF_ERROR(Fill(static_cast<size_t>(length)));
-      reply.body = buf_.substr(0, static_cast<size_t>(length));
-      buf_.erase(0, static_cast<size_t>(length));
+      if (buf_.size() == static_cast<size_t>(length)) {
+        reply.body = std::move(buf_);  // the usual case, nothing after it: no copy
+        buf_.clear();
+      } else {
+        reply.body = buf_.substr(0, static_cast<size_t>(length));
+        buf_.erase(0, static_cast<size_t>(length));
+      }
     } else {
       Status s;
       while ((s = Fill(buf_.size() + 1)).ok()) {

@@ -211,7 +211,7 @@ void LambdaInstance::Send(uint64_t id, std::shared_ptr<const ForwardRequest> req
     if (parked_ && !stopping_) {
       parked = std::move(parked_);
       parked_ = HttpResponder();
-      next = p.next;
+      next = std::move(p.next);  // a handed event is not sent again
       handed_.emplace(p.lambda_id, std::move(p));
     } else {
       pending_.push_back(std::move(p));  // handed over at its next "next"
@@ -259,7 +259,7 @@ void LambdaInstance::OnRuntimeApi(HttpRequest req, HttpResponder respond) {
       if (!stopping_ && !pending_.empty()) {
         Pending p = std::move(pending_.front());
         pending_.pop_front();
-        next = p.next;
+        next = std::move(p.next);
         hand = true;
         handed_.emplace(p.lambda_id, std::move(p));
       } else {

@@ -85,7 +85,7 @@ class LambdaInstance final : public ProcessInstance {
   struct Pending {
     uint64_t id = 0;
     std::string lambda_id;
-    HttpResponse next;  // the "next" answer carrying the event
+    HttpResponse next;  // the "next" answer carrying the event; moved out when handed over
     InstanceResultFn done;
     bool raw = false;  // ForwardRequest::raw_event
   };

@@ -78,6 +78,28 @@ TEST(PlainHttpClientTest, ReadsChunkedAndSizedBodies) {
   EXPECT_EQ(r->body, "wxyz");
 }
 
+// A body far larger than one read arrives whole; bytes after a sized body are not part of it;
+// a Content-Length far beyond what comes (a peer that lies, then closes) fails the exchange
+// without reserving that much.
+TEST(PlainHttpClientTest, LargeSizedBodiesArriveWholeAndLiesAboutTheirSizeFail) {
+  std::string big(3 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+  CannedServer large("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) +
+                     "\r\n\r\n" + big);
+  auto r = Get(large, 0);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body.size(), big.size());
+  EXPECT_TRUE(r->body == big);
+  CannedServer trailing("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 200 OK\r\n");
+  r = Get(trailing, 0);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "abc");
+  CannedServer liar("HTTP/1.1 200 OK\r\nContent-Length: 999999999999999\r\n\r\nonly this");
+  r = Get(liar, 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+}
+
 TEST(PlainHttpClientTest, ChunkSizeThatWouldWrapIsRefused) {
   CannedServer s("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nx");
   auto r = Get(s, 0);

@@ -32,6 +32,14 @@ function's batching off (every request reaches an instance alone) and with `batc
 
   bench/burst_bench.py /tmp/mlp --requests 256 --max-instances 2 --holder 32 --runs 3
 
+With --sequence N it measures instead what a fresh instance's first invocation costs: one lambda
+instance forked from the template (min_instances 1), then N requests in a row, each after the
+last answer. It prints the first request and the median of the others, as the gateway timed them
+(access log "ms") and as the instance's handler did ("handler_ms"). --items K sends the body as a
+/v1/batch of K copies (what the holder sends an instance).
+
+  bench/burst_bench.py /tmp/mlp --sequence 60 --items 32
+
 The model folder is pushed to a temporary file store; its requests/infer.json is the body unless
 --body names another file.
 """
@@ -186,6 +194,43 @@ def coldstart(work, store, name, body, args):
     return out
 
 
+def sequence(work, store, name, body, args):
+    """N requests in a row to one fresh forked lambda instance: its first against the rest."""
+    path = f"/v1/models/{name}/infer"
+    if args.items > 0:
+        body = b'{"items":[' + b",".join([body] * args.items) + b"]}"
+        path = f"/v1/models/{name}/batch"
+    workdir = work / "up-sequence"
+    up = Up(workdir, store, name, {"mode": "lambda", "idle_ttl_s": 600, "min_instances": 1,
+                                   "max_instances": 1, "timeout_s": min(900, args.timeout)})
+    try:
+        deadline = time.monotonic() + 60
+        while up.ready_instances() < 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the instance never became ready")
+            time.sleep(0.05)
+        for _ in range(args.sequence):
+            _, status = post(up.port, path, body, args.timeout)
+            if status != 200:
+                raise RuntimeError(f"HTTP {status}")
+    finally:
+        up.stop()
+        up.proc.wait(timeout=30)
+    def lines(f, event):
+        return [json.loads(l) for l in f.read_text().splitlines()
+                if l.startswith("{") and f'"event":"{event}"' in l]
+    gateway = [r["ms"] for r in lines(workdir / "up.log", "access")]
+    handler = [r["handler_ms"] for r in lines(workdir / ".modelfn" / "logs" / f"{name}.log",
+                                              "request")]
+    if len(gateway) != args.sequence or len(handler) != args.sequence:
+        raise RuntimeError(f"logs hold {len(gateway)} access and {len(handler)} request lines")
+    return {"requests": args.sequence, "body_bytes": len(body), "path": path,
+            "gateway_first_ms": round(gateway[0], 2),
+            "gateway_rest_p50_ms": round(statistics.median(gateway[1:]), 2),
+            "handler_first_ms": round(handler[0], 2),
+            "handler_rest_p50_ms": round(statistics.median(handler[1:]), 2)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", nargs="?", default=str(ROOT / "examples" / "digits"),
@@ -211,6 +256,11 @@ def main():
                     help="lambda mode: compare the burst with batching off and max_batch B")
     ap.add_argument("--coldstart", type=int, default=0, metavar="N",
                     help="measure N cold starts from zero, exec vs fork, instead of a burst")
+    ap.add_argument("--sequence", type=int, default=0, metavar="N",
+                    help="N requests in a row to one fresh forked lambda instance, instead of a "
+                         "burst: its first invocation against the others")
+    ap.add_argument("--items", type=int, default=0, metavar="K",
+                    help="--sequence: send a /v1/batch of K copies of the body")
     args = ap.parse_args()
 
     if args.model == "mlp":  # the medium model of bench/make_mlp.py, built here
@@ -224,6 +274,18 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="modelfn-burst-"))
     store = work / "models"
     push(model, name, store)
+    if args.sequence > 1:
+        r = sequence(work, store, name, body, args)
+        r["model"] = model.name
+        if args.json:
+            print(json.dumps(r), flush=True)
+        else:
+            print(f"{model.name}: {r['requests']} requests of {r['body_bytes']} bytes in a row to "
+                  f"one fresh forked lambda instance ({r['path']}): first: gateway "
+                  f"{r['gateway_first_ms']:.2f} ms, handler {r['handler_first_ms']:.2f} ms; the "
+                  f"others (p50): gateway {r['gateway_rest_p50_ms']:.2f} ms, handler "
+                  f"{r['handler_rest_p50_ms']:.2f} ms", flush=True)
+        return 0
     if args.coldstart > 0:
         r = coldstart(work, store, name, body, args)
         r["model"] = model.name

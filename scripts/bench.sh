@@ -28,7 +28,9 @@ scripts/build.sh
 #                             the planner against the platform on a replayed traffic, N runs with
 #                             min instances 0 and 1 (bench/plan_replay_bench.py; docs/plan.md)
 # scripts/bench.sh --holder    bursts of 64 and 256 from zero, lambda mode, the scale-from-zero
-#                             holder off and on (bench/burst_bench.py --holder; prints lines)
+#                             holder off and on (bench/burst_bench.py --holder; prints lines),
+#                             then a fresh instance's first merged invocation against its later
+#                             ones (--sequence 60 --items 32)
 # scripts/bench.sh --gateway-ab BASELINE_BUILD
 #                             the gateway's CPU and system calls per request, against an older
 #                             build, in alternating rounds (bench/gateway_ab.py; prints a table)
@@ -53,6 +55,7 @@ case "${1:-}" in
       .venv/bin/python bench/burst_bench.py mlp --requests "$n" --max-instances 2 --holder 32 \
         --runs 10 "$@"
     done
+    .venv/bin/python bench/burst_bench.py mlp --sequence 60 --items 32
     exit 0 ;;
 esac
 [ "$script" = run.py ] || shift

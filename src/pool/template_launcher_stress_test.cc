@@ -149,22 +149,36 @@ struct Readiness {
 // holding its pool's lock. Here every worker is held busy, so the fork cannot have happened by the
 // time Launch returns; once they are free, the instance is forked and becomes ready.
 TEST_F(TemplateLauncherStressTest, ALaunchReturnsBeforeItsForkWhichRunsOnAWorker) {
+  // Holds the workers until opened. Declared first, so it outlives the workers waiting on it; a
+  // failed assertion opens it on the way out (before the launcher waits for its queued fork).
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+    void Open() {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        open = true;
+      }
+      cv.notify_all();
+    }
+    void Wait() {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [this] { return open; });
+    }
+  } gate;
   WorkerThreads workers(2);
   PoolEnv env = env_;
   env.workers = &workers;
   auto launcher = std::make_unique<TemplateLauncher>(fn_, env);
+  struct OpenAtExit {
+    Gate* gate;
+    ~OpenAtExit() { gate->Open(); }
+  } open_at_exit{&gate};
   launcher->UseVersion("1");
   ASSERT_TRUE(WaitState(*launcher, "ready")) << launcher->template_state() << "\n"
                                              << ReadAll(dir_ + "/f.log");
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
-  for (int i = 0; i < 2; ++i) {
-    workers.Post([&] {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return release; });
-    });
-  }
+  for (int i = 0; i < 2; ++i) workers.Post([&gate] { gate.Wait(); });
   auto readiness = std::make_shared<Readiness>();
   InstanceEvents events;
   events.ready = [readiness] {
@@ -180,11 +194,7 @@ TEST_F(TemplateLauncherStressTest, ALaunchReturnsBeforeItsForkWhichRunsOnAWorker
   ASSERT_TRUE(in.ok()) << in.status().ToString();
   EXPECT_EQ((*in)->pid(), -1);
   EXPECT_FALSE((*in)->PollExit().has_value());
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  gate.Open();
   EXPECT_TRUE(readiness->Wait()) << ReadAll(dir_ + "/f.log");
   EXPECT_GT((*in)->pid(), 0);
   EXPECT_TRUE((*in)->forked());
@@ -195,8 +205,6 @@ TEST_F(TemplateLauncherStressTest, ALaunchReturnsBeforeItsForkWhichRunsOnAWorker
   }
   EXPECT_TRUE((*in)->PollExit().has_value());
   (*in)->Close();
-  launcher.reset();
-  workers.Stop();
 }
 
 TEST_F(TemplateLauncherStressTest, LaunchesStopsAndKillsWhileTheTemplateDiesAndIsReplaced) {

@@ -194,6 +194,11 @@ def coldstart(work, store, name, body, args):
     return out
 
 
+def emit(args, r, text):
+    """One result: its JSON line with --json, else `text`."""
+    print(json.dumps(r) if args.json else text, flush=True)
+
+
 def sequence(work, store, name, body, args):
     """N requests in a row to one fresh forked lambda instance: its first against the rest."""
     path = f"/v1/models/{name}/infer"
@@ -277,26 +282,20 @@ def main():
     if args.sequence > 1:
         r = sequence(work, store, name, body, args)
         r["model"] = model.name
-        if args.json:
-            print(json.dumps(r), flush=True)
-        else:
-            print(f"{model.name}: {r['requests']} requests of {r['body_bytes']} bytes in a row to "
-                  f"one fresh forked lambda instance ({r['path']}): first: gateway "
-                  f"{r['gateway_first_ms']:.2f} ms, handler {r['handler_first_ms']:.2f} ms; the "
-                  f"others (p50): gateway {r['gateway_rest_p50_ms']:.2f} ms, handler "
-                  f"{r['handler_rest_p50_ms']:.2f} ms", flush=True)
+        emit(args, r, f"{model.name}: {r['requests']} requests of {r['body_bytes']} bytes in a "
+                      f"row to one fresh forked lambda instance ({r['path']}): first: gateway "
+                      f"{r['gateway_first_ms']:.2f} ms, handler {r['handler_first_ms']:.2f} ms; "
+                      f"the others (p50): gateway {r['gateway_rest_p50_ms']:.2f} ms, handler "
+                      f"{r['handler_rest_p50_ms']:.2f} ms")
         return 0
     if args.coldstart > 0:
         r = coldstart(work, store, name, body, args)
         r["model"] = model.name
-        if args.json:
-            print(json.dumps(r), flush=True)
-        else:
-            print(f"{model.name} {args.mode} cold start from zero through the gateway, "
-                  f"{args.coldstart} samples each: exec p50 {r['exec_p50_ms']:.1f} ms p90 "
-                  f"{r['exec_p90_ms']:.1f} ms; fork p50 {r['fork_p50_ms']:.1f} ms p90 "
-                  f"{r['fork_p90_ms']:.1f} ms; fork/exec p50 {r['fork_over_exec_p50']:.2f} "
-                  f"p90 {r['fork_over_exec_p90']:.2f}", flush=True)
+        emit(args, r, f"{model.name} {args.mode} cold start from zero through the gateway, "
+                      f"{args.coldstart} samples each: exec p50 {r['exec_p50_ms']:.1f} ms p90 "
+                      f"{r['exec_p90_ms']:.1f} ms; fork p50 {r['fork_p50_ms']:.1f} ms p90 "
+                      f"{r['fork_p90_ms']:.1f} ms; fork/exec p50 {r['fork_over_exec_p50']:.2f} "
+                      f"p90 {r['fork_over_exec_p90']:.2f}")
         return 0
     settings = {"mode": args.mode, "idle_ttl_s": 600, "max_queue": max(64, args.requests),
                 "queue_timeout_s": min(900, args.timeout), "timeout_s": min(900, args.timeout)}
@@ -336,15 +335,12 @@ def main():
             r = {"requests": args.requests, "model": model.name, "max_batch": args.holder,
                  "off": off, "on": on,
                  "off_over_on_total": round(off["total_ms"] / on["total_ms"], 2)}
-            if args.json:
-                print(json.dumps(r), flush=True)
-            else:
-                print(f"{model.name} lambda burst of {args.requests} from zero, max_instances "
-                      f"{on['max_instances']}: holder off total {off['total_ms']:.0f} ms (p50 "
-                      f"{off['p50_ms']:.0f}, not 200 {off['not_200']}); holder on (max_batch "
-                      f"{args.holder}) total {on['total_ms']:.0f} ms (p50 {on['p50_ms']:.0f}, not "
-                      f"200 {on['not_200']}, {on['held_batches']} merged invocations); off/on "
-                      f"{r['off_over_on_total']:.2f}x", flush=True)
+            emit(args, r, f"{model.name} lambda burst of {args.requests} from zero, max_instances "
+                          f"{on['max_instances']}: holder off total {off['total_ms']:.0f} ms (p50 "
+                          f"{off['p50_ms']:.0f}, not 200 {off['not_200']}); holder on (max_batch "
+                          f"{args.holder}) total {on['total_ms']:.0f} ms (p50 {on['p50_ms']:.0f}, "
+                          f"not 200 {on['not_200']}, {on['held_batches']} merged invocations); "
+                          f"off/on {r['off_over_on_total']:.2f}x")
         return 0
     for run in range(args.runs):
         warm = None

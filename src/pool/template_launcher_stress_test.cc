@@ -142,6 +142,21 @@ struct Readiness {
                 [this] { return ready || failed; });
     return ready;
   }
+  // An instance's events, reported to `r`.
+  static InstanceEvents Events(const std::shared_ptr<Readiness>& r) {
+    InstanceEvents events;
+    events.ready = [r] {
+      std::lock_guard<std::mutex> lock(r->mu);
+      r->ready = true;
+      r->cv.notify_all();
+    };
+    events.init_error = [r](std::string) {
+      std::lock_guard<std::mutex> lock(r->mu);
+      r->failed = true;
+      r->cv.notify_all();
+    };
+    return events;
+  }
 };
 
 // A launch returns before its fork: the fork (a round trip with the template, and the memory
@@ -180,17 +195,11 @@ TEST_F(TemplateLauncherStressTest, ALaunchReturnsBeforeItsForkWhichRunsOnAWorker
                                              << ReadAll(dir_ + "/f.log");
   for (int i = 0; i < 2; ++i) workers.Post([&gate] { gate.Wait(); });
   auto readiness = std::make_shared<Readiness>();
-  InstanceEvents events;
-  events.ready = [readiness] {
-    std::lock_guard<std::mutex> lock(readiness->mu);
-    readiness->ready = true;
-    readiness->cv.notify_all();
-  };
   LaunchRequest r;
   r.id = 1;
   r.name = "f-1-1";
   r.version = "1";
-  auto in = launcher->Launch(r, std::move(events));
+  auto in = launcher->Launch(r, Readiness::Events(readiness));
   ASSERT_TRUE(in.ok()) << in.status().ToString();
   EXPECT_EQ((*in)->pid(), -1);
   EXPECT_FALSE((*in)->PollExit().has_value());
@@ -229,22 +238,11 @@ TEST_F(TemplateLauncherStressTest, LaunchesStopsAndKillsWhileTheTemplateDiesAndI
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
         auto readiness = std::make_shared<Readiness>();
-        InstanceEvents events;
-        events.ready = [readiness] {
-          std::lock_guard<std::mutex> lock(readiness->mu);
-          readiness->ready = true;
-          readiness->cv.notify_all();
-        };
-        events.init_error = [readiness](std::string) {
-          std::lock_guard<std::mutex> lock(readiness->mu);
-          readiness->failed = true;
-          readiness->cv.notify_all();
-        };
         LaunchRequest r;
         r.id = next_id++;
         r.name = "f-1-" + std::to_string(r.id);
         r.version = "1";
-        auto in = l.Launch(r, std::move(events));
+        auto in = l.Launch(r, Readiness::Events(readiness));
         if (!in.ok()) {
           ++failed_launches;
           continue;

@@ -175,6 +175,13 @@ Status SyntaxError(std::string what) {
   return Status(StatusCode::kInvalidArgument, "invalid JSON: " + what, "invalid_json");
 }
 
+// The keys of one object, in member order: the DOM's members while building, simdjson's keys
+// (valid while its document lives) while only validating.
+std::string_view KeyAt(const Json::Object& obj, uint32_t index) { return obj[index].first; }
+std::string_view KeyAt(const std::vector<std::string_view>& keys, uint32_t index) {
+  return keys[index];
+}
+
 // The keys of one large object, for duplicate detection: open addressing over member indices,
 // so no allocation per key (std::unordered_set's nodes took half the time of a 500,000-key object).
 class KeyIndex {
@@ -184,19 +191,20 @@ class KeyIndex {
   explicit KeyIndex(size_t members)
       : slots_(std::bit_ceil(std::clamp<size_t>(members, 8, size_t{1} << 16) * 2)) {}
 
-  // Records obj[index]'s key; false when an earlier member has the same key.
-  bool Insert(const Json::Object& obj, uint32_t index) {
-    const std::string& key = obj[index].first;
+  // Records keys[index]; false when an earlier member has the same key.
+  template <typename Keys>
+  bool Insert(const Keys& keys, uint32_t index) {
+    const std::string_view key = KeyAt(keys, index);
     const size_t hash = std::hash<std::string_view>()(key);
     const uint32_t tag = static_cast<uint32_t>(hash >> 32) | 1;  // 0 marks a free slot
-    if (++used_ * 2 > slots_.size()) Grow(obj);
+    if (++used_ * 2 > slots_.size()) Grow(keys);
     for (size_t i = hash & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
       Slot& s = slots_[i];
       if (s.tag == 0) {
         s = {tag, index};
         return true;
       }
-      if (s.tag == tag && obj[s.index].first == key) return false;
+      if (s.tag == tag && KeyAt(keys, s.index) == key) return false;
     }
   }
 
@@ -205,12 +213,13 @@ class KeyIndex {
     uint32_t tag = 0;
     uint32_t index = 0;
   };
-  void Grow(const Json::Object& obj) {
+  template <typename Keys>
+  void Grow(const Keys& keys) {
     std::vector<Slot> old(slots_.size() * 2);
     old.swap(slots_);
     for (const Slot& s : old) {
       if (s.tag == 0) continue;
-      size_t i = std::hash<std::string_view>()(obj[s.index].first) & (slots_.size() - 1);
+      size_t i = std::hash<std::string_view>()(KeyAt(keys, s.index)) & (slots_.size() - 1);
       while (slots_[i].tag != 0) i = (i + 1) & (slots_.size() - 1);
       slots_[i] = s;
     }
@@ -219,15 +228,18 @@ class KeyIndex {
   size_t used_ = 0;
 };
 
-// Builds the Json DOM from simdjson's validated document, enforcing the limits simdjson does not.
-class DomBuilder {
+// Walks simdjson's validated document, enforcing the limits simdjson does not (values, depth,
+// duplicate keys); with kBuild it also builds the Json DOM, without it only checks.
+template <bool kBuild>
+class DomWalker {
  public:
-  explicit DomBuilder(const Json::ParseOptions& options) : options_(options) {}
+  explicit DomWalker(const Json::ParseOptions& options) : options_(options) {}
 
   // The first error, once Build has returned false.
   const Status& error() const { return error_; }
 
-  // A bool, not a Status, per value: this runs once per element of every request.
+  // A bool, not a Status, per value: this runs once per element of every request. `out` is
+  // written only with kBuild.
   bool Build(simdjson::dom::element e, int depth, Json* out) {
     if (++elements_ > options_.max_elements) {
       return Fail(SyntaxError("more than " + std::to_string(options_.max_elements) + " values"));
@@ -236,52 +248,79 @@ class DomBuilder {
       case simdjson::dom::element_type::ARRAY: {
         if (depth + 1 > options_.max_depth) return Fail(SyntaxError("nesting too deep"));
         simdjson::dom::array a = e.get_array().value_unsafe();
-        *out = Json::MakeArray();
-        Json::Array& arr = out->MutableArray();
-        arr.reserve(a.size());
-        for (simdjson::dom::element child : a) {
-          arr.emplace_back();
-          if (!Build(child, depth + 1, &arr.back())) return false;
+        if constexpr (kBuild) {
+          *out = Json::MakeArray();
+          Json::Array& arr = out->MutableArray();
+          arr.reserve(a.size());
+          for (simdjson::dom::element child : a) {
+            arr.emplace_back();
+            if (!Build(child, depth + 1, &arr.back())) return false;
+          }
+        } else {
+          for (simdjson::dom::element child : a) {
+            if (!Build(child, depth + 1, nullptr)) return false;
+          }
         }
         return true;
       }
       case simdjson::dom::element_type::OBJECT: {
         if (depth + 1 > options_.max_depth) return Fail(SyntaxError("nesting too deep"));
         simdjson::dom::object o = e.get_object().value_unsafe();
-        *out = Json::MakeObject();
-        Json::Object& obj = out->MutableObject();
-        obj.reserve(o.size());
+        // Building, the DOM's members hold the keys seen so far; checking, a list of views.
+        std::vector<std::string_view> views;
+        Json::Object* obj = nullptr;
+        if constexpr (kBuild) {
+          *out = Json::MakeObject();
+          obj = &out->MutableObject();
+          obj->reserve(o.size());
+        } else {
+          views.reserve(o.size());
+        }
         std::optional<KeyIndex> keys;
         if (o.size() >= kLinearDuplicateScan) keys.emplace(o.size());
         for (simdjson::dom::key_value_pair field : o) {
           bool duplicate = false;
           if (!keys) {
-            for (const auto& member : obj) duplicate = duplicate || member.first == field.key;
+            if constexpr (kBuild) {
+              for (const auto& member : *obj) duplicate = duplicate || member.first == field.key;
+            } else {
+              for (std::string_view k : views) duplicate = duplicate || k == field.key;
+            }
           }
-          obj.emplace_back(std::string(field.key), Json());
-          if (keys) duplicate = !keys->Insert(obj, static_cast<uint32_t>(obj.size() - 1));
+          Json* value = nullptr;
+          uint32_t index;
+          if constexpr (kBuild) {
+            obj->emplace_back(std::string(field.key), Json());
+            value = &obj->back().second;
+            index = static_cast<uint32_t>(obj->size() - 1);
+            if (keys) duplicate = !keys->Insert(*obj, index);
+          } else {
+            views.push_back(field.key);
+            index = static_cast<uint32_t>(views.size() - 1);
+            if (keys) duplicate = !keys->Insert(views, index);
+          }
           if (duplicate) return Fail(DuplicateKey(field.key));
-          if (!Build(field.value, depth + 1, &obj.back().second)) return false;
+          if (!Build(field.value, depth + 1, value)) return false;
         }
         return true;
       }
       case simdjson::dom::element_type::STRING:
-        *out = Json::String(std::string(e.get_string().value_unsafe()));
+        if constexpr (kBuild) *out = Json::String(std::string(e.get_string().value_unsafe()));
         return true;
       case simdjson::dom::element_type::INT64:
-        *out = Json::Int(e.get_int64().value_unsafe());
+        if constexpr (kBuild) *out = Json::Int(e.get_int64().value_unsafe());
         return true;
       case simdjson::dom::element_type::UINT64:
-        *out = Json::Uint(e.get_uint64().value_unsafe());
+        if constexpr (kBuild) *out = Json::Uint(e.get_uint64().value_unsafe());
         return true;
       case simdjson::dom::element_type::DOUBLE:
-        *out = Json::Double(e.get_double().value_unsafe());
+        if constexpr (kBuild) *out = Json::Double(e.get_double().value_unsafe());
         return true;
       case simdjson::dom::element_type::BOOL:
-        *out = Json::Bool(e.get_bool().value_unsafe());
+        if constexpr (kBuild) *out = Json::Bool(e.get_bool().value_unsafe());
         return true;
       case simdjson::dom::element_type::NULL_VALUE:
-        *out = Json();
+        if constexpr (kBuild) *out = Json();
         return true;
     }
     return Fail(SyntaxError("unknown value type"));
@@ -484,17 +523,22 @@ Status ParseError(std::string_view text, simdjson::error_code code, int max_dept
 
 }  // namespace
 
-StatusOr<Json> Json::Parse(std::string_view text, const ParseOptions& options) {
+namespace {
+
+// simdjson's document of `text`, from this thread's reused parser or, for a large text, from
+// `*own` (which then owns it). Parse's errors.
+StatusOr<simdjson::dom::element> ParseDocument(std::string_view text,
+                                               const Json::ParseOptions& options,
+                                               std::unique_ptr<simdjson::dom::parser>* own) {
   if (options.max_depth < 0) return SyntaxError("nesting too deep");
   // simdjson counts the root as one level; ours counts containers. One spare level lets our
-  // builder, which knows the exact rule, report the limit.
+  // walker, which knows the exact rule, report the limit.
   const size_t simd_depth = static_cast<size_t>(options.max_depth) + 2;
   thread_local simdjson::dom::parser reused;
-  std::unique_ptr<simdjson::dom::parser> own;
   simdjson::dom::parser* parser = &reused;
   if (text.size() > kReusedParserBytes) {
-    own = std::make_unique<simdjson::dom::parser>();
-    parser = own.get();
+    *own = std::make_unique<simdjson::dom::parser>();
+    parser = own->get();
   }
   if (parser->max_depth() != simd_depth || parser->capacity() < text.size()) {
     size_t capacity = std::max(text.size(), parser->capacity());
@@ -511,10 +555,41 @@ StatusOr<Json> Json::Parse(std::string_view text, const ParseOptions& options) {
       return ParseError(text, e, options.max_depth);
     }
   }
+  return root;
+}
+
+}  // namespace
+
+StatusOr<Json> Json::Parse(std::string_view text, const ParseOptions& options) {
+  std::unique_ptr<simdjson::dom::parser> own;
+  auto root = ParseDocument(text, options, &own);
+  if (!root.ok()) return root.status();
   Json out;
-  DomBuilder builder(options);
-  if (!builder.Build(root, 0, &out)) return builder.error();
+  DomWalker<true> builder(options);
+  if (!builder.Build(*root, 0, &out)) return builder.error();
   return out;
+}
+
+StatusOr<Json::Type> Json::Validate(std::string_view text, const ParseOptions& options) {
+  std::unique_ptr<simdjson::dom::parser> own;
+  auto root = ParseDocument(text, options, &own);
+  if (!root.ok()) return root.status();
+  DomWalker<false> checker(options);
+  if (!checker.Build(*root, 0, nullptr)) return checker.error();
+  switch (root->type()) {
+    case simdjson::dom::element_type::ARRAY:
+      return Type::kArray;
+    case simdjson::dom::element_type::OBJECT:
+      return Type::kObject;
+    case simdjson::dom::element_type::STRING:
+      return Type::kString;
+    case simdjson::dom::element_type::BOOL:
+      return Type::kBool;
+    case simdjson::dom::element_type::NULL_VALUE:
+      return Type::kNull;
+    default:
+      return Type::kNumber;
+  }
 }
 
 bool IsValidUtf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }

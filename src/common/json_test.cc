@@ -6,6 +6,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace modelfn {
 namespace {
@@ -268,6 +269,82 @@ TEST(JsonTest, MutatedTextGivesTypedErrors) {
     }
   }
   EXPECT_GT(ok, 100);
+}
+
+// Validate must accept exactly what Parse accepts and fail with Parse's error, so a text the
+// gateway checked parses in the function. Hand-picked cases for every limit, then mutations.
+void ExpectValidateAgrees(const std::string& text, const Json::ParseOptions& options) {
+  auto parsed = Json::Parse(text, options);
+  auto checked = Json::Validate(text, options);
+  ASSERT_EQ(checked.ok(), parsed.ok()) << text;
+  if (parsed.ok()) {
+    EXPECT_EQ(*checked, parsed->type()) << text;
+    return;
+  }
+  EXPECT_EQ(checked.status().code(), parsed.status().code()) << text;
+  EXPECT_EQ(checked.status().reason(), parsed.status().reason()) << text;
+  EXPECT_EQ(checked.status().message(), parsed.status().message()) << text;
+}
+
+TEST(JsonTest, ValidateAgreesWithParse) {
+  Json::ParseOptions defaults;
+  for (const std::string& text :
+       std::vector<std::string>{R"({"a":[1,2.5,"x",true,null,{"b":-0}]})",
+                                "[]",
+                                "\"s\"",
+                                "3",
+                                "-0.0",
+                                "true",
+                                "null",
+                                R"({"a":1,"a":2})",
+                                R"({"x":{"b":[],"b":null}})",
+                                R"({"a":1,"\u0061":2})",
+                                "100000000000000000000",
+                                "[18446744073709551616, -9223372036854775809]",
+                                "1e400",
+                                R"({"a":1)",
+                                "{} x",
+                                "",
+                                "  ",
+                                "\xff",
+                                "[1,]",
+                                ObjectWithKeys(40, "k7"),
+                                ObjectWithKeys(40, "end"),
+                                std::string(70, '[') + std::string(70, ']')}) {
+    ExpectValidateAgrees(text, defaults);
+  }
+  Json::ParseOptions few;
+  few.max_elements = 4;
+  few.max_depth = 2;
+  for (const char* text :
+       {"[1,2,3]", "[1,2,3,4]", R"({"a":{"b":1}})", R"({"a":{"b":{"c":1}}})", "[[[]]]", "[[]]"}) {
+    ExpectValidateAgrees(text, few);
+  }
+  auto object = Json::Validate(R"({"a":[1]})", defaults);
+  ASSERT_TRUE(object.ok());
+  EXPECT_EQ(*object, Json::Type::kObject);
+
+  const std::string base =
+      R"({"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1.5,-2,3e4,0]}],)"
+      R"("id":"r\u00e9\n","parameters":{"binary_data_output":true,"n":null}})";
+  const std::string alphabet = "{}[],:\"\\ u0e.-+9tfn\x01\xc3\xff";
+  std::mt19937 rng(11);
+  int accepted = 0;
+  for (int round = 0; round < 5000; ++round) {
+    std::string text = base;
+    for (int m = 0, n = 1 + static_cast<int>(rng() % 3); m < n; ++m) {
+      size_t at = rng() % (text.size() + 1);
+      if (rng() % 2) {
+        text.insert(at, 1, alphabet[rng() % alphabet.size()]);
+      } else if (at < text.size()) {
+        text.erase(at, 1);
+      }
+    }
+    ExpectValidateAgrees(text, defaults);
+    accepted += Json::Validate(text, defaults).ok() ? 1 : 0;
+  }
+  EXPECT_GT(accepted, 50);
+  EXPECT_LT(accepted, 5000);
 }
 
 }  // namespace

@@ -34,8 +34,8 @@ bool HeldMergeable(const ForwardRequest& r) {
   // Inside {"items": [...]} the body sits two levels deeper: it must parse with two to spare.
   Json::ParseOptions options;
   options.max_depth -= 2;
-  auto parsed = Json::Parse(r.body, options);
-  return parsed.ok() && parsed->is_object();
+  auto type = Json::Validate(r.body, options);
+  return type.ok() && *type == Json::Type::kObject;
 }
 
 ForwardRequest MergeHeld(const std::vector<std::shared_ptr<const ForwardRequest>>& members) {

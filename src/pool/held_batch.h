@@ -24,7 +24,7 @@ inline constexpr size_t kHeldBatchMaxBytes = 1 << 20;
 // Whether `r` may travel as an item of a merged /v1/batch and come back with the answer it would
 // get alone: POST /v1/infer, no query, a JSON content type (or none), and a body that is one JSON
 // object nested at most two levels less deep than a function accepts (the batch wraps it in two).
-// Parses the body (simdjson): call it only for requests that may be held.
+// Validates the body (simdjson, no DOM built): call it only for requests that may be held.
 bool HeldMergeable(const ForwardRequest& r);
 
 // The /v1/batch request carrying `members`' bodies as its items, in order. The first member lends

@@ -67,6 +67,26 @@ TEST(CodecTest, WrongValuesAreDtypeMismatch) {
   EXPECT_EQ(st.reason(), "dtype_mismatch");
 }
 
+// FP32 rows take a loop of their own; an element it cannot take still gets the error, naming
+// the element, that the general path gives, wherever it sits in the row and in the tensor.
+TEST(CodecTest, Fp32RowsNameTheFirstBadElement) {
+  Status st;
+  Tensor t = Decode("[[1, -0.5, 3e38], [-3e38, 0, 7]]", DType::kFp32, &st);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(t.As<float>()[2], 3e38f);
+  EXPECT_EQ(t.As<float>()[3], -3e38f);
+  EXPECT_EQ(t.As<float>()[5], 7.0f);
+  Decode("[[1, 2, 3], [4, 5, 1e39]]", DType::kFp32, &st);
+  EXPECT_EQ(st.reason(), "dtype_mismatch");
+  EXPECT_NE(st.message().find("element 5: value out of range"), std::string::npos) << st.message();
+  Decode("[[1, 2, 3], [4, true, 6]]", DType::kFp32, &st);
+  EXPECT_NE(st.message().find("element 4: expected a number, got boolean"), std::string::npos)
+      << st.message();
+  Decode("[[1, 2], [3, [4]]]", DType::kFp32, &st);
+  EXPECT_EQ(st.reason(), "shape_mismatch");
+  EXPECT_NE(st.message().find("element 3"), std::string::npos) << st.message();
+}
+
 TEST(CodecTest, IntegersAcceptExactFloats) {
   Status st;
   Tensor t = Decode("[3.0, -2, 9223372036854775807]", DType::kInt64, &st);

@@ -197,6 +197,60 @@ def test_modelfn_up_batches_inside_http_instances(up, tmp_path):
     assert max(l.get("batch_requests", 0) for l in lines if l.get("event") == "request") > 1
 
 
+def test_held_bodies_that_do_not_parse_alone_go_alone_and_get_their_own_answers(up, tmp_path):
+    """The gateway checks each body it may merge with the function's own parser and limits: a
+    body that is not one JSON object, or that the batch's two extra levels would push past the
+    function's depth, travels alone and gets exactly the answer it gets alone, while the bodies
+    around it are still merged."""
+    from up_harness import config, fn_config, push
+    store = tmp_path / "models"
+    push(store, EXAMPLES / "digits", "digits", "1.0.0")
+    u = up(config(store, [fn_config("digits", max_instances=1, batching={"max_batch": 16})]))
+    good = [json.dumps({"inputs": [row]}).encode() for row in digit_rows()]
+    odd = [
+        b'{"inputs": [[1, 2]',                       # cut short
+        b'{"inputs": [[1]], "inputs": [[2]]}',       # a key twice
+        b'[[0, 1, 2]]',                              # not an object
+        b'{"inputs": [[1, 2]]} {"inputs": [[3]]}',   # two documents
+        b'{"inputs": "\xff"}',                       # not UTF-8
+        b'{"inputs":' + b"[" * 62 + b"1" + b"]" * 62 + b"}",  # 63 deep: alone it parses
+        b'{"inputs": [[1e400]]}',                    # beyond a double
+    ]
+    bodies = list(good)
+    for k, body in enumerate(odd):
+        bodies.insert(1 + 3 * k, body)
+    barrier = threading.Barrier(len(bodies))
+    got = [None] * len(bodies)
+
+    def one(i):
+        with requests.Session() as s:
+            barrier.wait()
+            got[i] = s.post(u.url + "/v1/models/digits/infer", data=bodies[i],
+                            headers={"Content-Type": "application/json"}, timeout=30)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    single = [requests.post(u.url + "/v1/models/digits/infer", data=b, timeout=30,
+                            headers={"Content-Type": "application/json"}) for b in bodies]
+    for i, (r, alone) in enumerate(zip(got, single)):
+        assert r.status_code == alone.status_code, (bodies[i][:80], r.text, alone.text)
+        assert r.json() == alone.json(), bodies[i][:80]
+        if bodies[i] in odd:
+            assert r.status_code == 400, (bodies[i][:80], r.text)
+            assert "X-Modelfn-Held-Batch" not in r.headers, bodies[i][:80]
+        else:
+            assert r.status_code == 200, r.text
+    held = [int(r.headers.get("X-Modelfn-Held-Batch", "1")) for r in got]
+    assert max(held) > 1, held
+    # No merged invocation was spoiled by one of them and had to be sent again item by item.
+    counters = u.function("digits")["versions"][0]["counters"]
+    assert counters["held_batches"] >= 1
+    assert counters["held_resends"] == 0, counters
+
+
 def test_modelfn_up_holds_requests_for_a_lambda_function_at_zero_and_merges_them(up, tmp_path):
     """The scale-from-zero holder: a burst reaching a lambda-mode function at zero waits for its
     first instance and reaches it in merged /v1/batch invocations; each request still gets the

@@ -235,12 +235,12 @@ class DomWalker {
  public:
   explicit DomWalker(const Json::ParseOptions& options) : options_(options) {}
 
-  // The first error, once Build has returned false.
+  // The first error, once Walk has returned false.
   const Status& error() const { return error_; }
 
   // A bool, not a Status, per value: this runs once per element of every request. `out` is
   // written only with kBuild.
-  bool Build(simdjson::dom::element e, int depth, Json* out) {
+  bool Walk(simdjson::dom::element e, int depth, Json* out) {
     if (++elements_ > options_.max_elements) {
       return Fail(SyntaxError("more than " + std::to_string(options_.max_elements) + " values"));
     }
@@ -254,11 +254,11 @@ class DomWalker {
           arr.reserve(a.size());
           for (simdjson::dom::element child : a) {
             arr.emplace_back();
-            if (!Build(child, depth + 1, &arr.back())) return false;
+            if (!Walk(child, depth + 1, &arr.back())) return false;
           }
         } else {
           for (simdjson::dom::element child : a) {
-            if (!Build(child, depth + 1, nullptr)) return false;
+            if (!Walk(child, depth + 1, nullptr)) return false;
           }
         }
         return true;
@@ -300,7 +300,7 @@ class DomWalker {
             if (keys) duplicate = !keys->Insert(views, index);
           }
           if (duplicate) return Fail(DuplicateKey(field.key));
-          if (!Build(field.value, depth + 1, value)) return false;
+          if (!Walk(field.value, depth + 1, value)) return false;
         }
         return true;
       }
@@ -566,7 +566,7 @@ StatusOr<Json> Json::Parse(std::string_view text, const ParseOptions& options) {
   if (!root.ok()) return root.status();
   Json out;
   DomWalker<true> builder(options);
-  if (!builder.Build(*root, 0, &out)) return builder.error();
+  if (!builder.Walk(*root, 0, &out)) return builder.error();
   return out;
 }
 
@@ -575,7 +575,7 @@ StatusOr<Json::Type> Json::Validate(std::string_view text, const ParseOptions& o
   auto root = ParseDocument(text, options, &own);
   if (!root.ok()) return root.status();
   DomWalker<false> checker(options);
-  if (!checker.Build(*root, 0, nullptr)) return checker.error();
+  if (!checker.Walk(*root, 0, nullptr)) return checker.error();
   switch (root->type()) {
     case simdjson::dom::element_type::ARRAY:
       return Type::kArray;

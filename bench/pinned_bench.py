@@ -16,9 +16,12 @@ Models (--model, default both):
                row at 32 rows, so the request's own cost (HTTP, 10 KB of JSON) is as large as its Run
   transformer  bench/make_transformer.py's 23 MB text encoder, 16 tokens per row: a Run of about
                1.5 ms per row at any batch, a 200-byte request; the compute-bound case
+With --rows-per-request N every request carries N rows (the example's rows repeated), so the
+request's own cost is shared by N rows of the Run; rows/s is then requests/s x N.
 Needs two CPUs.
 
-  scripts/bench.sh --pinned [--model mlp|transformer] [--seconds 5] [--rounds 3] [--out FILE]
+  scripts/bench.sh --pinned [--model mlp|transformer] [--rows-per-request N] [--seconds 5]
+                            [--rounds 3] [--out FILE]
 """
 import argparse
 import json
@@ -119,6 +122,18 @@ def binary_body(tmp, model_dir, manifest, tensors):
     return path, len(head)
 
 
+def repeat_rows(tmp, json_body, n):
+    """The example request with each input's rows repeated until it holds n rows."""
+    doc = json.loads(json_body.read_text())
+    given = doc["inputs"]
+    grow = lambda rows: [rows[i % len(rows)] for i in range(n)]  # noqa: E731
+    doc["inputs"] = ({k: grow(v) for k, v in given.items()} if isinstance(given, dict)
+                     else grow(given))
+    path = pathlib.Path(tmp) / f"{json_body.parent.parent.name}-{n}rows.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
 def measure(tmp, name, args):
     """Alternating rounds of the raw loop and the served loads for one model; returns
     ({rows: [rows/s]}, {load: [(req/s, p99 us)]})."""
@@ -129,6 +144,8 @@ def measure(tmp, name, args):
     subprocess.run([str(BUILD / "modelfn"), "manifest", str(model / "model.onnx"), "--name",
                     name, "--version", "1"], check=True, stdout=subprocess.DEVNULL)
     json_body = model / "requests" / "infer.json"
+    if args.rows_per_request > 1:
+        json_body = repeat_rows(tmp, json_body, args.rows_per_request)
     manifest, tensors = request_tensors(model, json_body.read_text())
     dims = raw_dims(tensors)
     bin_body, header_len = binary_body(tmp, model, manifest, tensors)
@@ -152,7 +169,8 @@ def measure(tmp, name, args):
             wait_ready(port, json_body.read_bytes(), timeout=120)
             for load, (path, body, ctype, extra) in loads.items():
                 wrk(port, path, body, ctype, extra, 2)  # warm-up: the batcher learns
-                served[load].append(wrk(port, path, body, ctype, extra, args.seconds))
+                rps, p99 = wrk(port, path, body, ctype, extra, args.seconds)
+                served[load].append((rps * args.rows_per_request, p99))
         finally:
             os.killpg(p.pid, signal.SIGTERM)
             p.wait(30)
@@ -165,6 +183,8 @@ def main():
                     help="a model to measure (repeatable; default: every one)")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rows-per-request", type=int, default=1,
+                    help="rows in each served request (default 1)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (os.cpu_count() or 1) < 2:
@@ -174,7 +194,9 @@ def main():
              f"- Machine: {machine()}. CPU {SERVER_CPU}: the server, or ONNX Runtime's Run loop; "
              f"CPU {CLIENT_CPU}: wrk (1 thread, 64 connections). Nothing else shares CPU "
              f"{SERVER_CPU} but the host's own tasks.",
-             "- Models: " + "; ".join(MODELS[n][1] for n in names) + "; one row per request;"
+             "- Models: " + "; ".join(MODELS[n][1] for n in names) + "; "
+             + ("one row" if args.rows_per_request == 1 else f"{args.rows_per_request} rows")
+             + " per request;"
              " modelfn-fn with `--batching on` (one runner and one ONNX Runtime thread: its CPU "
              "count follows the affinity).",
              f"- Command: `scripts/bench.sh --pinned` (bench/pinned_bench.py); {args.rounds} rounds, "

@@ -15,14 +15,16 @@ from conftest import CLI, EXAMPLES, FN, MODELS
 
 
 def concurrently(url, bodies):
-    """POSTs every body at once (one thread and connection each); the responses, in order."""
+    """POSTs every body at once (one thread and connection each; bytes as they are, anything else
+    as JSON); the responses, in order."""
     barrier = threading.Barrier(len(bodies))
     out = [None] * len(bodies)
 
     def one(i):
         with requests.Session() as s:
             barrier.wait()
-            out[i] = s.post(url, data=json.dumps(bodies[i]),
+            body = bodies[i]
+            out[i] = s.post(url, data=body if isinstance(body, bytes) else json.dumps(body),
                             headers={"Content-Type": "application/json"}, timeout=30)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
@@ -219,20 +221,7 @@ def test_held_bodies_that_do_not_parse_alone_go_alone_and_get_their_own_answers(
     bodies = list(good)
     for k, body in enumerate(odd):
         bodies.insert(1 + 3 * k, body)
-    barrier = threading.Barrier(len(bodies))
-    got = [None] * len(bodies)
-
-    def one(i):
-        with requests.Session() as s:
-            barrier.wait()
-            got[i] = s.post(u.url + "/v1/models/digits/infer", data=bodies[i],
-                            headers={"Content-Type": "application/json"}, timeout=30)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = concurrently(u.url + "/v1/models/digits/infer", bodies)
     single = [requests.post(u.url + "/v1/models/digits/infer", data=b, timeout=30,
                             headers={"Content-Type": "application/json"}) for b in bodies]
     for i, (r, alone) in enumerate(zip(got, single)):

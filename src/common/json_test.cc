@@ -236,25 +236,31 @@ TEST(JsonTest, CloneIsDeep) {
   EXPECT_EQ(c.Dump(), R"({"a":[1,{"b":"c"}]})");
 }
 
-// Mutations of a request: every outcome is a document or an invalid_json/duplicate_key error
-// whose offset, when named, lies inside the text.
-TEST(JsonTest, MutatedTextGivesTypedErrors) {
-  const std::string base =
+// A request with one to three bytes inserted (from JSON's own characters, a control byte and
+// bytes that break UTF-8) or erased at random.
+std::string MutatedRequest(std::mt19937& rng) {
+  std::string text =
       R"({"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1.5,-2,3e4,0]}],)"
       R"("id":"r\u00e9\n","parameters":{"binary_data_output":true,"n":null}})";
   const std::string alphabet = "{}[],:\"\\ u0e.-+9tfn\x01\xc3\xff";
+  for (int m = 0, n = 1 + static_cast<int>(rng() % 3); m < n; ++m) {
+    size_t at = rng() % (text.size() + 1);
+    if (rng() % 2) {
+      text.insert(at, 1, alphabet[rng() % alphabet.size()]);
+    } else if (at < text.size()) {
+      text.erase(at, 1);
+    }
+  }
+  return text;
+}
+
+// Mutations of a request: every outcome is a document or an invalid_json/duplicate_key error
+// whose offset, when named, lies inside the text.
+TEST(JsonTest, MutatedTextGivesTypedErrors) {
   std::mt19937 rng(5);
   int ok = 0;
   for (int round = 0; round < 20000; ++round) {
-    std::string text = base;
-    for (int m = 0, n = 1 + static_cast<int>(rng() % 3); m < n; ++m) {
-      size_t at = rng() % (text.size() + 1);
-      if (rng() % 2) {
-        text.insert(at, 1, alphabet[rng() % alphabet.size()]);
-      } else if (at < text.size()) {
-        text.erase(at, 1);
-      }
-    }
+    std::string text = MutatedRequest(rng);
     auto j = Json::Parse(text);
     if (j.ok()) {
       ++ok;
@@ -324,22 +330,10 @@ TEST(JsonTest, ValidateAgreesWithParse) {
   ASSERT_TRUE(object.ok());
   EXPECT_EQ(*object, Json::Type::kObject);
 
-  const std::string base =
-      R"({"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1.5,-2,3e4,0]}],)"
-      R"("id":"r\u00e9\n","parameters":{"binary_data_output":true,"n":null}})";
-  const std::string alphabet = "{}[],:\"\\ u0e.-+9tfn\x01\xc3\xff";
   std::mt19937 rng(11);
   int accepted = 0;
   for (int round = 0; round < 5000; ++round) {
-    std::string text = base;
-    for (int m = 0, n = 1 + static_cast<int>(rng() % 3); m < n; ++m) {
-      size_t at = rng() % (text.size() + 1);
-      if (rng() % 2) {
-        text.insert(at, 1, alphabet[rng() % alphabet.size()]);
-      } else if (at < text.size()) {
-        text.erase(at, 1);
-      }
-    }
+    std::string text = MutatedRequest(rng);
     ExpectValidateAgrees(text, defaults);
     accepted += Json::Validate(text, defaults).ok() ? 1 : 0;
   }
